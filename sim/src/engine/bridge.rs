@@ -1,0 +1,299 @@
+//! The Linux bridge (`net/bridge/`): cni0 on every node and the underlay switch.
+//! `br_handle_frame` learns the source MAC and looks the destination up in the FDB; with
+//! br_netfilter, bridged IPv4 frames also run the IPv4 hooks (`br_nf_pre_routing`,
+//! `br_nf_forward_ip`, `br_nf_post_routing`).
+
+use super::{Next, Skb, Walk};
+use crate::net::{IfIndex, LinkKind};
+use crate::netfilter::{Hook, Verdict};
+use crate::trace::{DispositionKind, StepKind};
+use crate::wire::{L3, Mac};
+
+/// Where a bridge sends a frame.
+enum BrDest {
+    /// Up to the bridge device itself (`br_pass_frame_up`).
+    Local,
+    Port(IfIndex),
+}
+
+impl Walk<'_> {
+    fn bridge_fdb_lookup(&self, skb: &Skb, br: IfIndex, mac: Mac) -> Option<(IfIndex, bool)> {
+        match self.world.ns(skb.ns).link(br).map(|l| &l.kind) {
+            Some(LinkKind::Bridge(b)) => b.lookup(mac).map(|e| (e.port, e.local)),
+            _ => None,
+        }
+    }
+
+    fn ports_of(&self, skb: &Skb, br: IfIndex) -> Vec<IfIndex> {
+        self.world
+            .ns(skb.ns)
+            .links
+            .iter()
+            .filter(|l| l.master == Some(br))
+            .map(|l| l.ifindex)
+            .collect()
+    }
+
+    /// `br_handle_frame` -> NF_BR_PRE_ROUTING -> `br_handle_frame_finish`.
+    pub(super) fn br_handle_frame(&mut self, mut skb: Skb, br: IfIndex) -> Next {
+        let port = skb.dev;
+        let (brn, portn) = (self.dev_name(skb.ns, br), self.dev_name(skb.ns, port));
+        self.record(
+            &skb,
+            Some(br),
+            "br_handle_frame",
+            StepKind::Bridge,
+            format!("the frame enters bridge {brn} through port {portn}"),
+        );
+
+        if skb.ipv4().is_some() && self.world.ns(skb.ns).sysctl.bridge_nf_call_iptables {
+            self.record(&skb, Some(br), "br_nf_pre_routing", StepKind::Netfilter,
+                format!("br_netfilter (bridge-nf-call-iptables=1): the bridged IPv4 frame runs the IPv4 PREROUTING hook, with {brn} as the input device")).hook = Some(Hook::Prerouting);
+            if self.nf_hook(&skb, Hook::Prerouting, Some(br), None) == Verdict::Drop {
+                return self.nf_drop(&skb, Hook::Prerouting, br);
+            }
+            skb.br_nf_prerouted = true;
+        }
+
+        // br_fdb_update: learn where the source lives.
+        let learned = match self.world.ns_mut(skb.ns).link_mut(br).map(|l| &mut l.kind) {
+            Some(LinkKind::Bridge(b)) => b.learn(skb.frame.src, port),
+            _ => false,
+        };
+        let learn_note = if learned {
+            format!("learns {} on {portn}; ", skb.frame.src)
+        } else {
+            String::new()
+        };
+
+        let dst = skb.frame.dst;
+        let dest = if dst.is_multicast() {
+            None
+        } else {
+            self.bridge_fdb_lookup(&skb, br, dst)
+        };
+        match dest {
+            Some((_, true)) => {
+                self.record(
+                    &skb,
+                    Some(br),
+                    "br_handle_frame_finish",
+                    StepKind::Bridge,
+                    format!(
+                        "{learn_note}{dst} is the bridge's own address: pass the frame up to {brn}"
+                    ),
+                );
+                self.br_pass_frame_up(skb, br)
+            }
+            Some((p, false)) => {
+                let pn = self.dev_name(skb.ns, p);
+                self.record(
+                    &skb,
+                    Some(br),
+                    "br_handle_frame_finish",
+                    StepKind::Bridge,
+                    format!("{learn_note}FDB: {dst} is behind port {pn}"),
+                );
+                self.br_forward(skb, br, p, port)
+            }
+            None => {
+                let why = if dst.is_multicast() {
+                    "broadcast"
+                } else {
+                    "unknown unicast (not in the FDB)"
+                };
+                self.br_flood(skb, br, Some(port), &format!("{learn_note}{dst} is {why}"))
+            }
+        }
+    }
+
+    /// `br_pass_frame_up`: NF_BR_LOCAL_IN, then the frame is received again by the bridge
+    /// device itself, as a host frame.
+    fn br_pass_frame_up(&mut self, mut skb: Skb, br: IfIndex) -> Next {
+        skb.dev = br;
+        let brn = self.dev_name(skb.ns, br);
+        self.record(
+            &skb,
+            Some(br),
+            "br_pass_frame_up",
+            StepKind::Bridge,
+            format!("the frame goes up the stack as received on {brn}"),
+        );
+        Next::Rx(skb)
+    }
+
+    /// `br_forward` -> NF_BR_FORWARD (br_nf_forward_ip: IPv4 FORWARD) -> `br_forward_finish`
+    /// -> NF_BR_POST_ROUTING (br_nf_post_routing: IPv4 POSTROUTING) -> the port transmits.
+    fn br_forward(&mut self, mut skb: Skb, br: IfIndex, to: IfIndex, from: IfIndex) -> Next {
+        let hairpin = self
+            .world
+            .ns(skb.ns)
+            .link(to)
+            .map(|l| l.hairpin)
+            .unwrap_or(false);
+        let pn = self.dev_name(skb.ns, to);
+        if to == from && !hairpin {
+            // should_deliver(): a frame never leaves by the port it came in on, unless hairpin.
+            return self.drop_here(&skb, Some(br), "br_forward", DispositionKind::Dropped,
+                format!("the destination is behind the port the frame came in on ({pn}) and hairpin mode is off: should_deliver() refuses it"));
+        }
+        let note = if to == from {
+            format!("forward back out {pn} (hairpin mode is on)")
+        } else {
+            format!("forward to port {pn}")
+        };
+        self.record(&skb, Some(br), "br_forward", StepKind::Bridge, note);
+        if skb.ipv4().is_some() && skb.br_nf_prerouted {
+            if self.nf_hook(&skb, Hook::Forward, Some(br), Some(br)) == Verdict::Drop {
+                return self.nf_drop(&skb, Hook::Forward, br);
+            }
+            if self.nf_hook(&skb, Hook::Postrouting, Some(br), Some(br)) == Verdict::Drop {
+                return self.nf_drop(&skb, Hook::Postrouting, br);
+            }
+        }
+        skb.dev = to;
+        Next::Xmit(skb)
+    }
+
+    /// `br_flood`: copies to every port (not back out the ingress port unless hairpin) and,
+    /// for frames from a port, up to the bridge itself. kpath follows the copy that reaches
+    /// the frame's owner; the others are discarded by receivers the frame is not for.
+    fn br_flood(&mut self, skb: Skb, br: IfIndex, from: Option<IfIndex>, why: &str) -> Next {
+        let ports: Vec<IfIndex> = self
+            .ports_of(&skb, br)
+            .into_iter()
+            .filter(|p| {
+                Some(*p) != from
+                    || self
+                        .world
+                        .ns(skb.ns)
+                        .link(*p)
+                        .map(|l| l.hairpin)
+                        .unwrap_or(false)
+            })
+            .collect();
+        let names: Vec<String> = ports.iter().map(|p| self.dev_name(skb.ns, *p)).collect();
+        let brn = self.dev_name(skb.ns, br);
+        let target = self.flood_target(&skb, &ports, from.is_some());
+        let follow = match target {
+            Some(BrDest::Local) => format!("; {brn} itself is the one it is for"),
+            Some(BrDest::Port(p)) => {
+                format!("; following the copy to {}", self.dev_name(skb.ns, p))
+            }
+            None => String::new(),
+        };
+        let up = if from.is_some() {
+            format!(" and up to {brn}")
+        } else {
+            String::new()
+        };
+        let ports_text = if names.is_empty() {
+            "no ports".to_string()
+        } else {
+            names.join(", ")
+        };
+        self.record(
+            &skb,
+            Some(br),
+            "br_flood",
+            StepKind::Bridge,
+            format!("{why}: flood to {ports_text}{up}{follow}"),
+        );
+        match target {
+            Some(BrDest::Local) => self.br_pass_frame_up(skb, br),
+            Some(BrDest::Port(p)) => {
+                let mut skb = skb;
+                if skb.ipv4().is_some() && skb.br_nf_prerouted {
+                    if self.nf_hook(&skb, Hook::Forward, Some(br), Some(br)) == Verdict::Drop {
+                        return self.nf_drop(&skb, Hook::Forward, br);
+                    }
+                    if self.nf_hook(&skb, Hook::Postrouting, Some(br), Some(br)) == Verdict::Drop {
+                        return self.nf_drop(&skb, Hook::Postrouting, br);
+                    }
+                }
+                skb.dev = p;
+                Next::Xmit(skb)
+            }
+            None => self.drop_here(
+                &skb,
+                Some(br),
+                "br_flood",
+                DispositionKind::Dropped,
+                format!(
+                    "nobody behind {brn} answers to {}: every copy is discarded",
+                    skb.frame.dst
+                ),
+            ),
+        }
+    }
+
+    /// Which flooded copy reaches the frame's owner: for an ARP request the holder of the
+    /// target address (arp_ignore=0 answers for any local address), for unknown unicast the
+    /// device with the destination MAC.
+    fn flood_target(&self, skb: &Skb, ports: &[IfIndex], can_go_up: bool) -> Option<BrDest> {
+        let ns = self.world.ns(skb.ns);
+        let peer_of = |p: IfIndex| ns.link(p).and_then(|l| l.kind.peer());
+        match &skb.frame.payload {
+            L3::Arp(a) => {
+                if can_go_up && ns.is_local(a.target_ip) {
+                    return Some(BrDest::Local);
+                }
+                ports
+                    .iter()
+                    .copied()
+                    .find(|p| {
+                        peer_of(*p).is_some_and(|r| self.world.ns(r.ns).is_local(a.target_ip))
+                    })
+                    .map(BrDest::Port)
+            }
+            L3::Ipv4(_) => ports
+                .iter()
+                .copied()
+                .find(|p| {
+                    peer_of(*p)
+                        .and_then(|r| self.world.link(r))
+                        .is_some_and(|l| l.mac == skb.frame.dst)
+                })
+                .map(BrDest::Port),
+        }
+    }
+
+    /// `br_dev_xmit`: the host sends through the bridge device. The FDB picks the port;
+    /// `br_forward` delivers via NF_BR_LOCAL_OUT, which runs no IPv4 hook (the packet already
+    /// passed the host's OUTPUT/POSTROUTING).
+    pub(super) fn br_dev_xmit(&mut self, mut skb: Skb) -> Next {
+        let br = skb.dev;
+        let brn = self.dev_name(skb.ns, br);
+        let dst = skb.frame.dst;
+        let hit = if dst.is_multicast() {
+            None
+        } else {
+            self.bridge_fdb_lookup(&skb, br, dst)
+        };
+        match hit {
+            Some((p, false)) => {
+                let pn = self.dev_name(skb.ns, p);
+                self.record(
+                    &skb,
+                    Some(br),
+                    "br_dev_xmit",
+                    StepKind::Bridge,
+                    format!("the host sends through {brn}; FDB: {dst} is behind port {pn}"),
+                );
+                skb.dev = p;
+                Next::Xmit(skb)
+            }
+            _ => {
+                let why = format!(
+                    "the host sends through {brn}; {dst} is {}",
+                    if dst.is_multicast() {
+                        "broadcast"
+                    } else {
+                        "not in the FDB"
+                    }
+                );
+                self.br_flood(skb, br, None, &why)
+            }
+        }
+    }
+}

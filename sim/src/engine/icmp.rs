@@ -1,0 +1,114 @@
+//! What the kernel sends back when it refuses a packet: `icmp_send` errors and
+//! `tcp_v4_send_reset`. They are recorded as response steps with their real bytes; walking
+//! them back to the sender belongs to flows.
+
+use super::{Skb, Walk};
+use crate::net::route;
+use crate::trace::{Role, StepKind};
+use crate::wire::{Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags};
+
+/// `icmp_send` quotes as much of the offending datagram as fits in 576 bytes
+/// (576 - 20 IP - 8 ICMP).
+const ICMP_QUOTE_MAX: usize = 576 - 28;
+
+impl Walk<'_> {
+    /// Build and record the ICMP error `msg` about `skb`'s packet.
+    pub(super) fn icmp_error(&mut self, skb: &Skb, msg: IcmpMessage) {
+        let Some(orig) = skb.ipv4().cloned() else {
+            return;
+        };
+        // The source is the address this namespace would use to reach the sender
+        // (icmp_send -> inet_select_addr on the route back).
+        let ns = self.world.ns(skb.ns);
+        let src = route::lookup(&ns.routes, orig.src)
+            .and_then(|r| r.src.or_else(|| ns.primary_addr(r.dev)))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let ttl = ns.sysctl.default_ttl;
+        let mut quote = orig.emit();
+        quote.truncate(ICMP_QUOTE_MAX);
+        let resp = Ipv4 {
+            // IPTOS_PREC_INTERNETCONTROL, as icmp_send sets it.
+            tos: 0xc0,
+            ident: self.world.next_u32() as u16,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+            ttl,
+            src,
+            dst: orig.src,
+            payload: L4::Icmp(Icmp { msg, data: quote }),
+        };
+        let what = match msg {
+            IcmpMessage::DestUnreachable {
+                code: 4,
+                next_hop_mtu,
+            } => format!("fragmentation needed (mtu {next_hop_mtu})"),
+            IcmpMessage::DestUnreachable { code: 3, .. } => "port unreachable".to_string(),
+            IcmpMessage::DestUnreachable { code, .. } => {
+                format!("destination unreachable (code {code})")
+            }
+            IcmpMessage::TimeExceeded { .. } => "time exceeded in transit".to_string(),
+            _ => "ICMP".to_string(),
+        };
+        let note = format!("icmp_send: ICMP {what} from {src} to {}", orig.src);
+        self.respond(skb, resp, "icmp_send", note);
+    }
+
+    /// `tcp_v4_send_reset`: RST (with ACK of the SYN) for a segment no socket wants.
+    pub(super) fn tcp_reset(&mut self, skb: &Skb) {
+        let Some(orig) = skb.ipv4().cloned() else {
+            return;
+        };
+        let L4::Tcp(t) = &orig.payload else { return };
+        let seg_len = t.payload.len() as u32
+            + u32::from(t.flags.has(TcpFlags::SYN))
+            + u32::from(t.flags.has(TcpFlags::FIN));
+        let (seq, ack, flags) = if t.flags.has(TcpFlags::ACK) {
+            (t.ack, 0, TcpFlags(TcpFlags::RST))
+        } else {
+            (
+                0,
+                t.seq.wrapping_add(seg_len),
+                TcpFlags(TcpFlags::RST | TcpFlags::ACK),
+            )
+        };
+        let resp = Ipv4 {
+            tos: 0,
+            ident: 0,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+            ttl: self.world.ns(skb.ns).sysctl.default_ttl,
+            src: orig.dst,
+            dst: orig.src,
+            payload: L4::Tcp(Tcp {
+                sport: t.dport,
+                dport: t.sport,
+                seq,
+                ack,
+                flags,
+                window: 0,
+                options: Vec::new(),
+                payload: Vec::new(),
+            }),
+        };
+        let note = format!(
+            "tcp_v4_send_reset: RST from {}:{} to {}:{}",
+            orig.dst, t.dport, orig.src, t.sport
+        );
+        self.respond(skb, resp, "tcp_v4_send_reset", note);
+    }
+
+    fn respond(&mut self, skb: &Skb, ip: Ipv4, func: &'static str, note: String) {
+        let resp = Skb {
+            frame: Frame {
+                dst: Mac::ZERO,
+                src: Mac::ZERO,
+                payload: L3::Ipv4(ip),
+            },
+            role: Role::Response,
+            ..skb.clone()
+        };
+        self.record(&resp, skb.iif.or(Some(skb.dev)), func, StepKind::Icmp, note);
+    }
+}

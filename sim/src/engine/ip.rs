@@ -1,0 +1,200 @@
+//! IPv4 (`net/ipv4/ip_input.c`, `ip_forward.c`, `ip_output.c`, `route.c`).
+
+use super::{Next, Skb, Walk};
+use crate::net::{LinkKind, Route, RouteType, route};
+use crate::netfilter::{Hook, Verdict};
+use crate::trace::{DispositionKind, StepKind};
+use crate::wire::IcmpMessage;
+
+impl Walk<'_> {
+    /// `ip_rcv` -> NF_INET_PRE_ROUTING -> `ip_rcv_finish` -> `ip_route_input_noref`.
+    pub(super) fn ip_rcv(&mut self, mut skb: Skb) -> Next {
+        let dev = skb.dev;
+        let devn = self.dev_name(skb.ns, dev);
+        if skb.br_nf_prerouted {
+            self.record(&skb, Some(dev), "ip_rcv", StepKind::Routing,
+                format!("IPv4 packet received on {devn}; PREROUTING already ran in br_netfilter, so ip_sabotage_in skips it"));
+        } else {
+            self.record(
+                &skb,
+                Some(dev),
+                "ip_rcv",
+                StepKind::Routing,
+                format!("IPv4 packet received on {devn}"),
+            );
+            if self.nf_hook(&skb, Hook::Prerouting, Some(dev), None) == Verdict::Drop {
+                return self.nf_drop(&skb, Hook::Prerouting, dev);
+            }
+        }
+        skb.br_nf_prerouted = false;
+        skb.iif = Some(dev);
+        self.ip_route_input(skb)
+    }
+
+    fn ip_route_input(&mut self, skb: Skb) -> Next {
+        let Some(ip) = skb.ipv4() else {
+            return self.drop_here(
+                &skb,
+                None,
+                "ip_route_input_noref",
+                DispositionKind::Dropped,
+                "not IPv4".into(),
+            );
+        };
+        let dst = ip.dst;
+        let ns = self.world.ns(skb.ns);
+        let rt = route::lookup(&ns.routes, dst).cloned();
+        let forwarding = ns.sysctl.ip_forward;
+        match rt {
+            None => {
+                let note = format!("no route to {dst}: ip_error sends ICMP network unreachable");
+                self.icmp_error(
+                    &skb,
+                    IcmpMessage::DestUnreachable {
+                        code: 0,
+                        next_hop_mtu: 0,
+                    },
+                );
+                self.drop_here(
+                    &skb,
+                    skb.iif,
+                    "ip_route_input_slow",
+                    DispositionKind::NoRoute,
+                    note,
+                )
+            }
+            Some(r) if r.rtype != RouteType::Unicast => {
+                self.record(
+                    &skb,
+                    skb.iif,
+                    "ip_route_input_noref",
+                    StepKind::Routing,
+                    format!("{dst} is a local address (table local): deliver here"),
+                );
+                Next::LocalDeliver(skb)
+            }
+            Some(_) if !forwarding => self.drop_here(
+                &skb,
+                skb.iif,
+                "ip_route_input_slow",
+                DispositionKind::NoRoute,
+                format!("{dst} is not local and net.ipv4.ip_forward=0: not forwarded"),
+            ),
+            Some(r) => {
+                let text = self.route_text(&skb, &r);
+                self.record(
+                    &skb,
+                    skb.iif,
+                    "ip_route_input_noref",
+                    StepKind::Routing,
+                    format!("{dst}: forward by {text}"),
+                );
+                Next::Forward(skb, r)
+            }
+        }
+    }
+
+    /// A route as `ip route` prints it.
+    pub(super) fn route_text(&self, skb: &Skb, r: &Route) -> String {
+        let via = r.via.map(|g| format!(" via {g}")).unwrap_or_default();
+        let onlink = if r.onlink { " onlink" } else { "" };
+        let dst = if r.dst.prefix == 0 {
+            "default".to_string()
+        } else {
+            r.dst.to_string()
+        };
+        format!("{dst}{via} dev {}{onlink}", self.dev_name(skb.ns, r.dev))
+    }
+
+    /// `ip_forward`: TTL check, MTU check (before the decrement, so an ICMP error quotes the
+    /// TTL as it arrived), `ip_decrease_ttl`, then NF_INET_FORWARD.
+    pub(super) fn ip_forward(&mut self, mut skb: Skb, rt: Route) -> Next {
+        let Some(ip) = skb.ipv4().cloned() else {
+            return Next::Output(skb, rt);
+        };
+        let out = rt.dev;
+        let outn = self.dev_name(skb.ns, out);
+        if ip.ttl <= 1 {
+            self.icmp_error(&skb, IcmpMessage::TimeExceeded { code: 0 });
+            return self.drop_here(
+                &skb,
+                skb.iif,
+                "ip_forward",
+                DispositionKind::TtlExceeded,
+                format!(
+                    "TTL {} would reach 0: dropped, ICMP time exceeded sent to {}",
+                    ip.ttl, ip.src
+                ),
+            );
+        }
+        let mtu = self
+            .world
+            .ns(skb.ns)
+            .link(out)
+            .map(|l| l.mtu)
+            .unwrap_or(65536);
+        let len = ip.total_len();
+        if ip.dont_frag && len > mtu as usize {
+            self.icmp_error(
+                &skb,
+                IcmpMessage::DestUnreachable {
+                    code: 4,
+                    next_hop_mtu: mtu as u16,
+                },
+            );
+            return self.drop_here(&skb, skb.iif, "ip_forward", DispositionKind::FragmentationNeeded,
+                format!("{len} bytes do not fit {outn}'s MTU {mtu} and DF is set: dropped, ICMP fragmentation needed (mtu {mtu}) sent to {}", ip.src));
+        }
+        if let Some(i) = skb.ipv4_mut() {
+            i.ttl -= 1;
+        }
+        self.record(
+            &skb,
+            skb.iif,
+            "ip_forward",
+            StepKind::Routing,
+            format!("forward out {outn}: TTL {} -> {}", ip.ttl, ip.ttl - 1),
+        );
+        if self.nf_hook(&skb, Hook::Forward, skb.iif, Some(out)) == Verdict::Drop {
+            return self.nf_drop(&skb, Hook::Forward, out);
+        }
+        skb.dev = out;
+        Next::Output(skb, rt)
+    }
+
+    /// `__ip_local_out`: NF_INET_LOCAL_OUT for a packet this namespace generated.
+    pub(super) fn ip_local_out(&mut self, skb: Skb, rt: Route) -> Next {
+        if self.nf_hook(&skb, Hook::Output, None, Some(skb.dev)) == Verdict::Drop {
+            return self.nf_drop(&skb, Hook::Output, skb.dev);
+        }
+        Next::Output(skb, rt)
+    }
+
+    /// `ip_output` -> NF_INET_POST_ROUTING -> `ip_finish_output` -> `ip_finish_output2`.
+    pub(super) fn ip_output(&mut self, mut skb: Skb, rt: Route) -> Next {
+        let out = skb.dev;
+        if self.nf_hook(&skb, Hook::Postrouting, skb.iif, Some(out)) == Verdict::Drop {
+            return self.nf_drop(&skb, Hook::Postrouting, out);
+        }
+        let Some(ip) = skb.ipv4().cloned() else {
+            return Next::Xmit(skb);
+        };
+        let link = self.world.ns(skb.ns).link(out).cloned();
+        let mtu = link.as_ref().map(|l| l.mtu).unwrap_or(65536) as usize;
+        if ip.total_len() > mtu {
+            // DF packets were stopped earlier (at the socket or in ip_forward).
+            self.record(&skb, Some(out), "ip_fragment", StepKind::Routing, format!(
+                "{} bytes exceed the MTU {mtu} and DF is clear: the kernel would split it into {} fragments; kpath follows the datagram whole (a simplification)",
+                ip.total_len(), (ip.total_len() - 20).div_ceil((mtu - 20) & !7)));
+        }
+        if matches!(link.map(|l| l.kind), Some(LinkKind::Loopback)) {
+            // lo is IFF_NOARP: no neighbour, no MAC addresses.
+            return Next::Xmit(skb);
+        }
+        let nexthop = rt.via.unwrap_or(ip.dst);
+        match self.neigh_output(&mut skb, out, nexthop) {
+            Ok(()) => Next::Xmit(skb),
+            Err(next) => next,
+        }
+    }
+}

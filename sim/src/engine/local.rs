@@ -1,0 +1,164 @@
+//! Local delivery (`ip_local_deliver` -> NF_INET_LOCAL_IN -> the protocol handler) and the
+//! socket lookup that names who receives the packet.
+
+use super::{End, Next, Skb, Walk};
+use crate::net::{L4Proto, Socket, SocketOwner};
+use crate::netfilter::{Hook, Verdict};
+use crate::trace::{Disposition, DispositionKind, StepKind};
+use crate::wire::{IcmpMessage, L4, TcpFlags, UdpPayload};
+
+impl Walk<'_> {
+    pub(super) fn ip_local_deliver(&mut self, skb: Skb) -> Next {
+        let dev = skb.dev;
+        self.record(
+            &skb,
+            Some(dev),
+            "ip_local_deliver",
+            StepKind::Routing,
+            "the packet is for this host",
+        );
+        if self.nf_hook(&skb, Hook::Input, Some(dev), None) == Verdict::Drop {
+            return self.nf_drop(&skb, Hook::Input, dev);
+        }
+        let Some(ip) = skb.ipv4().cloned() else {
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "ip_local_deliver",
+                DispositionKind::Dropped,
+                "not IPv4".into(),
+            );
+        };
+        match &ip.payload {
+            L4::Icmp(icmp) => match icmp.msg {
+                IcmpMessage::EchoRequest { ident, seq } => {
+                    self.record(&skb, Some(dev), "icmp_echo", StepKind::Delivery, format!(
+                        "icmp_rcv: echo request id {ident} seq {seq} arrives with TTL {}; the kernel answers it with an echo reply", ip.ttl));
+                    self.delivered(
+                        &skb,
+                        "the kernel's ICMP echo responder (icmp_echo)".into(),
+                        format!(
+                            "ICMP echo request answered by the kernel of {}",
+                            self.ns_name(skb.ns)
+                        ),
+                    )
+                }
+                other => {
+                    self.record(
+                        &skb,
+                        Some(dev),
+                        "icmp_rcv",
+                        StepKind::Delivery,
+                        format!("{other:?} is handed to the sockets it concerns"),
+                    );
+                    self.delivered(
+                        &skb,
+                        "ICMP (icmp_rcv)".into(),
+                        "ICMP message received".into(),
+                    )
+                }
+            },
+            L4::Udp(u) => {
+                let sock = self.lookup_socket(&skb, L4Proto::Udp, u.dport);
+                match sock {
+                    Some(Socket {
+                        owner: SocketOwner::Vxlan { device },
+                        ..
+                    }) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
+                        let dn = self.dev_name(skb.ns, device);
+                        self.record(&skb, Some(dev), "udp_rcv", StepKind::Socket, format!(
+                            "UDP port {} belongs to {dn}'s VXLAN socket: encap_rcv hands it to vxlan_rcv", u.dport));
+                        self.vxlan_rcv(skb, device)
+                    }
+                    Some(s) => {
+                        let who = socket_text(&s);
+                        self.record(
+                            &skb,
+                            Some(dev),
+                            "udp_rcv",
+                            StepKind::Delivery,
+                            format!("__udp4_lib_lookup finds {who}: the datagram is queued to it"),
+                        );
+                        self.delivered(&skb, who.clone(), format!("delivered to {who}"))
+                    }
+                    None => {
+                        self.icmp_error(
+                            &skb,
+                            IcmpMessage::DestUnreachable {
+                                code: 3,
+                                next_hop_mtu: 0,
+                            },
+                        );
+                        let ns = self.ns_name(skb.ns);
+                        self.drop_here(&skb, Some(dev), "__udp4_lib_rcv", DispositionKind::NoListener,
+                            format!("nothing listens on UDP port {} in {ns}: ICMP port unreachable sent to {}", u.dport, ip.src))
+                    }
+                }
+            }
+            L4::Tcp(t) => {
+                let ns = self.ns_name(skb.ns);
+                match self.lookup_socket(&skb, L4Proto::Tcp, t.dport) {
+                    Some(s) if t.flags.has(TcpFlags::SYN) && !t.flags.has(TcpFlags::ACK) => {
+                        let who = socket_text(&s);
+                        self.record(&skb, Some(dev), "tcp_v4_rcv", StepKind::Delivery, format!(
+                            "__inet_lookup_listener finds {who}: tcp_v4_conn_request queues the SYN and a SYN-ACK goes back"));
+                        self.delivered(&skb, who.clone(), format!("SYN accepted by {who}"))
+                    }
+                    Some(s) if t.flags.has(TcpFlags::RST) => {
+                        let who = socket_text(&s);
+                        self.drop_here(
+                            &skb,
+                            Some(dev),
+                            "tcp_v4_rcv",
+                            DispositionKind::Dropped,
+                            format!("a RST for no connection of {who}: silently discarded"),
+                        )
+                    }
+                    Some(s) => {
+                        let who = socket_text(&s);
+                        self.tcp_reset(&skb);
+                        self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
+                            format!("{who} listens, but this segment ({}) belongs to no connection: answered with RST", t.flags))
+                    }
+                    None => {
+                        if !t.flags.has(TcpFlags::RST) {
+                            self.tcp_reset(&skb);
+                        }
+                        self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
+                            format!("nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)", t.dport))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The listening socket for `port` on the packet's destination address, if any.
+    fn lookup_socket(&self, skb: &Skb, proto: L4Proto, port: u16) -> Option<Socket> {
+        let dst = skb.ipv4()?.dst;
+        self.world
+            .ns(skb.ns)
+            .sockets
+            .iter()
+            .find(|s| {
+                s.proto == proto && s.port == port && (s.addr.is_unspecified() || s.addr == dst)
+            })
+            .cloned()
+    }
+
+    fn delivered(&mut self, skb: &Skb, socket: String, reason: String) -> Next {
+        let d = Disposition {
+            socket: Some(socket),
+            ..self.fate(skb, Some(skb.dev), DispositionKind::Delivered, reason)
+        };
+        Next::End(End::Fate(d))
+    }
+}
+
+/// `tcp 0.0.0.0:80 (container nginx)`.
+pub fn socket_text(s: &Socket) -> String {
+    let owner = match &s.owner {
+        SocketOwner::Container { container } => format!("container {container}"),
+        SocketOwner::Vxlan { .. } => "VXLAN".to_string(),
+    };
+    format!("{} {}:{} ({owner})", s.proto.name(), s.addr, s.port)
+}

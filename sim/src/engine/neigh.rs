@@ -1,0 +1,197 @@
+//! Neighbour resolution and ARP (`net/core/neighbour.c`, `net/ipv4/arp.c`): fill in the
+//! destination MAC, asking with an ARP request when the table has no entry.
+
+use super::{End, Next, Skb, Walk};
+use crate::net::{IfIndex, NudState, neigh};
+use crate::trace::{DispositionKind, Role, StepKind};
+use crate::wire::{Arp, ArpOp, Frame, Ipv4Addr, L3, Mac};
+
+impl Walk<'_> {
+    /// `neigh_output` / `neigh_resolve_output`: set the frame's MACs for `nexthop` on `dev`.
+    /// On a miss the packet waits while `arp_solicit` asks; the ARP exchange is walked as
+    /// its own frames. Err carries the end of the walk when nobody answers.
+    pub(super) fn neigh_output(
+        &mut self,
+        skb: &mut Skb,
+        dev: IfIndex,
+        nexthop: Ipv4Addr,
+    ) -> Result<(), Next> {
+        let ns = skb.ns;
+        let devn = self.dev_name(ns, dev);
+        let my_mac = self
+            .world
+            .ns(ns)
+            .link(dev)
+            .map(|l| l.mac)
+            .unwrap_or(Mac::ZERO);
+        skb.frame.src = my_mac;
+        if let Some(n) = neigh::lookup(&self.world.ns(ns).neigh, dev, nexthop).cloned() {
+            skb.frame.dst = n.lladdr.unwrap_or(Mac::ZERO);
+            self.record(
+                skb,
+                Some(dev),
+                "neigh_output",
+                StepKind::Neighbour,
+                format!(
+                    "next hop {nexthop} is {} on {devn} ({}): Ethernet header {my_mac} -> {}",
+                    skb.frame.dst,
+                    n.state.name(),
+                    skb.frame.dst
+                ),
+            );
+            return Ok(());
+        }
+        self.record(skb, Some(dev), "neigh_resolve_output", StepKind::Neighbour, format!(
+            "no neighbour entry for {nexthop} on {devn}: the packet waits while arp_solicit asks who has it"));
+        // arp_solicit: the sender address is the packet's source when it is ours, else the
+        // device's address (inet_select_addr).
+        let src_ip = skb
+            .ipv4()
+            .map(|i| i.src)
+            .filter(|s| self.world.ns(ns).is_local(*s))
+            .or_else(|| self.world.ns(ns).primary_addr(dev))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let req = Skb {
+            frame: Frame {
+                dst: Mac::BROADCAST,
+                src: my_mac,
+                payload: L3::Arp(Arp {
+                    op: ArpOp::Request,
+                    sender_mac: my_mac,
+                    sender_ip: src_ip,
+                    target_mac: Mac::ZERO,
+                    target_ip: nexthop,
+                }),
+            },
+            ns,
+            dev,
+            iif: None,
+            mark: 0,
+            br_nf_prerouted: false,
+            role: Role::ArpRequest,
+        };
+        self.record(
+            &req,
+            Some(dev),
+            "arp_solicit",
+            StepKind::Neighbour,
+            format!("ARP request: who has {nexthop}? tell {src_ip}"),
+        );
+        match self.run(Next::Xmit(req)) {
+            End::ArpResolved(mac) => {
+                skb.frame.dst = mac;
+                self.record(skb, Some(dev), "neigh_update", StepKind::Neighbour, format!(
+                    "{nexthop} is {mac} (REACHABLE): the waiting packet is sent, {my_mac} -> {mac}"));
+                Ok(())
+            }
+            End::Fate(why) => {
+                let reason = format!(
+                    "ARP for {nexthop} on {devn} got no answer ({}): the neighbour entry fails and the packet is dropped",
+                    why.reason
+                );
+                self.record(
+                    skb,
+                    Some(dev),
+                    "neigh_invalidate",
+                    StepKind::Drop,
+                    reason.clone(),
+                );
+                Err(Next::End(End::Fate(self.fate(
+                    skb,
+                    Some(dev),
+                    DispositionKind::NeighbourUnreachable,
+                    reason,
+                ))))
+            }
+        }
+    }
+
+    /// `arp_rcv` -> `arp_process`: answer requests for our addresses (arp_ignore=0: any
+    /// local address, on any device), learn the asker; a reply completes a resolution.
+    pub(super) fn arp_rcv(&mut self, skb: Skb) -> Next {
+        let L3::Arp(a) = skb.frame.payload.clone() else {
+            return Next::IpRcv(skb);
+        };
+        let dev = skb.dev;
+        match a.op {
+            ArpOp::Request => {
+                if !self.world.ns(skb.ns).is_local(a.target_ip) {
+                    return self.drop_here(
+                        &skb,
+                        Some(dev),
+                        "arp_process",
+                        DispositionKind::Dropped,
+                        format!("{} is not ours: the request is ignored", a.target_ip),
+                    );
+                }
+                // neigh_event_ns: the asker is learned as STALE.
+                neigh::update(
+                    &mut self.world.ns_mut(skb.ns).neigh,
+                    dev,
+                    a.sender_ip,
+                    a.sender_mac,
+                    NudState::Stale,
+                );
+                let my_mac = self
+                    .world
+                    .ns(skb.ns)
+                    .link(dev)
+                    .map(|l| l.mac)
+                    .unwrap_or(Mac::ZERO);
+                let reply = Skb {
+                    frame: Frame {
+                        dst: a.sender_mac,
+                        src: my_mac,
+                        payload: L3::Arp(Arp {
+                            op: ArpOp::Reply,
+                            sender_mac: my_mac,
+                            sender_ip: a.target_ip,
+                            target_mac: a.sender_mac,
+                            target_ip: a.sender_ip,
+                        }),
+                    },
+                    role: Role::ArpReply,
+                    ..skb.clone()
+                };
+                self.record(
+                    &skb,
+                    Some(dev),
+                    "arp_process",
+                    StepKind::Neighbour,
+                    format!(
+                        "{} is ours: learn {} at {} (STALE) and reply",
+                        a.target_ip, a.sender_ip, a.sender_mac
+                    ),
+                );
+                self.record(
+                    &reply,
+                    Some(dev),
+                    "arp_send",
+                    StepKind::Neighbour,
+                    format!("ARP reply: {} is at {my_mac}", a.target_ip),
+                );
+                Next::Xmit(reply)
+            }
+            ArpOp::Reply => {
+                neigh::update(
+                    &mut self.world.ns_mut(skb.ns).neigh,
+                    dev,
+                    a.sender_ip,
+                    a.sender_mac,
+                    NudState::Reachable,
+                );
+                self.record(
+                    &skb,
+                    Some(dev),
+                    "arp_process",
+                    StepKind::Neighbour,
+                    format!(
+                        "ARP reply: {} is at {}; the neighbour entry becomes REACHABLE",
+                        a.sender_ip, a.sender_mac
+                    ),
+                );
+                Next::End(End::ArpResolved(a.sender_mac))
+            }
+        }
+    }
+}

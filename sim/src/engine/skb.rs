@@ -1,0 +1,46 @@
+//! The packet in flight: its bytes (as a `Frame`) plus what the kernel keeps beside them in
+//! `struct sk_buff`.
+
+use crate::net::{IfIndex, NsId};
+use crate::trace::Role;
+use crate::wire::{Frame, Ipv4, L3};
+
+#[derive(Clone, Debug)]
+pub struct Skb {
+    pub frame: Frame,
+    /// The namespace the packet is in.
+    pub ns: NsId,
+    /// The device it arrived on (receive path) or leaves by (transmit path).
+    pub dev: IfIndex,
+    /// The input device of a forwarded packet (iptables `-i`), kept across routing.
+    pub iif: Option<IfIndex>,
+    /// `skb->mark`.
+    pub mark: u32,
+    /// br_netfilter already ran the IPv4 PREROUTING hook for this bridged frame, so
+    /// `ip_sabotage_in` stops a second run when the bridge passes it up to the IP stack.
+    pub br_nf_prerouted: bool,
+    pub role: Role,
+}
+
+impl Skb {
+    pub fn ipv4(&self) -> Option<&Ipv4> {
+        match &self.frame.payload {
+            L3::Ipv4(ip) => Some(ip),
+            L3::Arp(_) => None,
+        }
+    }
+
+    pub fn ipv4_mut(&mut self) -> Option<&mut Ipv4> {
+        match &mut self.frame.payload {
+            L3::Ipv4(ip) => Some(ip),
+            L3::Arp(_) => None,
+        }
+    }
+
+    /// `skb_scrub_packet`: what crossing into another namespace (veth, tunnel) forgets.
+    pub fn scrub(&mut self) {
+        self.mark = 0;
+        self.iif = None;
+        self.br_nf_prerouted = false;
+    }
+}

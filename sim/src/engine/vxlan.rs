@@ -1,0 +1,232 @@
+//! VXLAN (`drivers/net/vxlan/vxlan_core.c`): `vxlan_xmit` wraps the inner frame in
+//! UDP/IPv4 towards the VTEP the FDB names; `vxlan_rcv` unwraps it on the far node.
+
+use super::{Next, Skb, Walk};
+use crate::net::{LinkKind, route};
+use crate::trace::{DispositionKind, StepKind};
+use crate::wire::{Frame, Ipv4, L3, L4, Mac, Udp, UdpPayload, Vxlan};
+
+/// A symmetric hash of the inner flow, standing in for `skb_get_hash` (flow dissector +
+/// `__flow_hash_consistentify`, which orders addresses and ports so both directions hash
+/// alike) with the per-boot secret. Ports count only for TCP and UDP, so every ICMP packet
+/// between two hosts gets the same hash, as the lab showed.
+pub fn flow_hash(secret: u32, ip: &Ipv4) -> u32 {
+    let (a, b) = (u32::from(ip.src), u32::from(ip.dst));
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let ports = match &ip.payload {
+        L4::Tcp(t) => (t.sport, t.dport),
+        L4::Udp(u) => (u.sport, u.dport),
+        L4::Icmp(_) => (0, 0),
+    };
+    let (p1, p2) = if (a, ports.0) <= (b, ports.1) {
+        ports
+    } else {
+        (ports.1, ports.0)
+    };
+    let ports = (u32::from(p1) << 16) | u32::from(p2);
+    jhash_3words(lo, hi, ports ^ u32::from(ip.protocol()), secret)
+}
+
+/// `udp_flow_src_port`: scale the hash into ip_local_port_range
+/// (`(((u64) hash * (max - min)) >> 32) + min`).
+pub fn udp_flow_src_port(hash: u32, min: u16, max: u16) -> u16 {
+    let span = u64::from(max.saturating_sub(min));
+    ((u64::from(hash) * span) >> 32) as u16 + min
+}
+
+/// `jhash_3words` from include/linux/jhash.h (Bob Jenkins' lookup3 final mix).
+fn jhash_3words(a: u32, b: u32, c: u32, initval: u32) -> u32 {
+    let iv = initval.wrapping_add(0xdeadbeef).wrapping_add(3 << 2);
+    let (mut a, mut b, mut c) = (a.wrapping_add(iv), b.wrapping_add(iv), c.wrapping_add(iv));
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(14));
+    a ^= c;
+    a = a.wrapping_sub(c.rotate_left(11));
+    b ^= a;
+    b = b.wrapping_sub(a.rotate_left(25));
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(16));
+    a ^= c;
+    a = a.wrapping_sub(c.rotate_left(4));
+    b ^= a;
+    b = b.wrapping_sub(a.rotate_left(14));
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(24));
+    c
+}
+
+impl Walk<'_> {
+    /// `vxlan_xmit` -> `vxlan_xmit_one` -> `udp_tunnel_xmit_skb` -> `iptunnel_xmit`, which
+    /// sends the outer packet through `ip_local_out` like any local packet.
+    pub(super) fn vxlan_xmit(&mut self, mut skb: Skb) -> Next {
+        let dev = skb.dev;
+        let Some(LinkKind::Vxlan(vx)) = self.world.ns(skb.ns).link(dev).map(|l| l.kind.clone())
+        else {
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "vxlan_xmit",
+                DispositionKind::Dropped,
+                "not a VXLAN device".into(),
+            );
+        };
+        let devn = self.dev_name(skb.ns, dev);
+        let wire = self.wire_label(
+            crate::net::LinkRef {
+                ns: skb.ns,
+                ifindex: dev,
+            },
+            None,
+        );
+        let inner_dst = skb.frame.dst;
+        let Some(remote) = vx.fdb.iter().find(|e| e.mac == inner_dst).map(|e| e.dst) else {
+            return self.drop_here(&skb, Some(dev), "vxlan_xmit", DispositionKind::Dropped,
+                format!("no FDB entry for {inner_dst} on {devn} (nolearning): vxlan_xmit drops the frame (tx_dropped)"));
+        };
+        self.record(
+            &skb,
+            Some(dev),
+            "vxlan_xmit",
+            StepKind::Link,
+            format!("{devn} transmits; FDB: {inner_dst} is the VTEP at {remote}"),
+        )
+        .wire = Some(wire);
+
+        let Some(rt) = route::lookup(&self.world.ns(skb.ns).routes, remote).cloned() else {
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "vxlan_xmit_one",
+                DispositionKind::NoRoute,
+                format!("no route to the remote VTEP {remote}"),
+            );
+        };
+        let inner_ip = match &skb.frame.payload {
+            L3::Ipv4(ip) => ip.clone(),
+            L3::Arp(_) => {
+                return self.drop_here(
+                    &skb,
+                    Some(dev),
+                    "vxlan_xmit",
+                    DispositionKind::Dropped,
+                    "ARP on flannel.1 never leaves: flannel programs permanent neighbours".into(),
+                );
+            }
+        };
+        let (lo, hi) = self.world.ns(skb.ns).sysctl.local_port_range;
+        let sport = udp_flow_src_port(flow_hash(self.world.flow_hash_secret, &inner_ip), lo, hi);
+        let ttl = self.world.ns(skb.ns).sysctl.default_ttl;
+        let ident = self.world.next_u32() as u16;
+        let inner = skb.frame.clone();
+        // Outer header as vxlan_xmit_one builds it: `ttl auto` (ip4_dst_hoplimit = 64), TOS 0,
+        // DF clear (df unset), UDP checksum on (udpcsum), source port from the flow hash.
+        skb.frame = Frame {
+            dst: Mac::ZERO,
+            src: Mac::ZERO,
+            payload: L3::Ipv4(Ipv4 {
+                tos: 0,
+                ident,
+                dont_frag: false,
+                more_frags: false,
+                frag_offset: 0,
+                ttl,
+                src: vx.local,
+                dst: remote,
+                payload: L4::Udp(Udp {
+                    sport,
+                    dport: vx.dstport,
+                    payload: UdpPayload::Vxlan(Vxlan {
+                        vni: vx.vni,
+                        inner: Box::new(inner),
+                    }),
+                }),
+            }),
+        };
+        skb.iif = None;
+        skb.dev = rt.dev;
+        self.record(&skb, Some(dev), "vxlan_xmit_one", StepKind::Encap,
+            format!("encapsulate: VNI {}, outer {}:{sport} -> {remote}:{} (UDP source port from the inner flow's hash); the outer packet is sent like a local one (iptunnel_xmit -> ip_local_out)",
+                vx.vni, vx.local, vx.dstport));
+        Next::LocalOut(skb, rt)
+    }
+
+    /// `vxlan_rcv`: the UDP socket of a VXLAN device got a datagram. Check the VNI, strip the
+    /// outer headers and receive the inner frame on the device (`gro_cells_receive`).
+    pub(super) fn vxlan_rcv(&mut self, mut skb: Skb, dev: u32) -> Next {
+        let devn = self.dev_name(skb.ns, dev);
+        let Some(LinkKind::Vxlan(vx)) = self.world.ns(skb.ns).link(dev).map(|l| l.kind.clone())
+        else {
+            return self.drop_here(
+                &skb,
+                None,
+                "vxlan_rcv",
+                DispositionKind::Dropped,
+                "the VXLAN socket has no device".into(),
+            );
+        };
+        let inner = match &skb.frame.payload {
+            L3::Ipv4(Ipv4 {
+                payload:
+                    L4::Udp(Udp {
+                        payload: UdpPayload::Vxlan(v),
+                        ..
+                    }),
+                ..
+            }) => v.clone(),
+            _ => {
+                return self.drop_here(
+                    &skb,
+                    Some(dev),
+                    "vxlan_rcv",
+                    DispositionKind::Dropped,
+                    "the datagram has no valid VXLAN header".into(),
+                );
+            }
+        };
+        if inner.vni != vx.vni {
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "vxlan_rcv",
+                DispositionKind::Dropped,
+                format!("VNI {} does not match {devn}'s VNI {}", inner.vni, vx.vni),
+            );
+        }
+        skb.frame = *inner.inner;
+        skb.dev = dev;
+        skb.scrub();
+        let wire = self.wire_label(
+            crate::net::LinkRef {
+                ns: skb.ns,
+                ifindex: dev,
+            },
+            None,
+        );
+        self.record(
+            &skb,
+            Some(dev),
+            "vxlan_rcv",
+            StepKind::Decap,
+            format!(
+                "decapsulate: VNI {} matches {devn}; the inner frame is received on {devn}",
+                vx.vni
+            ),
+        )
+        .wire = Some(wire);
+        Next::Rx(skb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_port_stays_in_the_local_port_range() {
+        for h in [0u32, 1, 0x8000_0000, u32::MAX] {
+            let p = udp_flow_src_port(h, 32768, 60999);
+            assert!((32768..60999).contains(&p), "{p}");
+        }
+        assert_eq!(udp_flow_src_port(0, 32768, 60999), 32768);
+    }
+}

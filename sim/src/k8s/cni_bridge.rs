@@ -1,0 +1,99 @@
+//! The CNI bridge plugin as flannel's CNI config invokes it (`isGateway`, `hairpinMode`):
+//! cni0 holding the node's gateway address, and per pod a namespace, a veth pair with one end
+//! on cni0, the pod's address and its default route.
+
+use super::mac;
+use super::node::link;
+use crate::net::{
+    Bridge, FdbEntry, Ipv4Net, L4Proto, LinkKind, Netns, NsKind, Route, Socket, SocketOwner, World,
+};
+use crate::scenario::{Node, Protocol, Scenario};
+use crate::wire::{Ipv4Addr, Mac};
+
+pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
+    let Some(node) = w.ns_by_name(&n.name.value).map(|x| x.id) else {
+        return;
+    };
+    let cidr = n.pod_cidr.value.network();
+    let gw = cidr.nth(1);
+    let pod_mtu = s.pod_mtu();
+    let cni0_mac = mac::cni_mac(gw);
+    let cni0 = w.ns_mut(node).add_link(link(
+        "cni0",
+        LinkKind::Bridge(Bridge::default()),
+        cni0_mac,
+        pod_mtu,
+    ));
+    w.ns_mut(node).add_addr(cni0, Ipv4Net::new(gw, cidr.prefix));
+    let mut fdb = vec![FdbEntry {
+        mac: cni0_mac,
+        port: cni0,
+        local: true,
+    }];
+
+    for p in s.pods.iter().filter(|p| p.node.value == n.name.value) {
+        let key = p.key();
+        let pod_ip: Ipv4Addr = p.ip.value;
+        let pod = w.add_netns(|id| {
+            Netns::new(
+                id,
+                key.clone(),
+                NsKind::Pod {
+                    namespace: p.namespace.clone(),
+                    name: p.name.value.clone(),
+                },
+            )
+        });
+        let lo = w
+            .ns_mut(pod)
+            .add_link(link("lo", LinkKind::Loopback, Mac::ZERO, 65536));
+        w.ns_mut(pod)
+            .add_addr(lo, Ipv4Net::new(Ipv4Addr::LOCALHOST, 8));
+        // ip.RandomVethName gives `veth` + 8 random hex digits; ours come from the pod's name.
+        let host_name = format!("veth{:08x}", super::fnv1a(&key) as u32);
+        let host_mac = mac::from_name(&format!("{}/{host_name}", n.name.value));
+        let (eth0, port) = w.connect(
+            (
+                pod,
+                link("eth0", LinkKind::Loopback, mac::cni_mac(pod_ip), pod_mtu),
+            ),
+            (
+                node,
+                link(&host_name, LinkKind::Loopback, host_mac, pod_mtu),
+            ),
+            |peer| LinkKind::Veth { peer },
+        );
+        let pns = w.ns_mut(pod);
+        pns.add_addr(eth0, Ipv4Net::new(pod_ip, cidr.prefix));
+        pns.routes
+            .push(Route::via(Ipv4Net::DEFAULT, Some(gw), eth0, false));
+        for c in &p.containers {
+            for port in &c.ports {
+                let proto = match port.protocol {
+                    Protocol::Udp => L4Proto::Udp,
+                    _ => L4Proto::Tcp,
+                };
+                pns.sockets.push(Socket {
+                    proto,
+                    addr: Ipv4Addr::UNSPECIFIED,
+                    port: port.container_port.value,
+                    owner: SocketOwner::Container {
+                        container: c.name.clone(),
+                    },
+                });
+            }
+        }
+        if let Some(l) = w.ns_mut(node).link_mut(port) {
+            l.master = Some(cni0);
+            l.hairpin = s.cluster.cni.hairpin_mode;
+        }
+        fdb.push(FdbEntry {
+            mac: host_mac,
+            port,
+            local: true,
+        });
+    }
+    if let Some(LinkKind::Bridge(b)) = w.ns_mut(node).link_mut(cni0).map(|l| &mut l.kind) {
+        b.fdb = fdb;
+    }
+}

@@ -1,0 +1,114 @@
+//! flanneld (`pkg/backend/vxlan`, `pkg/backend/hostgw`): the overlay device and, per remote
+//! node, the routes, neighbours and FDB entries it programs.
+
+use super::mac::flannel_vtep_mac;
+use super::node::link;
+use crate::net::{
+    IfIndex, Ipv4Net, L4Proto, LinkKind, Neigh, NudState, Route, Socket, SocketOwner, Vxlan,
+    VxlanFdb, World,
+};
+use crate::scenario::{FlannelBackend, Scenario};
+use crate::wire::Ipv4Addr;
+
+/// flannel's VNI and the Linux kernel's default VXLAN port (IANA's is 4789).
+pub const FLANNEL_VNI: u32 = 1;
+pub const FLANNEL_VXLAN_PORT: u16 = 8472;
+
+pub(super) fn program(w: &mut World, s: &Scenario) {
+    match s.cluster.cni.backend {
+        FlannelBackend::Vxlan => vxlan(w, s),
+        FlannelBackend::HostGw => host_gw(w, s),
+    }
+}
+
+fn node_ns(w: &World, name: &str) -> Option<crate::net::NsId> {
+    w.ns_by_name(name).map(|n| n.id)
+}
+
+fn dev(w: &World, ns: crate::net::NsId, name: &str) -> IfIndex {
+    w.ns(ns).link_by_name(name).map(|l| l.ifindex).unwrap_or(0)
+}
+
+/// `ip link add flannel.1 type vxlan id 1 local <nodeIP> dev eth0 dstport 8472 nolearning`,
+/// MTU = eth0 MTU - 50, address `10.244.N.0/32`; then for every other node M:
+/// `ip neigh add 10.244.M.0 lladdr <VtepMAC-M> dev flannel.1 nud permanent`,
+/// `bridge fdb append <VtepMAC-M> dev flannel.1 dst <nodeIP-M>`,
+/// `ip route add 10.244.M.0/24 via 10.244.M.0 dev flannel.1 onlink`.
+fn vxlan(w: &mut World, s: &Scenario) {
+    let mtu = s.cluster.underlay.mtu.value - s.overlay_overhead();
+    for n in &s.cluster.nodes {
+        let Some(id) = node_ns(w, &n.name.value) else {
+            continue;
+        };
+        let eth0 = dev(w, id, "eth0");
+        let kind = LinkKind::Vxlan(Vxlan {
+            vni: FLANNEL_VNI,
+            dstport: FLANNEL_VXLAN_PORT,
+            local: n.ip.value,
+            dev: eth0,
+            learning: false,
+            fdb: Vec::new(),
+        });
+        let ns = w.ns_mut(id);
+        let f1 = ns.add_link(link("flannel.1", kind, flannel_vtep_mac(n.ip.value), mtu));
+        ns.add_addr(f1, Ipv4Net::new(n.pod_cidr.value.network().addr, 32));
+        // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:8472.
+        ns.sockets.push(Socket {
+            proto: L4Proto::Udp,
+            addr: Ipv4Addr::UNSPECIFIED,
+            port: FLANNEL_VXLAN_PORT,
+            owner: SocketOwner::Vxlan { device: f1 },
+        });
+    }
+    for n in &s.cluster.nodes {
+        let Some(id) = node_ns(w, &n.name.value) else {
+            continue;
+        };
+        let f1 = dev(w, id, "flannel.1");
+        for m in s
+            .cluster
+            .nodes
+            .iter()
+            .filter(|m| m.name.value != n.name.value)
+        {
+            let vtep = m.pod_cidr.value.network().addr;
+            let vmac = flannel_vtep_mac(m.ip.value);
+            let ns = w.ns_mut(id);
+            ns.neigh.push(Neigh {
+                ip: vtep,
+                dev: f1,
+                lladdr: Some(vmac),
+                state: NudState::Permanent,
+            });
+            if let Some(LinkKind::Vxlan(v)) = ns.link_mut(f1).map(|l| &mut l.kind) {
+                v.fdb.push(VxlanFdb {
+                    mac: vmac,
+                    dst: m.ip.value,
+                });
+            }
+            ns.routes
+                .push(Route::via(m.pod_cidr.value, Some(vtep), f1, true));
+        }
+    }
+}
+
+/// host-gw: `ip route add 10.244.M.0/24 via <nodeIP-M> dev eth0` for every other node; the
+/// nodes must share an L2 segment, which the underlay is.
+fn host_gw(w: &mut World, s: &Scenario) {
+    for n in &s.cluster.nodes {
+        let Some(id) = node_ns(w, &n.name.value) else {
+            continue;
+        };
+        let eth0 = dev(w, id, "eth0");
+        for m in s
+            .cluster
+            .nodes
+            .iter()
+            .filter(|m| m.name.value != n.name.value)
+        {
+            w.ns_mut(id)
+                .routes
+                .push(Route::via(m.pod_cidr.value, Some(m.ip.value), eth0, false));
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Nodes and the underlay: each node's host namespace with lo and eth0, and the switch that
+//! joins every eth0 on one L2 segment.
+
+use super::mac;
+use crate::net::{Bridge, FdbEntry, Ipv4Net, Link, LinkKind, Netns, NsId, NsKind, World};
+use crate::netfilter::Netfilter;
+use crate::scenario::{Node, Scenario};
+use crate::wire::{Ipv4Addr, Mac};
+
+pub(super) fn link(name: &str, kind: LinkKind, mac: Mac, mtu: u32) -> Link {
+    Link {
+        ifindex: 0,
+        name: name.to_string(),
+        kind,
+        mac,
+        mtu,
+        addrs: Vec::new(),
+        master: None,
+        hairpin: false,
+        up: true,
+    }
+}
+
+/// The underlay segment: a learning switch (a bridge `br0` in a namespace of its own, like
+/// the lab's `klwan`). It has no addresses and no netfilter.
+pub(super) fn underlay_switch(w: &mut World, s: &Scenario) -> NsId {
+    let id = w.add_netns(|id| Netns::new(id, "underlay", NsKind::Switch));
+    let br = link(
+        "br0",
+        LinkKind::Bridge(Bridge::default()),
+        mac::from_name("underlay/br0"),
+        s.cluster.underlay.mtu.value,
+    );
+    w.ns_mut(id).add_link(br);
+    id
+}
+
+pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
+    let ip: Ipv4Addr = n.ip.value;
+    let mtu = s.cluster.underlay.mtu.value;
+    let id = w.add_netns(|id| {
+        let mut ns = Netns::new(
+            id,
+            n.name.value.clone(),
+            NsKind::Node {
+                node: n.name.value.clone(),
+            },
+        );
+        ns.sysctl.ip_forward = true;
+        ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
+        ns.netfilter = Netfilter::iptables_node();
+        ns
+    });
+    let lo = w
+        .ns_mut(id)
+        .add_link(link("lo", LinkKind::Loopback, Mac::ZERO, 65536));
+    w.ns_mut(id)
+        .add_addr(lo, Ipv4Net::new(Ipv4Addr::LOCALHOST, 8));
+
+    // The NIC, cabled to a port of the underlay switch.
+    let port_name = format!("{}-eth0", n.name.value);
+    let (eth0, port) = w.connect(
+        (
+            id,
+            link("eth0", LinkKind::Loopback, mac::node_nic_mac(ip), mtu),
+        ),
+        (
+            switch,
+            link(
+                &port_name,
+                LinkKind::Loopback,
+                mac::switch_port_mac(ip),
+                mtu,
+            ),
+        ),
+        |peer| LinkKind::Ethernet { peer },
+    );
+    w.ns_mut(id)
+        .add_addr(eth0, Ipv4Net::new(ip, s.cluster.underlay.cidr.value.prefix));
+    let sw = w.ns_mut(switch);
+    let br0 = sw.link_by_name("br0").map(|l| l.ifindex).unwrap_or(1);
+    if let Some(p) = sw.link_mut(port) {
+        p.master = Some(br0);
+    }
+    let port_mac = mac::switch_port_mac(ip);
+    if let Some(LinkKind::Bridge(b)) = sw.link_mut(br0).map(|l| &mut l.kind) {
+        b.fdb.push(FdbEntry {
+            mac: port_mac,
+            port,
+            local: true,
+        });
+    }
+}

@@ -1,0 +1,16 @@
+//! kpath's engine: a deterministic model of the Linux/Kubernetes datapath.
+//!
+//! `scenario` (YAML) --controllers (`k8s`)--> `net::World` --`engine`--> `trace::Trace`
+//! --renderers (`trace::text`, `trace::json`, `trace::pcap`)--> bytes for people and tools.
+//! Nothing here prints or touches a terminal; the `kpath` binary does that.
+
+pub mod engine;
+pub mod k8s;
+pub mod net;
+pub mod netfilter;
+pub mod scenario;
+pub mod trace;
+pub mod wire;
+
+pub use engine::run_packet;
+pub use scenario::{Scenario, load_scenario, load_scenario_str};

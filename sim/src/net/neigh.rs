@@ -1,0 +1,56 @@
+//! The neighbour (ARP) table (`net/core/neighbour.c`, `net/ipv4/arp.c`).
+
+use super::link::IfIndex;
+use crate::wire::{Ipv4Addr, Mac};
+
+/// NUD states as `ip neigh` prints them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NudState {
+    Permanent,
+    Reachable,
+    Stale,
+    Failed,
+}
+
+impl NudState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            NudState::Permanent => "PERMANENT",
+            NudState::Reachable => "REACHABLE",
+            NudState::Stale => "STALE",
+            NudState::Failed => "FAILED",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neigh {
+    pub ip: Ipv4Addr,
+    pub dev: IfIndex,
+    pub lladdr: Option<Mac>,
+    pub state: NudState,
+}
+
+/// Find the usable entry for `ip` on `dev` (FAILED entries are not usable).
+pub fn lookup(table: &[Neigh], dev: IfIndex, ip: Ipv4Addr) -> Option<&Neigh> {
+    table
+        .iter()
+        .find(|n| n.dev == dev && n.ip == ip && n.lladdr.is_some())
+}
+
+/// `neigh_update`: create or refresh an entry; permanent entries are left alone.
+pub fn update(table: &mut Vec<Neigh>, dev: IfIndex, ip: Ipv4Addr, mac: Mac, state: NudState) {
+    match table.iter_mut().find(|n| n.dev == dev && n.ip == ip) {
+        Some(n) if n.state == NudState::Permanent => {}
+        Some(n) => {
+            n.lladdr = Some(mac);
+            n.state = state;
+        }
+        None => table.push(Neigh {
+            ip,
+            dev,
+            lladdr: Some(mac),
+            state,
+        }),
+    }
+}

@@ -1,0 +1,159 @@
+//! A network namespace (`struct net`): its devices, addresses, routes, neighbours,
+//! sysctls, listening sockets and netfilter tables.
+
+use super::addr::Ipv4Net;
+use super::link::{IfIndex, Link, NsId};
+use super::neigh::Neigh;
+use super::route::{Route, RouteTable, RouteType};
+use crate::netfilter::Netfilter;
+use crate::wire::Ipv4Addr;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NsKind {
+    /// A node's host namespace.
+    Node { node: String },
+    /// A pod's namespace, shared by all its containers.
+    Pod { namespace: String, name: String },
+    /// The underlay switch joining the nodes' eth0.
+    Switch,
+}
+
+/// The sysctls the datapath reads.
+#[derive(Clone, Debug)]
+pub struct Sysctls {
+    /// net.ipv4.ip_forward
+    pub ip_forward: bool,
+    /// net.bridge.bridge-nf-call-iptables (br_netfilter; kube-proxy requires 1)
+    pub bridge_nf_call_iptables: bool,
+    /// net.ipv4.ip_default_ttl
+    pub default_ttl: u8,
+    /// net.ipv4.ip_local_port_range
+    pub local_port_range: (u16, u16),
+}
+
+impl Default for Sysctls {
+    fn default() -> Self {
+        Sysctls {
+            ip_forward: false,
+            bridge_nf_call_iptables: false,
+            default_ttl: 64,
+            local_port_range: (32768, 60999),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L4Proto {
+    Tcp,
+    Udp,
+}
+
+impl L4Proto {
+    pub fn name(&self) -> &'static str {
+        match self {
+            L4Proto::Tcp => "tcp",
+            L4Proto::Udp => "udp",
+        }
+    }
+}
+
+/// Who owns a listening socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SocketOwner {
+    /// A process in a container of the pod.
+    Container { container: String },
+    /// The kernel's VXLAN socket of a device (`vxlan_sock`), handing datagrams to `vxlan_rcv`.
+    Vxlan { device: IfIndex },
+}
+
+/// A bound, listening socket (`ss -ltn`): `addr` 0.0.0.0 means any local address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Socket {
+    pub proto: L4Proto,
+    pub addr: Ipv4Addr,
+    pub port: u16,
+    pub owner: SocketOwner,
+}
+
+#[derive(Clone, Debug)]
+pub struct Netns {
+    pub id: NsId,
+    /// `node-1`, `default/web-0`, `underlay`.
+    pub name: String,
+    pub kind: NsKind,
+    pub links: Vec<Link>,
+    pub routes: Vec<Route>,
+    pub neigh: Vec<Neigh>,
+    pub sysctl: Sysctls,
+    pub sockets: Vec<Socket>,
+    pub netfilter: Netfilter,
+}
+
+impl Netns {
+    pub fn new(id: NsId, name: impl Into<String>, kind: NsKind) -> Netns {
+        Netns {
+            id,
+            name: name.into(),
+            kind,
+            links: Vec::new(),
+            routes: Vec::new(),
+            neigh: Vec::new(),
+            sysctl: Sysctls::default(),
+            sockets: Vec::new(),
+            netfilter: Netfilter::default(),
+        }
+    }
+
+    pub fn link(&self, ifindex: IfIndex) -> Option<&Link> {
+        self.links.iter().find(|l| l.ifindex == ifindex)
+    }
+
+    pub fn link_mut(&mut self, ifindex: IfIndex) -> Option<&mut Link> {
+        self.links.iter_mut().find(|l| l.ifindex == ifindex)
+    }
+
+    pub fn link_by_name(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The device's name, or `if<N>` when it does not exist (never expected).
+    pub fn dev_name(&self, ifindex: IfIndex) -> String {
+        self.link(ifindex)
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| format!("if{ifindex}"))
+    }
+
+    /// Add a device, giving it the next ifindex.
+    pub fn add_link(&mut self, mut link: Link) -> IfIndex {
+        link.ifindex = self.links.iter().map(|l| l.ifindex).max().unwrap_or(0) + 1;
+        let i = link.ifindex;
+        self.links.push(link);
+        i
+    }
+
+    /// `ip addr add`: assign the address and install its kernel routes.
+    pub fn add_addr(&mut self, ifindex: IfIndex, addr: Ipv4Net) {
+        if let Some(l) = self.link_mut(ifindex) {
+            l.addrs.push(addr);
+        }
+        self.routes.extend(Route::for_address(addr, ifindex));
+    }
+
+    /// Is `ip` one of this namespace's own addresses (a `local` route)?
+    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
+        self.routes.iter().any(|r| {
+            r.table == RouteTable::Local && r.rtype == RouteType::Local && r.dst.contains(ip)
+        })
+    }
+
+    /// The first address of a device (`inet_select_addr` for a device with one address).
+    pub fn primary_addr(&self, ifindex: IfIndex) -> Option<Ipv4Addr> {
+        self.link(ifindex)
+            .and_then(|l| l.addrs.first())
+            .map(|a| a.addr)
+    }
+}

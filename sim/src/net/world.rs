@@ -1,0 +1,92 @@
+//! The world: every namespace of the simulated cluster plus the one seeded RNG.
+
+use super::link::{IfIndex, Link, LinkRef, NsId};
+use super::netns::Netns;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+
+/// All state a walk reads and changes. Walks take a clone, so one packet's ARP and FDB
+/// learning never leaks into the next packet's trace unless a flow asks for it.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub netns: Vec<Netns>,
+    pub seed: u64,
+    /// The kernel's per-boot flow-hash secret (`hashrnd` in `net/core/flow_dissector.c`),
+    /// drawn from the seed: it decides VXLAN source ports.
+    pub flow_hash_secret: u32,
+    rng: ChaCha8Rng,
+}
+
+impl World {
+    pub fn new(seed: u64) -> World {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let flow_hash_secret = rng.next_u32();
+        World {
+            netns: Vec::new(),
+            seed,
+            flow_hash_secret,
+            rng,
+        }
+    }
+
+    /// The single source of randomness (ports, IP IDs, probabilities later).
+    pub fn next_u32(&mut self) -> u32 {
+        self.rng.next_u32()
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range_u16(&mut self, lo: u16, hi: u16) -> u16 {
+        let span = u32::from(hi.saturating_sub(lo)) + 1;
+        lo + (self.next_u32() % span) as u16
+    }
+
+    pub fn add_netns(&mut self, build: impl FnOnce(NsId) -> Netns) -> NsId {
+        let id = NsId(self.netns.len());
+        self.netns.push(build(id));
+        id
+    }
+
+    pub fn ns(&self, id: NsId) -> &Netns {
+        &self.netns[id.0]
+    }
+
+    pub fn ns_mut(&mut self, id: NsId) -> &mut Netns {
+        &mut self.netns[id.0]
+    }
+
+    pub fn ns_by_name(&self, name: &str) -> Option<&Netns> {
+        self.netns.iter().find(|n| n.name == name)
+    }
+
+    pub fn link(&self, r: LinkRef) -> Option<&Link> {
+        self.netns.get(r.ns.0).and_then(|n| n.link(r.ifindex))
+    }
+
+    /// Create a veth pair (or a cable, with `cable`), one end in each namespace.
+    pub fn connect(
+        &mut self,
+        a: (NsId, Link),
+        b: (NsId, Link),
+        make: fn(LinkRef) -> super::LinkKind,
+    ) -> (IfIndex, IfIndex) {
+        let ia = self.ns_mut(a.0).add_link(a.1);
+        let ib = self.ns_mut(b.0).add_link(b.1);
+        let (ra, rb) = (
+            LinkRef {
+                ns: a.0,
+                ifindex: ia,
+            },
+            LinkRef {
+                ns: b.0,
+                ifindex: ib,
+            },
+        );
+        if let Some(l) = self.ns_mut(a.0).link_mut(ia) {
+            l.kind = make(rb);
+        }
+        if let Some(l) = self.ns_mut(b.0).link_mut(ib) {
+            l.kind = make(ra);
+        }
+        (ia, ib)
+    }
+}

@@ -1,0 +1,135 @@
+//! Netfilter: hooks, tables and chains (`net/netfilter/`, `net/ipv4/netfilter/`).
+//!
+//! Each namespace holds the tables registered in it. At a hook the engine asks for the
+//! registered tables in priority order (`nf_hook_entries`), then walks each table's
+//! built-in chain for that hook. Rules arrive with kube-proxy; until a chain has rules,
+//! its policy decides.
+
+mod table;
+
+pub use table::{Chain, ChainVerdict, Table, Verdict};
+
+use serde::Serialize;
+
+/// The five IPv4 hook points (`enum nf_inet_hooks`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Hook {
+    Prerouting,
+    Input,
+    Forward,
+    Output,
+    Postrouting,
+}
+
+impl Hook {
+    /// The built-in chain name iptables uses for this hook.
+    pub fn chain(&self) -> &'static str {
+        match self {
+            Hook::Prerouting => "PREROUTING",
+            Hook::Input => "INPUT",
+            Hook::Forward => "FORWARD",
+            Hook::Output => "OUTPUT",
+            Hook::Postrouting => "POSTROUTING",
+        }
+    }
+
+    /// The kernel's name for the hook (`NF_INET_PRE_ROUTING`, ...).
+    pub fn kernel_name(&self) -> &'static str {
+        match self {
+            Hook::Prerouting => "NF_INET_PRE_ROUTING",
+            Hook::Input => "NF_INET_LOCAL_IN",
+            Hook::Forward => "NF_INET_FORWARD",
+            Hook::Output => "NF_INET_LOCAL_OUT",
+            Hook::Postrouting => "NF_INET_POST_ROUTING",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    Raw,
+    Mangle,
+    Nat,
+    Filter,
+}
+
+impl TableKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TableKind::Raw => "raw",
+            TableKind::Mangle => "mangle",
+            TableKind::Nat => "nat",
+            TableKind::Filter => "filter",
+        }
+    }
+
+    /// `enum nf_ip_hook_priorities`: where this table sits at `hook`, or None when the
+    /// table has no chain there. nat is DNAT (-100) on the way in and SNAT (100) on the
+    /// way out.
+    pub fn priority(&self, hook: Hook) -> Option<i32> {
+        use Hook::*;
+        match (self, hook) {
+            (TableKind::Raw, Prerouting | Output) => Some(-300),
+            (TableKind::Mangle, _) => Some(-150),
+            (TableKind::Nat, Prerouting | Output) => Some(-100),
+            (TableKind::Nat, Input | Postrouting) => Some(100),
+            (TableKind::Filter, Input | Forward | Output) => Some(0),
+            _ => None,
+        }
+    }
+}
+
+/// The netfilter state of one namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Netfilter {
+    pub tables: Vec<Table>,
+}
+
+impl Netfilter {
+    /// The iptables tables a Kubernetes node has loaded (kube-proxy and flannel use all
+    /// four), with empty built-in chains and ACCEPT policies.
+    pub fn iptables_node() -> Netfilter {
+        Netfilter {
+            tables: [
+                TableKind::Raw,
+                TableKind::Mangle,
+                TableKind::Nat,
+                TableKind::Filter,
+            ]
+            .into_iter()
+            .map(Table::builtin)
+            .collect(),
+        }
+    }
+
+    /// The tables registered at `hook`, lowest priority first (the order `nf_hook_slow`
+    /// calls them). Ties keep table order, which matches registration order.
+    pub fn at(&self, hook: Hook) -> Vec<(i32, &Table)> {
+        let mut v: Vec<(i32, &Table)> = self
+            .tables
+            .iter()
+            .filter_map(|t| t.kind.priority(hook).map(|p| (p, t)))
+            .collect();
+        v.sort_by_key(|(p, _)| *p);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_run_in_kernel_priority_order() {
+        let nf = Netfilter::iptables_node();
+        let names = |h| -> Vec<&str> { nf.at(h).iter().map(|(_, t)| t.kind.name()).collect() };
+        assert_eq!(names(Hook::Prerouting), ["raw", "mangle", "nat"]);
+        assert_eq!(names(Hook::Input), ["mangle", "filter", "nat"]);
+        assert_eq!(names(Hook::Forward), ["mangle", "filter"]);
+        assert_eq!(names(Hook::Output), ["raw", "mangle", "nat", "filter"]);
+        assert_eq!(names(Hook::Postrouting), ["mangle", "nat"]);
+        assert!(Netfilter::default().at(Hook::Prerouting).is_empty());
+    }
+}

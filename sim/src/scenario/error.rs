@@ -1,0 +1,140 @@
+//! Errors in scenario files, rendered for people: file:line:column, the line itself with
+//! the offending text underlined, and a hint.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based; 0 when the error has no place in the file (it could not be read).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The text of `line`, for the snippet.
+    pub source_line: String,
+    /// How many characters to underline from `column`.
+    pub width: usize,
+    pub hint: Option<String>,
+}
+
+impl ScenarioError {
+    /// An error at a place in `src`; the underline covers the token starting there.
+    pub fn at(
+        file: &str,
+        src: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let source_line = src
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+            .to_string();
+        let rest: String = source_line.chars().skip(column.saturating_sub(1)).collect();
+        let token = rest.split(" #").next().unwrap_or("").trim_end();
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            width: token.chars().count().max(1),
+            source_line,
+            hint: None,
+        }
+    }
+
+    /// An error about the file as a whole (unreadable, too large).
+    pub fn whole_file(file: &str, message: impl Into<String>) -> Self {
+        ScenarioError {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+            source_line: String::new(),
+            width: 0,
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        if self.line == 0 {
+            write!(f, "  --> {}", self.file)?;
+        } else {
+            let n = self.line.to_string();
+            let pad = " ".repeat(n.len());
+            writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{n} | {}", self.source_line)?;
+            write!(
+                f,
+                "{pad} | {}{}",
+                " ".repeat(self.column.saturating_sub(1)),
+                "^".repeat(self.width)
+            )?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  = hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The known name closest to `word` (Levenshtein distance at most a third of its length),
+/// for "did you mean".
+pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (distance(word, k), k))
+        .filter(|(d, _)| *d <= word.chars().count().max(3) / 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_snippet_and_hint() {
+        let src = "a: 1\npods:\n  - node: nod-1 # typo\n";
+        let e = ScenarioError::at("s.yaml", src, 3, 11, "unknown node `nod-1`")
+            .with_hint("did you mean `node-1`?");
+        let text = e.to_string();
+        assert!(text.contains("--> s.yaml:3:11"), "{text}");
+        assert!(text.contains("3 |   - node: nod-1 # typo"), "{text}");
+        assert!(text.contains("  |           ^^^^^\n"), "{text}");
+        assert!(text.ends_with("= hint: did you mean `node-1`?"), "{text}");
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("nod-1", ["node-1", "node-2"]), Some("node-1"));
+        assert_eq!(did_you_mean("zzzzzz", ["node-1"]), None);
+    }
+}

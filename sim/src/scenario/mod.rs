@@ -1,0 +1,337 @@
+//! The scenario file: a cluster described the way a person thinks of it, plus the packets
+//! to send. Parsed with serde + serde-saphyr into typed structs (unknown keys are errors),
+//! then validated with every error pointing at its file:line:column.
+//!
+//! The schema is documented with an annotated example in docs/scenario.md. Keys follow
+//! Kubernetes' camelCase so later issues can add `services`, `kubeProxy`, `flows` and
+//! `expect` blocks beside these without breaking existing files.
+
+mod endpoint;
+mod error;
+mod validate;
+
+pub use endpoint::{Endpoint, EndpointKind};
+pub use error::{ScenarioError, did_you_mean};
+
+use crate::net::Ipv4Net;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// Scenario files larger than this are refused before parsing.
+pub const MAX_SCENARIO_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    /// A short title; defaults to the file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the scenario teaches, in a few lines.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The seed of the world's RNG (ports, IP IDs, flow hashes). `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    #[serde(default)]
+    pub packets: Vec<PacketSpec>,
+    /// Where the file came from (set by the loader, not read from YAML).
+    #[serde(skip)]
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cluster {
+    /// The cluster-wide pod network (flannel's `Network`), e.g. 10.244.0.0/16.
+    #[serde(rename = "podCIDR")]
+    pub pod_cidr: Spanned<Ipv4Net>,
+    /// kube-apiserver's `--service-cluster-ip-range`, e.g. 10.96.0.0/12.
+    #[serde(rename = "serviceCIDR")]
+    pub service_cidr: Spanned<Ipv4Net>,
+    pub cni: Cni,
+    pub underlay: Underlay,
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cni {
+    pub plugin: CniPlugin,
+    pub backend: FlannelBackend,
+    /// The pod interface MTU. Defaults to what flannel computes: the underlay MTU minus the
+    /// backend's overhead (50 for VXLAN, 0 for host-gw).
+    #[serde(default)]
+    pub mtu: Option<Spanned<u32>>,
+    /// `net.bridge.bridge-nf-call-iptables` on every node (kube-proxy wants 1).
+    #[serde(default = "yes")]
+    pub bridge_nf_call_iptables: bool,
+    /// The bridge plugin's `hairpinMode` (flannel's CNI config sets it).
+    #[serde(default = "yes")]
+    pub hairpin_mode: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CniPlugin {
+    Flannel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlannelBackend {
+    Vxlan,
+    HostGw,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Underlay {
+    /// The L2 segment all nodes' eth0 sit on, e.g. 172.31.0.0/24.
+    pub cidr: Spanned<Ipv4Net>,
+    #[serde(default = "default_mtu")]
+    pub mtu: Spanned<u32>,
+}
+
+fn default_mtu() -> Spanned<u32> {
+    Spanned::new(
+        1500,
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Node {
+    pub name: Spanned<String>,
+    /// The node's address on the underlay (eth0).
+    pub ip: Spanned<Ipv4Addr>,
+    /// The node's slice of the pod network (`spec.podCIDR`), e.g. 10.244.1.0/24.
+    #[serde(rename = "podCIDR")]
+    pub pod_cidr: Spanned<Ipv4Net>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Pod {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub name: Spanned<String>,
+    pub node: Spanned<String>,
+    pub ip: Spanned<Ipv4Addr>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub containers: Vec<Container>,
+}
+
+fn default_namespace() -> String {
+    "default".to_string()
+}
+
+impl Pod {
+    /// `namespace/name`, the way kpath names a pod everywhere.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name.value)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The ports a process in this container listens on (on every pod address).
+    #[serde(default)]
+    pub ports: Vec<ContainerPort>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub container_port: Spanned<u16>,
+    #[serde(default)]
+    pub protocol: Protocol,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Protocol {
+    #[default]
+    #[serde(rename = "tcp", alias = "TCP")]
+    Tcp,
+    #[serde(rename = "udp", alias = "UDP")]
+    Udp,
+    #[serde(rename = "icmp", alias = "ICMP")]
+    Icmp,
+}
+
+impl Protocol {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+        }
+    }
+}
+
+/// A named packet to send: `kpath trace FILE --packet NAME`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PacketSpec {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `pod/NS/NAME[:PORT]`, `node/NAME`, or `IP[:PORT]`.
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+    pub protocol: Protocol,
+    /// Payload bytes: ICMP echo data (ping's `-s`, 56 by default), TCP or UDP payload
+    /// (0 by default).
+    #[serde(default)]
+    pub size: Option<Spanned<u16>>,
+    /// The IP DF bit. Linux sets it on everything it sends (path MTU discovery), so
+    /// defaults to true; `ping -M dont` clears it.
+    #[serde(default = "yes")]
+    pub df: bool,
+    /// IP TTL on send; defaults to the source's net.ipv4.ip_default_ttl (64).
+    #[serde(default)]
+    pub ttl: Option<u8>,
+    /// TCP flags, e.g. [SYN] (the default) or [ACK, PSH].
+    #[serde(default)]
+    pub flags: Option<Spanned<Vec<TcpFlag>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TcpFlag {
+    Syn,
+    Ack,
+    Fin,
+    Rst,
+    Psh,
+    Urg,
+}
+
+impl Scenario {
+    pub fn title(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.file)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.cluster.nodes.iter().find(|n| n.name.value == name)
+    }
+
+    pub fn pod(&self, key: &str) -> Option<&Pod> {
+        self.pods.iter().find(|p| p.key() == key)
+    }
+
+    pub fn packet(&self, name: &str) -> Option<&PacketSpec> {
+        self.packets.iter().find(|p| p.name.value == name)
+    }
+
+    /// The pod MTU flannel's CNI config hands the bridge plugin.
+    pub fn pod_mtu(&self) -> u32 {
+        match &self.cluster.cni.mtu {
+            Some(m) => m.value,
+            None => self.cluster.underlay.mtu.value - self.overlay_overhead(),
+        }
+    }
+
+    /// Bytes the backend's encapsulation adds: VXLAN = outer IPv4 20 + UDP 8 + VXLAN 8 +
+    /// inner Ethernet 14 (flannel: `MTU = extIface.MTU - 50`).
+    pub fn overlay_overhead(&self) -> u32 {
+        match self.cluster.cni.backend {
+            FlannelBackend::Vxlan => 50,
+            FlannelBackend::HostGw => 0,
+        }
+    }
+}
+
+/// Read and validate a scenario file.
+pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the scenario: {e}")))?;
+    if meta.len() > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::whole_file(
+            &file,
+            format!(
+                "the file is {} bytes; scenarios are limited to {} bytes",
+                meta.len(),
+                MAX_SCENARIO_BYTES
+            ),
+        )
+        .with_hint("is this really a scenario? a pasted dump belongs in its own file"));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the scenario: {e}")))?;
+    let src = String::from_utf8(bytes).map_err(|e| {
+        ScenarioError::whole_file(
+            &file,
+            format!(
+                "the file is not UTF-8 text (bad byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    load_scenario_str(&file, &src)
+}
+
+/// Parse and validate scenario text; `file` names it in errors.
+pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    let opts = serde_saphyr::options! { with_snippet: false };
+    let mut s: Scenario = serde_saphyr::from_str_with_options(src, opts).map_err(|e| {
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .unwrap_or((0, 0));
+        let msg = strip_location(&e.to_string());
+        let hint = yaml_hint(&msg);
+        let err = if line == 0 {
+            ScenarioError::whole_file(file, msg)
+        } else {
+            ScenarioError::at(file, src, line, col, msg)
+        };
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    })?;
+    s.file = file.to_string();
+    validate::check(&s, src)?;
+    Ok(s)
+}
+
+/// serde-saphyr appends " at line L column C" to messages; we show the place ourselves.
+fn strip_location(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or(msg);
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].to_string(),
+        None => first.to_string(),
+    }
+}
+
+fn yaml_hint(msg: &str) -> Option<String> {
+    if msg.contains("unknown field") {
+        Some("keys are camelCase as in Kubernetes; docs/scenario.md lists every key".into())
+    } else if msg.contains("unknown variant") {
+        Some("the value must be one of the names listed above".into())
+    } else if msg.contains("missing field") {
+        Some("docs/scenario.md shows an annotated example with every required key".into())
+    } else {
+        None
+    }
+}

@@ -1,0 +1,159 @@
+//! A trace: every step the kernel took with one packet, and how its journey ended.
+//! Renderers (`text`, `json`, `pcap`) turn a trace into bytes; they never decide anything.
+
+pub mod json;
+pub mod pcap;
+pub mod text;
+
+use crate::netfilter::{Hook, TableKind, Verdict};
+use crate::wire::Frame;
+use serde::Serialize;
+
+/// What kind of kernel stage a step stands for (the TUI colours by it; filters use it).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A socket hands the packet to the stack, or the stack hands it to a socket.
+    Socket,
+    /// A frame crosses a device (veth, NIC, loopback).
+    Link,
+    /// Bridge processing: FDB learning, lookup, forwarding, flooding.
+    Bridge,
+    /// Routing decisions and IP-layer processing (TTL, MTU).
+    Routing,
+    /// A netfilter hook and the table chain walked there.
+    Netfilter,
+    /// ARP and the neighbour table.
+    Neighbour,
+    /// VXLAN encapsulation.
+    Encap,
+    /// VXLAN decapsulation.
+    Decap,
+    /// The packet reached its destination socket.
+    Delivery,
+    /// The packet was dropped or refused.
+    Drop,
+    /// An ICMP error or TCP reset generated in answer.
+    Icmp,
+}
+
+/// Which packet a step is about: the traced packet, or one the kernel sent because of it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Packet,
+    ArpRequest,
+    ArpReply,
+    /// An ICMP error or a TCP RST sent back to the source.
+    Response,
+}
+
+/// The netfilter part of a step: hook, table, chain and verdict, with the devices iptables
+/// matched on (`-i`/`-o`; for bridged frames that is the bridge, not the port).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NfStep {
+    pub hook: Hook,
+    pub table: TableKind,
+    pub chain: String,
+    pub verdict: Verdict,
+    /// True when no rule decided and the chain policy did.
+    pub by_policy: bool,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// 1-based position in the trace.
+    pub index: usize,
+    pub netns: String,
+    pub device: Option<String>,
+    /// The kernel function this step stands for (`br_handle_frame`, `ip_forward`, ...).
+    pub func: &'static str,
+    pub kind: StepKind,
+    pub role: Role,
+    /// The netfilter hook this step belongs to, if any.
+    pub hook: Option<Hook>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nf: Option<NfStep>,
+    /// What happened and why, in plain words.
+    pub note: String,
+    /// The packet as it is after this step.
+    #[serde(skip)]
+    pub packet: Frame,
+    /// Set when the packet crossed a link at this step: the pcap interface it is captured on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispositionKind {
+    /// Reached a socket (or the kernel's ICMP echo responder).
+    Delivered,
+    /// No route to the destination (`ip_route_input`/`ip_route_output` failed).
+    NoRoute,
+    /// Reached the host but nothing listens on the port: TCP RST or ICMP port unreachable.
+    NoListener,
+    /// TTL ran out in `ip_forward`: ICMP time exceeded.
+    TtlExceeded,
+    /// ARP got no answer: the next hop does not exist on the link.
+    NeighbourUnreachable,
+    /// Dropped by a device, a rule or a missing table entry.
+    Dropped,
+    /// Too big for the next link with DF set: ICMP fragmentation needed sent back.
+    FragmentationNeeded,
+    /// The sender's own stack refused it: larger than the route MTU with DF set (EMSGSIZE).
+    MessageTooLong,
+    /// The walk did not end: a forwarding loop caught by the step cap.
+    Loop,
+}
+
+impl DispositionKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DispositionKind::Delivered => "delivered",
+            DispositionKind::NoRoute => "no route",
+            DispositionKind::NoListener => "no listener",
+            DispositionKind::TtlExceeded => "TTL exceeded",
+            DispositionKind::NeighbourUnreachable => "neighbour unreachable",
+            DispositionKind::Dropped => "dropped",
+            DispositionKind::FragmentationNeeded => "fragmentation needed",
+            DispositionKind::MessageTooLong => "message too long",
+            DispositionKind::Loop => "loop",
+        }
+    }
+}
+
+/// How a walk ended, naming what decided it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Disposition {
+    pub kind: DispositionKind,
+    pub netns: String,
+    pub device: Option<String>,
+    /// The route, rule, socket or missing entry that decided, in words.
+    pub reason: String,
+    /// For deliveries: the socket (`tcp 0.0.0.0:80 (container nginx)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+}
+
+/// One packet's journey.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trace {
+    pub scenario: String,
+    pub packet: String,
+    pub seed: u64,
+    /// The packet as its sender built it, before any step touched it.
+    #[serde(skip)]
+    pub sent: Frame,
+    pub steps: Vec<Step>,
+    pub disposition: Disposition,
+}
+
+impl Trace {
+    /// Steps about the traced packet itself (not ARP or responses it caused).
+    pub fn packet_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.role == Role::Packet)
+    }
+}

@@ -1,0 +1,33 @@
+//! The pcapng form of a trace: one interface per link the packet crossed (a veth pair, a
+//! cable, a VXLAN device, lo), one packet each time it crossed, its comment naming the step.
+
+use super::Trace;
+use crate::wire::pcapng::{PcapInterface, PcapRecord, write_pcapng};
+
+/// Steps are 1 µs apart on the capture's clock, starting at the epoch: no wall clock.
+const STEP_NS: u64 = 1_000;
+
+pub fn render(t: &Trace) -> Result<Vec<u8>, String> {
+    let mut ifaces: Vec<PcapInterface> = Vec::new();
+    let mut records = Vec::new();
+    for s in &t.steps {
+        let Some(wire) = &s.wire else { continue };
+        let idx = match ifaces.iter().position(|i| &i.name == wire) {
+            Some(i) => i,
+            None => {
+                ifaces.push(PcapInterface {
+                    name: wire.clone(),
+                    description: format!("kpath link {wire}"),
+                });
+                ifaces.len() - 1
+            }
+        };
+        records.push(PcapRecord {
+            interface: idx as u32,
+            timestamp_ns: s.index as u64 * STEP_NS,
+            data: s.packet.emit(),
+            comment: format!("step {} {} {}: {}", s.index, s.netns, s.func, s.note),
+        });
+    }
+    write_pcapng(&ifaces, &records)
+}

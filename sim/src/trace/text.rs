@@ -1,0 +1,134 @@
+//! The text form of a trace: one line per step (where, kernel function, hook), and the
+//! packet's headers on an indented line whenever they change — outer and inner for VXLAN.
+//! With `explain`, each step's plain-words note follows, wrapped to 80 columns.
+
+use super::{Role, Step, Trace};
+use crate::wire::{Frame, L3, L4, UdpPayload};
+use std::fmt::Write;
+
+const WIDTH: usize = 80;
+
+pub struct TextOptions {
+    /// Print every step's explanation under it.
+    pub explain: bool,
+}
+
+/// The packet's headers as text lines: `[outer, inner]` for VXLAN, else one line.
+pub fn packet_lines(f: &Frame) -> Vec<String> {
+    match &f.payload {
+        L3::Arp(_) => vec![f.to_string()],
+        L3::Ipv4(ip) => {
+            if let L4::Udp(u) = &ip.payload {
+                if let UdpPayload::Vxlan(v) = &u.payload {
+                    let mut lines = vec![format!(
+                        "outer {} > {}: UDP {} > {} VXLAN vni {}, ttl {}, len {}",
+                        ip.src,
+                        ip.dst,
+                        u.sport,
+                        u.dport,
+                        v.vni,
+                        ip.ttl,
+                        ip.total_len()
+                    )];
+                    lines.extend(
+                        packet_lines(&v.inner)
+                            .into_iter()
+                            .map(|l| format!("inner {l}")),
+                    );
+                    return lines;
+                }
+            }
+            vec![ip.to_string()]
+        }
+    }
+}
+
+fn role_mark(r: Role) -> &'static str {
+    match r {
+        Role::Packet => " ",
+        Role::ArpRequest | Role::ArpReply => "a",
+        Role::Response => "r",
+    }
+}
+
+fn step_line(s: &Step) -> String {
+    let place = match &s.device {
+        Some(d) => format!("{} {d}", s.netns),
+        None => s.netns.clone(),
+    };
+    let nf = match &s.nf {
+        Some(n) => format!(" {} {} {:?}", n.chain, n.table.name(), n.verdict)
+            .to_uppercase()
+            .replace(" RAW ", " raw ")
+            .replace(" MANGLE ", " mangle ")
+            .replace(" NAT ", " nat ")
+            .replace(" FILTER ", " filter "),
+        None => match s.hook {
+            Some(h) => format!(" {}", h.chain()),
+            None => String::new(),
+        },
+    };
+    format!(
+        "{:>3}{} {place:<26} {}{nf}",
+        s.index,
+        role_mark(s.role),
+        s.func
+    )
+}
+
+fn wrap(text: &str, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > WIDTH {
+            let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+    }
+    out
+}
+
+pub fn render(t: &Trace, opts: &TextOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: packet `{}` (seed {})",
+        t.scenario, t.packet, t.seed
+    );
+    for l in packet_lines(&t.sent) {
+        let _ = writeln!(out, "  sends {l}");
+    }
+    let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
+    let mut shown: Vec<String> = Vec::new();
+    for s in &t.steps {
+        let _ = writeln!(out, "{}", step_line(s));
+        if opts.explain {
+            out.push_str(&wrap(&s.note, 7));
+        }
+        let lines = packet_lines(&s.packet);
+        if lines != shown {
+            for l in &lines {
+                let _ = writeln!(out, "{}", wrap(l, 7).trim_end());
+            }
+            shown = lines;
+        }
+    }
+    let d = &t.disposition;
+    let place = match &d.device {
+        Some(dev) => format!("{} {dev}", d.netns),
+        None => d.netns.clone(),
+    };
+    let _ = writeln!(out, "=> {} at {place}", d.kind.name().to_uppercase());
+    out.push_str(&wrap(&d.reason, 3));
+    if let Some(sock) = &d.socket {
+        out.push_str(&wrap(&format!("socket: {sock}"), 3));
+    }
+    out
+}

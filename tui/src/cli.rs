@@ -1,0 +1,226 @@
+//! Command-line arguments and the commands they run. Each command loads a scenario, asks
+//! `kpath_sim` for a world or a trace, and returns what to print; it decides nothing itself.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kpath_sim::k8s::build_world;
+use kpath_sim::net::iproute2;
+use kpath_sim::scenario::{Scenario, ScenarioError, did_you_mean, load_scenario};
+use kpath_sim::trace::{Trace, json, pcap, text};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kpath",
+    version,
+    about = "Watch a packet cross Linux and Kubernetes networking, step by step, offline"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Trace a packet of a scenario through the simulated kernel, one step per kernel stage.
+    Trace {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        /// The packet to send (its `name:` in the scenario); every packet when left out.
+        #[arg(long, short)]
+        packet: Option<String>,
+        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print each step's plain-words explanation (text format).
+        #[arg(long, short)]
+        explain: bool,
+        /// Seed of the world's RNG; overrides the scenario's `seed:`.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Write the packet's journey as a pcapng capture: one interface per link it crossed.
+    Pcap {
+        scenario: PathBuf,
+        #[arg(long, short)]
+        packet: String,
+        /// Where to write the capture.
+        #[arg(long, short)]
+        output: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Print the Linux state of a node or pod as `ip`, `bridge`, `sysctl` and `ss` print it.
+    Show {
+        scenario: PathBuf,
+        /// A node's host namespace.
+        #[arg(long, conflicts_with = "pod")]
+        node: Option<String>,
+        /// A pod's namespace, as NAMESPACE/NAME.
+        #[arg(long)]
+        pod: Option<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// A failure with the message to print and the exit status to end with.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub status: i32,
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure {
+            message: e.to_string(),
+            status: 2,
+        }
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure {
+        message: format!("error: {message}"),
+        status: 2,
+    }
+}
+
+/// What a command produced.
+pub enum Output {
+    Text(String),
+    /// Bytes written to a file; the text says where.
+    Written(String),
+}
+
+pub fn run(cli: Cli) -> Result<Output, Failure> {
+    match cli.command {
+        Command::Trace {
+            scenario,
+            packet,
+            format,
+            explain,
+            seed,
+        } => {
+            let s = load_scenario(&scenario)?;
+            let traces = traces(&s, packet.as_deref(), seed)?;
+            let out = match format {
+                Format::Text => traces
+                    .iter()
+                    .map(|t| text::render(t, &text::TextOptions { explain }))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Format::Json if traces.len() == 1 => json::render(&traces[0]) + "\n",
+                Format::Json => format!(
+                    "[\n{}\n]\n",
+                    traces
+                        .iter()
+                        .map(json::render)
+                        .collect::<Vec<_>>()
+                        .join(",\n")
+                ),
+            };
+            Ok(Output::Text(out))
+        }
+        Command::Pcap {
+            scenario,
+            packet,
+            output,
+            seed,
+        } => {
+            let s = load_scenario(&scenario)?;
+            let t = traces(&s, Some(&packet), seed)?.remove(0);
+            let bytes = pcap::render(&t).map_err(|e| Failure {
+                message: format!("error: cannot build the capture: {e}"),
+                status: 1,
+            })?;
+            std::fs::write(&output, &bytes).map_err(|e| Failure {
+                message: format!("error: cannot write {}: {e}", output.display()),
+                status: 1,
+            })?;
+            let frames = t.steps.iter().filter(|s| s.wire.is_some()).count();
+            Ok(Output::Written(format!(
+                "wrote {} ({frames} frames, {} bytes); read it with: tshark -r {} -d udp.port==8472,vxlan",
+                output.display(),
+                bytes.len(),
+                output.display()
+            )))
+        }
+        Command::Show {
+            scenario,
+            node,
+            pod,
+            seed,
+        } => {
+            let s = load_scenario(&scenario)?;
+            let w = build_world(&s, seed.unwrap_or(s.seed));
+            let names: Vec<String> = match (&node, &pod) {
+                (Some(n), _) => vec![n.clone()],
+                (_, Some(p)) => vec![p.clone()],
+                _ => s
+                    .cluster
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.value.clone())
+                    .collect(),
+            };
+            let mut out = String::new();
+            for name in names {
+                let Some(ns) = w.ns_by_name(&name) else {
+                    let kind = if pod.is_some() { "pod" } else { "node" };
+                    let known: Vec<String> = if pod.is_some() {
+                        s.pods.iter().map(|p| p.key()).collect()
+                    } else {
+                        s.cluster
+                            .nodes
+                            .iter()
+                            .map(|n| n.name.value.clone())
+                            .collect()
+                    };
+                    let hint = did_you_mean(&name, known.iter().map(String::as_str))
+                        .map(|m| format!("did you mean `{m}`? "))
+                        .unwrap_or_default();
+                    return Err(usage(format!(
+                        "{} has no {kind} `{name}`\n  = hint: {hint}{kind}s: {}",
+                        s.file,
+                        known.join(", ")
+                    )));
+                };
+                out.push_str(&iproute2::show(&w, ns));
+            }
+            Ok(Output::Text(out))
+        }
+    }
+}
+
+/// Trace one packet, or all of them in file order.
+fn traces(s: &Scenario, packet: Option<&str>, seed: Option<u64>) -> Result<Vec<Trace>, Failure> {
+    let world = build_world(s, seed.unwrap_or(s.seed));
+    let names: Vec<String> = match packet {
+        Some(p) => vec![p.to_string()],
+        None if s.packets.is_empty() => {
+            return Err(usage(format!(
+                "{} defines no packets\n  = hint: add a `packets:` list (docs/scenario.md)",
+                s.file
+            )));
+        }
+        None => s.packets.iter().map(|p| p.name.value.clone()).collect(),
+    };
+    names
+        .iter()
+        .map(|n| {
+            kpath_sim::run_packet(s, &world, n).map_err(|e| {
+                let known: Vec<&str> = s.packets.iter().map(|p| p.name.value.as_str()).collect();
+                let hint = did_you_mean(n, known.iter().copied())
+                    .map(|m| format!("\n  = hint: did you mean `{m}`?"))
+                    .unwrap_or_default();
+                usage(format!("{}: {e}{hint}", s.file))
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,23 @@
+use clap::Parser;
+use kpath::cli::{Cli, Output, run};
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Output::Text(t)) => {
+            // A closed pipe (`kpath trace ... | head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(t.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Ok(Output::Written(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            eprintln!("{}", f.message);
+            ExitCode::from(f.status as u8)
+        }
+    }
+}
