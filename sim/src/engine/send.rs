@@ -142,20 +142,11 @@ impl Walk<'_> {
             StepKind::Socket,
             format!("{sender} in {}: {what}", self.ns_name(ns)),
         );
-        let via = match rt.via {
-            Some(gw) => format!("via {gw} "),
-            None => String::new(),
-        };
         let out_name = self.dev_name(ns, out_dev);
         let route_text = if rt.rtype == RouteType::Local {
             format!("{dst} is a local address: out through {out_name}")
         } else {
-            format!(
-                "route {} {via}dev {}{}",
-                rt.dst,
-                self.dev_name(ns, rt.dev),
-                if rt.onlink { " onlink" } else { "" }
-            )
+            format!("route {}", self.route_text(&skb, &rt))
         };
         self.record(
             &skb,

@@ -118,9 +118,6 @@ fn route_line(ns: &Netns, r: &Route) -> String {
         let _ = write!(s, " via {g}");
     }
     let _ = write!(s, " dev {}", ns.dev_name(r.dev));
-    if r.table == RouteTable::Local {
-        s.push_str(" table local");
-    }
     if r.proto == RouteProto::Kernel {
         s.push_str(" proto kernel");
     }

@@ -68,7 +68,10 @@ impl Route {
             Ipv4Net::new(addr.addr, 32),
             Scope::Host,
         )];
-        if addr.prefix < 31 {
+        if addr.addr.is_loopback() {
+            // On lo the whole prefix is local: `local 127.0.0.0/8 dev lo` in table local.
+            v.push(host(RouteType::Local, addr.network(), Scope::Host));
+        } else if addr.prefix < 31 {
             v.push(Route {
                 table: RouteTable::Main,
                 ..host(RouteType::Unicast, addr.network(), Scope::Link)

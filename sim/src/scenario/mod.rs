@@ -329,6 +329,10 @@ fn yaml_hint(msg: &str) -> Option<String> {
         Some("keys are camelCase as in Kubernetes; docs/scenario.md lists every key".into())
     } else if msg.contains("unknown variant") {
         Some("the value must be one of the names listed above".into())
+    } else if msg.starts_with("invalid u") || msg.starts_with("invalid i") {
+        Some("this key takes a whole number".into())
+    } else if msg.contains("invalid type") {
+        Some("the value has the wrong type for this key; docs/scenario.md shows each key's type".into())
     } else if msg.contains("missing field") {
         Some("docs/scenario.md shows an annotated example with every required key".into())
     } else {

@@ -97,13 +97,9 @@ fn wrap(text: &str, indent: usize) -> String {
 
 pub fn render(t: &Trace, opts: &TextOptions) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: packet `{}` (seed {})",
-        t.scenario, t.packet, t.seed
-    );
+    out.push_str(&wrap(&format!("{}: packet `{}` (seed {})", t.scenario, t.packet, t.seed), 0));
     for l in packet_lines(&t.sent) {
-        let _ = writeln!(out, "  sends {l}");
+        out.push_str(&wrap(&format!("sends {l}"), 2));
     }
     let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
     let mut shown: Vec<String> = Vec::new();

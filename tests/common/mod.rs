@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: load a shipped scenario, trace a packet.
+#![allow(dead_code)]
+
+use kpath_sim::k8s::build_world;
+use kpath_sim::net::World;
+use kpath_sim::scenario::{Scenario, load_scenario};
+use kpath_sim::trace::{Step, Trace};
+use kpath_sim::wire::{Frame, Ipv4, L3, L4, UdpPayload, Vxlan};
+use std::path::PathBuf;
+
+pub fn scenario_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"))
+}
+
+pub fn load(name: &str) -> (Scenario, World) {
+    let s = load_scenario(&scenario_path(name)).unwrap_or_else(|e| panic!("{e}"));
+    let w = build_world(&s, s.seed);
+    (s, w)
+}
+
+pub fn trace(name: &str, packet: &str) -> Trace {
+    let (s, w) = load(name);
+    kpath_sim::run_packet(&s, &w, packet).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn ipv4(f: &Frame) -> Option<&Ipv4> {
+    match &f.payload {
+        L3::Ipv4(ip) => Some(ip),
+        L3::Arp(_) => None,
+    }
+}
+
+/// The VXLAN header and outer IPv4 of an encapsulated frame.
+pub fn vxlan(f: &Frame) -> Option<(&Ipv4, &Vxlan)> {
+    let ip = ipv4(f)?;
+    match &ip.payload {
+        L4::Udp(u) => match &u.payload {
+            UdpPayload::Vxlan(v) => Some((ip, v)),
+            UdpPayload::Data(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// Steps of the traced packet that put it on a wire, as (pcap interface, frame).
+pub fn crossings(t: &Trace) -> Vec<(&str, &Step)> {
+    t.packet_steps().filter_map(|s| s.wire.as_deref().map(|w| (w, s))).collect()
+}
+
+pub fn kpath() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
+}
+
+/// The address an ARP frame asks about.
+pub fn ipv4_target(f: &Frame) -> String {
+    match &f.payload {
+        L3::Arp(a) => a.target_ip.to_string(),
+        L3::Ipv4(ip) => ip.dst.to_string(),
+    }
+}
