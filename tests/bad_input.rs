@@ -12,7 +12,11 @@ fn base() -> String {
 /// Load `base()` with `from` replaced by `to` (exactly once) and return the error.
 fn error_after(from: &str, to: &str) -> ScenarioError {
     let src = base();
-    assert_eq!(src.matches(from).count(), 1, "fixture text `{from}` must occur once");
+    assert_eq!(
+        src.matches(from).count(),
+        1,
+        "fixture text `{from}` must occur once"
+    );
     let bad = src.replacen(from, to, 1);
     match load_scenario_str("bad.yaml", &bad) {
         Ok(_) => panic!("`{to}` was accepted"),
@@ -31,64 +35,139 @@ fn place(from: &str, to: &str, needle: &str) -> (usize, usize) {
 
 fn check(from: &str, to: &str, needle: &str, message: &str, hint: &str) {
     let e = error_after(from, to);
-    assert!(e.message.contains(message), "message `{}` lacks `{message}`", e.message);
-    assert_eq!((e.line, e.column), place(from, to, needle), "location of `{}`", e.message);
+    assert!(
+        e.message.contains(message),
+        "message `{}` lacks `{message}`",
+        e.message
+    );
+    assert_eq!(
+        (e.line, e.column),
+        place(from, to, needle),
+        "location of `{}`",
+        e.message
+    );
     let h = e.hint.clone().unwrap_or_default();
     assert!(h.contains(hint), "hint `{h}` lacks `{hint}`");
     let shown = e.to_string();
-    assert!(shown.contains(&format!("--> bad.yaml:{}:{}", e.line, e.column)), "{shown}");
+    assert!(
+        shown.contains(&format!("--> bad.yaml:{}:{}", e.line, e.column)),
+        "{shown}"
+    );
     let first = needle.lines().next().unwrap_or(needle);
-    assert!(shown.contains(first), "the snippet shows the offending text: {shown}");
+    assert!(
+        shown.contains(first),
+        "the snippet shows the offending text: {shown}"
+    );
 }
 
 #[test]
 fn unknown_pod_names_the_known_ones() {
-    check("to: pod/default/server\n", "to: pod/default/sever\n", "pod/default/sever", "unknown pod `default/sever`", "did you mean `pod/default/server`?");
+    check(
+        "to: pod/default/server\n",
+        "to: pod/default/sever\n",
+        "pod/default/sever",
+        "unknown pod `default/sever`",
+        "did you mean `pod/default/server`?",
+    );
 }
 
 #[test]
 fn duplicate_pod_names() {
-    check("  - name: server\n", "  - name: client\n", "client\n    node: node-2", "pod `default/client` is defined twice", "");
+    check(
+        "  - name: server\n",
+        "  - name: client\n",
+        "client\n    node: node-2",
+        "pod `default/client` is defined twice",
+        "",
+    );
 }
 
 #[test]
 fn duplicate_node_names() {
-    check("    - name: node-2\n", "    - name: node-1\n", "node-1\n      ip: 172.31.0.12", "node `node-1` is defined twice", "");
+    check(
+        "    - name: node-2\n",
+        "    - name: node-1\n",
+        "node-1\n      ip: 172.31.0.12",
+        "node `node-1` is defined twice",
+        "",
+    );
 }
 
 #[test]
 fn pod_ip_outside_its_nodes_cidr() {
-    check("    ip: 10.244.2.2\n", "    ip: 10.244.1.9\n", "10.244.1.9", "outside node `node-2`'s pod CIDR 10.244.2.0/24", "10.244.2.0/24");
+    check(
+        "    ip: 10.244.2.2\n",
+        "    ip: 10.244.1.9\n",
+        "10.244.1.9",
+        "outside node `node-2`'s pod CIDR 10.244.2.0/24",
+        "10.244.2.0/24",
+    );
 }
 
 #[test]
 fn overlapping_node_cidrs() {
-    check("podCIDR: 10.244.2.0/24", "podCIDR: 10.244.1.128/25", "10.244.1.128/25", "overlaps node `node-1`'s 10.244.1.0/24", "own slice");
+    check(
+        "podCIDR: 10.244.2.0/24",
+        "podCIDR: 10.244.1.128/25",
+        "10.244.1.128/25",
+        "overlaps node `node-1`'s 10.244.1.0/24",
+        "own slice",
+    );
 }
 
 #[test]
 fn unknown_key() {
-    check("    mtu: 1500\n", "    mtu: 1500\n    colour: blue\n", "colour", "unknown field `colour`", "camelCase");
+    check(
+        "    mtu: 1500\n",
+        "    mtu: 1500\n    colour: blue\n",
+        "colour",
+        "unknown field `colour`",
+        "camelCase",
+    );
 }
 
 #[test]
 fn wrong_type() {
-    check("    mtu: 1500\n", "    mtu: big\n", "big", "invalid", "whole number");
+    check(
+        "    mtu: 1500\n",
+        "    mtu: big\n",
+        "big",
+        "invalid",
+        "whole number",
+    );
 }
 
 #[test]
 fn unknown_node_of_a_pod() {
-    check("    node: node-2\n", "    node: node-3\n", "node-3", "unknown node `node-3`", "nodes: node-1, node-2");
+    check(
+        "    node: node-2\n",
+        "    node: node-3\n",
+        "node-3",
+        "unknown node `node-3`",
+        "nodes: node-1, node-2",
+    );
 }
 
 #[test]
 fn bad_endpoint_syntax() {
-    check("to: pod/default/server\n", "to: pods/server\n", "pods/server", "is not an endpoint", "pod/NAMESPACE/NAME");
+    check(
+        "to: pod/default/server\n",
+        "to: pods/server\n",
+        "pods/server",
+        "is not an endpoint",
+        "pod/NAMESPACE/NAME",
+    );
 }
 
 #[test]
 fn tcp_without_a_port() {
-    check("to: pod/default/server:80\n", "to: pod/default/server\n", "pod/default/server\n    protocol: tcp", "needs a destination port", ":PORT");
+    check(
+        "to: pod/default/server:80\n",
+        "to: pod/default/server\n",
+        "pod/default/server\n    protocol: tcp",
+        "needs a destination port",
+        ":PORT",
+    );
 }
 
 #[test]
@@ -102,16 +181,39 @@ fn the_binary_reports_and_exits_2_without_panicking() {
     let dir = std::env::temp_dir().join(format!("kpath-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.yaml");
-    std::fs::write(&file, base().replacen("to: pod/default/server\n", "to: pod/default/nobody\n", 1)).unwrap();
-    let out = common::kpath().args(["trace", file.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &file,
+        base().replacen("to: pod/default/server\n", "to: pod/default/nobody\n", 1),
+    )
+    .unwrap();
+    let out = common::kpath()
+        .args(["trace", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("unknown pod `default/nobody`") && err.contains("bad.yaml:"), "{err}");
+    assert!(
+        err.contains("unknown pod `default/nobody`") && err.contains("bad.yaml:"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    let out = common::kpath().args(["trace", "/nonexistent/x.yaml"]).output().unwrap();
+    let out = common::kpath()
+        .args(["trace", "/nonexistent/x.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the scenario"));
-    let out = common::kpath().args(["trace", common::scenario_path("pod-to-pod-cross-node").to_str().unwrap(), "--packet", "pign"]).output().unwrap();
+    let out = common::kpath()
+        .args([
+            "trace",
+            common::scenario_path("pod-to-pod-cross-node")
+                .to_str()
+                .unwrap(),
+            "--packet",
+            "pign",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `ping`?"));
     std::fs::remove_dir_all(&dir).ok();

@@ -8,12 +8,18 @@ use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
     let out = kpath().args(args).output().expect("run kpath");
-    assert!(out.status.success(), "kpath {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kpath {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 fn cross_node() -> String {
-    scenario_path("pod-to-pod-cross-node").to_string_lossy().into_owned()
+    scenario_path("pod-to-pod-cross-node")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -25,19 +31,46 @@ fn temp(name: &str) -> std::path::PathBuf {
 #[test]
 fn text_trace_fits_80_columns_and_names_kernel_functions() {
     let out = String::from_utf8(run(&["trace", &cross_node(), "--packet", "ping"]).stdout).unwrap();
-    for f in ["veth_xmit", "br_handle_frame", "br_nf_pre_routing", "ip_rcv", "ip_forward", "neigh_output", "vxlan_xmit", "udp_rcv", "vxlan_rcv", "ip_local_deliver", "icmp_echo"] {
+    for f in [
+        "veth_xmit",
+        "br_handle_frame",
+        "br_nf_pre_routing",
+        "ip_rcv",
+        "ip_forward",
+        "neigh_output",
+        "vxlan_xmit",
+        "udp_rcv",
+        "vxlan_rcv",
+        "ip_local_deliver",
+        "icmp_echo",
+    ] {
         assert!(out.contains(f), "no {f} step in:\n{out}");
     }
-    assert!(out.contains("outer 172.31.0.11 > 172.31.0.12: UDP") && out.contains("inner 10.244.1.2 > 10.244.2.2"), "{out}");
+    assert!(
+        out.contains("outer 172.31.0.11 > 172.31.0.12: UDP")
+            && out.contains("inner 10.244.1.2 > 10.244.2.2"),
+        "{out}"
+    );
     for line in out.lines() {
-        assert!(line.chars().count() <= 80, "line wider than 80 columns: {line}");
+        assert!(
+            line.chars().count() <= 80,
+            "line wider than 80 columns: {line}"
+        );
     }
     assert!(out.contains("=> DELIVERED at default/server eth0"), "{out}");
 }
 
 #[test]
 fn json_trace_follows_the_documented_schema() {
-    let out = run(&["trace", &cross_node(), "--packet", "ping", "--format", "json"]).stdout;
+    let out = run(&[
+        "trace",
+        &cross_node(),
+        "--packet",
+        "ping",
+        "--format",
+        "json",
+    ])
+    .stdout;
     let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
     let steps = v["steps"].as_array().expect("steps[]");
     assert!(steps.len() > 20);
@@ -46,19 +79,48 @@ fn json_trace_follows_the_documented_schema() {
             assert!(s.get(key).is_some(), "step lacks {key}: {s}");
         }
         for key in ["src", "dst", "proto", "ttl", "len"] {
-            assert!(s["packet"].get(key).is_some() || s["packet"]["proto"] == "arp", "packet lacks {key}: {s}");
+            assert!(
+                s["packet"].get(key).is_some() || s["packet"]["proto"] == "arp",
+                "packet lacks {key}: {s}"
+            );
         }
     }
-    let encap = steps.iter().find(|s| s["packet"]["outer"].is_object()).expect("a step with outer headers");
+    let encap = steps
+        .iter()
+        .find(|s| s["packet"]["outer"].is_object())
+        .expect("a step with outer headers");
     let o = &encap["packet"]["outer"];
-    assert_eq!((o["src"].as_str(), o["dst"].as_str(), o["udp_dport"].as_u64(), o["vni"].as_u64()),
-        (Some("172.31.0.11"), Some("172.31.0.12"), Some(8472), Some(1)));
+    assert_eq!(
+        (
+            o["src"].as_str(),
+            o["dst"].as_str(),
+            o["udp_dport"].as_u64(),
+            o["vni"].as_u64()
+        ),
+        (
+            Some("172.31.0.11"),
+            Some("172.31.0.12"),
+            Some(8472),
+            Some(1)
+        )
+    );
     assert!(o["udp_sport"].as_u64().is_some());
-    assert_eq!(encap["packet"]["src"], "10.244.1.2", "top-level fields describe the inner packet");
+    assert_eq!(
+        encap["packet"]["src"], "10.244.1.2",
+        "top-level fields describe the inner packet"
+    );
     assert_eq!(v["disposition"]["kind"], "delivered");
     assert_eq!(v["disposition"]["netns"], "default/server");
-    assert!(v["disposition"]["reason"].as_str().is_some_and(|r| !r.is_empty()));
-    assert!(steps.iter().any(|s| s["hook"] == "PREROUTING" && s["nf"]["table"] == "raw"));
+    assert!(
+        v["disposition"]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["hook"] == "PREROUTING" && s["nf"]["table"] == "raw")
+    );
 }
 
 #[test]
@@ -72,8 +134,26 @@ fn same_seed_gives_identical_text_json_and_pcap_and_another_seed_does_not() {
         assert_ne!(a, c, "the seed changes ports and IDs in {fmt}");
     }
     let (p1, p2) = (temp("a.pcapng"), temp("b.pcapng"));
-    run(&["pcap", &f, "--packet", "syn", "-o", p1.to_str().unwrap(), "--seed", "3"]);
-    run(&["pcap", &f, "--packet", "syn", "-o", p2.to_str().unwrap(), "--seed", "3"]);
+    run(&[
+        "pcap",
+        &f,
+        "--packet",
+        "syn",
+        "-o",
+        p1.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    run(&[
+        "pcap",
+        &f,
+        "--packet",
+        "syn",
+        "-o",
+        p2.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
     assert_eq!(std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
 }
 
@@ -89,32 +169,89 @@ fn show_prints_the_node_as_ip_and_bridge_print_it() {
         "    inet 10.244.1.0/32 scope global flannel.1",
         "net.bridge.bridge-nf-call-iptables = 1",
     ] {
-        assert!(out.lines().any(|l| l == line), "missing line `{line}` in:\n{out}");
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing line `{line}` in:\n{out}"
+        );
     }
-    assert!(out.contains("3: flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450"), "{out}");
-    let pod = String::from_utf8(run(&["show", &cross_node(), "--pod", "default/client"]).stdout).unwrap();
-    assert!(pod.lines().any(|l| l == "default via 10.244.1.1 dev eth0 "), "{pod}");
-    let bad = kpath().args(["show", &cross_node(), "--node", "node-9"]).output().unwrap();
+    assert!(
+        out.contains("3: flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450"),
+        "{out}"
+    );
+    let pod =
+        String::from_utf8(run(&["show", &cross_node(), "--pod", "default/client"]).stdout).unwrap();
+    assert!(
+        pod.lines().any(|l| l == "default via 10.244.1.1 dev eth0 "),
+        "{pod}"
+    );
+    let bad = kpath()
+        .args(["show", &cross_node(), "--node", "node-9"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nodes: node-1, node-2"));
 }
 
 #[test]
 fn tshark_decodes_the_capture_with_valid_checksums() {
-    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+    if std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED: tshark is not installed (.ci/run installs it)");
         return;
     }
     let p = temp("ping.pcapng");
-    run(&["pcap", &cross_node(), "--packet", "ping", "-o", p.to_str().unwrap()]);
+    run(&[
+        "pcap",
+        &cross_node(),
+        "--packet",
+        "ping",
+        "-o",
+        p.to_str().unwrap(),
+    ]);
     let out = std::process::Command::new("tshark")
-        .args(["-r", p.to_str().unwrap(), "-d", "udp.port==8472,vxlan", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
-            "-Y", "vxlan", "-T", "fields", "-E", "separator=|", "-e", "frame.len", "-e", "vxlan.vni", "-e", "udp.dstport",
-            "-e", "ip.ttl", "-e", "ip.checksum.status", "-e", "udp.checksum.status", "-e", "icmp.checksum.status", "-e", "frame.comment"])
+        .args([
+            "-r",
+            p.to_str().unwrap(),
+            "-d",
+            "udp.port==8472,vxlan",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-Y",
+            "vxlan",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "frame.len",
+            "-e",
+            "vxlan.vni",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "ip.ttl",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+            "-e",
+            "icmp.checksum.status",
+            "-e",
+            "frame.comment",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Vec<&str> = text.lines().collect();
     assert!(!rows.is_empty(), "tshark found no VXLAN frame");
     for row in rows {
@@ -126,6 +263,9 @@ fn tshark_decodes_the_capture_with_valid_checksums() {
         assert_eq!(f[4], "1,1", "outer and inner IP checksums good (1): {row}");
         assert_eq!(f[5], "1", "outer UDP checksum good: {row}");
         assert_eq!(f[6], "1", "inner ICMP checksum good: {row}");
-        assert!(f[7].contains("step "), "the packet comment names the step: {row}");
+        assert!(
+            f[7].contains("step "),
+            "the packet comment names the step: {row}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use kpath_sim::wire::{Frame, Ipv4, L3, L4, UdpPayload, Vxlan};
 use std::path::PathBuf;
 
 pub fn scenario_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.yaml"))
 }
 
 pub fn load(name: &str) -> (Scenario, World) {
@@ -44,7 +46,9 @@ pub fn vxlan(f: &Frame) -> Option<(&Ipv4, &Vxlan)> {
 
 /// Steps of the traced packet that put it on a wire, as (pcap interface, frame).
 pub fn crossings(t: &Trace) -> Vec<(&str, &Step)> {
-    t.packet_steps().filter_map(|s| s.wire.as_deref().map(|w| (w, s))).collect()
+    t.packet_steps()
+        .filter_map(|s| s.wire.as_deref().map(|w| (w, s)))
+        .collect()
 }
 
 pub fn kpath() -> std::process::Command {

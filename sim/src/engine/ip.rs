@@ -1,6 +1,6 @@
 //! IPv4 (`net/ipv4/ip_input.c`, `ip_forward.c`, `ip_output.c`, `route.c`).
 
-use super::{Next, Skb, Walk};
+use super::{End, Next, Skb, Walk};
 use crate::net::{LinkKind, Route, RouteType, route};
 use crate::netfilter::{Hook, Verdict};
 use crate::trace::{DispositionKind, StepKind};
@@ -194,7 +194,7 @@ impl Walk<'_> {
         let nexthop = rt.via.unwrap_or(ip.dst);
         match self.neigh_output(&mut skb, out, nexthop) {
             Ok(()) => Next::Xmit(skb),
-            Err(next) => next,
+            Err(d) => Next::End(End::Fate(d)),
         }
     }
 }

@@ -3,19 +3,19 @@
 
 use super::{End, Next, Skb, Walk};
 use crate::net::{IfIndex, NudState, neigh};
-use crate::trace::{DispositionKind, Role, StepKind};
+use crate::trace::{Disposition, DispositionKind, Role, StepKind};
 use crate::wire::{Arp, ArpOp, Frame, Ipv4Addr, L3, Mac};
 
 impl Walk<'_> {
     /// `neigh_output` / `neigh_resolve_output`: set the frame's MACs for `nexthop` on `dev`.
     /// On a miss the packet waits while `arp_solicit` asks; the ARP exchange is walked as
-    /// its own frames. Err carries the end of the walk when nobody answers.
+    /// its own frames. Err is how the walk ends when nobody answers.
     pub(super) fn neigh_output(
         &mut self,
         skb: &mut Skb,
         dev: IfIndex,
         nexthop: Ipv4Addr,
-    ) -> Result<(), Next> {
+    ) -> Result<(), Disposition> {
         let ns = skb.ns;
         let devn = self.dev_name(ns, dev);
         let my_mac = self
@@ -96,12 +96,12 @@ impl Walk<'_> {
                     StepKind::Drop,
                     reason.clone(),
                 );
-                Err(Next::End(End::Fate(self.fate(
+                Err(self.fate(
                     skb,
                     Some(dev),
                     DispositionKind::NeighbourUnreachable,
                     reason,
-                ))))
+                ))
             }
         }
     }

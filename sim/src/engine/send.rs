@@ -266,7 +266,7 @@ fn build_l4(p: &PacketSpec, sport: u16, dport: u16, len: u16, mss: u16, r1: u32,
                 ack: if flags.has(TcpFlags::ACK) { r2 } else { 0 },
                 flags,
                 // tcp_select_initial_window: the largest multiple of the MSS under 65535.
-                window: if mss > 0 { (65535 / mss) * mss } else { 65535 },
+                window: 65535u16.checked_div(mss).map_or(65535, |q| q * mss),
                 options: if syn {
                     syn_options(mss, r2)
                 } else {

@@ -71,6 +71,11 @@ impl Route {
         if addr.addr.is_loopback() {
             // On lo the whole prefix is local: `local 127.0.0.0/8 dev lo` in table local.
             v.push(host(RouteType::Local, addr.network(), Scope::Host));
+            v.push(host(
+                RouteType::Broadcast,
+                Ipv4Net::new(addr.broadcast(), 32),
+                Scope::Link,
+            ));
         } else if addr.prefix < 31 {
             v.push(Route {
                 table: RouteTable::Main,

@@ -332,7 +332,10 @@ fn yaml_hint(msg: &str) -> Option<String> {
     } else if msg.starts_with("invalid u") || msg.starts_with("invalid i") {
         Some("this key takes a whole number".into())
     } else if msg.contains("invalid type") {
-        Some("the value has the wrong type for this key; docs/scenario.md shows each key's type".into())
+        Some(
+            "the value has the wrong type for this key; docs/scenario.md shows each key's type"
+                .into(),
+        )
     } else if msg.contains("missing field") {
         Some("docs/scenario.md shows an annotated example with every required key".into())
     } else {

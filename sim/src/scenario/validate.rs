@@ -85,14 +85,14 @@ fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
             )
             .with_hint("use 576 to 9216 (1500 for ordinary Ethernet, 9000 for jumbo frames)"));
     }
-    if let Some(m) = &cl.cni.mtu {
-        if m.value < 576 || m.value > mtu {
-            return Err(c
-                .err_at(m, format!("pod MTU {} is out of range", m.value))
-                .with_hint(format!(
-                    "use 576 to the underlay MTU {mtu}; leave it out to get flannel's value"
-                )));
-        }
+    if let Some(m) = &cl.cni.mtu
+        && (m.value < 576 || m.value > mtu)
+    {
+        return Err(c
+            .err_at(m, format!("pod MTU {} is out of range", m.value))
+            .with_hint(format!(
+                "use 576 to the underlay MTU {mtu}; leave it out to get flannel's value"
+            )));
     }
     if cl.nodes.is_empty() {
         return Err(
@@ -277,10 +277,10 @@ fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
         }
         _ => {}
     }
-    if let Some(f) = &p.flags {
-        if p.protocol != Protocol::Tcp {
-            return Err(c.err_at(f, "flags are TCP flags, but this packet is not TCP"));
-        }
+    if let Some(f) = &p.flags
+        && p.protocol != Protocol::Tcp
+    {
+        return Err(c.err_at(f, "flags are TCP flags, but this packet is not TCP"));
     }
     if let Some(size) = &p.size {
         let max = 65535 - 20 - 60;
@@ -324,13 +324,13 @@ fn check_endpoint(c: &Checker, s: &Spanned<String>) -> Result<Endpoint, Scenario
                 };
                 return Err(c.err_at(s, format!("unknown pod `{key}`")).with_hint(hint));
             };
-            if let Some(ct) = container {
-                if !pod.containers.iter().any(|x| &x.name == ct) {
-                    let names: Vec<&str> = pod.containers.iter().map(|x| x.name.as_str()).collect();
-                    return Err(c
-                        .err_at(s, format!("pod `{key}` has no container `{ct}`"))
-                        .with_hint(format!("containers: {}", names.join(", "))));
-                }
+            if let Some(ct) = container
+                && !pod.containers.iter().any(|x| &x.name == ct)
+            {
+                let names: Vec<&str> = pod.containers.iter().map(|x| x.name.as_str()).collect();
+                return Err(c
+                    .err_at(s, format!("pod `{key}` has no container `{ct}`"))
+                    .with_hint(format!("containers: {}", names.join(", "))));
             }
         }
         EndpointKind::Node(n) => {

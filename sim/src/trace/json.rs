@@ -71,23 +71,23 @@ impl PacketView {
         let frame_len = f.len();
         match &f.payload {
             L3::Ipv4(ip) => {
-                if let L4::Udp(u) = &ip.payload {
-                    if let UdpPayload::Vxlan(v) = &u.payload {
-                        let mut inner = PacketView::of(&v.inner);
-                        inner.frame_len = frame_len;
-                        inner.outer = Some(OuterView {
-                            eth_src: f.src.to_string(),
-                            eth_dst: f.dst.to_string(),
-                            src: ip.src.to_string(),
-                            dst: ip.dst.to_string(),
-                            udp_sport: u.sport,
-                            udp_dport: u.dport,
-                            vni: v.vni,
-                            ttl: ip.ttl,
-                            len: ip.total_len(),
-                        });
-                        return inner;
-                    }
+                if let L4::Udp(u) = &ip.payload
+                    && let UdpPayload::Vxlan(v) = &u.payload
+                {
+                    let mut inner = PacketView::of(&v.inner);
+                    inner.frame_len = frame_len;
+                    inner.outer = Some(OuterView {
+                        eth_src: f.src.to_string(),
+                        eth_dst: f.dst.to_string(),
+                        src: ip.src.to_string(),
+                        dst: ip.dst.to_string(),
+                        udp_sport: u.sport,
+                        udp_dport: u.dport,
+                        vni: v.vni,
+                        ttl: ip.ttl,
+                        len: ip.total_len(),
+                    });
+                    return inner;
                 }
                 ipv4_view(f, ip, frame_len)
             }

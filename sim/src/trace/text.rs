@@ -18,25 +18,25 @@ pub fn packet_lines(f: &Frame) -> Vec<String> {
     match &f.payload {
         L3::Arp(_) => vec![f.to_string()],
         L3::Ipv4(ip) => {
-            if let L4::Udp(u) = &ip.payload {
-                if let UdpPayload::Vxlan(v) = &u.payload {
-                    let mut lines = vec![format!(
-                        "outer {} > {}: UDP {} > {} VXLAN vni {}, ttl {}, len {}",
-                        ip.src,
-                        ip.dst,
-                        u.sport,
-                        u.dport,
-                        v.vni,
-                        ip.ttl,
-                        ip.total_len()
-                    )];
-                    lines.extend(
-                        packet_lines(&v.inner)
-                            .into_iter()
-                            .map(|l| format!("inner {l}")),
-                    );
-                    return lines;
-                }
+            if let L4::Udp(u) = &ip.payload
+                && let UdpPayload::Vxlan(v) = &u.payload
+            {
+                let mut lines = vec![format!(
+                    "outer {} > {}: UDP {} > {} VXLAN vni {}, ttl {}, len {}",
+                    ip.src,
+                    ip.dst,
+                    u.sport,
+                    u.dport,
+                    v.vni,
+                    ip.ttl,
+                    ip.total_len()
+                )];
+                lines.extend(
+                    packet_lines(&v.inner)
+                        .into_iter()
+                        .map(|l| format!("inner {l}")),
+                );
+                return lines;
             }
             vec![ip.to_string()]
         }
@@ -97,7 +97,10 @@ fn wrap(text: &str, indent: usize) -> String {
 
 pub fn render(t: &Trace, opts: &TextOptions) -> String {
     let mut out = String::new();
-    out.push_str(&wrap(&format!("{}: packet `{}` (seed {})", t.scenario, t.packet, t.seed), 0));
+    out.push_str(&wrap(
+        &format!("{}: packet `{}` (seed {})", t.scenario, t.packet, t.seed),
+        0,
+    ));
     for l in packet_lines(&t.sent) {
         out.push_str(&wrap(&format!("sends {l}"), 2));
     }
