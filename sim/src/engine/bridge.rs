@@ -124,7 +124,7 @@ impl Walk<'_> {
 
     /// `br_forward` -> NF_BR_FORWARD (br_nf_forward_ip: IPv4 FORWARD) -> `br_forward_finish`
     /// -> NF_BR_POST_ROUTING (br_nf_post_routing: IPv4 POSTROUTING) -> the port transmits.
-    fn br_forward(&mut self, mut skb: Skb, br: IfIndex, to: IfIndex, from: IfIndex) -> Next {
+    fn br_forward(&mut self, skb: Skb, br: IfIndex, to: IfIndex, from: IfIndex) -> Next {
         let hairpin = self
             .world
             .ns(skb.ns)
@@ -143,12 +143,25 @@ impl Walk<'_> {
             format!("forward to port {pn}")
         };
         self.record(&skb, Some(br), "br_forward", StepKind::Bridge, note);
+        self.br_forward_finish(skb, br, to)
+    }
+
+    /// NF_BR_FORWARD and NF_BR_POST_ROUTING for a frame leaving by port `to`. br_netfilter
+    /// runs the IPv4 FORWARD and POSTROUTING hooks there for frames whose PREROUTING it ran;
+    /// iptables sees the bridge as both `-i` and `-o`.
+    fn br_forward_finish(&mut self, mut skb: Skb, br: IfIndex, to: IfIndex) -> Next {
         if skb.ipv4().is_some() && skb.br_nf_prerouted {
-            if self.nf_hook(&skb, Hook::Forward, Some(br), Some(br)) == Verdict::Drop {
-                return self.nf_drop(&skb, Hook::Forward, br);
-            }
-            if self.nf_hook(&skb, Hook::Postrouting, Some(br), Some(br)) == Verdict::Drop {
-                return self.nf_drop(&skb, Hook::Postrouting, br);
+            let brn = self.dev_name(skb.ns, br);
+            for (func, hook) in [
+                ("br_nf_forward_ip", Hook::Forward),
+                ("br_nf_post_routing", Hook::Postrouting),
+            ] {
+                self.record(&skb, Some(br), func, StepKind::Netfilter, format!(
+                    "br_netfilter: the bridged IPv4 frame runs the IPv4 {} hook, with {brn} as input and output device", hook.chain()))
+                    .hook = Some(hook);
+                if self.nf_hook(&skb, hook, Some(br), Some(br)) == Verdict::Drop {
+                    return self.nf_drop(&skb, hook, br);
+                }
             }
         }
         skb.dev = to;
@@ -201,19 +214,7 @@ impl Walk<'_> {
         );
         match target {
             Some(BrDest::Local) => self.br_pass_frame_up(skb, br),
-            Some(BrDest::Port(p)) => {
-                let mut skb = skb;
-                if skb.ipv4().is_some() && skb.br_nf_prerouted {
-                    if self.nf_hook(&skb, Hook::Forward, Some(br), Some(br)) == Verdict::Drop {
-                        return self.nf_drop(&skb, Hook::Forward, br);
-                    }
-                    if self.nf_hook(&skb, Hook::Postrouting, Some(br), Some(br)) == Verdict::Drop {
-                        return self.nf_drop(&skb, Hook::Postrouting, br);
-                    }
-                }
-                skb.dev = p;
-                Next::Xmit(skb)
-            }
+            Some(BrDest::Port(p)) => self.br_forward_finish(skb, br, p),
             None => self.drop_here(
                 &skb,
                 Some(br),
