@@ -3,9 +3,9 @@
 //! br_netfilter, bridged IPv4 frames also run the IPv4 hooks (`br_nf_pre_routing`,
 //! `br_nf_forward_ip`, `br_nf_post_routing`).
 
-use super::{Next, Skb, Walk};
+use super::{End, Next, Skb, Walk};
 use crate::net::{IfIndex, LinkKind};
-use crate::netfilter::{Hook, Verdict};
+use crate::netfilter::Hook;
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{L3, Mac};
 
@@ -49,8 +49,8 @@ impl Walk<'_> {
         if skb.ipv4().is_some() && self.world.ns(skb.ns).sysctl.bridge_nf_call_iptables {
             self.record(&skb, Some(br), "br_nf_pre_routing", StepKind::Netfilter,
                 format!("br_netfilter (bridge-nf-call-iptables=1): the bridged IPv4 frame runs the IPv4 PREROUTING hook, with {brn} as the input device")).hook = Some(Hook::Prerouting);
-            if self.nf_hook(&skb, Hook::Prerouting, Some(br), None) == Verdict::Drop {
-                return self.nf_drop(&skb, Hook::Prerouting, br);
+            if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(br), None) {
+                return Next::End(End::Fate(d));
             }
             skb.br_nf_prerouted = true;
         }
@@ -159,8 +159,8 @@ impl Walk<'_> {
                 self.record(&skb, Some(br), func, StepKind::Netfilter, format!(
                     "br_netfilter: the bridged IPv4 frame runs the IPv4 {} hook, with {brn} as input and output device", hook.chain()))
                     .hook = Some(hook);
-                if self.nf_hook(&skb, hook, Some(br), Some(br)) == Verdict::Drop {
-                    return self.nf_drop(&skb, hook, br);
+                if let Err(d) = self.nf_hook(&mut skb, hook, Some(br), Some(br)) {
+                    return Next::End(End::Fate(d));
                 }
             }
         }

@@ -72,7 +72,7 @@ impl Walk<'_> {
         .wire = Some(wire);
         skb.ns = peer.ns;
         skb.dev = peer.ifindex;
-        skb.scrub();
+        skb.scrub(true);
         Next::Rx(skb)
     }
 

@@ -2,7 +2,7 @@
 
 use super::{End, Next, Skb, Walk};
 use crate::net::{LinkKind, Route, RouteType, route};
-use crate::netfilter::{Hook, Verdict};
+use crate::netfilter::Hook;
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::IcmpMessage;
 
@@ -22,8 +22,8 @@ impl Walk<'_> {
                 StepKind::Routing,
                 format!("IPv4 packet received on {devn}"),
             );
-            if self.nf_hook(&skb, Hook::Prerouting, Some(dev), None) == Verdict::Drop {
-                return self.nf_drop(&skb, Hook::Prerouting, dev);
+            if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(dev), None) {
+                return Next::End(End::Fate(d));
             }
         }
         skb.br_nf_prerouted = false;
@@ -155,17 +155,23 @@ impl Walk<'_> {
             StepKind::Routing,
             format!("forward out {outn}: TTL {} -> {}", ip.ttl, ip.ttl - 1),
         );
-        if self.nf_hook(&skb, Hook::Forward, skb.iif, Some(out)) == Verdict::Drop {
-            return self.nf_drop(&skb, Hook::Forward, out);
+        if let Err(d) = {
+            let iif = skb.iif;
+            self.nf_hook(&mut skb, Hook::Forward, iif, Some(out))
+        } {
+            return Next::End(End::Fate(d));
         }
         skb.dev = out;
         Next::Output(skb, rt)
     }
 
     /// `__ip_local_out`: NF_INET_LOCAL_OUT for a packet this namespace generated.
-    pub(super) fn ip_local_out(&mut self, skb: Skb, rt: Route) -> Next {
-        if self.nf_hook(&skb, Hook::Output, None, Some(skb.dev)) == Verdict::Drop {
-            return self.nf_drop(&skb, Hook::Output, skb.dev);
+    pub(super) fn ip_local_out(&mut self, mut skb: Skb, rt: Route) -> Next {
+        if let Err(d) = {
+            let dev = skb.dev;
+            self.nf_hook(&mut skb, Hook::Output, None, Some(dev))
+        } {
+            return Next::End(End::Fate(d));
         }
         Next::Output(skb, rt)
     }
@@ -173,8 +179,11 @@ impl Walk<'_> {
     /// `ip_output` -> NF_INET_POST_ROUTING -> `ip_finish_output` -> `ip_finish_output2`.
     pub(super) fn ip_output(&mut self, mut skb: Skb, rt: Route) -> Next {
         let out = skb.dev;
-        if self.nf_hook(&skb, Hook::Postrouting, skb.iif, Some(out)) == Verdict::Drop {
-            return self.nf_drop(&skb, Hook::Postrouting, out);
+        if let Err(d) = {
+            let iif = skb.iif;
+            self.nf_hook(&mut skb, Hook::Postrouting, iif, Some(out))
+        } {
+            return Next::End(End::Fate(d));
         }
         let Some(ip) = skb.ipv4().cloned() else {
             return Next::Xmit(skb);

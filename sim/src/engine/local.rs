@@ -3,12 +3,12 @@
 
 use super::{End, Next, Skb, Walk};
 use crate::net::{L4Proto, Socket, SocketOwner};
-use crate::netfilter::{Hook, Verdict};
+use crate::netfilter::Hook;
 use crate::trace::{Disposition, DispositionKind, StepKind};
 use crate::wire::{IcmpMessage, L4, TcpFlags, UdpPayload};
 
 impl Walk<'_> {
-    pub(super) fn ip_local_deliver(&mut self, skb: Skb) -> Next {
+    pub(super) fn ip_local_deliver(&mut self, mut skb: Skb) -> Next {
         let dev = skb.dev;
         self.record(
             &skb,
@@ -17,8 +17,8 @@ impl Walk<'_> {
             StepKind::Routing,
             "the packet is for this host",
         );
-        if self.nf_hook(&skb, Hook::Input, Some(dev), None) == Verdict::Drop {
-            return self.nf_drop(&skb, Hook::Input, dev);
+        if let Err(d) = self.nf_hook(&mut skb, Hook::Input, Some(dev), None) {
+            return Next::End(End::Fate(d));
         }
         let Some(ip) = skb.ipv4().cloned() else {
             return self.drop_here(

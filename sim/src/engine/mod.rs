@@ -4,6 +4,7 @@
 //! loop ends in TTL exceeded or, as a last guard, the step cap.
 
 mod bridge;
+pub mod choices;
 mod dev;
 mod icmp;
 mod ip;
@@ -56,6 +57,7 @@ enum End {
 pub struct Walk<'w> {
     world: &'w mut World,
     steps: Vec<Step>,
+    choices: choices::Choices,
 }
 
 /// Trace the scenario's packet `name` through a fresh copy of `world`.
@@ -68,6 +70,7 @@ pub fn run_packet(s: &Scenario, world: &World, name: &str) -> Result<Trace, Engi
     let mut walk = Walk {
         world: &mut w,
         steps: Vec::new(),
+        choices: choices::Choices::default(),
     };
     let (sent, first) = walk.send(s, spec)?;
     let disposition = match walk.run(first) {
@@ -139,6 +142,7 @@ impl Walk<'_> {
             role: skb.role,
             hook: None,
             nf: None,
+            conntrack: None,
             note: note.into(),
             packet: skb.frame.clone(),
             wire: None,

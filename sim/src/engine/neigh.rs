@@ -68,6 +68,9 @@ impl Walk<'_> {
             iif: None,
             mark: 0,
             br_nf_prerouted: false,
+            physin: None,
+            physout: None,
+            ct: None,
             role: Role::ArpRequest,
         };
         self.record(

@@ -91,6 +91,9 @@ impl Walk<'_> {
             iif: None,
             mark: 0,
             br_nf_prerouted: false,
+            physin: None,
+            physout: None,
+            ct: None,
             role: Role::Packet,
         };
         let Some(rt) = rt else {

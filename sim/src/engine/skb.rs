@@ -2,6 +2,7 @@
 //! `struct sk_buff`.
 
 use crate::net::{IfIndex, NsId};
+use crate::netfilter::conntrack::CtRef;
 use crate::trace::Role;
 use crate::wire::{Frame, Ipv4, L3};
 
@@ -19,6 +20,11 @@ pub struct Skb {
     /// br_netfilter already ran the IPv4 PREROUTING hook for this bridged frame, so
     /// `ip_sabotage_in` stops a second run when the bridge passes it up to the IP stack.
     pub br_nf_prerouted: bool,
+    /// Bridge ports the frame came in and goes out by (`-m physdev`), while bridged.
+    pub physin: Option<IfIndex>,
+    pub physout: Option<IfIndex>,
+    /// `skb->_nfct`: the connection and direction conntrack assigned.
+    pub ct: Option<CtRef>,
     pub role: Role,
 }
 
@@ -37,10 +43,17 @@ impl Skb {
         }
     }
 
-    /// `skb_scrub_packet`: what crossing into another namespace (veth, tunnel) forgets.
-    pub fn scrub(&mut self) {
-        self.mark = 0;
+    /// `skb_scrub_packet`: what a packet forgets when it enters another namespace (veth) or
+    /// a tunnel wraps or unwraps it: conntrack, bridge state; the mark only across
+    /// namespaces (`xnet`).
+    pub fn scrub(&mut self, xnet: bool) {
+        if xnet {
+            self.mark = 0;
+        }
         self.iif = None;
         self.br_nf_prerouted = false;
+        self.physin = None;
+        self.physout = None;
+        self.ct = None;
     }
 }

@@ -142,7 +142,7 @@ impl Walk<'_> {
                 }),
             }),
         };
-        skb.iif = None;
+        skb.scrub(false);
         skb.dev = rt.dev;
         self.record(&skb, Some(dev), "vxlan_xmit_one", StepKind::Encap,
             format!("encapsulate: VNI {}, outer {}:{sport} -> {remote}:{} (UDP source port from the inner flow's hash); the outer packet is sent like a local one (iptunnel_xmit -> ip_local_out)",
@@ -194,7 +194,7 @@ impl Walk<'_> {
         }
         skb.frame = *inner.inner;
         skb.dev = dev;
-        skb.scrub();
+        skb.scrub(false);
         let wire = self.wire_label(
             crate::net::LinkRef {
                 ns: skb.ns,

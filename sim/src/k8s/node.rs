@@ -49,6 +49,8 @@ pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
         ns.sysctl.ip_forward = true;
         ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
         ns.netfilter = Netfilter::iptables_node();
+        // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
+        ns.conntrack = Some(Default::default());
         ns
     });
     let lo = w

@@ -5,7 +5,8 @@ use super::addr::Ipv4Net;
 use super::link::{IfIndex, Link, NsId};
 use super::neigh::Neigh;
 use super::route::{Route, RouteTable, RouteType};
-use crate::netfilter::Netfilter;
+use crate::netfilter::conntrack::Conntrack;
+use crate::netfilter::{Netfilter, XtState};
 use crate::wire::Ipv4Addr;
 use serde::Serialize;
 
@@ -91,6 +92,10 @@ pub struct Netns {
     pub sysctl: Sysctls,
     pub sockets: Vec<Socket>,
     pub netfilter: Netfilter,
+    /// Connection tracking, where it is loaded (nodes: kube-proxy needs it).
+    pub conntrack: Option<Conntrack>,
+    /// State kept by stateful matches (`-m recent` lists, `-m statistic --mode nth`).
+    pub xt: XtState,
 }
 
 impl Netns {
@@ -105,6 +110,8 @@ impl Netns {
             sysctl: Sysctls::default(),
             sockets: Vec::new(),
             netfilter: Netfilter::default(),
+            conntrack: None,
+            xt: XtState::default(),
         }
     }
 

@@ -14,7 +14,9 @@ pub struct World {
     /// The kernel's per-boot flow-hash secret (`hashrnd` in `net/core/flow_dissector.c`),
     /// drawn from the seed: it decides VXLAN source ports.
     pub flow_hash_secret: u32,
-    rng: ChaCha8Rng,
+    pub(crate) rng: ChaCha8Rng,
+    /// Simulated seconds since boot (for `-m recent --seconds`); flows advance it.
+    pub now: u64,
 }
 
 impl World {
@@ -26,6 +28,7 @@ impl World {
             seed,
             flow_hash_secret,
             rng,
+            now: 0,
         }
     }
 

@@ -5,9 +5,15 @@
 //! built-in chain for that hook. Rules arrive with kube-proxy; until a chain has rules,
 //! its policy decides.
 
+pub mod conntrack;
+pub mod eval;
+mod parse;
+pub mod rule;
 mod table;
 
-pub use table::{Chain, ChainVerdict, Table, Verdict};
+pub use parse::parse_iptables_save;
+pub use rule::{Match, Rule, Target};
+pub use table::{Chain, Table, Verdict};
 
 use serde::Serialize;
 
@@ -81,6 +87,16 @@ impl TableKind {
     }
 }
 
+/// Per-namespace state of stateful matches.
+#[derive(Clone, Debug, Default)]
+pub struct XtState {
+    /// `-m recent` lists: name -> address -> last seen (simulated seconds).
+    pub recent:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<std::net::Ipv4Addr, u64>>,
+    /// `-m statistic --mode nth` counters, by rule.
+    pub nth: std::collections::BTreeMap<String, u32>,
+}
+
 /// The netfilter state of one namespace.
 #[derive(Clone, Debug, Default)]
 pub struct Netfilter {
@@ -104,6 +120,16 @@ impl Netfilter {
         }
     }
 
+    pub fn table(&self, kind: TableKind) -> Option<&Table> {
+        self.tables.iter().find(|t| t.kind == kind)
+    }
+
+    /// The whole ruleset as `iptables-save` prints it (tables in raw, mangle, nat, filter
+    /// order... as iptables-save lists them: the order they were loaded).
+    pub fn save(&self) -> String {
+        self.tables.iter().map(|t| t.save()).collect()
+    }
+
     /// The tables registered at `hook`, lowest priority first (the order `nf_hook_slow`
     /// calls them). Ties keep table order, which matches registration order.
     pub fn at(&self, hook: Hook) -> Vec<(i32, &Table)> {
@@ -116,6 +142,9 @@ impl Netfilter {
         v
     }
 }
+
+#[cfg(test)]
+mod tests_parse;
 
 #[cfg(test)]
 mod tests {

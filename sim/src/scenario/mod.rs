@@ -7,11 +7,10 @@
 //! `expect` blocks beside these without breaking existing files.
 
 mod endpoint;
-mod error;
 mod validate;
 
+pub use crate::diag::{InputError as ScenarioError, did_you_mean};
 pub use endpoint::{Endpoint, EndpointKind};
-pub use error::{ScenarioError, did_you_mean};
 
 use crate::net::Ipv4Net;
 use serde::Deserialize;

@@ -2,8 +2,8 @@
 //! their networks, references that resolve. The first problem is returned, located.
 
 use super::endpoint::{ENDPOINT_FORMS, Endpoint, EndpointKind};
-use super::error::{ScenarioError, did_you_mean};
 use super::{PacketSpec, Protocol, Scenario};
+use super::{ScenarioError, did_you_mean};
 use serde_saphyr::{Location, Spanned};
 
 struct Checker<'a> {

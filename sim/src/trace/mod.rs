@@ -23,6 +23,10 @@ pub enum StepKind {
     Routing,
     /// A netfilter hook and the table chain walked there.
     Netfilter,
+    /// Connection tracking: lookup, new entries, confirmation.
+    Conntrack,
+    /// Address translation applied to the packet.
+    Nat,
     /// ARP and the neighbour table.
     Neighbour,
     /// VXLAN encapsulation.
@@ -55,11 +59,20 @@ pub struct NfStep {
     pub hook: Hook,
     pub table: TableKind,
     pub chain: String,
-    pub verdict: Verdict,
-    /// True when no rule decided and the chain policy did.
-    pub by_policy: bool,
+    /// 1-based position of the rule in its chain; 0 when the chain's policy decided.
+    pub position: usize,
+    /// The rule as iptables-save prints it (`-A CHAIN ...`); empty for a policy.
+    pub rule: String,
+    pub comment: Option<String>,
+    /// What the rule did, in nft monitor trace's words (`verdict jump KUBE-SVC-...`,
+    /// `dnat to 10.244.2.5:8080`, `policy accept`).
+    pub action: String,
+    /// The final verdict when this step ended the table's walk.
+    pub verdict: Option<Verdict>,
     pub iif: Option<String>,
     pub oif: Option<String>,
+    /// The packet mark after the rule.
+    pub mark: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -76,6 +89,9 @@ pub struct Step {
     pub hook: Option<Hook>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nf: Option<NfStep>,
+    /// For conntrack steps: the entry as `conntrack -L` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<String>,
     /// What happened and why, in plain words.
     pub note: String,
     /// The packet as it is after this step.
@@ -101,6 +117,8 @@ pub enum DispositionKind {
     NeighbourUnreachable,
     /// Dropped by a device, a rule or a missing table entry.
     Dropped,
+    /// Refused by a REJECT rule: an ICMP error or TCP RST goes back.
+    Rejected,
     /// Too big for the next link with DF set: ICMP fragmentation needed sent back.
     FragmentationNeeded,
     /// The sender's own stack refused it: larger than the route MTU with DF set (EMSGSIZE).
@@ -118,6 +136,7 @@ impl DispositionKind {
             DispositionKind::TtlExceeded => "TTL exceeded",
             DispositionKind::NeighbourUnreachable => "neighbour unreachable",
             DispositionKind::Dropped => "dropped",
+            DispositionKind::Rejected => "rejected",
             DispositionKind::FragmentationNeeded => "fragmentation needed",
             DispositionKind::MessageTooLong => "message too long",
             DispositionKind::Loop => "loop",

@@ -57,12 +57,14 @@ fn step_line(s: &Step) -> String {
         None => s.netns.clone(),
     };
     let nf = match &s.nf {
-        Some(n) => format!(" {} {} {:?}", n.chain, n.table.name(), n.verdict)
-            .to_uppercase()
-            .replace(" RAW ", " raw ")
-            .replace(" MANGLE ", " mangle ")
-            .replace(" NAT ", " nat ")
-            .replace(" FILTER ", " filter "),
+        Some(n) if n.position == 0 => format!(" {} {} {}", n.table.name(), n.chain, n.action),
+        Some(n) => format!(
+            " {} {} #{} {}",
+            n.table.name(),
+            n.chain,
+            n.position,
+            n.action.trim_start_matches("verdict ")
+        ),
         None => match s.hook {
             Some(h) => format!(" {}", h.chain()),
             None => String::new(),

@@ -1,10 +1,10 @@
-//! Errors in scenario files, rendered for people: file:line:column, the line itself with
-//! the offending text underlined, and a hint.
+//! Errors in input files (scenarios, iptables-save dumps), rendered for people:
+//! file:line:column, the line itself with the offending text underlined, and a hint.
 
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScenarioError {
+pub struct InputError {
     pub file: String,
     /// 1-based; 0 when the error has no place in the file (it could not be read).
     pub line: usize,
@@ -17,7 +17,7 @@ pub struct ScenarioError {
     pub hint: Option<String>,
 }
 
-impl ScenarioError {
+impl InputError {
     /// An error at a place in `src`; the underline covers the token starting there.
     pub fn at(
         file: &str,
@@ -33,7 +33,7 @@ impl ScenarioError {
             .to_string();
         let rest: String = source_line.chars().skip(column.saturating_sub(1)).collect();
         let token = rest.split(" #").next().unwrap_or("").trim_end();
-        ScenarioError {
+        InputError {
             file: file.to_string(),
             line,
             column,
@@ -46,7 +46,7 @@ impl ScenarioError {
 
     /// An error about the file as a whole (unreadable, too large).
     pub fn whole_file(file: &str, message: impl Into<String>) -> Self {
-        ScenarioError {
+        InputError {
             file: file.to_string(),
             line: 0,
             column: 0,
@@ -63,7 +63,7 @@ impl ScenarioError {
     }
 }
 
-impl fmt::Display for ScenarioError {
+impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;
         if self.line == 0 {
@@ -88,7 +88,7 @@ impl fmt::Display for ScenarioError {
     }
 }
 
-impl std::error::Error for ScenarioError {}
+impl std::error::Error for InputError {}
 
 /// The known name closest to `word` (Levenshtein distance at most a third of its length),
 /// for "did you mean".
@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn renders_location_snippet_and_hint() {
         let src = "a: 1\npods:\n  - node: nod-1 # typo\n";
-        let e = ScenarioError::at("s.yaml", src, 3, 11, "unknown node `nod-1`")
+        let e = InputError::at("s.yaml", src, 3, 11, "unknown node `nod-1`")
             .with_hint("did you mean `node-1`?");
         let text = e.to_string();
         assert!(text.contains("--> s.yaml:3:11"), "{text}");

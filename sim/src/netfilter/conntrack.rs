@@ -1,0 +1,398 @@
+//! Connection tracking (`net/netfilter/nf_conntrack_core.c`) and the NAT bindings stored on
+//! each connection (`nf_nat_core.c`). A connection is two tuples, original and reply; NAT is
+//! decided once, for the first packet, by rewriting the reply tuple, and every later packet
+//! of either direction is rewritten from the tuples alone.
+
+use crate::wire::{IcmpMessage, Ipv4, L4, TcpFlags};
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// A conntrack tuple. For ICMP echo, `sport` is the echo id and `dport` the type (8 request,
+/// 0 reply), as `nf_conntrack_proto_icmp` keys them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Tuple {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Tuple {
+    /// The tuple of a packet, or None for what conntrack does not track here (ICMP errors
+    /// are RELATED to another connection and looked up through their quoted packet).
+    pub fn of(ip: &Ipv4) -> Option<Tuple> {
+        let (sport, dport) = match &ip.payload {
+            L4::Tcp(t) => (t.sport, t.dport),
+            L4::Udp(u) => (u.sport, u.dport),
+            L4::Icmp(i) => match i.msg {
+                IcmpMessage::EchoRequest { ident, .. } => (ident, 8),
+                IcmpMessage::EchoReply { ident, .. } => (ident, 0),
+                _ => return None,
+            },
+        };
+        Some(Tuple {
+            src: ip.src,
+            dst: ip.dst,
+            proto: ip.protocol(),
+            sport,
+            dport,
+        })
+    }
+
+    /// `nf_ct_invert_tuple`: the tuple a reply would carry.
+    pub fn invert(&self) -> Tuple {
+        if self.proto == 1 {
+            // ICMP: same id, echo request <-> echo reply.
+            let t = match self.dport {
+                8 => 0,
+                0 => 8,
+                other => other,
+            };
+            return Tuple {
+                src: self.dst,
+                dst: self.src,
+                proto: 1,
+                sport: self.sport,
+                dport: t,
+            };
+        }
+        Tuple {
+            src: self.dst,
+            dst: self.src,
+            proto: self.proto,
+            sport: self.dport,
+            dport: self.sport,
+        }
+    }
+
+    /// `src=.. dst=.. sport=.. dport=..` (or `type=8 code=0 id=..` for ICMP) as conntrack -L.
+    pub fn text(&self) -> String {
+        if self.proto == 1 {
+            format!(
+                "src={} dst={} type={} code=0 id={}",
+                self.src, self.dst, self.dport, self.sport
+            )
+        } else {
+            format!(
+                "src={} dst={} sport={} dport={}",
+                self.src, self.dst, self.sport, self.dport
+            )
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    Original,
+    Reply,
+}
+
+/// TCP conntrack states (`enum tcp_conntrack`), the ones a connection walks through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TcpState {
+    SynSent,
+    SynRecv,
+    Established,
+    FinWait,
+    CloseWait,
+    LastAck,
+    TimeWait,
+    Close,
+}
+
+impl TcpState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait => "FIN_WAIT",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+        }
+    }
+
+    /// nf_conntrack_tcp_timeout_* defaults, in seconds.
+    pub fn timeout(&self) -> u32 {
+        match self {
+            TcpState::SynSent => 120,
+            TcpState::SynRecv => 60,
+            TcpState::Established => 432000,
+            TcpState::FinWait => 120,
+            TcpState::CloseWait => 60,
+            TcpState::LastAck => 30,
+            TcpState::TimeWait => 120,
+            TcpState::Close => 10,
+        }
+    }
+
+    /// A simplified `tcp_conntracks` transition table: enough for SYN, SYN-ACK, ACK, data,
+    /// FIN and RST in order.
+    fn next(self, flags: TcpFlags, dir: Dir) -> TcpState {
+        let has = |b| flags.has(b);
+        if has(TcpFlags::RST) {
+            return TcpState::Close;
+        }
+        match (self, dir) {
+            (TcpState::SynSent, Dir::Reply) if has(TcpFlags::SYN) && has(TcpFlags::ACK) => {
+                TcpState::SynRecv
+            }
+            (TcpState::SynRecv, Dir::Original) if has(TcpFlags::ACK) => TcpState::Established,
+            (TcpState::Established, _) if has(TcpFlags::FIN) => TcpState::FinWait,
+            (TcpState::FinWait, _) if has(TcpFlags::FIN) => TcpState::LastAck,
+            (TcpState::FinWait, _) if has(TcpFlags::ACK) => TcpState::CloseWait,
+            (TcpState::CloseWait, _) if has(TcpFlags::FIN) => TcpState::LastAck,
+            (TcpState::LastAck, _) if has(TcpFlags::ACK) => TcpState::TimeWait,
+            (s, _) => s,
+        }
+    }
+}
+
+/// One tracked connection (`struct nf_conn`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Conn {
+    pub id: u32,
+    pub orig: Tuple,
+    pub reply: Tuple,
+    /// IPS_SEEN_REPLY.
+    pub seen_reply: bool,
+    /// IPS_ASSURED.
+    pub assured: bool,
+    /// In the table (`__nf_conntrack_confirm` ran); until then only the skb holds it.
+    pub confirmed: bool,
+    /// IPS_DST_NAT_DONE / IPS_SRC_NAT_DONE: the binding for that manip type is decided
+    /// (possibly a null binding).
+    pub dnat_done: bool,
+    pub snat_done: bool,
+    pub tcp: Option<TcpState>,
+    pub mark: u32,
+}
+
+impl Conn {
+    /// IPS_DST_NAT: the reply comes from somewhere else than the original destination.
+    pub fn dnat(&self) -> bool {
+        self.reply.src != self.orig.dst || self.reply.sport != self.orig.dport
+    }
+
+    /// IPS_SRC_NAT: the reply goes somewhere else than the original source.
+    pub fn snat(&self) -> bool {
+        self.reply.dst != self.orig.src || self.reply.dport != self.orig.sport
+    }
+
+    /// The tuple of the direction a packet travels in.
+    pub fn tuple(&self, dir: Dir) -> &Tuple {
+        match dir {
+            Dir::Original => &self.orig,
+            Dir::Reply => &self.reply,
+        }
+    }
+
+    /// The line `conntrack -L` prints.
+    pub fn text(&self) -> String {
+        let (name, num) = match self.orig.proto {
+            6 => ("tcp", 6),
+            17 => ("udp", 17),
+            1 => ("icmp", 1),
+            n => ("unknown", n),
+        };
+        let timeout = match (self.tcp, self.orig.proto) {
+            (Some(s), _) => s.timeout(),
+            (None, 17) if self.assured => 120,
+            _ => 30,
+        };
+        let state = self
+            .tcp
+            .map(|s| format!(" {}", s.name()))
+            .unwrap_or_default();
+        let unreplied = if self.seen_reply { "" } else { " [UNREPLIED]" };
+        let assured = if self.assured { " [ASSURED]" } else { "" };
+        format!(
+            "{name:<8} {num} {timeout}{state} {}{unreplied} {}{assured} mark={} use=1",
+            self.orig.text(),
+            self.reply.text(),
+            self.mark
+        )
+    }
+}
+
+/// The conntrack table of a namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Conntrack {
+    pub conns: Vec<Conn>,
+    next_id: u32,
+}
+
+/// What `nf_conntrack_in` found for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CtRef {
+    pub id: u32,
+    pub dir: Dir,
+    pub state: super::rule::CtState,
+}
+
+impl Conntrack {
+    pub fn get(&self, id: u32) -> Option<&Conn> {
+        self.conns.iter().find(|c| c.id == id)
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == id)
+    }
+
+    /// `resolve_normal_ct`: find the connection (either direction) or start a new one.
+    /// Returns the reference and whether it was created now.
+    pub fn track(&mut self, ip: &Ipv4) -> Option<(CtRef, bool)> {
+        use super::rule::CtState;
+        let t = Tuple::of(ip)?;
+        let flags = match &ip.payload {
+            L4::Tcp(tcp) => Some(tcp.flags),
+            _ => None,
+        };
+        if let Some(c) = self.conns.iter_mut().find(|c| c.orig == t || c.reply == t) {
+            let dir = if c.orig == t {
+                Dir::Original
+            } else {
+                Dir::Reply
+            };
+            if dir == Dir::Reply {
+                c.seen_reply = true;
+            }
+            if let (Some(s), Some(f)) = (c.tcp, flags) {
+                let n = s.next(f, dir);
+                if n == TcpState::Established {
+                    c.assured = true;
+                }
+                c.tcp = Some(n);
+            } else if dir == Dir::Reply && c.orig.proto == 17 {
+                c.assured = c.assured || c.seen_reply;
+            }
+            let state = match dir {
+                Dir::Original if !c.seen_reply => CtState::New,
+                _ => CtState::Established,
+            };
+            return Some((
+                CtRef {
+                    id: c.id,
+                    dir,
+                    state,
+                },
+                false,
+            ));
+        }
+        // A new connection. A lone RST (or a TCP packet without SYN that is not even an ACK)
+        // cannot start one: INVALID. Mid-stream ACKs are picked up (nf_conntrack_tcp_loose=1).
+        let tcp = match flags {
+            Some(f) if f.has(TcpFlags::RST) || (!f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK)) => {
+                return Some((
+                    CtRef {
+                        id: 0,
+                        dir: Dir::Original,
+                        state: CtState::Invalid,
+                    },
+                    false,
+                ));
+            }
+            Some(f) if f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK) => Some(TcpState::SynSent),
+            Some(_) => Some(TcpState::Established),
+            None => None,
+        };
+        self.next_id += 1;
+        let id = self.next_id;
+        self.conns.push(Conn {
+            id,
+            orig: t,
+            reply: t.invert(),
+            seen_reply: false,
+            assured: false,
+            confirmed: false,
+            dnat_done: false,
+            snat_done: false,
+            tcp,
+            mark: 0,
+        });
+        Some((
+            CtRef {
+                id,
+                dir: Dir::Original,
+                state: CtState::New,
+            },
+            true,
+        ))
+    }
+
+    /// A tuple is free for a NAT binding when no other connection uses it as its reply
+    /// (`nf_nat_used_tuple`).
+    pub fn reply_in_use(&self, id: u32, reply: &Tuple) -> bool {
+        self.conns
+            .iter()
+            .any(|c| c.id != id && (c.reply == *reply || c.orig == *reply))
+    }
+
+    /// Forget connections that never got confirmed (their first packet was dropped).
+    pub fn drop_unconfirmed(&mut self) {
+        self.conns.retain(|c| c.confirmed);
+    }
+}
+
+/// Rewrite `ip` for manip type `dst` (true: destination, PREROUTING/OUTPUT; false: source,
+/// POSTROUTING/INPUT) as `nf_nat_manip_pkt` does: the packet's tuple becomes the inverse of
+/// the other direction's tuple. Returns true when it changed.
+pub fn manip(ip: &mut Ipv4, conn: &Conn, dir: Dir, dst: bool) -> bool {
+    let applies = match (dir, dst) {
+        (Dir::Original, true) => conn.dnat(),
+        (Dir::Original, false) => conn.snat(),
+        (Dir::Reply, true) => conn.snat(),
+        (Dir::Reply, false) => conn.dnat(),
+    };
+    if !applies {
+        return false;
+    }
+    let target = match dir {
+        Dir::Original => conn.reply.invert(),
+        Dir::Reply => conn.orig.invert(),
+    };
+    if dst {
+        ip.dst = target.dst;
+        set_ports(ip, None, Some(target.dport));
+    } else {
+        ip.src = target.src;
+        set_ports(ip, Some(target.sport), None);
+    }
+    true
+}
+
+fn set_ports(ip: &mut Ipv4, sport: Option<u16>, dport: Option<u16>) {
+    match &mut ip.payload {
+        L4::Tcp(t) => {
+            if let Some(s) = sport {
+                t.sport = s;
+            }
+            if let Some(d) = dport {
+                t.dport = d;
+            }
+        }
+        L4::Udp(u) => {
+            if let Some(s) = sport {
+                u.sport = s;
+            }
+            if let Some(d) = dport {
+                u.dport = d;
+            }
+        }
+        // ICMP echo: the id is the "port"; it changes only when two connections would clash.
+        L4::Icmp(i) => {
+            if let Some(s) = sport {
+                match &mut i.msg {
+                    IcmpMessage::EchoRequest { ident, .. }
+                    | IcmpMessage::EchoReply { ident, .. } => *ident = s,
+                    _ => {}
+                }
+            }
+        }
+    }
+}

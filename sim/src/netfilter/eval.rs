@@ -1,0 +1,522 @@
+//! Walking a table's chain the way `ipt_do_table` does: rules in order, the first verdict
+//! wins, jumps push a return point, gotos do not, RETURN (or running off a user chain) pops,
+//! running off a built-in chain applies its policy. Non-terminating targets (MARK, LOG,
+//! TRACE, a bare counter) let the walk go on.
+
+use super::rule::*;
+use super::table::{Table, Verdict};
+use super::{Hook, TableKind};
+use crate::net::Ipv4Net;
+use crate::wire::{Ipv4, L4};
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// A guard against pathological rulesets: no real packet evaluates this many rules.
+pub const MAX_RULES_PER_WALK: usize = 1_000_000;
+
+/// Conntrack's view of the packet, for `-m conntrack` and `-m state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CtView {
+    pub state: CtState,
+    /// The original direction's destination (`--ctorigdst`, `--ctorigdstport`).
+    pub orig_dst: Ipv4Addr,
+    pub orig_dport: u16,
+    pub dnat: bool,
+    pub snat: bool,
+}
+
+/// What the rules can see of a packet.
+#[derive(Clone, Debug)]
+pub struct PacketMeta<'a> {
+    pub ip: &'a Ipv4,
+    pub iif: Option<&'a str>,
+    pub oif: Option<&'a str>,
+    /// Bridge ports, for `-m physdev` (br_netfilter sets them for bridged frames).
+    pub physin: Option<&'a str>,
+    pub physout: Option<&'a str>,
+    pub mark: u32,
+    /// None: the packet is not tracked (UNTRACKED).
+    pub ct: Option<CtView>,
+}
+
+/// What the rules ask of the world around them.
+pub trait RuleEnv {
+    /// `inet_addr_type` in the namespace: LOCAL for its own addresses, BROADCAST, ...
+    fn addr_type(&self, ip: Ipv4Addr) -> AddrType;
+    /// Is the packet's (ip, port, ip...) in ipset `name`? None when there is no such set.
+    fn in_set(&self, name: &str, dirs: &[bool], meta: &PacketMeta) -> Option<bool>;
+    /// `-m recent`: run the command against the named list; true when it matches.
+    fn recent(&mut self, r: &Recent, addr: Ipv4Addr) -> bool;
+    /// `-m statistic --mode random`: true with probability `stored / 2^31` (the kernel's
+    /// `(get_random_u32() & 0x7FFFFFFF) < probability`).
+    fn random(&mut self, stored: u32) -> bool;
+    /// `-m statistic --mode nth`: this rule's packet counter (keyed by table/chain/position).
+    fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool;
+}
+
+/// A NAT target the walk reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NatAction {
+    Dnat {
+        to: String,
+        addr: Ipv4Addr,
+        port: Option<u16>,
+    },
+    Snat {
+        to: String,
+        addr: Ipv4Addr,
+        port: Option<u16>,
+        random_fully: bool,
+    },
+    Masquerade {
+        random_fully: bool,
+        to_ports: Option<(u16, u16)>,
+    },
+}
+
+/// How the walk of one table ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Final {
+    Accept,
+    Drop,
+    /// REJECT: dropped, and an ICMP error (or TCP RST) is sent back.
+    Reject {
+        with: String,
+    },
+}
+
+/// What a matching rule did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "arg", rename_all = "snake_case")]
+pub enum HitAction {
+    /// A non-terminating target (MARK, LOG, TRACE, a counter): go on.
+    Continue,
+    Jump(String),
+    Goto(String),
+    Return,
+    Accept,
+    Drop,
+    Reject(String),
+    Nat(NatAction),
+    /// The chain's policy decided (no rule did).
+    Policy(Verdict),
+}
+
+impl HitAction {
+    /// nft monitor trace's words for it: `(verdict jump KUBE-SERVICES)`, `policy accept`.
+    pub fn describe(&self) -> String {
+        match self {
+            HitAction::Continue => "verdict continue".into(),
+            HitAction::Jump(c) => format!("verdict jump {c}"),
+            HitAction::Goto(c) => format!("verdict goto {c}"),
+            HitAction::Return => "verdict return".into(),
+            HitAction::Accept => "verdict accept".into(),
+            HitAction::Drop => "verdict drop".into(),
+            HitAction::Reject(w) => format!("reject with {w}"),
+            HitAction::Nat(NatAction::Dnat { to, .. }) => format!("dnat to {to}"),
+            HitAction::Nat(NatAction::Snat { to, .. }) => format!("snat to {to}"),
+            HitAction::Nat(NatAction::Masquerade { .. }) => "masquerade".into(),
+            HitAction::Policy(v) => format!("policy {}", v.name().to_lowercase()),
+        }
+    }
+}
+
+/// A rule that matched (or the policy that decided), in the order the walk met them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleHit {
+    pub table: TableKind,
+    pub chain: String,
+    /// 1-based position in the chain; 0 for the policy.
+    pub position: usize,
+    /// `-A CHAIN ...` as iptables-save prints it (empty for the policy).
+    pub rule: String,
+    pub comment: Option<String>,
+    pub action: HitAction,
+    /// The packet mark after this rule.
+    pub mark: u32,
+}
+
+/// The result of walking a table at a hook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TableWalk {
+    pub table: TableKind,
+    pub hook: Hook,
+    pub verdict: Final,
+    pub nat: Option<NatAction>,
+    pub mark: u32,
+    pub hits: Vec<RuleHit>,
+    /// Every rule looked at, matched or not (a cost measure).
+    pub evaluated: usize,
+}
+
+fn iface_matches(pattern: &str, name: Option<&str>) -> bool {
+    let Some(name) = name else { return false };
+    match pattern.strip_suffix('+') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+fn ports(ip: &Ipv4) -> Option<(u16, u16)> {
+    match &ip.payload {
+        L4::Tcp(t) => Some((t.sport, t.dport)),
+        L4::Udp(u) => Some((u.sport, u.dport)),
+        L4::Icmp(_) => None,
+    }
+}
+
+fn in_net(n: &Ipv4Net, ip: Ipv4Addr) -> bool {
+    n.contains(ip)
+}
+
+/// Does `m` match? `key` names the rule for per-rule state (nth counters).
+fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> bool {
+    let ip = p.ip;
+    let port_ok = |r: &Option<(PortRange, bool)>, v: u16| {
+        r.as_ref().is_none_or(|(pr, n)| pr.contains(v) != *n)
+    };
+    match m {
+        Match::Comment(_) | Match::Nfacct(_) => true,
+        Match::Tcp {
+            sport,
+            dport,
+            flags,
+        } => match &ip.payload {
+            L4::Tcp(t) => {
+                port_ok(sport, t.sport)
+                    && port_ok(dport, t.dport)
+                    && flags
+                        .as_ref()
+                        .is_none_or(|(mask, comp, n)| ((t.flags.0 & mask) == *comp) != *n)
+            }
+            _ => false,
+        },
+        Match::Udp { sport, dport } => match &ip.payload {
+            L4::Udp(u) => port_ok(sport, u.sport) && port_ok(dport, u.dport),
+            _ => false,
+        },
+        Match::Icmp {
+            icmp_type,
+            code,
+            neg,
+        } => match &ip.payload {
+            L4::Icmp(_) => {
+                let (t, c) = icmp_type_code(&ip.payload);
+                let hit = *icmp_type == 255 || (t == *icmp_type && code.is_none_or(|x| x == c));
+                hit != *neg
+            }
+            _ => false,
+        },
+        Match::Multiport {
+            kind,
+            ports: list,
+            neg,
+        } => match ports(ip) {
+            Some((s, d)) => {
+                let any = |v: u16| list.iter().any(|r| r.contains(v));
+                let hit = match kind {
+                    MultiportKind::Sports => any(s),
+                    MultiportKind::Dports => any(d),
+                    MultiportKind::Ports => any(s) || any(d),
+                };
+                hit != *neg
+            }
+            None => false,
+        },
+        Match::Mark { value, mask, neg } => ((p.mark & mask) == *value) != *neg,
+        Match::AddrType { src, dst, .. } => {
+            let ok = |spec: &Option<(Vec<AddrType>, bool)>, a: Ipv4Addr| {
+                spec.as_ref()
+                    .is_none_or(|(ts, n)| ts.contains(&env.addr_type(a)) != *n)
+            };
+            ok(src, ip.src) && ok(dst, ip.dst)
+        }
+        Match::Statistic(Statistic::Random { probability, neg }) => {
+            env.random(*probability) != *neg
+        }
+        Match::Statistic(Statistic::Nth { every, packet, neg }) => {
+            env.nth(key, *every, *packet) != *neg
+        }
+        Match::Conntrack {
+            ctstate,
+            ctorigdst,
+            ctorigdstport,
+        } => {
+            let state = p.ct.map(|c| c.state).unwrap_or(CtState::Untracked);
+            let st_ok = ctstate.as_ref().is_none_or(|(ss, n)| {
+                let hit = ss.iter().any(|s| match s {
+                    CtState::Snat => p.ct.is_some_and(|c| c.snat),
+                    CtState::Dnat => p.ct.is_some_and(|c| c.dnat),
+                    other => *other == state,
+                });
+                hit != *n
+            });
+            let dst_ok = ctorigdst
+                .as_ref()
+                .is_none_or(|(net, n)| p.ct.is_some_and(|c| in_net(net, c.orig_dst)) != *n);
+            let port_ok = ctorigdstport
+                .as_ref()
+                .is_none_or(|(r, n)| p.ct.is_some_and(|c| r.contains(c.orig_dport)) != *n);
+            st_ok && dst_ok && port_ok
+        }
+        Match::State { states, neg } => {
+            let state = p.ct.map(|c| c.state).unwrap_or(CtState::Untracked);
+            states.contains(&state) != *neg
+        }
+        Match::Recent(r) => {
+            let a = if r.source { ip.src } else { ip.dst };
+            let masked = Ipv4Addr::from(u32::from(a) & u32::from(r.mask));
+            env.recent(r, masked) != r.neg
+        }
+        Match::Set { name, dirs, neg } => env.in_set(name, dirs, p).unwrap_or(false) != *neg,
+        Match::Physdev {
+            physdev_in,
+            physdev_out,
+            is_in,
+            is_out,
+            is_bridged,
+        } => {
+            let name_ok = |spec: &Option<(String, bool)>, v: Option<&str>| {
+                spec.as_ref()
+                    .is_none_or(|(pat, n)| iface_matches(pat, v) != *n)
+            };
+            let flag_ok = |spec: &Option<bool>, v: bool| spec.is_none_or(|n| v != n);
+            name_ok(physdev_in, p.physin)
+                && name_ok(physdev_out, p.physout)
+                && flag_ok(is_in, p.physin.is_some())
+                && flag_ok(is_out, p.physout.is_some())
+                && flag_ok(is_bridged, p.physout.is_some())
+        }
+    }
+}
+
+/// ICMP type and code of an ICMP payload.
+fn icmp_type_code(l4: &L4) -> (u8, u8) {
+    use crate::wire::IcmpMessage::*;
+    match l4 {
+        L4::Icmp(i) => match i.msg {
+            EchoRequest { .. } => (8, 0),
+            EchoReply { .. } => (0, 0),
+            DestUnreachable { code, .. } => (3, code),
+            TimeExceeded { code } => (11, code),
+        },
+        _ => (255, 255),
+    }
+}
+
+/// Does the rule's whole match part hold?
+pub fn rule_matches(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> bool {
+    let ip = p.ip;
+    if let Some((n, inv)) = &r.src {
+        if in_net(n, ip.src) == *inv {
+            return false;
+        }
+    }
+    if let Some((n, inv)) = &r.dst {
+        if in_net(n, ip.dst) == *inv {
+            return false;
+        }
+    }
+    if let Some((pat, inv)) = &r.in_iface {
+        if iface_matches(pat, p.iif) == *inv {
+            return false;
+        }
+    }
+    if let Some((pat, inv)) = &r.out_iface {
+        if iface_matches(pat, p.oif) == *inv {
+            return false;
+        }
+    }
+    if let Some((proto, inv)) = &r.proto {
+        let hit = proto.0 == 0 || proto.0 == ip.protocol();
+        if hit == *inv {
+            return false;
+        }
+    }
+    // Matches are evaluated in order and stop at the first miss, as xt does; this matters
+    // for stateful ones (recent --set, statistic draws) that come after a miss.
+    r.matches.iter().all(|m| match_one(m, p, env, key))
+}
+
+/// Walk `table`'s built-in chain for `hook`. `mark` is the packet's mark going in.
+pub fn walk_table(
+    table: &Table,
+    hook: Hook,
+    meta: &PacketMeta,
+    env: &mut dyn RuleEnv,
+) -> TableWalk {
+    let mut mark = meta.mark;
+    let mut hits = Vec::new();
+    let mut evaluated = 0usize;
+    let done = |verdict: Final,
+                nat: Option<NatAction>,
+                mark: u32,
+                hits: Vec<RuleHit>,
+                evaluated: usize| TableWalk {
+        table: table.kind,
+        hook,
+        verdict,
+        nat,
+        mark,
+        hits,
+        evaluated,
+    };
+    let Some(base) = table.hook_chain(hook) else {
+        return done(Final::Accept, None, mark, hits, evaluated);
+    };
+    // (chain, next rule index) frames; jumps push, gotos replace the top.
+    let mut stack: Vec<(&super::Chain, usize)> = vec![(base, 0)];
+    while let Some((chain, i)) = stack.pop() {
+        let Some(rule) = chain.rules.get(i) else {
+            // Off the end: a built-in chain's policy, or an implicit return.
+            if let Some(policy) = chain.policy {
+                if stack.is_empty() {
+                    hits.push(RuleHit {
+                        table: table.kind,
+                        chain: chain.name.clone(),
+                        position: 0,
+                        rule: String::new(),
+                        comment: None,
+                        action: HitAction::Policy(policy),
+                        mark,
+                    });
+                    let v = if policy == Verdict::Accept {
+                        Final::Accept
+                    } else {
+                        Final::Drop
+                    };
+                    return done(v, None, mark, hits, evaluated);
+                }
+            }
+            continue;
+        };
+        evaluated += 1;
+        if evaluated > MAX_RULES_PER_WALK {
+            return done(Final::Drop, None, mark, hits, evaluated);
+        }
+        let key = format!("{}/{}/{}", table.kind.name(), chain.name, i + 1);
+        let m = PacketMeta {
+            mark,
+            ..meta.clone()
+        };
+        if !rule_matches(rule, &m, env, &key) {
+            stack.push((chain, i + 1));
+            continue;
+        }
+        let hit = |action: HitAction, mark: u32| RuleHit {
+            table: table.kind,
+            chain: chain.name.clone(),
+            position: i + 1,
+            rule: format!("-A {} {}", chain.name, rule.spec()),
+            comment: rule.comment().map(str::to_string),
+            action,
+            mark,
+        };
+        match &rule.target {
+            Target::None | Target::Log { .. } | Target::Trace => {
+                hits.push(hit(HitAction::Continue, mark));
+                stack.push((chain, i + 1));
+            }
+            Target::Mark { value, mask } => {
+                mark = (mark & !mask) ^ value;
+                hits.push(hit(HitAction::Continue, mark));
+                stack.push((chain, i + 1));
+            }
+            Target::Accept => {
+                hits.push(hit(HitAction::Accept, mark));
+                return done(Final::Accept, None, mark, hits, evaluated);
+            }
+            Target::Drop => {
+                hits.push(hit(HitAction::Drop, mark));
+                return done(Final::Drop, None, mark, hits, evaluated);
+            }
+            Target::Reject { with } => {
+                hits.push(hit(HitAction::Reject(with.clone()), mark));
+                return done(
+                    Final::Reject { with: with.clone() },
+                    None,
+                    mark,
+                    hits,
+                    evaluated,
+                );
+            }
+            Target::Return => {
+                hits.push(hit(HitAction::Return, mark));
+                if stack.is_empty() {
+                    // RETURN from a built-in chain: its policy decides.
+                    let policy = chain.policy.unwrap_or(Verdict::Accept);
+                    hits.push(RuleHit {
+                        table: table.kind,
+                        chain: chain.name.clone(),
+                        position: 0,
+                        rule: String::new(),
+                        comment: None,
+                        action: HitAction::Policy(policy),
+                        mark,
+                    });
+                    let v = if policy == Verdict::Accept {
+                        Final::Accept
+                    } else {
+                        Final::Drop
+                    };
+                    return done(v, None, mark, hits, evaluated);
+                }
+            }
+            Target::Jump(to) | Target::Goto(to) => {
+                let goto = matches!(rule.target, Target::Goto(_));
+                hits.push(hit(
+                    if goto {
+                        HitAction::Goto(to.clone())
+                    } else {
+                        HitAction::Jump(to.clone())
+                    },
+                    mark,
+                ));
+                if !goto {
+                    stack.push((chain, i + 1));
+                }
+                match table.chain(to) {
+                    Some(c) => stack.push((c, 0)),
+                    // Loading refuses jumps to missing chains; a hand-built table may not.
+                    None => return done(Final::Drop, None, mark, hits, evaluated),
+                }
+            }
+            Target::Dnat { to, .. } => {
+                let a = NatAction::Dnat {
+                    to: to.to_string(),
+                    addr: to.lo,
+                    port: to.ports.map(|p| p.lo),
+                };
+                hits.push(hit(HitAction::Nat(a.clone()), mark));
+                return done(Final::Accept, Some(a), mark, hits, evaluated);
+            }
+            Target::Snat {
+                to, random_fully, ..
+            } => {
+                let a = NatAction::Snat {
+                    to: to.to_string(),
+                    addr: to.lo,
+                    port: to.ports.map(|p| p.lo),
+                    random_fully: *random_fully,
+                };
+                hits.push(hit(HitAction::Nat(a.clone()), mark));
+                return done(Final::Accept, Some(a), mark, hits, evaluated);
+            }
+            Target::Masquerade {
+                to_ports,
+                random_fully,
+                ..
+            } => {
+                let a = NatAction::Masquerade {
+                    random_fully: *random_fully,
+                    to_ports: to_ports.map(|p| (p.lo, p.hi)),
+                };
+                hits.push(hit(HitAction::Nat(a.clone()), mark));
+                return done(Final::Accept, Some(a), mark, hits, evaluated);
+            }
+        }
+    }
+    done(Final::Accept, None, mark, hits, evaluated)
+}

@@ -1,0 +1,715 @@
+//! One iptables rule: its matches and its target, as the kernel's xtables modules see them,
+//! and printed exactly as iptables-save (iptables 1.8) prints them.
+
+use crate::net::Ipv4Net;
+use std::fmt::{self, Write};
+use std::net::Ipv4Addr;
+
+/// A port or a port range (`80`, `30000:32767`), inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl PortRange {
+    pub fn contains(&self, p: u16) -> bool {
+        (self.lo..=self.hi).contains(&p)
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}:{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// `-p`: a protocol by name or number (`all` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proto(pub u8);
+
+impl Proto {
+    pub fn name(&self) -> String {
+        match self.0 {
+            0 => "all".into(),
+            1 => "icmp".into(),
+            6 => "tcp".into(),
+            17 => "udp".into(),
+            132 => "sctp".into(),
+            n => n.to_string(),
+        }
+    }
+}
+
+/// `-m addrtype` types (`RTN_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AddrType {
+    Unspec,
+    Unicast,
+    Local,
+    Broadcast,
+    Anycast,
+    Multicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+impl AddrType {
+    pub const ALL: [AddrType; 9] = [
+        AddrType::Unspec,
+        AddrType::Unicast,
+        AddrType::Local,
+        AddrType::Broadcast,
+        AddrType::Anycast,
+        AddrType::Multicast,
+        AddrType::Blackhole,
+        AddrType::Unreachable,
+        AddrType::Prohibit,
+    ];
+    pub fn name(&self) -> &'static str {
+        match self {
+            AddrType::Unspec => "UNSPEC",
+            AddrType::Unicast => "UNICAST",
+            AddrType::Local => "LOCAL",
+            AddrType::Broadcast => "BROADCAST",
+            AddrType::Anycast => "ANYCAST",
+            AddrType::Multicast => "MULTICAST",
+            AddrType::Blackhole => "BLACKHOLE",
+            AddrType::Unreachable => "UNREACHABLE",
+            AddrType::Prohibit => "PROHIBIT",
+        }
+    }
+}
+
+/// Conntrack states as `--ctstate` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CtState {
+    Invalid,
+    New,
+    Established,
+    Related,
+    Untracked,
+    Snat,
+    Dnat,
+}
+
+impl CtState {
+    /// In the order libxt_conntrack prints them.
+    pub const ALL: [CtState; 7] = [
+        CtState::Invalid,
+        CtState::New,
+        CtState::Related,
+        CtState::Established,
+        CtState::Untracked,
+        CtState::Snat,
+        CtState::Dnat,
+    ];
+    pub fn name(&self) -> &'static str {
+        match self {
+            CtState::Invalid => "INVALID",
+            CtState::New => "NEW",
+            CtState::Established => "ESTABLISHED",
+            CtState::Related => "RELATED",
+            CtState::Untracked => "UNTRACKED",
+            CtState::Snat => "SNAT",
+            CtState::Dnat => "DNAT",
+        }
+    }
+}
+
+/// `-m recent` commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecentCmd {
+    Set,
+    Rcheck,
+    Update,
+    Remove,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recent {
+    pub cmd: RecentCmd,
+    pub name: String,
+    pub seconds: Option<u32>,
+    pub reap: bool,
+    pub hitcount: Option<u32>,
+    pub mask: Ipv4Addr,
+    /// `--rsource` (true, the default) or `--rdest`.
+    pub source: bool,
+    pub neg: bool,
+}
+
+/// One `-m` module with its options (or a base match such as `-s`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Match {
+    Comment(String),
+    Tcp {
+        sport: Option<(PortRange, bool)>,
+        dport: Option<(PortRange, bool)>,
+        /// `--tcp-flags MASK COMP` (`--syn` is FIN,SYN,RST,ACK SYN).
+        flags: Option<(u8, u8, bool)>,
+    },
+    Udp {
+        sport: Option<(PortRange, bool)>,
+        dport: Option<(PortRange, bool)>,
+    },
+    Icmp {
+        icmp_type: u8,
+        code: Option<u8>,
+        neg: bool,
+    },
+    Multiport {
+        /// `--sports`, `--dports` or `--ports`.
+        kind: MultiportKind,
+        ports: Vec<PortRange>,
+        neg: bool,
+    },
+    Mark {
+        value: u32,
+        mask: u32,
+        neg: bool,
+    },
+    AddrType {
+        src: Option<(Vec<AddrType>, bool)>,
+        dst: Option<(Vec<AddrType>, bool)>,
+        limit_iface_in: bool,
+        limit_iface_out: bool,
+    },
+    Statistic(Statistic),
+    Conntrack {
+        ctstate: Option<(Vec<CtState>, bool)>,
+        ctorigdst: Option<(Ipv4Net, bool)>,
+        ctorigdstport: Option<(PortRange, bool)>,
+    },
+    /// The older `-m state --state`.
+    State {
+        states: Vec<CtState>,
+        neg: bool,
+    },
+    Recent(Recent),
+    Set {
+        name: String,
+        /// `src`/`dst` per dimension (`dst,dst`).
+        dirs: Vec<bool>,
+        neg: bool,
+    },
+    /// `-m nfacct --nfacct-name NAME`: counts into an accounting object; always matches.
+    Nfacct(String),
+    Physdev {
+        physdev_in: Option<(String, bool)>,
+        physdev_out: Option<(String, bool)>,
+        is_in: Option<bool>,
+        is_out: Option<bool>,
+        is_bridged: Option<bool>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MultiportKind {
+    Sports,
+    Dports,
+    Ports,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistic {
+    /// `--mode random --probability P`, P stored as the kernel stores it: round(P * 2^31).
+    Random { probability: u32, neg: bool },
+    /// `--mode nth --every N --packet P`.
+    Nth { every: u32, packet: u32, neg: bool },
+}
+
+impl Statistic {
+    /// xt_statistic's userspace: `lround(0x80000000 * prob)`.
+    pub fn encode_probability(p: f64) -> u32 {
+        (p * 2147483648.0).round().clamp(0.0, u32::MAX as f64) as u32
+    }
+    pub fn probability(stored: u32) -> f64 {
+        f64::from(stored) / 2147483648.0
+    }
+}
+
+/// What a rule does when it matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// No `-j`: the rule only counts.
+    None,
+    Accept,
+    Drop,
+    Return,
+    Jump(String),
+    Goto(String),
+    Reject {
+        with: String,
+    },
+    Dnat {
+        to: NatRange,
+        random: bool,
+        persistent: bool,
+    },
+    Snat {
+        to: NatRange,
+        random: bool,
+        random_fully: bool,
+        persistent: bool,
+    },
+    Masquerade {
+        to_ports: Option<PortRange>,
+        random: bool,
+        random_fully: bool,
+    },
+    /// `--set-xmark value/mask`: mark = (mark & ~mask) ^ value. `--set-mark`, `--or-mark`,
+    /// `--and-mark` and `--xor-mark` are written this way by iptables-save.
+    Mark {
+        value: u32,
+        mask: u32,
+    },
+    Log {
+        prefix: Option<String>,
+        level: Option<u8>,
+    },
+    Trace,
+}
+
+/// `--to-destination 10.0.0.1[-10.0.0.9][:80[-90]]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatRange {
+    pub lo: Ipv4Addr,
+    pub hi: Ipv4Addr,
+    pub ports: Option<PortRange>,
+}
+
+impl fmt::Display for NatRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.lo)?;
+        if self.hi != self.lo {
+            write!(f, "-{}", self.hi)?;
+        }
+        if let Some(p) = self.ports {
+            if p.lo == p.hi {
+                write!(f, ":{}", p.lo)?;
+            } else {
+                write!(f, ":{}-{}", p.lo, p.hi)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rule of a chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub src: Option<(Ipv4Net, bool)>,
+    pub dst: Option<(Ipv4Net, bool)>,
+    pub in_iface: Option<(String, bool)>,
+    pub out_iface: Option<(String, bool)>,
+    pub proto: Option<(Proto, bool)>,
+    pub matches: Vec<Match>,
+    pub target: Target,
+}
+
+impl Rule {
+    pub fn new(target: Target) -> Rule {
+        Rule {
+            src: None,
+            dst: None,
+            in_iface: None,
+            out_iface: None,
+            proto: None,
+            matches: Vec::new(),
+            target,
+        }
+    }
+
+    /// The rule's `-m comment`, if any.
+    pub fn comment(&self) -> Option<&str> {
+        self.matches.iter().find_map(|m| match m {
+            Match::Comment(c) => Some(c.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// `xtables_save_string`: bare when only `[A-Za-z0-9_-]`, else double-quoted with `"`, `\`
+/// and `'` escaped.
+pub fn save_string(s: &str) -> String {
+    let bare = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        return s.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '\'') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn neg(n: bool) -> &'static str {
+    if n { " !" } else { "" }
+}
+
+fn net_text(n: &Ipv4Net) -> String {
+    format!("{}/{}", n.network().addr, n.prefix)
+}
+
+fn hex(v: u32) -> String {
+    format!("{v:#x}")
+}
+
+fn types(t: &[AddrType]) -> String {
+    t.iter().map(|t| t.name()).collect::<Vec<_>>().join(",")
+}
+
+fn states(s: &[CtState]) -> String {
+    CtState::ALL
+        .iter()
+        .filter(|x| s.contains(x))
+        .map(|x| x.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+const TCP_FLAG_NAMES: [(u8, &str); 6] = [
+    (0x01, "FIN"),
+    (0x02, "SYN"),
+    (0x04, "RST"),
+    (0x08, "PSH"),
+    (0x10, "ACK"),
+    (0x20, "URG"),
+];
+
+fn tcp_flags(v: u8) -> String {
+    if v == 0 {
+        return "NONE".into();
+    }
+    if v == 0x3f {
+        return "ALL".into();
+    }
+    TCP_FLAG_NAMES
+        .iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl fmt::Display for Match {
+    /// The module as iptables-save prints it, with a leading space.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        match self {
+            Match::Comment(c) => {
+                let _ = write!(s, " -m comment --comment {}", save_string(c));
+            }
+            Match::Tcp {
+                sport,
+                dport,
+                flags,
+            } => {
+                s.push_str(" -m tcp");
+                if let Some((p, n)) = sport {
+                    let _ = write!(s, "{} --sport {p}", neg(*n));
+                }
+                if let Some((p, n)) = dport {
+                    let _ = write!(s, "{} --dport {p}", neg(*n));
+                }
+                if let Some((mask, comp, n)) = flags {
+                    let _ = write!(
+                        s,
+                        "{} --tcp-flags {} {}",
+                        neg(*n),
+                        tcp_flags(*mask),
+                        tcp_flags(*comp)
+                    );
+                }
+            }
+            Match::Udp { sport, dport } => {
+                s.push_str(" -m udp");
+                if let Some((p, n)) = sport {
+                    let _ = write!(s, "{} --sport {p}", neg(*n));
+                }
+                if let Some((p, n)) = dport {
+                    let _ = write!(s, "{} --dport {p}", neg(*n));
+                }
+            }
+            Match::Icmp {
+                icmp_type,
+                code,
+                neg: n,
+            } => {
+                let _ = write!(s, " -m icmp{} --icmp-type {icmp_type}", neg(*n));
+                if let Some(c) = code {
+                    let _ = write!(s, "/{c}");
+                }
+            }
+            Match::Multiport {
+                kind,
+                ports,
+                neg: n,
+            } => {
+                let opt = match kind {
+                    MultiportKind::Sports => "--sports",
+                    MultiportKind::Dports => "--dports",
+                    MultiportKind::Ports => "--ports",
+                };
+                let list = ports
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let _ = write!(s, " -m multiport{} {opt} {list}", neg(*n));
+            }
+            Match::Mark {
+                value,
+                mask,
+                neg: n,
+            } => {
+                let _ = write!(s, " -m mark{} --mark {}", neg(*n), hex(*value));
+                if *mask != u32::MAX {
+                    let _ = write!(s, "/{}", hex(*mask));
+                }
+            }
+            Match::AddrType {
+                src,
+                dst,
+                limit_iface_in,
+                limit_iface_out,
+            } => {
+                s.push_str(" -m addrtype");
+                if let Some((t, n)) = src {
+                    let _ = write!(s, "{} --src-type {}", neg(*n), types(t));
+                }
+                if let Some((t, n)) = dst {
+                    let _ = write!(s, "{} --dst-type {}", neg(*n), types(t));
+                }
+                if *limit_iface_in {
+                    s.push_str(" --limit-iface-in");
+                }
+                if *limit_iface_out {
+                    s.push_str(" --limit-iface-out");
+                }
+            }
+            Match::Statistic(Statistic::Random {
+                probability,
+                neg: n,
+            }) => {
+                let _ = write!(
+                    s,
+                    " -m statistic --mode random{} --probability {:.11}",
+                    neg(*n),
+                    Statistic::probability(*probability)
+                );
+            }
+            Match::Statistic(Statistic::Nth {
+                every,
+                packet,
+                neg: n,
+            }) => {
+                let _ = write!(
+                    s,
+                    " -m statistic --mode nth{} --every {every} --packet {packet}",
+                    neg(*n)
+                );
+            }
+            Match::Conntrack {
+                ctstate,
+                ctorigdst,
+                ctorigdstport,
+            } => {
+                s.push_str(" -m conntrack");
+                if let Some((st, n)) = ctstate {
+                    let _ = write!(s, "{} --ctstate {}", neg(*n), states(st));
+                }
+                if let Some((d, n)) = ctorigdst {
+                    let _ = write!(s, "{} --ctorigdst {}", neg(*n), net_text(d));
+                }
+                if let Some((p, n)) = ctorigdstport {
+                    let _ = write!(s, "{} --ctorigdstport {p}", neg(*n));
+                }
+            }
+            Match::State { states: st, neg: n } => {
+                let _ = write!(s, " -m state{} --state {}", neg(*n), states(st));
+            }
+            Match::Recent(r) => {
+                s.push_str(" -m recent");
+                s.push_str(neg(r.neg));
+                s.push_str(match r.cmd {
+                    RecentCmd::Set => " --set",
+                    RecentCmd::Rcheck => " --rcheck",
+                    RecentCmd::Update => " --update",
+                    RecentCmd::Remove => " --remove",
+                });
+                if let Some(sec) = r.seconds {
+                    let _ = write!(s, " --seconds {sec}");
+                }
+                if r.reap {
+                    s.push_str(" --reap");
+                }
+                if let Some(h) = r.hitcount {
+                    let _ = write!(s, " --hitcount {h}");
+                }
+                let _ = write!(s, " --name {} --mask {}", r.name, r.mask);
+                s.push_str(if r.source { " --rsource" } else { " --rdest" });
+            }
+            Match::Set { name, dirs, neg: n } => {
+                let d = dirs
+                    .iter()
+                    .map(|d| if *d { "src" } else { "dst" })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let _ = write!(s, " -m set{} --match-set {name} {d}", neg(*n));
+            }
+            Match::Nfacct(name) => {
+                // libxt_nfacct prints " --nfacct-name " then xtables_save_string's own space.
+                let _ = write!(s, " -m nfacct --nfacct-name  {}", save_string(name));
+            }
+            Match::Physdev {
+                physdev_in,
+                physdev_out,
+                is_in,
+                is_out,
+                is_bridged,
+            } => {
+                s.push_str(" -m physdev");
+                if let Some((d, n)) = physdev_in {
+                    let _ = write!(s, "{} --physdev-in {d}", neg(*n));
+                }
+                if let Some((d, n)) = physdev_out {
+                    let _ = write!(s, "{} --physdev-out {d}", neg(*n));
+                }
+                for (flag, name) in [
+                    (is_in, "--physdev-is-in"),
+                    (is_out, "--physdev-is-out"),
+                    (is_bridged, "--physdev-is-bridged"),
+                ] {
+                    if let Some(n) = flag {
+                        let _ = write!(s, "{} {name}", neg(*n));
+                    }
+                }
+            }
+        }
+        f.write_str(&s)
+    }
+}
+
+impl fmt::Display for Target {
+    /// `-j TARGET options` with a leading space, or nothing for a counting rule.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::None => Ok(()),
+            Target::Accept => f.write_str(" -j ACCEPT"),
+            Target::Drop => f.write_str(" -j DROP"),
+            Target::Return => f.write_str(" -j RETURN"),
+            Target::Trace => f.write_str(" -j TRACE"),
+            Target::Jump(c) => write!(f, " -j {c}"),
+            Target::Goto(c) => write!(f, " -g {c}"),
+            Target::Reject { with } => write!(f, " -j REJECT --reject-with {with}"),
+            Target::Dnat {
+                to,
+                random,
+                persistent,
+            } => {
+                write!(f, " -j DNAT --to-destination {to}")?;
+                if *random {
+                    f.write_str(" --random")?;
+                }
+                if *persistent {
+                    f.write_str(" --persistent")?;
+                }
+                Ok(())
+            }
+            Target::Snat {
+                to,
+                random,
+                random_fully,
+                persistent,
+            } => {
+                write!(f, " -j SNAT --to-source {to}")?;
+                if *random {
+                    f.write_str(" --random")?;
+                }
+                if *random_fully {
+                    f.write_str(" --random-fully")?;
+                }
+                if *persistent {
+                    f.write_str(" --persistent")?;
+                }
+                Ok(())
+            }
+            Target::Masquerade {
+                to_ports,
+                random,
+                random_fully,
+            } => {
+                f.write_str(" -j MASQUERADE")?;
+                if let Some(p) = to_ports {
+                    if p.lo == p.hi {
+                        write!(f, " --to-ports {}", p.lo)?;
+                    } else {
+                        write!(f, " --to-ports {}-{}", p.lo, p.hi)?;
+                    }
+                }
+                if *random {
+                    f.write_str(" --random")?;
+                }
+                if *random_fully {
+                    f.write_str(" --random-fully")?;
+                }
+                Ok(())
+            }
+            Target::Mark { value, mask } => {
+                write!(f, " -j MARK --set-xmark {}/{}", hex(*value), hex(*mask))
+            }
+            Target::Log { prefix, level } => {
+                f.write_str(" -j LOG")?;
+                if let Some(p) = prefix {
+                    write!(f, " --log-prefix {}", save_string(p))?;
+                }
+                if let Some(l) = level {
+                    write!(f, " --log-level {l}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Rule {
+    /// The rule's text after `-A CHAIN`, exactly as iptables-save prints it: `-s -d -i -o
+    /// -p` first, then the modules in the order they were given, then the target.
+    pub fn spec(&self) -> String {
+        let mut s = String::new();
+        if let Some((n, inv)) = &self.src {
+            let _ = write!(s, "{} -s {}", neg(*inv), net_text(n));
+        }
+        if let Some((n, inv)) = &self.dst {
+            let _ = write!(s, "{} -d {}", neg(*inv), net_text(n));
+        }
+        if let Some((i, inv)) = &self.in_iface {
+            let _ = write!(s, "{} -i {i}", neg(*inv));
+        }
+        if let Some((o, inv)) = &self.out_iface {
+            let _ = write!(s, "{} -o {o}", neg(*inv));
+        }
+        if let Some((p, inv)) = &self.proto {
+            let _ = write!(s, "{} -p {}", neg(*inv), p.name());
+        }
+        for m in &self.matches {
+            let _ = write!(s, "{m}");
+        }
+        let _ = write!(s, "{}", self.target);
+        s.trim_start().to_string()
+    }
+}

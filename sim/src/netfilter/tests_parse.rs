@@ -1,0 +1,327 @@
+//! The iptables-save reader and printer: real dumps round-trip byte for byte, and every
+//! bad line is an error that names it.
+
+use super::eval::*;
+use super::rule::*;
+use super::*;
+use crate::wire::{Ipv4, L4, Tcp, TcpFlags};
+use std::net::Ipv4Addr;
+
+/// A kube-proxy + flannel node, in the text iptables-save (1.8, nf_tables) prints.
+pub const NODE_DUMP: &str = r#"*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-SEP-A - [0:0]
+:KUBE-SEP-B - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-WEB - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-SEP-A -s 10.244.1.5/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-A -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 10.244.1.5:8080
+-A KUBE-SEP-B -s 10.244.2.5/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-B -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 10.244.2.5:8080
+-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-SVC-WEB ! -s 10.244.0.0/16 -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-WEB -m comment --comment "default/web:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-A
+-A KUBE-SVC-WEB -m comment --comment "default/web:http -> 10.244.2.5:8080" -j KUBE-SEP-B
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:KUBE-FORWARD - [0:0]
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+"#;
+
+struct Env {
+    draws: Vec<bool>,
+    local: Vec<Ipv4Addr>,
+}
+
+impl RuleEnv for Env {
+    fn addr_type(&self, ip: Ipv4Addr) -> AddrType {
+        if self.local.contains(&ip) {
+            AddrType::Local
+        } else {
+            AddrType::Unicast
+        }
+    }
+    fn in_set(&self, _: &str, _: &[bool], _: &PacketMeta) -> Option<bool> {
+        None
+    }
+    fn recent(&mut self, _: &Recent, _: Ipv4Addr) -> bool {
+        false
+    }
+    fn random(&mut self, _: u32) -> bool {
+        self.draws.remove(0)
+    }
+    fn nth(&mut self, _: &str, _: u32, _: u32) -> bool {
+        false
+    }
+}
+
+fn syn(src: &str, dst: &str, dport: u16) -> Ipv4 {
+    Ipv4 {
+        tos: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: 64,
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        payload: L4::Tcp(Tcp {
+            sport: 40000,
+            dport,
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags(TcpFlags::SYN),
+            window: 64240,
+            options: vec![],
+            payload: vec![],
+        }),
+    }
+}
+
+#[test]
+fn a_real_dump_round_trips_byte_for_byte() {
+    let nf = parse_iptables_save("node.rules", NODE_DUMP).unwrap();
+    assert_eq!(nf.save(), NODE_DUMP);
+}
+
+#[test]
+fn kube_proxy_spellings_print_as_iptables_save_does() {
+    // kube-proxy writes these; iptables-save prints them differently.
+    let src = "*nat\n:POSTROUTING ACCEPT [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n\
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n\
+-A POSTROUTING -j MARK --xor-mark 0x4000\n\
+-A KUBE-SERVICES -m comment --comment \"ns1/svc1:p80 cluster IP\" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-X\n\
+-A KUBE-SVC-X -m statistic --mode random --probability 0.3333333333 -j ACCEPT\n\
+-A KUBE-SVC-X -m comment --comment simple -p tcp --dport 80 -j ACCEPT\nCOMMIT\n";
+    let out = parse_iptables_save("x", src).unwrap().save();
+    assert!(
+        out.contains("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-A POSTROUTING -j MARK --set-xmark 0x4000/0x0\n"),
+        "{out}"
+    );
+    assert!(out.contains("-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m comment --comment \"ns1/svc1:p80 cluster IP\" -m tcp --dport 80 -j KUBE-SVC-X\n"), "{out}");
+    assert!(
+        out.contains("--probability 0.33333333349 "),
+        "kernel rounding, printed %.11f: {out}"
+    );
+    assert!(
+        out.contains(
+            "-A KUBE-SVC-X -p tcp -m comment --comment simple -m tcp --dport 80 -j ACCEPT\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn probabilities_are_stored_as_the_kernel_stores_them() {
+    for (p, printed) in [
+        (0.5, "0.50000000000"),
+        (1.0 / 3.0, "0.33333333349"),
+        (0.25, "0.25000000000"),
+        (0.2, "0.20000000019"),
+    ] {
+        let stored = Statistic::encode_probability((p * 1e10f64).round() / 1e10);
+        assert_eq!(format!("{:.11}", Statistic::probability(stored)), printed);
+    }
+}
+
+#[test]
+fn walks_services_first_match_jump_return_and_policy() {
+    let nf = parse_iptables_save("node.rules", NODE_DUMP).unwrap();
+    let nat = nf.table(TableKind::Nat).unwrap();
+    let ip = syn("10.244.1.2", "10.96.0.20", 80);
+    let meta = PacketMeta {
+        ip: &ip,
+        iif: Some("cni0"),
+        oif: None,
+        physin: None,
+        physout: None,
+        mark: 0,
+        ct: None,
+    };
+    // First endpoint's statistic rule declines, so the last (unconditional) one is used.
+    let mut env = Env {
+        draws: vec![false],
+        local: vec![],
+    };
+    let w = walk_table(nat, Hook::Prerouting, &meta, &mut env);
+    let path: Vec<String> = w
+        .hits
+        .iter()
+        .map(|h| format!("{}:{} {}", h.chain, h.position, h.action.describe()))
+        .collect();
+    assert_eq!(
+        path,
+        [
+            "PREROUTING:1 verdict jump KUBE-SERVICES",
+            "KUBE-SERVICES:1 verdict jump KUBE-SVC-WEB",
+            "KUBE-SVC-WEB:3 verdict jump KUBE-SEP-B",
+            "KUBE-SEP-B:2 dnat to 10.244.2.5:8080"
+        ]
+    );
+    assert_eq!(
+        w.nat,
+        Some(NatAction::Dnat {
+            to: "10.244.2.5:8080".into(),
+            addr: "10.244.2.5".parse().unwrap(),
+            port: Some(8080)
+        })
+    );
+    // From outside the cluster CIDR: marked for masquerade, then the first endpoint.
+    let ip = syn("172.31.0.99", "10.96.0.20", 80);
+    let meta = PacketMeta { ip: &ip, ..meta };
+    let w = walk_table(
+        nat,
+        Hook::Prerouting,
+        &meta,
+        &mut Env {
+            draws: vec![true],
+            local: vec![],
+        },
+    );
+    assert_eq!(w.mark, 0x4000);
+    assert!(w.hits.iter().any(|h| h.chain == "KUBE-MARK-MASQ"));
+    // Not a Service and not local: runs off KUBE-SERVICES back to PREROUTING, policy ACCEPT.
+    let ip = syn("10.244.1.2", "10.244.2.9", 80);
+    let meta = PacketMeta { ip: &ip, ..meta };
+    let w = walk_table(
+        nat,
+        Hook::Prerouting,
+        &meta,
+        &mut Env {
+            draws: vec![],
+            local: vec![],
+        },
+    );
+    assert_eq!(
+        (w.verdict.clone(), w.nat.clone()),
+        (eval::Final::Accept, None)
+    );
+    assert_eq!(
+        w.hits.last().map(|h| h.action.clone()),
+        Some(HitAction::Policy(Verdict::Accept))
+    );
+    // POSTROUTING: unmarked returns, marked is masqueraded with the mark cleared.
+    let w = walk_table(
+        nat,
+        Hook::Postrouting,
+        &PacketMeta {
+            mark: 0x4000,
+            ..meta.clone()
+        },
+        &mut Env {
+            draws: vec![],
+            local: vec![],
+        },
+    );
+    assert_eq!(
+        w.nat,
+        Some(NatAction::Masquerade {
+            random_fully: true,
+            to_ports: None
+        })
+    );
+    assert_eq!(w.mark, 0);
+    let w = walk_table(
+        nat,
+        Hook::Postrouting,
+        &meta,
+        &mut Env {
+            draws: vec![],
+            local: vec![],
+        },
+    );
+    assert_eq!(w.nat, None);
+}
+
+fn err(src: &str) -> crate::diag::InputError {
+    parse_iptables_save("bad.rules", src).expect_err("must be refused")
+}
+
+#[test]
+fn bad_dumps_are_refused_with_their_line() {
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m frobnicate -j ACCEPT\nCOMMIT\n",
+            3,
+            "unknown match module `frobnicate`",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 80 --frob 1 -j ACCEPT\nCOMMIT\n",
+            3,
+            "unknown option `--frob`",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\n",
+            3,
+            "has no COMMIT",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-NOPE\nCOMMIT\n",
+            3,
+            "jump to chain `KUBE-NOPE`",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n-A A -j B\n-A B -j A\nCOMMIT\n",
+            7,
+            "jump loop",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A POSTROUTING -j ACCEPT\nCOMMIT\n",
+            3,
+            "chain `POSTROUTING` is not declared",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -s 10.0.0.300 -j ACCEPT\nCOMMIT\n",
+            3,
+            "not an IPv4 address",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j REDIRECT --to-ports 15001\nCOMMIT\n",
+            3,
+            "",
+        ),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m comment --comment \"open\n",
+            3,
+            "unterminated",
+        ),
+        ("*mangel\nCOMMIT\n", 1, "unknown table `mangel`"),
+        ("-A PREROUTING -j ACCEPT\n", 1, "outside a table"),
+        (
+            "*nat\n:KUBE-X ACCEPT [0:0]\nCOMMIT\n",
+            2,
+            "cannot have a policy",
+        ),
+        ("\u{0}\u{1}garbage\n", 1, "outside a table"),
+    ];
+    for (src, line, msg) in cases {
+        let e = err(src);
+        assert_eq!(e.line, *line, "{src:?}: {e}");
+        assert!(e.message.contains(msg), "{src:?}: {}", e.message);
+    }
+}
