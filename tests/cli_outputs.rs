@@ -116,11 +116,13 @@ fn json_trace_follows_the_documented_schema() {
             .as_str()
             .is_some_and(|r| !r.is_empty())
     );
-    assert!(
-        steps
-            .iter()
-            .any(|s| s["hook"] == "PREROUTING" && s["nf"]["table"] == "raw")
-    );
+    assert!(steps.iter().any(|s| {
+        s["hook"] == "PREROUTING"
+            && s["nf"]["table"] == "nat"
+            && s["nf"]["rule"]
+                .as_str()
+                .is_some_and(|r| r.contains("KUBE-SERVICES"))
+    }));
 }
 
 #[test]

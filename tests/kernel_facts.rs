@@ -124,57 +124,62 @@ fn vxlan_outer_headers_are_as_flannel_and_the_kernel_write_them() {
     assert_eq!(bytes[20] & 0x40, 0, "outer DF clear");
 }
 
+/// The (hook, table, input device) of each netfilter step of the traced packet in `ns`,
+/// consecutive repeats (several rules of one table walk) folded into one.
+fn hook_walk(t: &kpath_sim::trace::Trace, ns: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in t.packet_steps().filter(|s| s.netns == ns) {
+        let Some(n) = &s.nf else { continue };
+        let item = format!(
+            "{} {} {}",
+            n.hook.chain(),
+            n.table.name(),
+            n.iif.as_deref().unwrap_or("-")
+        );
+        if out.last() != Some(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
 #[test]
 fn bridged_then_routed_frames_run_prerouting_once() {
-    // br_netfilter runs PREROUTING at the bridge; ip_sabotage_in stops the second run.
+    // br_netfilter runs PREROUTING at the bridge; ip_sabotage_in stops the second run when
+    // the bridge passes the frame up. iptables sees cni0 as -i.
     let t = trace("pod-to-pod-cross-node", "ping");
-    let pre: Vec<_> = t
-        .packet_steps()
-        .filter(|s| s.netns == "node-1" && s.nf.as_ref().is_some_and(|n| n.chain == "PREROUTING"))
-        .collect();
-    let tables: Vec<_> = pre
+    let walk = hook_walk(&t, "node-1");
+    let pre: Vec<&String> = walk
         .iter()
-        .map(|s| s.nf.as_ref().unwrap().table.name())
+        .filter(|w| w.starts_with("PREROUTING"))
         .collect();
     assert_eq!(
-        tables,
-        ["raw", "mangle", "nat"],
-        "PREROUTING once on node-1 for the inner packet"
+        pre,
+        ["PREROUTING mangle cni0", "PREROUTING nat cni0"],
+        "{walk:?}"
     );
-    assert!(
-        pre.iter()
-            .all(|s| s.nf.as_ref().unwrap().iif.as_deref() == Some("cni0")),
-        "iptables sees cni0 as -i"
-    );
+    let ip_rcv = t
+        .packet_steps()
+        .position(|s| s.netns == "node-1" && s.func == "ip_rcv")
+        .unwrap();
+    let br_nf = t
+        .packet_steps()
+        .position(|s| s.netns == "node-1" && s.func == "br_nf_pre_routing")
+        .unwrap();
+    assert!(br_nf < ip_rcv);
 }
 
 #[test]
 fn the_receiving_node_walks_input_for_the_outer_packet_then_forward_for_the_inner() {
     let t = trace("pod-to-pod-cross-node", "ping");
-    let node2: Vec<String> = t
-        .packet_steps()
-        .filter(|s| s.netns == "node-2")
-        .filter_map(|s| {
-            s.nf.as_ref().map(|n| {
-                format!(
-                    "{} {} {}",
-                    n.chain,
-                    n.table.name(),
-                    n.iif.as_deref().unwrap_or("-")
-                )
-            })
-        })
-        .collect();
     assert_eq!(
-        node2,
+        hook_walk(&t, "node-2"),
         [
-            "PREROUTING raw eth0",
             "PREROUTING mangle eth0",
             "PREROUTING nat eth0",
             "INPUT mangle eth0",
             "INPUT filter eth0",
             "INPUT nat eth0",
-            "PREROUTING raw flannel.1",
             "PREROUTING mangle flannel.1",
             "PREROUTING nat flannel.1",
             "FORWARD mangle flannel.1",
@@ -183,6 +188,12 @@ fn the_receiving_node_walks_input_for_the_outer_packet_then_forward_for_the_inne
             "POSTROUTING nat flannel.1",
         ]
     );
+    // As the kernel showed: the outer packet's nat PREROUTING walk reaches KUBE-SERVICES'
+    // last rule (the node address is LOCAL) and KUBE-NODEPORTS, which has nothing for 8472.
+    assert!(t.packet_steps().any(|s| s.netns == "node-2"
+        && s.nf.as_ref().is_some_and(
+            |n| n.chain == "KUBE-SERVICES" && n.action == "verdict jump KUBE-NODEPORTS"
+        )));
 }
 
 #[test]

@@ -158,7 +158,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             seed,
         } => {
             let s = load_scenario(&scenario)?;
-            let w = build_world(&s, seed.unwrap_or(s.seed));
+            let w = build_world(&s, seed.unwrap_or(s.seed))?;
             let names: Vec<String> = match (&node, &pod) {
                 (Some(n), _) => vec![n.clone()],
                 (_, Some(p)) => vec![p.clone()],
@@ -200,7 +200,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
 
 /// Trace one packet, or all of them in file order.
 fn traces(s: &Scenario, packet: Option<&str>, seed: Option<u64>) -> Result<Vec<Trace>, Failure> {
-    let world = build_world(s, seed.unwrap_or(s.seed));
+    let world = build_world(s, seed.unwrap_or(s.seed))?;
     let names: Vec<String> = match packet {
         Some(p) => vec![p.to_string()],
         None if s.packets.is_empty() => {

@@ -112,3 +112,37 @@ fn host_gw(w: &mut World, s: &Scenario) {
         }
     }
 }
+
+/// flanneld's iptables rules for a node (`pkg/trafficmngr/iptables`): masquerade for pod
+/// traffic leaving the cluster network (FLANNEL-POSTRTG, after kube-proxy's
+/// KUBE-POSTROUTING) and forwarding for the pod network (FLANNEL-FWD). flanneld appends
+/// them, so their jumps come after kube-proxy's. Returns (nat chains+rules, filter ...).
+pub(super) fn iptables(
+    s: &Scenario,
+    node_cidr: crate::net::Ipv4Net,
+) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    let net = s.cluster.pod_cidr.value.network();
+    let sub = node_cidr.network();
+    let rf = if s.kube_proxy.random_fully {
+        " --random-fully"
+    } else {
+        ""
+    };
+    let c = "-m comment --comment \"flanneld masq\"";
+    let nat_jumps = vec![format!("-A POSTROUTING {c} -j FLANNEL-POSTRTG")];
+    let nat = vec![
+        format!("-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 {c} -j RETURN"),
+        format!("-A FLANNEL-POSTRTG -s {sub} -d {net} {c} -j RETURN"),
+        format!("-A FLANNEL-POSTRTG -s {net} -d {sub} {c} -j RETURN"),
+        format!("-A FLANNEL-POSTRTG ! -s {net} -d {sub} {c} -j RETURN"),
+        format!("-A FLANNEL-POSTRTG -s {net} ! -d 224.0.0.0/4 {c} -j MASQUERADE{rf}"),
+        format!("-A FLANNEL-POSTRTG ! -s {net} -d {net} {c} -j MASQUERADE{rf}"),
+    ];
+    let f = "-m comment --comment \"flanneld forward\"";
+    let filter_jumps = vec![format!("-A FORWARD {f} -j FLANNEL-FWD")];
+    let filter = vec![
+        format!("-A FLANNEL-FWD -s {net} {f} -j ACCEPT"),
+        format!("-A FLANNEL-FWD -d {net} {f} -j ACCEPT"),
+    ];
+    (nat_jumps, nat, filter_jumps, filter)
+}

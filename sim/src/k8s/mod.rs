@@ -3,8 +3,11 @@
 
 mod cni_bridge;
 mod flannel;
+pub mod kube_proxy;
 mod mac;
 mod node;
+pub mod node_rules;
+pub mod services;
 
 pub use mac::{flannel_vtep_mac, fnv1a};
 
@@ -12,15 +15,16 @@ use crate::net::World;
 use crate::scenario::Scenario;
 
 /// Build the world for a scenario. The same scenario and seed always give the same world.
-pub fn build_world(s: &Scenario, seed: u64) -> World {
+/// Fails only if a controller wrote rules kpath's own iptables reader refuses (a bug).
+pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputError> {
     let mut w = World::new(seed);
     let switch = node::underlay_switch(&mut w, s);
     for n in &s.cluster.nodes {
-        node::node(&mut w, s, n, switch);
+        node::node(&mut w, s, n, switch)?;
     }
     flannel::program(&mut w, s);
     for n in &s.cluster.nodes {
         cni_bridge::program(&mut w, s, n);
     }
-    w
+    Ok(w)
 }

@@ -3,7 +3,6 @@
 
 use super::mac;
 use crate::net::{Bridge, FdbEntry, Ipv4Net, Link, LinkKind, Netns, NsId, NsKind, World};
-use crate::netfilter::Netfilter;
 use crate::scenario::{Node, Scenario};
 use crate::wire::{Ipv4Addr, Mac};
 
@@ -35,7 +34,13 @@ pub(super) fn underlay_switch(w: &mut World, s: &Scenario) -> NsId {
     id
 }
 
-pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
+pub(super) fn node(
+    w: &mut World,
+    s: &Scenario,
+    n: &Node,
+    switch: NsId,
+) -> Result<(), crate::diag::InputError> {
+    let netfilter = super::node_rules::node_netfilter(s, n)?;
     let ip: Ipv4Addr = n.ip.value;
     let mtu = s.cluster.underlay.mtu.value;
     let id = w.add_netns(|id| {
@@ -48,7 +53,7 @@ pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
         );
         ns.sysctl.ip_forward = true;
         ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
-        ns.netfilter = Netfilter::iptables_node();
+        ns.netfilter = netfilter;
         // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
         ns.conntrack = Some(Default::default());
         ns
@@ -92,4 +97,5 @@ pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
             local: true,
         });
     }
+    Ok(())
 }

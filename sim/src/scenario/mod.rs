@@ -37,6 +37,11 @@ pub struct Scenario {
     #[serde(default)]
     pub pods: Vec<Pod>,
     #[serde(default)]
+    pub services: Vec<Service>,
+    /// kube-proxy's configuration; iptables mode with its defaults when left out.
+    #[serde(default)]
+    pub kube_proxy: KubeProxy,
+    #[serde(default)]
     pub packets: Vec<PacketSpec>,
     /// Where the file came from (set by the loader, not read from YAML).
     #[serde(skip)]
@@ -129,6 +134,9 @@ pub struct Pod {
     pub ip: Spanned<Ipv4Addr>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Readiness: only ready pods are Service endpoints.
+    #[serde(default = "yes")]
+    pub ready: bool,
     #[serde(default)]
     pub containers: Vec<Container>,
 }
@@ -142,6 +150,149 @@ impl Pod {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name.value)
     }
+}
+
+/// A Service, as `kubectl get svc -o yaml` would show its spec (flattened: the keys of
+/// `spec` sit directly on the entry, plus `loadBalancerIP` for the status' ingress IP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub name: Spanned<String>,
+    #[serde(default, rename = "type")]
+    pub kind: ServiceType,
+    /// The virtual IP, inside serviceCIDR; `None` for a headless Service. Required except
+    /// for ExternalName.
+    #[serde(default, rename = "clusterIP")]
+    pub cluster_ip: Option<Spanned<String>>,
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ports: Vec<ServicePort>,
+    #[serde(default, rename = "externalIPs")]
+    pub external_ips: Vec<Spanned<Ipv4Addr>>,
+    /// The load balancer's address (`status.loadBalancer.ingress[0].ip`).
+    #[serde(default, rename = "loadBalancerIP")]
+    pub load_balancer_ip: Option<Spanned<Ipv4Addr>>,
+    #[serde(default)]
+    pub load_balancer_source_ranges: Vec<Spanned<Ipv4Net>>,
+    #[serde(default)]
+    pub external_traffic_policy: TrafficPolicy,
+    #[serde(default)]
+    pub internal_traffic_policy: TrafficPolicy,
+    #[serde(default)]
+    pub session_affinity: SessionAffinity,
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds` (default 10800).
+    #[serde(default = "default_affinity_timeout")]
+    pub session_affinity_timeout: u32,
+    /// For ExternalName Services: the DNS name the Service is a CNAME for.
+    #[serde(default)]
+    pub external_name: Option<String>,
+    /// For a LoadBalancer with externalTrafficPolicy Local: the health check node port.
+    #[serde(default)]
+    pub health_check_node_port: Option<u16>,
+}
+
+fn default_affinity_timeout() -> u32 {
+    10800
+}
+
+impl Service {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name.value)
+    }
+
+    /// The ClusterIP, or None for headless and ExternalName Services.
+    pub fn cluster_ip(&self) -> Option<Ipv4Addr> {
+        self.cluster_ip.as_ref().and_then(|c| c.value.parse().ok())
+    }
+
+    pub fn is_headless(&self) -> bool {
+        self.cluster_ip.as_ref().is_some_and(|c| c.value == "None")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum ServiceType {
+    #[default]
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+    ExternalName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum TrafficPolicy {
+    #[default]
+    Cluster,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum SessionAffinity {
+    #[default]
+    None,
+    ClientIP,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServicePort {
+    /// Required when the Service has more than one port.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub port: Spanned<u16>,
+    /// A number, or the name of a container port; defaults to `port`.
+    #[serde(default)]
+    pub target_port: Option<Spanned<TargetPort>>,
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// NodePort and LoadBalancer Services: the port on every node (30000-32767).
+    #[serde(default)]
+    pub node_port: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeProxy {
+    #[serde(default)]
+    pub mode: ProxyMode,
+    /// `--cluster-cidr`: traffic from outside it is masqueraded to ClusterIPs. Defaults to
+    /// the cluster's podCIDR.
+    #[serde(default, rename = "clusterCIDR")]
+    pub cluster_cidr: Option<Ipv4Net>,
+    /// `--masquerade-all`.
+    #[serde(default)]
+    pub masquerade_all: bool,
+    /// iptables >= 1.6.2 supports `MASQUERADE --random-fully`, and kube-proxy then uses it.
+    #[serde(default = "yes")]
+    pub random_fully: bool,
+}
+
+impl Default for KubeProxy {
+    fn default() -> Self {
+        KubeProxy {
+            mode: ProxyMode::Iptables,
+            cluster_cidr: None,
+            masquerade_all: false,
+            random_fully: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyMode {
+    #[default]
+    Iptables,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +386,17 @@ impl Scenario {
 
     pub fn pod(&self, key: &str) -> Option<&Pod> {
         self.pods.iter().find(|p| p.key() == key)
+    }
+
+    pub fn service(&self, key: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.key() == key)
+    }
+
+    /// kube-proxy's cluster CIDR (for "masquerade traffic from outside the cluster").
+    pub fn cluster_cidr(&self) -> Ipv4Net {
+        self.kube_proxy
+            .cluster_cidr
+            .unwrap_or(self.cluster.pod_cidr.value)
     }
 
     pub fn packet(&self, name: &str) -> Option<&PacketSpec> {

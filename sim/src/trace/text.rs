@@ -56,26 +56,32 @@ fn step_line(s: &Step) -> String {
         Some(d) => format!("{} {d}", s.netns),
         None => s.netns.clone(),
     };
-    let nf = match &s.nf {
-        Some(n) if n.position == 0 => format!(" {} {} {}", n.table.name(), n.chain, n.action),
-        Some(n) => format!(
-            " {} {} #{} {}",
-            n.table.name(),
-            n.chain,
-            n.position,
-            n.action.trim_start_matches("verdict ")
-        ),
-        None => match s.hook {
-            Some(h) => format!(" {}", h.chain()),
-            None => String::new(),
-        },
+    let detail = match (&s.nf, s.hook) {
+        (Some(n), _) if n.position == 0 => format!(" {} {}", n.table.name(), n.chain),
+        (Some(n), _) => format!(" {} {} #{}", n.table.name(), n.chain, n.position),
+        (None, Some(h)) => format!(" {}", h.chain()),
+        (None, None) => String::new(),
     };
     format!(
-        "{:>3}{} {place:<26} {}{nf}",
+        "{:>3}{} {place:<22} {}{detail}",
         s.index,
         role_mark(s.role),
         s.func
     )
+}
+
+/// What a netfilter step did, for the line under it: `-> jump KUBE-SVC-...  "comment"`.
+fn nf_line(s: &Step) -> Option<String> {
+    let n = s.nf.as_ref()?;
+    let comment = n
+        .comment
+        .as_ref()
+        .map(|c| format!("  \"{c}\""))
+        .unwrap_or_default();
+    Some(format!(
+        "-> {}{comment}",
+        n.action.trim_start_matches("verdict ")
+    ))
 }
 
 fn wrap(text: &str, indent: usize) -> String {
@@ -110,6 +116,9 @@ pub fn render(t: &Trace, opts: &TextOptions) -> String {
     let mut shown: Vec<String> = Vec::new();
     for s in &t.steps {
         let _ = writeln!(out, "{}", step_line(s));
+        if let Some(l) = nf_line(s) {
+            out.push_str(&wrap(&l, 7));
+        }
         if opts.explain {
             out.push_str(&wrap(&s.note, 7));
         }

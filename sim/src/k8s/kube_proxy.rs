@@ -1,0 +1,496 @@
+//! kube-proxy in iptables mode (`pkg/proxy/iptables/proxier.go`, v1.30-era): the rules of
+//! one node, written the way `syncProxyRules` writes them (its iptables-restore input), so
+//! that loading them through kpath's iptables-restore reader gives exactly what
+//! `iptables-save` shows on a real node. Services are taken in name order (kube-proxy's
+//! own order is Go map order, i.e. random; its tests sort the same way).
+
+use super::services::{Endpoint, ServicePortInfo, service_ports};
+use crate::scenario::{Scenario, SessionAffinity, TrafficPolicy};
+use base32_std as b32;
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+
+/// The masquerade mark, `1 << --iptables-masquerade-bit` (14).
+pub const MASQ_MARK: &str = "0x4000";
+
+/// `portProtoHash`: the first 16 characters of base32(sha256(servicePortName + protocol)).
+pub fn port_proto_hash(svc_port_name: &str, protocol: &str) -> String {
+    b32::encode(&Sha256::digest(
+        format!("{svc_port_name}{protocol}").as_bytes(),
+    ))[..16]
+        .to_string()
+}
+
+/// `servicePortEndpointChainName`: KUBE-SEP- + base32(sha256(name + protocol + "ip:port")).
+pub fn sep_chain(svc_port_name: &str, protocol: &str, endpoint: &str) -> String {
+    let h = b32::encode(&Sha256::digest(
+        format!("{svc_port_name}{protocol}{endpoint}").as_bytes(),
+    ));
+    format!("KUBE-SEP-{}", &h[..16])
+}
+
+/// `%0.10f` of 1/n, as kube-proxy's computeProbability writes it.
+fn probability(n: usize) -> String {
+    format!("{:.10}", 1.0 / n as f64)
+}
+
+/// Quote a comment as kube-proxy does: with double quotes when it has spaces.
+fn comment(c: &str) -> String {
+    if c.contains(' ') {
+        format!("\"{c}\"")
+    } else {
+        c.to_string()
+    }
+}
+
+/// One table of the restore payload: chain declarations and rules, kept apart (kube-proxy
+/// writes them into separate buffers and concatenates them).
+#[derive(Default)]
+struct Buf {
+    chains: Vec<String>,
+    rules: Vec<String>,
+}
+
+impl Buf {
+    fn chain(&mut self, name: &str) {
+        if !self.chains.iter().any(|c| c == name) {
+            self.chains.push(name.to_string());
+        }
+    }
+    fn rule(&mut self, r: String) {
+        self.rules.push(r);
+    }
+    fn text(&self) -> String {
+        let mut s = String::new();
+        for c in &self.chains {
+            let _ = writeln!(s, ":{c} - [0:0]");
+        }
+        for r in &self.rules {
+            let _ = writeln!(s, "{r}");
+        }
+        s
+    }
+}
+
+/// kube-proxy's rules for `node`: the filter and nat parts of its restore payload.
+pub struct KubeProxyRules {
+    pub filter: String,
+    pub nat: String,
+    /// The jumps from the built-in chains kube-proxy ensures (prepended, so listed here in
+    /// their final order).
+    pub filter_jumps: Vec<String>,
+    pub nat_jumps: Vec<String>,
+}
+
+/// The built-in chain jumps (`iptablesJumpChains`), in the order they end up after
+/// kube-proxy prepends each one (the reverse of its list), plus kubelet's KUBE-FIREWALL.
+fn jumps() -> (Vec<String>, Vec<String>) {
+    let ct_new = "-m conntrack --ctstate NEW ";
+    let filter = vec![
+        format!(
+            "-A INPUT {ct_new}-m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"
+        ),
+        "-A INPUT -m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS"
+            .to_string(),
+        format!(
+            "-A INPUT {ct_new}-m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES"
+        ),
+        "-A INPUT -j KUBE-FIREWALL".to_string(),
+        format!(
+            "-A FORWARD {ct_new}-m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"
+        ),
+        "-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD"
+            .to_string(),
+        format!(
+            "-A FORWARD {ct_new}-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"
+        ),
+        format!(
+            "-A FORWARD {ct_new}-m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES"
+        ),
+        format!(
+            "-A OUTPUT {ct_new}-m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"
+        ),
+        format!(
+            "-A OUTPUT {ct_new}-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"
+        ),
+        "-A OUTPUT -j KUBE-FIREWALL".to_string(),
+    ];
+    let nat = vec![
+        "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"
+            .to_string(),
+        "-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"
+            .to_string(),
+        "-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING"
+            .to_string(),
+    ];
+    (filter, nat)
+}
+
+/// `syncProxyRules` for one node.
+pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
+    let kp = &s.kube_proxy;
+    let cluster_cidr = s.cluster_cidr().network();
+    let mut filter = Buf::default();
+    let mut nat = Buf::default();
+    for c in [
+        "KUBE-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FORWARD",
+        "KUBE-NODEPORTS",
+        "KUBE-PROXY-FIREWALL",
+    ] {
+        filter.chain(c);
+    }
+    for c in [
+        "KUBE-SERVICES",
+        "KUBE-NODEPORTS",
+        "KUBE-POSTROUTING",
+        "KUBE-MARK-MASQ",
+    ] {
+        nat.chain(c);
+    }
+    let random_fully = if kp.random_fully {
+        " --random-fully"
+    } else {
+        ""
+    };
+    nat.rule(format!(
+        "-A KUBE-POSTROUTING -m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN"
+    ));
+    nat.rule(format!(
+        "-A KUBE-POSTROUTING -j MARK --xor-mark {MASQ_MARK}"
+    ));
+    nat.rule(format!("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE{random_fully}"));
+    nat.rule(format!("-A KUBE-MARK-MASQ -j MARK --or-mark {MASQ_MARK}"));
+    // localhostNodePorts (default true, IPv4): block martian localnet traffic.
+    filter.chain("KUBE-FIREWALL");
+    filter.rule("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP".into());
+
+    for sp in service_ports(s) {
+        service_port_rules(
+            &sp,
+            node,
+            &cluster_cidr.to_string(),
+            kp.masquerade_all,
+            &mut filter,
+            &mut nat,
+        );
+    }
+
+    nat.rule("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS".into());
+    filter.rule("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP".into());
+    filter.rule(format!("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT"));
+    filter.rule("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into());
+    let (filter_jumps, nat_jumps) = jumps();
+    KubeProxyRules {
+        filter: filter.text(),
+        nat: nat.text(),
+        filter_jumps,
+        nat_jumps,
+    }
+}
+
+/// The rules of one Service port (proxier.go, the body of the per-service loop).
+fn service_port_rules(
+    sp: &ServicePortInfo,
+    node: &str,
+    cluster_cidr: &str,
+    masquerade_all: bool,
+    filter: &mut Buf,
+    nat: &mut Buf,
+) {
+    let svc = sp.svc;
+    let name = &sp.name;
+    let proto = sp.protocol();
+    let port = sp.port.port.value;
+    let hash = port_proto_hash(name, proto);
+    let svc_chain = format!("KUBE-SVC-{hash}");
+    let svl_chain = format!("KUBE-SVL-{hash}");
+    let ext_chain = format!("KUBE-EXT-{hash}");
+    let fw_chain = format!("KUBE-FW-{hash}");
+    let Some(cluster_ip) = svc.cluster_ip() else {
+        return;
+    };
+    let node_port = sp.node_port();
+    let external_ips: Vec<String> = svc
+        .external_ips
+        .iter()
+        .map(|i| i.value.to_string())
+        .collect();
+    let lb_ips: Vec<String> = svc
+        .load_balancer_ip
+        .iter()
+        .map(|i| i.value.to_string())
+        .collect();
+    let source_ranges: Vec<String> = svc
+        .load_balancer_source_ranges
+        .iter()
+        .map(|r| r.value.network().to_string())
+        .collect();
+    let externally_accessible =
+        node_port.is_some() || !external_ips.is_empty() || !lb_ips.is_empty();
+
+    // CategorizeEndpoints.
+    let itp_local = svc.internal_traffic_policy == TrafficPolicy::Local;
+    let etp_local = externally_accessible && svc.external_traffic_policy == TrafficPolicy::Local;
+    let ready = &sp.endpoints;
+    let local: Vec<&Endpoint> = ready.iter().filter(|e| e.node == node).collect();
+    let uses_cluster = !itp_local || (externally_accessible && !etp_local);
+    let uses_local = itp_local || etp_local;
+    let cluster_eps: Vec<&Endpoint> = if uses_cluster {
+        ready.iter().collect()
+    } else {
+        Vec::new()
+    };
+    let local_eps: Vec<&Endpoint> = if uses_local {
+        local.clone()
+    } else {
+        Vec::new()
+    };
+    let has_endpoints = !ready.is_empty();
+    let internal_chain = if itp_local { &svl_chain } else { &svc_chain };
+    let external_chain = if etp_local { &svl_chain } else { &svc_chain };
+    let has_internal = has_endpoints && (!itp_local || !local_eps.is_empty());
+    let has_external = has_endpoints && (!etp_local || !local_eps.is_empty());
+    let uses_ext_chain = has_endpoints && externally_accessible;
+    let uses_fw_chain = has_endpoints && !lb_ips.is_empty() && !source_ranges.is_empty();
+    let (int_target, int_comment) = if !has_endpoints {
+        ("REJECT", format!("{name} has no endpoints"))
+    } else {
+        ("DROP", format!("{name} has no local endpoints"))
+    };
+    let (ext_target, ext_comment) = (int_target, int_comment.clone());
+    let m = format!("-m {proto} -p {proto}");
+
+    // 1. ClusterIP.
+    if has_internal {
+        nat.rule(format!("-A KUBE-SERVICES -m comment --comment {} {m} -d {cluster_ip} --dport {port} -j {internal_chain}", comment(&format!("{name} cluster IP"))));
+    } else {
+        filter.rule(format!("-A KUBE-SERVICES -m comment --comment {} {m} -d {cluster_ip} --dport {port} -j {int_target}", comment(&int_comment)));
+    }
+    // 2. External IPs.
+    for ip in &external_ips {
+        if has_endpoints {
+            nat.rule(format!("-A KUBE-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {ext_chain}", comment(&format!("{name} external IP"))));
+        }
+        if !has_external {
+            filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {ext_target}", comment(&ext_comment)));
+        }
+    }
+    // 3. Load balancer IPs.
+    for ip in &lb_ips {
+        if has_endpoints {
+            let to = if uses_fw_chain { &fw_chain } else { &ext_chain };
+            nat.rule(format!(
+                "-A KUBE-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {to}",
+                comment(&format!("{name} loadbalancer IP"))
+            ));
+        }
+        if uses_fw_chain {
+            filter.rule(format!(
+                "-A KUBE-PROXY-FIREWALL -m comment --comment {} {m} -d {ip} --dport {port} -j DROP",
+                comment(&format!("{name} traffic not accepted by {fw_chain}"))
+            ));
+        }
+    }
+    if !has_external {
+        for ip in &lb_ips {
+            filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {ext_target}", comment(&ext_comment)));
+        }
+    }
+    // 4. NodePort.
+    if let Some(np) = node_port {
+        if has_endpoints {
+            nat.rule(format!(
+                "-A KUBE-NODEPORTS -m comment --comment {} {m} --dport {np} -j {ext_chain}",
+                comment(name)
+            ));
+        }
+        if !has_external {
+            filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} -m addrtype --dst-type LOCAL {m} --dport {np} -j {ext_target}", comment(&ext_comment)));
+        }
+    }
+    // 5. Health check node port (eTP Local load balancers).
+    if let Some(hc) = svc.health_check_node_port.filter(|_| etp_local) {
+        filter.rule(format!(
+            "-A KUBE-NODEPORTS -m comment --comment {} -m tcp -p tcp --dport {hc} -j ACCEPT",
+            comment(&format!("{name} health check node port"))
+        ));
+    }
+    // 7. Masquerade off-cluster traffic to the ClusterIP.
+    if has_internal {
+        let args = format!(
+            "-m comment --comment {} {m} -d {cluster_ip} --dport {port}",
+            comment(&format!("{name} cluster IP"))
+        );
+        if masquerade_all {
+            nat.rule(format!("-A {internal_chain} {args} -j KUBE-MARK-MASQ"));
+        } else {
+            nat.rule(format!(
+                "-A {internal_chain} {args} ! -s {cluster_cidr} -j KUBE-MARK-MASQ"
+            ));
+        }
+    }
+    // 8. The external entry chain.
+    if uses_ext_chain {
+        nat.chain(&ext_chain);
+        if !etp_local {
+            nat.rule(format!(
+                "-A {ext_chain} -m comment --comment {} -j KUBE-MARK-MASQ",
+                comment(&format!(
+                    "masquerade traffic for {name} external destinations"
+                ))
+            ));
+        } else {
+            nat.rule(format!(
+                "-A {ext_chain} -m comment --comment {} -s {cluster_cidr} -j {svc_chain}",
+                comment(&format!("pod traffic for {name} external destinations"))
+            ));
+            nat.rule(format!("-A {ext_chain} -m comment --comment {} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ", comment(&format!("masquerade LOCAL traffic for {name} external destinations"))));
+            nat.rule(format!("-A {ext_chain} -m comment --comment {} -m addrtype --src-type LOCAL -j {svc_chain}", comment(&format!("route LOCAL traffic for {name} external destinations"))));
+        }
+        if has_external {
+            nat.rule(format!("-A {ext_chain} -j {external_chain}"));
+        }
+    }
+    // 9. The load balancer source-range firewall.
+    if uses_fw_chain {
+        nat.chain(&fw_chain);
+        let lb_comment = comment(&format!("{name} loadbalancer IP"));
+        for r in &source_ranges {
+            nat.rule(format!(
+                "-A {fw_chain} -m comment --comment {lb_comment} -s {r} -j {ext_chain}"
+            ));
+        }
+        nat.rule(format!(
+            "-A {fw_chain} -m comment --comment {}",
+            comment(&format!(
+                "other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"
+            ))
+        ));
+    }
+    let affinity =
+        (svc.session_affinity == SessionAffinity::ClientIP).then_some(svc.session_affinity_timeout);
+    // 10, 11. The policy chains.
+    if !cluster_eps.is_empty() {
+        nat.chain(&svc_chain);
+        endpoint_jumps(&svc_chain, name, proto, &cluster_eps, affinity, nat);
+    }
+    if !local_eps.is_empty() {
+        nat.chain(&svl_chain);
+        endpoint_jumps(&svl_chain, name, proto, &local_eps, affinity, nat);
+    }
+    // 12. One chain per endpoint.
+    let mut all: Vec<&Endpoint> = cluster_eps
+        .iter()
+        .chain(local_eps.iter())
+        .copied()
+        .collect();
+    all.sort_by_key(|e| e.addr());
+    all.dedup_by_key(|e| e.addr());
+    for ep in all {
+        let sep = sep_chain(name, proto, &ep.addr());
+        nat.chain(&sep);
+        nat.rule(format!(
+            "-A {sep} -m comment --comment {} -s {} -j KUBE-MARK-MASQ",
+            comment(name),
+            ep.ip
+        ));
+        let recent = if affinity.is_some() {
+            format!(" -m recent --name {sep} --set")
+        } else {
+            String::new()
+        };
+        nat.rule(format!(
+            "-A {sep} -m comment --comment {}{recent} {m} -j DNAT --to-destination {}",
+            comment(name),
+            ep.addr()
+        ));
+    }
+}
+
+/// `writeServiceToEndpointRules`: affinity checks first, then one jump per endpoint with
+/// probability 1/(n-i), the last unconditional.
+fn endpoint_jumps(
+    chain: &str,
+    name: &str,
+    proto: &str,
+    eps: &[&Endpoint],
+    affinity: Option<u32>,
+    nat: &mut Buf,
+) {
+    if let Some(timeout) = affinity {
+        for ep in eps {
+            let sep = sep_chain(name, proto, &ep.addr());
+            nat.rule(format!("-A {chain} -m comment --comment {} -m recent --name {sep} --rcheck --seconds {timeout} --reap -j {sep}", comment(&format!("{name} -> {}", ep.addr()))));
+        }
+    }
+    let n = eps.len();
+    for (i, ep) in eps.iter().enumerate() {
+        let sep = sep_chain(name, proto, &ep.addr());
+        let c = comment(&format!("{name} -> {}", ep.addr()));
+        if i < n - 1 {
+            nat.rule(format!("-A {chain} -m comment --comment {c} -m statistic --mode random --probability {} -j {sep}", probability(n - i)));
+        } else {
+            nat.rule(format!("-A {chain} -m comment --comment {c} -j {sep}"));
+        }
+    }
+}
+
+/// Base32 (RFC 4648 alphabet, with padding), as Go's base32.StdEncoding.
+mod base32_std {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in data.chunks(5) {
+            let mut buf = [0u8; 5];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            let bits = buf.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            let chars = (chunk.len() * 8).div_ceil(5);
+            for i in 0..8 {
+                if i < chars {
+                    out.push(ALPHABET[((bits >> (35 - i * 5)) & 31) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_match_kube_proxy() {
+        // Worked examples from kube-proxy's tests and real clusters.
+        assert_eq!(port_proto_hash("ns1/svc1:p80", "tcp"), "XPGD46QRK7WJZT7O");
+        assert_eq!(
+            port_proto_hash("default/kubernetes:https", "tcp"),
+            "NPX46M4PTMTKRN6Y"
+        );
+        assert_eq!(
+            port_proto_hash("kube-system/kube-dns:dns", "udp"),
+            "TCOU7JCQXEZGVUNU"
+        );
+        assert_eq!(port_proto_hash("default/nginx", "tcp"), "2CMXP7HKUVJN7L6M");
+        assert_eq!(
+            sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"),
+            "KUBE-SEP-SXIVWICOYRO3J4NJ"
+        );
+        assert_eq!(
+            sep_chain("ns4/svc4:p80", "tcp", "10.180.0.5:80"),
+            "KUBE-SEP-C6EBXVWJJZMIWKLZ"
+        );
+    }
+
+    #[test]
+    fn probabilities_as_kube_proxy_writes_them() {
+        assert_eq!(probability(2), "0.5000000000");
+        assert_eq!(probability(3), "0.3333333333");
+        assert_eq!(probability(100001), "0.0000099999");
+    }
+}

@@ -1,0 +1,78 @@
+//! A node's whole iptables ruleset, put together the way the agents leave it: kubelet's
+//! canary chains, kube-proxy's jumps (prepended) and restore payload, flannel's rules
+//! (appended). The text is loaded through kpath's iptables-restore reader, so what
+//! `kpath show --iptables` prints is exactly what that reader makes of the agents' rules.
+
+use super::{flannel, kube_proxy};
+use crate::diag::InputError;
+use crate::netfilter::{Netfilter, parse_iptables_save};
+use crate::scenario::{Node, Scenario};
+use std::fmt::Write;
+
+/// The ruleset text for `node`, in iptables-restore format.
+pub fn node_ruleset_text(s: &Scenario, node: &Node) -> String {
+    let kp = kube_proxy::rules(s, &node.name.value);
+    let (fl_nat_jumps, fl_nat, fl_filter_jumps, fl_filter) =
+        flannel::iptables(s, node.pod_cidr.value);
+    let mut t = String::new();
+    t.push_str("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+    // kubelet and kube-proxy create these empty chains to notice a flushed table.
+    t.push_str(":KUBE-IPTABLES-HINT - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n");
+    t.push_str("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    t.push_str(":FLANNEL-FWD - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n:KUBE-PROXY-CANARY - [0:0]\n");
+    t.push_str(
+        &kp.filter
+            .lines()
+            .filter(|l| l.starts_with(':'))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for j in kp.filter_jumps.iter().chain(&fl_filter_jumps) {
+        let _ = writeln!(t, "{j}");
+    }
+    t.push_str(
+        &kp.filter
+            .lines()
+            .filter(|l| l.starts_with("-A"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for r in &fl_filter {
+        let _ = writeln!(t, "{r}");
+    }
+    t.push_str("COMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+    t.push_str(
+        ":FLANNEL-POSTRTG - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n:KUBE-PROXY-CANARY - [0:0]\n",
+    );
+    t.push_str(
+        &kp.nat
+            .lines()
+            .filter(|l| l.starts_with(':'))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for j in kp.nat_jumps.iter().chain(&fl_nat_jumps) {
+        let _ = writeln!(t, "{j}");
+    }
+    t.push_str(
+        &kp.nat
+            .lines()
+            .filter(|l| l.starts_with("-A"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    for r in &fl_nat {
+        let _ = writeln!(t, "{r}");
+    }
+    t.push_str("COMMIT\n");
+    t
+}
+
+/// Load the node's ruleset. An error here is a bug in a controller, reported as such.
+pub fn node_netfilter(s: &Scenario, node: &Node) -> Result<Netfilter, InputError> {
+    let text = node_ruleset_text(s, node);
+    parse_iptables_save(
+        &format!("<rules kpath generated for {}>", node.name.value),
+        &text,
+    )
+}
