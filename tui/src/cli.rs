@@ -57,6 +57,9 @@ pub enum Command {
         /// A pod's namespace, as NAMESPACE/NAME.
         #[arg(long)]
         pod: Option<String>,
+        /// Print the node's netfilter rules as `iptables-save` prints them instead.
+        #[arg(long)]
+        iptables: bool,
         #[arg(long)]
         seed: Option<u64>,
     },
@@ -155,6 +158,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             scenario,
             node,
             pod,
+            iptables,
             seed,
         } => {
             let s = load_scenario(&scenario)?;
@@ -191,7 +195,11 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                         known.join(", ")
                     )));
                 };
-                out.push_str(&iproute2::show(&w, ns));
+                if iptables {
+                    out.push_str(&ns.netfilter.save());
+                } else {
+                    out.push_str(&iproute2::show(&w, ns));
+                }
             }
             Ok(Output::Text(out))
         }

@@ -49,10 +49,15 @@ impl Walk<'_> {
         if skb.ipv4().is_some() && self.world.ns(skb.ns).sysctl.bridge_nf_call_iptables {
             self.record(&skb, Some(br), "br_nf_pre_routing", StepKind::Netfilter,
                 format!("br_netfilter (bridge-nf-call-iptables=1): the bridged IPv4 frame runs the IPv4 PREROUTING hook, with {brn} as the input device")).hook = Some(Hook::Prerouting);
+            skb.physin = Some(port);
+            let dst_before = skb.ipv4().map(|i| i.dst);
             if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(br), None) {
                 return Next::End(End::Fate(d));
             }
             skb.br_nf_prerouted = true;
+            if let Err(end) = self.br_nf_pre_routing_finish(&mut skb, br, dst_before) {
+                return end;
+            }
         }
 
         // br_fdb_update: learn where the source lives.
@@ -107,6 +112,55 @@ impl Walk<'_> {
         }
     }
 
+    /// `br_nf_pre_routing_finish`: when DNAT changed the destination, route the new one from
+    /// the bridge. Still behind this bridge: the frame stays bridged ("bridged DNAT") with
+    /// the new address' MAC as destination. Elsewhere: the destination MAC becomes the
+    /// bridge's own, so the frame goes up to be routed.
+    fn br_nf_pre_routing_finish(
+        &mut self,
+        skb: &mut Skb,
+        br: IfIndex,
+        dst_before: Option<crate::wire::Ipv4Addr>,
+    ) -> Result<(), Next> {
+        let Some(now) = skb.ipv4().map(|i| i.dst) else {
+            return Ok(());
+        };
+        if dst_before == Some(now) {
+            return Ok(());
+        }
+        let brn = self.dev_name(skb.ns, br);
+        let rt = crate::net::route::lookup(&self.world.ns(skb.ns).routes, now).cloned();
+        match rt {
+            Some(r) if r.rtype == crate::net::RouteType::Unicast && r.dev == br => {
+                self.record(skb, Some(br), "br_nf_pre_routing_finish", StepKind::Bridge, format!(
+                    "DNAT moved the destination to {now}, which is behind {brn} itself: the frame stays bridged (bridged DNAT) and takes {now}'s MAC"));
+                let src = skb.frame.src;
+                let res = self.neigh_output(skb, br, now);
+                skb.frame.src = src;
+                res.map_err(|d| Next::End(End::Fate(d)))
+            }
+            Some(_) => {
+                let mac = self
+                    .world
+                    .ns(skb.ns)
+                    .link(br)
+                    .map(|l| l.mac)
+                    .unwrap_or(skb.frame.dst);
+                self.record(skb, Some(br), "br_nf_pre_routing_finish", StepKind::Bridge, format!(
+                    "DNAT moved the destination to {now}, which is not behind {brn}: the frame is handed to the IP stack to be routed (destination MAC := {brn}'s {mac})"));
+                skb.frame.dst = mac;
+                Ok(())
+            }
+            None => Err(self.drop_here(
+                skb,
+                Some(br),
+                "br_nf_pre_routing_finish",
+                crate::trace::DispositionKind::NoRoute,
+                format!("DNAT moved the destination to {now}, and there is no route to it"),
+            )),
+        }
+    }
+
     /// `br_pass_frame_up`: NF_BR_LOCAL_IN, then the frame is received again by the bridge
     /// device itself, as a host frame.
     fn br_pass_frame_up(&mut self, mut skb: Skb, br: IfIndex) -> Next {
@@ -151,6 +205,7 @@ impl Walk<'_> {
     /// iptables sees the bridge as both `-i` and `-o`.
     fn br_forward_finish(&mut self, mut skb: Skb, br: IfIndex, to: IfIndex) -> Next {
         if skb.ipv4().is_some() && skb.br_nf_prerouted {
+            skb.physout = Some(to);
             let brn = self.dev_name(skb.ns, br);
             for (func, hook) in [
                 ("br_nf_forward_ip", Hook::Forward),

@@ -171,14 +171,21 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
             &sp,
             node,
             &cluster_cidr.to_string(),
-            kp.masquerade_all,
+            kp,
             &mut filter,
             &mut nat,
         );
     }
 
     nat.rule("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS".into());
-    filter.rule("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP".into());
+    let nfacct = if kp.nfacct {
+        "-m nfacct --nfacct-name ct_state_invalid_dropped_pkts "
+    } else {
+        ""
+    };
+    filter.rule(format!(
+        "-A KUBE-FORWARD -m conntrack --ctstate INVALID {nfacct}-j DROP"
+    ));
     filter.rule(format!("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT"));
     filter.rule("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into());
     let (filter_jumps, nat_jumps) = jumps();
@@ -195,7 +202,7 @@ fn service_port_rules(
     sp: &ServicePortInfo,
     node: &str,
     cluster_cidr: &str,
-    masquerade_all: bool,
+    kp: &crate::scenario::KubeProxy,
     filter: &mut Buf,
     nat: &mut Buf,
 ) {
@@ -301,6 +308,11 @@ fn service_port_rules(
     // 4. NodePort.
     if let Some(np) = node_port {
         if has_endpoints {
+            // localhostNodePorts: with the nfacct counter, 127.0.0.0/8 NodePort traffic is
+            // counted by a rule of its own first.
+            if kp.nfacct {
+                nat.rule(format!("-A KUBE-NODEPORTS -m comment --comment {} {m} -d 127.0.0.0/8 --dport {np} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j {ext_chain}", comment(name)));
+            }
             nat.rule(format!(
                 "-A KUBE-NODEPORTS -m comment --comment {} {m} --dport {np} -j {ext_chain}",
                 comment(name)
@@ -323,7 +335,7 @@ fn service_port_rules(
             "-m comment --comment {} {m} -d {cluster_ip} --dport {port}",
             comment(&format!("{name} cluster IP"))
         );
-        if masquerade_all {
+        if kp.masquerade_all {
             nat.rule(format!("-A {internal_chain} {args} -j KUBE-MARK-MASQ"));
         } else {
             nat.rule(format!(
@@ -485,6 +497,37 @@ mod tests {
             sep_chain("ns4/svc4:p80", "tcp", "10.180.0.5:80"),
             "KUBE-SEP-C6EBXVWJJZMIWKLZ"
         );
+    }
+
+    /// kube-proxy's TestOverallIPTablesRules: the same Services and endpoints must give the
+    /// same rules, chain by chain, as its expected output (testdata, copied verbatim).
+    #[test]
+    fn reproduces_kube_proxys_overall_rules_test() {
+        let yaml = include_str!("testdata/kube_proxy_overall.yaml");
+        // Deserialized without validation: the test's endpoints sit outside any node CIDR.
+        let s: crate::scenario::Scenario = serde_saphyr::from_str(yaml).unwrap();
+        let kp = rules(&s, "test-node");
+        let expected = include_str!("testdata/kube_proxy_overall.rules");
+        let per_chain = |text: &str| {
+            let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for l in text.lines().filter(|l| l.starts_with("-A ")) {
+                let chain = l.split_whitespace().nth(1).unwrap().to_string();
+                m.entry(chain).or_default().push(l.to_string());
+            }
+            m
+        };
+        let i = expected.find("*nat").unwrap();
+        let (ef, en) = (&expected[..i], &expected[i..]);
+        assert_eq!(per_chain(&kp.filter), per_chain(ef), "filter rules");
+        assert_eq!(per_chain(&kp.nat), per_chain(en), "nat rules");
+        let chains = |t: &str| -> std::collections::BTreeSet<String> {
+            t.lines()
+                .filter(|l| l.starts_with(':'))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(chains(&kp.nat), chains(en), "nat chains");
+        assert_eq!(chains(&kp.filter), chains(ef), "filter chains");
     }
 
     #[test]

@@ -275,6 +275,10 @@ pub struct KubeProxy {
     /// iptables >= 1.6.2 supports `MASQUERADE --random-fully`, and kube-proxy then uses it.
     #[serde(default = "yes")]
     pub random_fully: bool,
+    /// The kernel's nfnetlink_acct is available, so kube-proxy adds its nfacct counters
+    /// (`-m nfacct`) to the INVALID drop rule and to localhost NodePort rules.
+    #[serde(default)]
+    pub nfacct: bool,
 }
 
 impl Default for KubeProxy {
@@ -284,6 +288,7 @@ impl Default for KubeProxy {
             cluster_cidr: None,
             masquerade_all: false,
             random_fully: true,
+            nfacct: false,
         }
     }
 }
