@@ -9,6 +9,7 @@ pub mod engine;
 pub mod k8s;
 pub mod net;
 pub mod netfilter;
+pub mod rules_only;
 pub mod scenario;
 pub mod trace;
 pub mod wire;

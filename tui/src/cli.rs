@@ -24,7 +24,24 @@ pub enum Command {
     /// Trace a packet of a scenario through the simulated kernel, one step per kernel stage.
     Trace {
         /// The scenario file (YAML).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "iptables_save")]
+        scenario: Option<PathBuf>,
+        /// Rules-only mode: an iptables-save dump from a node, instead of a scenario.
+        #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
+        iptables_save: Option<PathBuf>,
+        /// Rules-only mode: the packet's source address.
+        #[arg(long, value_name = "IP")]
+        src: Option<std::net::Ipv4Addr>,
+        /// Rules-only mode: the destination, IP:PORT.
+        #[arg(long, value_name = "IP:PORT")]
+        dst: Option<String>,
+        /// Rules-only mode: the protocol.
+        #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+        proto: Proto,
+        /// Rules-only mode: an address of the node (repeat for each); decides
+        /// `-m addrtype LOCAL` and whether the packet is for the node.
+        #[arg(long = "local-ip", value_name = "IP")]
+        local_ips: Vec<std::net::Ipv4Addr>,
         /// The packet to send (its `name:` in the scenario); every packet when left out.
         #[arg(long, short)]
         packet: Option<String>,
@@ -63,6 +80,13 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -105,11 +129,22 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
     match cli.command {
         Command::Trace {
             scenario,
+            iptables_save,
+            src,
+            dst,
+            proto,
+            local_ips,
             packet,
             format,
             explain,
             seed,
         } => {
+            if let Some(file) = iptables_save {
+                return rules_only(&file, src, dst.as_deref(), proto, local_ips, format);
+            }
+            let Some(scenario) = scenario else {
+                return Err(usage("give a scenario file, or --iptables-save FILE with --src and --dst".into()));
+            };
             let s = load_scenario(&scenario)?;
             let traces = traces(&s, packet.as_deref(), seed)?;
             let out = match format {
@@ -204,6 +239,40 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             Ok(Output::Text(out))
         }
     }
+}
+
+/// Rules-only mode: load a dump and list every outcome for one packet.
+fn rules_only(file: &std::path::Path, src: Option<std::net::Ipv4Addr>, dst: Option<&str>, proto: Proto, local_ips: Vec<std::net::Ipv4Addr>, format: Format) -> Result<Output, Failure> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+    let nf = kpath_sim::netfilter::parse_iptables_save(&name, &text)?;
+    let (Some(src), Some(dst)) = (src, dst) else {
+        return Err(usage("rules-only mode needs --src IP and --dst IP:PORT".into()));
+    };
+    let (dst_ip, dport) = match dst.rsplit_once(':') {
+        Some((a, p)) => (a, p.parse::<u16>().map_err(|_| usage(format!("--dst {dst}: `{p}` is not a port (1-65535)")))?),
+        None if proto == Proto::Icmp => (dst, 0),
+        None => return Err(usage(format!("--dst {dst}: give IP:PORT, e.g. 10.96.0.10:53"))),
+    };
+    let dst_ip = dst_ip.parse().map_err(|_| usage(format!("--dst {dst}: `{dst_ip}` is not an IPv4 address")))?;
+    let q = kpath_sim::rules_only::RulesQuery {
+        src,
+        dst: dst_ip,
+        dport,
+        proto: match proto {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+            Proto::Icmp => 1,
+        },
+        local_ips,
+        iif: None,
+        oif: None,
+    };
+    let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
+    Ok(Output::Text(match format {
+        Format::Text => kpath_sim::rules_only::render_text(&name, &q, &outcomes),
+        Format::Json => kpath_sim::rules_only::render_json(&outcomes),
+    }))
 }
 
 /// Trace one packet, or all of them in file order.

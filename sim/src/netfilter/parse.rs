@@ -192,11 +192,9 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
         ("-", false) => None,
         ("ACCEPT", true) => Some(Verdict::Accept),
         ("DROP", true) => Some(Verdict::Drop),
-        ("-", true) => {
-            return Err(ctx
-                .err(policy.col, format!("built-in chain {name} needs a policy"))
-                .with_hint("ACCEPT or DROP"));
-        }
+        // iptables-restore: `-` on a built-in chain leaves its policy as it is (ACCEPT on a
+        // fresh table).
+        ("-", true) => Some(Verdict::Accept),
         (p, false) if p == "ACCEPT" || p == "DROP" => {
             return Err(ctx.err(policy.col, format!("`{name}` is not a built-in chain of the {} table, so it cannot have a policy", table.kind.name()))
                 .with_hint(format!("user chains are declared with `-`; built-in chains here: {}", table.kind.builtin_chains().join(", "))));
