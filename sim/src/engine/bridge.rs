@@ -327,19 +327,35 @@ impl Walk<'_> {
             self.bridge_fdb_lookup(&skb, br, dst)
         };
         match hit {
-            Some((p, false)) => {
+            // The bridge's own address: its FDB entry has no port (`dst->dst` is NULL), and
+            // br_forward(NULL, ...) frees the frame.
+            Some((p, true)) if p == br => self.drop_here(
+                &skb,
+                Some(br),
+                "br_dev_xmit",
+                DispositionKind::Dropped,
+                format!(
+                    "the host sends through {brn} to {dst}, {brn}'s own address: the FDB entry names no port, so br_forward drops the frame"
+                ),
+            ),
+            Some((p, local)) => {
                 let pn = self.dev_name(skb.ns, p);
+                let whose = if local {
+                    format!("{pn}'s own address (local)")
+                } else {
+                    format!("behind port {pn}")
+                };
                 self.record(
                     &skb,
                     Some(br),
                     "br_dev_xmit",
                     StepKind::Bridge,
-                    format!("the host sends through {brn}; FDB: {dst} is behind port {pn}"),
+                    format!("the host sends through {brn}; FDB: {dst} is {whose}"),
                 );
                 skb.dev = p;
                 Next::Xmit(skb)
             }
-            _ => {
+            None => {
                 let why = format!(
                     "the host sends through {brn}; {dst} is {}",
                     if dst.is_multicast() {

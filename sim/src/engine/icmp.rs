@@ -17,12 +17,17 @@ impl Walk<'_> {
         let Some(orig) = skb.ipv4().cloned() else {
             return;
         };
-        // The source is the address this namespace would use to reach the sender
-        // (icmp_send -> inet_select_addr on the route back).
+        // __icmp_send: a packet that was for this host (RTCF_LOCAL) is answered from the
+        // address it was sent to; for a forwarded one the source is left to the route back
+        // to the sender (icmp_route_lookup -> inet_select_addr).
         let ns = self.world.ns(skb.ns);
-        let src = route::lookup(&ns.routes, orig.src)
-            .and_then(|r| r.src.or_else(|| ns.primary_addr(r.dev)))
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let src = if ns.is_local(orig.dst) {
+            orig.dst
+        } else {
+            route::lookup(&ns.routes, orig.src)
+                .and_then(|r| r.src.or_else(|| ns.primary_addr(r.dev)))
+                .unwrap_or(Ipv4Addr::UNSPECIFIED)
+        };
         let ttl = ns.sysctl.default_ttl;
         let mut quote = orig.emit();
         quote.truncate(ICMP_QUOTE_MAX);
@@ -43,12 +48,14 @@ impl Walk<'_> {
                 code: 4,
                 next_hop_mtu,
             } => format!("fragmentation needed (mtu {next_hop_mtu})"),
+            IcmpMessage::DestUnreachable { code: 0, .. } => "network unreachable".to_string(),
+            IcmpMessage::DestUnreachable { code: 1, .. } => "host unreachable".to_string(),
             IcmpMessage::DestUnreachable { code: 3, .. } => "port unreachable".to_string(),
             IcmpMessage::DestUnreachable { code, .. } => {
                 format!("destination unreachable (code {code})")
             }
             IcmpMessage::TimeExceeded { .. } => "time exceeded in transit".to_string(),
-            _ => "ICMP".to_string(),
+            other => other.to_string(),
         };
         let note = format!("icmp_send: ICMP {what} from {src} to {}", orig.src);
         self.respond(skb, resp, "icmp_send", note);

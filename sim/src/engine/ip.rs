@@ -4,7 +4,7 @@ use super::{End, Next, Skb, Walk};
 use crate::net::{LinkKind, Route, RouteType, route};
 use crate::netfilter::Hook;
 use crate::trace::{DispositionKind, StepKind};
-use crate::wire::IcmpMessage;
+use crate::wire::{IcmpMessage, Ipv4Addr};
 
 impl Walk<'_> {
     /// `ip_rcv` -> NF_INET_PRE_ROUTING -> `ip_rcv_finish` -> `ip_route_input_noref`.
@@ -63,35 +63,61 @@ impl Walk<'_> {
                     note,
                 )
             }
-            Some(r) if r.rtype != RouteType::Unicast => {
-                self.record(
-                    &skb,
-                    skb.iif,
-                    "ip_route_input_noref",
-                    StepKind::Routing,
-                    format!("{dst} is a local address (table local): deliver here"),
-                );
-                Next::LocalDeliver(skb)
-            }
-            Some(_) if !forwarding => self.drop_here(
+            Some(r) => match r.rtype {
+                RouteType::Local => {
+                    self.record(
+                        &skb,
+                        skb.iif,
+                        "ip_route_input_noref",
+                        StepKind::Routing,
+                        format!("{dst} is a local address (table local): deliver here"),
+                    );
+                    Next::LocalDeliver(skb)
+                }
+                // RTN_BROADCAST: ip_route_input_slow's brd_input delivers locally too.
+                // (Scenario validation keeps broadcast destinations out; a hand-built world
+                // can still send one.)
+                RouteType::Broadcast => {
+                    self.record(
+                        &skb,
+                        skb.iif,
+                        "ip_route_input_noref",
+                        StepKind::Routing,
+                        format!("{dst} is a broadcast address here (table local): deliver here"),
+                    );
+                    Next::LocalDeliver(skb)
+                }
+                RouteType::Unicast => self.ip_route_input_forward(skb, r, dst, forwarding),
+            },
+        }
+    }
+
+    /// The unicast branch of `ip_route_input_slow`: forward, if forwarding is on.
+    fn ip_route_input_forward(
+        &mut self,
+        skb: Skb,
+        r: Route,
+        dst: Ipv4Addr,
+        forwarding: bool,
+    ) -> Next {
+        if !forwarding {
+            return self.drop_here(
                 &skb,
                 skb.iif,
                 "ip_route_input_slow",
                 DispositionKind::NoRoute,
                 format!("{dst} is not local and net.ipv4.ip_forward=0: not forwarded"),
-            ),
-            Some(r) => {
-                let text = self.route_text(&skb, &r);
-                self.record(
-                    &skb,
-                    skb.iif,
-                    "ip_route_input_noref",
-                    StepKind::Routing,
-                    format!("{dst}: forward by {text}"),
-                );
-                Next::Forward(skb, r)
-            }
+            );
         }
+        let text = self.route_text(&skb, &r);
+        self.record(
+            &skb,
+            skb.iif,
+            "ip_route_input_noref",
+            StepKind::Routing,
+            format!("{dst}: forward by {text}"),
+        );
+        Next::Forward(skb, r)
     }
 
     /// A route as `ip route` prints it.

@@ -49,7 +49,7 @@ impl Walk<'_> {
                         Some(dev),
                         "icmp_rcv",
                         StepKind::Delivery,
-                        format!("{other:?} is handed to the sockets it concerns"),
+                        format!("ICMP {other} is handed to the sockets it concerns"),
                     );
                     self.delivered(
                         &skb,
@@ -97,37 +97,43 @@ impl Walk<'_> {
             }
             L4::Tcp(t) => {
                 let ns = self.ns_name(skb.ns);
-                match self.lookup_socket(&skb, L4Proto::Tcp, t.dport) {
-                    Some(s) if t.flags.has(TcpFlags::SYN) && !t.flags.has(TcpFlags::ACK) => {
-                        let who = socket_text(&s);
-                        self.record(&skb, Some(dev), "tcp_v4_rcv", StepKind::Delivery, format!(
-                            "__inet_lookup_listener finds {who}: tcp_v4_conn_request queues the SYN and a SYN-ACK goes back"));
-                        self.delivered(&skb, who.clone(), format!("SYN accepted by {who}"))
-                    }
-                    Some(s) if t.flags.has(TcpFlags::RST) => {
-                        let who = socket_text(&s);
-                        self.drop_here(
-                            &skb,
-                            Some(dev),
-                            "tcp_v4_rcv",
-                            DispositionKind::Dropped,
-                            format!("a RST for no connection of {who}: silently discarded"),
-                        )
-                    }
-                    Some(s) => {
-                        let who = socket_text(&s);
+                let Some(s) = self.lookup_socket(&skb, L4Proto::Tcp, t.dport) else {
+                    if !t.flags.has(TcpFlags::RST) {
                         self.tcp_reset(&skb);
-                        self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
-                            format!("{who} listens, but this segment ({}) belongs to no connection: answered with RST", t.flags))
                     }
-                    None => {
-                        if !t.flags.has(TcpFlags::RST) {
-                            self.tcp_reset(&skb);
-                        }
-                        self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
-                            format!("nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)", t.dport))
+                    return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
+                        format!("nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)", t.dport));
+                };
+                // tcp_rcv_state_process for a socket in LISTEN: ACK first, then RST, then
+                // SYN (without FIN); everything else is discarded.
+                let who = socket_text(&s);
+                let f = t.flags;
+                if f.has(TcpFlags::ACK) {
+                    if f.has(TcpFlags::RST) {
+                        // tcp_v4_send_reset never answers a RST.
+                        return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
+                            format!("{who} is in LISTEN; a segment with ACK is refused, but it carries RST ({f}) and a RST is never answered: silently discarded"));
                     }
+                    self.tcp_reset(&skb);
+                    return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
+                        format!("{who} is in LISTEN and this segment ({f}) carries ACK of no connection: tcp_rcv_state_process refuses it, tcp_v4_send_reset answers with RST (seq = its ack)"));
                 }
+                if f.has(TcpFlags::RST) {
+                    return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
+                        format!("{who} is in LISTEN; a RST ({f}) for no connection is silently discarded"));
+                }
+                if f.has(TcpFlags::SYN) && !f.has(TcpFlags::FIN) {
+                    self.record(&skb, Some(dev), "tcp_v4_rcv", StepKind::Delivery, format!(
+                        "__inet_lookup_listener finds {who}: tcp_v4_conn_request queues the SYN and a SYN-ACK goes back"));
+                    return self.delivered(&skb, who.clone(), format!("SYN accepted by {who}"));
+                }
+                let what = if f.has(TcpFlags::SYN) {
+                    "SYN with FIN"
+                } else {
+                    "neither SYN, ACK nor RST"
+                };
+                self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
+                    format!("{who} is in LISTEN; this segment ({f}) has {what}: tcp_rcv_state_process discards it silently (SKB_DROP_REASON_TCP_FLAGS)"))
             }
         }
     }

@@ -23,6 +23,8 @@ use crate::net::{IfIndex, NsId, Route, World};
 use crate::scenario::Scenario;
 use crate::trace::{Disposition, DispositionKind, NfStep, Step, StepKind, Trace};
 use crate::wire::Mac;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
 
 /// A walk that takes more steps than this is reported as a loop.
 pub const STEP_CAP: usize = 10_000;
@@ -53,24 +55,59 @@ enum End {
     ArpResolved(Mac),
 }
 
+/// An ARP request in flight: who asked (namespace and device) and for which address.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct ArpAsk {
+    ns: NsId,
+    dev: IfIndex,
+    target: crate::wire::Ipv4Addr,
+}
+
 /// One walk over a world: the world it changes and the steps it records.
 pub struct Walk<'w> {
     world: &'w mut World,
     steps: Vec<Step>,
     choices: choices::Choices,
+    /// The ARP requests being walked, innermost last: only a reply to the innermost one,
+    /// arriving where it was asked, completes a resolution.
+    arp_asks: Vec<ArpAsk>,
+    /// A walk that takes more steps than this is reported as a loop (`STEP_CAP`).
+    step_cap: usize,
+}
+
+/// The seed of one packet's randomness: the world's seed mixed with the packet's name, so a
+/// packet's ports, IDs and sequence numbers are its own, and stay the same when other
+/// packets are added to the scenario.
+pub fn packet_seed(world_seed: u64, packet: &str) -> u64 {
+    world_seed ^ crate::k8s::fnv1a(packet)
 }
 
 /// Trace the scenario's packet `name` through a fresh copy of `world`.
 pub fn run_packet(s: &Scenario, world: &World, name: &str) -> Result<Trace, EngineError> {
+    run_packet_capped(s, world, name, STEP_CAP)
+}
+
+fn run_packet_capped(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+    step_cap: usize,
+) -> Result<Trace, EngineError> {
     let spec = s.packet(name).ok_or_else(|| EngineError::UnknownPacket {
         name: name.to_string(),
         known: s.packets.iter().map(|p| p.name.value.clone()).collect(),
     })?;
     let mut w = world.clone();
+    // Every packet starts from a copy of the same world; without a reseed every packet
+    // would draw the same source port, ISN and IP ID. (The flow-hash secret stays the
+    // world's: it is per boot, not per packet.)
+    w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, name));
     let mut walk = Walk {
         world: &mut w,
         steps: Vec::new(),
         choices: choices::Choices::default(),
+        arp_asks: Vec::new(),
+        step_cap,
     };
     let (sent, first) = walk.send(s, spec)?;
     let disposition = match walk.run(first) {
@@ -95,11 +132,14 @@ impl Walk<'_> {
     /// Drive a packet until it ends. ARP sub-walks call this again for their own frame.
     fn run(&mut self, mut next: Next) -> End {
         loop {
-            if self.steps.len() >= STEP_CAP {
+            if self.steps.len() >= self.step_cap {
                 let d = self.fate_here(
                     None,
                     DispositionKind::Loop,
-                    &format!("the walk passed {STEP_CAP} steps without ending: a forwarding loop"),
+                    &format!(
+                        "the walk passed {} steps without ending: a forwarding loop",
+                        self.step_cap
+                    ),
                 );
                 return End::Fate(d);
             }
@@ -203,5 +243,42 @@ impl Walk<'_> {
         let step = self.record(skb, dev, "ipt_do_table", StepKind::Netfilter, note);
         step.hook = Some(nf.hook);
         step.nf = Some(nf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cross_node() -> (Scenario, World) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/pod-to-pod-cross-node.yaml");
+        let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
+        let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
+        (s, w)
+    }
+
+    #[test]
+    fn the_step_cap_inside_an_arp_exchange_ends_the_walk_as_a_loop() {
+        let (s, w) = cross_node();
+        let full = run_packet(&s, &w, "ping").unwrap();
+        // The client's ARP for its gateway starts at step 4; stop the walk inside it.
+        assert_eq!(full.steps[3].func, "arp_solicit");
+        let t = run_packet_capped(&s, &w, "ping", 6).unwrap();
+        assert!(t.steps.len() < full.steps.len());
+        assert_eq!(
+            t.disposition.kind,
+            DispositionKind::Loop,
+            "{}",
+            t.disposition.reason
+        );
+        assert!(t.steps.iter().all(|s| s.func != "neigh_invalidate"));
+    }
+
+    #[test]
+    fn packet_seeds_differ_by_name_and_follow_the_world_seed() {
+        assert_ne!(packet_seed(0, "ping"), packet_seed(0, "ping2"));
+        assert_ne!(packet_seed(0, "ping"), packet_seed(1, "ping"));
+        assert_eq!(packet_seed(7, "syn"), packet_seed(7, "syn"));
     }
 }

@@ -1,10 +1,10 @@
 //! Neighbour resolution and ARP (`net/core/neighbour.c`, `net/ipv4/arp.c`): fill in the
 //! destination MAC, asking with an ARP request when the table has no entry.
 
-use super::{End, Next, Skb, Walk};
-use crate::net::{IfIndex, NudState, neigh};
+use super::{ArpAsk, End, Next, Skb, Walk};
+use crate::net::{IfIndex, Neigh, NudState, neigh};
 use crate::trace::{Disposition, DispositionKind, Role, StepKind};
-use crate::wire::{Arp, ArpOp, Frame, Ipv4Addr, L3, Mac};
+use crate::wire::{Arp, ArpOp, Frame, IcmpMessage, Ipv4Addr, L3, L4, Mac, Udp, UdpPayload};
 
 impl Walk<'_> {
     /// `neigh_output` / `neigh_resolve_output`: set the frame's MACs for `nexthop` on `dev`.
@@ -80,33 +80,95 @@ impl Walk<'_> {
             StepKind::Neighbour,
             format!("ARP request: who has {nexthop}? tell {src_ip}"),
         );
-        match self.run(Next::Xmit(req)) {
+        let ask = ArpAsk {
+            ns,
+            dev,
+            target: nexthop,
+        };
+        self.arp_asks.push(ask);
+        let end = self.run(Next::Xmit(req));
+        self.arp_asks.pop();
+        match end {
             End::ArpResolved(mac) => {
                 skb.frame.dst = mac;
                 self.record(skb, Some(dev), "neigh_update", StepKind::Neighbour, format!(
                     "{nexthop} is {mac} (REACHABLE): the waiting packet is sent, {my_mac} -> {mac}"));
                 Ok(())
             }
-            End::Fate(why) => {
-                let reason = format!(
-                    "ARP for {nexthop} on {devn} got no answer ({}): the neighbour entry fails and the packet is dropped",
-                    why.reason
-                );
-                self.record(
-                    skb,
-                    Some(dev),
-                    "neigh_invalidate",
-                    StepKind::Drop,
-                    reason.clone(),
-                );
-                Err(self.fate(
-                    skb,
-                    Some(dev),
-                    DispositionKind::NeighbourUnreachable,
-                    reason,
-                ))
-            }
+            // The step cap ran out inside the ARP exchange: a loop, not a missing neighbour.
+            End::Fate(why) if why.kind == DispositionKind::Loop => Err(why),
+            End::Fate(why) => Err(self.neigh_invalidate(skb, dev, nexthop, &why.reason)),
         }
+    }
+
+    /// `neigh_invalidate`: the resolution failed, the entry becomes FAILED and every packet
+    /// queued on it is reported by `arp_error_report` -> `ipv4_link_failure`, which sends
+    /// ICMP host unreachable to the sender of a forwarded packet. A locally generated
+    /// packet's sender learns it at its socket (EHOSTUNREACH).
+    fn neigh_invalidate(
+        &mut self,
+        skb: &Skb,
+        dev: IfIndex,
+        nexthop: Ipv4Addr,
+        why: &str,
+    ) -> Disposition {
+        let ns = skb.ns;
+        let devn = self.dev_name(ns, dev);
+        let table = &mut self.world.ns_mut(ns).neigh;
+        if !table.iter().any(|n| n.dev == dev && n.ip == nexthop) {
+            table.push(Neigh {
+                ip: nexthop,
+                dev,
+                lladdr: None,
+                state: NudState::Failed,
+            });
+        }
+        let ip = skb.ipv4().cloned();
+        let tunnelled = ip.as_ref().is_some_and(|i| {
+            matches!(
+                &i.payload,
+                L4::Udp(Udp {
+                    payload: UdpPayload::Vxlan(_),
+                    ..
+                })
+            )
+        });
+        let outcome = match (&ip, skb.iif.is_some()) {
+            (Some(ip), true) => {
+                self.icmp_error(
+                    skb,
+                    IcmpMessage::DestUnreachable {
+                        code: 1,
+                        next_hop_mtu: 0,
+                    },
+                );
+                format!(
+                    "the packet is dropped and ICMP host unreachable goes back to {}",
+                    ip.src
+                )
+            }
+            (Some(_), false) if tunnelled => {
+                "the outer packet is dropped; the tunnel tells the inner packet's sender nothing"
+                    .to_string()
+            }
+            _ => "the packet is dropped and the sending socket gets EHOSTUNREACH (ping: Destination Host Unreachable)".to_string(),
+        };
+        let reason = format!(
+            "ARP for {nexthop} on {devn} got no answer ({why}): the neighbour entry becomes FAILED; {outcome}"
+        );
+        self.record(
+            skb,
+            Some(dev),
+            "neigh_invalidate",
+            StepKind::Drop,
+            reason.clone(),
+        );
+        self.fate(
+            skb,
+            Some(dev),
+            DispositionKind::NeighbourUnreachable,
+            reason,
+        )
     }
 
     /// `arp_rcv` -> `arp_process`: answer requests for our addresses (arp_ignore=0: any
@@ -176,6 +238,26 @@ impl Walk<'_> {
                 Next::Xmit(reply)
             }
             ArpOp::Reply => {
+                // Only the reply to the request being walked, arriving where it was asked,
+                // completes it (arp_process updates the INCOMPLETE entry the asker made).
+                let awaited = self.arp_asks.last().is_some_and(|ask| {
+                    ask.ns == skb.ns && ask.dev == dev && ask.target == a.sender_ip
+                });
+                if !awaited {
+                    let here = self.dev_name(skb.ns, dev);
+                    return self.drop_here(
+                        &skb,
+                        Some(dev),
+                        "arp_process",
+                        DispositionKind::Dropped,
+                        format!(
+                            "ARP reply: {} is at {}, but nobody on {here} in {} asked (no INCOMPLETE entry): ignored",
+                            a.sender_ip,
+                            a.sender_mac,
+                            self.ns_name(skb.ns)
+                        ),
+                    );
+                }
                 neigh::update(
                     &mut self.world.ns_mut(skb.ns).neigh,
                     dev,

@@ -159,6 +159,27 @@ impl Walk<'_> {
             format!("{route_text}; source address {src}"),
         );
 
+        // tcp_sendmsg cuts the byte stream into segments of at most the MSS (the route MTU
+        // minus 40 bytes of IPv4 and TCP header), so TCP never hands IP a datagram larger
+        // than the MTU, whatever DF says. kpath sends one segment, so a larger payload is
+        // refused rather than silently cut.
+        if let Some(L4::Tcp(t)) = skb.ipv4().map(|i| &i.payload) {
+            let opts = t.options.len();
+            let limit = usize::from(mss).saturating_sub(opts);
+            if t.payload.len() > limit {
+                let mtu = usize::from(mss) + 40;
+                let with_opts = if opts > 0 {
+                    format!(" less the {opts} bytes of options this segment carries, {limit}")
+                } else {
+                    String::new()
+                };
+                let next = self.drop_here(&skb, Some(out_dev), "tcp_sendmsg", DispositionKind::MessageTooLong,
+                    format!("a {}-byte TCP payload does not fit one segment: the route through {out_name} gives MSS {mss} (MTU {mtu} - 40){with_opts}; TCP would segment it by MSS and kpath sends one segment, so keep `size` at most {limit}",
+                        t.payload.len()));
+                return Ok((frame, next));
+            }
+        }
+
         // ip_append_data: with DF (IP_PMTUDISC_DO/WANT) a datagram larger than the route
         // MTU is refused before it is built: "local error: message too long, mtu=1450".
         let mtu = self
@@ -168,7 +189,7 @@ impl Walk<'_> {
             .map(|l| l.mtu)
             .unwrap_or(65536);
         let len = skb.ipv4().map(|i| i.total_len()).unwrap_or(0);
-        if p.df && len > mtu as usize && p.protocol != Protocol::Tcp {
+        if p.df && len > mtu as usize {
             let next = self.drop_here(&skb, Some(out_dev), "ip_append_data", DispositionKind::MessageTooLong,
                 format!("{len}-byte datagram exceeds the MTU {mtu} of {out_name} and DF is set: sendmsg fails with EMSGSIZE (ping: \"local error: message too long, mtu={mtu}\")"));
             return Ok((frame, next));

@@ -27,12 +27,17 @@ pub fn flow_hash(secret: u32, ip: &Ipv4) -> u32 {
     jhash_3words(lo, hi, ports ^ u32::from(ip.protocol()), secret)
 }
 
-/// `udp_flow_src_port`: scale the hash into ip_local_port_range
-/// (`(((u64) hash * (max - min)) >> 32) + min`).
+/// `udp_flow_src_port`: fold the low half of the hash into the high half (`hash ^= hash <<
+/// 16`, so the port leaks less of the hash and only the upper 16 bits matter), then scale it
+/// into ip_local_port_range (`(((u64) hash * (max - min)) >> 32) + min`).
 pub fn udp_flow_src_port(hash: u32, min: u16, max: u16) -> u16 {
+    let hash = hash ^ (hash << 16);
     let span = u64::from(max.saturating_sub(min));
     ((u64::from(hash) * span) >> 32) as u16 + min
 }
+
+/// What VXLAN puts around the inner Ethernet frame: outer IPv4 (20), UDP (8), VXLAN (8).
+const VXLAN_OUTER_LEN: usize = 20 + 8 + 8;
 
 /// `jhash_3words` from include/linux/jhash.h (Bob Jenkins' lookup3 final mix).
 fn jhash_3words(a: u32, b: u32, c: u32, initval: u32) -> u32 {
@@ -113,6 +118,15 @@ impl Walk<'_> {
                 );
             }
         };
+        // The outer packet is one IPv4 datagram: the inner frame plus 36 bytes must fit its
+        // 16-bit total length. (A sender's stack would have fragmented the inner packet to
+        // its MTU long before; kpath follows oversized datagrams whole, so it stops here.)
+        let outer_len = skb.frame.len() + VXLAN_OUTER_LEN;
+        if outer_len > usize::from(u16::MAX) {
+            return self.drop_here(&skb, Some(dev), "vxlan_xmit_one", DispositionKind::Dropped,
+                format!("the {}-byte inner frame plus {VXLAN_OUTER_LEN} bytes of outer IPv4, UDP and VXLAN headers makes a {outer_len}-byte datagram, more than IPv4's 65535: the kernel would have fragmented the inner packet before it got here (kpath follows it whole), so it cannot be encapsulated",
+                    skb.frame.len()));
+        }
         let (lo, hi) = self.world.ns(skb.ns).sysctl.local_port_range;
         let sport = udp_flow_src_port(flow_hash(self.world.flow_hash_secret, &inner_ip), lo, hi);
         let ttl = self.world.ns(skb.ns).sysctl.default_ttl;
@@ -228,5 +242,19 @@ mod tests {
             assert!((32768..60999).contains(&p), "{p}");
         }
         assert_eq!(udp_flow_src_port(0, 32768, 60999), 32768);
+    }
+
+    #[test]
+    fn source_port_folds_the_low_half_of_the_hash_in_like_the_kernel() {
+        // hash ^= hash << 16: a hash with only low bits set still spreads over the range.
+        // 0x0000_8000 -> 0x8000_8000; (0x8000_8000 * 28231) >> 32 = 14115.
+        assert_eq!(udp_flow_src_port(0x0000_8000, 32768, 60999), 32768 + 14115);
+        // 0xffff_ffff -> 0x0000_ffff, scaled to the very bottom of the range.
+        assert_eq!(udp_flow_src_port(u32::MAX, 32768, 60999), 32768);
+        // Only the upper 16 bits of the folded hash decide the port.
+        assert_eq!(
+            udp_flow_src_port(0x1234_0000, 32768, 60999),
+            32768 + ((0x1234_0000u64 * 28231) >> 32) as u16
+        );
     }
 }

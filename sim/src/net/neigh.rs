@@ -35,7 +35,7 @@ pub struct Neigh {
 pub fn lookup(table: &[Neigh], dev: IfIndex, ip: Ipv4Addr) -> Option<&Neigh> {
     table
         .iter()
-        .find(|n| n.dev == dev && n.ip == ip && n.lladdr.is_some())
+        .find(|n| n.dev == dev && n.ip == ip && n.lladdr.is_some() && n.state != NudState::Failed)
 }
 
 /// `neigh_update`: create or refresh an entry; permanent entries are left alone.
@@ -52,5 +52,30 @@ pub fn update(table: &mut Vec<Neigh>, dev: IfIndex, ip: Ipv4Addr, mac: Mac, stat
             lladdr: Some(mac),
             state,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_entries_are_not_usable_even_with_an_old_address() {
+        let ip: Ipv4Addr = "10.244.1.1".parse().unwrap();
+        let mac = Mac([2, 0, 0, 0, 0, 1]);
+        let mut table = vec![Neigh {
+            ip,
+            dev: 2,
+            lladdr: Some(mac),
+            state: NudState::Failed,
+        }];
+        assert!(lookup(&table, 2, ip).is_none());
+        update(&mut table, 2, ip, mac, NudState::Reachable);
+        assert_eq!(
+            lookup(&table, 2, ip).map(|n| n.state),
+            Some(NudState::Reachable)
+        );
+        table[0].lladdr = None;
+        assert!(lookup(&table, 2, ip).is_none());
     }
 }
