@@ -29,6 +29,115 @@ impl Checker<'_> {
     fn err_at<T>(&self, v: &Spanned<T>, msg: impl Into<String>) -> ScenarioError {
         self.err(&v.referenced, msg)
     }
+
+    /// Where `key: value` is written nearest to line `near` (for fields read without a
+    /// location, like a pod's `namespace`).
+    fn find_key_value(&self, key: &str, value: &str, near: usize) -> Option<(usize, usize)> {
+        let pat = format!("{key}:");
+        let mut best: Option<(usize, usize)> = None;
+        for (i, line) in self.src.lines().enumerate() {
+            let mut from = 0;
+            while let Some(k) = line[from..].find(&pat) {
+                let after = from + k + pat.len();
+                let rest = &line[after..];
+                let trimmed = rest.trim_start_matches([' ', '\'', '"']);
+                let col = line.len() - trimmed.len();
+                let whole_value = trimmed.strip_prefix(value).is_some_and(|after| {
+                    after
+                        .chars()
+                        .next()
+                        .is_none_or(|ch| !(ch.is_alphanumeric() || "-._/".contains(ch)))
+                });
+                let at_key_start =
+                    from + k == 0 || !line.as_bytes()[from + k - 1].is_ascii_alphanumeric();
+                if at_key_start && whole_value {
+                    let here = (i + 1, line[..col].chars().count() + 1);
+                    if best.is_none_or(|b| b.0.abs_diff(near) > here.0.abs_diff(near)) {
+                        best = Some(here);
+                    }
+                }
+                from = after;
+            }
+        }
+        best
+    }
+}
+
+/// What `kpath` says about an address it does not send to or from.
+const UNICAST_ONLY: &str = "kpath models unicast; broadcast/multicast delivery is not modelled yet";
+
+/// VXLAN's cost on the wire: outer IPv4 20, UDP 8, VXLAN 8 and the inner Ethernet header 14.
+const ENCAP_OVERHEAD: usize = 50;
+
+/// Why `ip` is not a unicast address in this scenario's cluster, if it is not.
+fn not_unicast(s: &Scenario, ip: std::net::Ipv4Addr) -> Option<String> {
+    if ip.is_unspecified() {
+        return Some("0.0.0.0, the unspecified address".to_string());
+    }
+    if ip.is_broadcast() {
+        return Some("the limited broadcast address".to_string());
+    }
+    if ip.is_multicast() {
+        return Some("a multicast address (224.0.0.0/4)".to_string());
+    }
+    if ip == std::net::Ipv4Addr::new(127, 255, 255, 255) {
+        return Some("the broadcast address of lo's 127.0.0.0/8".to_string());
+    }
+    let u = s.cluster.underlay.cidr.value;
+    if u.prefix < 31 && ip == u.broadcast() {
+        return Some(format!("the broadcast address of the underlay {u}"));
+    }
+    s.cluster.nodes.iter().find_map(|n| {
+        let net = n.pod_cidr.value.network();
+        (net.prefix < 31 && ip == net.broadcast()).then(|| {
+            format!(
+                "the broadcast address of node `{}`'s pod network {net}",
+                n.name.value
+            )
+        })
+    })
+}
+
+/// A DNS-1123 label (RFC 1123, as Kubernetes checks it): lowercase letters, digits and
+/// '-', starting and ending with a letter or digit. The length is checked by the caller.
+fn is_dns_label(s: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.chars().all(|c| ok(c) || c == '-')
+        && s.chars().next().is_some_and(ok)
+        && s.chars().last().is_some_and(ok)
+}
+
+/// A DNS-1123 subdomain: dot-separated DNS-1123 labels.
+fn is_dns_subdomain(s: &str) -> bool {
+    s.split('.').all(is_dns_label)
+}
+
+const LABEL_RULE: &str = "a DNS-1123 label, as Kubernetes requires: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+const SUBDOMAIN_RULE: &str = "a DNS-1123 subdomain, as Kubernetes requires: lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit, at most 253 characters";
+
+/// The problem with `name` as a DNS-1123 label, if any.
+fn label_problem(what: &str, name: &str) -> Option<String> {
+    if name.chars().count() > 63 {
+        Some(format!(
+            "{what} `{}` is longer than 63 characters ({})",
+            shorten(name),
+            name.chars().count()
+        ))
+    } else if !is_dns_label(name) {
+        Some(format!("{what} `{name}` is not a DNS-1123 label"))
+    } else {
+        None
+    }
+}
+
+/// A long name cut for a message.
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= 70 {
+        name.to_string()
+    } else {
+        format!("{}...", name.chars().take(60).collect::<String>())
+    }
 }
 
 pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
@@ -102,6 +211,16 @@ fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
     }
     for (i, n) in cl.nodes.iter().enumerate() {
         let earlier = &cl.nodes[..i];
+        if let Some(msg) = label_problem("node name", &n.name.value) {
+            return Err(c
+                .err_at(&n.name, msg)
+                .with_hint(format!("a node name is {LABEL_RULE}")));
+        }
+        if n.name.value == "underlay" {
+            return Err(c
+                .err_at(&n.name, "node name `underlay` is reserved")
+                .with_hint("kpath names the underlay switch's namespace `underlay`; pick another node name"));
+        }
         if earlier.iter().any(|e| e.name.value == n.name.value) {
             return Err(c.err_at(&n.name, format!("node `{}` is defined twice", n.name.value)));
         }
@@ -175,6 +294,31 @@ fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
             .collect();
     for (i, p) in c.s.pods.iter().enumerate() {
         let earlier = &c.s.pods[..i];
+        let name = &p.name.value;
+        if name.chars().count() > 253 || !is_dns_subdomain(name) {
+            let msg = if name.chars().count() > 253 {
+                format!(
+                    "pod name `{}` is longer than 253 characters ({})",
+                    shorten(name),
+                    name.chars().count()
+                )
+            } else {
+                format!("pod name `{name}` is not a DNS-1123 subdomain")
+            };
+            return Err(c
+                .err_at(&p.name, msg)
+                .with_hint(format!("a pod name is {SUBDOMAIN_RULE}")));
+        }
+        if let Some(msg) = label_problem("namespace", &p.namespace) {
+            let msg = format!("pod `{}`: {msg}", shorten(name));
+            let hint = format!("a namespace name is {LABEL_RULE}");
+            let at = c.find_key_value("namespace", &p.namespace, p.name.referenced.line() as usize);
+            let e = match at {
+                Some((line, col)) => ScenarioError::at(&c.s.file, c.src, line, col, msg),
+                None => c.err_at(&p.name, msg),
+            };
+            return Err(e.with_hint(hint));
+        }
         if earlier.iter().any(|e| e.key() == p.key()) {
             return Err(c.err_at(&p.name, format!("pod `{}` is defined twice", p.key())));
         }
@@ -246,8 +390,19 @@ fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
 fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
     let from = check_endpoint(c, &p.from)?;
     let to = check_endpoint(c, &p.to)?;
-    if from.kind == EndpointKind::Ip(std::net::Ipv4Addr::UNSPECIFIED) {
-        return Err(c.err_at(&p.from, "0.0.0.0 cannot send"));
+    if let EndpointKind::Ip(ip) = from.kind
+        && let Some(what) = not_unicast(c.s, ip)
+    {
+        return Err(c
+            .err_at(&p.from, format!("{ip} is {what}: it cannot send"))
+            .with_hint(format!("{UNICAST_ONLY}; send from a pod or a node")));
+    }
+    if let EndpointKind::Ip(ip) = to.kind
+        && let Some(what) = not_unicast(c.s, ip)
+    {
+        return Err(c
+            .err_at(&p.to, format!("{ip} is {what}: not a unicast destination"))
+            .with_hint(UNICAST_ONLY));
     }
     if let EndpointKind::Ip(ip) = from.kind {
         let owned = c.s.pods.iter().any(|x| x.ip.value == ip)
@@ -283,17 +438,28 @@ fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
         return Err(c.err_at(f, "flags are TCP flags, but this packet is not TCP"));
     }
     if let Some(size) = &p.size {
-        let max = 65535 - 20 - 60;
+        // The packet must still be one IPv4 datagram after flannel wraps it in VXLAN.
+        let (header, what) = match p.protocol {
+            Protocol::Icmp => (8, "the 8-byte ICMP header"),
+            Protocol::Udp => (8, "the 8-byte UDP header"),
+            Protocol::Tcp => (
+                40,
+                "up to 40 bytes of TCP header (a SYN carries 20 bytes of options)",
+            ),
+        };
+        let max = 65535 - ENCAP_OVERHEAD - 20 - header;
         if usize::from(size.value) > max {
             return Err(c
                 .err_at(
                     size,
                     format!(
-                        "payload size {} does not fit in an IPv4 datagram",
+                        "payload size {} does not fit in an IPv4 datagram once encapsulated",
                         size.value
                     ),
                 )
-                .with_hint(format!("use at most {max} bytes")));
+                .with_hint(format!(
+                    "use at most {max} bytes: the payload, {what}, the IPv4 header (20) and {ENCAP_OVERHEAD} bytes of VXLAN encapsulation (outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14) must fit IPv4's 65535"
+                )));
         }
     }
     if p.ttl == Some(0) {
