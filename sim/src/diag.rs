@@ -90,41 +90,53 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// Words longer than this get no suggestion: a typo'd name is short, and the distance
+/// costs time proportional to the product of the lengths.
+const SUGGEST_MAX_LEN: usize = 64;
+
 /// The known name closest to `word` (Levenshtein distance at most a third of its length),
-/// for "did you mean".
+/// for "did you mean". Candidates whose length alone puts them out of reach are skipped, so
+/// the work stays small whatever the input holds.
 pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let w: Vec<char> = word.chars().collect();
+    if w.len() > SUGGEST_MAX_LEN {
+        return None;
+    }
+    let max = w.len().max(3) / 3;
     known
         .into_iter()
-        .map(|k| (distance(word, k), k))
-        .filter(|(d, _)| *d <= word.chars().count().max(3) / 3)
+        .filter(|k| {
+            // A char is 1 to 4 bytes: rule out long candidates before counting them.
+            k.len() <= 4 * (w.len() + max) && k.chars().count().abs_diff(w.len()) <= max
+        })
+        .map(|k| (distance(&w, k), k))
+        .filter(|(d, _)| *d <= max)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
 
 /// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so
-/// `pign` is one edit from `ping`.
-fn distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+/// `pign` is one edit from `ping`. Rolling rows: the previous two (a transposition looks
+/// two rows back) and the current one.
+fn distance(a: &[char], b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
     for i in 1..=a.len() {
+        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
+                v = v.min(before[j - 2] + 1);
             }
-            d[i][j] = v;
+            cur[j] = v;
         }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    d[a.len()][b.len()]
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -148,5 +160,29 @@ mod tests {
         assert_eq!(did_you_mean("nod-1", ["node-1", "node-2"]), Some("node-1"));
         assert_eq!(did_you_mean("zzzzzz", ["node-1"]), None);
         assert_eq!(did_you_mean("pign", ["ping", "syn"]), Some("ping"));
+        assert_eq!(did_you_mean("clinet", ["client", "server"]), Some("client"));
+        assert_eq!(did_you_mean("ab", ["abc"]), Some("abc"));
+        assert_eq!(
+            did_you_mean("node-10", ["node-1", "node-100"]),
+            Some("node-1")
+        );
+        assert_eq!(distance(&['k', 'i', 't', 't', 'e', 'n'], "sitting"), 3);
+        assert_eq!(distance(&[], "abc"), 3);
+    }
+
+    #[test]
+    fn huge_names_get_no_suggestion_and_cost_nothing() {
+        // A full distance matrix for two 60k-character names would be 3.6e9 cells.
+        let huge = "n".repeat(60_000);
+        let huge2 = format!("{}x", "n".repeat(59_999));
+        let start = std::time::Instant::now();
+        assert_eq!(did_you_mean(&huge, [huge2.as_str(), "node-1"]), None);
+        assert_eq!(
+            did_you_mean("node-1", [huge.as_str(), "node-2"]),
+            Some("node-2")
+        );
+        let word = "n".repeat(SUGGEST_MAX_LEN);
+        assert_eq!(did_you_mean(&word, [huge.as_str()]), None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 }
