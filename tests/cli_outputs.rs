@@ -182,10 +182,35 @@ fn show_prints_the_node_as_ip_and_bridge_print_it() {
     );
     let pod =
         String::from_utf8(run(&["show", &cross_node(), "--pod", "default/client"]).stdout).unwrap();
-    assert!(
-        pod.lines().any(|l| l == "default via 10.244.1.1 dev eth0 "),
-        "{pod}"
-    );
+    for line in [
+        "default via 10.244.1.1 dev eth0 ",
+        // flannel's CNI plugin routes the whole flannel network via the gateway too.
+        "10.244.0.0/16 via 10.244.1.1 dev eth0 ",
+        "10.244.1.0/24 dev eth0 proto kernel scope link src 10.244.1.2 ",
+        // A CNI veth has tx_queue_len 0: iproute2 prints no `qlen` and the line ends after
+        // `group default `; lo keeps 1000.
+        "2: eth0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default ",
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000",
+    ] {
+        assert!(
+            pod.lines().any(|l| l == line),
+            "missing line `{line}` in:\n{pod}"
+        );
+    }
+    let node_links: Vec<&str> = out.lines().filter(|l| l.contains(" mtu ")).collect();
+    for l in &node_links {
+        let veth = l
+            .split(':')
+            .nth(1)
+            .is_some_and(|n| n.trim().starts_with("veth"));
+        assert_eq!(
+            l.ends_with("group default "),
+            veth,
+            "qlen printed only for non-veth devices: `{l}`"
+        );
+        assert!(veth || l.ends_with("group default qlen 1000"), "`{l}`");
+    }
+    assert!(node_links.iter().any(|l| l.contains(" cni0: ")));
     let bad = kpath()
         .args(["show", &cross_node(), "--node", "node-9"])
         .output()

@@ -1,6 +1,6 @@
 //! The CNI bridge plugin as flannel's CNI config invokes it (`isGateway`, `hairpinMode`):
 //! cni0 holding the node's gateway address, and per pod a namespace, a veth pair with one end
-//! on cni0, the pod's address and its default route.
+//! on cni0, the pod's address, its default route and the route to the cluster's pod network.
 
 use super::mac;
 use super::node::link;
@@ -65,8 +65,17 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
         );
         let pns = w.ns_mut(pod);
         pns.add_addr(eth0, Ipv4Net::new(pod_ip, cidr.prefix));
+        // flannel's CNI plugin hands the bridge plugin `isDefaultGateway` and a route for
+        // the whole flannel network, so a pod has both `default via GW` and
+        // `POD_CIDR via GW` (besides the kernel's route for its own subnet).
         pns.routes
             .push(Route::via(Ipv4Net::DEFAULT, Some(gw), eth0, false));
+        pns.routes.push(Route::via(
+            s.cluster.pod_cidr.value.network(),
+            Some(gw),
+            eth0,
+            false,
+        ));
         for c in &p.containers {
             for port in &c.ports {
                 let proto = match port.protocol {

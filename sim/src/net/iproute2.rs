@@ -22,6 +22,18 @@ fn state(l: &Link) -> &'static str {
     }
 }
 
+/// iproute2 prints `qlen N` after `group default ` only when the device's tx_queue_len is
+/// nonzero (`print_queuelen`: `if (qlen)`). The CNI plugins create veths through
+/// vishvananda/netlink with TxQLen 0, so a pod's veth pair has none and its line ends with
+/// `group default `; the bridge plugin asks for the kernel default (TxQLen -1) for cni0,
+/// and lo, NICs and VXLAN devices keep ether_setup's 1000.
+fn qlen(l: &Link) -> &'static str {
+    match l.kind {
+        LinkKind::Veth { .. } => "",
+        _ => "qlen 1000",
+    }
+}
+
 /// `ip -d addr show`: devices, their details and their IPv4 addresses.
 pub fn ip_addr(w: &World, ns: &Netns) -> String {
     let mut out = String::new();
@@ -36,12 +48,13 @@ pub fn ip_addr(w: &World, ns: &Netns) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{}: {}{at}: {} mtu {} qdisc noqueue{master} state {} group default qlen 1000",
+            "{}: {}{at}: {} mtu {} qdisc noqueue{master} state {} group default {}",
             l.ifindex,
             l.name,
             flags(l),
             l.mtu,
-            state(l)
+            state(l),
+            qlen(l)
         );
         let (kind, brd) = match l.kind {
             LinkKind::Loopback => ("loopback", "00:00:00:00:00:00"),
