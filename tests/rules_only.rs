@@ -22,16 +22,29 @@ fn ask(src: &str, dst: &str, port: u16) -> (String, bool, Vec<&'static str>) {
     };
     let outcomes = trace_rules(&nf, &q);
     let total: f64 = outcomes.iter().map(|o| o.probability).sum();
-    assert!((total - 1.0).abs() < 1e-9, "probabilities add up to {total}");
-    let mut dests: Vec<String> = outcomes.iter().filter_map(|o| o.destination.clone()).collect();
+    assert!(
+        (total - 1.0).abs() < 1e-9,
+        "probabilities add up to {total}"
+    );
+    let mut dests: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.destination.clone())
+        .collect();
     dests.sort();
     let masq = outcomes.iter().any(|o| o.masquerade);
-    (dests.join(", "), masq, outcomes.iter().map(|o| o.verdict).collect())
+    (
+        dests.join(", "),
+        masq,
+        outcomes.iter().map(|o| o.verdict).collect(),
+    )
 }
 
 #[test]
 fn no_match_passes_untouched() {
-    assert_eq!(ask("10.0.0.2", "10.0.0.3", 80), ("10.0.0.3:80".into(), false, vec!["ACCEPT"]));
+    assert_eq!(
+        ask("10.0.0.2", "10.0.0.3", 80),
+        ("10.0.0.3:80".into(), false, vec!["ACCEPT"])
+    );
 }
 
 #[test]
@@ -42,10 +55,27 @@ fn single_endpoint() {
 #[test]
 fn multiple_endpoints_are_all_listed_with_their_probabilities() {
     let nf = parse_iptables_save("trace.rules", RULES).unwrap();
-    let q = RulesQuery { src: "10.0.0.2".parse().unwrap(), dst: "172.30.0.44".parse().unwrap(), dport: 80, proto: 6, local_ips: vec![], iif: None, oif: None };
+    let q = RulesQuery {
+        src: "10.0.0.2".parse().unwrap(),
+        dst: "172.30.0.44".parse().unwrap(),
+        dport: 80,
+        proto: 6,
+        local_ips: vec![],
+        iif: None,
+        oif: None,
+    };
     let o = trace_rules(&nf, &q);
-    let got: Vec<(Option<String>, String)> = o.iter().map(|o| (o.destination.clone(), format!("{:.4}", o.probability))).collect();
-    assert_eq!(got, [(Some("10.180.0.4:80".into()), "0.5000".into()), (Some("10.180.0.5:80".into()), "0.5000".into())]);
+    let got: Vec<(Option<String>, String)> = o
+        .iter()
+        .map(|o| (o.destination.clone(), format!("{:.4}", o.probability)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("10.180.0.4:80".into()), "0.5000".into()),
+            (Some("10.180.0.5:80".into()), "0.5000".into())
+        ]
+    );
 }
 
 #[test]
@@ -56,13 +86,19 @@ fn local_source_to_external_ip_is_masqueraded() {
 
 #[test]
 fn external_source_to_a_service_without_local_endpoints_is_dropped() {
-    assert_eq!(ask("203.0.113.2", "192.168.99.22", 80), (String::new(), false, vec!["DROP"]));
+    assert_eq!(
+        ask("203.0.113.2", "192.168.99.22", 80),
+        (String::new(), false, vec!["DROP"])
+    );
 }
 
 #[test]
 fn health_check_node_port_is_accepted() {
     let (dest, _, verdicts) = ask("192.168.0.2", "192.168.0.2", 30000);
-    assert_eq!((dest.as_str(), verdicts), ("192.168.0.2:30000", vec!["ACCEPT"]));
+    assert_eq!(
+        (dest.as_str(), verdicts),
+        ("192.168.0.2:30000", vec!["ACCEPT"])
+    );
 }
 
 #[test]
@@ -73,11 +109,25 @@ fn service_without_endpoints_is_rejected() {
 #[test]
 fn the_cli_prints_outcomes_as_text_and_json() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
-        .args(["trace", "--iptables-save", "tests/fixtures/kube-proxy-trace-packet.rules", "--src", "10.0.0.2", "--dst", "172.30.0.44:80", "--format", "json"])
+        .args([
+            "trace",
+            "--iptables-save",
+            "tests/fixtures/kube-proxy-trace-packet.rules",
+            "--src",
+            "10.0.0.2",
+            "--dst",
+            "172.30.0.44:80",
+            "--format",
+            "json",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let o = v["outcomes"].as_array().unwrap();
     assert_eq!(o.len(), 2);
@@ -91,13 +141,28 @@ fn the_cli_prints_outcomes_as_text_and_json() {
     let dir = std::env::temp_dir().join(format!("kpath-rules-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.rules");
-    std::fs::write(&bad, "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m frob -j ACCEPT\nCOMMIT\n").unwrap();
+    std::fs::write(
+        &bad,
+        "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m frob -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
-        .args(["trace", "--iptables-save", bad.to_str().unwrap(), "--src", "10.0.0.2", "--dst", "10.0.0.3:80"])
+        .args([
+            "trace",
+            "--iptables-save",
+            bad.to_str().unwrap(),
+            "--src",
+            "10.0.0.2",
+            "--dst",
+            "10.0.0.3:80",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("bad.rules:3:") && err.contains("unknown match module `frob`"), "{err}");
+    assert!(
+        err.contains("bad.rules:3:") && err.contains("unknown match module `frob`"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

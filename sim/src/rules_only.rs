@@ -6,7 +6,9 @@
 //! outcome with its probability, the way kube-proxy's own test tracer lists endpoints.
 
 use crate::engine::choices::Choices;
-use crate::netfilter::eval::{CtView, Final, HitAction, NatAction, PacketMeta, RuleEnv, RuleHit, walk_table};
+use crate::netfilter::eval::{
+    CtView, Final, HitAction, NatAction, PacketMeta, RuleEnv, RuleHit, walk_table,
+};
 use crate::netfilter::rule::{AddrType, CtState, Recent};
 use crate::netfilter::{Hook, Netfilter, TableKind};
 use crate::wire::{Icmp, IcmpMessage, Ipv4, Ipv4Addr, L4, Tcp, TcpFlags, Udp, UdpPayload};
@@ -72,7 +74,10 @@ impl RuleEnv for Env<'_> {
         matches!(r.cmd, crate::netfilter::rule::RecentCmd::Set)
     }
     fn random(&mut self, stored: u32) -> bool {
-        let what = format!("statistic probability {:.11}", f64::from(stored) / 2147483648.0);
+        let what = format!(
+            "statistic probability {:.11}",
+            f64::from(stored) / 2147483648.0
+        );
         self.choices.statistic(self.rng, stored, what)
     }
     fn nth(&mut self, _: &str, _: u32, packet: u32) -> bool {
@@ -82,11 +87,37 @@ impl RuleEnv for Env<'_> {
 
 fn packet(q: &RulesQuery) -> Ipv4 {
     let payload = match q.proto {
-        6 => L4::Tcp(Tcp { sport: 40000, dport: q.dport, seq: 1, ack: 0, flags: TcpFlags(TcpFlags::SYN), window: 64240, options: Vec::new(), payload: Vec::new() }),
-        17 => L4::Udp(Udp { sport: 40000, dport: q.dport, payload: UdpPayload::Data(Vec::new()) }),
-        _ => L4::Icmp(Icmp { msg: IcmpMessage::EchoRequest { ident: 1, seq: 1 }, data: Vec::new() }),
+        6 => L4::Tcp(Tcp {
+            sport: 40000,
+            dport: q.dport,
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags(TcpFlags::SYN),
+            window: 64240,
+            options: Vec::new(),
+            payload: Vec::new(),
+        }),
+        17 => L4::Udp(Udp {
+            sport: 40000,
+            dport: q.dport,
+            payload: UdpPayload::Data(Vec::new()),
+        }),
+        _ => L4::Icmp(Icmp {
+            msg: IcmpMessage::EchoRequest { ident: 1, seq: 1 },
+            data: Vec::new(),
+        }),
     };
-    Ipv4 { tos: 0, ident: 1, dont_frag: true, more_frags: false, frag_offset: 0, ttl: 64, src: q.src, dst: q.dst, payload }
+    Ipv4 {
+        tos: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: 64,
+        src: q.src,
+        dst: q.dst,
+        payload,
+    }
 }
 
 /// One run of the hooks with some choices forced.
@@ -97,21 +128,62 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
     let mut hits: Vec<RuleHit> = Vec::new();
     let mut masquerade = false;
     let local_src = q.local_ips.contains(&q.src) || q.src.is_loopback();
-    let ct = CtView { state: CtState::New, orig_dst: q.dst, orig_dport: q.dport, dnat: false, snat: false };
-    let first_hooks: &[Hook] = if local_src { &[Hook::Output] } else { &[Hook::Prerouting] };
+    let ct = CtView {
+        state: CtState::New,
+        orig_dst: q.dst,
+        orig_dport: q.dport,
+        dnat: false,
+        snat: false,
+    };
+    let first_hooks: &[Hook] = if local_src {
+        &[Hook::Output]
+    } else {
+        &[Hook::Prerouting]
+    };
     let mut dnat_done = false;
     // Run the tables of one hook in priority order; returns a final verdict when not ACCEPT.
-    let mut run_hook = |hook: Hook, ip: &mut Ipv4, mark: &mut u32, hits: &mut Vec<RuleHit>, masq: &mut bool, dnat_done: &mut bool, choices: &mut Choices| -> Option<&'static str> {
+    let mut run_hook = |hook: Hook,
+                        ip: &mut Ipv4,
+                        mark: &mut u32,
+                        hits: &mut Vec<RuleHit>,
+                        masq: &mut bool,
+                        dnat_done: &mut bool,
+                        choices: &mut Choices|
+     -> Option<&'static str> {
         for (_, table) in nf.at(hook) {
-            let iif = if matches!(hook, Hook::Prerouting | Hook::Input | Hook::Forward) { q.iif.as_deref() } else { None };
-            let oif = if matches!(hook, Hook::Output | Hook::Forward | Hook::Postrouting) { q.oif.as_deref() } else { None };
-            let nat_dst = table.kind == TableKind::Nat && matches!(hook, Hook::Prerouting | Hook::Output);
+            let iif = if matches!(hook, Hook::Prerouting | Hook::Input | Hook::Forward) {
+                q.iif.as_deref()
+            } else {
+                None
+            };
+            let oif = if matches!(hook, Hook::Output | Hook::Forward | Hook::Postrouting) {
+                q.oif.as_deref()
+            } else {
+                None
+            };
+            let nat_dst =
+                table.kind == TableKind::Nat && matches!(hook, Hook::Prerouting | Hook::Output);
             if nat_dst && *dnat_done {
                 continue;
             }
             let snapshot = ip.clone();
-            let meta = PacketMeta { ip: &snapshot, iif, oif, physin: None, physout: None, mark: *mark, ct: Some(CtView { dnat: *dnat_done, ..ct }) };
-            let mut env = Env { local: &q.local_ips, choices, rng: &mut rng };
+            let meta = PacketMeta {
+                ip: &snapshot,
+                iif,
+                oif,
+                physin: None,
+                physout: None,
+                mark: *mark,
+                ct: Some(CtView {
+                    dnat: *dnat_done,
+                    ..ct
+                }),
+            };
+            let mut env = Env {
+                local: &q.local_ips,
+                choices,
+                rng: &mut rng,
+            };
             let w = walk_table(table, hook, &meta, &mut env);
             *mark = w.mark;
             hits.extend(w.hits.iter().cloned());
@@ -125,7 +197,9 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
                     }
                     *dnat_done = true;
                 }
-                (Final::Accept, Some(NatAction::Snat { .. } | NatAction::Masquerade { .. })) => *masq = true,
+                (Final::Accept, Some(NatAction::Snat { .. } | NatAction::Masquerade { .. })) => {
+                    *masq = true
+                }
                 (Final::Accept, None) => {
                     if nat_dst {
                         *dnat_done = true;
@@ -136,8 +210,23 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
         None
     };
     for h in first_hooks {
-        if let Some(v) = run_hook(*h, &mut ip, &mut mark, &mut hits, &mut masquerade, &mut dnat_done, choices) {
-            return RuleOutcome { verdict: v, destination: None, masquerade: false, probability: choices.probability(), path: "dropped", hits };
+        if let Some(v) = run_hook(
+            *h,
+            &mut ip,
+            &mut mark,
+            &mut hits,
+            &mut masquerade,
+            &mut dnat_done,
+            choices,
+        ) {
+            return RuleOutcome {
+                verdict: v,
+                destination: None,
+                masquerade: false,
+                probability: choices.probability(),
+                path: "dropped",
+                hits,
+            };
         }
     }
     let local_dst = q.local_ips.contains(&ip.dst) || ip.dst.is_loopback();
@@ -150,8 +239,23 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
         (false, false) => &[Hook::Forward, Hook::Postrouting],
     };
     for h in rest {
-        if let Some(v) = run_hook(*h, &mut ip, &mut mark, &mut hits, &mut masquerade, &mut dnat_done, choices) {
-            return RuleOutcome { verdict: v, destination: None, masquerade: false, probability: choices.probability(), path: "dropped", hits };
+        if let Some(v) = run_hook(
+            *h,
+            &mut ip,
+            &mut mark,
+            &mut hits,
+            &mut masquerade,
+            &mut dnat_done,
+            choices,
+        ) {
+            return RuleOutcome {
+                verdict: v,
+                destination: None,
+                masquerade: false,
+                probability: choices.probability(),
+                path: "dropped",
+                hits,
+            };
         }
     }
     let destination = match &ip.payload {
@@ -159,7 +263,14 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
         L4::Udp(u) => format!("{}:{}", ip.dst, u.dport),
         L4::Icmp(_) => ip.dst.to_string(),
     };
-    RuleOutcome { verdict: "ACCEPT", destination: Some(destination), masquerade, probability: choices.probability(), path: if local_dst { "local" } else { "forward" }, hits }
+    RuleOutcome {
+        verdict: "ACCEPT",
+        destination: Some(destination),
+        masquerade,
+        probability: choices.probability(),
+        path: if local_dst { "local" } else { "forward" },
+        hits,
+    }
 }
 
 fn set_dport(ip: &mut Ipv4, p: u16) {
@@ -175,7 +286,11 @@ pub fn trace_rules(nf: &Netfilter, q: &RulesQuery) -> Vec<RuleOutcome> {
     let mut out = Vec::new();
     let mut todo: Vec<Vec<usize>> = vec![Vec::new()];
     while let Some(forced) = todo.pop() {
-        let mut choices = Choices { forced, log: Vec::new(), enumerate: true };
+        let mut choices = Choices {
+            forced,
+            log: Vec::new(),
+            enumerate: true,
+        };
         let o = run_once(nf, q, &mut choices);
         let mut alts = choices.alternatives();
         alts.reverse();
@@ -185,7 +300,11 @@ pub fn trace_rules(nf: &Netfilter, q: &RulesQuery) -> Vec<RuleOutcome> {
             break;
         }
     }
-    out.sort_by(|a, b| b.probability.partial_cmp(&a.probability).unwrap_or(std::cmp::Ordering::Equal));
+    out.sort_by(|a, b| {
+        b.probability
+            .partial_cmp(&a.probability)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     out
 }
 
@@ -203,19 +322,59 @@ pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> Stri
         _ => "icmp",
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{file}: {proto} {} -> {}:{} (the first packet of a new connection)", q.src, q.dst, q.dport);
+    let _ = writeln!(
+        out,
+        "{file}: {proto} {} -> {}:{} (the first packet of a new connection)",
+        q.src, q.dst, q.dport
+    );
     let locals: Vec<String> = q.local_ips.iter().map(|i| i.to_string()).collect();
-    let _ = writeln!(out, "node addresses: {}", if locals.is_empty() { "none given (--local-ip)".into() } else { locals.join(", ") });
+    let _ = writeln!(
+        out,
+        "node addresses: {}",
+        if locals.is_empty() {
+            "none given (--local-ip)".into()
+        } else {
+            locals.join(", ")
+        }
+    );
     let n = outcomes.len();
-    let _ = writeln!(out, "{n} possible outcome{}:", if n == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "{n} possible outcome{}:",
+        if n == 1 { "" } else { "s" }
+    );
     for o in outcomes {
-        let dest = o.destination.as_deref().map(|d| format!(" -> {d}")).unwrap_or_default();
+        let dest = o
+            .destination
+            .as_deref()
+            .map(|d| format!(" -> {d}"))
+            .unwrap_or_default();
         let masq = if o.masquerade { ", masqueraded" } else { "" };
-        let _ = writeln!(out, "\n{:>7.2}%  {}{dest} ({}{masq})", o.probability * 100.0, o.verdict, o.path);
+        let _ = writeln!(
+            out,
+            "\n{:>7.2}%  {}{dest} ({}{masq})",
+            o.probability * 100.0,
+            o.verdict,
+            o.path
+        );
         for h in &o.hits {
-            let pos = if h.position == 0 { String::new() } else { format!(" #{}", h.position) };
-            let comment = h.comment.as_ref().map(|c| format!("  \"{c}\"")).unwrap_or_default();
-            let _ = writeln!(out, "    {} {}{pos} -> {}{comment}", h.table.name(), h.chain, h.action.describe().trim_start_matches("verdict "));
+            let pos = if h.position == 0 {
+                String::new()
+            } else {
+                format!(" #{}", h.position)
+            };
+            let comment = h
+                .comment
+                .as_ref()
+                .map(|c| format!("  \"{c}\""))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {} {}{pos} -> {}{comment}",
+                h.table.name(),
+                h.chain,
+                h.action.describe().trim_start_matches("verdict ")
+            );
         }
     }
     out

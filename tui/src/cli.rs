@@ -143,7 +143,9 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 return rules_only(&file, src, dst.as_deref(), proto, local_ips, format);
             }
             let Some(scenario) = scenario else {
-                return Err(usage("give a scenario file, or --iptables-save FILE with --src and --dst".into()));
+                return Err(usage(
+                    "give a scenario file, or --iptables-save FILE with --src and --dst".into(),
+                ));
             };
             let s = load_scenario(&scenario)?;
             let traces = traces(&s, packet.as_deref(), seed)?;
@@ -242,19 +244,39 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
 }
 
 /// Rules-only mode: load a dump and list every outcome for one packet.
-fn rules_only(file: &std::path::Path, src: Option<std::net::Ipv4Addr>, dst: Option<&str>, proto: Proto, local_ips: Vec<std::net::Ipv4Addr>, format: Format) -> Result<Output, Failure> {
+fn rules_only(
+    file: &std::path::Path,
+    src: Option<std::net::Ipv4Addr>,
+    dst: Option<&str>,
+    proto: Proto,
+    local_ips: Vec<std::net::Ipv4Addr>,
+    format: Format,
+) -> Result<Output, Failure> {
     let name = file.display().to_string();
-    let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read {name}: {e}")))?;
     let nf = kpath_sim::netfilter::parse_iptables_save(&name, &text)?;
     let (Some(src), Some(dst)) = (src, dst) else {
-        return Err(usage("rules-only mode needs --src IP and --dst IP:PORT".into()));
+        return Err(usage(
+            "rules-only mode needs --src IP and --dst IP:PORT".into(),
+        ));
     };
     let (dst_ip, dport) = match dst.rsplit_once(':') {
-        Some((a, p)) => (a, p.parse::<u16>().map_err(|_| usage(format!("--dst {dst}: `{p}` is not a port (1-65535)")))?),
+        Some((a, p)) => (
+            a,
+            p.parse::<u16>()
+                .map_err(|_| usage(format!("--dst {dst}: `{p}` is not a port (1-65535)")))?,
+        ),
         None if proto == Proto::Icmp => (dst, 0),
-        None => return Err(usage(format!("--dst {dst}: give IP:PORT, e.g. 10.96.0.10:53"))),
+        None => {
+            return Err(usage(format!(
+                "--dst {dst}: give IP:PORT, e.g. 10.96.0.10:53"
+            )));
+        }
     };
-    let dst_ip = dst_ip.parse().map_err(|_| usage(format!("--dst {dst}: `{dst_ip}` is not an IPv4 address")))?;
+    let dst_ip = dst_ip
+        .parse()
+        .map_err(|_| usage(format!("--dst {dst}: `{dst_ip}` is not an IPv4 address")))?;
     let q = kpath_sim::rules_only::RulesQuery {
         src,
         dst: dst_ip,

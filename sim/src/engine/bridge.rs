@@ -55,8 +55,8 @@ impl Walk<'_> {
                 return Next::End(End::Fate(d));
             }
             skb.br_nf_prerouted = true;
-            if let Err(end) = self.br_nf_pre_routing_finish(&mut skb, br, dst_before) {
-                return end;
+            if let Err(d) = self.br_nf_pre_routing_finish(&mut skb, br, dst_before) {
+                return Next::End(End::Fate(d));
             }
         }
 
@@ -121,7 +121,7 @@ impl Walk<'_> {
         skb: &mut Skb,
         br: IfIndex,
         dst_before: Option<crate::wire::Ipv4Addr>,
-    ) -> Result<(), Next> {
+    ) -> Result<(), crate::trace::Disposition> {
         let Some(now) = skb.ipv4().map(|i| i.dst) else {
             return Ok(());
         };
@@ -137,7 +137,7 @@ impl Walk<'_> {
                 let src = skb.frame.src;
                 let res = self.neigh_output(skb, br, now);
                 skb.frame.src = src;
-                res.map_err(|d| Next::End(End::Fate(d)))
+                res
             }
             Some(_) => {
                 let mac = self
@@ -151,13 +151,23 @@ impl Walk<'_> {
                 skb.frame.dst = mac;
                 Ok(())
             }
-            None => Err(self.drop_here(
-                skb,
-                Some(br),
-                "br_nf_pre_routing_finish",
-                crate::trace::DispositionKind::NoRoute,
-                format!("DNAT moved the destination to {now}, and there is no route to it"),
-            )),
+            None => {
+                let reason =
+                    format!("DNAT moved the destination to {now}, and there is no route to it");
+                self.record(
+                    skb,
+                    Some(br),
+                    "br_nf_pre_routing_finish",
+                    StepKind::Drop,
+                    reason.clone(),
+                );
+                Err(self.fate(
+                    skb,
+                    Some(br),
+                    crate::trace::DispositionKind::NoRoute,
+                    reason,
+                ))
+            }
         }
     }
 

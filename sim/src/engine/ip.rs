@@ -202,36 +202,36 @@ impl Walk<'_> {
         }
         // ip_route_me_harder: OUTPUT's DNAT changed the destination, so route again.
         let dst = skb.ipv4().map(|i| i.dst);
-        if let (Some(before), Some(now)) = (dst_before, dst) {
-            if before != now {
-                let Some(nrt) = route::lookup(&self.world.ns(skb.ns).routes, now).cloned() else {
-                    return self.drop_here(
-                        &skb,
-                        Some(skb.dev),
-                        "ip_route_me_harder",
-                        DispositionKind::NoRoute,
-                        format!("DNAT moved the destination to {now}, and there is no route to it"),
-                    );
-                };
-                let text = self.route_text(&skb, &nrt);
-                self.record(
+        if let (Some(before), Some(now)) = (dst_before, dst)
+            && before != now
+        {
+            let Some(nrt) = route::lookup(&self.world.ns(skb.ns).routes, now).cloned() else {
+                return self.drop_here(
                     &skb,
-                    Some(nrt.dev),
+                    Some(skb.dev),
                     "ip_route_me_harder",
-                    StepKind::Routing,
-                    format!("the destination changed in OUTPUT: route again, {now} via {text}"),
+                    DispositionKind::NoRoute,
+                    format!("DNAT moved the destination to {now}, and there is no route to it"),
                 );
-                skb.dev = if nrt.rtype == RouteType::Local {
-                    self.world
-                        .ns(skb.ns)
-                        .link_by_name("lo")
-                        .map(|l| l.ifindex)
-                        .unwrap_or(nrt.dev)
-                } else {
-                    nrt.dev
-                };
-                return Next::Output(skb, nrt);
-            }
+            };
+            let text = self.route_text(&skb, &nrt);
+            self.record(
+                &skb,
+                Some(nrt.dev),
+                "ip_route_me_harder",
+                StepKind::Routing,
+                format!("the destination changed in OUTPUT: route again, {now} via {text}"),
+            );
+            skb.dev = if nrt.rtype == RouteType::Local {
+                self.world
+                    .ns(skb.ns)
+                    .link_by_name("lo")
+                    .map(|l| l.ifindex)
+                    .unwrap_or(nrt.dev)
+            } else {
+                nrt.dev
+            };
+            return Next::Output(skb, nrt);
         }
         Next::Output(skb, rt)
     }

@@ -165,6 +165,7 @@ pub fn socket_text(s: &Socket) -> String {
     let owner = match &s.owner {
         SocketOwner::Container { container } => format!("container {container}"),
         SocketOwner::Vxlan { .. } => "VXLAN".to_string(),
+        SocketOwner::Host { host } => format!("a server on {host}"),
     };
     format!("{} {}:{} ({owner})", s.proto.name(), s.addr, s.port)
 }

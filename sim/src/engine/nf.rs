@@ -252,7 +252,7 @@ impl Walk<'_> {
         );
         let last = w.hits.len().saturating_sub(1);
         for (i, h) in w.hits.iter().enumerate() {
-            let verdict = (i == last).then(|| match w.verdict {
+            let verdict = (i == last).then_some(match w.verdict {
                 Final::Accept => crate::netfilter::Verdict::Accept,
                 _ => crate::netfilter::Verdict::Drop,
             });
@@ -436,12 +436,14 @@ impl Walk<'_> {
         };
         let Some(conn) = self.conn(skb) else { return };
         let done = if dst { conn.dnat_done } else { conn.snat_done };
-        if r.dir == Dir::Original && r.state == CtState::New && !done {
-            if let Some(w) = self.walk(skb, hook, TableKind::Nat, iif, oif) {
-                self.record_walk(skb, &w, prio, iif, oif);
-                skb.mark = w.mark;
-                self.bind(skb, dst, w.nat.as_ref(), oif);
-            }
+        if r.dir == Dir::Original
+            && r.state == CtState::New
+            && !done
+            && let Some(w) = self.walk(skb, hook, TableKind::Nat, iif, oif)
+        {
+            self.record_walk(skb, &w, prio, iif, oif);
+            skb.mark = w.mark;
+            self.bind(skb, dst, w.nat.as_ref(), oif);
         }
         let Some(conn) = self.conn(skb).cloned() else {
             return;
@@ -450,29 +452,24 @@ impl Walk<'_> {
         let changed = skb
             .ipv4_mut()
             .is_some_and(|ip| manip(ip, &conn, r.dir, dst));
-        if changed {
-            if let (Some(b), Some(a)) = (before, skb.ipv4()) {
-                let what = if dst { "destination" } else { "source" };
-                let (from, to) = if dst {
-                    (endpoint(&b, true), endpoint(a, true))
-                } else {
-                    (endpoint(&b, false), endpoint(a, false))
-                };
-                let why = match (r.dir, dst) {
-                    (Dir::Original, true) => "DNAT",
-                    (Dir::Original, false) => "SNAT",
-                    (Dir::Reply, true) => "reverse SNAT (a reply of a source-NATed connection)",
-                    (Dir::Reply, false) => {
-                        "reverse DNAT (a reply of a destination-NATed connection)"
-                    }
-                };
-                let note = format!(
-                    "nf_nat_packet: {why}: {what} {from} -> {to}, from the conntrack entry"
-                );
-                let step = self.record(skb, oif.or(iif), "nf_nat_packet", StepKind::Nat, note);
-                step.hook = Some(hook);
-                step.conntrack = Some(conn.text());
-            }
+        if changed && let (Some(b), Some(a)) = (before, skb.ipv4()) {
+            let what = if dst { "destination" } else { "source" };
+            let (from, to) = if dst {
+                (endpoint(&b, true), endpoint(a, true))
+            } else {
+                (endpoint(&b, false), endpoint(a, false))
+            };
+            let why = match (r.dir, dst) {
+                (Dir::Original, true) => "DNAT",
+                (Dir::Original, false) => "SNAT",
+                (Dir::Reply, true) => "reverse SNAT (a reply of a source-NATed connection)",
+                (Dir::Reply, false) => "reverse DNAT (a reply of a destination-NATed connection)",
+            };
+            let note =
+                format!("nf_nat_packet: {why}: {what} {from} -> {to}, from the conntrack entry");
+            let step = self.record(skb, oif.or(iif), "nf_nat_packet", StepKind::Nat, note);
+            step.hook = Some(hook);
+            step.conntrack = Some(conn.text());
         }
     }
 

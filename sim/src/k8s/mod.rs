@@ -2,7 +2,9 @@
 //! the way the real agents program it. Each controller is a function over the world.
 
 mod cni_bridge;
+pub mod dns;
 mod flannel;
+pub mod internet;
 pub mod kube_proxy;
 mod mac;
 mod node;
@@ -26,5 +28,6 @@ pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputE
     for n in &s.cluster.nodes {
         cni_bridge::program(&mut w, s, n);
     }
+    internet::program(&mut w, s, switch)?;
     Ok(w)
 }

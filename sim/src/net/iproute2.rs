@@ -231,6 +231,7 @@ pub fn ss(ns: &Netns) -> String {
             SocketOwner::Vxlan { device } => {
                 format!("kernel (VXLAN socket of {})", ns.dev_name(*device))
             }
+            SocketOwner::Host { host } => format!("a server on {host}"),
         };
         let _ = writeln!(out, "{netid:<5} {st:<6} {}:{:<10} {owner}", s.addr, s.port);
     }

@@ -19,6 +19,10 @@ pub enum NsKind {
     Pod { namespace: String, name: String },
     /// The underlay switch joining the nodes' eth0.
     Switch,
+    /// The gateway router between the underlay and the internet.
+    Router,
+    /// A host on the internet.
+    Host { host: String },
 }
 
 /// The sysctls the datapath reads.
@@ -69,6 +73,8 @@ pub enum SocketOwner {
     Container { container: String },
     /// The kernel's VXLAN socket of a device (`vxlan_sock`), handing datagrams to `vxlan_rcv`.
     Vxlan { device: IfIndex },
+    /// A server process on an internet host.
+    Host { host: String },
 }
 
 /// A bound, listening socket (`ss -ltn`): `addr` 0.0.0.0 means any local address.

@@ -309,25 +309,25 @@ fn icmp_type_code(l4: &L4) -> (u8, u8) {
 /// Does the rule's whole match part hold?
 pub fn rule_matches(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> bool {
     let ip = p.ip;
-    if let Some((n, inv)) = &r.src {
-        if in_net(n, ip.src) == *inv {
-            return false;
-        }
+    if let Some((n, inv)) = &r.src
+        && in_net(n, ip.src) == *inv
+    {
+        return false;
     }
-    if let Some((n, inv)) = &r.dst {
-        if in_net(n, ip.dst) == *inv {
-            return false;
-        }
+    if let Some((n, inv)) = &r.dst
+        && in_net(n, ip.dst) == *inv
+    {
+        return false;
     }
-    if let Some((pat, inv)) = &r.in_iface {
-        if iface_matches(pat, p.iif) == *inv {
-            return false;
-        }
+    if let Some((pat, inv)) = &r.in_iface
+        && iface_matches(pat, p.iif) == *inv
+    {
+        return false;
     }
-    if let Some((pat, inv)) = &r.out_iface {
-        if iface_matches(pat, p.oif) == *inv {
-            return false;
-        }
+    if let Some((pat, inv)) = &r.out_iface
+        && iface_matches(pat, p.oif) == *inv
+    {
+        return false;
     }
     if let Some((proto, inv)) = &r.proto {
         let hit = proto.0 == 0 || proto.0 == ip.protocol();
@@ -371,24 +371,24 @@ pub fn walk_table(
     while let Some((chain, i)) = stack.pop() {
         let Some(rule) = chain.rules.get(i) else {
             // Off the end: a built-in chain's policy, or an implicit return.
-            if let Some(policy) = chain.policy {
-                if stack.is_empty() {
-                    hits.push(RuleHit {
-                        table: table.kind,
-                        chain: chain.name.clone(),
-                        position: 0,
-                        rule: String::new(),
-                        comment: None,
-                        action: HitAction::Policy(policy),
-                        mark,
-                    });
-                    let v = if policy == Verdict::Accept {
-                        Final::Accept
-                    } else {
-                        Final::Drop
-                    };
-                    return done(v, None, mark, hits, evaluated);
-                }
+            if let Some(policy) = chain.policy
+                && stack.is_empty()
+            {
+                hits.push(RuleHit {
+                    table: table.kind,
+                    chain: chain.name.clone(),
+                    position: 0,
+                    rule: String::new(),
+                    comment: None,
+                    action: HitAction::Policy(policy),
+                    mark,
+                });
+                let v = if policy == Verdict::Accept {
+                    Final::Accept
+                } else {
+                    Final::Drop
+                };
+                return done(v, None, mark, hits, evaluated);
             }
             continue;
         };

@@ -41,8 +41,14 @@ pub struct Scenario {
     /// kube-proxy's configuration; iptables mode with its defaults when left out.
     #[serde(default)]
     pub kube_proxy: KubeProxy,
+    /// A gateway to the internet and hosts out there.
+    #[serde(default)]
+    pub internet: Option<Internet>,
     #[serde(default)]
     pub packets: Vec<PacketSpec>,
+    /// Connections and exchanges: every packet of them, replies included.
+    #[serde(default)]
+    pub flows: Vec<FlowSpec>,
     /// Where the file came from (set by the loader, not read from YAML).
     #[serde(skip)]
     pub file: String,
@@ -342,6 +348,67 @@ impl Protocol {
     }
 }
 
+/// The world outside the cluster: a router on the underlay and hosts behind it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Internet {
+    pub gateway: Gateway,
+    #[serde(default)]
+    pub hosts: Vec<ExternalHost>,
+    /// The node a LoadBalancer's traffic is steered to (a passthrough load balancer such as
+    /// MetalLB in L2 mode, or a cloud LB that keeps the destination IP). Default: the first
+    /// node.
+    #[serde(default)]
+    pub load_balancer_node: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Gateway {
+    /// Its address on the underlay; every node's default route points at it.
+    pub ip: Spanned<Ipv4Addr>,
+    /// Its address towards the internet.
+    #[serde(rename = "publicIP")]
+    pub public_ip: Spanned<Ipv4Addr>,
+    /// Source-NAT the underlay's private addresses to `publicIP` on the way out (a cloud
+    /// NAT gateway). Default true.
+    #[serde(default = "yes")]
+    pub masquerade: bool,
+}
+
+/// A host on the internet, reached through the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExternalHost {
+    pub name: Spanned<String>,
+    pub ip: Spanned<Ipv4Addr>,
+    /// Ports a server on the host listens on.
+    #[serde(default)]
+    pub ports: Vec<ContainerPort>,
+}
+
+/// A connection (TCP) or an exchange (UDP request and response, ICMP echo and reply):
+/// `kpath trace FILE --flow NAME` walks every packet of it, replies included.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FlowSpec {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+    pub protocol: Protocol,
+    /// Payload bytes the client sends after the handshake (TCP) or in its datagram (UDP).
+    #[serde(default)]
+    pub request: u16,
+    /// Payload bytes the server answers with.
+    #[serde(default)]
+    pub response: u16,
+    /// TCP: close the connection with FIN, FIN, ACK after the exchange. Default true.
+    #[serde(default = "yes")]
+    pub close: bool,
+}
+
 /// A named packet to send: `kpath trace FILE --packet NAME`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -402,6 +469,18 @@ impl Scenario {
         self.kube_proxy
             .cluster_cidr
             .unwrap_or(self.cluster.pod_cidr.value)
+    }
+
+    pub fn flow(&self, name: &str) -> Option<&FlowSpec> {
+        self.flows.iter().find(|f| f.name.value == name)
+    }
+
+    pub fn host(&self, name: &str) -> Option<&ExternalHost> {
+        self.internet
+            .as_ref()?
+            .hosts
+            .iter()
+            .find(|h| h.name.value == name)
     }
 
     pub fn packet(&self, name: &str) -> Option<&PacketSpec> {

@@ -1,0 +1,126 @@
+//! Cluster DNS as CoreDNS's kubernetes plugin answers it, seen through a pod's resolver
+//! (`/etc/resolv.conf`: the kube-dns ClusterIP as nameserver, `search <ns>.svc.cluster.local
+//! svc.cluster.local cluster.local`, `options ndots:5`).
+//!
+//! - `<svc>.<ns>.svc.cluster.local` A: the ClusterIP.
+//! - headless Service: one A record per ready endpoint pod.
+//! - ExternalName Service: a CNAME to its external name.
+
+use super::services;
+use crate::scenario::{Scenario, ServiceType};
+use std::net::Ipv4Addr;
+
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// What the resolver got for one query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    A(Vec<Ipv4Addr>),
+    Cname(String),
+    NxDomain,
+}
+
+/// The whole lookup: every query the resolver sent, in order, and what came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    pub queries: Vec<(String, Answer)>,
+    /// The addresses finally obtained (empty: the name did not resolve).
+    pub addrs: Vec<Ipv4Addr>,
+}
+
+/// Answer one fully qualified name from the cluster's Services.
+pub fn answer(s: &Scenario, fqdn: &str) -> Answer {
+    let name = fqdn.trim_end_matches('.');
+    let suffix = format!(".svc.{CLUSTER_DOMAIN}");
+    let Some(rest) = name.strip_suffix(&suffix) else {
+        return Answer::NxDomain;
+    };
+    let Some((svc_name, ns)) = rest.split_once('.') else {
+        return Answer::NxDomain;
+    };
+    let Some(svc) = s.service(&format!("{ns}/{svc_name}")) else {
+        return Answer::NxDomain;
+    };
+    if svc.kind == ServiceType::ExternalName {
+        return match &svc.external_name {
+            Some(n) => Answer::Cname(n.clone()),
+            None => Answer::NxDomain,
+        };
+    }
+    if svc.is_headless() {
+        let mut ips: Vec<Ipv4Addr> = s
+            .pods
+            .iter()
+            .filter(|p| p.ready && services::selects(svc, p))
+            .map(|p| p.ip.value)
+            .collect();
+        ips.sort();
+        ips.dedup();
+        return if ips.is_empty() {
+            Answer::NxDomain
+        } else {
+            Answer::A(ips)
+        };
+    }
+    match svc.cluster_ip() {
+        Some(ip) => Answer::A(vec![ip]),
+        None => Answer::NxDomain,
+    }
+}
+
+/// Resolve `name` as a pod in namespace `pod_ns` would: with fewer than 5 dots (ndots:5),
+/// the search domains are tried first, then the name as given. A CNAME is followed once
+/// (to a name outside the cluster, which kpath's resolver cannot answer).
+pub fn resolve(s: &Scenario, name: &str, pod_ns: &str) -> Lookup {
+    let absolute = name.ends_with('.');
+    let dots = name.trim_end_matches('.').matches('.').count();
+    let mut candidates: Vec<String> = Vec::new();
+    if !absolute && dots < 5 {
+        for d in [
+            format!("{pod_ns}.svc.{CLUSTER_DOMAIN}"),
+            format!("svc.{CLUSTER_DOMAIN}"),
+            CLUSTER_DOMAIN.to_string(),
+        ] {
+            candidates.push(format!("{name}.{d}"));
+        }
+    }
+    candidates.push(name.trim_end_matches('.').to_string());
+    let mut queries = Vec::new();
+    for c in candidates {
+        let a = answer(s, &c);
+        let done = a != Answer::NxDomain;
+        queries.push((c, a.clone()));
+        if done {
+            let addrs = match a {
+                Answer::A(ips) => ips,
+                Answer::Cname(target) => {
+                    let t = answer(s, &target);
+                    queries.push((target, t.clone()));
+                    match t {
+                        Answer::A(ips) => ips,
+                        _ => Vec::new(),
+                    }
+                }
+                Answer::NxDomain => Vec::new(),
+            };
+            return Lookup { queries, addrs };
+        }
+    }
+    Lookup {
+        queries,
+        addrs: Vec::new(),
+    }
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::A(ips) => {
+                let v: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
+                write!(f, "A {}", v.join(", "))
+            }
+            Answer::Cname(n) => write!(f, "CNAME {n}"),
+            Answer::NxDomain => write!(f, "NXDOMAIN"),
+        }
+    }
+}
