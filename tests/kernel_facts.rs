@@ -265,12 +265,15 @@ fn oversized_df_packet_gets_fragmentation_needed_from_the_node_with_mtu_1450() {
 #[test]
 fn node_to_remote_pod_uses_flannel1_address_and_arrives_with_ttl_63() {
     let t = trace("node-to-pod", "ping");
-    let first = ipv4(&t.sent).unwrap();
+    let first = ipv4(t.sent.as_ref().unwrap()).unwrap();
     assert_eq!(first.src.to_string(), "10.244.1.0");
     assert_eq!(
         ipv4(&t.packet_steps().last().unwrap().packet).unwrap().ttl,
         63
     );
     let local = trace("node-to-pod", "probe-local");
-    assert_eq!(ipv4(&local.sent).unwrap().src.to_string(), "10.244.1.1");
+    assert_eq!(
+        ipv4(local.sent.as_ref().unwrap()).unwrap().src.to_string(),
+        "10.244.1.1"
+    );
 }

@@ -143,7 +143,7 @@ fn a_listening_socket_drops_a_segment_without_flags_silently() {
 #[test]
 fn a_listening_socket_answers_an_ack_with_rst_seq_set_to_the_ack() {
     let t = tcp_to_listener("[ACK]");
-    let sent_ack = match &ip(&t.sent).payload {
+    let sent_ack = match &ip(t.sent.as_ref().unwrap()).payload {
         L4::Tcp(tcp) => tcp.ack,
         _ => unreachable!(),
     };
@@ -292,7 +292,7 @@ fn each_packet_draws_its_own_randomness() {
         "  - {name: ping2, from: pod/default/client, to: pod/default/server, protocol: icmp}\n  - {name: syn2, from: pod/default/client, to: 'pod/default/server:80', protocol: tcp}\n",
     );
     let w = world(&s);
-    let id = |t: &Trace| match &ip(&t.sent).payload {
+    let id = |t: &Trace| match &ip(t.sent.as_ref().unwrap()).payload {
         L4::Icmp(i) => match i.msg {
             IcmpMessage::EchoRequest { ident, .. } => ident,
             _ => unreachable!(),
@@ -302,11 +302,11 @@ fn each_packet_draws_its_own_randomness() {
     let (a, b) = (run(&s, &w, "ping"), run(&s, &w, "ping2"));
     assert_ne!(id(&a), id(&b), "two pings share an ICMP id");
     assert_ne!(
-        ip(&a.sent).ident,
-        ip(&b.sent).ident,
+        ip(a.sent.as_ref().unwrap()).ident,
+        ip(b.sent.as_ref().unwrap()).ident,
         "two pings share an IP ID"
     );
-    let ports = |t: &Trace| match &ip(&t.sent).payload {
+    let ports = |t: &Trace| match &ip(t.sent.as_ref().unwrap()).payload {
         L4::Tcp(tcp) => (tcp.sport, tcp.seq),
         _ => unreachable!(),
     };

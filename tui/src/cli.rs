@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use kpath_sim::k8s::build_world;
 use kpath_sim::net::iproute2;
-use kpath_sim::scenario::{Scenario, ScenarioError, did_you_mean, load_scenario};
-use kpath_sim::trace::{Trace, json, pcap, text};
+use kpath_sim::scenario::{ScenarioError, did_you_mean, load_scenario};
+use kpath_sim::trace::{Trace, pcap};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -42,9 +42,17 @@ pub enum Command {
         /// `-m addrtype LOCAL` and whether the packet is for the node.
         #[arg(long = "local-ip", value_name = "IP")]
         local_ips: Vec<std::net::Ipv4Addr>,
-        /// The packet to send (its `name:` in the scenario); every packet when left out.
-        #[arg(long, short)]
+        /// The packet to send (its `name:` in the scenario). With neither --packet nor
+        /// --flow, every packet and flow of the scenario.
+        #[arg(long, short, conflicts_with = "flow")]
         packet: Option<String>,
+        /// The flow to run: every packet of a connection or exchange, replies included.
+        #[arg(long)]
+        flow: Option<String>,
+        /// List every possible outcome of the random choices (kube-proxy's endpoint pick)
+        /// with its probability, instead of the one the seed picks.
+        #[arg(long)]
+        all_outcomes: bool,
         #[arg(long, short, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Print each step's plain-words explanation (text format).
@@ -57,8 +65,12 @@ pub enum Command {
     /// Write the packet's journey as a pcapng capture: one interface per link it crossed.
     Pcap {
         scenario: PathBuf,
-        #[arg(long, short)]
-        packet: String,
+        /// The packet to capture.
+        #[arg(long, short, required_unless_present = "flow", conflicts_with = "flow")]
+        packet: Option<String>,
+        /// Or a whole flow: every packet of it in one capture.
+        #[arg(long)]
+        flow: Option<String>,
         /// Where to write the capture.
         #[arg(long, short)]
         output: PathBuf,
@@ -111,7 +123,7 @@ impl From<ScenarioError> for Failure {
     }
 }
 
-fn usage(message: String) -> Failure {
+pub(crate) fn usage(message: String) -> Failure {
     Failure {
         message: format!("error: {message}"),
         status: 2,
@@ -135,6 +147,8 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             proto,
             local_ips,
             packet,
+            flow,
+            all_outcomes,
             format,
             explain,
             seed,
@@ -148,34 +162,28 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 ));
             };
             let s = load_scenario(&scenario)?;
-            let traces = traces(&s, packet.as_deref(), seed)?;
-            let out = match format {
-                Format::Text => traces
-                    .iter()
-                    .map(|t| text::render(t, &text::TextOptions { explain }))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                Format::Json if traces.len() == 1 => json::render(&traces[0]) + "\n",
-                Format::Json => format!(
-                    "[\n{}\n]\n",
-                    traces
-                        .iter()
-                        .map(json::render)
-                        .collect::<Vec<_>>()
-                        .join(",\n")
-                ),
+            let sel = crate::trace_cmd::Selection {
+                packet: packet.as_deref(),
+                flow: flow.as_deref(),
             };
+            let out = crate::trace_cmd::trace(&s, &sel, seed, format, explain, all_outcomes)?;
             Ok(Output::Text(out))
         }
         Command::Pcap {
             scenario,
             packet,
+            flow,
             output,
             seed,
         } => {
             let s = load_scenario(&scenario)?;
-            let t = traces(&s, Some(&packet), seed)?.remove(0);
-            let bytes = pcap::render(&t).map_err(|e| Failure {
+            let sel = crate::trace_cmd::Selection {
+                packet: packet.as_deref(),
+                flow: flow.as_deref(),
+            };
+            let walked = crate::trace_cmd::walk(&s, &sel, seed)?;
+            let traces: Vec<&Trace> = walked.iter().flat_map(|w| w.traces()).collect();
+            let bytes = pcap::render_many(&traces).map_err(|e| Failure {
                 message: format!("error: cannot build the capture: {e}"),
                 status: 1,
             })?;
@@ -183,7 +191,11 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 message: format!("error: cannot write {}: {e}", output.display()),
                 status: 1,
             })?;
-            let frames = t.steps.iter().filter(|s| s.wire.is_some()).count();
+            let frames = traces
+                .iter()
+                .flat_map(|t| &t.steps)
+                .filter(|s| s.wire.is_some())
+                .count();
             Ok(Output::Written(format!(
                 "wrote {} ({frames} frames, {} bytes); read it with: tshark -r {} -d udp.port==8472,vxlan",
                 output.display(),
@@ -295,31 +307,4 @@ fn rules_only(
         Format::Text => kpath_sim::rules_only::render_text(&name, &q, &outcomes),
         Format::Json => kpath_sim::rules_only::render_json(&outcomes),
     }))
-}
-
-/// Trace one packet, or all of them in file order.
-fn traces(s: &Scenario, packet: Option<&str>, seed: Option<u64>) -> Result<Vec<Trace>, Failure> {
-    let world = build_world(s, seed.unwrap_or(s.seed))?;
-    let names: Vec<String> = match packet {
-        Some(p) => vec![p.to_string()],
-        None if s.packets.is_empty() => {
-            return Err(usage(format!(
-                "{} defines no packets\n  = hint: add a `packets:` list (docs/scenario.md)",
-                s.file
-            )));
-        }
-        None => s.packets.iter().map(|p| p.name.value.clone()).collect(),
-    };
-    names
-        .iter()
-        .map(|n| {
-            kpath_sim::run_packet(s, &world, n).map_err(|e| {
-                let known: Vec<&str> = s.packets.iter().map(|p| p.name.value.as_str()).collect();
-                let hint = did_you_mean(n, known.iter().copied())
-                    .map(|m| format!("\n  = hint: did you mean `{m}`?"))
-                    .unwrap_or_default();
-                usage(format!("{}: {e}{hint}", s.file))
-            })
-        })
-        .collect()
 }

@@ -2,3 +2,4 @@
 //! only parses arguments, calls `kpath_sim` and prints what it returns.
 
 pub mod cli;
+pub mod trace_cmd;

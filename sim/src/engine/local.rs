@@ -43,6 +43,29 @@ impl Walk<'_> {
                         ),
                     )
                 }
+                IcmpMessage::EchoReply { ident, seq } => {
+                    match self.lookup_socket(&skb, L4Proto::Icmp, ident) {
+                        Some(sock) => {
+                            let who = socket_text(&sock);
+                            self.record(&skb, Some(dev), "ping_rcv", StepKind::Delivery, format!(
+                            "icmp_rcv: echo reply id {ident} seq {seq} from {} with TTL {}: handed to {who}", ip.src, ip.ttl));
+                            self.delivered(
+                                &skb,
+                                who.clone(),
+                                format!("echo reply delivered to {who}"),
+                            )
+                        }
+                        None => self.drop_here(
+                            &skb,
+                            Some(dev),
+                            "ping_rcv",
+                            DispositionKind::Dropped,
+                            format!(
+                                "no ping socket waits for echo id {ident}: the reply is discarded"
+                            ),
+                        ),
+                    }
+                }
                 other => {
                     self.record(
                         &skb,
@@ -101,12 +124,58 @@ impl Walk<'_> {
                     if !t.flags.has(TcpFlags::RST) {
                         self.tcp_reset(&skb);
                     }
-                    return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
-                        format!("nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)", t.dport));
+                    // A socket on this port connected elsewhere: the reply came from the
+                    // wrong address (a missed reverse NAT), which is worth saying plainly.
+                    let other = self
+                        .world
+                        .ns(skb.ns)
+                        .sockets
+                        .iter()
+                        .find(|x| x.proto == L4Proto::Tcp && x.port == t.dport && x.peer.is_some())
+                        .and_then(|x| x.peer);
+                    let why = match other {
+                        Some((pa, pp)) => format!(
+                            "no socket takes {}:{} -> {}:{}: the socket on port {} is connected to {pa}:{pp}, not to {}:{}, so tcp_v4_send_reset answers with RST",
+                            ip.src, t.sport, ip.dst, t.dport, t.dport, ip.src, t.sport
+                        ),
+                        None => format!(
+                            "nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)",
+                            t.dport
+                        ),
+                    };
+                    return self.drop_here(
+                        &skb,
+                        Some(dev),
+                        "tcp_v4_rcv",
+                        DispositionKind::NoListener,
+                        why,
+                    );
                 };
+                let who = socket_text(&s);
+                if s.peer.is_some() {
+                    let what = if t.flags.has(TcpFlags::RST) {
+                        "the connection is reset"
+                    } else {
+                        "the segment is processed by the connection's state machine"
+                    };
+                    self.record(
+                        &skb,
+                        Some(dev),
+                        "tcp_v4_rcv",
+                        StepKind::Delivery,
+                        format!(
+                            "__inet_lookup_established finds {who}: {what} ({})",
+                            t.flags
+                        ),
+                    );
+                    return self.delivered(
+                        &skb,
+                        who.clone(),
+                        format!("TCP [{}] delivered to {who}", t.flags),
+                    );
+                }
                 // tcp_rcv_state_process for a socket in LISTEN: ACK first, then RST, then
                 // SYN (without FIN); everything else is discarded.
-                let who = socket_text(&s);
                 let f = t.flags;
                 if f.has(TcpFlags::ACK) {
                     if f.has(TcpFlags::RST) {
@@ -138,15 +207,31 @@ impl Walk<'_> {
         }
     }
 
-    /// The listening socket for `port` on the packet's destination address, if any.
+    /// The socket for the packet: a connected one for its exact 4-tuple first
+    /// (`__inet_lookup_established`), then one listening on its port and address.
     fn lookup_socket(&self, skb: &Skb, proto: L4Proto, port: u16) -> Option<Socket> {
-        let dst = skb.ipv4()?.dst;
-        self.world
-            .ns(skb.ns)
-            .sockets
+        let ip = skb.ipv4()?;
+        let sport = match &ip.payload {
+            L4::Tcp(t) => t.sport,
+            L4::Udp(u) => u.sport,
+            L4::Icmp(_) => 0,
+        };
+        let socks = &self.world.ns(skb.ns).sockets;
+        socks
             .iter()
             .find(|s| {
-                s.proto == proto && s.port == port && (s.addr.is_unspecified() || s.addr == dst)
+                s.proto == proto
+                    && s.port == port
+                    && s.addr == ip.dst
+                    && s.peer == Some((ip.src, sport))
+            })
+            .or_else(|| {
+                socks.iter().find(|s| {
+                    s.proto == proto
+                        && s.port == port
+                        && s.peer.is_none()
+                        && (s.addr.is_unspecified() || s.addr == ip.dst)
+                })
             })
             .cloned()
     }
@@ -165,7 +250,16 @@ pub fn socket_text(s: &Socket) -> String {
     let owner = match &s.owner {
         SocketOwner::Container { container } => format!("container {container}"),
         SocketOwner::Vxlan { .. } => "VXLAN".to_string(),
-        SocketOwner::Host { host } => format!("a server on {host}"),
+        SocketOwner::Host { host } => format!("a program on {host}"),
     };
-    format!("{} {}:{} ({owner})", s.proto.name(), s.addr, s.port)
+    match (s.proto, s.peer) {
+        (L4Proto::Icmp, _) => format!("the ping socket for echo id {} ({owner})", s.port),
+        (_, Some((pa, pp))) => format!(
+            "{} {}:{} <-> {pa}:{pp} ({owner})",
+            s.proto.name(),
+            s.addr,
+            s.port
+        ),
+        (_, None) => format!("{} {}:{} ({owner})", s.proto.name(), s.addr, s.port),
+    }
 }

@@ -6,6 +6,7 @@
 mod bridge;
 pub mod choices;
 mod dev;
+mod flow;
 mod icmp;
 mod ip;
 mod local;
@@ -15,6 +16,7 @@ mod send;
 mod skb;
 mod vxlan;
 
+pub use flow::{flow_outcomes, run_flow};
 pub use send::EngineError;
 pub use skb::Skb;
 pub use vxlan::{flow_hash, udp_flow_src_port};
@@ -93,6 +95,17 @@ fn run_packet_capped(
     name: &str,
     step_cap: usize,
 ) -> Result<Trace, EngineError> {
+    packet_once(s, world, name, step_cap, choices::Choices::default()).map(|(t, _)| t)
+}
+
+/// One walk of packet `name` with the given (possibly forced) random choices.
+fn packet_once(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+    step_cap: usize,
+    choices: choices::Choices,
+) -> Result<(Trace, choices::Choices), EngineError> {
     let spec = s.packet(name).ok_or_else(|| EngineError::UnknownPacket {
         name: name.to_string(),
         known: s.packets.iter().map(|p| p.name.value.clone()).collect(),
@@ -102,30 +115,96 @@ fn run_packet_capped(
     // would draw the same source port, ISN and IP ID. (The flow-hash secret stays the
     // world's: it is per boot, not per packet.)
     w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, name));
-    let mut walk = Walk {
-        world: &mut w,
-        steps: Vec::new(),
-        choices: choices::Choices::default(),
-        arp_asks: Vec::new(),
-        step_cap,
-    };
+    let mut walk = Walk::new(&mut w, choices, step_cap);
     let (sent, first) = walk.send(s, spec)?;
-    let disposition = match walk.run(first) {
-        End::Fate(d) => d,
-        End::ArpResolved(_) => walk.fate_here(
-            None,
-            DispositionKind::Dropped,
-            "the walk ended in an ARP exchange",
-        ),
-    };
-    Ok(Trace {
-        scenario: s.title().to_string(),
-        packet: name.to_string(),
-        seed: world.seed,
-        sent,
-        steps: walk.steps,
-        disposition,
-    })
+    let disposition = walk.finish(first);
+    let choices = std::mem::take(&mut walk.choices);
+    Ok((
+        Trace {
+            scenario: s.title().to_string(),
+            packet: name.to_string(),
+            seed: world.seed,
+            sent,
+            steps: walk.steps,
+            disposition,
+        },
+        choices,
+    ))
+}
+
+/// One possible fate of a packet or flow, with the probability of the random choices
+/// (kube-proxy's `-m statistic` rules) that lead to it.
+#[derive(Clone, Debug)]
+pub struct Outcome<T> {
+    pub probability: f64,
+    pub choices: Vec<choices::Choice>,
+    pub result: T,
+}
+
+/// Every possible outcome of `run`, found by replaying it with forced choices
+/// (depth-first), most probable first.
+pub fn enumerate<T>(
+    mut run: impl FnMut(choices::Choices) -> Result<(T, choices::Choices), EngineError>,
+) -> Result<Vec<Outcome<T>>, EngineError> {
+    let mut out = Vec::new();
+    let mut todo: Vec<Vec<usize>> = vec![Vec::new()];
+    while let Some(forced) = todo.pop() {
+        let (result, c) = run(choices::Choices {
+            forced,
+            log: Vec::new(),
+            enumerate: true,
+        })?;
+        let mut alts = c.alternatives();
+        alts.reverse();
+        todo.extend(alts);
+        out.push(Outcome {
+            probability: c.probability(),
+            choices: c.log,
+            result,
+        });
+        if out.len() >= 4096 {
+            break;
+        }
+    }
+    out.sort_by(|a, b| {
+        b.probability
+            .partial_cmp(&a.probability)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Ok(out)
+}
+
+/// Every possible outcome of packet `name`.
+pub fn packet_outcomes(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+) -> Result<Vec<Outcome<Trace>>, EngineError> {
+    enumerate(|c| packet_once(s, world, name, STEP_CAP, c))
+}
+
+impl<'w> Walk<'w> {
+    fn new(world: &'w mut World, choices: choices::Choices, step_cap: usize) -> Walk<'w> {
+        Walk {
+            world,
+            steps: Vec::new(),
+            choices,
+            arp_asks: Vec::new(),
+            step_cap,
+        }
+    }
+
+    /// Run the walk from `first` to its end.
+    fn finish(&mut self, first: Next) -> Disposition {
+        match self.run(first) {
+            End::Fate(d) => d,
+            End::ArpResolved(_) => self.fate_here(
+                None,
+                DispositionKind::Dropped,
+                "the walk ended in an ARP exchange",
+            ),
+        }
+    }
 }
 
 impl Walk<'_> {

@@ -5,7 +5,7 @@
 use super::{Next, Skb, Walk};
 use crate::net::{NsId, RouteType, route};
 use crate::scenario::{Endpoint, EndpointKind, PacketSpec, Protocol, Scenario, TcpFlag};
-use crate::trace::{DispositionKind, Role, StepKind};
+use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{
     Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags, Udp, UdpPayload,
 };
@@ -23,12 +23,52 @@ pub enum EngineError {
 /// ping(8)'s default payload: 56 data bytes.
 pub const PING_DEFAULT_SIZE: u16 = 56;
 
+/// What a program asks its kernel to send.
+pub(super) struct SendReq {
+    pub ns: NsId,
+    /// The address the socket is bound to; None: the route's source address.
+    pub src: Option<Ipv4Addr>,
+    pub dst: Ipv4Addr,
+    pub ttl: Option<u8>,
+    pub df: bool,
+    pub l4: L4Spec,
+    /// The socket call (`tcp_v4_connect`, `raw_sendmsg`, ...) and what it does, in words.
+    pub func: &'static str,
+    pub what: String,
+}
+
+/// The transport part, finished once the route (and with it the MSS) is known.
+pub(super) enum L4Spec {
+    /// A TCP segment; SYNs get Linux's options for the route's MSS.
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+        len: u16,
+        tsval: u32,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+        len: u16,
+    },
+    EchoRequest {
+        ident: u16,
+        seq: u16,
+        len: u16,
+    },
+    /// Already built (an echo reply, an ICMP error, a RST).
+    Ready(L4),
+}
+
 impl Walk<'_> {
     pub(super) fn send(
         &mut self,
         s: &Scenario,
         p: &PacketSpec,
-    ) -> Result<(Frame, Next), EngineError> {
+    ) -> Result<(Option<Frame>, Next), EngineError> {
         let bad = |message: String| EngineError::BadEndpoint {
             packet: p.name.value.clone(),
             message,
@@ -38,21 +78,14 @@ impl Walk<'_> {
         let ns = self
             .source_ns(s, &from)
             .ok_or_else(|| bad(format!("`{}` is not in the world", p.from.value)))?;
-        let dst = self
-            .address_of(s, &to)
-            .ok_or_else(|| bad(format!("`{}` has no address", p.to.value)))?;
-        let sender = match &from.kind {
-            EndpointKind::Pod {
-                container: Some(c), ..
-            } => format!("container {c}"),
-            EndpointKind::Pod { .. } => "a container".to_string(),
-            _ => "a process".to_string(),
+        let (dst, dport) = match self.resolve_target(s, ns, &to) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(bad(format!("`{}` has no address", p.to.value))),
+            Err(d) => return Ok((None, Next::End(super::End::Fate(d)))),
         };
-
-        let ttl = p.ttl.unwrap_or(self.world.ns(ns).sysctl.default_ttl);
-        let ident = self.world.next_u32() as u16;
         let (lo, hi) = self.world.ns(ns).sysctl.local_port_range;
-        let payload_len = p
+        let sport = from.port.unwrap_or_else(|| self.world.range_u16(lo, hi));
+        let len = p
             .size
             .as_ref()
             .map(|s| s.value)
@@ -60,22 +93,139 @@ impl Walk<'_> {
                 Protocol::Icmp => PING_DEFAULT_SIZE,
                 _ => 0,
             });
-        let sport = from.port.unwrap_or_else(|| self.world.range_u16(lo, hi));
-        let dport = to.port.unwrap_or(0);
+        let (l4, func, what) = match p.protocol {
+            Protocol::Icmp => (
+                L4Spec::EchoRequest {
+                    ident: sport,
+                    seq: 1,
+                    len,
+                },
+                "raw_sendmsg",
+                "ping sends an ICMP echo request".to_string(),
+            ),
+            Protocol::Udp => (
+                L4Spec::Udp {
+                    sport,
+                    dport: dport.unwrap_or(0),
+                    len,
+                },
+                "udp_sendmsg",
+                "sendto() sends a UDP datagram".to_string(),
+            ),
+            Protocol::Tcp => {
+                let flags = tcp_flags(p);
+                let (seq, ack) = (self.world.next_u32(), self.world.next_u32());
+                let tsval = self.world.next_u32();
+                let ack = if flags.has(TcpFlags::ACK) { ack } else { 0 };
+                let (func, what) = if p.flags.is_none() {
+                    ("tcp_v4_connect", "connect() sends a TCP SYN")
+                } else {
+                    ("tcp_sendmsg", "the socket sends a TCP segment")
+                };
+                (
+                    L4Spec::Tcp {
+                        sport,
+                        dport: dport.unwrap_or(0),
+                        seq,
+                        ack,
+                        flags,
+                        len,
+                        tsval,
+                    },
+                    func,
+                    what.to_string(),
+                )
+            }
+        };
+        let explicit = match from.kind {
+            EndpointKind::Ip(ip) => Some(ip),
+            _ => None,
+        };
+        let req = SendReq {
+            ns,
+            src: explicit,
+            dst,
+            ttl: p.ttl,
+            df: p.df,
+            l4,
+            func,
+            what: format!("{} in {}: {what}", sender_of(&from), self.ns_name(ns)),
+        };
+        let (frame, next) = self.emit(req);
+        Ok((Some(frame), next))
+    }
 
-        // ip_route_output_key: the route, and with it the source address.
-        let rt = route::lookup(&self.world.ns(ns).routes, dst).cloned();
+    /// Where `to` points: an address and maybe a port. A DNS name is resolved as the
+    /// sender's resolver would, recorded as a step; a name that does not resolve ends the
+    /// walk (Err). Ok(None): the endpoint has no address at all (never for a valid scenario).
+    pub(super) fn resolve_target(
+        &mut self,
+        s: &Scenario,
+        ns: NsId,
+        to: &Endpoint,
+    ) -> Result<Option<(Ipv4Addr, Option<u16>)>, crate::trace::Disposition> {
+        let port = to.port;
+        Ok(match &to.kind {
+            EndpointKind::Pod { key, .. } => s.pod(key).map(|p| (p.ip.value, port)),
+            EndpointKind::Node(n) => s.node(n).map(|n| (n.ip.value, port)),
+            EndpointKind::Ip(ip) => Some((*ip, port)),
+            EndpointKind::Host(h) => s.host(h).map(|h| (h.ip.value, port)),
+            EndpointKind::Service(key) => s.service(key).and_then(|svc| {
+                let sp = svc.ports.iter().find(|p| match (&to.port_name, port) {
+                    (Some(n), _) => p.name.as_deref() == Some(n),
+                    (None, Some(n)) => p.port.value == n,
+                    (None, None) => false,
+                })?;
+                Some((svc.cluster_ip()?, Some(sp.port.value)))
+            }),
+            EndpointKind::Dns(name) => {
+                let pod_ns = match &self.world.ns(ns).kind {
+                    crate::net::NsKind::Pod { namespace, .. } => namespace.clone(),
+                    _ => "default".to_string(),
+                };
+                let look = crate::k8s::dns::resolve(s, name, &pod_ns);
+                let asked: Vec<String> = look
+                    .queries
+                    .iter()
+                    .map(|(q, a)| format!("{q}? {a}"))
+                    .collect();
+                let probe = Skb::probe(ns);
+                let note = format!(
+                    "the resolver (nameserver: the kube-dns Service, search {pod_ns}.svc.cluster.local svc.cluster.local cluster.local, ndots:5) asks: {}",
+                    asked.join("; ")
+                );
+                self.record(&probe, None, "getaddrinfo", StepKind::Socket, note);
+                match look.addrs.first() {
+                    Some(ip) => Some((*ip, port)),
+                    None => {
+                        let reason = format!("`{name}` does not resolve: every query got NXDOMAIN");
+                        self.record(&probe, None, "getaddrinfo", StepKind::Drop, reason.clone());
+                        return Err(self.fate(&probe, None, DispositionKind::NoSuchName, reason));
+                    }
+                }
+            }
+        })
+    }
+
+    /// The kernel side of sending: route (`ip_route_output_key`, which also picks the source
+    /// address), finish the transport header for the route's MSS, refuse what cannot be
+    /// sent (a TCP segment over the MSS, a DF datagram over the MTU), then `__ip_local_out`.
+    pub(super) fn emit(&mut self, req: SendReq) -> (Frame, Next) {
+        let ns = req.ns;
+        let dst = req.dst;
+        let ttl = req.ttl.unwrap_or(self.world.ns(ns).sysctl.default_ttl);
+        let ident = self.world.next_u32() as u16;
         let mut frame = Frame {
             dst: Mac::ZERO,
             src: Mac::ZERO,
             payload: L3::Ipv4(Ipv4 {
                 tos: 0,
                 ident,
-                dont_frag: p.df,
+                dont_frag: req.df,
                 more_frags: false,
                 frag_offset: 0,
                 ttl,
-                src: Ipv4Addr::UNSPECIFIED,
+                src: req.src.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 dst,
                 payload: L4::Udp(Udp {
                     sport: 0,
@@ -84,19 +234,10 @@ impl Walk<'_> {
                 }),
             }),
         };
-        let mut skb = Skb {
-            frame: frame.clone(),
-            ns,
-            dev: 0,
-            iif: None,
-            mark: 0,
-            br_nf_prerouted: false,
-            physin: None,
-            physout: None,
-            ct: None,
-            role: Role::Packet,
-        };
+        let mut skb = Skb::probe(ns);
+        let rt = route::lookup(&self.world.ns(ns).routes, dst).cloned();
         let Some(rt) = rt else {
+            skb.frame = frame.clone();
             let next = self.drop_here(
                 &skb,
                 None,
@@ -107,9 +248,9 @@ impl Walk<'_> {
                     self.ns_name(ns)
                 ),
             );
-            return Ok((frame, next));
+            return (frame, next);
         };
-        let (out_dev, src) = self.output_dev_and_source(ns, &rt, dst, &from);
+        let (out_dev, src) = self.output_dev_and_source(ns, &rt, dst, req.src);
         let mss = self
             .world
             .ns(ns)
@@ -117,34 +258,13 @@ impl Walk<'_> {
             .map(|l| l.mtu)
             .unwrap_or(1500)
             .saturating_sub(40) as u16;
-        let l4 = build_l4(
-            p,
-            sport,
-            dport,
-            payload_len,
-            mss,
-            self.world.next_u32(),
-            self.world.next_u32(),
-        );
         if let L3::Ipv4(ip) = &mut frame.payload {
             ip.src = src;
-            ip.payload = l4;
+            ip.payload = finish_l4(req.l4, mss);
         }
         skb.frame = frame.clone();
         skb.dev = out_dev;
-        let (func, what) = match p.protocol {
-            Protocol::Icmp => ("raw_sendmsg", "ping sends an ICMP echo request"),
-            Protocol::Tcp if p.flags.is_none() => ("tcp_v4_connect", "connect() sends a TCP SYN"),
-            Protocol::Tcp => ("tcp_sendmsg", "the socket sends a TCP segment"),
-            Protocol::Udp => ("udp_sendmsg", "sendto() sends a UDP datagram"),
-        };
-        self.record(
-            &skb,
-            None,
-            func,
-            StepKind::Socket,
-            format!("{sender} in {}: {what}", self.ns_name(ns)),
-        );
+        self.record(&skb, None, req.func, StepKind::Socket, req.what);
         let out_name = self.dev_name(ns, out_dev);
         let route_text = if rt.rtype == RouteType::Local {
             format!("{dst} is a local address: out through {out_name}")
@@ -174,12 +294,10 @@ impl Walk<'_> {
                     String::new()
                 };
                 let next = self.drop_here(&skb, Some(out_dev), "tcp_sendmsg", DispositionKind::MessageTooLong,
-                    format!("a {}-byte TCP payload does not fit one segment: the route through {out_name} gives MSS {mss} (MTU {mtu} - 40){with_opts}; TCP would segment it by MSS and kpath sends one segment, so keep `size` at most {limit}",
-                        t.payload.len()));
-                return Ok((frame, next));
+                    format!("a {}-byte TCP payload does not fit one segment: the route through {out_name} gives MSS {mss} (MTU {mtu} - 40){with_opts}; TCP would segment it by MSS and kpath sends one segment, so keep `size` at most {limit}", t.payload.len()));
+                return (frame, next);
             }
         }
-
         // ip_append_data: with DF (IP_PMTUDISC_DO/WANT) a datagram larger than the route
         // MTU is refused before it is built: "local error: message too long, mtu=1450".
         let mtu = self
@@ -189,12 +307,12 @@ impl Walk<'_> {
             .map(|l| l.mtu)
             .unwrap_or(65536);
         let len = skb.ipv4().map(|i| i.total_len()).unwrap_or(0);
-        if p.df && len > mtu as usize {
+        if req.df && len > mtu as usize {
             let next = self.drop_here(&skb, Some(out_dev), "ip_append_data", DispositionKind::MessageTooLong,
                 format!("{len}-byte datagram exceeds the MTU {mtu} of {out_name} and DF is set: sendmsg fails with EMSGSIZE (ping: \"local error: message too long, mtu={mtu}\")"));
-            return Ok((frame, next));
+            return (frame, next);
         }
-        Ok((frame, Next::LocalOut(skb, rt)))
+        (frame, Next::LocalOut(skb, rt))
     }
 
     /// Locally destined packets leave through lo (`ip_route_output_key_hash_rcu` sets
@@ -205,30 +323,26 @@ impl Walk<'_> {
         ns: NsId,
         rt: &crate::net::Route,
         dst: Ipv4Addr,
-        from: &Endpoint,
+        bound: Option<Ipv4Addr>,
     ) -> (u32, Ipv4Addr) {
         let n = self.world.ns(ns);
-        let explicit = match from.kind {
-            EndpointKind::Ip(ip) => Some(ip),
-            _ => None,
-        };
         if rt.rtype == RouteType::Local {
             let lo = n.link_by_name("lo").map(|l| l.ifindex).unwrap_or(rt.dev);
-            return (lo, explicit.or(rt.src).unwrap_or(dst));
+            return (lo, bound.or(rt.src).unwrap_or(dst));
         }
-        let src = explicit
+        let src = bound
             .or(rt.src)
             .or_else(|| n.primary_addr(rt.dev))
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         (rt.dev, src)
     }
 
-    fn source_ns(&self, s: &Scenario, e: &Endpoint) -> Option<NsId> {
+    pub(super) fn source_ns(&self, s: &Scenario, e: &Endpoint) -> Option<NsId> {
         let name = match &e.kind {
             EndpointKind::Pod { key, .. } => key.clone(),
-            EndpointKind::Node(n) => n.clone(),
+            EndpointKind::Node(n) | EndpointKind::Host(n) => n.clone(),
             EndpointKind::Ip(ip) => {
-                // A pod's address belongs to the pod; anything else to the node holding it.
+                // A pod's address belongs to the pod; anything else to whoever holds it.
                 if let Some(p) = s.pods.iter().find(|p| p.ip.value == *ip) {
                     p.key()
                 } else {
@@ -240,65 +354,79 @@ impl Walk<'_> {
                         .map(|n| n.id);
                 }
             }
+            EndpointKind::Service(_) | EndpointKind::Dns(_) => return None,
         };
         self.world.ns_by_name(&name).map(|n| n.id)
     }
+}
 
-    fn address_of(&self, s: &Scenario, e: &Endpoint) -> Option<Ipv4Addr> {
-        match &e.kind {
-            EndpointKind::Pod { key, .. } => s.pod(key).map(|p| p.ip.value),
-            EndpointKind::Node(n) => s.node(n).map(|n| n.ip.value),
-            EndpointKind::Ip(ip) => Some(*ip),
-        }
+/// Who sends, in words.
+pub(super) fn sender_of(from: &Endpoint) -> String {
+    match &from.kind {
+        EndpointKind::Pod {
+            container: Some(c), ..
+        } => format!("container {c}"),
+        EndpointKind::Pod { .. } => "a container".to_string(),
+        EndpointKind::Host(_) => "a client program".to_string(),
+        _ => "a process".to_string(),
     }
 }
 
-/// The transport header a Linux sender writes.
-fn build_l4(p: &PacketSpec, sport: u16, dport: u16, len: u16, mss: u16, r1: u32, r2: u32) -> L4 {
-    match p.protocol {
-        Protocol::Icmp => L4::Icmp(Icmp {
-            msg: IcmpMessage::EchoRequest {
-                ident: sport,
-                seq: 1,
-            },
+fn tcp_flags(p: &PacketSpec) -> TcpFlags {
+    match &p.flags {
+        None => TcpFlags(TcpFlags::SYN),
+        Some(f) => TcpFlags(f.value.iter().fold(0, |acc, f| {
+            acc | match f {
+                TcpFlag::Fin => TcpFlags::FIN,
+                TcpFlag::Syn => TcpFlags::SYN,
+                TcpFlag::Rst => TcpFlags::RST,
+                TcpFlag::Psh => TcpFlags::PSH,
+                TcpFlag::Ack => TcpFlags::ACK,
+                TcpFlag::Urg => TcpFlags::URG,
+            }
+        })),
+    }
+}
+
+/// The transport header a Linux sender writes, for a route with this MSS.
+pub(super) fn finish_l4(spec: L4Spec, mss: u16) -> L4 {
+    match spec {
+        L4Spec::EchoRequest { ident, seq, len } => L4::Icmp(Icmp {
+            msg: IcmpMessage::EchoRequest { ident, seq },
             data: ping_data(len),
         }),
-        Protocol::Udp => L4::Udp(Udp {
+        L4Spec::Udp { sport, dport, len } => L4::Udp(Udp {
             sport,
             dport,
             payload: UdpPayload::Data(vec![0x6b; usize::from(len)]),
         }),
-        Protocol::Tcp => {
-            let flags = match &p.flags {
-                None => TcpFlags(TcpFlags::SYN),
-                Some(f) => TcpFlags(f.value.iter().fold(0, |acc, f| {
-                    acc | match f {
-                        TcpFlag::Fin => TcpFlags::FIN,
-                        TcpFlag::Syn => TcpFlags::SYN,
-                        TcpFlag::Rst => TcpFlags::RST,
-                        TcpFlag::Psh => TcpFlags::PSH,
-                        TcpFlag::Ack => TcpFlags::ACK,
-                        TcpFlag::Urg => TcpFlags::URG,
-                    }
-                })),
-            };
+        L4Spec::Tcp {
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            len,
+            tsval,
+        } => {
             let syn = flags.has(TcpFlags::SYN);
             L4::Tcp(Tcp {
                 sport,
                 dport,
-                seq: r1,
-                ack: if flags.has(TcpFlags::ACK) { r2 } else { 0 },
+                seq,
+                ack,
                 flags,
                 // tcp_select_initial_window: the largest multiple of the MSS under 65535.
                 window: 65535u16.checked_div(mss).map_or(65535, |q| q * mss),
                 options: if syn {
-                    syn_options(mss, r2)
+                    syn_options(mss, tsval)
                 } else {
                     Vec::new()
                 },
                 payload: vec![0x61; usize::from(len)],
             })
         }
+        L4Spec::Ready(l4) => l4,
     }
 }
 

@@ -43,6 +43,40 @@ impl Skb {
         }
     }
 
+    /// An empty skb in `ns`, for steps that happen before a packet exists (the resolver).
+    pub fn probe(ns: NsId) -> Skb {
+        Skb {
+            frame: Frame {
+                dst: crate::wire::Mac::ZERO,
+                src: crate::wire::Mac::ZERO,
+                payload: crate::wire::L3::Ipv4(Ipv4 {
+                    tos: 0,
+                    ident: 0,
+                    dont_frag: false,
+                    more_frags: false,
+                    frag_offset: 0,
+                    ttl: 0,
+                    src: crate::wire::Ipv4Addr::UNSPECIFIED,
+                    dst: crate::wire::Ipv4Addr::UNSPECIFIED,
+                    payload: crate::wire::L4::Udp(crate::wire::Udp {
+                        sport: 0,
+                        dport: 0,
+                        payload: crate::wire::UdpPayload::Data(Vec::new()),
+                    }),
+                }),
+            },
+            ns,
+            dev: 0,
+            iif: None,
+            mark: 0,
+            br_nf_prerouted: false,
+            physin: None,
+            physout: None,
+            ct: None,
+            role: Role::Packet,
+        }
+    }
+
     /// `skb_scrub_packet`: what a packet forgets when it enters another namespace (veth) or
     /// a tunnel wraps or unwraps it: conntrack, bridge state; the mark only across
     /// namespaces (`xnet`).

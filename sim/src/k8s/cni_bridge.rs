@@ -84,6 +84,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
                 };
                 pns.sockets.push(Socket {
                     proto,
+                    peer: None,
                     addr: Ipv4Addr::UNSPECIFIED,
                     port: port.container_port.value,
                     owner: SocketOwner::Container {

@@ -55,6 +55,7 @@ fn vxlan(w: &mut World, s: &Scenario) {
         // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:8472.
         ns.sockets.push(Socket {
             proto: L4Proto::Udp,
+            peer: None,
             addr: Ipv4Addr::UNSPECIFIED,
             port: FLANNEL_VXLAN_PORT,
             owner: SocketOwner::Vxlan { device: f1 },

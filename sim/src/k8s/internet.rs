@@ -118,6 +118,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
             };
             hn.sockets.push(Socket {
                 proto,
+                peer: None,
                 addr: Ipv4Addr::UNSPECIFIED,
                 port: p.container_port.value,
                 owner: SocketOwner::Host { host: name.clone() },

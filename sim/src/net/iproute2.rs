@@ -222,9 +222,12 @@ pub fn sysctls(ns: &Netns) -> String {
 pub fn ss(ns: &Netns) -> String {
     let mut out = String::from("Netid State  Local Address:Port  Process\n");
     for s in &ns.sockets {
-        let (netid, st) = match s.proto {
-            L4Proto::Tcp => ("tcp", "LISTEN"),
-            L4Proto::Udp => ("udp", "UNCONN"),
+        let (netid, st) = match (s.proto, s.peer) {
+            (L4Proto::Tcp, None) => ("tcp", "LISTEN"),
+            (L4Proto::Tcp, Some(_)) => ("tcp", "ESTAB"),
+            (L4Proto::Udp, None) => ("udp", "UNCONN"),
+            (L4Proto::Udp, Some(_)) => ("udp", "ESTAB"),
+            (L4Proto::Icmp, _) => ("icmp", "UNCONN"),
         };
         let owner = match &s.owner {
             SocketOwner::Container { container } => format!("container {container}"),

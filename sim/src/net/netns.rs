@@ -54,6 +54,8 @@ impl Default for Sysctls {
 pub enum L4Proto {
     Tcp,
     Udp,
+    /// A ping socket (raw ICMP), matched by echo id.
+    Icmp,
 }
 
 impl L4Proto {
@@ -61,6 +63,7 @@ impl L4Proto {
         match self {
             L4Proto::Tcp => "tcp",
             L4Proto::Udp => "udp",
+            L4Proto::Icmp => "icmp",
         }
     }
 }
@@ -77,12 +80,14 @@ pub enum SocketOwner {
     Host { host: String },
 }
 
-/// A bound, listening socket (`ss -ltn`): `addr` 0.0.0.0 means any local address.
+/// A socket: listening (`peer` None; `addr` 0.0.0.0 means any local address), or
+/// connected to a peer (`ss -tn`). For ping sockets `port` is the echo id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
     pub proto: L4Proto,
     pub addr: Ipv4Addr,
     pub port: u16,
+    pub peer: Option<(Ipv4Addr, u16)>,
     pub owner: SocketOwner,
 }
 

@@ -1,5 +1,7 @@
 //! Packet endpoints as scenarios write them: `pod/NS/NAME[/CONTAINER][:PORT]`,
-//! `node/NAME[:PORT]`, `IP[:PORT]`.
+//! `node/NAME[:PORT]`, `service/NS/NAME:PORT` (port by number or name), `host/NAME[:PORT]`
+//! (an internet host), `IP[:PORT]`, or a DNS name (`web:80`,
+//! `web.default.svc.cluster.local:80`).
 
 use std::net::Ipv4Addr;
 
@@ -11,29 +13,51 @@ pub enum EndpointKind {
         container: Option<String>,
     },
     Node(String),
+    /// A Service (`namespace/name`): its ClusterIP.
+    Service(String),
+    /// An internet host of the scenario.
+    Host(String),
     Ip(Ipv4Addr),
+    /// A name for the resolver.
+    Dns(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub kind: EndpointKind,
     pub port: Option<u16>,
+    /// A Service port given by name (`service/default/web:http`).
+    pub port_name: Option<String>,
+}
+
+/// A hostname: dot-separated labels of letters, digits and `-`, at least one letter.
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().any(|c| c.is_ascii_alphabetic())
+        && s.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 impl std::str::FromStr for Endpoint {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Endpoint, String> {
-        let (body, port) = match s.rsplit_once(':') {
-            Some((b, p)) => {
-                let port = p
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("`{p}` is not a port (1 to 65535)"))?;
-                (b, Some(port))
-            }
-            None => (s, None),
+        let is_service = s.starts_with("service/");
+        let (body, port, port_name) = match s.rsplit_once(':') {
+            Some((b, p)) => match p.parse::<u16>() {
+                Ok(n) if n != 0 => (b, Some(n), None),
+                _ if is_service && is_hostname(p) && !p.contains('.') => {
+                    (b, None, Some(p.to_string()))
+                }
+                _ => return Err(format!("`{p}` is not a port (1 to 65535)")),
+            },
+            None => (s, None, None),
         };
         let parts: Vec<&str> = body.split('/').collect();
         let kind = match parts.as_slice() {
@@ -48,18 +72,27 @@ impl std::str::FromStr for Endpoint {
                 }
             }
             ["node", name] if !name.is_empty() => EndpointKind::Node(name.to_string()),
-            [ip] => EndpointKind::Ip(
-                ip.parse()
-                    .map_err(|_| format!("`{s}` is not an endpoint"))?,
-            ),
+            ["service", ns, name] if !ns.is_empty() && !name.is_empty() => {
+                EndpointKind::Service(format!("{ns}/{name}"))
+            }
+            ["host", name] if !name.is_empty() => EndpointKind::Host(name.to_string()),
+            [one] => match one.parse::<Ipv4Addr>() {
+                Ok(ip) => EndpointKind::Ip(ip),
+                Err(_) if is_hostname(one) => EndpointKind::Dns(one.to_string()),
+                Err(_) => return Err(format!("`{s}` is not an endpoint")),
+            },
             _ => return Err(format!("`{s}` is not an endpoint")),
         };
-        Ok(Endpoint { kind, port })
+        Ok(Endpoint {
+            kind,
+            port,
+            port_name,
+        })
     }
 }
 
 /// What a valid endpoint looks like, for hints.
-pub const ENDPOINT_FORMS: &str = "write pod/NAMESPACE/NAME[:PORT], pod/NAMESPACE/NAME/CONTAINER, node/NAME or an IPv4 address[:PORT]";
+pub const ENDPOINT_FORMS: &str = "write pod/NAMESPACE/NAME[:PORT], pod/NAMESPACE/NAME/CONTAINER, node/NAME, service/NAMESPACE/NAME:PORT, host/NAME, an IPv4 address[:PORT] or a DNS name[:PORT]";
 
 #[cfg(test)]
 mod tests {
@@ -90,6 +123,37 @@ mod tests {
     }
 
     #[test]
+    fn services_hosts_and_names() {
+        let e: Endpoint = "service/default/web:http".parse().unwrap();
+        assert_eq!(
+            (e.kind, e.port, e.port_name.as_deref()),
+            (
+                EndpointKind::Service("default/web".into()),
+                None,
+                Some("http")
+            )
+        );
+        let e: Endpoint = "service/default/web:80".parse().unwrap();
+        assert_eq!(e.port, Some(80));
+        assert_eq!(
+            "host/laptop".parse::<Endpoint>().unwrap().kind,
+            EndpointKind::Host("laptop".into())
+        );
+        let e: Endpoint = "web.default.svc.cluster.local:80".parse().unwrap();
+        assert_eq!(
+            (e.kind, e.port),
+            (
+                EndpointKind::Dns("web.default.svc.cluster.local".into()),
+                Some(80)
+            )
+        );
+        assert_eq!(
+            "web".parse::<Endpoint>().unwrap().kind,
+            EndpointKind::Dns("web".into())
+        );
+    }
+
+    #[test]
     fn rejects_nonsense() {
         for bad in [
             "pod/web",
@@ -97,8 +161,10 @@ mod tests {
             "node/",
             "10.244.2.2:0",
             "10.244.2.2:70000",
-            "web",
+            "web_site",
+            "-web",
             "pod/a/b:x",
+            "host/a:b",
         ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }

@@ -404,6 +404,14 @@ fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
             .err_at(&p.to, format!("{ip} is {what}: not a unicast destination"))
             .with_hint(UNICAST_ONLY));
     }
+    if matches!(from.kind, EndpointKind::Service(_) | EndpointKind::Dns(_)) {
+        return Err(c
+            .err_at(
+                &p.from,
+                "a packet is sent by a pod, a node or an internet host",
+            )
+            .with_hint("name the sender: pod/NS/NAME, node/NAME, host/NAME, or one of their IPs"));
+    }
     if let EndpointKind::Ip(ip) = from.kind {
         let owned = c.s.pods.iter().any(|x| x.ip.value == ip)
             || c.s.cluster.nodes.iter().any(|n| n.ip.value == ip);
@@ -514,7 +522,98 @@ fn check_endpoint(c: &Checker, s: &Spanned<String>) -> Result<Endpoint, Scenario
                 return Err(c.err_at(s, format!("unknown node `{n}`")).with_hint(hint));
             }
         }
-        EndpointKind::Ip(_) => {}
+        EndpointKind::Service(key) => check_service_endpoint(c, s, &e, key)?,
+        EndpointKind::Host(n) => {
+            if c.s.host(n).is_none() {
+                let known: Vec<&str> =
+                    c.s.internet
+                        .iter()
+                        .flat_map(|i| &i.hosts)
+                        .map(|h| h.name.value.as_str())
+                        .collect();
+                let hint = match did_you_mean(n, known.iter().copied()) {
+                    Some(m) => format!("did you mean `host/{m}`? hosts: {}", known.join(", ")),
+                    None if known.is_empty() => {
+                        "the scenario has no internet hosts; add them under `internet: hosts:`"
+                            .to_string()
+                    }
+                    None => format!("hosts: {}", known.join(", ")),
+                };
+                return Err(c
+                    .err_at(s, format!("unknown internet host `{n}`"))
+                    .with_hint(hint));
+            }
+        }
+        // Resolved in the trace, as a pod's resolver would (an unknown name is an answer too).
+        EndpointKind::Ip(_) | EndpointKind::Dns(_) => {}
     }
     Ok(e)
+}
+
+fn check_service_endpoint(
+    c: &Checker,
+    s: &Spanned<String>,
+    e: &Endpoint,
+    key: &str,
+) -> Result<(), ScenarioError> {
+    let Some(svc) = c.s.service(key) else {
+        let known: Vec<String> = c.s.services.iter().map(|x| x.key()).collect();
+        let hint = match did_you_mean(key, known.iter().map(String::as_str)) {
+            Some(m) => format!("did you mean `service/{m}`? Services: {}", known.join(", ")),
+            None if known.is_empty() => {
+                "the scenario has no Services; add them under `services:`".to_string()
+            }
+            None => format!("Services: {}", known.join(", ")),
+        };
+        return Err(c
+            .err_at(s, format!("unknown Service `{key}`"))
+            .with_hint(hint));
+    };
+    let dns = format!("{}.{}.svc.cluster.local", svc.name.value, svc.namespace);
+    if svc.kind == super::ServiceType::ExternalName {
+        return Err(c
+            .err_at(
+                s,
+                format!("Service `{key}` is an ExternalName: it has no ClusterIP"),
+            )
+            .with_hint(format!(
+                "address it by its DNS name, `{dns}`, to follow the CNAME"
+            )));
+    }
+    if svc.is_headless() {
+        return Err(c
+            .err_at(
+                s,
+                format!("Service `{key}` is headless: it has no ClusterIP"),
+            )
+            .with_hint(format!(
+                "address it by its DNS name, `{dns}`: it resolves to the pods"
+            )));
+    }
+    let ports: Vec<String> = svc
+        .ports
+        .iter()
+        .map(|p| match &p.name {
+            Some(n) => format!("{n} ({})", p.port.value),
+            None => p.port.value.to_string(),
+        })
+        .collect();
+    let found = match (&e.port_name, e.port) {
+        (Some(n), _) => svc.ports.iter().any(|p| p.name.as_deref() == Some(n)),
+        (None, Some(n)) => svc.ports.iter().any(|p| p.port.value == n),
+        (None, None) => {
+            return Err(c
+                .err_at(s, format!("which port of Service `{key}`?"))
+                .with_hint(format!(
+                    "write `service/{key}:PORT`; ports: {}",
+                    ports.join(", ")
+                )));
+        }
+    };
+    if !found {
+        return Err(c
+            .err_at(s, format!("Service `{key}` has no such port"))
+            .with_hint(format!("ports: {}", ports.join(", "))));
+    }
+    Ok(())
 }

@@ -159,3 +159,42 @@ pub fn render(t: &Trace) -> String {
     // Serializing plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+/// A flow as JSON: `packets[]`, each with its label, side and full trace.
+pub fn render_flow(f: &super::FlowTrace) -> String {
+    #[derive(Serialize)]
+    struct PacketView<'a> {
+        label: &'a str,
+        side: &'a str,
+        trace: serde_json::Value,
+    }
+    #[derive(Serialize)]
+    struct FlowView<'a> {
+        schema: u32,
+        scenario: &'a str,
+        flow: &'a str,
+        seed: u64,
+        completed: bool,
+        summary: &'a str,
+        packets: Vec<PacketView<'a>>,
+    }
+    let packets = f
+        .packets
+        .iter()
+        .map(|p| PacketView {
+            label: &p.label,
+            side: p.side,
+            trace: serde_json::from_str(&render(&p.trace)).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    let view = FlowView {
+        schema: SCHEMA_VERSION,
+        scenario: &f.scenario,
+        flow: &f.flow,
+        seed: f.seed,
+        completed: f.completed,
+        summary: &f.summary,
+        packets,
+    };
+    serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

@@ -119,6 +119,8 @@ pub enum DispositionKind {
     Dropped,
     /// Refused by a REJECT rule: an ICMP error or TCP RST goes back.
     Rejected,
+    /// The destination name did not resolve (NXDOMAIN).
+    NoSuchName,
     /// Too big for the next link with DF set: ICMP fragmentation needed sent back.
     FragmentationNeeded,
     /// The sender's own stack refused it: larger than the route MTU with DF set (EMSGSIZE).
@@ -137,6 +139,7 @@ impl DispositionKind {
             DispositionKind::NeighbourUnreachable => "neighbour unreachable",
             DispositionKind::Dropped => "dropped",
             DispositionKind::Rejected => "rejected",
+            DispositionKind::NoSuchName => "no such name",
             DispositionKind::FragmentationNeeded => "fragmentation needed",
             DispositionKind::MessageTooLong => "message too long",
             DispositionKind::Loop => "loop",
@@ -163,9 +166,10 @@ pub struct Trace {
     pub scenario: String,
     pub packet: String,
     pub seed: u64,
-    /// The packet as its sender built it, before any step touched it.
+    /// The packet as its sender built it, before any step touched it (None when it was
+    /// never built: its destination name did not resolve).
     #[serde(skip)]
-    pub sent: Frame,
+    pub sent: Option<Frame>,
     pub steps: Vec<Step>,
     pub disposition: Disposition,
 }
@@ -175,4 +179,26 @@ impl Trace {
     pub fn packet_steps(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.role == Role::Packet)
     }
+}
+
+/// One packet of a flow.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowPacket {
+    /// `SYN`, `SYN-ACK`, `request`, `RST`, ...
+    pub label: String,
+    /// Which side sent it: `client`, `server`, or `kernel` for a RST or ICMP error.
+    pub side: &'static str,
+    pub trace: Trace,
+}
+
+/// A whole flow: every packet of a connection or exchange, replies included.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowTrace {
+    pub scenario: String,
+    pub flow: String,
+    pub seed: u64,
+    pub packets: Vec<FlowPacket>,
+    /// True when every planned packet reached its socket.
+    pub completed: bool,
+    pub summary: String,
 }

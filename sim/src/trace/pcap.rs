@@ -8,9 +8,21 @@ use crate::wire::pcapng::{PcapInterface, PcapRecord, write_pcapng};
 const STEP_NS: u64 = 1_000;
 
 pub fn render(t: &Trace) -> Result<Vec<u8>, String> {
+    render_many(&[t])
+}
+
+/// Several traces (the packets of a flow) in one capture, one after the other on the
+/// same clock and the same interfaces.
+pub fn render_many(traces: &[&Trace]) -> Result<Vec<u8>, String> {
     let mut ifaces: Vec<PcapInterface> = Vec::new();
     let mut records = Vec::new();
-    for s in &t.steps {
+    for (n, s) in traces
+        .iter()
+        .flat_map(|t| t.steps.iter().map(move |s| (t, s)))
+        .enumerate()
+    {
+        let clock = n as u64 + 1;
+        let (t, s) = s;
         let Some(wire) = &s.wire else { continue };
         let idx = match ifaces.iter().position(|i| &i.name == wire) {
             Some(i) => i,
@@ -24,9 +36,12 @@ pub fn render(t: &Trace) -> Result<Vec<u8>, String> {
         };
         records.push(PcapRecord {
             interface: idx as u32,
-            timestamp_ns: s.index as u64 * STEP_NS,
+            timestamp_ns: clock * STEP_NS,
             data: s.packet.emit(),
-            comment: format!("step {} {} {}: {}", s.index, s.netns, s.func, s.note),
+            comment: format!(
+                "{} step {} {} {}: {}",
+                t.packet, s.index, s.netns, s.func, s.note
+            ),
         });
     }
     write_pcapng(&ifaces, &records)

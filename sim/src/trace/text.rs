@@ -13,9 +13,11 @@ pub struct TextOptions {
     pub explain: bool,
 }
 
-/// The packet's headers as text lines: `[outer, inner]` for VXLAN, else one line.
+/// The packet's headers as text lines: `[outer, inner]` for VXLAN, else one line; none
+/// for a step that happens before any packet exists (all-zero addresses: the resolver).
 pub fn packet_lines(f: &Frame) -> Vec<String> {
     match &f.payload {
+        L3::Ipv4(ip) if ip.src.is_unspecified() && ip.dst.is_unspecified() => Vec::new(),
         L3::Arp(_) => vec![f.to_string()],
         L3::Ipv4(ip) => {
             if let L4::Udp(u) = &ip.payload
@@ -109,7 +111,7 @@ pub fn render(t: &Trace, opts: &TextOptions) -> String {
         &format!("{}: packet `{}` (seed {})", t.scenario, t.packet, t.seed),
         0,
     ));
-    for l in packet_lines(&t.sent) {
+    for l in t.sent.iter().flat_map(packet_lines) {
         out.push_str(&wrap(&format!("sends {l}"), 2));
     }
     let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
@@ -140,5 +142,36 @@ pub fn render(t: &Trace, opts: &TextOptions) -> String {
     if let Some(sock) = &d.socket {
         out.push_str(&wrap(&format!("socket: {sock}"), 3));
     }
+    out
+}
+
+/// A flow: each packet's trace under a header naming it, then how the flow ended.
+pub fn render_flow(f: &super::FlowTrace, opts: &TextOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: flow `{}` (seed {}), {} packets",
+        f.scenario,
+        f.flow,
+        f.seed,
+        f.packets.len()
+    );
+    for (i, p) in f.packets.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n=== packet {} of {}: {} (from the {}) ===",
+            i + 1,
+            f.packets.len(),
+            p.label,
+            p.side
+        );
+        out.push_str(&render(&p.trace, opts));
+    }
+    let _ = writeln!(
+        out,
+        "\n=> FLOW {}",
+        if f.completed { "COMPLETED" } else { "FAILED" }
+    );
+    out.push_str(&wrap(&f.summary, 3));
     out
 }

@@ -1,0 +1,631 @@
+//! Flows: a TCP connection (SYN, SYN-ACK, ACK, request, response, FIN, FIN, ACK) or a UDP or
+//! ICMP exchange, every packet walked through the same world, so conntrack, neighbour and
+//! FDB state carry from one packet to the next and replies come back through the reverse
+//! NAT. Each side answers what it actually received: the server replies to the address the
+//! packet came from (after any masquerade), from the address it was sent to (after DNAT);
+//! the client's socket takes a reply only if it comes from where it connected to, as the
+//! kernel's socket lookup demands. A packet that is refused ends the flow, after the RST or
+//! ICMP error it caused has been walked back.
+
+use super::choices::Choices;
+use super::send::{L4Spec, SendReq, sender_of};
+use super::{EngineError, Outcome, STEP_CAP, Walk, enumerate, packet_seed};
+use crate::net::{L4Proto, NsId, Socket, SocketOwner, World};
+use crate::scenario::{Endpoint, EndpointKind, FlowSpec, Protocol, Scenario};
+use crate::trace::{DispositionKind, FlowPacket, FlowTrace, Role, Trace};
+use crate::wire::{Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L4, TcpFlags};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Syn,
+    SynAck,
+    Ack,
+    Request,
+    Response,
+    FinClient,
+    FinServer,
+    LastAck,
+    UdpRequest,
+    UdpResponse,
+    EchoRequest,
+    EchoReply,
+}
+
+fn plan(f: &FlowSpec) -> Vec<(Side, &'static str, Kind)> {
+    use Kind::*;
+    use Side::*;
+    match f.protocol {
+        Protocol::Tcp => {
+            let mut p = vec![
+                (Client, "SYN", Syn),
+                (Server, "SYN-ACK", SynAck),
+                (Client, "ACK", Ack),
+            ];
+            if f.request > 0 {
+                p.push((Client, "request", Request));
+            }
+            if f.response > 0 {
+                p.push((Server, "response", Response));
+            }
+            if f.close {
+                p.extend([
+                    (Client, "FIN (client)", FinClient),
+                    (Server, "FIN (server)", FinServer),
+                    (Client, "last ACK", LastAck),
+                ]);
+            }
+            p
+        }
+        Protocol::Udp => vec![
+            (Client, "request", UdpRequest),
+            (Server, "response", UdpResponse),
+        ],
+        Protocol::Icmp => vec![
+            (Client, "echo request", EchoRequest),
+            (Server, "echo reply", EchoReply),
+        ],
+    }
+}
+
+/// Both ends as each sees them.
+struct Ends {
+    client_ns: NsId,
+    /// The client's address and port (port = echo id for ICMP), once sent.
+    client: Option<(Ipv4Addr, u16)>,
+    /// Where the client sends to (as addressed: a ClusterIP, say).
+    target: (Ipv4Addr, u16),
+    server_ns: Option<NsId>,
+    /// The server's view: its own address and port, and its peer's.
+    server_local: Option<(Ipv4Addr, u16)>,
+    server_peer: Option<(Ipv4Addr, u16)>,
+    c_isn: u32,
+    s_isn: u32,
+    tsval: u32,
+}
+
+/// Walk flow `name` once, random choices drawn or forced by `choices`.
+pub fn flow_once(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+    choices: Choices,
+) -> Result<(FlowTrace, Choices), EngineError> {
+    let f = s.flow(name).ok_or_else(|| EngineError::UnknownPacket {
+        name: name.to_string(),
+        known: s.flows.iter().map(|f| f.name.value.clone()).collect(),
+    })?;
+    let bad = |message: String| EngineError::BadEndpoint {
+        packet: name.to_string(),
+        message,
+    };
+    let from: Endpoint = f.from.value.parse().map_err(bad)?;
+    let to: Endpoint = f.to.value.parse().map_err(bad)?;
+    let mut w = world.clone();
+    w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, &format!("flow/{name}")));
+    let mut choices = choices;
+    let mut packets: Vec<FlowPacket> = Vec::new();
+    let title = s.title().to_string();
+    let trace_of = |label: &str, steps, sent, disposition| Trace {
+        scenario: title.clone(),
+        packet: format!("{name}: {label}"),
+        seed: world.seed,
+        sent,
+        steps,
+        disposition,
+    };
+
+    // The first packet: resolve the destination (maybe through DNS), then send.
+    let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
+    let client_ns = walk
+        .source_ns(s, &from)
+        .ok_or_else(|| bad(format!("`{}` is not in the world", f.from.value)))?;
+    let target = match walk.resolve_target(s, client_ns, &to) {
+        Ok(Some((ip, port))) => (ip, port.unwrap_or(0)),
+        Ok(None) => return Err(bad(format!("`{}` has no address", f.to.value))),
+        Err(d) => {
+            let steps = std::mem::take(&mut walk.steps);
+            choices = std::mem::take(&mut walk.choices);
+            let summary = d.reason.clone();
+            packets.push(FlowPacket {
+                label: "name lookup".into(),
+                side: "client",
+                trace: trace_of("name lookup", steps, None, d),
+            });
+            return Ok((
+                FlowTrace {
+                    scenario: s.title().to_string(),
+                    flow: name.to_string(),
+                    seed: world.seed,
+                    packets,
+                    completed: false,
+                    summary,
+                },
+                choices,
+            ));
+        }
+    };
+    let lookup_steps = std::mem::take(&mut walk.steps);
+    choices = std::mem::take(&mut walk.choices);
+    let (lo, hi) = w.ns(client_ns).sysctl.local_port_range;
+    let sport = from.port.unwrap_or_else(|| w.range_u16(lo, hi));
+    let mut ends = Ends {
+        client_ns,
+        client: None,
+        target,
+        server_ns: None,
+        server_local: None,
+        server_peer: None,
+        c_isn: w.next_u32(),
+        s_isn: w.next_u32(),
+        tsval: w.next_u32(),
+    };
+    let bound = match from.kind {
+        EndpointKind::Ip(ip) => Some(ip),
+        _ => None,
+    };
+    let sender = sender_of(&from);
+    let mut completed = true;
+    let mut summary = String::new();
+    let steps_plan = plan(f);
+    for (i, (side, label, kind)) in steps_plan.iter().enumerate() {
+        let req = match side {
+            Side::Client => client_packet(&ends, f, *kind, sport, bound, &sender, &w),
+            Side::Server => match server_packet(&ends, f, *kind, &w) {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
+        if i == 0 {
+            walk.steps = lookup_steps.clone();
+        }
+        let (frame, next) = walk.emit(req);
+        let d = walk.finish(next);
+        let steps = std::mem::take(&mut walk.steps);
+        choices = std::mem::take(&mut walk.choices);
+        let sent_ip = ipv4(&frame).cloned();
+        if i == 0
+            && let Some(ip) = &sent_ip
+        {
+            ends.client = Some((ip.src, ports(ip).0));
+            register(s, &mut w, client_ns, ip, f.protocol, &from);
+        }
+        let response = steps
+            .iter()
+            .rev()
+            .find(|s| s.role == Role::Response)
+            .map(|s| (s.netns.clone(), s.packet.clone()));
+        let delivered = d.kind == DispositionKind::Delivered;
+        let arrived = steps.last().map(|s| s.packet.clone());
+        let delivered_ns = w.ns_by_name(&d.netns).map(|n| n.id);
+        summary = d.reason.clone();
+        packets.push(FlowPacket {
+            label: label.to_string(),
+            side: if *side == Side::Client {
+                "client"
+            } else {
+                "server"
+            },
+            trace: trace_of(label, steps, Some(frame), d),
+        });
+        if !delivered {
+            completed = false;
+            // Walk back what the refusal sent (a RST, an ICMP error), then stop.
+            if let Some((ns_name, pkt)) = response
+                && let (Some(ns), Some(ip)) =
+                    (w.ns_by_name(&ns_name).map(|n| n.id), ipv4(&pkt).cloned())
+            {
+                let (label, func) = match &ip.payload {
+                    L4::Tcp(_) => ("RST", "tcp_v4_send_reset"),
+                    _ => ("ICMP error", "icmp_send"),
+                };
+                let req = SendReq {
+                    ns,
+                    src: Some(ip.src),
+                    dst: ip.dst,
+                    ttl: Some(ip.ttl),
+                    df: ip.dont_frag,
+                    l4: L4Spec::Ready(ip.payload.clone()),
+                    func,
+                    what: format!(
+                        "the kernel of {ns_name} sends the {label} back to {}",
+                        ip.dst
+                    ),
+                };
+                let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
+                let (frame, next) = walk.emit(req);
+                let d2 = walk.finish(next);
+                let steps = std::mem::take(&mut walk.steps);
+                choices = std::mem::take(&mut walk.choices);
+                packets.push(FlowPacket {
+                    label: label.into(),
+                    side: "kernel",
+                    trace: trace_of(label, steps, Some(frame), d2),
+                });
+            }
+            break;
+        }
+        // The server side learns its view of the flow from what it received.
+        if *side == Side::Client
+            && ends.server_ns.is_none()
+            && let (Some(ns), Some(ip)) = (delivered_ns, arrived.as_ref().and_then(ipv4))
+        {
+            ends.server_ns = Some(ns);
+            ends.server_local = Some((ip.dst, ports(ip).1));
+            ends.server_peer = Some((ip.src, ports(ip).0));
+            if f.protocol == Protocol::Tcp {
+                accept(&mut w, ns, ip);
+            }
+        }
+    }
+    if completed {
+        summary = match f.protocol {
+            Protocol::Tcp => format!(
+                "every packet reached its socket: the connection {}",
+                if f.close {
+                    "opened, exchanged its data and closed"
+                } else {
+                    "opened and exchanged its data"
+                }
+            ),
+            Protocol::Udp => "the request and its response both reached their sockets".to_string(),
+            Protocol::Icmp => "the echo reply reached the ping socket".to_string(),
+        };
+    }
+    Ok((
+        FlowTrace {
+            scenario: s.title().to_string(),
+            flow: name.to_string(),
+            seed: world.seed,
+            packets,
+            completed,
+            summary,
+        },
+        choices,
+    ))
+}
+
+/// Walk flow `name` once, with random choices drawn from the seed.
+pub fn run_flow(s: &Scenario, world: &World, name: &str) -> Result<FlowTrace, EngineError> {
+    flow_once(s, world, name, Choices::default()).map(|(t, _)| t)
+}
+
+/// Every possible outcome of flow `name`.
+pub fn flow_outcomes(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+) -> Result<Vec<Outcome<FlowTrace>>, EngineError> {
+    enumerate(|c| flow_once(s, world, name, c))
+}
+
+fn ipv4(f: &Frame) -> Option<&Ipv4> {
+    match &f.payload {
+        crate::wire::L3::Ipv4(ip) => Some(ip),
+        crate::wire::L3::Arp(_) => None,
+    }
+}
+
+/// (source port, destination port); for ICMP echo the id twice.
+fn ports(ip: &Ipv4) -> (u16, u16) {
+    match &ip.payload {
+        L4::Tcp(t) => (t.sport, t.dport),
+        L4::Udp(u) => (u.sport, u.dport),
+        L4::Icmp(i) => match i.msg {
+            IcmpMessage::EchoRequest { ident, .. } | IcmpMessage::EchoReply { ident, .. } => {
+                (ident, ident)
+            }
+            _ => (0, 0),
+        },
+    }
+}
+
+fn owner(s: &Scenario, from: &Endpoint) -> SocketOwner {
+    match &from.kind {
+        EndpointKind::Pod {
+            container: Some(c), ..
+        } => SocketOwner::Container {
+            container: c.clone(),
+        },
+        EndpointKind::Pod { key, .. } => {
+            let first = s
+                .pod(key)
+                .and_then(|p| p.containers.first())
+                .map(|c| c.name.clone());
+            SocketOwner::Container {
+                container: first.unwrap_or_else(|| "app".into()),
+            }
+        }
+        EndpointKind::Host(h) => SocketOwner::Host { host: h.clone() },
+        _ => SocketOwner::Host {
+            host: "the node".into(),
+        },
+    }
+}
+
+/// The client's socket after connect() (TCP, UDP) or the ping socket (ICMP).
+fn register(s: &Scenario, w: &mut World, ns: NsId, ip: &Ipv4, proto: Protocol, from: &Endpoint) {
+    let (sport, dport) = ports(ip);
+    let sock = match proto {
+        Protocol::Tcp => Socket {
+            proto: L4Proto::Tcp,
+            addr: ip.src,
+            port: sport,
+            peer: Some((ip.dst, dport)),
+            owner: owner(s, from),
+        },
+        Protocol::Udp => Socket {
+            proto: L4Proto::Udp,
+            addr: ip.src,
+            port: sport,
+            peer: Some((ip.dst, dport)),
+            owner: owner(s, from),
+        },
+        Protocol::Icmp => Socket {
+            proto: L4Proto::Icmp,
+            addr: Ipv4Addr::UNSPECIFIED,
+            port: sport,
+            peer: None,
+            owner: owner(s, from),
+        },
+    };
+    w.ns_mut(ns).sockets.push(sock);
+}
+
+/// The listener's child socket once the SYN is accepted (`tcp_v4_syn_recv_sock`).
+fn accept(w: &mut World, ns: NsId, ip: &Ipv4) {
+    let (sport, dport) = ports(ip);
+    let owner = w
+        .ns(ns)
+        .sockets
+        .iter()
+        .find(|s| s.proto == L4Proto::Tcp && s.port == dport && s.peer.is_none())
+        .map(|s| s.owner.clone());
+    if let Some(owner) = owner {
+        w.ns_mut(ns).sockets.push(Socket {
+            proto: L4Proto::Tcp,
+            addr: ip.dst,
+            port: dport,
+            peer: Some((ip.src, sport)),
+            owner,
+        });
+    }
+}
+
+fn client_packet(
+    e: &Ends,
+    f: &FlowSpec,
+    kind: Kind,
+    sport: u16,
+    bound: Option<Ipv4Addr>,
+    sender: &str,
+    w: &World,
+) -> SendReq {
+    let (dst, dport) = e.target;
+    let src = e.client.map(|c| c.0).or(bound);
+    let req_len = f.request;
+    let resp_len = u32::from(f.response);
+    let c = e.c_isn;
+    let s_ack = e.s_isn.wrapping_add(1);
+    let (l4, func, what) = match kind {
+        Kind::Syn => (
+            L4Spec::Tcp {
+                sport,
+                dport,
+                seq: c,
+                ack: 0,
+                flags: TcpFlags(TcpFlags::SYN),
+                len: 0,
+                tsval: e.tsval,
+            },
+            "tcp_v4_connect",
+            "connect() sends SYN".to_string(),
+        ),
+        Kind::Ack => (
+            L4Spec::Tcp {
+                sport,
+                dport,
+                seq: c.wrapping_add(1),
+                ack: s_ack,
+                flags: TcpFlags(TcpFlags::ACK),
+                len: 0,
+                tsval: 0,
+            },
+            "tcp_rcv_state_process",
+            "the SYN-ACK completes the handshake: ACK".to_string(),
+        ),
+        Kind::Request => (
+            L4Spec::Tcp {
+                sport,
+                dport,
+                seq: c.wrapping_add(1),
+                ack: s_ack,
+                flags: TcpFlags(TcpFlags::PSH | TcpFlags::ACK),
+                len: req_len,
+                tsval: 0,
+            },
+            "tcp_sendmsg",
+            format!("the client sends its {req_len}-byte request"),
+        ),
+        Kind::FinClient => (
+            L4Spec::Tcp {
+                sport,
+                dport,
+                seq: c.wrapping_add(1).wrapping_add(u32::from(req_len)),
+                ack: s_ack.wrapping_add(resp_len),
+                flags: TcpFlags(TcpFlags::FIN | TcpFlags::ACK),
+                len: 0,
+                tsval: 0,
+            },
+            "tcp_close",
+            "close(): FIN".to_string(),
+        ),
+        Kind::LastAck => (
+            L4Spec::Tcp {
+                sport,
+                dport,
+                seq: c.wrapping_add(2).wrapping_add(u32::from(req_len)),
+                ack: s_ack.wrapping_add(resp_len).wrapping_add(1),
+                flags: TcpFlags(TcpFlags::ACK),
+                len: 0,
+                tsval: 0,
+            },
+            "tcp_rcv_state_process",
+            "the server's FIN is acknowledged".to_string(),
+        ),
+        Kind::UdpRequest => (
+            L4Spec::Udp {
+                sport,
+                dport,
+                len: req_len.max(1),
+            },
+            "udp_sendmsg",
+            format!("sendto() sends a {}-byte request", req_len.max(1)),
+        ),
+        Kind::EchoRequest => (
+            L4Spec::EchoRequest {
+                ident: sport,
+                seq: 1,
+                len: if req_len == 0 {
+                    super::send::PING_DEFAULT_SIZE
+                } else {
+                    req_len
+                },
+            },
+            "raw_sendmsg",
+            "ping sends an ICMP echo request".to_string(),
+        ),
+        _ => (
+            L4Spec::Udp {
+                sport,
+                dport,
+                len: 0,
+            },
+            "udp_sendmsg",
+            String::new(),
+        ),
+    };
+    // Linux sockets do path MTU discovery: DF is set on what they send.
+    SendReq {
+        ns: e.client_ns,
+        src,
+        dst,
+        ttl: None,
+        df: true,
+        l4,
+        func,
+        what: format!("{sender} in {}: {what}", w.ns(e.client_ns).name),
+    }
+}
+
+/// What the server sends next, answering what it received; None if it never received.
+fn server_packet(e: &Ends, f: &FlowSpec, kind: Kind, w: &World) -> Option<SendReq> {
+    let ns = e.server_ns?;
+    let (local, lport) = e.server_local?;
+    let (peer, pport) = e.server_peer?;
+    let c_next = e.c_isn.wrapping_add(1);
+    let s = e.s_isn;
+    let req = u32::from(f.request);
+    let resp = f.response;
+    let (l4, func, what) = match kind {
+        Kind::SynAck => (
+            L4Spec::Tcp {
+                sport: lport,
+                dport: pport,
+                seq: s,
+                ack: c_next,
+                flags: TcpFlags(TcpFlags::SYN | TcpFlags::ACK),
+                len: 0,
+                tsval: e.tsval.wrapping_add(1),
+            },
+            "tcp_v4_send_synack",
+            "the listener answers the SYN: SYN-ACK".to_string(),
+        ),
+        Kind::Response => (
+            L4Spec::Tcp {
+                sport: lport,
+                dport: pport,
+                seq: s.wrapping_add(1),
+                ack: c_next.wrapping_add(req),
+                flags: TcpFlags(TcpFlags::PSH | TcpFlags::ACK),
+                len: resp,
+                tsval: 0,
+            },
+            "tcp_sendmsg",
+            format!("the server sends its {resp}-byte response"),
+        ),
+        Kind::FinServer => (
+            L4Spec::Tcp {
+                sport: lport,
+                dport: pport,
+                seq: s.wrapping_add(1).wrapping_add(u32::from(resp)),
+                ack: c_next.wrapping_add(req).wrapping_add(1),
+                flags: TcpFlags(TcpFlags::FIN | TcpFlags::ACK),
+                len: 0,
+                tsval: 0,
+            },
+            "tcp_close",
+            "the server closes too: FIN".to_string(),
+        ),
+        Kind::UdpResponse => (
+            L4Spec::Udp {
+                sport: lport,
+                dport: pport,
+                len: resp.max(1),
+            },
+            "udp_sendmsg",
+            format!("the server answers with {} bytes", resp.max(1)),
+        ),
+        Kind::EchoReply => (
+            L4Spec::Ready(L4::Icmp(Icmp {
+                msg: IcmpMessage::EchoReply {
+                    ident: pport,
+                    seq: 1,
+                },
+                data: echo_data(f),
+            })),
+            "icmp_reply",
+            "icmp_echo answers with an echo reply".to_string(),
+        ),
+        _ => return None,
+    };
+    // icmp_reply sends with DF clear (the lab's echo replies had DF=0); TCP and UDP sockets
+    // do path MTU discovery, so DF is set.
+    let df = !matches!(kind, Kind::EchoReply);
+    Some(SendReq {
+        ns,
+        src: Some(local),
+        dst: peer,
+        ttl: None,
+        df,
+        l4,
+        func,
+        what: format!(
+            "{} in {}: {what}",
+            if matches!(kind, Kind::EchoReply) {
+                "the kernel"
+            } else {
+                "the server"
+            },
+            w.ns(ns).name
+        ),
+    })
+}
+
+/// The echo reply carries the request's data back.
+fn echo_data(f: &FlowSpec) -> Vec<u8> {
+    let len = if f.request == 0 {
+        super::send::PING_DEFAULT_SIZE
+    } else {
+        f.request
+    };
+    (0..len).map(|i| if i < 16 { 0 } else { i as u8 }).collect()
+}
