@@ -155,18 +155,6 @@ pub fn flow_once(
     let lookup_steps = std::mem::take(&mut walk.steps);
     choices = std::mem::take(&mut walk.choices);
     let (lo, hi) = w.ns(client_ns).sysctl.local_port_range;
-    let sport = from.port.unwrap_or_else(|| w.range_u16(lo, hi));
-    let mut ends = Ends {
-        client_ns,
-        client: None,
-        target,
-        server_ns: None,
-        server_local: None,
-        server_peer: None,
-        c_isn: w.next_u32(),
-        s_isn: w.next_u32(),
-        tsval: w.next_u32(),
-    };
     let bound = match from.kind {
         EndpointKind::Ip(ip) => Some(ip),
         _ => None,
@@ -175,94 +163,118 @@ pub fn flow_once(
     let mut completed = true;
     let mut summary = String::new();
     let steps_plan = plan(f);
-    for (i, (side, label, kind)) in steps_plan.iter().enumerate() {
-        let req = match side {
-            Side::Client => client_packet(&ends, f, *kind, sport, bound, &sender, &w),
-            Side::Server => match server_packet(&ends, f, *kind, &w) {
-                Some(r) => r,
-                None => break,
-            },
+    let conns = f.connections.max(1);
+    'conns: for conn in 0..conns {
+        let sport = match from.port {
+            Some(p) if conn == 0 => p,
+            _ => w.range_u16(lo, hi),
         };
-        let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
-        if i == 0 {
-            walk.steps = lookup_steps.clone();
-        }
-        let (frame, next) = walk.emit(req);
-        let d = walk.finish(next);
-        let steps = std::mem::take(&mut walk.steps);
-        choices = std::mem::take(&mut walk.choices);
-        let sent_ip = ipv4(&frame).cloned();
-        if i == 0
-            && let Some(ip) = &sent_ip
-        {
-            ends.client = Some((ip.src, ports(ip).0));
-            register(s, &mut w, client_ns, ip, f.protocol, &from);
-        }
-        let response = steps
-            .iter()
-            .rev()
-            .find(|s| s.role == Role::Response)
-            .map(|s| (s.netns.clone(), s.packet.clone()));
-        let delivered = d.kind == DispositionKind::Delivered;
-        let arrived = steps.last().map(|s| s.packet.clone());
-        let delivered_ns = w.ns_by_name(&d.netns).map(|n| n.id);
-        summary = d.reason.clone();
-        packets.push(FlowPacket {
-            label: label.to_string(),
-            side: if *side == Side::Client {
-                "client"
+        let mut ends = Ends {
+            client_ns,
+            client: None,
+            target,
+            server_ns: None,
+            server_local: None,
+            server_peer: None,
+            c_isn: w.next_u32(),
+            s_isn: w.next_u32(),
+            tsval: w.next_u32(),
+        };
+        for (i, (side, label, kind)) in steps_plan.iter().enumerate() {
+            let label = if conns > 1 {
+                format!("connection {}: {label}", conn + 1)
             } else {
-                "server"
-            },
-            trace: trace_of(label, steps, Some(frame), d),
-        });
-        if !delivered {
-            completed = false;
-            // Walk back what the refusal sent (a RST, an ICMP error), then stop.
-            if let Some((ns_name, pkt)) = response
-                && let (Some(ns), Some(ip)) =
-                    (w.ns_by_name(&ns_name).map(|n| n.id), ipv4(&pkt).cloned())
-            {
-                let (label, func) = match &ip.payload {
-                    L4::Tcp(_) => ("RST", "tcp_v4_send_reset"),
-                    _ => ("ICMP error", "icmp_send"),
-                };
-                let req = SendReq {
-                    ns,
-                    src: Some(ip.src),
-                    dst: ip.dst,
-                    ttl: Some(ip.ttl),
-                    df: ip.dont_frag,
-                    l4: L4Spec::Ready(ip.payload.clone()),
-                    func,
-                    what: format!(
-                        "the kernel of {ns_name} sends the {label} back to {}",
-                        ip.dst
-                    ),
-                };
-                let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
-                let (frame, next) = walk.emit(req);
-                let d2 = walk.finish(next);
-                let steps = std::mem::take(&mut walk.steps);
-                choices = std::mem::take(&mut walk.choices);
-                packets.push(FlowPacket {
-                    label: label.into(),
-                    side: "kernel",
-                    trace: trace_of(label, steps, Some(frame), d2),
-                });
+                label.to_string()
+            };
+            let label = label.as_str();
+            let req = match side {
+                Side::Client => client_packet(&ends, f, *kind, sport, bound, &sender, &w),
+                Side::Server => match server_packet(&ends, f, *kind, &w) {
+                    Some(r) => r,
+                    None => break,
+                },
+            };
+            let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
+            if i == 0 && conn == 0 {
+                walk.steps = lookup_steps.clone();
             }
-            break;
-        }
-        // The server side learns its view of the flow from what it received.
-        if *side == Side::Client
-            && ends.server_ns.is_none()
-            && let (Some(ns), Some(ip)) = (delivered_ns, arrived.as_ref().and_then(ipv4))
-        {
-            ends.server_ns = Some(ns);
-            ends.server_local = Some((ip.dst, ports(ip).1));
-            ends.server_peer = Some((ip.src, ports(ip).0));
-            if f.protocol == Protocol::Tcp {
-                accept(&mut w, ns, ip);
+            let (frame, next) = walk.emit(req);
+            let d = walk.finish(next);
+            let steps = std::mem::take(&mut walk.steps);
+            choices = std::mem::take(&mut walk.choices);
+            let sent_ip = ipv4(&frame).cloned();
+            if i == 0
+                && let Some(ip) = &sent_ip
+            {
+                ends.client = Some((ip.src, ports(ip).0));
+                register(s, &mut w, client_ns, ip, f.protocol, &from);
+            }
+            let response = steps
+                .iter()
+                .rev()
+                .find(|s| s.role == Role::Response)
+                .map(|s| (s.netns.clone(), s.packet.clone()));
+            let delivered = d.kind == DispositionKind::Delivered;
+            let arrived = steps.last().map(|s| s.packet.clone());
+            let delivered_ns = w.ns_by_name(&d.netns).map(|n| n.id);
+            summary = d.reason.clone();
+            packets.push(FlowPacket {
+                label: label.to_string(),
+                side: if *side == Side::Client {
+                    "client"
+                } else {
+                    "server"
+                },
+                trace: trace_of(label, steps, Some(frame), d),
+            });
+            if !delivered {
+                completed = false;
+                // Walk back what the refusal sent (a RST, an ICMP error), then stop.
+                if let Some((ns_name, pkt)) = response
+                    && let (Some(ns), Some(ip)) =
+                        (w.ns_by_name(&ns_name).map(|n| n.id), ipv4(&pkt).cloned())
+                {
+                    let (label, func) = match &ip.payload {
+                        L4::Tcp(_) => ("RST", "tcp_v4_send_reset"),
+                        _ => ("ICMP error", "icmp_send"),
+                    };
+                    let req = SendReq {
+                        ns,
+                        src: Some(ip.src),
+                        dst: ip.dst,
+                        ttl: Some(ip.ttl),
+                        df: ip.dont_frag,
+                        l4: L4Spec::Ready(ip.payload.clone()),
+                        func,
+                        what: format!(
+                            "the kernel of {ns_name} sends the {label} back to {}",
+                            ip.dst
+                        ),
+                    };
+                    let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
+                    let (frame, next) = walk.emit(req);
+                    let d2 = walk.finish(next);
+                    let steps = std::mem::take(&mut walk.steps);
+                    choices = std::mem::take(&mut walk.choices);
+                    packets.push(FlowPacket {
+                        label: label.into(),
+                        side: "kernel",
+                        trace: trace_of(label, steps, Some(frame), d2),
+                    });
+                }
+                break 'conns;
+            }
+            // The server side learns its view of the flow from what it received.
+            if *side == Side::Client
+                && ends.server_ns.is_none()
+                && let (Some(ns), Some(ip)) = (delivered_ns, arrived.as_ref().and_then(ipv4))
+            {
+                ends.server_ns = Some(ns);
+                ends.server_local = Some((ip.dst, ports(ip).1));
+                ends.server_peer = Some((ip.src, ports(ip).0));
+                if f.protocol == Protocol::Tcp {
+                    accept(&mut w, ns, ip);
+                }
             }
         }
     }

@@ -33,7 +33,17 @@ pub fn answer(s: &Scenario, fqdn: &str) -> Answer {
     let name = fqdn.trim_end_matches('.');
     let suffix = format!(".svc.{CLUSTER_DOMAIN}");
     let Some(rest) = name.strip_suffix(&suffix) else {
-        return Answer::NxDomain;
+        // Outside the cluster domain CoreDNS forwards upstream: public DNS knows the
+        // scenario's internet hosts by their dnsName.
+        let host = s
+            .internet
+            .iter()
+            .flat_map(|i| &i.hosts)
+            .find(|h| h.dns_name.as_deref().map(|d| d.trim_end_matches('.')) == Some(name));
+        return match host {
+            Some(h) => Answer::A(vec![h.ip.value]),
+            None => Answer::NxDomain,
+        };
     };
     let Some((svc_name, ns)) = rest.split_once('.') else {
         return Answer::NxDomain;

@@ -382,6 +382,9 @@ pub struct Gateway {
 pub struct ExternalHost {
     pub name: Spanned<String>,
     pub ip: Spanned<Ipv4Addr>,
+    /// The host's name in public DNS (what an ExternalName Service points at).
+    #[serde(default)]
+    pub dns_name: Option<String>,
     /// Ports a server on the host listens on.
     #[serde(default)]
     pub ports: Vec<ContainerPort>,
@@ -407,6 +410,15 @@ pub struct FlowSpec {
     /// TCP: close the connection with FIN, FIN, ACK after the exchange. Default true.
     #[serde(default = "yes")]
     pub close: bool,
+    /// How many times the client repeats the exchange, each time from a new source port,
+    /// in the same world (conntrack, `-m recent` lists and ARP caches carry over: this is
+    /// how session affinity shows). Default 1.
+    #[serde(default = "one")]
+    pub connections: u16,
+}
+
+fn one() -> u16 {
+    1
 }
 
 /// A named packet to send: `kpath trace FILE --packet NAME`.

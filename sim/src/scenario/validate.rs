@@ -157,6 +157,234 @@ pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
         names.push(&p.name.value);
         check_packet(&c, p)?;
     }
+    check_services(&c)?;
+    check_internet(&c)?;
+    let mut flows: Vec<&str> = Vec::new();
+    for f in &s.flows {
+        if flows.contains(&f.name.value.as_str()) || names.contains(&f.name.value.as_str()) {
+            return Err(c
+                .err_at(&f.name, format!("`{}` is defined twice", f.name.value))
+                .with_hint("packet and flow names must be unique within a scenario"));
+        }
+        flows.push(&f.name.value);
+        check_flow(&c, f)?;
+    }
+    Ok(())
+}
+
+fn check_flow(c: &Checker, f: &super::FlowSpec) -> Result<(), ScenarioError> {
+    let from = check_endpoint(c, &f.from)?;
+    let to = check_endpoint(c, &f.to)?;
+    if matches!(from.kind, EndpointKind::Service(_) | EndpointKind::Dns(_)) {
+        return Err(c
+            .err_at(
+                &f.from,
+                "a flow starts at a pod, a node or an internet host",
+            )
+            .with_hint("name the client: pod/NS/NAME, node/NAME, host/NAME, or one of their IPs"));
+    }
+    match f.protocol {
+        Protocol::Icmp if to.port.is_some() || to.port_name.is_some() => Err(c
+            .err_at(&f.to, "ICMP has no ports")
+            .with_hint("drop the `:PORT`")),
+        Protocol::Tcp | Protocol::Udp if to.port.is_none() && to.port_name.is_none() => Err(c
+            .err_at(
+                &f.to,
+                format!("a {} flow needs a destination port", f.protocol.name()),
+            )
+            .with_hint(format!("write `{}:PORT`", f.to.value))),
+        _ => Ok(()),
+    }
+}
+
+/// Services: unique names, ClusterIPs inside the service CIDR and unique, ports that make
+/// sense for the type (NodePorts in kube-apiserver's default range, unique).
+fn check_services(c: &Checker) -> Result<(), ScenarioError> {
+    use super::ServiceType;
+    let s = c.s;
+    let scidr = s.cluster.service_cidr.value;
+    let mut node_ports: Vec<(u16, &str)> = Vec::new();
+    for (i, svc) in s.services.iter().enumerate() {
+        let key = svc.key();
+        if s.services[..i].iter().any(|o| o.key() == key) {
+            return Err(c.err_at(&svc.name, format!("Service `{key}` is defined twice")));
+        }
+        if svc.kind == ServiceType::ExternalName {
+            if svc.external_name.is_none() {
+                return Err(c
+                    .err_at(
+                        &svc.name,
+                        format!("ExternalName Service `{key}` has no externalName"),
+                    )
+                    .with_hint("add `externalName: db.example.com`"));
+            }
+            continue;
+        }
+        let Some(cip) = &svc.cluster_ip else {
+            return Err(c.err_at(&svc.name, format!("Service `{key}` has no clusterIP")).with_hint(format!(
+                "kpath does not allocate one for you: pick an address in {scidr}, or `None` for a headless Service")));
+        };
+        if cip.value != "None" {
+            let Ok(ip) = cip.value.parse::<std::net::Ipv4Addr>() else {
+                return Err(c
+                    .err_at(cip, format!("`{}` is not an IPv4 address", cip.value))
+                    .with_hint("an address, or `None` for a headless Service"));
+            };
+            if !scidr.contains(ip) {
+                return Err(c
+                    .err_at(
+                        cip,
+                        format!("ClusterIP {ip} is outside the service CIDR {scidr}"),
+                    )
+                    .with_hint(format!("pick an address in {scidr}")));
+            }
+            if let Some(o) = s.services[..i].iter().find(|o| o.cluster_ip() == Some(ip)) {
+                return Err(c.err_at(
+                    cip,
+                    format!("ClusterIP {ip} is already Service `{}`'s", o.key()),
+                ));
+            }
+        }
+        if svc.ports.is_empty() && !svc.is_headless() {
+            return Err(c
+                .err_at(&svc.name, format!("Service `{key}` has no ports"))
+                .with_hint("add `ports: [{port: 80}]`"));
+        }
+        for (j, p) in svc.ports.iter().enumerate() {
+            if p.protocol == Protocol::Icmp {
+                return Err(c
+                    .err_at(&p.port, "Service ports are TCP or UDP")
+                    .with_hint("protocol: TCP or UDP"));
+            }
+            if svc.ports.len() > 1 && p.name.as_deref().is_none_or(str::is_empty) {
+                return Err(c
+                    .err_at(
+                        &p.port,
+                        format!("Service `{key}` has several ports, so each needs a name"),
+                    )
+                    .with_hint("add `name: http` (Kubernetes requires it)"));
+            }
+            if svc.ports[..j]
+                .iter()
+                .any(|o| o.port.value == p.port.value && o.protocol == p.protocol)
+            {
+                return Err(c.err_at(
+                    &p.port,
+                    format!(
+                        "port {}/{} appears twice in Service `{key}`",
+                        p.port.value,
+                        p.protocol.name()
+                    ),
+                ));
+            }
+            let wants_np = matches!(svc.kind, ServiceType::NodePort | ServiceType::LoadBalancer);
+            match (&p.node_port, wants_np) {
+                (Some(np), false) => {
+                    return Err(c
+                        .err_at(
+                            np,
+                            format!("Service `{key}` is a {:?}: it has no nodePort", svc.kind),
+                        )
+                        .with_hint("use type NodePort or LoadBalancer"));
+                }
+                (None, true) => {
+                    return Err(c
+                        .err_at(
+                            &p.port,
+                            format!(
+                                "Service `{key}` is a {:?}: give each port a nodePort",
+                                svc.kind
+                            ),
+                        )
+                        .with_hint("kpath does not allocate one for you: pick 30000-32767"));
+                }
+                (Some(np), true) => {
+                    if !(30000..=32767).contains(&np.value) {
+                        return Err(c.err_at(np, format!("nodePort {} is outside 30000-32767", np.value)).with_hint("kube-apiserver's --service-node-port-range defaults to 30000-32767"));
+                    }
+                    if let Some((_, other)) = node_ports.iter().find(|(n, _)| *n == np.value) {
+                        return Err(c.err_at(
+                            np,
+                            format!("nodePort {} is already used by Service `{other}`", np.value),
+                        ));
+                    }
+                    node_ports.push((np.value, s.services[i].name.value.as_str()));
+                }
+                (None, false) => {}
+            }
+        }
+        if svc.kind == ServiceType::LoadBalancer && svc.load_balancer_ip.is_none() {
+            return Err(c.err_at(&svc.name, format!("LoadBalancer Service `{key}` has no loadBalancerIP")).with_hint("give the address the load balancer got (`loadBalancerIP:`); kpath has no cloud to ask"));
+        }
+    }
+    Ok(())
+}
+
+/// The internet: the gateway on the underlay, hosts with unique names and public addresses.
+fn check_internet(c: &Checker) -> Result<(), ScenarioError> {
+    let Some(net) = &c.s.internet else {
+        return Ok(());
+    };
+    let cl = &c.s.cluster;
+    let g = &net.gateway;
+    let u = cl.underlay.cidr.value;
+    if !u.contains(g.ip.value) || g.ip.value == u.network().addr || g.ip.value == u.broadcast() {
+        return Err(c
+            .err_at(
+                &g.ip,
+                format!(
+                    "the gateway {} is not a host address of the underlay {u}",
+                    g.ip.value
+                ),
+            )
+            .with_hint("the nodes' default route points at it, so it sits on their segment"));
+    }
+    if let Some(n) = cl.nodes.iter().find(|n| n.ip.value == g.ip.value) {
+        return Err(c.err_at(
+            &g.ip,
+            format!("{} is node `{}`'s address", g.ip.value, n.name.value),
+        ));
+    }
+    let inside = |ip: std::net::Ipv4Addr| {
+        u.contains(ip) || cl.pod_cidr.value.contains(ip) || cl.service_cidr.value.contains(ip)
+    };
+    if inside(g.public_ip.value) {
+        return Err(c
+            .err_at(
+                &g.public_ip,
+                format!(
+                    "the public address {} is inside the cluster's own ranges",
+                    g.public_ip.value
+                ),
+            )
+            .with_hint("use an address outside the underlay, pod and service CIDRs"));
+    }
+    for (i, h) in net.hosts.iter().enumerate() {
+        let name = &h.name.value;
+        if net.hosts[..i].iter().any(|o| &o.name.value == name)
+            || cl.nodes.iter().any(|n| &n.name.value == name)
+            || name == "gateway"
+            || name == "underlay"
+        {
+            return Err(c.err_at(&h.name, format!("the name `{name}` is taken")).with_hint("internet hosts need names of their own (not a node's, `gateway` or `underlay`)"));
+        }
+        if inside(h.ip.value) || h.ip.value == g.public_ip.value {
+            return Err(c.err_at(&h.ip, format!("internet host `{name}`'s address {} is not an internet address here", h.ip.value)).with_hint("use an address outside the underlay, pod and service CIDRs and other than the gateway's"));
+        }
+        if let Some(o) = net.hosts[..i].iter().find(|o| o.ip.value == h.ip.value) {
+            return Err(c.err_at(
+                &h.ip,
+                format!("{} is already host `{}`'s", h.ip.value, o.name.value),
+            ));
+        }
+    }
+    if let Some(n) = &net.load_balancer_node {
+        if c.s.node(&n.value).is_none() {
+            return Err(c
+                .err_at(n, format!("unknown node `{}`", n.value))
+                .with_hint("loadBalancerNode names the node that receives LoadBalancer traffic"));
+        }
+    }
     Ok(())
 }
 
