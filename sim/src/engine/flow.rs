@@ -278,6 +278,12 @@ pub fn flow_once(
             }
         }
     }
+    let served = packets
+        .iter()
+        .rev()
+        .find(|p| p.side == "client")
+        .map(|p| format!(" (served by {})", p.trace.disposition.netns))
+        .unwrap_or_default();
     if completed {
         summary = match f.protocol {
             Protocol::Tcp => format!(
@@ -290,7 +296,7 @@ pub fn flow_once(
             ),
             Protocol::Udp => "the request and its response both reached their sockets".to_string(),
             Protocol::Icmp => "the echo reply reached the ping socket".to_string(),
-        };
+        } + &served;
     }
     Ok((
         FlowTrace {

@@ -175,12 +175,20 @@ pub struct Conn {
 
 impl Conn {
     /// IPS_DST_NAT: the reply comes from somewhere else than the original destination.
+    /// (ICMP echo keys the id on both sides and the type in `dport`, so only the address
+    /// counts there.)
     pub fn dnat(&self) -> bool {
+        if self.orig.proto == 1 {
+            return self.reply.src != self.orig.dst;
+        }
         self.reply.src != self.orig.dst || self.reply.sport != self.orig.dport
     }
 
     /// IPS_SRC_NAT: the reply goes somewhere else than the original source.
     pub fn snat(&self) -> bool {
+        if self.orig.proto == 1 {
+            return self.reply.dst != self.orig.src || self.reply.sport != self.orig.sport;
+        }
         self.reply.dst != self.orig.src || self.reply.dport != self.orig.sport
     }
 
@@ -352,18 +360,21 @@ pub fn manip(ip: &mut Ipv4, conn: &Conn, dir: Dir, dst: bool) -> bool {
     if !applies {
         return false;
     }
+    let before = ip.clone();
     let target = match dir {
         Dir::Original => conn.reply.invert(),
         Dir::Reply => conn.orig.invert(),
     };
     if dst {
         ip.dst = target.dst;
-        set_ports(ip, None, Some(target.dport));
+        if ip.protocol() != 1 {
+            set_ports(ip, None, Some(target.dport));
+        }
     } else {
         ip.src = target.src;
         set_ports(ip, Some(target.sport), None);
     }
-    true
+    *ip != before
 }
 
 fn set_ports(ip: &mut Ipv4, sport: Option<u16>, dport: Option<u16>) {

@@ -378,12 +378,12 @@ fn check_internet(c: &Checker) -> Result<(), ScenarioError> {
             ));
         }
     }
-    if let Some(n) = &net.load_balancer_node {
-        if c.s.node(&n.value).is_none() {
-            return Err(c
-                .err_at(n, format!("unknown node `{}`", n.value))
-                .with_hint("loadBalancerNode names the node that receives LoadBalancer traffic"));
-        }
+    if let Some(n) = &net.load_balancer_node
+        && c.s.node(&n.value).is_none()
+    {
+        return Err(c
+            .err_at(n, format!("unknown node `{}`", n.value))
+            .with_hint("loadBalancerNode names the node that receives LoadBalancer traffic"));
     }
     Ok(())
 }

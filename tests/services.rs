@@ -1,0 +1,300 @@
+//! The Service lessons (kube-proxy iptables mode, flannel, the internet): what each one
+//! promises a learner, checked on the structured traces.
+
+mod common;
+
+use common::*;
+use kpath_sim::engine::{flow_outcomes, packet_outcomes, run_flow};
+use kpath_sim::trace::{DispositionKind, FlowTrace, Trace};
+
+fn flow(name: &str, f: &str) -> FlowTrace {
+    let (s, w) = load(name);
+    run_flow(&s, &w, f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The packet as its socket got it: (src, sport, dst, dport).
+fn arrived(t: &Trace) -> (String, u16, String, u16) {
+    let ip = ipv4(&t.steps.last().unwrap().packet).unwrap().clone();
+    let (sp, dp) = match &ip.payload {
+        kpath_sim::wire::L4::Tcp(t) => (t.sport, t.dport),
+        kpath_sim::wire::L4::Udp(u) => (u.sport, u.dport),
+        kpath_sim::wire::L4::Icmp(_) => (0, 0),
+    };
+    (ip.src.to_string(), sp, ip.dst.to_string(), dp)
+}
+
+fn packet<'a>(f: &'a FlowTrace, label: &str) -> &'a Trace {
+    &f.packets
+        .iter()
+        .find(|p| p.label == label)
+        .unwrap_or_else(|| panic!("no packet {label}"))
+        .trace
+}
+
+#[test]
+fn same_node_clusterip_is_bridged_dnat_and_arrives_with_ttl_64() {
+    let t = trace("pod-to-clusterip-same-node", "syn");
+    assert_eq!(t.disposition.kind, DispositionKind::Delivered);
+    assert_eq!(arrived(&t).2, "10.244.1.3");
+    assert!(
+        t.packet_steps()
+            .any(|s| s.func == "br_nf_pre_routing_finish" && s.note.contains("bridged DNAT"))
+    );
+    assert!(
+        !t.packet_steps()
+            .any(|s| s.netns == "node-1" && s.func == "ip_forward"),
+        "never routed"
+    );
+    assert_eq!(ipv4(&t.steps.last().unwrap().packet).unwrap().ttl, 64);
+}
+
+#[test]
+fn the_client_gets_the_clusterip_back_in_the_reply() {
+    let f = flow("pod-to-clusterip-same-node", "curl");
+    assert!(f.completed, "{}", f.summary);
+    assert_eq!(f.packets.len(), 8);
+    let (src, sport, _, _) = arrived(packet(&f, "SYN-ACK"));
+    assert_eq!(
+        (src.as_str(), sport),
+        ("10.96.0.20", 80),
+        "reverse DNAT restored the ClusterIP"
+    );
+    // The reply is never walked through the nat table: conntrack applies the binding.
+    let synack = packet(&f, "SYN-ACK");
+    assert!(!synack.steps.iter().any(|s| {
+        s.nf.as_ref()
+            .is_some_and(|n| n.table.name() == "nat" && n.position > 0)
+    }));
+    assert!(
+        synack
+            .steps
+            .iter()
+            .any(|s| s.func == "nf_nat_packet" && s.note.contains("reverse DNAT"))
+    );
+}
+
+#[test]
+fn cross_node_clusterip_lists_every_endpoint_with_its_probability() {
+    let (s, w) = load("pod-to-clusterip-cross-node");
+    let o = packet_outcomes(&s, &w, "syn").unwrap();
+    let mut got: Vec<(String, String)> = o
+        .iter()
+        .map(|o| (arrived(&o.result).2, format!("{:.4}", o.probability)))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("10.244.1.4".into(), "0.3333".into()),
+            ("10.244.2.4".into(), "0.3333".into()),
+            ("10.244.2.5".into(), "0.3333".into())
+        ]
+    );
+}
+
+#[test]
+fn hairpin_traffic_is_masqueraded_to_the_bridge_address() {
+    let t = trace("hairpin", "syn");
+    assert_eq!(t.disposition.kind, DispositionKind::Delivered);
+    let (src, _, dst, dport) = arrived(&t);
+    assert_eq!(
+        (src.as_str(), dst.as_str(), dport),
+        ("10.244.1.1", "10.244.1.3", 80)
+    );
+    assert!(
+        t.steps
+            .iter()
+            .any(|s| s.func == "br_forward" && s.note.contains("hairpin mode is on"))
+    );
+    assert!(t.steps.iter().any(|s| s.nf.as_ref().is_some_and(
+        |n| n.chain.starts_with("KUBE-SEP-") && n.action == "verdict jump KUBE-MARK-MASQ"
+    )));
+}
+
+#[test]
+fn without_br_netfilter_the_reply_skips_reverse_nat_and_the_client_resets() {
+    let f = flow("bridge-nf-call-iptables-off", "curl");
+    assert!(!f.completed);
+    let labels: Vec<&str> = f.packets.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels, ["SYN", "SYN-ACK", "RST"]);
+    let synack = packet(&f, "SYN-ACK");
+    assert_eq!(synack.disposition.kind, DispositionKind::NoListener);
+    assert_eq!(
+        arrived(synack).0,
+        "10.244.1.3",
+        "the pod's own address, not the ClusterIP"
+    );
+    assert!(
+        !synack.steps.iter().any(|s| s.func == "br_nf_pre_routing"),
+        "bridged without br_netfilter"
+    );
+    let syn = packet(&f, "SYN");
+    assert_eq!(
+        ipv4(&syn.steps.last().unwrap().packet).unwrap().ttl,
+        63,
+        "the request was routed, not bridged"
+    );
+}
+
+#[test]
+fn nodeport_with_external_traffic_policy_cluster_and_local() {
+    let f = flow("nodeport-external", "nodeport");
+    assert!(f.completed, "{}", f.summary);
+    assert_eq!(
+        arrived(packet(&f, "SYN")).0,
+        "10.244.1.0",
+        "masqueraded to node-1's flannel.1 address"
+    );
+    assert_eq!(
+        arrived(packet(&f, "SYN-ACK")).0,
+        "172.31.0.11",
+        "the laptop hears back from the node it called"
+    );
+    let f = flow("nodeport-external", "local-no-endpoint");
+    let syn = packet(&f, "SYN");
+    assert_eq!(syn.disposition.kind, DispositionKind::Dropped);
+    assert!(
+        syn.disposition.reason.contains("KUBE-EXTERNAL-SERVICES")
+            && syn.disposition.reason.contains("has no local endpoints")
+    );
+    let f = flow("nodeport-external", "local-keeps-client-ip");
+    assert!(f.completed);
+    assert_eq!(
+        arrived(packet(&f, "SYN")).0,
+        "203.0.113.10",
+        "eTP Local keeps the client's address"
+    );
+}
+
+#[test]
+fn load_balancer_source_ranges() {
+    assert!(flow("loadbalancer", "allowed").completed);
+    let f = flow("loadbalancer", "blocked");
+    let syn = packet(&f, "SYN");
+    assert_eq!(syn.disposition.kind, DispositionKind::Dropped);
+    assert!(
+        syn.disposition.reason.contains("KUBE-PROXY-FIREWALL"),
+        "{}",
+        syn.disposition.reason
+    );
+}
+
+#[test]
+fn externalname_is_a_cname_and_no_rule() {
+    let f = flow("externalname", "connect-db");
+    assert!(f.completed, "{}", f.summary);
+    let syn = packet(&f, "SYN");
+    let lookup = syn.steps.iter().find(|s| s.func == "getaddrinfo").unwrap();
+    assert!(
+        lookup
+            .note
+            .contains("db.shop.svc.cluster.local? CNAME db.example.com")
+            && lookup.note.contains("A 203.0.113.20"),
+        "{}",
+        lookup.note
+    );
+    assert!(!syn.steps.iter().any(|s| {
+        s.nf.as_ref()
+            .is_some_and(|n| n.chain.starts_with("KUBE-SVC"))
+    }));
+    assert_eq!(
+        arrived(syn).0,
+        "198.51.100.1",
+        "leaves through both masquerades"
+    );
+}
+
+#[test]
+fn headless_resolves_to_ready_pods_only_and_skips_dnat() {
+    let f = flow("headless", "cql");
+    assert!(f.completed);
+    let syn = packet(&f, "SYN");
+    assert_eq!(arrived(syn).2, "10.244.2.10");
+    assert!(syn.steps.iter().any(|s| s.func == "getaddrinfo"
+        && s.note.contains("A 10.244.2.10")
+        && !s.note.contains("10.244.2.11")));
+    assert!(!syn.steps.iter().any(|s| s.func == "nf_nat_packet"));
+}
+
+#[test]
+fn a_service_without_endpoints_is_rejected_and_the_client_hears_it() {
+    let f = flow("no-endpoints-reject", "connect");
+    let labels: Vec<&str> = f.packets.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels, ["SYN", "ICMP error"]);
+    assert_eq!(
+        packet(&f, "SYN").disposition.kind,
+        DispositionKind::Rejected
+    );
+    assert_eq!(packet(&f, "ICMP error").disposition.netns, "default/client");
+}
+
+#[test]
+fn client_ip_affinity_keeps_every_connection_on_one_endpoint() {
+    let (s, w) = load("session-affinity");
+    let o = flow_outcomes(&s, &w, "two-connections").unwrap();
+    assert_eq!(o.len(), 2, "only the first connection draws");
+    for out in &o {
+        assert!((out.probability - 0.5).abs() < 1e-9);
+        let servers: Vec<String> = out
+            .result
+            .packets
+            .iter()
+            .filter(|p| p.side == "client")
+            .map(|p| p.trace.disposition.netns.clone())
+            .collect();
+        assert!(servers.windows(2).all(|w| w[0] == w[1]), "{servers:?}");
+    }
+    let second = o[0]
+        .result
+        .packets
+        .iter()
+        .find(|p| p.label == "connection 2: SYN")
+        .unwrap();
+    assert!(
+        second
+            .trace
+            .steps
+            .iter()
+            .any(|s| s.nf.as_ref().is_some_and(|n| n.rule.contains("--rcheck")))
+    );
+}
+
+#[test]
+fn egress_is_masqueraded_twice_and_the_reply_undone_twice() {
+    let f = flow("pod-to-internet", "https");
+    assert!(f.completed);
+    let syn = packet(&f, "SYN");
+    assert_eq!(arrived(syn).0, "198.51.100.1");
+    let on_underlay: Vec<String> = syn
+        .packet_steps()
+        .filter(|s| s.wire.as_deref().is_some_and(|w| w.contains("underlay")))
+        .map(|s| ipv4(&s.packet).unwrap().src.to_string())
+        .collect();
+    assert!(
+        on_underlay.iter().all(|s| s == "172.31.0.11"),
+        "{on_underlay:?}"
+    );
+    assert_eq!(arrived(packet(&f, "SYN-ACK")).2, "10.244.1.5");
+    assert!(flow("pod-to-internet", "ping-out").completed);
+}
+
+#[test]
+fn ingress_is_two_connections() {
+    let a = flow("ingress", "client-to-ingress");
+    assert!(a.completed);
+    assert_eq!(
+        arrived(packet(&a, "SYN")).0,
+        "10.244.2.0",
+        "the controller sees the node, not the browser"
+    );
+    let b = flow("ingress", "ingress-to-backend");
+    assert!(b.completed);
+    assert_eq!(arrived(packet(&b, "SYN")).0, "10.244.1.20");
+    assert!(
+        !packet(&b, "SYN")
+            .steps
+            .iter()
+            .any(|s| s.func == "nf_nat_packet"),
+        "straight to the pod"
+    );
+}
