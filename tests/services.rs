@@ -298,3 +298,36 @@ fn ingress_is_two_connections() {
         "straight to the pod"
     );
 }
+
+#[test]
+fn an_icmp_error_is_related_and_translated_with_the_packet_it_quotes() {
+    let f = flow("pod-to-clusterip-cross-node", "statsd");
+    let labels: Vec<&str> = f.packets.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels, ["request", "ICMP error"]);
+    let err = packet(&f, "ICMP error");
+    assert_eq!(err.disposition.kind, DispositionKind::Delivered);
+    assert!(
+        err.disposition.reason.contains("ECONNREFUSED"),
+        "{}",
+        err.disposition.reason
+    );
+    assert!(
+        err.steps
+            .iter()
+            .any(|s| s.func == "nf_conntrack_in" && s.note.starts_with("RELATED"))
+    );
+    let last = ipv4(&err.steps.last().unwrap().packet).unwrap().clone();
+    assert_eq!(
+        last.src.to_string(),
+        "10.96.100.2",
+        "the error comes from the ClusterIP"
+    );
+    let q = kpath_sim::netfilter::conntrack::quoted_tuple(&last).unwrap();
+    assert_eq!(
+        (q.dst.to_string(), q.dport),
+        ("10.96.100.2".into(), 8125),
+        "the quoted packet is what the client sent"
+    );
+    // The whole packet, quoted header included, still parses with valid checksums.
+    kpath_sim::wire::Frame::parse(&err.steps.last().unwrap().packet.emit(), &[8472]).unwrap();
+}

@@ -217,14 +217,21 @@ impl Walk<'_> {
         if skb.ipv4().is_some() && skb.br_nf_prerouted {
             skb.physout = Some(to);
             let brn = self.dev_name(skb.ns, br);
-            for (func, hook) in [
-                ("br_nf_forward_ip", Hook::Forward),
-                ("br_nf_post_routing", Hook::Postrouting),
+            // br_nf_forward_ip passes the bridge as both devices; br_nf_post_routing passes
+            // no input device (nft trace shows `oif "cni0"` alone there).
+            for (func, hook, iif) in [
+                ("br_nf_forward_ip", Hook::Forward, Some(br)),
+                ("br_nf_post_routing", Hook::Postrouting, None),
             ] {
+                let devs = if iif.is_some() {
+                    "as input and output device"
+                } else {
+                    "as output device"
+                };
                 self.record(&skb, Some(br), func, StepKind::Netfilter, format!(
-                    "br_netfilter: the bridged IPv4 frame runs the IPv4 {} hook, with {brn} as input and output device", hook.chain()))
+                    "br_netfilter: the bridged IPv4 frame runs the IPv4 {} hook, with {brn} {devs}", hook.chain()))
                     .hook = Some(hook);
-                if let Err(d) = self.nf_hook(&mut skb, hook, Some(br), Some(br)) {
+                if let Err(d) = self.nf_hook(&mut skb, hook, iif, Some(br)) {
                     return Next::End(End::Fate(d));
                 }
             }

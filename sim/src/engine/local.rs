@@ -30,21 +30,22 @@ impl Walk<'_> {
             );
         };
         match &ip.payload {
-            L4::Icmp(icmp) => match icmp.msg {
-                IcmpMessage::EchoRequest { ident, seq } => {
-                    self.record(&skb, Some(dev), "icmp_echo", StepKind::Delivery, format!(
+            L4::Icmp(icmp) => {
+                match icmp.msg {
+                    IcmpMessage::EchoRequest { ident, seq } => {
+                        self.record(&skb, Some(dev), "icmp_echo", StepKind::Delivery, format!(
                         "icmp_rcv: echo request id {ident} seq {seq} arrives with TTL {}; the kernel answers it with an echo reply", ip.ttl));
-                    self.delivered(
-                        &skb,
-                        "the kernel's ICMP echo responder (icmp_echo)".into(),
-                        format!(
-                            "ICMP echo request answered by the kernel of {}",
-                            self.ns_name(skb.ns)
-                        ),
-                    )
-                }
-                IcmpMessage::EchoReply { ident, seq } => {
-                    match self.lookup_socket(&skb, L4Proto::Icmp, ident) {
+                        self.delivered(
+                            &skb,
+                            "the kernel's ICMP echo responder (icmp_echo)".into(),
+                            format!(
+                                "ICMP echo request answered by the kernel of {}",
+                                self.ns_name(skb.ns)
+                            ),
+                        )
+                    }
+                    IcmpMessage::EchoReply { ident, seq } => {
+                        match self.lookup_socket(&skb, L4Proto::Icmp, ident) {
                         Some(sock) => {
                             let who = socket_text(&sock);
                             self.record(&skb, Some(dev), "ping_rcv", StepKind::Delivery, format!(
@@ -65,22 +66,11 @@ impl Walk<'_> {
                             ),
                         ),
                     }
+                    }
+                    other @ (IcmpMessage::DestUnreachable { .. }
+                    | IcmpMessage::TimeExceeded { .. }) => self.icmp_err_to_socket(skb, other),
                 }
-                other => {
-                    self.record(
-                        &skb,
-                        Some(dev),
-                        "icmp_rcv",
-                        StepKind::Delivery,
-                        format!("ICMP {other} is handed to the sockets it concerns"),
-                    );
-                    self.delivered(
-                        &skb,
-                        "ICMP (icmp_rcv)".into(),
-                        "ICMP message received".into(),
-                    )
-                }
-            },
+            }
             L4::Udp(u) => {
                 let sock = self.lookup_socket(&skb, L4Proto::Udp, u.dport);
                 match sock {
@@ -234,6 +224,96 @@ impl Walk<'_> {
                 })
             })
             .cloned()
+    }
+
+    /// `icmp_unreach` -> the protocol's err handler (`tcp_v4_err`, `__udp4_lib_err`,
+    /// `ping_err`): the error goes to the socket that sent the quoted packet.
+    fn icmp_err_to_socket(&mut self, skb: Skb, msg: IcmpMessage) -> Next {
+        let dev = skb.dev;
+        let Some(q) = skb
+            .ipv4()
+            .and_then(crate::netfilter::conntrack::quoted_tuple)
+        else {
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "icmp_rcv",
+                DispositionKind::Dropped,
+                "the ICMP error quotes nothing usable: ignored".into(),
+            );
+        };
+        let (proto, func) = match q.proto {
+            6 => (L4Proto::Tcp, "tcp_v4_err"),
+            17 => (L4Proto::Udp, "__udp4_lib_err"),
+            _ => (L4Proto::Icmp, "ping_err"),
+        };
+        let sock = self
+            .world
+            .ns(skb.ns)
+            .sockets
+            .iter()
+            .find(|s| {
+                s.proto == proto
+                    && s.port == q.sport
+                    && match proto {
+                        L4Proto::Icmp => true,
+                        _ => s.addr == q.src && s.peer.is_none_or(|p| p == (q.dst, q.dport)),
+                    }
+            })
+            .cloned();
+        let effect = match msg {
+            IcmpMessage::DestUnreachable { code: 3, .. } => {
+                "the call fails with ECONNREFUSED (\"Connection refused\")".to_string()
+            }
+            IcmpMessage::DestUnreachable {
+                code: 4,
+                next_hop_mtu,
+            } => format!(
+                "the route's path MTU drops to {next_hop_mtu}: TCP shrinks its segments, ping prints \"Frag needed and DF set (mtu = {next_hop_mtu})\""
+            ),
+            IcmpMessage::DestUnreachable { code: 0, .. } => {
+                "the call fails with ENETUNREACH (\"Network is unreachable\")".to_string()
+            }
+            IcmpMessage::DestUnreachable { code: 1, .. } => {
+                "the call fails with EHOSTUNREACH (\"No route to host\")".to_string()
+            }
+            IcmpMessage::DestUnreachable { code: 13, .. }
+            | IcmpMessage::DestUnreachable { code: 9, .. }
+            | IcmpMessage::DestUnreachable { code: 10, .. } => {
+                "the call fails with EHOSTUNREACH (administratively prohibited)".to_string()
+            }
+            IcmpMessage::TimeExceeded { .. } => {
+                "the TTL ran out on the way (traceroute reads these)".to_string()
+            }
+            other => format!("{other}"),
+        };
+        let about = format!("{}:{} -> {}:{}", q.src, q.sport, q.dst, q.dport);
+        match sock {
+            Some(s) => {
+                let who = socket_text(&s);
+                self.record(
+                    &skb,
+                    Some(dev),
+                    func,
+                    StepKind::Delivery,
+                    format!("ICMP {msg} about {about} reaches {who}: {effect}"),
+                );
+                self.delivered(
+                    &skb,
+                    who.clone(),
+                    format!("ICMP {msg} delivered to {who}: {effect}"),
+                )
+            }
+            None => self.drop_here(
+                &skb,
+                Some(dev),
+                func,
+                DispositionKind::Dropped,
+                format!(
+                    "ICMP {msg} about {about}: no socket sent that packet, so the error is ignored"
+                ),
+            ),
+        }
     }
 
     fn delivered(&mut self, skb: &Skb, socket: String, reason: String) -> Next {

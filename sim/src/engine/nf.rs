@@ -6,7 +6,7 @@
 
 use super::{Skb, Walk};
 use crate::net::{IfIndex, Netns, route};
-use crate::netfilter::conntrack::{Conn, Dir, manip};
+use crate::netfilter::conntrack::{Conn, Dir, manip, manip_quoted};
 use crate::netfilter::eval::{
     CtView, Final, NatAction, PacketMeta, RuleEnv, TableWalk, walk_table,
 };
@@ -374,6 +374,9 @@ impl Walk<'_> {
             .and_then(|c| c.get(r.id))
             .map(Conn::text);
         let note = match (r.state, r.dir, created) {
+            (CtState::Related, _, _) => {
+                "RELATED: an ICMP error about a packet of a known connection".to_string()
+            }
             (CtState::Invalid, _, _) => {
                 "INVALID: this packet cannot start a connection and belongs to none".to_string()
             }
@@ -449,9 +452,14 @@ impl Walk<'_> {
             return;
         };
         let before = skb.ipv4().cloned();
-        let changed = skb
-            .ipv4_mut()
-            .is_some_and(|ip| manip(ip, &conn, r.dir, dst));
+        let related = r.state == CtState::Related;
+        let changed = skb.ipv4_mut().is_some_and(|ip| {
+            // An ICMP error (RELATED) gets the connection's translation, and the packet it
+            // quotes gets the matching one (nf_nat_icmp_reply_translation).
+            let outer = manip(ip, &conn, r.dir, dst);
+            let inner = related && outer && manip_quoted(ip, &conn, r.dir, dst);
+            outer || inner
+        });
         if changed && let (Some(b), Some(a)) = (before, skb.ipv4()) {
             let what = if dst { "destination" } else { "source" };
             let (from, to) = if dst {
@@ -460,6 +468,9 @@ impl Walk<'_> {
                 (endpoint(&b, false), endpoint(a, false))
             };
             let why = match (r.dir, dst) {
+                _ if related => {
+                    "translation of an ICMP error (RELATED), and of the packet it quotes"
+                }
                 (Dir::Original, true) => "DNAT",
                 (Dir::Original, false) => "SNAT",
                 (Dir::Reply, true) => "reverse SNAT (a reply of a source-NATed connection)",

@@ -157,6 +157,9 @@ impl Walk<'_> {
             }),
         };
         skb.scrub(false);
+        // ip_output takes `indev = skb->dev`, still the VXLAN device: POSTROUTING sees
+        // `iif flannel.1` for the outer packet (OUTPUT sees no input device).
+        skb.iif = Some(dev);
         skb.dev = rt.dev;
         self.record(&skb, Some(dev), "vxlan_xmit_one", StepKind::Encap,
             format!("encapsulate: VNI {}, outer {}:{sport} -> {remote}:{} (UDP source port from the inner flow's hash); the outer packet is sent like a local one (iptunnel_xmit -> ip_local_out)",

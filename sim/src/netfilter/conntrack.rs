@@ -256,6 +256,30 @@ impl Conntrack {
     /// Returns the reference and whether it was created now.
     pub fn track(&mut self, ip: &Ipv4) -> Option<(CtRef, bool)> {
         use super::rule::CtState;
+        // An ICMP error belongs to the connection of the packet it quotes
+        // (`nf_conntrack_icmp_error` -> RELATED).
+        if let Some(q) = quoted_tuple(ip) {
+            // nf_conntrack_inet_error: the quoted packet travelled towards the error's
+            // sender, so its inverse is the tuple of the direction the error travels in.
+            let inv = q.invert();
+            let c = self
+                .conns
+                .iter()
+                .find(|c| c.orig == inv || c.reply == inv)?;
+            let dir = if c.orig == inv {
+                Dir::Original
+            } else {
+                Dir::Reply
+            };
+            return Some((
+                CtRef {
+                    id: c.id,
+                    dir,
+                    state: CtState::Related,
+                },
+                false,
+            ));
+        }
         let t = Tuple::of(ip)?;
         let flags = match &ip.payload {
             L4::Tcp(tcp) => Some(tcp.flags),
@@ -345,6 +369,96 @@ impl Conntrack {
     pub fn drop_unconfirmed(&mut self) {
         self.conns.retain(|c| c.confirmed);
     }
+}
+
+/// The tuple of the packet an ICMP error quotes (its IP header and first 8 bytes), if `ip`
+/// is an ICMP error.
+pub fn quoted_tuple(ip: &Ipv4) -> Option<Tuple> {
+    let L4::Icmp(icmp) = &ip.payload else {
+        return None;
+    };
+    if matches!(
+        icmp.msg,
+        IcmpMessage::EchoRequest { .. } | IcmpMessage::EchoReply { .. }
+    ) {
+        return None;
+    }
+    let d = &icmp.data;
+    let ihl = usize::from(*d.first()? & 0x0f) * 4;
+    if d.len() < ihl + 8 || ihl < 20 {
+        return None;
+    }
+    let addr = |i: usize| Ipv4Addr::new(d[i], d[i + 1], d[i + 2], d[i + 3]);
+    let proto = d[9];
+    let (sport, dport) = match proto {
+        6 | 17 => (
+            u16::from_be_bytes([d[ihl], d[ihl + 1]]),
+            u16::from_be_bytes([d[ihl + 2], d[ihl + 3]]),
+        ),
+        // A quoted echo: id at bytes 4-5, the type keys the tuple.
+        1 => (
+            u16::from_be_bytes([d[ihl + 4], d[ihl + 5]]),
+            u16::from(d[ihl]),
+        ),
+        _ => return None,
+    };
+    Some(Tuple {
+        src: addr(12),
+        dst: addr(16),
+        proto,
+        sport,
+        dport,
+    })
+}
+
+/// `nf_nat_icmp_reply_translation`: rewrite the packet an ICMP error quotes so that it
+/// matches what the receiver of the error sent (or will see), for the manip being applied
+/// to the error itself: the quoted packet travels the other way, so its opposite end
+/// changes. Fixes the quoted IPv4 header checksum.
+pub fn manip_quoted(ip: &mut Ipv4, conn: &Conn, dir: Dir, dst: bool) -> bool {
+    let L4::Icmp(icmp) = &mut ip.payload else {
+        return false;
+    };
+    let d = &mut icmp.data;
+    let Some(ihl) = d.first().map(|b| usize::from(b & 0x0f) * 4) else {
+        return false;
+    };
+    if d.len() < ihl + 4 || ihl < 20 {
+        return false;
+    }
+    // The quoted packet's direction is the opposite of the error's; it should read as
+    // the tuple of that direction (as its sender saw it for a reply-direction error).
+    let want = match dir {
+        Dir::Reply => conn.orig,
+        Dir::Original => conn.reply,
+    };
+    let before = d.clone();
+    let set_addr =
+        |d: &mut Vec<u8>, at: usize, a: Ipv4Addr| d[at..at + 4].copy_from_slice(&a.octets());
+    let proto = d[9];
+    if dst {
+        // The error's destination changes: the quoted packet's source.
+        set_addr(d, 12, want.src);
+        if proto == 6 || proto == 17 {
+            d[ihl..ihl + 2].copy_from_slice(&want.sport.to_be_bytes());
+        }
+    } else {
+        // The error's source changes: the quoted packet's destination.
+        set_addr(d, 16, want.dst);
+        if proto == 6 || proto == 17 {
+            d[ihl + 2..ihl + 4].copy_from_slice(&want.dport.to_be_bytes());
+        }
+    }
+    // Recompute the quoted header's checksum.
+    d[10] = 0;
+    d[11] = 0;
+    let sum = (0..ihl).step_by(2).fold(0u32, |acc, i| {
+        acc + u32::from(u16::from_be_bytes([d[i], d[i + 1]]))
+    });
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    d[10..12].copy_from_slice(&sum.to_be_bytes());
+    *d != before
 }
 
 /// Rewrite `ip` for manip type `dst` (true: destination, PREROUTING/OUTPUT; false: source,
