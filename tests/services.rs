@@ -331,3 +331,73 @@ fn an_icmp_error_is_related_and_translated_with_the_packet_it_quotes() {
     // The whole packet, quoted header included, still parses with valid checksums.
     kpath_sim::wire::Frame::parse(&err.steps.last().unwrap().packet.emit(), &[8472]).unwrap();
 }
+
+/// A scenario built in the test: one pod per node, one Service with the given extra keys.
+fn with_service(extra: &str, packets: &str) -> (kpath_sim::Scenario, kpath_sim::net::World) {
+    let yaml = format!(
+        "cluster:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\n  cni: {{plugin: flannel, backend: vxlan}}\n  underlay: {{cidr: 172.31.0.0/24}}\n  nodes:\n    - {{name: node-1, ip: 172.31.0.11, podCIDR: 10.244.1.0/24}}\n    - {{name: node-2, ip: 172.31.0.12, podCIDR: 10.244.2.0/24}}\n\
+internet:\n  gateway: {{ip: 172.31.0.1, publicIP: 198.51.100.1}}\n  hosts: [{{name: laptop, ip: 203.0.113.10}}]\n\
+pods:\n  - {{name: client, node: node-1, ip: 10.244.1.2, containers: [{{name: shell}}]}}\n  - {{name: web, node: node-2, ip: 10.244.2.2, labels: {{app: web}}, containers: [{{name: web, ports: [{{containerPort: 80}}]}}]}}\n\
+services:\n  - {{name: web, clusterIP: 10.96.0.50, selector: {{app: web}}, ports: [{{port: 80}}]{extra}}}\n\
+packets:\n{packets}"
+    );
+    let s = kpath_sim::load_scenario_str("inline.yaml", &yaml)
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let w = kpath_sim::k8s::build_world(&s, 0).unwrap();
+    (s, w)
+}
+
+#[test]
+fn internal_traffic_policy_local_drops_without_a_local_endpoint() {
+    let (s, w) = with_service(
+        ", internalTrafficPolicy: Local",
+        "  - {name: syn, from: pod/default/client, to: '10.96.0.50:80', protocol: tcp}\n",
+    );
+    let t = kpath_sim::run_packet(&s, &w, "syn").unwrap();
+    assert_eq!(
+        t.disposition.kind,
+        DispositionKind::Dropped,
+        "{}",
+        t.disposition.reason
+    );
+    assert!(
+        t.disposition.reason.contains("has no local endpoints"),
+        "{}",
+        t.disposition.reason
+    );
+}
+
+#[test]
+fn external_ips_are_dnated_and_masqueraded() {
+    let (s, w) = with_service(
+        ", externalIPs: [192.0.2.10]",
+        "  - {name: syn, from: host/laptop, to: '192.0.2.10:80', protocol: tcp}\n",
+    );
+    // The gateway has no route to 192.0.2.10 (nobody announces it), so send it to node-1
+    // the way an external router would.
+    let mut w = w;
+    let gw = w.ns_by_name("gateway").unwrap().id;
+    let eth0 = w.ns(gw).link_by_name("eth0").unwrap().ifindex;
+    w.ns_mut(gw).routes.push(kpath_sim::net::Route::via(
+        "192.0.2.10/32".parse().unwrap(),
+        Some("172.31.0.11".parse().unwrap()),
+        eth0,
+        false,
+    ));
+    let t = kpath_sim::run_packet(&s, &w, "syn").unwrap();
+    assert_eq!(
+        t.disposition.kind,
+        DispositionKind::Delivered,
+        "{}",
+        t.disposition.reason
+    );
+    assert!(t.steps.iter().any(|s| {
+        s.nf.as_ref()
+            .is_some_and(|n| n.comment.as_deref() == Some("default/web external IP"))
+    }));
+    assert_eq!(
+        arrived(&t).0,
+        "10.244.1.0",
+        "masqueraded (external traffic, policy Cluster)"
+    );
+}

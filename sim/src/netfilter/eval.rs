@@ -396,7 +396,16 @@ pub fn walk_table(
         if evaluated > MAX_RULES_PER_WALK {
             return done(Final::Drop, None, mark, hits, evaluated);
         }
-        let key = format!("{}/{}/{}", table.kind.name(), chain.name, i + 1);
+        // Only nth counters need the rule's name; most rules never allocate one.
+        let needs_key = rule
+            .matches
+            .iter()
+            .any(|m| matches!(m, Match::Statistic(Statistic::Nth { .. })));
+        let key = if needs_key {
+            format!("{}/{}/{}", table.kind.name(), chain.name, i + 1)
+        } else {
+            String::new()
+        };
         let m = PacketMeta {
             mark,
             ..meta.clone()
