@@ -4,6 +4,7 @@
 //! --renderers (`trace::text`, `trace::json`, `trace::pcap`)--> bytes for people and tools.
 //! Nothing here prints or touches a terminal; the `kpath` binary does that.
 
+pub mod check;
 pub mod diag;
 pub mod engine;
 pub mod k8s;

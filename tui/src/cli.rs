@@ -77,6 +77,19 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Check every expectation of the scenarios (and their golden traces).
+    Test {
+        /// Scenario files or folders (searched recursively); default ./scenarios.
+        paths: Vec<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = crate::test_cmd::TestFormat::Text)]
+        format: crate::test_cmd::TestFormat,
+        /// Write each scenario's golden trace (NAME.golden beside NAME.yaml) instead of
+        /// comparing it.
+        #[arg(long)]
+        bless: bool,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Print the Linux state of a node or pod as `ip`, `bridge`, `sysctl` and `ss` print it.
     Show {
         scenario: PathBuf,
@@ -133,6 +146,11 @@ pub(crate) fn usage(message: String) -> Failure {
 /// What a command produced.
 pub enum Output {
     Text(String),
+    /// A test report: print it, and exit 1 when `ok` is false.
+    Report {
+        text: String,
+        ok: bool,
+    },
     /// Bytes written to a file; the text says where.
     Written(String),
 }
@@ -202,6 +220,24 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 bytes.len(),
                 output.display()
             )))
+        }
+        Command::Test {
+            paths,
+            format,
+            bless,
+            seed,
+        } => {
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from("scenarios")]
+            } else {
+                paths
+            };
+            let cases = crate::test_cmd::run(&paths, bless, seed)?;
+            let text = crate::test_cmd::render(&cases, format);
+            Ok(Output::Report {
+                ok: !crate::test_cmd::failed(&cases),
+                text,
+            })
         }
         Command::Show {
             scenario,

@@ -2,4 +2,5 @@
 //! only parses arguments, calls `kpath_sim` and prints what it returns.
 
 pub mod cli;
+pub mod test_cmd;
 pub mod trace_cmd;

@@ -11,6 +11,14 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(t.as_bytes());
             ExitCode::SUCCESS
         }
+        Ok(Output::Report { text, ok }) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Ok(Output::Written(msg)) => {
             eprintln!("{msg}");
             ExitCode::SUCCESS

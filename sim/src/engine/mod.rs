@@ -262,6 +262,7 @@ impl Walk<'_> {
             hook: None,
             nf: None,
             conntrack: None,
+            ct_state: None,
             note: note.into(),
             packet: skb.frame.clone(),
             wire: None,

@@ -393,6 +393,7 @@ impl Walk<'_> {
         };
         let step = self.record(skb, None, "nf_conntrack_in", StepKind::Conntrack, note);
         step.conntrack = line;
+        step.ct_state = Some(r.state);
     }
 
     /// `nf_confirm` (`__nf_conntrack_confirm`): the new connection enters the table.

@@ -7,6 +7,7 @@
 //! `expect` blocks beside these without breaking existing files.
 
 mod endpoint;
+pub mod expect;
 mod validate;
 
 pub use crate::diag::{InputError as ScenarioError, did_you_mean};
@@ -410,6 +411,9 @@ pub struct FlowSpec {
     /// TCP: close the connection with FIN, FIN, ACK after the exchange. Default true.
     #[serde(default = "yes")]
     pub close: bool,
+    /// What must happen: checked by `kpath test`.
+    #[serde(default)]
+    pub expect: Option<expect::FlowExpect>,
     /// How many times the client repeats the exchange, each time from a new source port,
     /// in the same world (conntrack, `-m recent` lists and ARP caches carry over: this is
     /// how session affinity shows). Default 1.
@@ -446,6 +450,9 @@ pub struct PacketSpec {
     /// TCP flags, e.g. [SYN] (the default) or [ACK, PSH].
     #[serde(default)]
     pub flags: Option<Spanned<Vec<TcpFlag>>>,
+    /// What must happen: checked by `kpath test`.
+    #[serde(default)]
+    pub expect: Option<expect::Expect>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

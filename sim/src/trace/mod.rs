@@ -92,6 +92,9 @@ pub struct Step {
     /// For conntrack steps: the entry as `conntrack -L` prints it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conntrack: Option<String>,
+    /// For conntrack lookups: the state conntrack gave the packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ct_state: Option<crate::netfilter::rule::CtState>,
     /// What happened and why, in plain words.
     pub note: String,
     /// The packet as it is after this step.
@@ -130,6 +133,11 @@ pub enum DispositionKind {
 }
 
 impl DispositionKind {
+    /// The name scenario expectations use (`no-route`, `ttl-exceeded`, ...).
+    pub fn key(&self) -> String {
+        self.name().to_lowercase().replace(' ', "-")
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             DispositionKind::Delivered => "delivered",

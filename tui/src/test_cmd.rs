@@ -1,0 +1,422 @@
+//! `kpath test`: run every expectation of every scenario found, compare golden traces, and
+//! report one line per case and a closing `N passed, N failed[, N skipped]` line, as text,
+//! JSON or JUnit XML.
+
+use crate::cli::{Failure, usage};
+use kpath_sim::check::{CaseResult, Mismatch, check_flow, check_packet};
+use kpath_sim::k8s::build_world;
+use kpath_sim::scenario::{Scenario, load_scenario};
+use kpath_sim::trace::text;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+/// One reported case: a packet's or flow's expectations, a golden trace, or a scenario that
+/// failed to load.
+#[derive(serde::Serialize)]
+pub struct Case {
+    pub file: String,
+    /// `packet NAME`, `flow NAME`, `golden NAME`, or `load`.
+    pub name: String,
+    pub status: &'static str,
+    pub details: Vec<String>,
+}
+
+/// Every scenario file under the paths (folders searched recursively), in sorted order.
+fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(usage(format!(
+                "{} does not exist\n  = hint: give scenario files or folders (default: ./scenarios)",
+                p.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// The golden trace file of a scenario: `NAME.golden` beside `NAME.yaml`.
+pub fn golden_path(scenario: &Path) -> PathBuf {
+    scenario.with_extension("golden")
+}
+
+/// The deterministic text snapshot of every packet and flow: `### packet NAME` sections.
+fn snapshot(s: &Scenario, seed: Option<u64>) -> Result<Vec<(String, String)>, String> {
+    let w = build_world(s, seed.unwrap_or(s.seed)).map_err(|e| e.to_string())?;
+    let opts = text::TextOptions { explain: false };
+    let mut out = Vec::new();
+    for p in &s.packets {
+        let t = kpath_sim::run_packet(s, &w, &p.name.value).map_err(|e| e.to_string())?;
+        out.push((format!("packet {}", p.name.value), text::render(&t, &opts)));
+    }
+    for f in &s.flows {
+        let t = kpath_sim::engine::run_flow(s, &w, &f.name.value).map_err(|e| e.to_string())?;
+        out.push((
+            format!("flow {}", f.name.value),
+            text::render_flow(&t, &opts),
+        ));
+    }
+    Ok(out)
+}
+
+fn snapshot_text(sections: &[(String, String)]) -> String {
+    sections
+        .iter()
+        .map(|(name, body)| format!("### {name}\n{body}"))
+        .collect()
+}
+
+fn parse_snapshot(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if let Some(name) = line.strip_prefix("### ") {
+            out.push((name.trim_end().to_string(), String::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+        }
+    }
+    out
+}
+
+/// A readable line diff (longest common subsequence), with two lines of context around
+/// each change.
+pub fn line_diff(old: &str, new: &str) -> Vec<String> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let (n, m) = (a.len(), b.len());
+    if n * m > 4_000_000 {
+        return vec![format!(
+            "(traces too long to diff: {n} lines before, {m} now)"
+        )];
+    }
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut ops: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            ops.push(('+', b[j]));
+            j += 1;
+        } else {
+            ops.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let changed: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, _))| *c != ' ')
+        .map(|(k, _)| k)
+        .collect();
+    let mut out = Vec::new();
+    let mut shown_until = 0usize;
+    for &k in &changed {
+        let lo = k.saturating_sub(2).max(shown_until);
+        let hi = (k + 3).min(ops.len());
+        if lo > shown_until && shown_until > 0 {
+            out.push("...".to_string());
+        }
+        for (c, l) in &ops[lo..hi] {
+            out.push(format!("{c} {l}"));
+        }
+        shown_until = shown_until.max(hi);
+        if out.len() > 60 {
+            out.push(format!("... ({} changed lines in all)", changed.len()));
+            break;
+        }
+    }
+    out
+}
+
+fn mismatch_lines(file: &str, m: &Mismatch) -> Vec<String> {
+    let place = if m.line > 0 {
+        format!("{file}:{}:{}: ", m.line, m.column)
+    } else {
+        format!("{file}: ")
+    };
+    let mut v = vec![
+        format!("{place}expected {}", m.expected),
+        format!("  got: {}", m.got),
+    ];
+    if !m.context.is_empty() {
+        v.push("  where the trace leaves the expected path:".into());
+        v.extend(m.context.iter().map(|c| format!("    {c}")));
+    }
+    v
+}
+
+fn case_of(file: &str, r: CaseResult) -> Case {
+    let status = if r.skipped {
+        "skip"
+    } else if r.passed() {
+        "pass"
+    } else {
+        "fail"
+    };
+    let mut details: Vec<String> = r
+        .mismatches
+        .iter()
+        .flat_map(|m| mismatch_lines(file, m))
+        .collect();
+    if r.skipped {
+        details.push("no `expect:` block".into());
+    }
+    Case {
+        file: file.to_string(),
+        name: format!("{} {}", r.kind, r.name),
+        status,
+        details,
+    }
+}
+
+/// Run everything; returns the cases.
+pub fn run(paths: &[PathBuf], bless: bool, seed: Option<u64>) -> Result<Vec<Case>, Failure> {
+    let mut cases = Vec::new();
+    for file in scenario_files(paths)? {
+        let name = file.display().to_string();
+        let s = match load_scenario(&file) {
+            Ok(s) => s,
+            Err(e) => {
+                cases.push(Case {
+                    file: name,
+                    name: "load".into(),
+                    status: "fail",
+                    details: e.to_string().lines().map(str::to_string).collect(),
+                });
+                continue;
+            }
+        };
+        let w = match build_world(&s, seed.unwrap_or(s.seed)) {
+            Ok(w) => w,
+            Err(e) => {
+                cases.push(Case {
+                    file: name,
+                    name: "load".into(),
+                    status: "fail",
+                    details: vec![e.to_string()],
+                });
+                continue;
+            }
+        };
+        for p in &s.packets {
+            cases.push(case_of(&name, check_packet(&s, &w, &p.name.value)));
+        }
+        for f in &s.flows {
+            cases.push(case_of(&name, check_flow(&s, &w, &f.name.value)));
+        }
+        cases.extend(golden(&file, &name, &s, bless, seed));
+    }
+    Ok(cases)
+}
+
+/// Compare (or, with `bless`, write) the scenario's golden traces.
+fn golden(file: &Path, name: &str, s: &Scenario, bless: bool, seed: Option<u64>) -> Vec<Case> {
+    let gp = golden_path(file);
+    let now = match snapshot(s, seed) {
+        Ok(n) => n,
+        Err(e) => {
+            return vec![Case {
+                file: name.into(),
+                name: "golden".into(),
+                status: "fail",
+                details: vec![e],
+            }];
+        }
+    };
+    if bless {
+        return match std::fs::write(&gp, snapshot_text(&now)) {
+            Ok(()) => vec![Case {
+                file: name.into(),
+                name: "golden (blessed)".into(),
+                status: "pass",
+                details: vec![format!("wrote {}", gp.display())],
+            }],
+            Err(e) => vec![Case {
+                file: name.into(),
+                name: "golden".into(),
+                status: "fail",
+                details: vec![format!("cannot write {}: {e}", gp.display())],
+            }],
+        };
+    }
+    let Ok(text) = std::fs::read_to_string(&gp) else {
+        return Vec::new();
+    };
+    let before = parse_snapshot(&text);
+    let mut cases = Vec::new();
+    for (item, body) in &now {
+        let case_name = format!("golden {item}");
+        match before.iter().find(|(n, _)| n == item) {
+            Some((_, old)) if old == body => cases.push(Case {
+                file: name.into(),
+                name: case_name,
+                status: "pass",
+                details: Vec::new(),
+            }),
+            Some((_, old)) => {
+                let mut details = vec![format!(
+                    "the trace differs from {} (run `kpath test --bless` if the change is intended):",
+                    gp.display()
+                )];
+                details.extend(line_diff(old, body));
+                cases.push(Case {
+                    file: name.into(),
+                    name: case_name,
+                    status: "fail",
+                    details,
+                });
+            }
+            None => cases.push(Case {
+                file: name.into(),
+                name: case_name,
+                status: "fail",
+                details: vec![format!(
+                    "{} has no trace for `{item}` (run `kpath test --bless`)",
+                    gp.display()
+                )],
+            }),
+        }
+    }
+    for (item, _) in before
+        .iter()
+        .filter(|(n, _)| !now.iter().any(|(m, _)| m == n))
+    {
+        cases.push(Case { file: name.into(), name: format!("golden {item}"), status: "fail", details: vec![format!("{} has a trace for `{item}`, which the scenario no longer has (run `kpath test --bless`)", gp.display())] });
+    }
+    cases
+}
+
+fn counts(cases: &[Case]) -> (usize, usize, usize) {
+    let c = |s| cases.iter().filter(|x| x.status == s).count();
+    (c("pass"), c("fail"), c("skip"))
+}
+
+/// The closing line: `N passed, N failed` and `, N skipped` when any.
+pub fn closing(cases: &[Case]) -> String {
+    let (p, f, s) = counts(cases);
+    if s > 0 {
+        format!("{p} passed, {f} failed, {s} skipped")
+    } else {
+        format!("{p} passed, {f} failed")
+    }
+}
+
+pub fn render(cases: &[Case], format: TestFormat) -> String {
+    match format {
+        TestFormat::Text => {
+            let mut out = String::new();
+            for c in cases {
+                let _ = writeln!(out, "{} {} {}", c.status.to_uppercase(), c.file, c.name);
+                if c.status == "fail" {
+                    for d in &c.details {
+                        let _ = writeln!(out, "     {d}");
+                    }
+                }
+            }
+            let _ = writeln!(out, "{}", closing(cases));
+            out
+        }
+        TestFormat::Json => {
+            let (p, f, s) = counts(cases);
+            serde_json::to_string_pretty(
+                &serde_json::json!({"cases": cases, "passed": p, "failed": f, "skipped": s}),
+            )
+            .unwrap_or_default()
+                + "\n"
+        }
+        TestFormat::Junit => junit(cases),
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML, the format CI systems read.
+fn junit(cases: &[Case]) -> String {
+    let (_, f, s) = counts(cases);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"kpath\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">",
+        cases.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"kpath scenarios\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">",
+        cases.len()
+    );
+    for c in cases {
+        let open = format!(
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            xml(&c.file),
+            xml(&c.name)
+        );
+        match c.status {
+            "fail" => {
+                let first = c.details.first().cloned().unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{open}>\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    xml(&first),
+                    xml(&c.details.join("\n"))
+                );
+            }
+            "skip" => {
+                let _ = writeln!(
+                    out,
+                    "{open}>\n      <skipped message=\"no expect block\"/>\n    </testcase>"
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "{open}/>");
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+pub fn failed(cases: &[Case]) -> bool {
+    cases.iter().any(|c| c.status == "fail")
+}
