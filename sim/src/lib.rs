@@ -8,6 +8,7 @@ pub mod check;
 pub mod diag;
 pub mod engine;
 pub mod k8s;
+pub mod lab;
 pub mod net;
 pub mod netfilter;
 pub mod rules_only;

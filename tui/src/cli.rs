@@ -105,6 +105,36 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Build a scenario for real out of network namespaces (needs root), to explore with
+    /// ping, tcpdump and iptables-save beside kpath's trace.
+    Lab {
+        #[arg(value_enum)]
+        action: LabAction,
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Send the scenario's packets through the real kernel in a lab (needs root) and
+    /// compare the kernel's rule-by-rule path, fate, arrival and VXLAN headers with kpath's.
+    Verify {
+        scenario: PathBuf,
+        /// Only this packet or flow (its `name:`); default every packet and flow.
+        #[arg(long, short)]
+        packet: Option<String>,
+        /// Leave the lab up afterwards, to look around (remove it with `kpath lab down`).
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LabAction {
+    /// Create the namespaces, links, routes and rules of the scenario.
+    Up,
+    /// Remove them again.
+    Down,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -287,6 +317,47 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 }
             }
             Ok(Output::Text(out))
+        }
+        Command::Lab {
+            action,
+            scenario,
+            seed,
+        } => {
+            let s = load_scenario(&scenario)?;
+            let out = match action {
+                LabAction::Up => crate::lab_cmd::lab_up(&s, seed)?,
+                LabAction::Down => crate::lab_cmd::lab_down(&s)?,
+            };
+            Ok(Output::Text(out))
+        }
+        Command::Verify {
+            scenario,
+            packet,
+            keep,
+            seed,
+        } => {
+            let s = load_scenario(&scenario)?;
+            if let Some(p) = &packet
+                && s.packet(p).is_none()
+                && !s.flows.iter().any(|f| &f.name.value == p)
+            {
+                let known: Vec<&str> = s
+                    .packets
+                    .iter()
+                    .map(|p| p.name.value.as_str())
+                    .chain(s.flows.iter().map(|f| f.name.value.as_str()))
+                    .collect();
+                let hint = did_you_mean(p, known.iter().copied())
+                    .map(|m| format!("did you mean `{m}`? "))
+                    .unwrap_or_default();
+                return Err(usage(format!(
+                    "{} has no packet or flow `{p}`\n  = hint: {hint}packets and flows: {}",
+                    s.file,
+                    known.join(", ")
+                )));
+            }
+            let (text, ok) = crate::lab_cmd::verify(&s, packet.as_deref(), seed, keep)?;
+            Ok(Output::Report { text, ok })
         }
     }
 }

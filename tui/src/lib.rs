@@ -2,5 +2,6 @@
 //! only parses arguments, calls `kpath_sim` and prints what it returns.
 
 pub mod cli;
+pub mod lab_cmd;
 pub mod test_cmd;
 pub mod trace_cmd;

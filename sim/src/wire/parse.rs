@@ -21,9 +21,38 @@ const MAX_VXLAN_DEPTH: usize = 4;
 
 impl Frame {
     /// Parses an Ethernet frame. UDP datagrams to a port in `vxlan_ports` are VXLAN.
+    /// Every checksum must be valid.
     pub fn parse(bytes: &[u8], vxlan_ports: &[u16]) -> Result<Frame, WireError> {
-        parse_frame(bytes, vxlan_ports, 0)
+        parse_frame(
+            bytes,
+            Opts {
+                ports: vxlan_ports,
+                verify: true,
+            },
+            0,
+        )
     }
+
+    /// Parses a frame captured on a host, where checksum offload leaves transmitted
+    /// packets with partial checksums (tcpdump sees them before the NIC, or a veth,
+    /// would fill them in): checksums are not verified.
+    pub fn parse_captured(bytes: &[u8], vxlan_ports: &[u16]) -> Result<Frame, WireError> {
+        parse_frame(
+            bytes,
+            Opts {
+                ports: vxlan_ports,
+                verify: false,
+            },
+            0,
+        )
+    }
+}
+
+/// How to parse: which UDP ports carry VXLAN, and whether checksums must be valid.
+#[derive(Clone, Copy)]
+struct Opts<'a> {
+    ports: &'a [u16],
+    verify: bool,
 }
 
 fn truncated(layer: &'static str, have: usize, need: usize) -> WireError {
@@ -51,8 +80,8 @@ fn view<'a, P>(
     new(bytes).ok_or(truncated(layer, bytes.len(), need))
 }
 
-fn check(layer: &'static str, stored: u16, computed: u16) -> Result<(), WireError> {
-    if stored == computed {
+fn check(o: Opts, layer: &'static str, stored: u16, computed: u16) -> Result<(), WireError> {
+    if stored == computed || !o.verify {
         Ok(())
     } else {
         Err(WireError::BadChecksum {
@@ -63,11 +92,11 @@ fn check(layer: &'static str, stored: u16, computed: u16) -> Result<(), WireErro
     }
 }
 
-fn parse_frame(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Frame, WireError> {
+fn parse_frame(bytes: &[u8], o: Opts, depth: usize) -> Result<Frame, WireError> {
     let eth = view("ethernet", bytes, ETHERNET_HEADER_LEN, EthernetPacket::new)?;
     let rest = &bytes[ETHERNET_HEADER_LEN..];
     let payload = match eth.get_ethertype().0 {
-        ETHERTYPE_IPV4 => L3::Ipv4(parse_ipv4(rest, ports, depth)?),
+        ETHERTYPE_IPV4 => L3::Ipv4(parse_ipv4(rest, o, depth)?),
         ETHERTYPE_ARP => L3::Arp(parse_arp(rest)?),
         other => return Err(unsupported("ethernet", "ethertype", other)),
     };
@@ -107,7 +136,7 @@ fn parse_arp(bytes: &[u8]) -> Result<Arp, WireError> {
     })
 }
 
-fn parse_ipv4(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Ipv4, WireError> {
+fn parse_ipv4(bytes: &[u8], o: Opts, depth: usize) -> Result<Ipv4, WireError> {
     let p = view("ipv4", bytes, IPV4_HEADER_LEN, Ipv4Packet::new)?;
     if p.get_version() != 4 {
         return Err(unsupported("ipv4", "version", p.get_version()));
@@ -119,7 +148,7 @@ fn parse_ipv4(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Ipv4, WireErr
             p.get_header_length(),
         ));
     }
-    check("ipv4", p.get_checksum(), ipv4::checksum(&p))?;
+    check(o, "ipv4", p.get_checksum(), ipv4::checksum(&p))?;
     let total = usize::from(p.get_total_length());
     if total < IPV4_HEADER_LEN {
         return Err(truncated("ipv4", total, IPV4_HEADER_LEN));
@@ -131,9 +160,9 @@ fn parse_ipv4(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Ipv4, WireErr
     let body = &bytes[IPV4_HEADER_LEN..total];
     let (src, dst) = (p.get_source(), p.get_destination());
     let payload = match p.get_next_level_protocol().0 {
-        IPPROTO_ICMP => L4::Icmp(parse_icmp(body)?),
-        IPPROTO_TCP => L4::Tcp(parse_tcp(body, src, dst)?),
-        IPPROTO_UDP => L4::Udp(parse_udp(body, src, dst, ports, depth)?),
+        IPPROTO_ICMP => L4::Icmp(parse_icmp(body, o)?),
+        IPPROTO_TCP => L4::Tcp(parse_tcp(body, src, dst, o)?),
+        IPPROTO_UDP => L4::Udp(parse_udp(body, src, dst, o, depth)?),
         other => return Err(unsupported("ipv4", "protocol", other)),
     };
     Ok(Ipv4 {
@@ -149,9 +178,9 @@ fn parse_ipv4(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Ipv4, WireErr
     })
 }
 
-fn parse_icmp(bytes: &[u8]) -> Result<Icmp, WireError> {
+fn parse_icmp(bytes: &[u8], o: Opts) -> Result<Icmp, WireError> {
     let p = view("icmp", bytes, ICMP_HEADER_LEN, IcmpPacket::new)?;
-    check("icmp", p.get_checksum(), icmp::checksum(&p))?;
+    check(o, "icmp", p.get_checksum(), icmp::checksum(&p))?;
     let word = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
     let (ty, code) = (p.get_icmp_type().0, p.get_icmp_code().0);
     let msg = match ty {
@@ -178,7 +207,7 @@ fn parse_icmp(bytes: &[u8]) -> Result<Icmp, WireError> {
     })
 }
 
-fn parse_tcp(bytes: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<Tcp, WireError> {
+fn parse_tcp(bytes: &[u8], src: Ipv4Addr, dst: Ipv4Addr, o: Opts) -> Result<Tcp, WireError> {
     let p = view("tcp", bytes, TCP_HEADER_LEN, TcpPacket::new)?;
     let hlen = usize::from(p.get_data_offset()) * 4;
     if hlen < TCP_HEADER_LEN {
@@ -188,7 +217,12 @@ fn parse_tcp(bytes: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<Tcp, WireErro
         return Err(truncated("tcp", bytes.len(), hlen));
     }
     // RFC 9293 3.1: over the pseudo-header and the whole segment.
-    check("tcp", p.get_checksum(), tcp::ipv4_checksum(&p, &src, &dst))?;
+    check(
+        o,
+        "tcp",
+        p.get_checksum(),
+        tcp::ipv4_checksum(&p, &src, &dst),
+    )?;
     Ok(Tcp {
         sport: p.get_source(),
         dport: p.get_destination(),
@@ -205,7 +239,7 @@ fn parse_udp(
     bytes: &[u8],
     src: Ipv4Addr,
     dst: Ipv4Addr,
-    ports: &[u16],
+    o: Opts,
     depth: usize,
 ) -> Result<Udp, WireError> {
     let p = view("udp", bytes, UDP_HEADER_LEN, UdpPacket::new)?;
@@ -225,12 +259,12 @@ fn parse_udp(
             0 => 0xffff,
             c => c,
         };
-        check("udp", stored, computed)?;
+        check(o, "udp", stored, computed)?;
     }
     let (sport, dport) = (p.get_source(), p.get_destination());
     let body = &bytes[UDP_HEADER_LEN..];
-    let payload = if ports.contains(&dport) {
-        UdpPayload::Vxlan(parse_vxlan(body, ports, depth)?)
+    let payload = if o.ports.contains(&dport) {
+        UdpPayload::Vxlan(parse_vxlan(body, o, depth)?)
     } else {
         UdpPayload::Data(body.to_vec())
     };
@@ -241,7 +275,7 @@ fn parse_udp(
     })
 }
 
-fn parse_vxlan(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Vxlan, WireError> {
+fn parse_vxlan(bytes: &[u8], o: Opts, depth: usize) -> Result<Vxlan, WireError> {
     let p = view("vxlan", bytes, VXLAN_HEADER_LEN, VxlanPacket::new)?;
     // RFC 7348 5: the I flag must be set for the VNI to be valid.
     if p.get_flags() & VXLAN_FLAGS_I == 0 {
@@ -250,7 +284,7 @@ fn parse_vxlan(bytes: &[u8], ports: &[u16], depth: usize) -> Result<Vxlan, WireE
     if depth >= MAX_VXLAN_DEPTH {
         return Err(unsupported("vxlan", "nesting depth", depth as u32));
     }
-    let inner = parse_frame(&bytes[VXLAN_HEADER_LEN..], ports, depth + 1)?;
+    let inner = parse_frame(&bytes[VXLAN_HEADER_LEN..], o, depth + 1)?;
     Ok(Vxlan {
         vni: p.get_vni(),
         inner: Box::new(inner),

@@ -1,0 +1,300 @@
+//! The lab: a world rendered as the commands (`ip`, `bridge`, `sysctl`, `iptables-restore`)
+//! that build it for real out of network namespaces, and the reader of what the kernel says
+//! back (`nft monitor trace`). Running the commands is the binary's job; this module only
+//! says what to run and how to read the answers.
+
+pub mod compare;
+pub mod nft_trace;
+pub mod probe;
+
+use crate::net::{LinkKind, NsId, NsKind, NudState, RouteProto, RouteTable, World};
+
+/// The prefix every lab namespace of a scenario carries: `kp` + 4 hex digits of the
+/// scenario's name, so two scenarios' labs never collide and `lab down` finds its own.
+pub fn prefix(scenario_title: &str) -> String {
+    format!(
+        "kp{:04x}-",
+        (crate::k8s::fnv1a(scenario_title) & 0xffff) as u16
+    )
+}
+
+/// The real namespace name for a world namespace (`/` is not allowed in netns names).
+pub fn netns_name(prefix: &str, ns: &str) -> String {
+    format!("{prefix}{}", ns.replace('/', "."))
+}
+
+/// One command: argv, and optional standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cmd {
+    pub argv: Vec<String>,
+    pub stdin: Option<String>,
+}
+
+impl Cmd {
+    fn new(argv: &[&str]) -> Cmd {
+        Cmd {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            stdin: None,
+        }
+    }
+    pub fn text(&self) -> String {
+        let mut s = self.argv.join(" ");
+        if self.stdin.is_some() {
+            s.push_str(" < (rules)");
+        }
+        s
+    }
+}
+
+/// The commands that build `world` in namespaces named with `prefix`, in an order that
+/// works: namespaces, links (pairs created once, from their lower end), bridges and VXLAN
+/// devices, MACs and MTUs, addresses, routes, neighbours, FDB entries, sysctls, rules.
+pub fn up_commands(world: &World, prefix: &str) -> Vec<Cmd> {
+    let name = |id: NsId| netns_name(prefix, &world.ns(id).name);
+    let mut c: Vec<Cmd> = Vec::new();
+    for ns in &world.netns {
+        c.push(Cmd::new(&["ip", "netns", "add", &name(ns.id)]));
+    }
+    for ns in &world.netns {
+        let n = name(ns.id);
+        c.push(Cmd::new(&["ip", "-n", &n, "link", "set", "lo", "up"]));
+        // IPv6 only adds noise (router solicitations) to traces and captures.
+        c.push(Cmd::new(&[
+            "ip",
+            "netns",
+            "exec",
+            &n,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+        ]));
+        c.push(Cmd::new(&[
+            "ip",
+            "netns",
+            "exec",
+            &n,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ]));
+    }
+    // Devices that are not point-to-point first (bridges must exist before ports join).
+    for ns in &world.netns {
+        let n = name(ns.id);
+        for l in &ns.links {
+            match &l.kind {
+                LinkKind::Bridge(_) => c.push(Cmd::new(&[
+                    "ip", "-n", &n, "link", "add", &l.name, "type", "bridge",
+                ])),
+                LinkKind::Veth { peer } | LinkKind::Ethernet { peer }
+                    // Each pair once, from the end in the lower namespace (or lower ifindex).
+                    if (ns.id, l.ifindex) < (peer.ns, peer.ifindex) => {
+                        let pn = world
+                            .link(*peer)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default();
+                        c.push(Cmd::new(&[
+                            "ip",
+                            "link",
+                            "add",
+                            &l.name,
+                            "netns",
+                            &n,
+                            "type",
+                            "veth",
+                            "peer",
+                            "name",
+                            &pn,
+                            "netns",
+                            &name(peer.ns),
+                        ]));
+                    }
+                _ => {}
+            }
+        }
+    }
+    for ns in &world.netns {
+        let n = name(ns.id);
+        for l in &ns.links {
+            if let LinkKind::Vxlan(v) = &l.kind {
+                let local = v.local.to_string();
+                let vni = v.vni.to_string();
+                let port = v.dstport.to_string();
+                let dev = ns.dev_name(v.dev);
+                let mut argv = vec![
+                    "ip", "-n", &n, "link", "add", &l.name, "type", "vxlan", "id", &vni, "local",
+                    &local, "dev", &dev, "dstport", &port,
+                ];
+                if !v.learning {
+                    argv.push("nolearning");
+                }
+                c.push(Cmd::new(&argv));
+            }
+            if matches!(l.kind, LinkKind::Loopback) {
+                continue;
+            }
+            let mac = l.mac.to_string();
+            let mtu = l.mtu.to_string();
+            c.push(Cmd::new(&[
+                "ip", "-n", &n, "link", "set", &l.name, "address", &mac, "mtu", &mtu,
+            ]));
+        }
+        for l in &ns.links {
+            if let Some(m) = l.master {
+                let br = ns.dev_name(m);
+                c.push(Cmd::new(&[
+                    "ip", "-n", &n, "link", "set", &l.name, "master", &br,
+                ]));
+                if l.hairpin {
+                    c.push(Cmd::new(&[
+                        "ip",
+                        "-n",
+                        &n,
+                        "link",
+                        "set",
+                        &l.name,
+                        "type",
+                        "bridge_slave",
+                        "hairpin",
+                        "on",
+                    ]));
+                }
+            }
+        }
+        for l in ns
+            .links
+            .iter()
+            .filter(|l| !matches!(l.kind, LinkKind::Loopback))
+        {
+            c.push(Cmd::new(&["ip", "-n", &n, "link", "set", &l.name, "up"]));
+        }
+        for l in &ns.links {
+            for a in &l.addrs {
+                if a.addr.is_loopback() {
+                    continue;
+                }
+                let addr = a.to_string();
+                c.push(Cmd::new(&[
+                    "ip", "-n", &n, "addr", "add", &addr, "dev", &l.name,
+                ]));
+            }
+        }
+    }
+    for ns in &world.netns {
+        let n = name(ns.id);
+        for r in ns
+            .routes
+            .iter()
+            .filter(|r| r.table == RouteTable::Main && r.proto != RouteProto::Kernel)
+        {
+            let dst = if r.dst.prefix == 0 {
+                "default".to_string()
+            } else {
+                r.dst.network().to_string()
+            };
+            let dev = ns.dev_name(r.dev);
+            let mut argv = vec![
+                "ip".to_string(),
+                "-n".into(),
+                n.clone(),
+                "route".into(),
+                "add".into(),
+                dst,
+            ];
+            if let Some(g) = r.via {
+                argv.extend(["via".into(), g.to_string()]);
+            }
+            argv.extend(["dev".into(), dev]);
+            if r.onlink {
+                argv.push("onlink".into());
+            }
+            c.push(Cmd { argv, stdin: None });
+        }
+        for nb in ns.neigh.iter().filter(|nb| nb.state == NudState::Permanent) {
+            if let Some(mac) = nb.lladdr {
+                c.push(Cmd::new(&[
+                    "ip",
+                    "-n",
+                    &n,
+                    "neigh",
+                    "add",
+                    &nb.ip.to_string(),
+                    "lladdr",
+                    &mac.to_string(),
+                    "dev",
+                    &ns.dev_name(nb.dev),
+                    "nud",
+                    "permanent",
+                ]));
+            }
+        }
+        for l in &ns.links {
+            if let LinkKind::Vxlan(v) = &l.kind {
+                for e in &v.fdb {
+                    c.push(Cmd::new(&[
+                        "bridge",
+                        "-n",
+                        &n,
+                        "fdb",
+                        "append",
+                        &e.mac.to_string(),
+                        "dev",
+                        &l.name,
+                        "dst",
+                        &e.dst.to_string(),
+                    ]));
+                }
+            }
+        }
+        let fwd = format!("net.ipv4.ip_forward={}", u8::from(ns.sysctl.ip_forward));
+        c.push(Cmd::new(&[
+            "ip", "netns", "exec", &n, "sysctl", "-qw", &fwd,
+        ]));
+        if matches!(ns.kind, NsKind::Node { .. }) {
+            let brnf = format!(
+                "net.bridge.bridge-nf-call-iptables={}",
+                u8::from(ns.sysctl.bridge_nf_call_iptables)
+            );
+            c.push(Cmd::new(&[
+                "ip", "netns", "exec", &n, "sysctl", "-qw", &brnf,
+            ]));
+        }
+        if !ns.netfilter.tables.is_empty() {
+            c.push(Cmd {
+                argv: vec![
+                    "ip".into(),
+                    "netns".into(),
+                    "exec".into(),
+                    n.clone(),
+                    "iptables-restore".into(),
+                ],
+                stdin: Some(ns.netfilter.save()),
+            });
+        }
+    }
+    c
+}
+
+/// The namespaces of a lab, for `lab down` and for entering them.
+pub fn namespaces(world: &World, prefix: &str) -> Vec<(String, String)> {
+    world
+        .netns
+        .iter()
+        .map(|n| (n.name.clone(), netns_name(prefix, &n.name)))
+        .collect()
+}
+
+/// The frames of a pcap file (as tcpdump writes them), parsed; frames that do not parse
+/// (IPv6, LLDP, ...) are left out.
+pub fn read_pcap(bytes: &[u8], vxlan_ports: &[u16]) -> Vec<crate::wire::Frame> {
+    let Ok(mut r) = pcap_file::pcap::PcapReader::new(bytes) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while let Some(Ok(pkt)) = r.next_packet() {
+        if let Ok(f) = crate::wire::Frame::parse_captured(&pkt.data, vxlan_ports) {
+            out.push(f);
+        }
+    }
+    out
+}

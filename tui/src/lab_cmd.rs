@@ -1,0 +1,506 @@
+//! `kpath lab up|down` and `kpath verify`: build a scenario for real out of network
+//! namespaces, send its packets through the real kernel, and compare what the kernel did
+//! (`nft monitor trace`, captures) with kpath's trace. Everything it creates carries the
+//! scenario's prefix and lives in its own namespaces; nothing touches the host's namespace.
+
+use crate::cli::{Failure, usage};
+use kpath_sim::k8s::build_world;
+use kpath_sim::lab::compare::{self, Evidence};
+use kpath_sim::lab::{self, Cmd};
+use kpath_sim::lab::{nft_trace, probe};
+use kpath_sim::net::{L4Proto, NsKind, SocketOwner, World};
+use kpath_sim::scenario::Scenario;
+use kpath_sim::trace::Trace;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What the lab needs from the machine: (command, Debian package).
+const TOOLS: [(&str, &str); 9] = [
+    ("ip", "iproute2"),
+    ("bash", "bash"),
+    ("bridge", "iproute2"),
+    ("iptables-restore", "iptables"),
+    ("nft", "nftables"),
+    ("tcpdump", "tcpdump"),
+    ("script", "bsdutils"),
+    ("nc", "netcat-openbsd"),
+    ("ping", "iputils-ping"),
+];
+
+/// Why the lab cannot run here, if it cannot: not root, no network namespaces, a missing
+/// tool. Used by `lab up`, `verify` and the test that skips when the machine cannot.
+pub fn unavailable() -> Option<String> {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !root {
+        return Some("the lab needs root (it creates network namespaces): run it with sudo".into());
+    }
+    let missing: Vec<String> = TOOLS
+        .iter()
+        .filter(|(cmd, _)| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {cmd}")])
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| !s.success())
+                .unwrap_or(true)
+        })
+        .map(|(cmd, pkg)| format!("{cmd} (package {pkg})"))
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "missing tools: {}; install them with apt-get install",
+            missing.join(", ")
+        ));
+    }
+    // `nft monitor trace` sees iptables rules only when iptables writes them through
+    // nf_tables (iptables-nft, Debian's default), not with the legacy backend.
+    let version = Command::new("iptables-restore")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if !version.contains("nf_tables") {
+        return Some(format!(
+            "iptables-restore is not the nf_tables variant ({}): switch with `update-alternatives --set iptables /usr/sbin/iptables-nft`",
+            version.trim()
+        ));
+    }
+    let probe = "kpath-probe-netns";
+    let ok = Command::new("ip")
+        .args(["netns", "add", probe])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let _ = Command::new("ip")
+        .args(["netns", "del", probe])
+        .stderr(Stdio::null())
+        .status();
+    if !ok {
+        return Some("cannot create network namespaces here (`ip netns add` failed)".into());
+    }
+    None
+}
+
+fn run(c: &Cmd) -> Result<(), String> {
+    let mut cmd = Command::new(&c.argv[0]);
+    cmd.args(&c.argv[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if c.stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", c.text()))?;
+    if let (Some(input), Some(mut si)) = (&c.stdin, child.stdin.take()) {
+        let _ = si.write_all(input.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{}: {e}", c.text()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` failed: {}",
+            c.text(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The lab's namespaces that exist now.
+fn existing(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Remove every namespace of the lab, killing what runs inside first.
+pub fn down(prefix: &str) -> usize {
+    let names = existing(prefix);
+    for n in &names {
+        if let Ok(o) = Command::new("ip").args(["netns", "pids", n]).output() {
+            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("kill").arg(pid).stderr(Stdio::null()).status();
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", n]).status();
+    }
+    names.len()
+}
+
+fn interrupted() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    // Only the first caller installs the handler; later calls share nothing, which is fine
+    // for one command per process.
+    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+    flag
+}
+
+/// Build the scenario's lab; on any error (or Ctrl-C) remove what was built.
+pub fn up(s: &Scenario, w: &World, prefix: &str, stop: &AtomicBool) -> Result<(), String> {
+    if !existing(prefix).is_empty() {
+        down(prefix);
+    }
+    for c in lab::up_commands(w, prefix) {
+        if stop.load(Ordering::SeqCst) {
+            down(prefix);
+            return Err("interrupted: the lab was removed".into());
+        }
+        if let Err(e) = run(&c) {
+            down(prefix);
+            return Err(format!(
+                "{e}\n  (the lab for {} was removed again)",
+                s.title()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn world_for(s: &Scenario, seed: Option<u64>) -> Result<World, Failure> {
+    Ok(build_world(s, seed.unwrap_or(s.seed))?)
+}
+
+/// `kpath lab up`.
+pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
+    if let Some(why) = unavailable() {
+        return Err(usage(why));
+    }
+    let w = world_for(s, seed)?;
+    let prefix = lab::prefix(s.title());
+    let stop = interrupted();
+    up(s, &w, &prefix, &stop).map_err(|e| Failure {
+        message: format!("error: {e}"),
+        status: 1,
+    })?;
+    let mut out = format!(
+        "lab for {} is up: {} network namespaces named {prefix}*\n\nenter them with:\n",
+        s.title(),
+        w.netns.len()
+    );
+    for (ns, real) in lab::namespaces(&w, &prefix) {
+        let _ = writeln!(out, "  ip netns exec {real:<28} bash   # {ns}");
+    }
+    let _ = writeln!(
+        out,
+        "\nthen ping, curl, tcpdump -ni any, conntrack -L, iptables-save as on a real node;"
+    );
+    let _ = writeln!(out, "remove it all with: kpath lab down {}", s.file);
+    Ok(out)
+}
+
+/// `kpath lab down`.
+pub fn lab_down(s: &Scenario) -> Result<String, Failure> {
+    let prefix = lab::prefix(s.title());
+    let n = down(&prefix);
+    Ok(format!(
+        "removed {n} network namespaces of the lab for {} ({prefix}*)\n",
+        s.title()
+    ))
+}
+
+/// Background processes of a verify run, stopped (SIGINT, then kill) on drop.
+struct Procs(Vec<Child>);
+
+impl Procs {
+    fn spawn(&mut self, argv: &[&str]) {
+        if let Ok(c) = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            self.0.push(c);
+        }
+    }
+    /// Start a capture and wait until tcpdump says it is listening (it prints `listening
+    /// on` to stderr once the socket is bound), so the packet cannot pass before it looks.
+    fn spawn_capture(&mut self, argv: &[&str]) {
+        let Ok(mut c) = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+        else {
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(err) = c.stderr.take() {
+            std::thread::spawn(move || {
+                use std::io::BufRead as _;
+                for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                    if line.contains("listening on") {
+                        let _ = tx.send(());
+                    }
+                }
+            });
+        }
+        let _ = rx.recv_timeout(Duration::from_secs(5));
+        self.0.push(c);
+    }
+    fn stop(&mut self) {
+        for c in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.0.clear();
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `kpath verify`: every packet of the scenario through the real kernel and through kpath.
+pub fn verify(
+    s: &Scenario,
+    packet: Option<&str>,
+    seed: Option<u64>,
+    keep: bool,
+) -> Result<(String, bool), Failure> {
+    if let Some(why) = unavailable() {
+        return Err(usage(why));
+    }
+    let w = world_for(s, seed)?;
+    let prefix = lab::prefix(s.title());
+    let stop = interrupted();
+    up(s, &w, &prefix, &stop).map_err(|e| Failure {
+        message: format!("error: {e}"),
+        status: 1,
+    })?;
+    let dir = std::env::temp_dir().join(format!("kpath-verify-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let result = verify_in_lab(s, &w, &prefix, &dir, packet, &stop);
+    if keep {
+        result.map(|(mut text, ok)| {
+            let _ = writeln!(text, "the lab is still up (remove it with `kpath lab down {}`); the kernel's traces and captures are in {}", s.file, dir.display());
+            (text, ok)
+        })
+    } else {
+        down(&prefix);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+}
+
+fn verify_in_lab(
+    s: &Scenario,
+    w: &World,
+    prefix: &str,
+    dir: &std::path::Path,
+    only: Option<&str>,
+    stop: &AtomicBool,
+) -> Result<(String, bool), Failure> {
+    let real = |ns: &str| lab::netns_name(prefix, ns);
+    let failed = |e: String| Failure {
+        message: format!("error: {e}"),
+        status: 1,
+    };
+    // Trace every namespace that has netfilter tables: a chain at priority -400 (before
+    // conntrack) on prerouting and output sets nftrace, as `nft monitor trace` needs.
+    let traced = compare::traced_namespaces(w);
+    for ns in &traced {
+        let rules = "table ip kpath_trace {\n chain pre { type filter hook prerouting priority -400; meta nftrace set 1; }\n chain out { type filter hook output priority -400; meta nftrace set 1; }\n}\n";
+        let mut argv: Vec<String> = ["ip", "netns", "exec"].map(String::from).to_vec();
+        argv.extend([real(ns), "nft".into(), "-f".into(), "-".into()]);
+        run(&Cmd {
+            argv,
+            stdin: Some(rules.into()),
+        })
+        .map_err(failed)?;
+    }
+    let _servers = servers(w, &real);
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut report = format!(
+        "kpath verify {} ({} namespaces named {prefix}*)\n",
+        s.title(),
+        w.netns.len()
+    );
+    let mut all_ok = true;
+    let items = probe::items(s, w, only).map_err(|e| usage(e.to_string()))?;
+    for item in items {
+        if stop.load(Ordering::SeqCst) {
+            return Err(Failure {
+                message: "interrupted: the lab was removed".into(),
+                status: 130,
+            });
+        }
+        let label = match item.kind {
+            "flow" => format!("flow `{}` (its first packet)", item.name),
+            _ => format!("packet `{}`", item.name),
+        };
+        let Some((src_ns, argv)) = item
+            .outcomes
+            .first()
+            .and_then(|t| probe::command(&item.how, t))
+        else {
+            let _ = writeln!(
+                report,
+                "\n{label}: not verifiable in the lab (its destination does not resolve to an address)"
+            );
+            continue;
+        };
+        let dir = dir.join(&item.name);
+        let _ = std::fs::create_dir_all(&dir);
+        let ev = observe(w, &real, &dir, &traced, &item.outcomes, &src_ns, &argv);
+        let (rows, _) = compare::compare(w, &item.outcomes, item.how.protocol, &ev);
+        all_ok &= rows.iter().all(|r| r.ok);
+        report.push_str(&compare::render(&label, &rows));
+    }
+    let _ = writeln!(
+        report,
+        "\n{}",
+        if all_ok {
+            "kernel and kpath agree"
+        } else {
+            "kernel and kpath differ (rows marked !)"
+        }
+    );
+    Ok((report, all_ok))
+}
+
+/// A listener for every container and host port of the world (`nc -lk`).
+fn servers(w: &World, real: &dyn Fn(&str) -> String) -> Procs {
+    let mut servers = Procs(Vec::new());
+    for n in &w.netns {
+        let r = real(&n.name);
+        for sock in n.sockets.iter().filter(|x| {
+            matches!(
+                x.owner,
+                SocketOwner::Container { .. } | SocketOwner::Host { .. }
+            )
+        }) {
+            let port = sock.port.to_string();
+            let listen = match sock.proto {
+                L4Proto::Tcp => "-lk",
+                L4Proto::Udp => "-lku",
+                L4Proto::Icmp => continue,
+            };
+            servers.spawn(&["ip", "netns", "exec", &r, "nc", listen, "-n", "-p", &port]);
+        }
+    }
+    servers
+}
+
+/// Send one packet through the lab while tracing and capturing; return what was seen.
+/// Traces and captures are written to `dir` (kept with `--keep`).
+fn observe(
+    w: &World,
+    real: &dyn Fn(&str) -> String,
+    dir: &std::path::Path,
+    traced: &[String],
+    outcomes: &[Trace],
+    src_ns: &str,
+    argv: &[String],
+) -> Evidence {
+    let file = |name: String| dir.join(name.replace('/', "."));
+    let trace_of = |ns: &str| file(format!("{ns}.trace"));
+    let cap_of = |ns: &str, dev: &str| file(format!("arrival-{ns}-{dev}.pcap"));
+    let cap_under = dir.join("underlay.pcap");
+    let mut mons = Procs(Vec::new());
+    // `nft monitor trace` prints only to a terminal: `script` gives it one.
+    for ns in traced {
+        let out = trace_of(ns);
+        let _ = std::fs::remove_file(&out);
+        let cmdline = format!("ip netns exec {} nft monitor trace", real(ns));
+        mons.spawn(&[
+            "script",
+            "-qfc",
+            &cmdline,
+            out.to_str().unwrap_or("/dev/null"),
+        ]);
+    }
+    // One capture per place an outcome could arrive: the kernel's random choice is known
+    // only afterwards.
+    let dests = compare::destinations(outcomes);
+    for (ns, dev) in &dests {
+        let cap = cap_of(ns, dev);
+        let _ = std::fs::remove_file(&cap);
+        let cap = cap.to_str().unwrap_or("/dev/null");
+        let r = real(ns);
+        mons.spawn_capture(&[
+            "ip", "netns", "exec", &r, "tcpdump", "-Q", "in", "-i", dev, "-nn", "-U", "-w", cap,
+            "not", "ip6",
+        ]);
+    }
+    let _ = std::fs::remove_file(&cap_under);
+    if let Some(n) = w.netns.iter().find(|n| matches!(n.kind, NsKind::Switch))
+        && let Some(br) = n.link_by_name("br0")
+    {
+        let r = real(&n.name);
+        let cap = cap_under.to_str().unwrap_or("/dev/null");
+        mons.spawn_capture(&[
+            "ip", "netns", "exec", &r, "tcpdump", "-i", &br.name, "-nn", "-U", "-w", cap, "udp",
+            "port", "8472",
+        ]);
+    }
+    // The monitors have no "ready" line; give them time to subscribe.
+    std::thread::sleep(Duration::from_millis(1200));
+    let sent = Command::new("ip")
+        .args(["netns", "exec", &real(src_ns)])
+        .args(argv)
+        .stdin(Stdio::null())
+        .output();
+    std::thread::sleep(Duration::from_millis(800));
+    mons.stop();
+    let (sender_ok, sender_said) = match &sent {
+        Ok(o) => (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        ),
+        Err(e) => (false, e.to_string()),
+    };
+    let frames =
+        |p: &std::path::Path| lab::read_pcap(&std::fs::read(p).unwrap_or_default(), &[8472]);
+    Evidence {
+        nft: traced
+            .iter()
+            .map(|ns| {
+                let text = std::fs::read_to_string(trace_of(ns)).unwrap_or_default();
+                (ns.clone(), nft_trace::parse(&text))
+            })
+            .collect(),
+        sender_ok,
+        sender_said,
+        arrivals: dests
+            .iter()
+            .map(|(ns, dev)| ((ns.clone(), dev.clone()), frames(&cap_of(ns, dev))))
+            .collect(),
+        underlay: frames(&cap_under),
+    }
+}
