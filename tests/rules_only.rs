@@ -166,3 +166,31 @@ fn the_cli_prints_outcomes_as_text_and_json() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The verdict for a packet to 10.0.0.3:80 from 10.0.0.2 (the node is 10.0.0.3).
+fn verdicts_of(rules: &str) -> Vec<&'static str> {
+    let nf = parse_iptables_save("goto.rules", rules).unwrap_or_else(|e| panic!("{e}"));
+    let q = RulesQuery {
+        src: "10.0.0.2".parse().unwrap(),
+        dst: "10.0.0.3".parse().unwrap(),
+        dport: 80,
+        proto: 6,
+        local_ips: vec!["10.0.0.3".parse().unwrap()],
+        iif: None,
+        oif: None,
+    };
+    trace_rules(&nf, &q).iter().map(|o| o.verdict).collect()
+}
+
+/// ipt_do_table: with nothing on the jump stack (a chain reached by -g from the base
+/// chain), falling off the end or RETURN takes the base chain's underflow - its policy.
+#[test]
+fn a_goto_chain_that_ends_or_returns_falls_to_the_base_chain_policy() {
+    let ends = "*filter\n:INPUT DROP [0:0]\n:X - [0:0]\n-A INPUT -g X\nCOMMIT\n";
+    let returns = "*filter\n:INPUT DROP [0:0]\n:X - [0:0]\n-A INPUT -g X\n-A X -j RETURN\nCOMMIT\n";
+    // With -j the caller's next rule runs instead: here an ACCEPT.
+    let jumps = "*filter\n:INPUT DROP [0:0]\n:X - [0:0]\n-A INPUT -j X\n-A INPUT -j ACCEPT\n-A X -j RETURN\nCOMMIT\n";
+    assert_eq!(verdicts_of(ends), ["DROP"]);
+    assert_eq!(verdicts_of(returns), ["DROP"]);
+    assert_eq!(verdicts_of(jumps), ["ACCEPT"]);
+}

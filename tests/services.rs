@@ -334,11 +334,19 @@ fn an_icmp_error_is_related_and_translated_with_the_packet_it_quotes() {
 
 /// A scenario built in the test: one pod per node, one Service with the given extra keys.
 fn with_service(extra: &str, packets: &str) -> (kpath_sim::Scenario, kpath_sim::net::World) {
+    with_service_ports("[{port: 80}]", extra, packets)
+}
+
+fn with_service_ports(
+    ports: &str,
+    extra: &str,
+    packets: &str,
+) -> (kpath_sim::Scenario, kpath_sim::net::World) {
     let yaml = format!(
         "cluster:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\n  cni: {{plugin: flannel, backend: vxlan}}\n  underlay: {{cidr: 172.31.0.0/24}}\n  nodes:\n    - {{name: node-1, ip: 172.31.0.11, podCIDR: 10.244.1.0/24}}\n    - {{name: node-2, ip: 172.31.0.12, podCIDR: 10.244.2.0/24}}\n\
 internet:\n  gateway: {{ip: 172.31.0.1, publicIP: 198.51.100.1}}\n  hosts: [{{name: laptop, ip: 203.0.113.10}}]\n\
 pods:\n  - {{name: client, node: node-1, ip: 10.244.1.2, containers: [{{name: shell}}]}}\n  - {{name: web, node: node-2, ip: 10.244.2.2, labels: {{app: web}}, containers: [{{name: web, ports: [{{containerPort: 80}}]}}]}}\n\
-services:\n  - {{name: web, clusterIP: 10.96.0.50, selector: {{app: web}}, ports: [{{port: 80}}]{extra}}}\n\
+services:\n  - {{name: web, clusterIP: 10.96.0.50, selector: {{app: web}}, ports: {ports}{extra}}}\n\
 packets:\n{packets}"
     );
     let s = kpath_sim::load_scenario_str("inline.yaml", &yaml)
@@ -399,5 +407,62 @@ fn external_ips_are_dnated_and_masqueraded() {
         arrived(&t).0,
         "10.244.1.0",
         "masqueraded (external traffic, policy Cluster)"
+    );
+}
+
+/// kube-proxy's UsesClusterEndpoints: a Service with both policies Local still needs its
+/// cluster endpoints (the KUBE-SVC chain exists) for the short circuit of traffic from
+/// pods, while ClusterIP traffic stays node-local.
+#[test]
+fn both_traffic_policies_local_still_load_and_keep_the_client_address() {
+    let (s, w) = with_service_ports(
+        "[{port: 80, nodePort: 30080}]",
+        ", type: NodePort, internalTrafficPolicy: Local, externalTrafficPolicy: Local",
+        "  - {name: syn, from: pod/default/client, to: '10.96.0.50:80', protocol: tcp}\n",
+    );
+    let node1 = w.ns_by_name("node-1").unwrap().netfilter.save();
+    assert!(node1.contains(":KUBE-SVC-"), "{node1}");
+    let t = kpath_sim::run_packet(&s, &w, "syn").unwrap();
+    assert_eq!(
+        t.disposition.kind,
+        DispositionKind::Dropped,
+        "{}",
+        t.disposition.reason
+    );
+    assert!(t.disposition.reason.contains("has no local endpoints"));
+}
+
+/// A SYN-ACK nobody asked for cannot start a connection (tcp_conntracks: sNO -> sIV): it
+/// is INVALID, so the nat table never sees it and KUBE-FORWARD drops it.
+#[test]
+fn a_lone_syn_ack_is_invalid_and_dropped_by_kube_forward() {
+    let (s, w) = with_service(
+        "",
+        "  - {name: synack, from: pod/default/client, to: '10.96.0.50:80', protocol: tcp, flags: [SYN, ACK]}\n",
+    );
+    let t = kpath_sim::run_packet(&s, &w, "synack").unwrap();
+    let ct = t
+        .steps
+        .iter()
+        .find(|s| s.func == "nf_conntrack_in")
+        .expect("conntrack saw it");
+    assert_eq!(
+        ct.ct_state,
+        Some(kpath_sim::netfilter::rule::CtState::Invalid)
+    );
+    assert!(!t.steps.iter().any(|s| s.func == "nf_nat_packet"));
+    assert_eq!(
+        t.disposition.kind,
+        DispositionKind::Dropped,
+        "{}",
+        t.disposition.reason
+    );
+    assert!(
+        t.steps.iter().any(|s| s
+            .nf
+            .as_ref()
+            .is_some_and(|n| n.chain == "KUBE-FORWARD" && n.action == "verdict drop")),
+        "{}",
+        t.disposition.reason
     );
 }

@@ -355,16 +355,7 @@ impl Walk<'_> {
         let Some(ct) = self.world.ns_mut(ns).conntrack.as_mut() else {
             return;
         };
-        let Some((r, created)) = ct.track(&ip) else {
-            self.record(
-                skb,
-                None,
-                "nf_conntrack_in",
-                StepKind::Conntrack,
-                "not tracked here (ICMP errors follow the connection they quote)",
-            );
-            return;
-        };
+        let (r, created) = ct.track(&ip);
         skb.ct = Some(r);
         let line = self
             .world

@@ -242,7 +242,9 @@ fn service_port_rules(
     let etp_local = externally_accessible && svc.external_traffic_policy == TrafficPolicy::Local;
     let ready = &sp.endpoints;
     let local: Vec<&Endpoint> = ready.iter().filter(|e| e.node == node).collect();
-    let uses_cluster = !itp_local || (externally_accessible && !etp_local);
+    // UsesClusterEndpoints: even with eTP Local an externally reachable Service needs its
+    // cluster endpoints, for the short circuit of traffic from inside the cluster.
+    let uses_cluster = !itp_local || externally_accessible;
     let uses_local = itp_local || etp_local;
     let cluster_eps: Vec<&Endpoint> = if uses_cluster {
         ready.iter().collect()

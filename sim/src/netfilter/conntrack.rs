@@ -254,33 +254,46 @@ impl Conntrack {
 
     /// `resolve_normal_ct`: find the connection (either direction) or start a new one.
     /// Returns the reference and whether it was created now.
-    pub fn track(&mut self, ip: &Ipv4) -> Option<(CtRef, bool)> {
+    pub fn track(&mut self, ip: &Ipv4) -> (CtRef, bool) {
         use super::rule::CtState;
+        // What cannot start a connection and belongs to none carries no conntrack entry,
+        // which `-m conntrack --ctstate INVALID` matches (xt_conntrack: no ct and not the
+        // untracked template).
+        let invalid = (
+            CtRef {
+                id: 0,
+                dir: Dir::Original,
+                state: CtState::Invalid,
+            },
+            false,
+        );
         // An ICMP error belongs to the connection of the packet it quotes
-        // (`nf_conntrack_icmp_error` -> RELATED).
+        // (`nf_conntrack_icmp_error` -> RELATED); quoting no known connection, it is
+        // INVALID.
         if let Some(q) = quoted_tuple(ip) {
             // nf_conntrack_inet_error: the quoted packet travelled towards the error's
             // sender, so its inverse is the tuple of the direction the error travels in.
             let inv = q.invert();
-            let c = self
-                .conns
-                .iter()
-                .find(|c| c.orig == inv || c.reply == inv)?;
+            let Some(c) = self.conns.iter().find(|c| c.orig == inv || c.reply == inv) else {
+                return invalid;
+            };
             let dir = if c.orig == inv {
                 Dir::Original
             } else {
                 Dir::Reply
             };
-            return Some((
+            return (
                 CtRef {
                     id: c.id,
                     dir,
                     state: CtState::Related,
                 },
                 false,
-            ));
+            );
         }
-        let t = Tuple::of(ip)?;
+        let Some(t) = Tuple::of(ip) else {
+            return invalid;
+        };
         let flags = match &ip.payload {
             L4::Tcp(tcp) => Some(tcp.flags),
             _ => None,
@@ -307,30 +320,30 @@ impl Conntrack {
                 Dir::Original if !c.seen_reply => CtState::New,
                 _ => CtState::Established,
             };
-            return Some((
+            return (
                 CtRef {
                     id: c.id,
                     dir,
                     state,
                 },
                 false,
-            ));
+            );
         }
-        // A new connection. A lone RST (or a TCP packet without SYN that is not even an ACK)
-        // cannot start one: INVALID. Mid-stream ACKs are picked up (nf_conntrack_tcp_loose=1).
+        // A new connection. What cannot start one is INVALID: a lone RST, a SYN-ACK
+        // (tcp_conntracks: sNO -> sIV), a TCP packet with neither SYN nor ACK, an echo reply
+        // (icmp_new accepts only requests). Mid-stream ACKs are picked up
+        // (nf_conntrack_tcp_loose=1).
         let tcp = match flags {
-            Some(f) if f.has(TcpFlags::RST) || (!f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK)) => {
-                return Some((
-                    CtRef {
-                        id: 0,
-                        dir: Dir::Original,
-                        state: CtState::Invalid,
-                    },
-                    false,
-                ));
+            Some(f)
+                if f.has(TcpFlags::RST)
+                    || (f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK))
+                    || (!f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK)) =>
+            {
+                return invalid;
             }
-            Some(f) if f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK) => Some(TcpState::SynSent),
+            Some(f) if f.has(TcpFlags::SYN) => Some(TcpState::SynSent),
             Some(_) => Some(TcpState::Established),
+            None if t.proto == 1 && t.dport != 8 => return invalid,
             None => None,
         };
         self.next_id += 1;
@@ -347,14 +360,14 @@ impl Conntrack {
             tcp,
             mark: 0,
         });
-        Some((
+        (
             CtRef {
                 id,
                 dir: Dir::Original,
                 state: CtState::New,
             },
             true,
-        ))
+        )
     }
 
     /// A tuple is free for a NAT binding when no other connection uses it as its reply

@@ -244,7 +244,9 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             ctorigdst,
             ctorigdstport,
         } => {
-            let state = p.ct.map(|c| c.state).unwrap_or(CtState::Untracked);
+            // No conntrack entry reads as INVALID (xt_conntrack: !ct and not the untracked
+            // template; kpath models no NOTRACK).
+            let state = p.ct.map(|c| c.state).unwrap_or(CtState::Invalid);
             let st_ok = ctstate.as_ref().is_none_or(|(ss, n)| {
                 let hit = ss.iter().any(|s| match s {
                     CtState::Snat => p.ct.is_some_and(|c| c.snat),
@@ -262,7 +264,7 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             st_ok && dst_ok && port_ok
         }
         Match::State { states, neg } => {
-            let state = p.ct.map(|c| c.state).unwrap_or(CtState::Untracked);
+            let state = p.ct.map(|c| c.state).unwrap_or(CtState::Invalid);
             states.contains(&state) != *neg
         }
         Match::Recent(r) => {
@@ -366,29 +368,33 @@ pub fn walk_table(
     let Some(base) = table.hook_chain(hook) else {
         return done(Final::Accept, None, mark, hits, evaluated);
     };
+    let policy = base.policy.unwrap_or(Verdict::Accept);
+    let policy_end = |mark: u32, mut hits: Vec<RuleHit>, evaluated: usize| {
+        hits.push(RuleHit {
+            table: table.kind,
+            chain: base.name.clone(),
+            position: 0,
+            rule: String::new(),
+            comment: None,
+            action: HitAction::Policy(policy),
+            mark,
+        });
+        let v = if policy == Verdict::Accept {
+            Final::Accept
+        } else {
+            Final::Drop
+        };
+        done(v, None, mark, hits, evaluated)
+    };
     // (chain, next rule index) frames; jumps push, gotos replace the top.
     let mut stack: Vec<(&super::Chain, usize)> = vec![(base, 0)];
     while let Some((chain, i)) = stack.pop() {
         let Some(rule) = chain.rules.get(i) else {
-            // Off the end: a built-in chain's policy, or an implicit return.
-            if let Some(policy) = chain.policy
-                && stack.is_empty()
-            {
-                hits.push(RuleHit {
-                    table: table.kind,
-                    chain: chain.name.clone(),
-                    position: 0,
-                    rule: String::new(),
-                    comment: None,
-                    action: HitAction::Policy(policy),
-                    mark,
-                });
-                let v = if policy == Verdict::Accept {
-                    Final::Accept
-                } else {
-                    Final::Drop
-                };
-                return done(v, None, mark, hits, evaluated);
+            // Off the end: an implicit return to the caller or, with nothing to return to
+            // (the base chain itself, or a chain reached by -g from it), the base chain's
+            // policy - ipt_do_table's underflow entry for the hook.
+            if stack.is_empty() {
+                return policy_end(mark, hits, evaluated);
             }
             continue;
         };
@@ -454,23 +460,8 @@ pub fn walk_table(
             Target::Return => {
                 hits.push(hit(HitAction::Return, mark));
                 if stack.is_empty() {
-                    // RETURN from a built-in chain: its policy decides.
-                    let policy = chain.policy.unwrap_or(Verdict::Accept);
-                    hits.push(RuleHit {
-                        table: table.kind,
-                        chain: chain.name.clone(),
-                        position: 0,
-                        rule: String::new(),
-                        comment: None,
-                        action: HitAction::Policy(policy),
-                        mark,
-                    });
-                    let v = if policy == Verdict::Accept {
-                        Final::Accept
-                    } else {
-                        Final::Drop
-                    };
-                    return done(v, None, mark, hits, evaluated);
+                    // RETURN with nothing to return to: the base chain's policy decides.
+                    return policy_end(mark, hits, evaluated);
                 }
             }
             Target::Jump(to) | Target::Goto(to) => {
@@ -527,5 +518,5 @@ pub fn walk_table(
             }
         }
     }
-    done(Final::Accept, None, mark, hits, evaluated)
+    policy_end(mark, hits, evaluated)
 }
