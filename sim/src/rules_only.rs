@@ -80,8 +80,12 @@ impl RuleEnv for Env<'_> {
         );
         self.choices.statistic(self.rng, stored, what)
     }
-    fn nth(&mut self, _: &str, _: u32, packet: u32) -> bool {
-        packet == 0
+    /// The counter's state on the node is unknown: one packet in `every` matches, so
+    /// both answers are outcomes, the match with probability 1/every.
+    fn nth(&mut self, _: &str, every: u32, packet: u32) -> bool {
+        let stored = (2_147_483_648.0 / f64::from(every.max(1))) as u32;
+        let what = format!("statistic nth: every {every}, packet {packet} (counter state unknown)");
+        self.choices.statistic(self.rng, stored, what)
     }
 }
 

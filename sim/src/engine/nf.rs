@@ -89,10 +89,12 @@ impl RuleEnv for NsEnv<'_> {
     }
 
     fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool {
-        let c = self.xt.nth.entry(key.to_string()).or_insert(0);
-        let hit = *c == packet;
-        *c = if *c >= every { 0 } else { *c + 1 };
-        hit
+        let c = self
+            .xt
+            .nth
+            .entry(key.to_string())
+            .or_insert_with(|| crate::netfilter::eval::nth_start(every, packet));
+        crate::netfilter::eval::nth_step(c, every, packet)
     }
 }
 

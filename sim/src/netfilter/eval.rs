@@ -171,6 +171,26 @@ fn in_net(n: &Ipv4Net, ip: Ipv4Addr) -> bool {
     n.contains(ip)
 }
 
+/// Where xt_statistic's nth counter starts: at every-1, so the first packet takes it to 0
+/// and `--every N --packet P` matches packets P+1, P+1+N, ... Measured on Linux 6.18 with
+/// iptables 1.8.9 (nf_tables) and rule counters (docs/lab/2026-11-27-nth.md); older
+/// libxt_statistic sources start it at (every-1)-packet, which the kernel did not show.
+pub fn nth_start(every: u32, _packet: u32) -> u32 {
+    every.saturating_sub(1)
+}
+
+/// One packet through an nth match (`statistic_mt`): the counter advances, wrapping after
+/// every-1, and the packet matches when the new value is `packet`. With --packet 0 the
+/// first packet matches, then every Nth.
+pub fn nth_step(counter: &mut u32, every: u32, packet: u32) -> bool {
+    *counter = if *counter >= every.saturating_sub(1) {
+        0
+    } else {
+        *counter + 1
+    };
+    *counter == packet
+}
+
 /// Does `m` match? `key` names the rule for per-rule state (nth counters).
 fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> bool {
     let ip = p.ip;
@@ -519,4 +539,28 @@ pub fn walk_table(
         }
     }
     policy_end(mark, hits, evaluated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{nth_start, nth_step};
+
+    /// Which of the first `n` packets an nth rule matches (1-based).
+    fn matched(every: u32, packet: u32, n: u32) -> Vec<u32> {
+        let mut c = nth_start(every, packet);
+        (1..=n)
+            .filter(|_| nth_step(&mut c, every, packet))
+            .collect()
+    }
+
+    #[test]
+    fn nth_matches_as_the_kernel_counts() {
+        // `--every 2`: packets 1, 3, 5 (kube-proxy's old round-robin idiom).
+        assert_eq!(matched(2, 0, 6), [1, 3, 5]);
+        assert_eq!(matched(3, 0, 7), [1, 4, 7]);
+        // --packet P: packet P+1 first, then every Nth (as the lab's kernel counted).
+        assert_eq!(matched(4, 1, 9), [2, 6]);
+        assert_eq!(matched(4, 2, 9), [3, 7]);
+        assert_eq!(matched(1, 0, 3), [1, 2, 3]);
+    }
 }

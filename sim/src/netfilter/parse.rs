@@ -439,6 +439,7 @@ fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
     let mut neg = false;
     let mut neg_col = 0;
     let mut target_set = false;
+    let mut statistic_cols: Vec<(usize, usize)> = Vec::new();
     while let Some(t) = w.next() {
         let opt = t.text.as_str();
         if opt == "!" {
@@ -464,6 +465,9 @@ fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
                 }
                 let v = w.value(t)?;
                 rule.matches.push(new_match(ctx, v)?);
+                if v.text == "statistic" {
+                    statistic_cols.push((rule.matches.len() - 1, v.col));
+                }
             }
             "-j" | "--jump" | "-g" | "--goto" => {
                 if target_set {
@@ -506,7 +510,32 @@ fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
     if neg {
         return Err(ctx.err(neg_col, "`!` at the end of the rule negates nothing"));
     }
+    for (i, col) in statistic_cols {
+        check_statistic(ctx, &rule.matches[i], col)?;
+    }
     Ok(rule)
+}
+
+/// libxt_statistic's final check: what iptables-restore refuses.
+fn check_statistic(ctx: &Ctx, m: &Match, col: usize) -> Result<(), InputError> {
+    match m {
+        // The parser's "not given" value: a real --probability stores at most 2^31.
+        Match::Statistic(Statistic::Random { probability, .. }) if *probability == u32::MAX => {
+            Err(ctx
+                .err(col, "`-m statistic --mode random` needs --probability")
+                .with_hint("e.g. `-m statistic --mode random --probability 0.5`"))
+        }
+        Match::Statistic(Statistic::Nth { every: 0, .. }) => Err(ctx
+            .err(col, "`-m statistic --mode nth` needs --every N with N >= 1")
+            .with_hint("e.g. `-m statistic --mode nth --every 3 --packet 0`")),
+        Match::Statistic(Statistic::Nth { every, packet, .. }) if packet >= every => Err(ctx
+            .err(
+                col,
+                format!("--packet {packet} is not below --every {every}"),
+            )
+            .with_hint("the --packet p must be 0 <= p <= n-1")),
+        _ => Ok(()),
+    }
 }
 
 fn target_name(t: &Target) -> String {
@@ -832,7 +861,11 @@ fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<(), InputEr
             // libxt_MARK: every form becomes xor-mark value / and-not mask.
             (*value, *mask) = match o {
                 "--set-xmark" => value_mask(ctx, v, u32::MAX)?,
-                "--set-mark" => value_mask(ctx, v, u32::MAX)?,
+                // mark_tg_parse: --set-mark V/M clears M and V's bits, then sets V.
+                "--set-mark" => {
+                    let (value, mask) = value_mask(ctx, v, u32::MAX)?;
+                    (value, value | mask)
+                }
                 "--or-mark" => {
                     let x = num(ctx, v)?;
                     (x, x)

@@ -390,12 +390,11 @@ const TCP_FLAG_NAMES: [(u8, &str); 6] = [
     (0x20, "URG"),
 ];
 
+/// As libxt_tcp's print_tcpf: flag by flag (so `ALL` reads back as
+/// FIN,SYN,RST,PSH,ACK,URG), NONE for none.
 fn tcp_flags(v: u8) -> String {
     if v == 0 {
         return "NONE".into();
-    }
-    if v == 0x3f {
-        return "ALL".into();
     }
     TCP_FLAG_NAMES
         .iter()
@@ -517,6 +516,7 @@ impl fmt::Display for Match {
                 packet,
                 neg: n,
             }) => {
+                // iptables 1.8.9 prints --packet even when it is 0 (checked on a real node).
                 let _ = write!(
                     s,
                     " -m statistic --mode nth{} --every {every} --packet {packet}",

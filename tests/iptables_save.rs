@@ -1,0 +1,67 @@
+//! kpath prints a ruleset the way iptables-save prints it after iptables-restore loaded
+//! it (libxt's parse and print functions; each expected line checked with iptables 1.8.9
+//! in a network namespace), and refuses what iptables-restore refuses.
+
+use kpath_sim::netfilter::parse_iptables_save;
+
+fn saved(rule: &str) -> String {
+    let text = format!("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING {rule}\nCOMMIT\n");
+    let nf = parse_iptables_save("rules", &text).unwrap_or_else(|e| panic!("{e}"));
+    let out = nf.save();
+    out.lines()
+        .find(|l| l.starts_with("-A PREROUTING"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .trim_start_matches("-A PREROUTING ")
+        .to_string()
+}
+
+fn refused(rule: &str) -> String {
+    let text = format!("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING {rule}\nCOMMIT\n");
+    match parse_iptables_save("rules", &text) {
+        Ok(_) => panic!("`{rule}` was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn set_mark_with_a_mask_becomes_set_xmark_over_value_or_mask() {
+    // mark_tg_parse: --set-mark V/M stores mask V|M.
+    assert_eq!(
+        saved("-j MARK --set-mark 0x1/0x2"),
+        "-j MARK --set-xmark 0x1/0x3"
+    );
+    assert_eq!(
+        saved("-j MARK --set-mark 0x4000"),
+        "-j MARK --set-xmark 0x4000/0xffffffff"
+    );
+}
+
+#[test]
+fn tcp_flags_all_is_printed_flag_by_flag() {
+    assert_eq!(
+        saved("-p tcp -m tcp --tcp-flags ALL SYN -j ACCEPT"),
+        "-p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j ACCEPT"
+    );
+}
+
+/// As iptables 1.8.9 (nf_tables) saves them, checked with iptables-restore/-save.
+#[test]
+fn nth_is_saved_with_its_packet() {
+    assert_eq!(
+        saved("-m statistic --mode nth --every 3 --packet 0 -j ACCEPT"),
+        "-m statistic --mode nth --every 3 --packet 0 -j ACCEPT"
+    );
+}
+
+#[test]
+fn statistic_without_its_numbers_is_refused_with_the_place() {
+    let e = refused("-m statistic --mode random -j ACCEPT");
+    assert!(
+        e.contains("needs --probability") && e.contains("rules:3:"),
+        "{e}"
+    );
+    let e = refused("-m statistic --mode nth --every 0 -j ACCEPT");
+    assert!(e.contains("needs --every"), "{e}");
+    let e = refused("-m statistic --mode nth --every 2 --packet 2 -j ACCEPT");
+    assert!(e.contains("--packet 2 is not below --every 2"), "{e}");
+}
