@@ -2,8 +2,7 @@
 //!
 //! The first tests replay evidence recorded from a real kernel (Linux 6.18, `kpath verify
 //! tests/fixtures/lab-cluster.yaml --packet syn-cross-node --keep`) through the comparison,
-//! so they run anywhere. The last one builds the lab and asks the kernel again; it needs
-//! root and the lab's tools, and says why it skipped when the machine has neither.
+//! so they run anywhere. The last one builds each scenario's lab and asks the kernel again.
 
 use kpath_sim::k8s::build_world;
 use kpath_sim::lab::compare::{self, Evidence, Row};
@@ -30,27 +29,42 @@ fn outcomes(s: &Scenario, w: &World, packet: &str) -> Vec<Trace> {
     items.into_iter().next().expect("the packet").outcomes
 }
 
-/// The recorded evidence, with the kernel's trace text passed through `edit` first.
-fn recorded(edit: impl Fn(String) -> String) -> Evidence {
-    let dir = fixture("lab-evidence/syn-cross-node");
-    let read = |f: &str| std::fs::read(dir.join(f)).expect("fixture");
-    let nft = ["node-1", "node-2"]
-        .iter()
-        .map(|ns| {
-            let text = String::from_utf8_lossy(&read(&format!("{ns}.trace"))).into_owned();
-            (ns.to_string(), nft_trace::parse(&edit(text)))
-        })
+/// Evidence recorded by `kpath verify --keep` in `tests/fixtures/lab-evidence/DIR`, with
+/// the kernel's trace text passed through `edit` first. File names are the ones verify
+/// writes: NODE.trace, arrival-NS-DEV.pcap (`/` written as `.`), underlay.pcap.
+fn recorded_in(dir: &str, edit: impl Fn(String) -> String) -> Evidence {
+    let dir = fixture(&format!("lab-evidence/{dir}"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fixture")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
-    Evidence {
-        nft,
+    names.sort();
+    let read = |f: &str| std::fs::read(dir.join(f)).expect("fixture");
+    let mut ev = Evidence {
         sender_ok: true,
-        sender_said: "Connection to 10.96.0.22 80 port [tcp/*] succeeded!".into(),
-        arrivals: vec![(
-            ("default/pod22".into(), "eth0".into()),
-            read_pcap(&read("arrival-default.pod22-eth0.pcap"), &[8472]),
-        )],
+        sender_said: "Connection succeeded!".into(),
         underlay: read_pcap(&read("underlay.pcap"), &[8472]),
+        ..Evidence::default()
+    };
+    for n in &names {
+        if let Some(ns) = n.strip_suffix(".trace") {
+            let text = String::from_utf8_lossy(&read(n)).into_owned();
+            ev.nft.push((ns.to_string(), nft_trace::parse(&edit(text))));
+        } else if let Some(place) = n
+            .strip_prefix("arrival-")
+            .and_then(|p| p.strip_suffix(".pcap"))
+        {
+            let (ns, dev) = place.rsplit_once('-').expect("arrival-NS-DEV.pcap");
+            let ns = ns.replacen('.', "/", 1);
+            ev.arrivals
+                .push(((ns, dev.to_string()), read_pcap(&read(n), &[8472])));
+        }
     }
+    ev
+}
+
+fn recorded(edit: impl Fn(String) -> String) -> Evidence {
+    recorded_in("syn-cross-node", edit)
 }
 
 fn differences(rows: &[Row]) -> Vec<String> {
@@ -76,8 +90,40 @@ fn the_recorded_kernel_run_agrees_with_kpath_rule_by_rule() {
     assert!(rows.iter().any(|r| r.what.starts_with("node-2 netfilter")));
     assert!(rows.iter().any(|r| r.what == "VXLAN outer"));
     assert!(rows.iter().any(|r| r.what == "arrival at default/pod22"));
-    // The kernel's random pick was 10.244.2.2:80, and that is the outcome compared.
     assert_eq!(out[chosen].disposition.netns, "default/pod22");
+}
+
+/// kube-proxy's random endpoint pick: the kernel drew one of three; kpath compares the
+/// outcome the kernel drew, and the draw must be one kpath lists.
+#[test]
+fn the_kernel_s_random_pick_selects_the_outcome_compared() {
+    let s = load_scenario(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/pod-to-clusterip-cross-node.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let w = build_world(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    let out = outcomes(&s, &w, "syn");
+    let proto = s.packet("syn").unwrap().protocol;
+    let (rows, chosen) = compare::compare(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
+    assert!(differences(&rows).is_empty(), "{:#?}", differences(&rows));
+    // The recorded kernel picked 10.244.2.5:3000 (downloader-c) - not kpath's first outcome.
+    assert_eq!(out[chosen].disposition.netns, "default/downloader-c");
+    let choice = rows
+        .iter()
+        .find(|r| r.what == "endpoint choice")
+        .expect("a random pick");
+    assert_eq!(choice.kernel, "dnat to 10.244.2.5:3000");
+    // A pick outside kpath's set is a difference.
+    let ev = recorded_in("clusterip-syn", |t| {
+        t.replace("dnat to 10.244.2.5:3000", "dnat to 10.244.9.9:3000")
+    });
+    let (rows, _) = compare::compare(&w, &out, proto, &ev);
+    assert!(
+        rows.iter().any(|r| r.what == "endpoint choice" && !r.ok),
+        "{:#?}",
+        differences(&rows)
+    );
 }
 
 #[test]
@@ -124,18 +170,30 @@ fn a_different_fate_or_header_shows_as_a_difference() {
     );
 }
 
+/// Every shipped scenario, through the real kernel. Needs root and the lab's tools; skips,
+/// saying why, where the machine has neither.
 #[test]
-fn verify_against_the_live_kernel() {
+fn every_scenario_agrees_with_the_live_kernel() {
     if let Some(why) = kpath::lab_cmd::unavailable() {
         eprintln!("skipped: {why}");
         return;
     }
-    let s = load_scenario(&fixture("lab-cluster.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let (report, ok) =
-        kpath::lab_cmd::verify(&s, None, None, false).unwrap_or_else(|f| panic!("{}", f.message));
-    assert!(ok, "{report}");
-    assert!(
-        report.contains("packet `syn-cross-node`: AGREES"),
-        "{report}"
-    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files.push(fixture("lab-cluster.yaml"));
+    let mut failures = Vec::new();
+    for f in &files {
+        let s = load_scenario(f).unwrap_or_else(|e| panic!("{e}"));
+        let (report, ok) = kpath::lab_cmd::verify(&s, None, None, false)
+            .unwrap_or_else(|e| panic!("{}: {}", f.display(), e.message));
+        if !ok {
+            failures.push(report);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

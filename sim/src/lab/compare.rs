@@ -157,7 +157,16 @@ pub fn compare(w: &World, outcomes: &[Trace], proto: Protocol, ev: &Evidence) ->
         })
         .unwrap_or(0);
     let chosen = &outcomes[chosen_idx];
-    let mut rows = netfilter_rows(w, outcomes, chosen, sent.as_ref(), proto, ev);
+    let mut rows = Vec::new();
+    rows.extend(choice_row(outcomes, choice.as_deref()));
+    rows.extend(netfilter_rows(
+        w,
+        outcomes,
+        chosen,
+        sent.as_ref(),
+        proto,
+        ev,
+    ));
     let arrived = arrival(outcomes, chosen, sent.as_ref(), proto, ev);
     let kf = kernel_fate(proto, ev.sender_ok, &ev.sender_said, arrived.is_some());
     let mf = kpath_fate(chosen);
@@ -173,6 +182,33 @@ pub fn compare(w: &World, outcomes: &[Trace], proto: Protocol, ev: &Evidence) ->
     }
     rows.extend(vxlan_row(chosen, ev));
     (rows, chosen_idx)
+}
+
+/// Where a draw decides (kube-proxy's `statistic` endpoint pick), the kernel's draw must be
+/// one of kpath's outcomes: the sets are compared, not the draws.
+fn choice_row(outcomes: &[Trace], kernel: Option<&str>) -> Option<Row> {
+    let mut possible: Vec<String> = Vec::new();
+    for o in outcomes {
+        for s in &o.steps {
+            if let Some(to) =
+                s.nf.as_ref()
+                    .and_then(|n| n.action.strip_prefix("dnat to "))
+                && !possible.iter().any(|p| p == to)
+            {
+                possible.push(to.to_string());
+            }
+        }
+    }
+    if possible.len() < 2 {
+        return None;
+    }
+    let kernel = kernel.unwrap_or("none");
+    Some(Row {
+        what: "endpoint choice".into(),
+        ok: possible.iter().any(|p| p == kernel),
+        kernel: format!("dnat to {kernel}"),
+        kpath: format!("one of {}", possible.join(", ")),
+    })
 }
 
 /// The rule-by-rule path in every traced namespace, row by row.
