@@ -218,3 +218,23 @@ fn the_binary_reports_and_exits_2_without_panicking() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `ping`?"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn flow_connections_are_bounded() {
+    let src = std::fs::read_to_string(common::scenario_path("session-affinity")).unwrap();
+    assert_eq!(src.matches("connections: 2").count(), 1);
+    for n in ["0", "5000"] {
+        let bad = src.replacen("connections: 2", &format!("connections: {n}"), 1);
+        let e = load_scenario_str("bad.yaml", &bad).expect_err(n);
+        assert!(e.message.contains(&format!("{n} connections")), "{e}");
+        assert!(
+            e.hint.clone().unwrap_or_default().contains("1 to 16"),
+            "{e}"
+        );
+        let line = bad[..bad.find(&format!("connections: {n}")).unwrap()]
+            .matches('\n')
+            .count()
+            + 1;
+        assert_eq!(e.line, line, "{e}");
+    }
+}

@@ -466,3 +466,36 @@ fn a_lone_syn_ack_is_invalid_and_dropped_by_kube_forward() {
         t.disposition.reason
     );
 }
+
+/// proxier.go allowFromNode: when a loadBalancerSourceRanges entry holds the node's IP,
+/// KUBE-FW also lets in packets from the LB IP itself (a node's own request to a local VIP
+/// loops back with the VIP as source).
+#[test]
+fn a_source_range_holding_the_node_ip_allows_the_lb_ip_itself() {
+    let fw_rules = |range: &str| {
+        let (_, w) = with_service_ports(
+            "[{port: 80, nodePort: 30080}]",
+            &format!(
+                ", type: LoadBalancer, loadBalancerIP: 203.0.113.50, loadBalancerSourceRanges: [{range}]"
+            ),
+            "  []\n",
+        );
+        let save = w.ns_by_name("node-1").unwrap().netfilter.save();
+        save.lines()
+            .filter(|l| l.starts_with("-A KUBE-FW-"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let with_node = fw_rules("172.31.0.0/24");
+    assert!(
+        with_node
+            .iter()
+            .any(|l| l.contains("-s 203.0.113.50/32") && l.contains("-j KUBE-EXT-")),
+        "{with_node:#?}"
+    );
+    let without = fw_rules("198.51.100.0/24");
+    assert!(
+        !without.iter().any(|l| l.contains("-s 203.0.113.50/32")),
+        "{without:#?}"
+    );
+}

@@ -372,6 +372,15 @@ fn rules_only(
     format: Format,
 ) -> Result<Output, Failure> {
     let name = file.display().to_string();
+    let limit = kpath_sim::scenario::MAX_SCENARIO_BYTES;
+    let size = std::fs::metadata(file)
+        .map_err(|e| usage(format!("cannot read {name}: {e}")))?
+        .len();
+    if size > limit {
+        return Err(usage(format!(
+            "{name} is {size} bytes; dumps are limited to {limit} bytes\n  = hint: give the iptables-save output of one node"
+        )));
+    }
     let text =
         std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read {name}: {e}")))?;
     let nf = kpath_sim::netfilter::parse_iptables_save(&name, &text)?;

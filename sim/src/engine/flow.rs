@@ -163,7 +163,7 @@ pub fn flow_once(
     let mut completed = true;
     let mut summary = String::new();
     let steps_plan = plan(f);
-    let conns = f.connections.max(1);
+    let conns = f.connections().max(1);
     'conns: for conn in 0..conns {
         let sport = match from.port {
             Some(p) if conn == 0 => p,

@@ -166,10 +166,16 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
     filter.chain("KUBE-FIREWALL");
     filter.rule("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP".into());
 
+    let node_ip = s
+        .cluster
+        .nodes
+        .iter()
+        .find(|n| n.name.value == node)
+        .map(|n| n.ip.value);
     for sp in service_ports(s) {
         service_port_rules(
             &sp,
-            node,
+            (node, node_ip),
             &cluster_cidr.to_string(),
             kp,
             &mut filter,
@@ -200,7 +206,7 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
 /// The rules of one Service port (proxier.go, the body of the per-service loop).
 fn service_port_rules(
     sp: &ServicePortInfo,
-    node: &str,
+    (node, node_ip): (&str, Option<std::net::Ipv4Addr>),
     cluster_cidr: &str,
     kp: &crate::scenario::KubeProxy,
     filter: &mut Buf,
@@ -375,6 +381,19 @@ fn service_port_rules(
             nat.rule(format!(
                 "-A {fw_chain} -m comment --comment {lb_comment} -s {r} -j {ext_chain}"
             ));
+        }
+        // A VIP-like LB's address is often local to the node, so the node's own request
+        // loops back with the VIP as source: allowed when a range contains the node IP.
+        let allow_from_node = svc
+            .load_balancer_source_ranges
+            .iter()
+            .any(|r| node_ip.is_some_and(|ip| r.value.contains(ip)));
+        if allow_from_node {
+            for lb in &lb_ips {
+                nat.rule(format!(
+                    "-A {fw_chain} -m comment --comment {lb_comment} -s {lb}/32 -j {ext_chain}"
+                ));
+            }
         }
         nat.rule(format!(
             "-A {fw_chain} -m comment --comment {}",

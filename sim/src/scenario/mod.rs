@@ -417,12 +417,18 @@ pub struct FlowSpec {
     /// How many times the client repeats the exchange, each time from a new source port,
     /// in the same world (conntrack, `-m recent` lists and ARP caches carry over: this is
     /// how session affinity shows). Default 1.
-    #[serde(default = "one")]
-    pub connections: u16,
+    #[serde(default)]
+    pub connections: Option<Spanned<u16>>,
 }
 
-fn one() -> u16 {
-    1
+/// The most connections a flow may repeat: each one is a full walk, and `--all-outcomes`
+/// multiplies their choices.
+pub const MAX_CONNECTIONS: u16 = 16;
+
+impl FlowSpec {
+    pub fn connections(&self) -> u16 {
+        self.connections.as_ref().map_or(1, |c| c.value)
+    }
 }
 
 /// A named packet to send: `kpath trace FILE --packet NAME`.

@@ -184,6 +184,16 @@ pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
 }
 
 fn check_flow(c: &Checker, f: &super::FlowSpec) -> Result<(), ScenarioError> {
+    if let Some(n) = &f.connections
+        && !(1..=super::MAX_CONNECTIONS).contains(&n.value)
+    {
+        return Err(c
+            .err_at(n, format!("{} connections", n.value))
+            .with_hint(format!(
+                "a flow repeats 1 to {} connections",
+                super::MAX_CONNECTIONS
+            )));
+    }
     let from = check_endpoint(c, &f.from)?;
     let to = check_endpoint(c, &f.to)?;
     if matches!(from.kind, EndpointKind::Service(_) | EndpointKind::Dns(_)) {
