@@ -177,22 +177,25 @@ pub fn up(s: &Scenario, w: &World, prefix: &str, stop: &AtomicBool) -> Result<()
     Ok(())
 }
 
-fn world_for(s: &Scenario, seed: Option<u64>) -> Result<World, Failure> {
-    Ok(build_world(s, seed.unwrap_or(s.seed))?)
-}
-
-/// `kpath lab up`.
-pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
+/// Check the machine, build the scenario's world and its lab: the world, the lab's
+/// namespace prefix, and the flag Ctrl-C sets.
+fn build_lab(s: &Scenario, seed: Option<u64>) -> Result<(World, String, Arc<AtomicBool>), Failure> {
     if let Some(why) = unavailable() {
         return Err(usage(why));
     }
-    let w = world_for(s, seed)?;
+    let w = build_world(s, seed.unwrap_or(s.seed))?;
     let prefix = lab::prefix(s.title());
     let stop = interrupted();
     up(s, &w, &prefix, &stop).map_err(|e| Failure {
         message: format!("error: {e}"),
         status: 1,
     })?;
+    Ok((w, prefix, stop))
+}
+
+/// `kpath lab up`.
+pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
+    let (w, prefix, _) = build_lab(s, seed)?;
     let mut out = format!(
         "lab for {} is up: {} network namespaces named {prefix}*\n\nenter them with:\n",
         s.title(),
@@ -288,16 +291,7 @@ pub fn verify(
     seed: Option<u64>,
     keep: bool,
 ) -> Result<(String, bool), Failure> {
-    if let Some(why) = unavailable() {
-        return Err(usage(why));
-    }
-    let w = world_for(s, seed)?;
-    let prefix = lab::prefix(s.title());
-    let stop = interrupted();
-    up(s, &w, &prefix, &stop).map_err(|e| Failure {
-        message: format!("error: {e}"),
-        status: 1,
-    })?;
+    let (w, prefix, stop) = build_lab(s, seed)?;
     let dir = std::env::temp_dir().join(format!("kpath-verify-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let result = verify_in_lab(s, &w, &prefix, &dir, packet, &stop);
