@@ -105,6 +105,15 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Step through a scenario's packets in the terminal, forward and back (`?` lists the keys).
+    Tui {
+        scenario: PathBuf,
+        /// Start with this packet or flow (its `name:`); every one can be picked with `t`.
+        #[arg(long, short)]
+        packet: Option<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Build a scenario for real out of network namespaces (needs root), to explore with
     /// ping, tcpdump and iptables-save beside kpath's trace.
     Lab {
@@ -317,6 +326,54 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 }
             }
             Ok(Output::Text(out))
+        }
+        Command::Tui {
+            scenario,
+            packet,
+            seed,
+        } => {
+            let s = load_scenario(&scenario)?;
+            let w = build_world(&s, seed.unwrap_or(s.seed))?;
+            let tracks = crate::tui::tracks(&s, &w, None).map_err(|e| usage(e.to_string()))?;
+            if tracks.is_empty() {
+                return Err(usage(format!(
+                    "{} has no packets or flows to show\n  = hint: add a `packets:` or `flows:` entry",
+                    s.file
+                )));
+            }
+            let start = match &packet {
+                Some(p) => tracks
+                    .iter()
+                    .position(|t| {
+                        t.trace.packet == *p
+                            || t.label.starts_with(&format!("{p}:"))
+                            || t.label.starts_with(&format!("{p} "))
+                    })
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = s
+                            .packets
+                            .iter()
+                            .map(|p| p.name.value.as_str())
+                            .chain(s.flows.iter().map(|f| f.name.value.as_str()))
+                            .collect();
+                        let hint = did_you_mean(p, known.iter().copied())
+                            .map(|m| format!("did you mean `{m}`? "))
+                            .unwrap_or_default();
+                        usage(format!(
+                            "{} has no packet or flow `{p}`\n  = hint: {hint}packets and flows: {}",
+                            s.file,
+                            known.join(", ")
+                        ))
+                    })?,
+                None => 0,
+            };
+            let mut app = crate::tui::app::App::new(s, w, tracks);
+            app.set_track(start);
+            crate::tui::run(app).map_err(|e| Failure {
+                message: format!("error: the terminal failed: {e}"),
+                status: 1,
+            })?;
+            Ok(Output::Text(String::new()))
         }
         Command::Lab {
             action,

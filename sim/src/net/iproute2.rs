@@ -113,7 +113,8 @@ pub fn ip_addr(w: &World, ns: &Netns) -> String {
     out
 }
 
-fn route_line(ns: &Netns, r: &Route) -> String {
+/// One route as `ip route` prints it.
+pub fn route_line(ns: &Netns, r: &Route) -> String {
     let mut s = String::new();
     match r.rtype {
         RouteType::Local => s.push_str("local "),

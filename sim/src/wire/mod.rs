@@ -6,6 +6,7 @@
 //! `Frame::parse(&frame.emit())` gives the frame back, which the tests hold to.
 
 mod emit;
+pub mod fields;
 #[cfg(test)]
 mod fixtures;
 mod fmt;

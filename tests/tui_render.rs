@@ -1,0 +1,185 @@
+//! The terminal UI, drawn into ratatui's TestBackend: snapshots of the key screens (insta)
+//! for shipped scenarios, and the keys a learner uses, checked on the state they move.
+
+mod common;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kpath::tui::app::{App, Overlay};
+use kpath::tui::{tracks, view};
+use kpath_sim::trace::StepKind;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Modifier;
+
+fn app(scenario: &str, only: Option<&str>) -> App {
+    let (s, w) = common::load(scenario);
+    let t = tracks(&s, &w, only).unwrap_or_else(|e| panic!("{e}"));
+    let mut a = App::new(s, w, t);
+    a.first();
+    a
+}
+
+fn press(a: &mut App, keys: &str) {
+    for c in keys.chars() {
+        a.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+}
+
+fn code(a: &mut App, k: KeyCode) {
+    a.key(KeyEvent::new(k, KeyModifiers::NONE));
+}
+
+/// The screen as text, one line per row (trailing blanks trimmed).
+fn screen(a: &App, w: u16, h: u16) -> (String, Terminal<TestBackend>) {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| view::draw(f, a)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    (out, term)
+}
+
+fn goto(a: &mut App, pred: impl Fn(&kpath_sim::trace::Step) -> bool) {
+    let i = a.trace().steps.iter().position(pred).expect("such a step");
+    a.step = i;
+    a.focus_change();
+}
+
+#[test]
+fn the_first_screen_shows_topology_steps_packet_and_keys() {
+    let a = app("pod-to-pod-cross-node", Some("ping"));
+    let (text, _) = screen(&a, 100, 32);
+    insta::assert_snapshot!("cross_node_first_step", text);
+}
+
+#[test]
+fn a_dnat_rule_is_highlighted_in_its_chain_and_the_change_shown() {
+    let mut a = app("pod-to-clusterip-same-node", Some("syn"));
+    goto(&mut a, |s| {
+        s.nf.as_ref()
+            .is_some_and(|n| n.action.starts_with("dnat to"))
+    });
+    let (text, term) = screen(&a, 110, 34);
+    insta::assert_snapshot!("clusterip_dnat_rule", text);
+    // The matched rule's row is drawn reversed, in the detail pane.
+    let buf = term.backend().buffer();
+    let hit = (0..34).any(|y| {
+        let cells: Vec<&str> = (50..110).map(|x| buf[(x, y)].symbol()).collect();
+        let at = cells.windows(4).position(|w| w.concat() == "-p t");
+        at.is_some_and(|i| {
+            buf[(50 + i as u16, y)]
+                .modifier
+                .contains(Modifier::REVERSED)
+        })
+    });
+    assert!(hit, "rule 2 (the DNAT) is highlighted:\n{text}");
+}
+
+#[test]
+fn encapsulation_shows_both_headers_and_the_tunnel() {
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    goto(&mut a, |s| s.kind == StepKind::Encap);
+    let (text, _) = screen(&a, 110, 40);
+    assert!(
+        text.contains("VXLAN vni 1: 172.31.0.11 -> 172.31.0.12"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(new) -> "),
+        "new outer fields shown as added: {text}"
+    );
+    insta::assert_snapshot!("cross_node_encapsulation", text);
+    // Selecting further down reaches the inner headers, unchanged by the encapsulation.
+    press(&mut a, &"j".repeat(24));
+    let (text, _) = screen(&a, 110, 40);
+    assert!(text.contains("inner IPv4"), "{text}");
+}
+
+#[test]
+fn help_lists_every_key_and_a_small_terminal_is_told_so() {
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    press(&mut a, "?");
+    assert_eq!(a.overlay, Overlay::Help);
+    let (text, _) = screen(&a, 100, 32);
+    for (k, _) in view::HELP {
+        assert!(text.contains(k), "help lacks `{k}`:\n{text}");
+    }
+    code(&mut a, KeyCode::Esc);
+    assert_eq!(a.overlay, Overlay::None);
+    let (text, _) = screen(&a, 60, 20);
+    assert!(text.contains("at least 80x24"), "{text}");
+}
+
+#[test]
+fn stepping_forward_back_first_last() {
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    let n = a.trace().steps.len();
+    assert_eq!(a.step, 0);
+    press(&mut a, "lll");
+    assert_eq!(a.step, 3);
+    code(&mut a, KeyCode::Left);
+    assert_eq!(a.step, 2);
+    code(&mut a, KeyCode::End);
+    assert_eq!(a.step, n - 1);
+    code(&mut a, KeyCode::Right);
+    assert_eq!(a.step, n - 1, "stays on the last step");
+    code(&mut a, KeyCode::Home);
+    assert_eq!(a.step, 0);
+    press(&mut a, "q");
+    assert!(a.quit);
+}
+
+#[test]
+fn hook_and_node_jumps_land_where_they_say() {
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    press(&mut a, "]");
+    let s = a.current().unwrap();
+    assert_eq!(s.kind, StepKind::Netfilter);
+    let first_hook = (s.netns.clone(), s.hook);
+    press(&mut a, "]");
+    let s = a.current().unwrap();
+    assert_eq!(s.kind, StepKind::Netfilter);
+    assert_ne!((s.netns.clone(), s.hook), first_hook, "a different hook");
+    let ns = a.current().unwrap().netns.clone();
+    press(&mut a, "}");
+    assert_ne!(a.current().unwrap().netns, ns, "another namespace");
+    let i = a.step;
+    press(&mut a, "{");
+    assert!(a.step < i);
+}
+
+#[test]
+fn filtering_hides_kinds_and_search_finds_steps() {
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    press(&mut a, "f4");
+    code(&mut a, KeyCode::Esc);
+    assert!(a.hidden.contains(&StepKind::Netfilter));
+    for _ in 0..a.trace().steps.len() {
+        press(&mut a, "l");
+        assert_ne!(a.current().unwrap().kind, StepKind::Netfilter);
+    }
+    press(&mut a, "g/vxlan_xmit");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.current().unwrap().func, "vxlan_xmit");
+    press(&mut a, "/no-such-thing");
+    code(&mut a, KeyCode::Enter);
+    assert!(a.message.contains("no step matches"));
+}
+
+#[test]
+fn tab_follows_another_outcome_and_click_selects_a_step() {
+    let mut a = app("pod-to-clusterip-cross-node", Some("syn"));
+    assert_eq!(a.tracks.len(), 3, "three endpoints, three outcomes");
+    code(&mut a, KeyCode::Tab);
+    assert_eq!(a.track, 1);
+    assert!(a.tracks[1].label.contains("outcome 2/3"));
+    // Draw once so the list knows where it is, then click its third row.
+    let _ = screen(&a, 100, 32);
+    let (area, first) = a.list_area.get();
+    a.click(area.x + 2, area.y + 2);
+    assert_eq!(a.step, a.visible_steps()[first + 2]);
+}

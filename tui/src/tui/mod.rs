@@ -1,0 +1,126 @@
+//! `kpath tui`: step through a packet's journey, forward and back. `sim` computes every
+//! trace before the first frame; this module only shows them and turns keys into moves.
+
+pub mod app;
+pub mod view;
+
+use app::{App, Track};
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseButton, MouseEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use kpath_sim::engine::{EngineError, flow_outcomes, packet_outcomes};
+use kpath_sim::net::World;
+use kpath_sim::scenario::Scenario;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::time::Duration;
+
+/// Flows with more outcomes than this are shown by their most probable ones.
+const MAX_FLOW_OUTCOMES: usize = 8;
+
+/// Everything the learner can follow: each packet (every outcome of it when kube-proxy's
+/// pick makes several), and each packet of each flow (per outcome).
+pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>, EngineError> {
+    let mut out = Vec::new();
+    for p in s
+        .packets
+        .iter()
+        .filter(|p| only.is_none_or(|o| o == p.name.value))
+    {
+        let name = &p.name.value;
+        let outcomes = packet_outcomes(s, w, name)?;
+        let n = outcomes.len();
+        for (i, o) in outcomes.into_iter().enumerate() {
+            let label = if n == 1 {
+                name.clone()
+            } else {
+                format!(
+                    "{name} outcome {}/{n} ({:.0}%)",
+                    i + 1,
+                    o.probability * 100.0
+                )
+            };
+            out.push(Track {
+                label,
+                trace: o.result,
+            });
+        }
+    }
+    for f in s
+        .flows
+        .iter()
+        .filter(|f| only.is_none_or(|o| o == f.name.value))
+    {
+        let name = &f.name.value;
+        let outcomes = flow_outcomes(s, w, name)?;
+        let n = outcomes.len();
+        for (i, o) in outcomes.into_iter().take(MAX_FLOW_OUTCOMES).enumerate() {
+            for p in o.result.packets {
+                let label = if n == 1 {
+                    format!("{name}: {}", p.label)
+                } else {
+                    format!(
+                        "{name} #{}/{n} ({:.0}%): {}",
+                        i + 1,
+                        o.probability * 100.0,
+                        p.label
+                    )
+                };
+                out.push(Track {
+                    label,
+                    trace: p.trace,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), DisableMouseCapture, LeaveAlternateScreen);
+}
+
+/// Run the UI until the learner quits. The terminal is restored on exit and on panic.
+pub fn run(mut app: App) -> std::io::Result<()> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode()?;
+    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    let result = event_loop(&mut app);
+    restore();
+    result
+}
+
+fn event_loop(app: &mut App) -> std::io::Result<()> {
+    let mut term = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    app.first();
+    while !app.quit {
+        term.draw(|f| view::draw(f, app))?;
+        let wait = if app.playing {
+            Duration::from_millis(app.speed_ms)
+        } else {
+            Duration::from_millis(500)
+        };
+        if event::poll(wait)? {
+            match event::read()? {
+                Event::Key(k) if k.kind == KeyEventKind::Press => app.key(k),
+                Event::Mouse(m) if m.kind == MouseEventKind::Down(MouseButton::Left) => {
+                    app.click(m.column, m.row)
+                }
+                // A resize needs nothing but the redraw at the top of the loop.
+                _ => {}
+            }
+        } else {
+            app.tick();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! The detail pane: at a netfilter step the chain being walked with the rule that matched
+//! highlighted in its context; at a conntrack step the connections seen so far; at a
+//! routing step the routing table with the route `fib_lookup` picks; elsewhere (or with
+//! `x`) the packet's bytes with the selected field's bytes highlighted.
+
+use super::App;
+use super::packet::selected;
+use kpath_sim::net::iproute2::route_line;
+use kpath_sim::net::route::lookup;
+use kpath_sim::trace::StepKind;
+use kpath_sim::wire::L3;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+/// A bordered pane whose lines wrap, scrolled so line `focus` sits mid-pane.
+fn pane(f: &mut Frame, area: Rect, title: String, lines: Vec<Line>, focus: usize) {
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    let (rows, width) = (usize::from(inner.height), usize::from(inner.width.max(1)));
+    // Rows each line takes once wrapped.
+    let heights: Vec<usize> = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(width))
+        .collect();
+    let at: usize = heights.iter().take(focus).sum();
+    let total: usize = heights.iter().sum();
+    let scroll = at.saturating_sub(rows / 2).min(total.saturating_sub(rows));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0)),
+        area,
+    );
+}
+
+fn hi() -> Style {
+    Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::REVERSED | Modifier::BOLD)
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let Some(s) = app.current() else { return };
+    if !app.force_hex {
+        match s.kind {
+            StepKind::Netfilter => {
+                if let Some(n) = &s.nf {
+                    return chain(f, app, area, &s.netns, n);
+                }
+            }
+            StepKind::Conntrack => return conntrack(f, app, area),
+            StepKind::Routing => return routes(f, app, area),
+            _ => {}
+        }
+    }
+    hex(f, app, area);
+}
+
+fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, n: &kpath_sim::trace::NfStep) {
+    let table = app
+        .world
+        .ns_by_name(ns)
+        .and_then(|ns| ns.netfilter.table(n.table))
+        .and_then(|t| t.chain(&n.chain));
+    let Some(c) = table else {
+        return pane(
+            f,
+            area,
+            format!(" {} {} ", n.table.name(), n.chain),
+            Vec::new(),
+            0,
+        );
+    };
+    let policy = c
+        .policy
+        .map(|p| format!("{p:?}").to_uppercase())
+        .unwrap_or("-".into());
+    let mut lines = vec![Line::styled(
+        format!(":{} {policy}", c.name),
+        if n.position == 0 {
+            hi()
+        } else {
+            Style::default().add_modifier(Modifier::DIM)
+        },
+    )];
+    for (i, r) in c.rules.iter().enumerate() {
+        // The chain is in the title: each rule without its `-A CHAIN`.
+        let text = format!("{:>3} {}", i + 1, r.spec().trim());
+        let style = if i + 1 == n.position {
+            hi()
+        } else if i + 1 < n.position {
+            // Walked and not matched.
+            Style::default().add_modifier(Modifier::DIM)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::styled(text, style));
+    }
+    let title = format!(
+        " {} table, {} chain — {} ",
+        n.table.name(),
+        n.chain,
+        n.action
+    );
+    pane(f, area, title, lines, n.position);
+}
+
+fn conntrack(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.trace();
+    let Some(s) = app.current() else { return };
+    // The entries this walk has touched in this namespace, latest state of each line.
+    let mut seen: Vec<&str> = Vec::new();
+    for p in t.steps[..=app.step].iter().filter(|p| p.netns == s.netns) {
+        if let Some(c) = &p.conntrack
+            && !seen.contains(&c.as_str())
+        {
+            seen.push(c);
+        }
+    }
+    let cur = s.conntrack.as_deref();
+    let focus = seen.iter().position(|l| Some(*l) == cur).unwrap_or(0);
+    let mut lines: Vec<Line> = seen
+        .iter()
+        .map(|l| {
+            if Some(*l) == cur {
+                Line::styled(l.to_string(), hi())
+            } else {
+                Line::raw(l.to_string())
+            }
+        })
+        .collect();
+    if let Some(st) = s.ct_state {
+        lines.insert(
+            0,
+            Line::raw(format!("state of this packet: {st:?}").to_uppercase()),
+        );
+    }
+    pane(
+        f,
+        area,
+        format!(" conntrack -L ({}) ", s.netns),
+        lines,
+        focus + 1,
+    );
+}
+
+fn routes(f: &mut Frame, app: &App, area: Rect) {
+    let Some(s) = app.current() else { return };
+    let Some(ns) = app.world.ns_by_name(&s.netns) else {
+        return;
+    };
+    let dst = match &s.packet.payload {
+        L3::Ipv4(ip) => Some(ip.dst),
+        L3::Arp(a) => Some(a.target_ip),
+    };
+    let chosen = dst.and_then(|d| lookup(&ns.routes, d));
+    let mut routes: Vec<_> = ns.routes.iter().collect();
+    routes.sort_by_key(|r| {
+        (
+            r.table as u8,
+            u32::from(r.dst.network().addr),
+            std::cmp::Reverse(r.dst.prefix),
+        )
+    });
+    let mut focus = 0;
+    let lines: Vec<Line> = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let text = format!(
+                "{:<6} {}",
+                format!("{:?}", r.table).to_lowercase(),
+                route_line(ns, r)
+            );
+            if chosen.is_some_and(|c| std::ptr::eq(c, *r)) {
+                focus = i;
+                Line::styled(text, hi())
+            } else {
+                Line::raw(text)
+            }
+        })
+        .collect();
+    let title = match dst {
+        Some(d) => format!(" ip route ({}) — lookup {d} ", s.netns),
+        None => format!(" ip route ({}) ", s.netns),
+    };
+    pane(f, area, title, lines, focus);
+}
+
+fn hex(f: &mut Frame, app: &App, area: Rect) {
+    let Some(s) = app.current() else { return };
+    let bytes = s.packet.emit();
+    let (fs, sel) = selected(app).unwrap_or_default();
+    let range = fs.get(sel).map(|f| f.range.clone()).unwrap_or(0..0);
+    let mut lines = Vec::new();
+    for (row, chunk) in bytes.chunks(16).enumerate() {
+        let mut spans = vec![Span::styled(
+            format!("{:04x}  ", row * 16),
+            Style::default().add_modifier(Modifier::DIM),
+        )];
+        for (i, b) in chunk.iter().enumerate() {
+            let at = row * 16 + i;
+            let style = if range.contains(&at) {
+                hi()
+            } else {
+                Style::default()
+            };
+            spans.push(Span::styled(format!("{b:02x}"), style));
+            spans.push(Span::raw(if i == 7 { "  " } else { " " }));
+        }
+        lines.push(Line::from(spans));
+    }
+    let title = match fs.get(sel) {
+        Some(fd) => format!(
+            " bytes — {} {} at {}..{} ",
+            fd.layer, fd.name, range.start, range.end
+        ),
+        None => " bytes ".to_string(),
+    };
+    pane(f, area, title, lines, range.start / 16);
+}

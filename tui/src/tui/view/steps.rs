@@ -1,0 +1,74 @@
+//! The step list: the whole trace, the current step highlighted, each step coloured by
+//! its kind.
+
+use super::{App, kind_color};
+use kpath_sim::trace::Step;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+/// What a step did, in a few words, for its row.
+fn summary(s: &Step) -> String {
+    match &s.nf {
+        Some(n) => {
+            let what = if n.position == 0 {
+                n.action.clone()
+            } else {
+                format!(
+                    "#{} {}",
+                    n.position,
+                    n.action.trim_start_matches("verdict ")
+                )
+            };
+            format!("{} {} {what}", n.table.name(), n.chain)
+        }
+        None => s.func.to_string(),
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(" steps ");
+    let inner = block.inner(area);
+    let vis = app.visible_steps();
+    let rows = usize::from(inner.height);
+    let cur = vis.iter().position(|&i| i == app.step).unwrap_or(0);
+    // Keep the current step in view, a third of the way down when possible.
+    let first = cur
+        .saturating_sub(rows / 3)
+        .min(vis.len().saturating_sub(rows));
+    app.list_area.set((inner, first));
+    let t = app.trace();
+    let lines: Vec<Line> = vis
+        .iter()
+        .skip(first)
+        .take(rows)
+        .map(|&i| {
+            let s = &t.steps[i];
+            let here = i == app.step;
+            let visited = i < app.step;
+            let mut style = Style::default().fg(kind_color(s.kind));
+            if !visited && !here {
+                style = style.add_modifier(Modifier::DIM);
+            }
+            if here {
+                style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            }
+            let ns: String = s
+                .netns
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(10)
+                .collect();
+            let dev: String = s.device.as_deref().unwrap_or("").chars().take(9).collect();
+            Line::from(vec![
+                Span::styled(format!("{:>3} ", s.index), style),
+                Span::styled(format!("{ns:<10} {dev:<9} {}", summary(s)), style),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
