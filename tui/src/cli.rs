@@ -370,7 +370,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             let mut app = crate::tui::app::App::new(s, w, tracks);
             app.set_track(start);
             crate::tui::run(app).map_err(|e| Failure {
-                message: format!("error: the terminal failed: {e}"),
+                message: format!("error: {e}"),
                 status: 1,
             })?;
             Ok(Output::Text(String::new()))

@@ -314,7 +314,9 @@ impl App {
                             } else {
                                 self.hidden.push(kind);
                             }
-                            if !self.current().is_some_and(|s| self.visible(s)) && !self.step_forward() {
+                            if !self.current().is_some_and(|s| self.visible(s))
+                                && !self.step_forward()
+                            {
                                 self.step_back();
                             }
                         }

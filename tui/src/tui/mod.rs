@@ -87,6 +87,12 @@ fn restore() {
 
 /// Run the UI until the learner quits. The terminal is restored on exit and on panic.
 pub fn run(mut app: App) -> std::io::Result<()> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        return Err(std::io::Error::other(
+            "kpath tui draws on a terminal and standard output is not one; for text use `kpath trace`",
+        ));
+    }
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();

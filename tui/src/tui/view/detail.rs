@@ -196,14 +196,16 @@ fn hex(f: &mut Frame, app: &App, area: Rect) {
     let bytes = s.packet.emit();
     let (fs, sel) = selected(app).unwrap_or_default();
     let range = fs.get(sel).map(|f| f.range.clone()).unwrap_or(0..0);
+    // 16 bytes a row (as tcpdump -X), 8 where the pane is too narrow for 16.
+    let per_row = if area.width >= 58 { 16 } else { 8 };
     let mut lines = Vec::new();
-    for (row, chunk) in bytes.chunks(16).enumerate() {
+    for (row, chunk) in bytes.chunks(per_row).enumerate() {
         let mut spans = vec![Span::styled(
-            format!("{:04x}  ", row * 16),
+            format!("{:04x}  ", row * per_row),
             Style::default().add_modifier(Modifier::DIM),
         )];
         for (i, b) in chunk.iter().enumerate() {
-            let at = row * 16 + i;
+            let at = row * per_row + i;
             let style = if range.contains(&at) {
                 hi()
             } else {
@@ -221,5 +223,5 @@ fn hex(f: &mut Frame, app: &App, area: Rect) {
         ),
         None => " bytes ".to_string(),
     };
-    pane(f, area, title, lines, range.start / 16);
+    pane(f, area, title, lines, range.start / per_row);
 }
