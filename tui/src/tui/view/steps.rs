@@ -44,7 +44,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .skip(first)
         .take(rows)
-        .map(|&i| {
+        .enumerate()
+        .map(|(row, &i)| {
             let s = &t.steps[i];
             let here = i == app.step;
             let visited = i < app.step;
@@ -55,18 +56,22 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             if here {
                 style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
             }
-            let ns: String = s
-                .netns
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(10)
-                .collect();
-            let dev: String = s.device.as_deref().unwrap_or("").chars().take(9).collect();
+            // The place only where it changes, to leave room for what happened.
+            let prev = i.checked_sub(1).map(|p| &t.steps[p]);
+            let same = row > 0 && prev.is_some_and(|p| p.netns == s.netns && p.device == s.device);
+            let place = if same {
+                String::new()
+            } else {
+                let ns = s.netns.rsplit('/').next().unwrap_or("");
+                match &s.device {
+                    Some(d) => format!("{ns} {d}"),
+                    None => ns.to_string(),
+                }
+            };
+            let place: String = place.chars().take(18).collect();
             Line::from(vec![
                 Span::styled(format!("{:>3} ", s.index), style),
-                Span::styled(format!("{ns:<10} {dev:<9} {}", summary(s)), style),
+                Span::styled(format!("{place:<18} {}", summary(s)), style),
             ])
         })
         .collect();
