@@ -133,22 +133,29 @@ impl App {
         found.is_some()
     }
 
-    /// Select the first header field this step changed (or the first field), so the
-    /// packet pane and the hex dump open on what happened.
-    pub fn focus_change(&mut self) {
-        self.field = 0;
-        let Some(s) = self.current() else { return };
-        let before = self.trace().steps[..self.step]
+    /// The packet before this step: the previous step about the same packet (the same
+    /// role), or the packet as sent.
+    pub fn packet_before(&self) -> Option<&kpath_sim::wire::Frame> {
+        let t = self.trace();
+        let s = self.current()?;
+        t.steps[..self.step]
             .iter()
             .rev()
             .find(|p| p.role == s.role)
             .map(|p| &p.packet)
-            .or(self
-                .trace()
+            .or(t
                 .sent
                 .as_ref()
-                .filter(|_| s.role == kpath_sim::trace::Role::Packet));
-        let Some(b) = before else { return };
+                .filter(|_| s.role == kpath_sim::trace::Role::Packet))
+    }
+
+    /// Select the first header field this step changed (or the first field), so the
+    /// packet pane and the hex dump open on what happened.
+    pub fn focus_change(&mut self) {
+        self.field = 0;
+        let (Some(s), Some(b)) = (self.current(), self.packet_before()) else {
+            return;
+        };
         let changed = kpath_sim::wire::fields::changes(b, &s.packet);
         let fs = kpath_sim::wire::fields::fields(&s.packet);
         if let Some(i) = fs.iter().position(|f| {
@@ -240,32 +247,27 @@ impl App {
         }
     }
 
+    /// The next (or previous) visible step matching the query, wrapping around once.
     fn search(&mut self, forward: bool) {
         if self.query.is_empty() {
             return;
         }
-        let found = self.goto_where(forward, |a, i| a.matches_query(i)) || {
-            // Wrap around once.
-            let here = self.step;
-            self.step = if forward {
-                0
-            } else {
-                self.trace().steps.len() - 1
-            };
-            let hit = (forward
-                && self.matches_query(self.step)
-                && self.visible(&self.trace().steps[self.step]))
-                || self.goto_where(forward, |a, i| a.matches_query(i));
-            if !hit {
-                self.step = here;
-            }
-            hit
-        };
-        self.message = if found {
-            String::new()
+        let n = self.trace().steps.len();
+        let order: Vec<usize> = if forward {
+            (self.step + 1..n).chain(0..=self.step).collect()
         } else {
-            format!("no step matches `{}`", self.query)
+            (0..self.step).rev().chain((self.step..n).rev()).collect()
         };
+        let hit = order
+            .into_iter()
+            .find(|&i| self.visible(&self.trace().steps[i]) && self.matches_query(i));
+        match hit {
+            Some(i) => {
+                self.step = i;
+                self.focus_change();
+            }
+            None => self.message = format!("no step matches `{}`", self.query),
+        }
     }
 
     /// Apply one key.

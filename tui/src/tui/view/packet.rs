@@ -4,30 +4,12 @@
 
 use super::App;
 use kpath_sim::trace::{Role, Step};
-use kpath_sim::wire::Frame;
 use kpath_sim::wire::fields::{Change, Field, changes, fields};
 use ratatui::Frame as TermFrame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-
-/// The packet before this step: the previous step about the same packet (the same role),
-/// or the packet as sent.
-pub fn before(app: &App) -> Option<&Frame> {
-    let t = app.trace();
-    let s = app.current()?;
-    t.steps[..app.step]
-        .iter()
-        .rev()
-        .find(|p| p.role == s.role)
-        .map(|p| &p.packet)
-        .or(if s.role == Role::Packet {
-            t.sent.as_ref()
-        } else {
-            None
-        })
-}
 
 /// The fields of the current step's packet and the index of the selected one.
 pub fn selected(app: &App) -> Option<(Vec<Field>, usize)> {
@@ -57,7 +39,8 @@ pub fn draw(f: &mut TermFrame, app: &App, area: Rect) {
     let Some((fs, sel)) = selected(app) else {
         return;
     };
-    let changed: Vec<Change> = before(app)
+    let changed: Vec<Change> = app
+        .packet_before()
         .map(|b| changes(b, &s.packet))
         .unwrap_or_default();
     let changed_here = |fd: &Field| {
