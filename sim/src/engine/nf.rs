@@ -132,8 +132,8 @@ impl Walk<'_> {
         entries.sort_by_key(|(p, _)| *p);
         for (prio, e) in entries {
             match e {
-                Entry::ConntrackIn => self.conntrack_in(skb),
-                Entry::Confirm => self.confirm(skb),
+                Entry::ConntrackIn => self.conntrack_in(skb, hook),
+                Entry::Confirm => self.confirm(skb, hook),
                 Entry::Table(TableKind::Nat) => self.nat_hook(skb, hook, prio, iif, oif),
                 Entry::Table(kind) => {
                     let Some(w) = self.walk(skb, hook, kind, iif, oif) else {
@@ -346,7 +346,7 @@ impl Walk<'_> {
     }
 
     /// `nf_conntrack_in`: find the packet's connection or start one.
-    fn conntrack_in(&mut self, skb: &mut Skb) {
+    fn conntrack_in(&mut self, skb: &mut Skb, hook: Hook) {
         let Some(ip) = skb.ipv4().cloned() else {
             return;
         };
@@ -385,12 +385,13 @@ impl Walk<'_> {
             }
         };
         let step = self.record(skb, None, "nf_conntrack_in", StepKind::Conntrack, note);
+        step.hook = Some(hook);
         step.conntrack = line;
         step.ct_state = Some(r.state);
     }
 
     /// `nf_confirm` (`__nf_conntrack_confirm`): the new connection enters the table.
-    fn confirm(&mut self, skb: &Skb) {
+    fn confirm(&mut self, skb: &Skb, hook: Hook) {
         let Some(r) = skb.ct else { return };
         let Some(c) = self
             .world
@@ -413,6 +414,7 @@ impl Walk<'_> {
             StepKind::Conntrack,
             "the connection is confirmed: it is in the conntrack table now",
         );
+        step.hook = Some(hook);
         step.conntrack = Some(line);
     }
 

@@ -200,10 +200,7 @@ impl App {
             && !steps[..i]
                 .iter()
                 .rev()
-                // (conntrack's own steps carry no hook in the trace; they sit inside it)
-                .take_while(|p| {
-                    p.netns == s.netns && (p.hook == s.hook || p.kind == StepKind::Conntrack)
-                })
+                .take_while(|p| p.netns == s.netns && p.hook == s.hook)
                 .any(|p| p.kind == StepKind::Netfilter)
     }
 
