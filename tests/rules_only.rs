@@ -19,6 +19,7 @@ fn ask(src: &str, dst: &str, port: u16) -> (String, bool, Vec<&'static str>) {
         local_ips: NODE_IPS.iter().map(|i| i.parse().unwrap()).collect(),
         iif: None,
         oif: None,
+        sets: Vec::new(),
     };
     let outcomes = trace_rules(&nf, &q);
     let total: f64 = outcomes.iter().map(|o| o.probability).sum();
@@ -63,6 +64,7 @@ fn multiple_endpoints_are_all_listed_with_their_probabilities() {
         local_ips: vec![],
         iif: None,
         oif: None,
+        sets: Vec::new(),
     };
     let o = trace_rules(&nf, &q);
     let got: Vec<(Option<String>, String)> = o
@@ -178,6 +180,7 @@ fn verdicts_of(rules: &str) -> Vec<&'static str> {
         local_ips: vec!["10.0.0.3".parse().unwrap()],
         iif: None,
         oif: None,
+        sets: Vec::new(),
     };
     trace_rules(&nf, &q).iter().map(|o| o.verdict).collect()
 }
@@ -193,4 +196,40 @@ fn a_goto_chain_that_ends_or_returns_falls_to_the_base_chain_policy() {
     assert_eq!(verdicts_of(ends), ["DROP"]);
     assert_eq!(verdicts_of(returns), ["DROP"]);
     assert_eq!(verdicts_of(jumps), ["ACCEPT"]);
+}
+
+/// `-m set` reads the node's ipsets (`--ipset-save`); without them a set reads as empty,
+/// and the answer says which sets it lacked.
+#[test]
+fn ipset_matches_use_the_given_sets_and_missing_ones_are_named() {
+    let rules = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT\nCOMMIT\n";
+    let nf = parse_iptables_save("rules", rules).unwrap();
+    let sets = kpath_sim::netfilter::ipset::parse_ipset_save(
+        "sets",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.3,tcp:80\n",
+    )
+    .unwrap();
+    let mut q = RulesQuery {
+        src: "10.0.0.2".parse().unwrap(),
+        dst: "10.96.0.3".parse().unwrap(),
+        dport: 80,
+        proto: 6,
+        local_ips: vec!["10.96.0.3".parse().unwrap()],
+        iif: None,
+        oif: None,
+        sets: Vec::new(),
+    };
+    let verdicts = |q: &RulesQuery| -> Vec<&'static str> {
+        trace_rules(&nf, q).iter().map(|o| o.verdict).collect()
+    };
+    assert_eq!(verdicts(&q), ["DROP"]);
+    assert_eq!(
+        kpath_sim::rules_only::missing_sets(&nf, &q),
+        ["KUBE-CLUSTER-IP"]
+    );
+    q.sets = sets;
+    assert_eq!(verdicts(&q), ["ACCEPT"]);
+    assert!(kpath_sim::rules_only::missing_sets(&nf, &q).is_empty());
+    q.dport = 81;
+    assert_eq!(verdicts(&q), ["DROP"], "the port is part of the entry");
 }

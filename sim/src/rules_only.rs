@@ -29,6 +29,8 @@ pub struct RulesQuery {
     /// Interface names iptables sees, if the rules match on them.
     pub iif: Option<String>,
     pub oif: Option<String>,
+    /// The node's ipsets (`ipset save`), for `-m set` rules.
+    pub sets: Vec<crate::netfilter::ipset::IpSet>,
 }
 
 /// One possible fate.
@@ -50,6 +52,7 @@ pub struct RuleOutcome {
 
 struct Env<'a> {
     local: &'a [Ipv4Addr],
+    sets: &'a [crate::netfilter::ipset::IpSet],
     choices: &'a mut Choices,
     rng: &'a mut ChaCha8Rng,
 }
@@ -66,8 +69,9 @@ impl RuleEnv for Env<'_> {
             AddrType::Unicast
         }
     }
-    fn in_set(&self, _: &str, _: &[bool], _: &PacketMeta) -> Option<bool> {
-        None
+    fn in_set(&self, name: &str, dirs: &[bool], meta: &PacketMeta) -> Option<bool> {
+        let set = self.sets.iter().find(|s| s.name == name)?;
+        Some(set.test(meta.ip, dirs))
     }
     /// A first packet: no source has been seen by any `-m recent` list.
     fn recent(&mut self, r: &Recent, _: Ipv4Addr) -> bool {
@@ -185,6 +189,7 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
             };
             let mut env = Env {
                 local: &q.local_ips,
+                sets: &q.sets,
                 choices,
                 rng: &mut rng,
             };
@@ -309,6 +314,27 @@ pub fn trace_rules(nf: &Netfilter, q: &RulesQuery) -> Vec<RuleOutcome> {
             .partial_cmp(&a.probability)
             .unwrap_or(std::cmp::Ordering::Equal)
     });
+    out
+}
+
+/// Sets the rules match on that the query does not hold: without them every
+/// `--match-set` reads as "not in the set", so answers may be wrong.
+pub fn missing_sets(nf: &Netfilter, q: &RulesQuery) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in &nf.tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                for m in &r.matches {
+                    if let crate::netfilter::Match::Set { name, .. } = m
+                        && !q.sets.iter().any(|s| &s.name == name)
+                        && !out.contains(name)
+                    {
+                        out.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
     out
 }
 

@@ -42,6 +42,9 @@ pub enum Command {
         /// `-m addrtype LOCAL` and whether the packet is for the node.
         #[arg(long = "local-ip", value_name = "IP")]
         local_ips: Vec<std::net::Ipv4Addr>,
+        /// Rules-only mode: the node's ipsets (`ipset save`), for `-m set` rules.
+        #[arg(long, value_name = "FILE", requires = "iptables_save")]
+        ipset_save: Option<PathBuf>,
         /// The packet to send (its `name:` in the scenario). With neither --packet nor
         /// --flow, every packet and flow of the scenario.
         #[arg(long, short, conflicts_with = "flow")]
@@ -203,6 +206,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             dst,
             proto,
             local_ips,
+            ipset_save,
             packet,
             flow,
             all_outcomes,
@@ -211,7 +215,11 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             seed,
         } => {
             if let Some(file) = iptables_save {
-                return rules_only(&file, src, dst.as_deref(), proto, local_ips, format);
+                let dumps = Dumps {
+                    iptables: &file,
+                    ipsets: ipset_save.as_deref(),
+                };
+                return rules_only(dumps, src, dst.as_deref(), proto, local_ips, format);
             }
             let Some(scenario) = scenario else {
                 return Err(usage(
@@ -419,15 +427,14 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
     }
 }
 
-/// Rules-only mode: load a dump and list every outcome for one packet.
-fn rules_only(
-    file: &std::path::Path,
-    src: Option<std::net::Ipv4Addr>,
-    dst: Option<&str>,
-    proto: Proto,
-    local_ips: Vec<std::net::Ipv4Addr>,
-    format: Format,
-) -> Result<Output, Failure> {
+/// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets.
+struct Dumps<'a> {
+    iptables: &'a std::path::Path,
+    ipsets: Option<&'a std::path::Path>,
+}
+
+/// Read a dump file, refusing one too large to be a node's dump.
+fn read_dump(file: &std::path::Path) -> Result<(String, String), Failure> {
     let name = file.display().to_string();
     let limit = kpath_sim::scenario::MAX_SCENARIO_BYTES;
     let size = std::fs::metadata(file)
@@ -435,12 +442,32 @@ fn rules_only(
         .len();
     if size > limit {
         return Err(usage(format!(
-            "{name} is {size} bytes; dumps are limited to {limit} bytes\n  = hint: give the iptables-save output of one node"
+            "{name} is {size} bytes; dumps are limited to {limit} bytes\n  = hint: give the dump of one node"
         )));
     }
     let text =
         std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+    Ok((name, text))
+}
+
+/// Rules-only mode: load a dump and list every outcome for one packet.
+fn rules_only(
+    dumps: Dumps,
+    src: Option<std::net::Ipv4Addr>,
+    dst: Option<&str>,
+    proto: Proto,
+    local_ips: Vec<std::net::Ipv4Addr>,
+    format: Format,
+) -> Result<Output, Failure> {
+    let (name, text) = read_dump(dumps.iptables)?;
     let nf = kpath_sim::netfilter::parse_iptables_save(&name, &text)?;
+    let sets = match dumps.ipsets {
+        Some(f) => {
+            let (n, t) = read_dump(f)?;
+            kpath_sim::netfilter::ipset::parse_ipset_save(&n, &t)?
+        }
+        None => Vec::new(),
+    };
     let (Some(src), Some(dst)) = (src, dst) else {
         return Err(usage(
             "rules-only mode needs --src IP and --dst IP:PORT".into(),
@@ -474,10 +501,21 @@ fn rules_only(
         local_ips,
         iif: None,
         oif: None,
+        sets,
     };
     let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
+    let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
     Ok(Output::Text(match format {
-        Format::Text => kpath_sim::rules_only::render_text(&name, &q, &outcomes),
+        Format::Text => {
+            let mut text = kpath_sim::rules_only::render_text(&name, &q, &outcomes);
+            if !missing.is_empty() {
+                text.push_str(&format!(
+                    "note: the rules match ipsets this answer does not have ({}); each reads as empty - give the node's `ipset save` with --ipset-save FILE\n",
+                    missing.join(", ")
+                ));
+            }
+            text
+        }
         Format::Json => kpath_sim::rules_only::render_json(&outcomes),
     }))
 }

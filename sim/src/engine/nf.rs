@@ -21,6 +21,7 @@ use super::choices::Choices;
 /// What rules see of the namespace around them.
 struct NsEnv<'a> {
     routes: &'a [crate::net::Route],
+    ipsets: &'a [crate::netfilter::ipset::IpSet],
     xt: &'a mut XtState,
     rng: &'a mut ChaCha8Rng,
     choices: &'a mut Choices,
@@ -48,8 +49,10 @@ impl RuleEnv for NsEnv<'_> {
         }
     }
 
-    fn in_set(&self, _name: &str, _dirs: &[bool], _meta: &PacketMeta) -> Option<bool> {
-        None
+    /// xt_set: the namespace's set by name (ipsets are per network namespace).
+    fn in_set(&self, name: &str, dirs: &[bool], meta: &PacketMeta) -> Option<bool> {
+        let set = self.ipsets.iter().find(|s| s.name == name)?;
+        Some(set.test(meta.ip, dirs))
     }
 
     /// xt_recent: `--set` adds or refreshes; `--rcheck` asks whether seen within `--seconds`;
@@ -203,11 +206,13 @@ impl Walk<'_> {
             netfilter,
             xt,
             routes,
+            ipsets,
             ..
         } = &mut netns[skb.ns.0];
         let table = netfilter.table(kind)?;
         let mut env = NsEnv {
             routes,
+            ipsets,
             xt,
             rng,
             choices,

@@ -107,6 +107,8 @@ pub struct Netns {
     pub conntrack: Option<Conntrack>,
     /// State kept by stateful matches (`-m recent` lists, `-m statistic --mode nth`).
     pub xt: XtState,
+    /// ipsets, for `-m set` (kube-proxy's IPVS mode).
+    pub ipsets: Vec<crate::netfilter::ipset::IpSet>,
 }
 
 impl Netns {
@@ -123,6 +125,7 @@ impl Netns {
             netfilter: Netfilter::default(),
             conntrack: None,
             xt: XtState::default(),
+            ipsets: Vec::new(),
         }
     }
 

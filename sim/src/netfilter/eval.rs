@@ -35,7 +35,7 @@ pub struct PacketMeta<'a> {
     pub physin: Option<&'a str>,
     pub physout: Option<&'a str>,
     pub mark: u32,
-    /// None: the packet is not tracked (UNTRACKED).
+    /// None: no conntrack entry (`--ctstate INVALID` matches it).
     pub ct: Option<CtView>,
 }
 

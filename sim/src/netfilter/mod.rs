@@ -7,6 +7,7 @@
 
 pub mod conntrack;
 pub mod eval;
+pub mod ipset;
 mod parse;
 pub mod rule;
 mod table;
