@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diag;
 pub mod engine;
+pub mod ipvs;
 pub mod k8s;
 pub mod lab;
 pub mod net;

@@ -1,0 +1,149 @@
+//! IPVS (`net/netfilter/ipvs/`): virtual services, their real servers and the schedulers
+//! that pick one, as kube-proxy's IPVS mode programs them. The facts and their sources are
+//! in docs/design/ipvs.md.
+//!
+//! This is the table and its decisions; the hooks that consult it (`ip_vs_in_hook` at
+//! LOCAL_IN, `ip_vs_out_hook` at FORWARD) belong to the engine.
+
+pub mod print;
+pub mod sched;
+
+use std::net::Ipv4Addr;
+
+/// How a real server is reached (`IP_VS_CONN_F_FWD_MASK`); kube-proxy uses Masq only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forward {
+    Masq,
+    Local,
+    Tunnel,
+    Route,
+}
+
+impl Forward {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Forward::Masq => "Masq",
+            Forward::Local => "Local",
+            Forward::Tunnel => "Tunnel",
+            Forward::Route => "Route",
+        }
+    }
+}
+
+/// A real server (`struct ip_vs_dest`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealServer {
+    pub addr: Ipv4Addr,
+    pub port: u16,
+    pub weight: u32,
+    pub forward: Forward,
+    /// Connections in ESTABLISHED (TCP) - `lc` weighs these 256 times the inactive ones.
+    pub active: u32,
+    pub inactive: u32,
+}
+
+impl RealServer {
+    pub fn masq(addr: Ipv4Addr, port: u16) -> RealServer {
+        RealServer {
+            addr,
+            port,
+            weight: 1,
+            forward: Forward::Masq,
+            active: 0,
+            inactive: 0,
+        }
+    }
+}
+
+/// The scheduler of a virtual service (`ipvsadm -s`), with its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    /// Round robin: the index of the last pick (None: the list head, nothing picked yet).
+    Rr { last: Option<usize> },
+    /// Weighted round robin: the kernel's mark (`struct ip_vs_wrr_mark`).
+    Wrr(sched::WrrMark),
+    /// Least connections.
+    Lc,
+    /// Source hashing over 256 buckets.
+    Sh,
+}
+
+impl Scheduler {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scheduler::Rr { .. } => "rr",
+            Scheduler::Wrr(_) => "wrr",
+            Scheduler::Lc => "lc",
+            Scheduler::Sh => "sh",
+        }
+    }
+
+    /// A fresh scheduler by its ipvsadm name, or None for one kpath does not model.
+    pub fn by_name(name: &str) -> Option<Scheduler> {
+        Some(match name {
+            "rr" => Scheduler::Rr { last: None },
+            "wrr" => Scheduler::Wrr(sched::WrrMark::default()),
+            "lc" => Scheduler::Lc,
+            "sh" => Scheduler::Sh,
+            _ => return None,
+        })
+    }
+}
+
+/// A virtual service (`struct ip_vs_service`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualService {
+    /// 6 (TCP), 17 (UDP), 132 (SCTP).
+    pub proto: u8,
+    pub addr: Ipv4Addr,
+    pub port: u16,
+    pub scheduler: Scheduler,
+    /// `-p SECONDS`: persistence (kube-proxy's ClientIP session affinity).
+    pub persistent: Option<u32>,
+    /// In the kernel's list order: new real servers go to the head
+    /// (`list_add_rcu(&dest->n_list, &svc->destinations)`), so the reverse of the order
+    /// they were added in.
+    pub dests: Vec<RealServer>,
+}
+
+impl VirtualService {
+    pub fn new(proto: u8, addr: Ipv4Addr, port: u16, scheduler: Scheduler) -> VirtualService {
+        VirtualService {
+            proto,
+            addr,
+            port,
+            scheduler,
+            persistent: None,
+            dests: Vec::new(),
+        }
+    }
+
+    /// `ip_vs_add_dest`: the new real server goes to the head of the list.
+    pub fn add_dest(&mut self, d: RealServer) {
+        self.dests.insert(0, d);
+        if let Scheduler::Wrr(m) = &mut self.scheduler {
+            m.dest_changed(&self.dests);
+        }
+    }
+
+    /// Pick a real server for a new connection from `src` (the scheduler's `schedule`),
+    /// advancing the scheduler's state. None: no destination available.
+    pub fn schedule(&mut self, src: Ipv4Addr) -> Option<usize> {
+        sched::schedule(&mut self.scheduler, &self.dests, src)
+    }
+}
+
+/// A namespace's IPVS table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ipvs {
+    pub services: Vec<VirtualService>,
+}
+
+impl Ipvs {
+    /// `__ip_vs_service_find`: the service for a packet's protocol, destination and port.
+    pub fn find(&self, proto: u8, addr: Ipv4Addr, port: u16) -> Option<usize> {
+        self.services
+            .iter()
+            .position(|s| s.proto == proto && s.addr == addr && s.port == port)
+    }
+}
