@@ -411,6 +411,20 @@ fn append_rule(ctx: &Ctx, table: &mut Table, toks: &[Tok]) -> Result<(), InputEr
             .with_hint(hint));
     }
     let chain_tok = w.value(cmd)?;
+    // A table always has its built-in chains: `iptables-restore --noflush` (how kube-proxy
+    // loads its rules) appends to them without a `:CHAIN` line, keeping their policy.
+    if !table.chains.iter().any(|c| c.name == chain_tok.text)
+        && table
+            .kind
+            .builtin_chains()
+            .contains(&chain_tok.text.as_str())
+    {
+        table.chains.push(super::Chain {
+            name: chain_tok.text.clone(),
+            policy: Some(super::Verdict::Accept),
+            rules: Vec::new(),
+        });
+    }
     let Some(ci) = table.chains.iter().position(|c| c.name == chain_tok.text) else {
         let names: Vec<&str> = table.chains.iter().map(|c| c.name.as_str()).collect();
         let hint = match did_you_mean(&chain_tok.text, names.iter().copied()) {

@@ -291,9 +291,9 @@ fn bad_dumps_are_refused_with_their_line() {
             "jump loop",
         ),
         (
-            "*nat\n:PREROUTING ACCEPT [0:0]\n-A POSTROUTING -j ACCEPT\nCOMMIT\n",
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A KUBE-SVC-X -j ACCEPT\nCOMMIT\n",
             3,
-            "chain `POSTROUTING` is not declared",
+            "chain `KUBE-SVC-X` is not declared",
         ),
         (
             "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -s 10.0.0.300 -j ACCEPT\nCOMMIT\n",
