@@ -233,3 +233,37 @@ fn ipset_matches_use_the_given_sets_and_missing_ones_are_named() {
     q.dport = 81;
     assert_eq!(verdicts(&q), ["DROP"], "the port is part of the entry");
 }
+
+/// Thirteen independent coin flips make 8192 outcomes: the enumeration stops at its cap
+/// and says how much of the probability it covered instead of passing off a part as all.
+#[test]
+fn a_cut_short_enumeration_says_so() {
+    let mut rules = String::from("*mangle\n:PREROUTING ACCEPT [0:0]\n");
+    for i in 0..13 {
+        rules.push_str(&format!(
+            "-A PREROUTING -m statistic --mode random --probability 0.5 -j MARK --set-xmark 0x{:x}/0x{:x}\n",
+            1 << i,
+            1 << i
+        ));
+    }
+    rules.push_str("COMMIT\n");
+    let nf = parse_iptables_save("coins", &rules).unwrap();
+    let q = RulesQuery {
+        src: "10.0.0.2".parse().unwrap(),
+        dst: "10.0.0.3".parse().unwrap(),
+        dport: 80,
+        proto: 6,
+        local_ips: vec![],
+        iif: None,
+        oif: None,
+        sets: Vec::new(),
+    };
+    let outcomes = trace_rules(&nf, &q);
+    assert_eq!(outcomes.len(), kpath_sim::engine::MAX_OUTCOMES);
+    let text = kpath_sim::rules_only::render_text("coins", &q, &outcomes);
+    assert!(
+        text.contains("cut short at 4096 outcomes, covering 50.00%"),
+        "{}",
+        &text[..300]
+    );
+}

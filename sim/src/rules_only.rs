@@ -305,7 +305,7 @@ pub fn trace_rules(nf: &Netfilter, q: &RulesQuery) -> Vec<RuleOutcome> {
         alts.reverse();
         todo.extend(alts);
         out.push(o);
-        if out.len() > 10_000 {
+        if out.len() >= crate::engine::MAX_OUTCOMES {
             break;
         }
     }
@@ -373,6 +373,15 @@ pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> Stri
         "{n} possible outcome{}:",
         if n == 1 { "" } else { "s" }
     );
+    let covered: f64 = outcomes.iter().map(|o| o.probability).sum();
+    if covered < 1.0 - 1e-9 {
+        let _ = writeln!(
+            out,
+            "(cut short at {} outcomes, covering {:.2}% of the probability: the rest were not walked)",
+            crate::engine::MAX_OUTCOMES,
+            covered * 100.0
+        );
+    }
     for o in outcomes {
         let dest = o
             .destination

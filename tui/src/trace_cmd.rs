@@ -222,6 +222,14 @@ pub fn trace(
                     os.len(),
                     if os.len() == 1 { "" } else { "s" }
                 ));
+                let covered = kpath_sim::engine::explored(os);
+                if covered < 1.0 - 1e-9 {
+                    out.push_str(&format!(
+                        "  (cut short at {} outcomes, covering {:.2}% of the probability: the rest were not walked)\n",
+                        kpath_sim::engine::MAX_OUTCOMES,
+                        covered * 100.0
+                    ));
+                }
                 for (i, o) in os.iter().enumerate() {
                     out.push_str(&format!(
                         "  {:>2}. {:>6.2}%  {}\n",

@@ -141,6 +141,16 @@ pub struct Outcome<T> {
     pub result: T,
 }
 
+/// The most outcomes one enumeration walks; past it the list is cut short and its
+/// probabilities add up to less than 1 (see [`explored`]).
+pub const MAX_OUTCOMES: usize = 4096;
+
+/// How much of the probability the outcomes cover: 1 when every outcome was enumerated,
+/// less when [`MAX_OUTCOMES`] cut the enumeration short.
+pub fn explored<T>(outcomes: &[Outcome<T>]) -> f64 {
+    outcomes.iter().map(|o| o.probability).sum()
+}
+
 /// Every possible outcome of `run`, found by replaying it with forced choices
 /// (depth-first), most probable first.
 pub fn enumerate<T>(
@@ -162,7 +172,7 @@ pub fn enumerate<T>(
             choices: c.log,
             result,
         });
-        if out.len() >= 4096 {
+        if out.len() >= MAX_OUTCOMES {
             break;
         }
     }

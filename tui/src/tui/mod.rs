@@ -56,7 +56,17 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
         .filter(|f| only.is_none_or(|o| o == f.name.value))
     {
         let name = &f.name.value;
-        let outcomes = flow_outcomes(s, w, name)?;
+        // Each repeated connection multiplies the outcomes (3 endpoints, 8 connections:
+        // 6561 whole flows); follow the seeded run of those, every outcome of the others.
+        let outcomes = if f.connections() > 1 {
+            vec![kpath_sim::engine::Outcome {
+                probability: 1.0,
+                choices: Vec::new(),
+                result: kpath_sim::engine::run_flow(s, w, name)?,
+            }]
+        } else {
+            flow_outcomes(s, w, name)?
+        };
         let n = outcomes.len();
         for (i, o) in outcomes.into_iter().take(MAX_FLOW_OUTCOMES).enumerate() {
             for p in o.result.packets {
