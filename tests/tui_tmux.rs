@@ -62,13 +62,13 @@ fn a_learner_steps_through_a_cross_node_ping_and_quits() {
     assert!(pane.contains("raw_sendmsg"), "{pane}");
     // To the first netfilter hook: the rule list and its chain appear.
     keys(&session, &["]"]);
-    let pane = wait_for(&session, "step 17/134");
-    assert!(
-        pane.contains("br_nf_pre_routing — "),
-        "the explanation names it: {pane}"
-    );
+    // The explanation line is drawn below the title: once it names the step, the whole
+    // frame is on screen.
+    let pane = wait_for(&session, "br_nf_pre_routing — ");
+    assert!(pane.contains("step 17/134"), "{pane}");
     // Search for the encapsulation and see the tunnel.
     keys(&session, &["/", "vxlan_xmit_one", "Enter"]);
+    wait_for(&session, "vxlan_xmit_one — ");
     let pane = wait_for(&session, "══ VXLAN vni 1: 172.31.0.11 -> 172.31.0.12 ══");
     assert!(
         pane.contains("(new) -> ") && pane.contains("encapsulate: VNI 1"),
