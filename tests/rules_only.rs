@@ -267,3 +267,28 @@ fn a_cut_short_enumeration_says_so() {
         &text[..300]
     );
 }
+
+/// kubelet's KUBE-FIREWALL drops martian localnet packets unless conntrack says they were
+/// DNATed. A nat walk that translated nothing must not read as DNAT (the review's case:
+/// the answer flipped with an empty `*nat` table present).
+#[test]
+fn an_untranslated_connection_is_not_ctstate_dnat() {
+    let firewall = "*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n-A INPUT -j KUBE-FIREWALL\n-A KUBE-FIREWALL -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\nCOMMIT\n";
+    let with_nat =
+        format!("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n{firewall}");
+    let q = RulesQuery {
+        src: "10.0.0.2".parse().unwrap(),
+        dst: "127.0.0.1".parse().unwrap(),
+        dport: 30000,
+        proto: 6,
+        local_ips: vec!["10.0.0.1".parse().unwrap()],
+        iif: None,
+        oif: None,
+        sets: Vec::new(),
+    };
+    for rules in [firewall.to_string(), with_nat] {
+        let nf = parse_iptables_save("fw", &rules).unwrap();
+        let v: Vec<&str> = trace_rules(&nf, &q).iter().map(|o| o.verdict).collect();
+        assert_eq!(v, ["DROP"], "{rules}");
+    }
+}

@@ -148,14 +148,16 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
     } else {
         &[Hook::Prerouting]
     };
-    let mut dnat_done = false;
+    // The nat table's destination decision is made once per connection (the first
+    // PREROUTING or OUTPUT walk); whether it translated is what `--ctstate DNAT` sees.
+    let mut dnat_done = DstNat::default();
     // Run the tables of one hook in priority order; returns a final verdict when not ACCEPT.
     let mut run_hook = |hook: Hook,
                         ip: &mut Ipv4,
                         mark: &mut u32,
                         hits: &mut Vec<RuleHit>,
                         masq: &mut bool,
-                        dnat_done: &mut bool,
+                        dnat_done: &mut DstNat,
                         choices: &mut Choices|
      -> Option<&'static str> {
         for (_, table) in nf.at(hook) {
@@ -171,7 +173,7 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
             };
             let nat_dst =
                 table.kind == TableKind::Nat && matches!(hook, Hook::Prerouting | Hook::Output);
-            if nat_dst && *dnat_done {
+            if nat_dst && dnat_done.decided {
                 continue;
             }
             let snapshot = ip.clone();
@@ -183,7 +185,7 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
                 physout: None,
                 mark: *mark,
                 ct: Some(CtView {
-                    dnat: *dnat_done,
+                    dnat: dnat_done.applied,
                     ..ct
                 }),
             };
@@ -204,14 +206,17 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
                     if let Some(p) = port {
                         set_dport(ip, *p);
                     }
-                    *dnat_done = true;
+                    *dnat_done = DstNat {
+                        decided: true,
+                        applied: true,
+                    };
                 }
                 (Final::Accept, Some(NatAction::Snat { .. } | NatAction::Masquerade { .. })) => {
                     *masq = true
                 }
                 (Final::Accept, None) => {
                     if nat_dst {
-                        *dnat_done = true;
+                        dnat_done.decided = true;
                     }
                 }
             }
@@ -288,6 +293,14 @@ fn set_dport(ip: &mut Ipv4, p: u16) {
         L4::Udp(u) => u.dport = p,
         L4::Icmp(_) => {}
     }
+}
+
+/// The connection's destination NAT: decided (the nat table walked once), and applied
+/// (it translated: conntrack's IPS_DST_NAT, which `--ctstate DNAT` reads).
+#[derive(Clone, Copy, Debug, Default)]
+struct DstNat {
+    decided: bool,
+    applied: bool,
 }
 
 /// Every possible outcome, most probable first (ties in the order found).
