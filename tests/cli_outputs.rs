@@ -296,3 +296,30 @@ fn tshark_decodes_the_capture_with_valid_checksums() {
         );
     }
 }
+
+/// `kpath show --ipvs`: the node as kube-proxy's IPVS mode programs it, in ipvsadm's and
+/// ipset's own formats.
+#[test]
+fn show_ipvs_prints_ipvsadm_ipset_and_the_dummy_device() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/nodeport-external.yaml"
+    );
+    let out = run(&["show", path, "--node", "node-2", "--ipvs"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("inet 10.110.224.214/32 scope global kube-ipvs0"),
+        "{text}"
+    );
+    assert!(text.contains("IP Virtual Server version 1.2.1 (size=4096)"));
+    assert!(
+        text.contains("TCP  172.31.0.12:31771 rr\n  -> 10.244.2.5:80"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "-A -t 10.110.224.214:80 -s rr\n-a -t 10.110.224.214:80 -r 10.244.2.5:80 -m -w 1"
+    ));
+    assert!(text.contains("add KUBE-NODE-PORT-TCP 31771"));
+    assert!(text.contains("-m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT"));
+}

@@ -103,8 +103,12 @@ pub enum Command {
         #[arg(long)]
         pod: Option<String>,
         /// Print the node's netfilter rules as `iptables-save` prints them instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "ipvs")]
         iptables: bool,
+        /// Print what kube-proxy in IPVS mode programs on the node for this scenario's
+        /// Services: `ipvsadm -Ln`, `ipvsadm-save -n`, `ipset save` and its iptables rules.
+        #[arg(long, conflicts_with = "pod")]
+        ipvs: bool,
         #[arg(long)]
         seed: Option<u64>,
     },
@@ -291,6 +295,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             node,
             pod,
             iptables,
+            ipvs,
             seed,
         } => {
             let s = load_scenario(&scenario)?;
@@ -327,7 +332,9 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                         known.join(", ")
                     )));
                 };
-                if iptables {
+                if ipvs {
+                    out.push_str(&ipvs_view(&s, ns));
+                } else if iptables {
                     out.push_str(&ns.netfilter.save());
                 } else {
                     out.push_str(&iproute2::show(&w, ns));
@@ -425,6 +432,41 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             Ok(Output::Report { text, ok })
         }
     }
+}
+
+/// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
+fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
+    use kpath_sim::ipvs::{Scheduler, print};
+    // NodePort virtual services listen on every node address (eth0 first), not on lo.
+    let mut ips: Vec<std::net::Ipv4Addr> = Vec::new();
+    for name in ["eth0"]
+        .into_iter()
+        .chain(ns.links.iter().map(|l| l.name.as_str()))
+    {
+        if let Some(l) = ns.link_by_name(name) {
+            for a in &l.addrs {
+                if !a.addr.is_loopback() && !ips.contains(&a.addr) {
+                    ips.push(a.addr);
+                }
+            }
+        }
+    }
+    let rr = Scheduler::by_name("rr").unwrap_or(Scheduler::Lc);
+    let n = kpath_sim::k8s::kube_proxy_ipvs::ipvs_node(s, &ns.name, &ips, &rr);
+    let bound: Vec<String> = n
+        .bound
+        .iter()
+        .map(|a| format!("    inet {a}/32 scope global kube-ipvs0"))
+        .collect();
+    let sets: String = n.ipsets.iter().map(|x| x.save()).collect();
+    format!(
+        "# {node}: what kube-proxy in IPVS mode programs for these Services (kpath models the\n# tables; walking packets through IPVS is not modelled yet)\n\n# ip addr show kube-ipvs0\nkube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n{}\n\n# ipvsadm -Ln\n{}\n# ipvsadm-save -n\n{}\n# ipset save\n{sets}\n# iptables-restore payload (kube-proxy's part)\n{}",
+        bound.join("\n"),
+        print::list(&n.ipvs),
+        print::save(&n.ipvs),
+        n.iptables,
+        node = ns.name
+    )
 }
 
 /// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets.
