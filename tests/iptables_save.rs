@@ -65,3 +65,19 @@ fn statistic_without_its_numbers_is_refused_with_the_place() {
     let e = refused("-m statistic --mode nth --every 2 --packet 2 -j ACCEPT");
     assert!(e.contains("--packet 2 is not below --every 2"), "{e}");
 }
+
+/// iptables-restore: "multiple -p flags not allowed" (checked with iptables 1.8.9).
+#[test]
+fn a_selector_given_twice_is_refused() {
+    for rule in [
+        "-p tcp -p udp -j ACCEPT",
+        "-s 10.0.0.0/8 -s 11.0.0.0/8 -j ACCEPT",
+        "-i eth0 -i eth1 -j ACCEPT",
+    ] {
+        let e = refused(rule);
+        assert!(
+            e.contains("multiple") && e.contains("flags not allowed"),
+            "{e}"
+        );
+    }
+}

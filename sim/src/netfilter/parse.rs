@@ -462,6 +462,20 @@ fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
             continue;
         }
         let inv = std::mem::take(&mut neg);
+        // iptables takes each of these once per rule ("multiple -p flags not allowed").
+        let given = match opt {
+            "-s" | "--source" => rule.src.is_some().then_some("-s"),
+            "-d" | "--destination" => rule.dst.is_some().then_some("-d"),
+            "-i" | "--in-interface" => rule.in_iface.is_some().then_some("-i"),
+            "-o" | "--out-interface" => rule.out_iface.is_some().then_some("-o"),
+            "-p" | "--protocol" => rule.proto.is_some().then_some("-p"),
+            _ => None,
+        };
+        if let Some(flag) = given {
+            return Err(ctx
+                .err(t.col, format!("multiple {flag} flags not allowed"))
+                .with_hint("a rule matches one source, destination, interface and protocol; write two rules"));
+        }
         match opt {
             "-s" | "--source" => rule.src = Some((parse_net(ctx, w.value(t)?)?, inv)),
             "-d" | "--destination" => rule.dst = Some((parse_net(ctx, w.value(t)?)?, inv)),
