@@ -81,3 +81,56 @@ fn a_selector_given_twice_is_refused() {
         );
     }
 }
+
+fn refused_in(table: &str, chains: &str, rules: &str) -> String {
+    let text = format!("*{table}\n{chains}{rules}COMMIT\n");
+    match parse_iptables_save("rules", &text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Each case was refused by iptables-restore 1.8.9 in a network namespace
+/// ("RULE_APPEND failed (Invalid argument)", or the nat table's DROP message); the last one
+/// it accepted.
+#[test]
+fn targets_in_the_wrong_table_or_hook_are_refused() {
+    let e = refused_in(
+        "filter",
+        ":INPUT ACCEPT [0:0]\n",
+        "-A INPUT -p tcp -j DNAT --to-destination 1.2.3.4:80\n",
+    );
+    assert!(
+        e.contains("DNAT target is only valid in the nat table, not filter"),
+        "{e}"
+    );
+    let e = refused_in(
+        "nat",
+        ":PREROUTING ACCEPT [0:0]\n",
+        "-A PREROUTING -j REJECT\n",
+    );
+    assert!(e.contains("REJECT target cannot run at PREROUTING"), "{e}");
+    // Through a user chain: the hook that reaches it counts.
+    let e = refused_in(
+        "nat",
+        ":PREROUTING ACCEPT [0:0]\n:X - [0:0]\n",
+        "-A PREROUTING -j X\n-A X -j MASQUERADE\n",
+    );
+    assert!(
+        e.contains("MASQUERADE target cannot run at PREROUTING (chain `X`"),
+        "{e}"
+    );
+    assert!(e.contains("rules:5:"), "the MASQUERADE rule's line: {e}");
+    let e = refused_in(
+        "nat",
+        ":PREROUTING ACCEPT [0:0]\n",
+        "-A PREROUTING -j DROP\n",
+    );
+    assert!(e.contains("not intended for filtering"), "{e}");
+    // A REJECT in a chain nothing reaches yet is fine.
+    parse_iptables_save(
+        "rules",
+        "*filter\n:INPUT ACCEPT [0:0]\n:Y - [0:0]\n-A Y -j REJECT\nCOMMIT\n",
+    )
+    .unwrap();
+}

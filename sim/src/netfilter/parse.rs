@@ -267,6 +267,7 @@ fn check_table(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
             }
         }
     }
+    check_targets(ctx, t, src)?;
     if let Some((chain, via)) = find_loop(t) {
         let line = t
             .chains
@@ -318,6 +319,143 @@ fn rule_line(src: &str, chain: &str, i: usize) -> Option<usize> {
 }
 
 /// A chain that can reach itself through jumps/gotos: (chain, the jump target that closes it).
+/// The hooks from which each chain can be reached (its own hook for a built-in chain, the
+/// union of its callers' for a user chain): what the kernel's `mark_source_chains`
+/// computes before `xt_check_target` checks each target against them.
+fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
+    use super::Hook;
+    let hook_of = |name: &str| {
+        [
+            Hook::Prerouting,
+            Hook::Input,
+            Hook::Forward,
+            Hook::Output,
+            Hook::Postrouting,
+        ]
+        .into_iter()
+        .find(|h| h.chain() == name)
+    };
+    let mut out: Vec<(String, Vec<Hook>)> = t
+        .chains
+        .iter()
+        .map(|c| {
+            let own = if c.policy.is_some() {
+                hook_of(&c.name)
+            } else {
+                None
+            };
+            (c.name.clone(), own.into_iter().collect())
+        })
+        .collect();
+    // Propagate along jumps until nothing changes (chains form no loops: checked after).
+    for _ in 0..=t.chains.len() {
+        let mut changed = false;
+        for c in &t.chains {
+            let from = out
+                .iter()
+                .find(|(n, _)| *n == c.name)
+                .map(|(_, h)| h.clone())
+                .unwrap_or_default();
+            for r in &c.rules {
+                if let Target::Jump(to) | Target::Goto(to) = &r.target
+                    && let Some((_, hooks)) = out.iter_mut().find(|(n, _)| n == to)
+                {
+                    for h in &from {
+                        if !hooks.contains(h) {
+                            hooks.push(*h);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    out
+}
+
+/// Targets that only some tables or hooks allow, refused as iptables-restore refuses them
+/// (`xt_check_target`: "RULE_APPEND failed (Invalid argument)").
+fn check_targets(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
+    use super::{Hook, TableKind};
+    let reach = reaching_hooks(t);
+    for c in &t.chains {
+        let hooks = reach
+            .iter()
+            .find(|(n, _)| *n == c.name)
+            .map(|(_, h)| h.as_slice())
+            .unwrap_or(&[]);
+        for (i, r) in c.rules.iter().enumerate() {
+            let (name, table, allowed): (&str, Option<TableKind>, &[Hook]) = match &r.target {
+                Target::Dnat { .. } => (
+                    "DNAT",
+                    Some(TableKind::Nat),
+                    &[Hook::Prerouting, Hook::Output],
+                ),
+                Target::Snat { .. } => (
+                    "SNAT",
+                    Some(TableKind::Nat),
+                    &[Hook::Postrouting, Hook::Input],
+                ),
+                Target::Masquerade { .. } => {
+                    ("MASQUERADE", Some(TableKind::Nat), &[Hook::Postrouting])
+                }
+                Target::Reject { .. } => {
+                    ("REJECT", None, &[Hook::Input, Hook::Forward, Hook::Output])
+                }
+                Target::Drop if t.kind == TableKind::Nat => {
+                    let line = rule_line(src, &c.name, i).unwrap_or(ctx.line);
+                    let col = src
+                        .lines()
+                        .nth(line - 1)
+                        .and_then(|l| l.find("DROP"))
+                        .map_or(1, |p| p + 1);
+                    return Err(Ctx { file: ctx.file, src: ctx.src, line }
+                        .err(col, "the \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited")
+                        .with_hint("drop in the filter table (or raw/mangle)"));
+                }
+                _ => continue,
+            };
+            let wrong_table = table.is_some_and(|k| k != t.kind);
+            let bad_hook = hooks.iter().find(|h| !allowed.contains(h));
+            if !wrong_table && bad_hook.is_none() {
+                continue;
+            }
+            let line = rule_line(src, &c.name, i).unwrap_or(ctx.line);
+            let col = src
+                .lines()
+                .nth(line - 1)
+                .and_then(|l| l.find(name))
+                .map_or(1, |p| p + 1);
+            let lctx = Ctx {
+                file: ctx.file,
+                src: ctx.src,
+                line,
+            };
+            let where_ok: Vec<&str> = allowed.iter().map(|h| h.chain()).collect();
+            let msg = if wrong_table {
+                format!(
+                    "the {name} target is only valid in the nat table, not {}",
+                    t.kind.name()
+                )
+            } else {
+                format!(
+                    "the {name} target cannot run at {} (chain `{}` is reached from there)",
+                    bad_hook.map_or("", |h| h.chain()),
+                    c.name
+                )
+            };
+            return Err(lctx.err(col, msg).with_hint(format!(
+                "iptables-restore refuses it (RULE_APPEND failed: Invalid argument); {name} belongs in {}",
+                where_ok.join(" or ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn find_loop(t: &Table) -> Option<(String, String)> {
     fn edges<'a>(t: &'a Table, c: &str) -> Vec<&'a str> {
         t.chains
