@@ -292,3 +292,38 @@ fn an_untranslated_connection_is_not_ctstate_dnat() {
         assert_eq!(v, ["DROP"], "{rules}");
     }
 }
+
+/// Jumps that multiply paths (each chain calls the next twice: 2^24 walks of the last)
+/// end at kpath's rule cap, and the answer says so instead of blaming a rule.
+#[test]
+fn a_walk_cut_at_the_rule_cap_says_why() {
+    let mut rules = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+    for i in 0..25 {
+        rules.push_str(&format!(":C{i} - [0:0]\n"));
+    }
+    rules.push_str("-A INPUT -j C0\n");
+    for i in 0..24 {
+        rules.push_str(&format!("-A C{i} -j C{}\n-A C{i} -j C{}\n", i + 1, i + 1));
+    }
+    rules.push_str("-A C24 -m comment --comment leaf\nCOMMIT\n");
+    let nf = parse_iptables_save("dag", &rules).unwrap();
+    let q = RulesQuery {
+        src: "10.0.0.2".parse().unwrap(),
+        dst: "10.0.0.3".parse().unwrap(),
+        dport: 80,
+        proto: 6,
+        local_ips: vec!["10.0.0.3".parse().unwrap()],
+        iif: None,
+        oif: None,
+        sets: Vec::new(),
+    };
+    let o = trace_rules(&nf, &q);
+    assert_eq!(o[0].verdict, "DROP");
+    let last = o[0].hits.last().unwrap();
+    assert!(
+        last.comment
+            .as_deref()
+            .is_some_and(|c| c.contains("stopped this walk")),
+        "{last:?}"
+    );
+}

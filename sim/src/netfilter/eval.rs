@@ -420,6 +420,19 @@ pub fn walk_table(
         };
         evaluated += 1;
         if evaluated > MAX_RULES_PER_WALK {
+            // Loops are refused at load, but jumps can still multiply paths; say why the
+            // walk ended instead of blaming the last rule that matched.
+            hits.push(RuleHit {
+                table: table.kind,
+                chain: chain.name.clone(),
+                position: 0,
+                rule: String::new(),
+                comment: Some(format!(
+                    "kpath stopped this walk after {MAX_RULES_PER_WALK} rules: the ruleset's jumps multiply its paths"
+                )),
+                action: HitAction::Drop,
+                mark,
+            });
             return done(Final::Drop, None, mark, hits, evaluated);
         }
         // Only nth counters need the rule's name; most rules never allocate one.
