@@ -238,3 +238,17 @@ fn flow_connections_are_bounded() {
         assert_eq!(e.line, line, "{e}");
     }
 }
+
+#[test]
+fn ipvs_mode_is_refused_with_the_way_to_see_its_tables() {
+    let src = base();
+    let bad = src.replacen("cluster:", "kubeProxy: {mode: ipvs}\ncluster:", 1);
+    let e = load_scenario_str("bad.yaml", &bad).expect_err("ipvs mode");
+    assert!(e.message.contains("IPVS mode yet"), "{e}");
+    assert!(
+        e.hint.clone().unwrap_or_default().contains("kpath show"),
+        "{e}"
+    );
+    let line = bad[..bad.find("mode: ipvs").unwrap()].matches('\n').count() + 1;
+    assert_eq!(e.line, line, "{e}");
+}

@@ -223,6 +223,13 @@ fn check_flow(c: &Checker, f: &super::FlowSpec) -> Result<(), ScenarioError> {
 fn check_services(c: &Checker) -> Result<(), ScenarioError> {
     use super::ServiceType;
     let s = c.s;
+    if let Some(m) = &s.kube_proxy.mode
+        && m.value == super::ProxyMode::Ipvs
+    {
+        return Err(c
+            .err_at(m, "kpath does not walk packets through kube-proxy's IPVS mode yet")
+            .with_hint("use `mode: iptables`; then `kpath show FILE --node NAME --ipvs` prints what IPVS mode would program (tables, ipsets, rules)"));
+    }
     let scidr = s.cluster.service_cidr.value;
     let mut node_ports: Vec<(u16, &str)> = Vec::new();
     for (i, svc) in s.services.iter().enumerate() {
