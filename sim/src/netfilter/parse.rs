@@ -84,6 +84,8 @@ fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
 pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputError> {
     let mut nf = Netfilter::default();
     let mut current: Option<(Table, usize)> = None;
+    // Chain name -> position in the current table: dumps hold thousands of chains.
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (idx, raw) in src.lines().enumerate() {
         let ctx = Ctx {
             file,
@@ -123,13 +125,14 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                 },
                 ctx.line,
             ));
+            index.clear();
         } else if first.text == "COMMIT" {
-            let Some((t, _)) = current.take() else {
+            let Some((t, at)) = current.take() else {
                 return Err(ctx
                     .err(first.col, "COMMIT outside a table")
                     .with_hint("a table starts with a line like `*nat`"));
             };
-            check_table(&ctx, &t, src)?;
+            check_table(&ctx, &t, src, at, &index)?;
             nf.tables.push(t);
         } else {
             let Some((table, _)) = current.as_mut() else {
@@ -138,14 +141,18 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                     .with_hint("a table starts with a line like `*nat`"));
             };
             if let Some(name) = first.text.strip_prefix(':') {
+                if index.contains_key(name) {
+                    return Err(ctx.err(toks[0].col, format!("chain `{name}` is declared twice")));
+                }
                 declare_chain(&ctx, table, name, &toks)?;
+                index.insert(name.to_string(), table.chains.len() - 1);
             } else {
                 let toks = if first.text.starts_with('[') && first.text.ends_with(']') {
                     &toks[1..]
                 } else {
                     &toks[..]
                 };
-                append_rule(&ctx, table, toks)?;
+                append_rule(&ctx, table, &mut index, toks)?;
             }
         }
     }
@@ -205,9 +212,6 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
                 .with_hint("ACCEPT, DROP, or `-` for a user chain"));
         }
     };
-    if table.chains.iter().any(|c| c.name == name) {
-        return Err(ctx.err(toks[0].col, format!("chain `{name}` is declared twice")));
-    }
     table.chains.push(Chain {
         name: name.to_string(),
         policy,
@@ -216,14 +220,50 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
     Ok(())
 }
 
+/// The source line of every rule of the table that starts on line `from`, per chain in
+/// order (one pass over the table's lines, for error positions).
+fn rule_lines<'a>(
+    src: &'a str,
+    from: usize,
+    to: usize,
+) -> std::collections::HashMap<&'a str, Vec<usize>> {
+    let mut out: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (n, l) in src.lines().enumerate().take(to).skip(from) {
+        let l = l.trim_start();
+        let l = if l.starts_with('[') {
+            l.split_once(' ').map(|x| x.1).unwrap_or(l)
+        } else {
+            l
+        };
+        if let Some(rest) = l.strip_prefix("-A ") {
+            let chain = rest.split_whitespace().next().unwrap_or("");
+            out.entry(chain).or_default().push(n + 1);
+        }
+    }
+    out
+}
+
 /// At COMMIT: every jump goes to a chain of this table, and no chain reaches itself.
-fn check_table(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
+fn check_table(
+    ctx: &Ctx,
+    t: &Table,
+    src: &str,
+    started: usize,
+    index: &std::collections::HashMap<String, usize>,
+) -> Result<(), InputError> {
+    let lines = rule_lines(src, started, ctx.line);
+    let rule_line = |chain: &str, i: usize| lines.get(chain).and_then(|v| v.get(i)).copied();
     for c in &t.chains {
         for (i, r) in c.rules.iter().enumerate() {
             let (Target::Jump(to) | Target::Goto(to)) = &r.target else {
                 continue;
             };
-            let line = rule_line(src, &c.name, i).unwrap_or(ctx.line);
+            let target = index.get(to).map(|&i| &t.chains[i]);
+            if target.is_some_and(|x| x.policy.is_none()) {
+                continue;
+            }
+            // Only errors from here on: find the rule's line and column.
+            let line = rule_line(&c.name, i).unwrap_or(ctx.line);
             let lctx = Ctx {
                 file: ctx.file,
                 src: ctx.src,
@@ -234,7 +274,7 @@ fn check_table(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
                 .nth(line - 1)
                 .and_then(|l| l.find(&format!(" {to}")).map(|p| p + 2))
                 .unwrap_or(1);
-            match t.chains.iter().find(|x| &x.name == to) {
+            match target {
                 None if UNMODELLED_TARGETS.contains(&to.as_str()) => {
                     return Err(lctx
                         .err(col, format!("kpath does not model the {to} target yet"))
@@ -267,7 +307,7 @@ fn check_table(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
             }
         }
     }
-    check_targets(ctx, t, src)?;
+    check_targets(ctx, t, &rule_line)?;
     if let Some((chain, via)) = find_loop(t) {
         let line = t
             .chains
@@ -278,7 +318,7 @@ fn check_table(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
                     |r| matches!(&r.target, Target::Jump(x) | Target::Goto(x) if *x == via),
                 )
             })
-            .and_then(|i| rule_line(src, &chain, i))
+            .and_then(|i| rule_line(&chain, i))
             .unwrap_or(ctx.line);
         let lctx = Ctx {
             file: ctx.file,
@@ -298,24 +338,6 @@ fn check_table(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
             .with_hint("iptables-restore refuses loops (ELOOP); break the cycle"));
     }
     Ok(())
-}
-
-/// The line of the `i`th rule of `chain` (for errors found after the fact).
-fn rule_line(src: &str, chain: &str, i: usize) -> Option<usize> {
-    let prefix = format!("-A {chain} ");
-    src.lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let l = l.trim_start();
-            let l = if l.starts_with('[') {
-                l.split_once(' ').map(|x| x.1).unwrap_or(l)
-            } else {
-                l
-            };
-            l.starts_with(&prefix) || l == prefix.trim_end()
-        })
-        .nth(i)
-        .map(|(n, _)| n + 1)
 }
 
 /// A chain that can reach itself through jumps/gotos: (chain, the jump target that closes it).
@@ -348,21 +370,26 @@ fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
         })
         .collect();
     // Propagate along jumps until nothing changes (chains form no loops: checked after).
+    let index: std::collections::HashMap<&str, usize> = t
+        .chains
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
     for _ in 0..=t.chains.len() {
         let mut changed = false;
-        for c in &t.chains {
-            let from = out
-                .iter()
-                .find(|(n, _)| *n == c.name)
-                .map(|(_, h)| h.clone())
-                .unwrap_or_default();
+        for (ci, c) in t.chains.iter().enumerate() {
+            if out[ci].1.is_empty() {
+                continue;
+            }
+            let from = out[ci].1.clone();
             for r in &c.rules {
                 if let Target::Jump(to) | Target::Goto(to) = &r.target
-                    && let Some((_, hooks)) = out.iter_mut().find(|(n, _)| n == to)
+                    && let Some(&j) = index.get(to.as_str())
                 {
                     for h in &from {
-                        if !hooks.contains(h) {
-                            hooks.push(*h);
+                        if !out[j].1.contains(h) {
+                            out[j].1.push(*h);
                             changed = true;
                         }
                     }
@@ -378,15 +405,16 @@ fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
 
 /// Targets that only some tables or hooks allow, refused as iptables-restore refuses them
 /// (`xt_check_target`: "RULE_APPEND failed (Invalid argument)").
-fn check_targets(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
+fn check_targets(
+    ctx: &Ctx,
+    t: &Table,
+    rule_line: &dyn Fn(&str, usize) -> Option<usize>,
+) -> Result<(), InputError> {
+    let src = ctx.src;
     use super::{Hook, TableKind};
     let reach = reaching_hooks(t);
-    for c in &t.chains {
-        let hooks = reach
-            .iter()
-            .find(|(n, _)| *n == c.name)
-            .map(|(_, h)| h.as_slice())
-            .unwrap_or(&[]);
+    // `reach` is in chain order.
+    for (c, (_, hooks)) in t.chains.iter().zip(&reach) {
         for (i, r) in c.rules.iter().enumerate() {
             let (name, table, allowed): (&str, Option<TableKind>, &[Hook]) = match &r.target {
                 Target::Dnat { .. } => (
@@ -406,7 +434,7 @@ fn check_targets(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
                     ("REJECT", None, &[Hook::Input, Hook::Forward, Hook::Output])
                 }
                 Target::Drop if t.kind == TableKind::Nat => {
-                    let line = rule_line(src, &c.name, i).unwrap_or(ctx.line);
+                    let line = rule_line(&c.name, i).unwrap_or(ctx.line);
                     let col = src
                         .lines()
                         .nth(line - 1)
@@ -423,7 +451,7 @@ fn check_targets(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
             if !wrong_table && bad_hook.is_none() {
                 continue;
             }
-            let line = rule_line(src, &c.name, i).unwrap_or(ctx.line);
+            let line = rule_line(&c.name, i).unwrap_or(ctx.line);
             let col = src
                 .lines()
                 .nth(line - 1)
@@ -457,25 +485,27 @@ fn check_targets(ctx: &Ctx, t: &Table, src: &str) -> Result<(), InputError> {
 }
 
 fn find_loop(t: &Table) -> Option<(String, String)> {
-    fn edges<'a>(t: &'a Table, c: &str) -> Vec<&'a str> {
-        t.chains
-            .iter()
-            .find(|x| x.name == c)
-            .map(|x| {
-                x.rules
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        Target::Jump(to) | Target::Goto(to) => Some(to.as_str()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-    // Iterative DFS with colours: 0 unseen, 1 on stack, 2 done.
     let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
+    let index: std::collections::HashMap<&str, usize> =
+        names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    // Each chain's jumps, as (target index, target name), computed once.
+    let edges: Vec<Vec<(usize, &str)>> = t
+        .chains
+        .iter()
+        .map(|c| {
+            c.rules
+                .iter()
+                .filter_map(|r| match &r.target {
+                    Target::Jump(to) | Target::Goto(to) => {
+                        index.get(to.as_str()).map(|&j| (j, to.as_str()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    // Iterative DFS with colours: 0 unseen, 1 on stack, 2 done.
     let mut colour = vec![0u8; names.len()];
-    let idx = |n: &str| names.iter().position(|x| *x == n);
     for start in 0..names.len() {
         if colour[start] != 0 {
             continue;
@@ -483,18 +513,15 @@ fn find_loop(t: &Table) -> Option<(String, String)> {
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         colour[start] = 1;
         while let Some((node, next)) = stack.pop() {
-            let out = edges(t, names[node]);
-            if next < out.len() {
+            if let Some(&(j, to)) = edges[node].get(next) {
                 stack.push((node, next + 1));
-                if let Some(j) = idx(out[next]) {
-                    match colour[j] {
-                        1 => return Some((names[node].to_string(), out[next].to_string())),
-                        0 => {
-                            colour[j] = 1;
-                            stack.push((j, 0));
-                        }
-                        _ => {}
+                match colour[j] {
+                    1 => return Some((names[node].to_string(), to.to_string())),
+                    0 => {
+                        colour[j] = 1;
+                        stack.push((j, 0));
                     }
+                    _ => {}
                 }
             } else {
                 colour[node] = 2;
@@ -535,7 +562,12 @@ impl<'a> Words<'a> {
     }
 }
 
-fn append_rule(ctx: &Ctx, table: &mut Table, toks: &[Tok]) -> Result<(), InputError> {
+fn append_rule(
+    ctx: &Ctx,
+    table: &mut Table,
+    index: &mut std::collections::HashMap<String, usize>,
+    toks: &[Tok],
+) -> Result<(), InputError> {
     let mut w = Words { ctx, toks, i: 0 };
     let Some(cmd) = w.next() else { return Ok(()) };
     if cmd.text != "-A" && cmd.text != "--append" {
@@ -551,7 +583,7 @@ fn append_rule(ctx: &Ctx, table: &mut Table, toks: &[Tok]) -> Result<(), InputEr
     let chain_tok = w.value(cmd)?;
     // A table always has its built-in chains: `iptables-restore --noflush` (how kube-proxy
     // loads its rules) appends to them without a `:CHAIN` line, keeping their policy.
-    if !table.chains.iter().any(|c| c.name == chain_tok.text)
+    if !index.contains_key(&chain_tok.text)
         && table
             .kind
             .builtin_chains()
@@ -562,8 +594,9 @@ fn append_rule(ctx: &Ctx, table: &mut Table, toks: &[Tok]) -> Result<(), InputEr
             policy: Some(super::Verdict::Accept),
             rules: Vec::new(),
         });
+        index.insert(chain_tok.text.clone(), table.chains.len() - 1);
     }
-    let Some(ci) = table.chains.iter().position(|c| c.name == chain_tok.text) else {
+    let Some(&ci) = index.get(&chain_tok.text) else {
         let names: Vec<&str> = table.chains.iter().map(|c| c.name.as_str()).collect();
         let hint = match did_you_mean(&chain_tok.text, names.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
