@@ -18,10 +18,20 @@ fn wait_for(session: &str, what: &str) -> String {
             return pane;
         }
         if start.elapsed() > Duration::from_secs(10) {
-            let _ = tmux(&["kill-session", "-t", session]);
             panic!("the pane never showed `{what}`:\n{pane}");
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills the tmux session when the test ends, passed or failed.
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
     }
 }
 
@@ -38,6 +48,7 @@ fn a_learner_steps_through_a_cross_node_ping_and_quits() {
         return;
     }
     let session = format!("kpath-test-{}", std::process::id());
+    let _guard = Session(session.clone());
     let bin = env!("CARGO_BIN_EXE_kpath");
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -90,5 +101,4 @@ fn a_learner_steps_through_a_cross_node_ping_and_quits() {
         !pane.contains("node-1 172.31.0.11"),
         "the alternate screen is gone:\n{pane}"
     );
-    let _ = tmux(&["kill-session", "-t", &session]);
 }

@@ -222,11 +222,7 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
 
 /// The source line of every rule of the table that starts on line `from`, per chain in
 /// order (one pass over the table's lines, for error positions).
-fn rule_lines(
-    src: &str,
-    from: usize,
-    to: usize,
-) -> std::collections::HashMap<&str, Vec<usize>> {
+fn rule_lines(src: &str, from: usize, to: usize) -> std::collections::HashMap<&str, Vec<usize>> {
     let mut out: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
     for (n, l) in src.lines().enumerate().take(to).skip(from) {
         let l = l.trim_start();
