@@ -56,16 +56,7 @@ fn single_endpoint() {
 #[test]
 fn multiple_endpoints_are_all_listed_with_their_probabilities() {
     let nf = parse_iptables_save("trace.rules", RULES).unwrap();
-    let q = RulesQuery {
-        src: "10.0.0.2".parse().unwrap(),
-        dst: "172.30.0.44".parse().unwrap(),
-        dport: 80,
-        proto: 6,
-        local_ips: vec![],
-        iif: None,
-        oif: None,
-        sets: Vec::new(),
-    };
+    let q = query("10.0.0.2", "172.30.0.44", 80, &[]);
     let o = trace_rules(&nf, &q);
     let got: Vec<(Option<String>, String)> = o
         .iter()
@@ -169,19 +160,24 @@ fn the_cli_prints_outcomes_as_text_and_json() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The verdict for a packet to 10.0.0.3:80 from 10.0.0.2 (the node is 10.0.0.3).
-fn verdicts_of(rules: &str) -> Vec<&'static str> {
-    let nf = parse_iptables_save("goto.rules", rules).unwrap_or_else(|e| panic!("{e}"));
-    let q = RulesQuery {
-        src: "10.0.0.2".parse().unwrap(),
-        dst: "10.0.0.3".parse().unwrap(),
-        dport: 80,
+/// A TCP packet from `src` to `dst:dport` at a node with addresses `local`, no ipsets.
+fn query(src: &str, dst: &str, dport: u16, local: &[&str]) -> RulesQuery {
+    RulesQuery {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        dport,
         proto: 6,
-        local_ips: vec!["10.0.0.3".parse().unwrap()],
+        local_ips: local.iter().map(|l| l.parse().unwrap()).collect(),
         iif: None,
         oif: None,
         sets: Vec::new(),
-    };
+    }
+}
+
+/// The verdict for a packet to 10.0.0.3:80 from 10.0.0.2 (the node is 10.0.0.3).
+fn verdicts_of(rules: &str) -> Vec<&'static str> {
+    let nf = parse_iptables_save("goto.rules", rules).unwrap_or_else(|e| panic!("{e}"));
+    let q = query("10.0.0.2", "10.0.0.3", 80, &["10.0.0.3"]);
     trace_rules(&nf, &q).iter().map(|o| o.verdict).collect()
 }
 
@@ -209,16 +205,7 @@ fn ipset_matches_use_the_given_sets_and_missing_ones_are_named() {
         "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.3,tcp:80\n",
     )
     .unwrap();
-    let mut q = RulesQuery {
-        src: "10.0.0.2".parse().unwrap(),
-        dst: "10.96.0.3".parse().unwrap(),
-        dport: 80,
-        proto: 6,
-        local_ips: vec!["10.96.0.3".parse().unwrap()],
-        iif: None,
-        oif: None,
-        sets: Vec::new(),
-    };
+    let mut q = query("10.0.0.2", "10.96.0.3", 80, &["10.96.0.3"]);
     let verdicts = |q: &RulesQuery| -> Vec<&'static str> {
         trace_rules(&nf, q).iter().map(|o| o.verdict).collect()
     };
@@ -248,16 +235,7 @@ fn a_cut_short_enumeration_says_so() {
     }
     rules.push_str("COMMIT\n");
     let nf = parse_iptables_save("coins", &rules).unwrap();
-    let q = RulesQuery {
-        src: "10.0.0.2".parse().unwrap(),
-        dst: "10.0.0.3".parse().unwrap(),
-        dport: 80,
-        proto: 6,
-        local_ips: vec![],
-        iif: None,
-        oif: None,
-        sets: Vec::new(),
-    };
+    let q = query("10.0.0.2", "10.0.0.3", 80, &[]);
     let outcomes = trace_rules(&nf, &q);
     assert_eq!(outcomes.len(), kpath_sim::engine::MAX_OUTCOMES);
     let text = kpath_sim::rules_only::render_text("coins", &q, &outcomes);
@@ -276,16 +254,7 @@ fn an_untranslated_connection_is_not_ctstate_dnat() {
     let firewall = "*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n-A INPUT -j KUBE-FIREWALL\n-A KUBE-FIREWALL -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\nCOMMIT\n";
     let with_nat =
         format!("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n{firewall}");
-    let q = RulesQuery {
-        src: "10.0.0.2".parse().unwrap(),
-        dst: "127.0.0.1".parse().unwrap(),
-        dport: 30000,
-        proto: 6,
-        local_ips: vec!["10.0.0.1".parse().unwrap()],
-        iif: None,
-        oif: None,
-        sets: Vec::new(),
-    };
+    let q = query("10.0.0.2", "127.0.0.1", 30000, &["10.0.0.1"]);
     for rules in [firewall.to_string(), with_nat] {
         let nf = parse_iptables_save("fw", &rules).unwrap();
         let v: Vec<&str> = trace_rules(&nf, &q).iter().map(|o| o.verdict).collect();
@@ -307,16 +276,7 @@ fn a_walk_cut_at_the_rule_cap_says_why() {
     }
     rules.push_str("-A C24 -m comment --comment leaf\nCOMMIT\n");
     let nf = parse_iptables_save("dag", &rules).unwrap();
-    let q = RulesQuery {
-        src: "10.0.0.2".parse().unwrap(),
-        dst: "10.0.0.3".parse().unwrap(),
-        dport: 80,
-        proto: 6,
-        local_ips: vec!["10.0.0.3".parse().unwrap()],
-        iif: None,
-        oif: None,
-        sets: Vec::new(),
-    };
+    let q = query("10.0.0.2", "10.0.0.3", 80, &["10.0.0.3"]);
     let o = trace_rules(&nf, &q);
     assert_eq!(o[0].verdict, "DROP");
     let last = o[0].hits.last().unwrap();

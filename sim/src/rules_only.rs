@@ -223,53 +223,40 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
         }
         None
     };
-    for h in first_hooks {
-        if let Some(v) = run_hook(
-            *h,
-            &mut ip,
-            &mut mark,
-            &mut hits,
-            &mut masquerade,
-            &mut dnat_done,
-            choices,
-        ) {
-            return RuleOutcome {
-                verdict: v,
-                destination: None,
-                masquerade: false,
-                probability: choices.probability(),
-                path: "dropped",
-                hits,
-            };
-        }
-    }
-    let local_dst = q.local_ips.contains(&ip.dst) || ip.dst.is_loopback();
-    // A local packet to a local address loops back through lo: POSTROUTING, then
-    // PREROUTING (its nat already decided) and INPUT.
-    let rest: &[Hook] = match (local_src, local_dst) {
-        (true, true) => &[Hook::Postrouting, Hook::Prerouting, Hook::Input],
-        (true, false) => &[Hook::Postrouting],
-        (false, true) => &[Hook::Input],
-        (false, false) => &[Hook::Forward, Hook::Postrouting],
-    };
-    for h in rest {
-        if let Some(v) = run_hook(
-            *h,
-            &mut ip,
-            &mut mark,
-            &mut hits,
-            &mut masquerade,
-            &mut dnat_done,
-            choices,
-        ) {
-            return RuleOutcome {
-                verdict: v,
-                destination: None,
-                masquerade: false,
-                probability: choices.probability(),
-                path: "dropped",
-                hits,
-            };
+    let local_dst = |ip: &Ipv4| q.local_ips.contains(&ip.dst) || ip.dst.is_loopback();
+    // The first hook, then the rest of the way, which the first hook's DNAT may change.
+    for phase in 0..2 {
+        let hooks: &[Hook] = if phase == 0 {
+            first_hooks
+        } else {
+            // A local packet to a local address loops back through lo: POSTROUTING, then
+            // PREROUTING (its nat already decided) and INPUT.
+            match (local_src, local_dst(&ip)) {
+                (true, true) => &[Hook::Postrouting, Hook::Prerouting, Hook::Input],
+                (true, false) => &[Hook::Postrouting],
+                (false, true) => &[Hook::Input],
+                (false, false) => &[Hook::Forward, Hook::Postrouting],
+            }
+        };
+        for h in hooks {
+            if let Some(v) = run_hook(
+                *h,
+                &mut ip,
+                &mut mark,
+                &mut hits,
+                &mut masquerade,
+                &mut dnat_done,
+                choices,
+            ) {
+                return RuleOutcome {
+                    verdict: v,
+                    destination: None,
+                    masquerade: false,
+                    probability: choices.probability(),
+                    path: "dropped",
+                    hits,
+                };
+            }
         }
     }
     let destination = match &ip.payload {
@@ -282,7 +269,7 @@ fn run_once(nf: &Netfilter, q: &RulesQuery, choices: &mut Choices) -> RuleOutcom
         destination: Some(destination),
         masquerade,
         probability: choices.probability(),
-        path: if local_dst { "local" } else { "forward" },
+        path: if local_dst(&ip) { "local" } else { "forward" },
         hits,
     }
 }

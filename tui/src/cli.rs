@@ -364,22 +364,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                             || t.label.starts_with(&format!("{p}:"))
                             || t.label.starts_with(&format!("{p} "))
                     })
-                    .ok_or_else(|| {
-                        let known: Vec<&str> = s
-                            .packets
-                            .iter()
-                            .map(|p| p.name.value.as_str())
-                            .chain(s.flows.iter().map(|f| f.name.value.as_str()))
-                            .collect();
-                        let hint = did_you_mean(p, known.iter().copied())
-                            .map(|m| format!("did you mean `{m}`? "))
-                            .unwrap_or_default();
-                        usage(format!(
-                            "{} has no packet or flow `{p}`\n  = hint: {hint}packets and flows: {}",
-                            s.file,
-                            known.join(", ")
-                        ))
-                    })?,
+                    .ok_or_else(|| no_packet_or_flow(&s, p))?,
                 None => 0,
             };
             let mut app = crate::tui::app::App::new(s, w, tracks);
@@ -413,20 +398,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 && s.packet(p).is_none()
                 && !s.flows.iter().any(|f| &f.name.value == p)
             {
-                let known: Vec<&str> = s
-                    .packets
-                    .iter()
-                    .map(|p| p.name.value.as_str())
-                    .chain(s.flows.iter().map(|f| f.name.value.as_str()))
-                    .collect();
-                let hint = did_you_mean(p, known.iter().copied())
-                    .map(|m| format!("did you mean `{m}`? "))
-                    .unwrap_or_default();
-                return Err(usage(format!(
-                    "{} has no packet or flow `{p}`\n  = hint: {hint}packets and flows: {}",
-                    s.file,
-                    known.join(", ")
-                )));
+                return Err(no_packet_or_flow(&s, p));
             }
             let (text, ok) = crate::lab_cmd::verify(&s, packet.as_deref(), seed, keep)?;
             Ok(Output::Report { text, ok })
@@ -434,25 +406,29 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
     }
 }
 
+/// `name` names no packet and no flow of the scenario: say so, with the names it has.
+fn no_packet_or_flow(s: &kpath_sim::scenario::Scenario, name: &str) -> Failure {
+    let known: Vec<&str> = s
+        .packets
+        .iter()
+        .map(|p| p.name.value.as_str())
+        .chain(s.flows.iter().map(|f| f.name.value.as_str()))
+        .collect();
+    let hint = did_you_mean(name, known.iter().copied())
+        .map(|m| format!("did you mean `{m}`? "))
+        .unwrap_or_default();
+    usage(format!(
+        "{} has no packet or flow `{name}`\n  = hint: {hint}packets and flows: {}",
+        s.file,
+        known.join(", ")
+    ))
+}
+
 /// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
     use kpath_sim::ipvs::{Scheduler, print};
-    // NodePort virtual services listen on every node address (eth0 first), not on lo.
-    let mut ips: Vec<std::net::Ipv4Addr> = Vec::new();
-    for name in ["eth0"]
-        .into_iter()
-        .chain(ns.links.iter().map(|l| l.name.as_str()))
-    {
-        if let Some(l) = ns.link_by_name(name) {
-            for a in &l.addrs {
-                if !a.addr.is_loopback() && !ips.contains(&a.addr) {
-                    ips.push(a.addr);
-                }
-            }
-        }
-    }
-    let rr = Scheduler::by_name("rr").unwrap_or(Scheduler::Lc);
-    let n = kpath_sim::k8s::kube_proxy_ipvs::ipvs_node(s, &ns.name, &ips, &rr);
+    use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
+    let n = ipvs_node(s, &ns.name, &node_ips(ns), &Scheduler::Rr { last: None });
     let bound: Vec<String> = n
         .bound
         .iter()

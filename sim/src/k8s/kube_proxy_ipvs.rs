@@ -370,6 +370,21 @@ fn iptables(sets: &Sets, cluster_cidr: &str, masquerade_all: bool, random_fully:
     out
 }
 
+/// The addresses NodePort virtual services listen on with `nodePortAddresses` unset: every
+/// local address but loopback (`GetAllLocalAddressesExcept("kube-ipvs0")`), eth0's first.
+pub fn node_ips(ns: &crate::net::Netns) -> Vec<Ipv4Addr> {
+    let mut ips: Vec<Ipv4Addr> = Vec::new();
+    let eth0 = ns.links.iter().filter(|l| l.name == "eth0");
+    for l in eth0.chain(ns.links.iter().filter(|l| l.name != "eth0")) {
+        for a in &l.addrs {
+            if !a.addr.is_loopback() && !ips.contains(&a.addr) {
+                ips.push(a.addr);
+            }
+        }
+    }
+    ips
+}
+
 /// `syncProxyRules` in IPVS mode for one node. `node_ips` are the node's own addresses,
 /// its primary (eth0) first: NodePort virtual services listen on every one of them.
 pub fn ipvs_node(

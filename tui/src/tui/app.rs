@@ -29,7 +29,8 @@ pub const KINDS: [StepKind; 13] = [
     StepKind::Drop,
     StepKind::Icmp,
 ];
-const KIND_KEYS: [char; 13] = [
+/// The filter overlay's key for each of [`KINDS`].
+pub const KIND_KEYS: [char; 13] = [
     '1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'a', 'b', 'c',
 ];
 

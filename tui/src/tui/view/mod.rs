@@ -6,7 +6,7 @@ mod packet;
 mod steps;
 mod topology;
 
-use super::app::{App, KINDS, Overlay};
+use super::app::{App, KIND_KEYS, KINDS, Overlay};
 use kpath_sim::trace::StepKind;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -221,23 +221,23 @@ fn help(f: &mut Frame, area: Rect) {
             ])
         })
         .collect();
+    overlay(f, r, " keys — Esc closes ", lines);
+}
+
+/// A bordered box drawn over whatever is under it.
+fn overlay(f: &mut Frame, r: Rect, title: &str, lines: Vec<Line>) {
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys — Esc closes "),
-        ),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         r,
     );
 }
 
 fn filter(f: &mut Frame, app: &App, area: Rect) {
     let r = centered(area, 44, KINDS.len() as u16 + 4);
-    let keys = "1234567890abc";
     let lines: Vec<Line> = KINDS
         .iter()
-        .zip(keys.chars())
+        .zip(KIND_KEYS)
         .map(|(k, c)| {
             let on = !app.hidden.contains(k);
             Line::from(vec![
@@ -246,15 +246,7 @@ fn filter(f: &mut Frame, app: &App, area: Rect) {
             ])
         })
         .collect();
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" show step kinds — key toggles, Esc closes "),
-        ),
-        r,
-    );
+    overlay(f, r, " show step kinds — key toggles, Esc closes ", lines);
 }
 
 fn tracks(f: &mut Frame, app: &App, area: Rect) {
@@ -276,13 +268,5 @@ fn tracks(f: &mut Frame, app: &App, area: Rect) {
             }
         })
         .collect();
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" follow which packet — ↑/↓, Enter "),
-        ),
-        r,
-    );
+    overlay(f, r, " follow which packet — ↑/↓, Enter ", lines);
 }
