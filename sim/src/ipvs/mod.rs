@@ -5,6 +5,7 @@
 //! This is the table and its decisions; the hooks that consult it (`ip_vs_in_hook` at
 //! LOCAL_IN, `ip_vs_out_hook` at FORWARD) belong to the engine.
 
+pub mod conn;
 pub mod print;
 pub mod sched;
 
@@ -133,10 +134,11 @@ impl VirtualService {
     }
 }
 
-/// A namespace's IPVS table.
+/// A namespace's IPVS: its virtual services and the connections through them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ipvs {
     pub services: Vec<VirtualService>,
+    pub conns: conn::Conns,
 }
 
 impl Ipvs {

@@ -117,6 +117,7 @@ mod tests {
         dns.add_dest(RealServer::masq(ip("10.244.1.3"), 53));
         Ipvs {
             services: vec![dns, web, k, np],
+            ..Ipvs::default()
         }
     }
 
