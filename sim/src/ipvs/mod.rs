@@ -6,6 +6,7 @@
 //! LOCAL_IN, `ip_vs_out_hook` at FORWARD) belong to the engine.
 
 pub mod conn;
+pub mod mh;
 pub mod print;
 pub mod sched;
 
@@ -37,6 +38,9 @@ pub struct RealServer {
     pub addr: Ipv4Addr,
     pub port: u16,
     pub weight: u32,
+    /// The latest non-zero weight (`dest->last_weight`, kept by `__ip_vs_update_dest`): `mh`
+    /// builds its table from it, so a server quiesced to weight 0 keeps its slots.
+    pub last_weight: u32,
     pub forward: Forward,
     /// Connections in ESTABLISHED (TCP) - `lc` weighs these 256 times the inactive ones.
     pub active: u32,
@@ -49,6 +53,7 @@ impl RealServer {
             addr,
             port,
             weight: 1,
+            last_weight: 1,
             forward: Forward::Masq,
             active: 0,
             inactive: 0,
@@ -67,6 +72,9 @@ pub enum Scheduler {
     Lc,
     /// Source hashing over 256 buckets.
     Sh,
+    /// Maglev hashing over 4093 slots, with the service's scheduler flags. Stateless: the
+    /// kernel's table is a function of the real servers, rebuilt by `mh::table`.
+    Mh(mh::Flags),
 }
 
 impl Scheduler {
@@ -76,16 +84,19 @@ impl Scheduler {
             Scheduler::Wrr(_) => "wrr",
             Scheduler::Lc => "lc",
             Scheduler::Sh => "sh",
+            Scheduler::Mh(_) => "mh",
         }
     }
 
-    /// A fresh scheduler by its ipvsadm name, or None for one kpath does not model.
+    /// A fresh scheduler by its ipvsadm name, or None for one kpath does not model. `mh`
+    /// comes with the flags kube-proxy gives its services (`mh-port`).
     pub fn by_name(name: &str) -> Option<Scheduler> {
         Some(match name {
             "rr" => Scheduler::Rr { last: None },
             "wrr" => Scheduler::Wrr(sched::WrrMark::default()),
             "lc" => Scheduler::Lc,
             "sh" => Scheduler::Sh,
+            "mh" => Scheduler::Mh(mh::Flags::KUBE_PROXY),
             _ => return None,
         })
     }
@@ -119,18 +130,33 @@ impl VirtualService {
         }
     }
 
-    /// `ip_vs_add_dest`: the new real server goes to the head of the list.
-    pub fn add_dest(&mut self, d: RealServer) {
+    /// `ip_vs_add_dest`: the new real server goes to the head of the list, its
+    /// `last_weight` set to its weight whatever it is.
+    pub fn add_dest(&mut self, mut d: RealServer) {
+        d.last_weight = d.weight;
         self.dests.insert(0, d);
         if let Scheduler::Wrr(m) = &mut self.scheduler {
             m.dest_changed(&self.dests);
         }
     }
 
-    /// Pick a real server for a new connection from `src` (the scheduler's `schedule`),
-    /// advancing the scheduler's state. None: no destination available.
-    pub fn schedule(&mut self, src: Ipv4Addr) -> Option<usize> {
-        sched::schedule(&mut self.scheduler, &self.dests, src)
+    /// `ip_vs_edit_dest` with a new weight (kube-proxy's graceful termination sets 0):
+    /// `last_weight` follows only a non-zero weight.
+    pub fn set_weight(&mut self, i: usize, weight: u32) {
+        let d = &mut self.dests[i];
+        if weight != 0 {
+            d.last_weight = weight;
+        }
+        d.weight = weight;
+        if let Scheduler::Wrr(m) = &mut self.scheduler {
+            m.dest_changed(&self.dests);
+        }
+    }
+
+    /// Pick a real server for a new connection from `src`:`sport` (the scheduler's
+    /// `schedule`), advancing the scheduler's state. None: no destination available.
+    pub fn schedule(&mut self, src: Ipv4Addr, sport: u16) -> Option<usize> {
+        sched::schedule(&mut self.scheduler, &self.dests, src, sport)
     }
 }
 

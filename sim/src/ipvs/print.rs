@@ -1,7 +1,7 @@
 //! `ipvsadm -Ln` and `ipvsadm-save -n`, as ipvsadm prints them (`list_all`,
 //! `print_service_entry`), sorted as ipvsadm sorts (`ipvs_cmp_services`, `ipvs_cmp_dests`).
 
-use super::{Forward, Ipvs, RealServer, VirtualService};
+use super::{Forward, Ipvs, RealServer, Scheduler, VirtualService};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -37,6 +37,17 @@ fn proto_name(p: u8) -> &'static str {
     }
 }
 
+/// `print_sched_flags` (ipvsadm 1.29+): the scheduler flags by their `mh` names,
+/// fallback first, comma-separated; None when no `IP_VS_SVC_F_SCHED*` bit is set.
+fn sched_flags(s: &Scheduler) -> Option<String> {
+    let Scheduler::Mh(f) = s else { return None };
+    let names: Vec<&str> = [(f.fallback, "mh-fallback"), (f.port, "mh-port")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    (!names.is_empty()).then(|| names.join(","))
+}
+
 /// `ipvsadm -Ln`.
 pub fn list(ipvs: &Ipvs) -> String {
     let mut out = String::from(
@@ -45,6 +56,9 @@ pub fn list(ipvs: &Ipvs) -> String {
     for (s, dests) in sorted(ipvs) {
         let name = format!("{}  {}:{}", proto_name(s.proto), s.addr, s.port);
         let _ = write!(out, "{name} {}", s.scheduler.name());
+        if let Some(f) = sched_flags(&s.scheduler) {
+            let _ = write!(out, " ({f})");
+        }
         if let Some(p) = s.persistent {
             let _ = write!(out, " persistent {p}");
         }
@@ -77,6 +91,9 @@ pub fn save(ipvs: &Ipvs) -> String {
         let _ = write!(out, "-A {vs} -s {}", s.scheduler.name());
         if let Some(p) = s.persistent {
             let _ = write!(out, " -p {p}");
+        }
+        if let Some(f) = sched_flags(&s.scheduler) {
+            let _ = write!(out, " -b {f}");
         }
         out.push('\n');
         for d in dests {
@@ -152,6 +169,37 @@ UDP  10.96.0.10:53 rr
                 "-A -u 10.96.0.10:53 -s rr\n-a -u 10.96.0.10:53 -r 10.244.1.3:53 -m -w 1\n"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn mh_services_show_their_scheduler_flags() {
+        // print_service_entry: "(flags)" after the scheduler name, before persistence;
+        // ipvsadm-save's "-b flags" after "-p".
+        let mut ipvs = example();
+        for s in &mut ipvs.services {
+            s.scheduler = Scheduler::by_name("mh").unwrap();
+        }
+        let text = list(&ipvs);
+        assert!(
+            text.contains("\nTCP  172.31.0.11:30080 mh (mh-port) persistent 10800\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nUDP  10.96.0.10:53 mh (mh-port)\n"),
+            "{text}"
+        );
+        let text = save(&ipvs);
+        assert!(
+            text.starts_with("-A -t 172.31.0.11:30080 -s mh -p 10800 -b mh-port\n"),
+            "{text}"
+        );
+        ipvs.services[0].scheduler = Scheduler::Mh(crate::ipvs::mh::Flags {
+            fallback: true,
+            port: true,
+        });
+        assert!(
+            save(&ipvs).ends_with("-A -u 10.96.0.10:53 -s mh -b mh-fallback,mh-port\n-a -u 10.96.0.10:53 -r 10.244.1.3:53 -m -w 1\n")
         );
     }
 }

@@ -10,12 +10,20 @@ fn available(d: &RealServer) -> bool {
     d.weight > 0
 }
 
-pub fn schedule(s: &mut Scheduler, dests: &[RealServer], src: Ipv4Addr) -> Option<usize> {
+/// The scheduler's pick for a new connection from `src`:`sport` (only `mh` with `mh-port`
+/// reads the port; kube-proxy sets no `sh-port`).
+pub fn schedule(
+    s: &mut Scheduler,
+    dests: &[RealServer],
+    src: Ipv4Addr,
+    sport: u16,
+) -> Option<usize> {
     match s {
         Scheduler::Rr { last } => rr(last, dests),
         Scheduler::Wrr(mark) => mark.schedule(dests),
         Scheduler::Lc => lc(dests),
         Scheduler::Sh => sh(dests, src),
+        Scheduler::Mh(flags) => super::mh::schedule(dests, *flags, src, sport),
     }
 }
 
@@ -171,7 +179,7 @@ mod tests {
 
     fn picks(s: &mut VirtualService, n: usize) -> Vec<usize> {
         (0..n)
-            .map(|_| s.schedule("10.244.9.9".parse().unwrap()).unwrap())
+            .map(|_| s.schedule("10.244.9.9".parse().unwrap(), 40000).unwrap())
             .collect()
     }
 
@@ -212,10 +220,10 @@ mod tests {
         let mut s = svc("lc", &[1, 1]);
         s.dests[0].active = 1;
         s.dests[1].inactive = 255;
-        assert_eq!(s.schedule("10.244.9.9".parse().unwrap()), Some(1));
+        assert_eq!(s.schedule("10.244.9.9".parse().unwrap(), 40000), Some(1));
         s.dests[1].inactive = 256;
         assert_eq!(
-            s.schedule("10.244.9.9".parse().unwrap()),
+            s.schedule("10.244.9.9".parse().unwrap(), 40000),
             Some(0),
             "ties keep the first"
         );
@@ -229,8 +237,8 @@ mod tests {
         assert_eq!(sh_bucket("203.0.113.7".parse().unwrap()), 124);
         let mut s = svc("sh", &[1, 1]);
         // Two weight-1 servers: bucket b -> list[b % 2]; the same source always lands there.
-        assert_eq!(s.schedule("10.244.1.5".parse().unwrap()), Some(1));
-        assert_eq!(s.schedule("10.244.1.5".parse().unwrap()), Some(1));
-        assert_eq!(s.schedule("203.0.113.7".parse().unwrap()), Some(0));
+        assert_eq!(s.schedule("10.244.1.5".parse().unwrap(), 40000), Some(1));
+        assert_eq!(s.schedule("10.244.1.5".parse().unwrap(), 40000), Some(1));
+        assert_eq!(s.schedule("203.0.113.7".parse().unwrap(), 40000), Some(0));
     }
 }
