@@ -240,15 +240,40 @@ fn flow_connections_are_bounded() {
 }
 
 #[test]
-fn ipvs_mode_is_refused_with_the_way_to_see_its_tables() {
+fn ipvs_settings_need_ipvs_mode_and_a_scheduler_kpath_models() {
     let src = base();
-    let bad = src.replacen("cluster:", "kubeProxy: {mode: ipvs}\ncluster:", 1);
-    let e = load_scenario_str("bad.yaml", &bad).expect_err("ipvs mode");
-    assert!(e.message.contains("IPVS mode yet"), "{e}");
+    let line_of =
+        |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
+    // `mode: ipvs` alone loads.
+    let ok = src.replacen("cluster:", "kubeProxy: {mode: ipvs}\ncluster:", 1);
+    load_scenario_str("ok.yaml", &ok).unwrap_or_else(|e| panic!("{e}"));
+    // An unknown scheduler is named, with the ones kpath models.
+    let bad = src.replacen(
+        "cluster:",
+        "kubeProxy:\n  mode: ipvs\n  ipvs: {scheduler: fo}\ncluster:",
+        1,
+    );
+    let e = load_scenario_str("bad.yaml", &bad).expect_err("unknown scheduler");
+    assert!(e.message.contains("scheduler `fo`"), "{e}");
     assert!(
-        e.hint.clone().unwrap_or_default().contains("kpath show"),
+        e.hint.clone().unwrap_or_default().contains("rr, wrr"),
         "{e}"
     );
-    let line = bad[..bad.find("mode: ipvs").unwrap()].matches('\n').count() + 1;
-    assert_eq!(e.line, line, "{e}");
+    assert_eq!(e.line, line_of(&bad, "scheduler: fo"), "{e}");
+    // IPVS settings without IPVS mode would be silently ignored: refused instead.
+    let bad = src.replacen(
+        "cluster:",
+        "kubeProxy:\n  ipvs: {scheduler: sh}\ncluster:",
+        1,
+    );
+    let e = load_scenario_str("bad.yaml", &bad).expect_err("ipvs without mode");
+    assert!(
+        e.message.contains("only when kube-proxy runs in IPVS mode"),
+        "{e}"
+    );
+    assert!(
+        e.hint.clone().unwrap_or_default().contains("mode: ipvs"),
+        "{e}"
+    );
+    assert_eq!(e.line, line_of(&bad, "ipvs: {"), "{e}");
 }

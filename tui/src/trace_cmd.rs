@@ -242,17 +242,7 @@ pub fn trace(
                     let why: Vec<String> = o
                         .choices
                         .iter()
-                        .map(|c| {
-                            format!(
-                                "{} -> {}",
-                                c.what,
-                                if c.chosen == 0 {
-                                    "matched"
-                                } else {
-                                    "not matched"
-                                }
-                            )
-                        })
+                        .map(|c| format!("{} -> {}", c.what, c.taken()))
                         .collect();
                     out.push_str(&format!(
                         "\n--- outcome {} of {} ({:.2}%){} ---\n",

@@ -52,7 +52,7 @@ impl Walk<'_> {
             skb.physin = Some(port);
             let dst_before = skb.ipv4().map(|i| i.dst);
             if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(br), None) {
-                return Next::End(End::Fate(d));
+                return *d;
             }
             skb.br_nf_prerouted = true;
             if let Err(d) = self.br_nf_pre_routing_finish(&mut skb, br, dst_before) {
@@ -232,7 +232,7 @@ impl Walk<'_> {
                     "br_netfilter: the bridged IPv4 frame runs the IPv4 {} hook, with {brn} {devs}", hook.chain()))
                     .hook = Some(hook);
                 if let Err(d) = self.nf_hook(&mut skb, hook, iif, Some(br)) {
-                    return Next::End(End::Fate(d));
+                    return *d;
                 }
             }
         }

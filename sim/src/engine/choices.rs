@@ -15,6 +15,20 @@ pub struct Choice {
     /// Probability of each option.
     pub options: Vec<f64>,
     pub chosen: usize,
+    /// What each option is, when more than "the rule matched or not" (IPVS: the server).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+impl Choice {
+    /// The option taken, in words.
+    pub fn taken(&self) -> String {
+        match self.labels.get(self.chosen) {
+            Some(l) => l.clone(),
+            None if self.chosen == 0 => "matched".to_string(),
+            None => "not matched".to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -44,8 +58,35 @@ impl Choices {
             what,
             options,
             chosen,
+            labels: Vec::new(),
         });
         chosen == 0
+    }
+
+    /// A choice among `options` (probabilities, in order) that the kernel makes from its
+    /// own state rather than at random - IPVS round robin's next server is `default`.
+    /// Enumeration still explores every option, weighed by its long-run share.
+    pub fn pick(
+        &mut self,
+        options: Vec<f64>,
+        labels: Vec<String>,
+        default: usize,
+        what: String,
+    ) -> usize {
+        let chosen = if let Some(&f) = self.forced.get(self.log.len()) {
+            f
+        } else if self.enumerate {
+            options.iter().position(|p| *p > 0.0).unwrap_or(0)
+        } else {
+            default
+        };
+        self.log.push(Choice {
+            what,
+            options,
+            chosen,
+            labels,
+        });
+        chosen
     }
 
     /// The probability of the path taken.

@@ -49,6 +49,16 @@ impl Walk<'_> {
             LinkKind::Ethernet { peer } => self.cross(skb, peer, "dev_hard_start_xmit", "cable"),
             LinkKind::Bridge(_) => self.br_dev_xmit(skb),
             LinkKind::Vxlan(_) => self.vxlan_xmit(skb),
+            LinkKind::Dummy => {
+                let name = link.name.clone();
+                self.drop_here(
+                    &skb,
+                    Some(skb.dev),
+                    "dummy_xmit",
+                    DispositionKind::Dropped,
+                    format!("{name} is a dummy device: it frees every frame sent to it"),
+                )
+            }
         }
     }
 

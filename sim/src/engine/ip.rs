@@ -23,7 +23,7 @@ impl Walk<'_> {
                 format!("IPv4 packet received on {devn}"),
             );
             if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(dev), None) {
-                return Next::End(End::Fate(d));
+                return *d;
             }
         }
         skb.br_nf_prerouted = false;
@@ -185,7 +185,7 @@ impl Walk<'_> {
             let iif = skb.iif;
             self.nf_hook(&mut skb, Hook::Forward, iif, Some(out))
         } {
-            return Next::End(End::Fate(d));
+            return *d;
         }
         skb.dev = out;
         Next::Output(skb, rt)
@@ -198,7 +198,7 @@ impl Walk<'_> {
             let dev = skb.dev;
             self.nf_hook(&mut skb, Hook::Output, None, Some(dev))
         } {
-            return Next::End(End::Fate(d));
+            return *d;
         }
         // ip_route_me_harder: OUTPUT's DNAT changed the destination, so route again.
         let dst = skb.ipv4().map(|i| i.dst);
@@ -243,7 +243,7 @@ impl Walk<'_> {
             let iif = skb.iif;
             self.nf_hook(&mut skb, Hook::Postrouting, iif, Some(out))
         } {
-            return Next::End(End::Fate(d));
+            return *d;
         }
         let Some(ip) = skb.ipv4().cloned() else {
             return Next::Xmit(skb);

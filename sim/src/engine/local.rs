@@ -18,7 +18,7 @@ impl Walk<'_> {
             "the packet is for this host",
         );
         if let Err(d) = self.nf_hook(&mut skb, Hook::Input, Some(dev), None) {
-            return Next::End(End::Fate(d));
+            return *d;
         }
         let Some(ip) = skb.ipv4().cloned() else {
             return self.drop_here(

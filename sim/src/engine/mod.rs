@@ -9,6 +9,7 @@ mod dev;
 mod flow;
 mod icmp;
 mod ip;
+mod ipvs;
 mod local;
 mod neigh;
 mod nf;

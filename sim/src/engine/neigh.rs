@@ -68,6 +68,7 @@ impl Walk<'_> {
             iif: None,
             mark: 0,
             br_nf_prerouted: false,
+            ipvs_property: false,
             physin: None,
             physout: None,
             ct: None,

@@ -4,7 +4,7 @@
 //! only for a connection's first packet, and its decision is applied to every later packet
 //! from the conntrack entry (`nf_nat_inet_fn` -> `nf_nat_packet`).
 
-use super::{Skb, Walk};
+use super::{End, Next, Skb, Walk};
 use crate::net::{IfIndex, Netns, route};
 use crate::netfilter::conntrack::{Conn, Dir, manip, manip_quoted};
 use crate::netfilter::eval::{
@@ -107,17 +107,23 @@ enum Entry {
     Table(TableKind),
     ConntrackIn,
     Confirm,
+    /// `ip_vs_in_hook`: IPVS schedules requests to a virtual service.
+    IpvsIn,
+    /// `ip_vs_out_hook`: IPVS gives replies of real servers their virtual source back.
+    IpvsOut,
 }
 
 impl Walk<'_> {
-    /// Run `hook` for the packet; Err ends the walk (a DROP or REJECT named by its rule).
+    /// Run `hook` for the packet. Err: a function took the packet (NF_DROP or NF_STOLEN),
+    /// and this is what happens to it instead - the end of the walk (a DROP or REJECT named
+    /// by its rule), or where IPVS sent it on.
     pub(super) fn nf_hook(
         &mut self,
         skb: &mut Skb,
         hook: Hook,
         iif: Option<IfIndex>,
         oif: Option<IfIndex>,
-    ) -> Result<(), Disposition> {
+    ) -> Result<(), Box<Next>> {
         let ns = self.world.ns(skb.ns);
         let mut entries: Vec<(i32, Entry)> = ns
             .netfilter
@@ -132,11 +138,22 @@ impl Walk<'_> {
                 Hook::Forward => {}
             }
         }
+        // ip_vs_ops4: registered with the namespace's first virtual service.
+        if ns.ipvs.is_some() {
+            match hook {
+                Hook::Input => entries.extend([(98, Entry::IpvsOut), (99, Entry::IpvsIn)]),
+                Hook::Output => entries.extend([(-99, Entry::IpvsOut), (-98, Entry::IpvsIn)]),
+                Hook::Forward => entries.push((100, Entry::IpvsOut)),
+                Hook::Prerouting | Hook::Postrouting => {}
+            }
+        }
         entries.sort_by_key(|(p, _)| *p);
         for (prio, e) in entries {
             match e {
                 Entry::ConntrackIn => self.conntrack_in(skb, hook),
                 Entry::Confirm => self.confirm(skb, hook),
+                Entry::IpvsIn => self.ip_vs_in_hook(skb, hook)?,
+                Entry::IpvsOut => self.ip_vs_out_hook(skb, hook),
                 Entry::Table(TableKind::Nat) => self.nat_hook(skb, hook, prio, iif, oif),
                 Entry::Table(kind) => {
                     let Some(w) = self.walk(skb, hook, kind, iif, oif) else {
@@ -147,21 +164,13 @@ impl Walk<'_> {
                     match &w.verdict {
                         Final::Accept => {}
                         Final::Drop => {
-                            return Err(self.rule_fate(
-                                skb,
-                                &w,
-                                oif.or(iif),
-                                DispositionKind::Dropped,
-                            ));
+                            let d = self.rule_fate(skb, &w, oif.or(iif), DispositionKind::Dropped);
+                            return Err(Box::new(Next::End(End::Fate(d))));
                         }
                         Final::Reject { with } => {
                             self.reject(skb, with);
-                            return Err(self.rule_fate(
-                                skb,
-                                &w,
-                                oif.or(iif),
-                                DispositionKind::Rejected,
-                            ));
+                            let d = self.rule_fate(skb, &w, oif.or(iif), DispositionKind::Rejected);
+                            return Err(Box::new(Next::End(End::Fate(d))));
                         }
                     }
                 }

@@ -23,6 +23,8 @@ pub struct Skb {
     /// Bridge ports the frame came in and goes out by (`-m physdev`), while bridged.
     pub physin: Option<IfIndex>,
     pub physout: Option<IfIndex>,
+    /// `skb->ipvs_property`: IPVS already handled this packet, so its hooks let it pass.
+    pub ipvs_property: bool,
     /// `skb->_nfct`: the connection and direction conntrack assigned.
     pub ct: Option<CtRef>,
     pub role: Role,
@@ -70,6 +72,7 @@ impl Skb {
             iif: None,
             mark: 0,
             br_nf_prerouted: false,
+            ipvs_property: false,
             physin: None,
             physout: None,
             ct: None,
@@ -86,6 +89,7 @@ impl Skb {
         }
         self.iif = None;
         self.br_nf_prerouted = false;
+        self.ipvs_property = false;
         self.physin = None;
         self.physout = None;
         self.ct = None;

@@ -57,9 +57,9 @@ impl Conns {
         src: (Ipv4Addr, u16),
         dst: (Ipv4Addr, u16),
     ) -> Option<&IpvsConn> {
-        self.conns.iter().find(|c| {
-            c.proto == proto && (c.caddr, c.cport) == src && (c.vaddr, c.vport) == dst
-        })
+        self.conns
+            .iter()
+            .find(|c| c.proto == proto && (c.caddr, c.cport) == src && (c.vaddr, c.vport) == dst)
     }
 
     /// `ip_vs_conn_out_get`: a reply of a known connection (real server -> client).
@@ -69,9 +69,9 @@ impl Conns {
         src: (Ipv4Addr, u16),
         dst: (Ipv4Addr, u16),
     ) -> Option<&IpvsConn> {
-        self.conns.iter().find(|c| {
-            c.proto == proto && (c.daddr, c.dport) == src && (c.caddr, c.cport) == dst
-        })
+        self.conns
+            .iter()
+            .find(|c| c.proto == proto && (c.daddr, c.dport) == src && (c.caddr, c.cport) == dst)
     }
 
     /// The client's template for a persistent virtual service, if one was made.

@@ -88,6 +88,9 @@ impl Scheduler {
         }
     }
 
+    /// The schedulers kpath models, by ipvsadm name.
+    pub const NAMES: &'static [&'static str] = &["rr", "wrr", "lc", "sh", "mh"];
+
     /// A fresh scheduler by its ipvsadm name, or None for one kpath does not model. `mh`
     /// comes with the flags kube-proxy gives its services (`mh-port`).
     pub fn by_name(name: &str) -> Option<Scheduler> {

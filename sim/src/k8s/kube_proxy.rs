@@ -72,6 +72,10 @@ impl Buf {
     }
 }
 
+/// KUBE-FIREWALL's one rule: martian packets to 127/8 from outside are dropped (kubelet
+/// writes it, and kube-proxy's iptables mode too when localhostNodePorts is on).
+pub(super) const LOCALNET_FIREWALL: &str = "-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP";
+
 /// kube-proxy's rules for `node`: the filter and nat parts of its restore payload.
 pub struct KubeProxyRules {
     pub filter: String,
@@ -164,7 +168,7 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
     nat.rule(format!("-A KUBE-MARK-MASQ -j MARK --or-mark {MASQ_MARK}"));
     // localhostNodePorts (default true, IPv4): block martian localnet traffic.
     filter.chain("KUBE-FIREWALL");
-    filter.rule("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP".into());
+    filter.rule(LOCALNET_FIREWALL.into());
 
     let node_ip = s
         .cluster

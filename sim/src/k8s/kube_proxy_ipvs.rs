@@ -3,10 +3,13 @@
 //! services with their real servers, and the iptables rules IPVS mode still writes.
 //! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources.
 
+use super::kube_proxy::{KubeProxyRules, LOCALNET_FIREWALL};
 use super::services::{ServicePortInfo, service_ports};
+use crate::diag::InputError;
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
+use crate::net::{Ipv4Net, LinkKind, NsKind, World};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
-use crate::scenario::{Scenario, SessionAffinity, TrafficPolicy};
+use crate::scenario::{ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use std::net::Ipv4Addr;
 
 /// What kube-proxy's IPVS mode programs on one node.
@@ -422,4 +425,87 @@ pub fn ipvs_node(
     );
     out.ipsets = sets.0;
     out
+}
+
+/// kube-proxy's payload split the way a node's ruleset is put together: the jumps from
+/// built-in chains apart from its own chains and rules, plus kubelet's KUBE-FIREWALL
+/// (kubelet writes it in every proxy mode).
+pub fn kube_proxy_rules(n: &IpvsNode) -> KubeProxyRules {
+    const BUILTIN: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+    let mut out = KubeProxyRules {
+        filter: String::new(),
+        nat: String::new(),
+        filter_jumps: Vec::new(),
+        nat_jumps: Vec::new(),
+    };
+    let mut nat = true;
+    for line in n.iptables.lines() {
+        match line {
+            "*nat" => nat = true,
+            "*filter" => nat = false,
+            "COMMIT" => {}
+            _ => {
+                let chain = line.strip_prefix("-A ").and_then(|r| r.split(' ').next());
+                let (body, jumps) = if nat {
+                    (&mut out.nat, &mut out.nat_jumps)
+                } else {
+                    (&mut out.filter, &mut out.filter_jumps)
+                };
+                if chain.is_some_and(|c| BUILTIN.contains(&c)) {
+                    jumps.push(line.to_string());
+                } else {
+                    body.push_str(line);
+                    body.push('\n');
+                }
+            }
+        }
+    }
+    out.filter_jumps.push("-A INPUT -j KUBE-FIREWALL".into());
+    out.filter_jumps.push("-A OUTPUT -j KUBE-FIREWALL".into());
+    out.filter = format!(
+        ":KUBE-FIREWALL - [0:0]\n{}{LOCALNET_FIREWALL}\n",
+        out.filter
+    );
+    out
+}
+
+/// kube-proxy in IPVS mode on every node: the kube-ipvs0 dummy device (down, each Service
+/// address a /32 on it, so a `local` route in table local: `fib_add_ifaddr` adds that route
+/// even for a device that is down), the ipsets, the IPVS table, and the node's ruleset with
+/// kube-proxy's IPVS-mode rules. Runs after the CNI made its devices: NodePort virtual
+/// services listen on every node address.
+pub(super) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
+    if s.proxy_mode() != ProxyMode::Ipvs {
+        return Ok(());
+    }
+    let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
+    for node in &s.cluster.nodes {
+        let name = &node.name.value;
+        let Some(id) = w
+            .netns
+            .iter()
+            .find(|ns| matches!(&ns.kind, NsKind::Node { node } if node == name))
+            .map(|ns| ns.id)
+        else {
+            continue;
+        };
+        let n = ipvs_node(s, name, &node_ips(w.ns(id)), &sched);
+        let netfilter = super::node_rules::node_netfilter(s, node, &kube_proxy_rules(&n))?;
+        let ns = w.ns_mut(id);
+        let mut dev = super::node::link(
+            "kube-ipvs0",
+            LinkKind::Dummy,
+            super::mac::from_name(&format!("{name}/kube-ipvs0")),
+            1500,
+        );
+        dev.up = false;
+        let dev = ns.add_link(dev);
+        for ip in &n.bound {
+            ns.add_addr(dev, Ipv4Net::new(*ip, 32));
+        }
+        ns.netfilter = netfilter;
+        ns.ipsets = n.ipsets;
+        ns.ipvs = Some(n.ipvs);
+    }
+    Ok(())
 }

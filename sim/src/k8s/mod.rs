@@ -29,6 +29,7 @@ pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputE
     for n in &s.cluster.nodes {
         cni_bridge::program(&mut w, s, n);
     }
+    kube_proxy_ipvs::program(&mut w, s)?;
     internet::program(&mut w, s, switch)?;
     Ok(w)
 }

@@ -3,7 +3,7 @@
 
 use super::mac;
 use crate::net::{Bridge, FdbEntry, Ipv4Net, Link, LinkKind, Netns, NsId, NsKind, World};
-use crate::scenario::{Node, Scenario};
+use crate::scenario::{Node, ProxyMode, Scenario};
 use crate::wire::{Ipv4Addr, Mac};
 
 pub(super) fn link(name: &str, kind: LinkKind, mac: Mac, mtu: u32) -> Link {
@@ -40,7 +40,15 @@ pub(super) fn node(
     n: &Node,
     switch: NsId,
 ) -> Result<(), crate::diag::InputError> {
-    let netfilter = super::node_rules::node_netfilter(s, n)?;
+    // In IPVS mode kube-proxy's rules need the node's addresses; kube_proxy_ipvs::program
+    // loads them once the CNI has made its devices.
+    let netfilter = match s.proxy_mode() {
+        ProxyMode::Iptables => {
+            let kp = super::kube_proxy::rules(s, &n.name.value);
+            super::node_rules::node_netfilter(s, n, &kp)?
+        }
+        ProxyMode::Ipvs => Default::default(),
+    };
     let ip: Ipv4Addr = n.ip.value;
     let mtu = s.cluster.underlay.mtu.value;
     let id = w.add_netns(|id| {

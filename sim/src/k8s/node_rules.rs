@@ -3,15 +3,16 @@
 //! (appended). The text is loaded through kpath's iptables-restore reader, so what
 //! `kpath show --iptables` prints is exactly what that reader makes of the agents' rules.
 
-use super::{flannel, kube_proxy};
+use super::flannel;
+use super::kube_proxy::KubeProxyRules;
 use crate::diag::InputError;
 use crate::netfilter::{Netfilter, parse_iptables_save};
 use crate::scenario::{Node, Scenario};
 use std::fmt::Write;
 
-/// The ruleset text for `node`, in iptables-restore format.
-pub fn node_ruleset_text(s: &Scenario, node: &Node) -> String {
-    let kp = kube_proxy::rules(s, &node.name.value);
+/// The ruleset text for `node`, in iptables-restore format, with kube-proxy's part `kp`
+/// (from its iptables or its IPVS mode).
+pub fn node_ruleset_text(s: &Scenario, node: &Node, kp: &KubeProxyRules) -> String {
     let (fl_nat_jumps, fl_nat, fl_filter_jumps, fl_filter) =
         flannel::iptables(s, node.pod_cidr.value);
     let mut t = String::new();
@@ -68,9 +69,14 @@ pub fn node_ruleset_text(s: &Scenario, node: &Node) -> String {
     t
 }
 
-/// Load the node's ruleset. An error here is a bug in a controller, reported as such.
-pub fn node_netfilter(s: &Scenario, node: &Node) -> Result<Netfilter, InputError> {
-    let text = node_ruleset_text(s, node);
+/// Load the node's ruleset with kube-proxy's part `kp`. An error here is a bug in a
+/// controller, reported as such.
+pub fn node_netfilter(
+    s: &Scenario,
+    node: &Node,
+    kp: &KubeProxyRules,
+) -> Result<Netfilter, InputError> {
+    let text = node_ruleset_text(s, node, kp);
     parse_iptables_save(
         &format!("<rules kpath generated for {}>", node.name.value),
         &text,

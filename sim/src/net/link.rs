@@ -48,6 +48,9 @@ pub enum LinkKind {
     },
     Bridge(Bridge),
     Vxlan(Vxlan),
+    /// A dummy device (`drivers/net/dummy.c`): frames sent to it vanish. kube-proxy's
+    /// kube-ipvs0 is one, kept down, holding every Service address.
+    Dummy,
 }
 
 impl LinkKind {
@@ -59,6 +62,7 @@ impl LinkKind {
             LinkKind::Ethernet { .. } => "ether",
             LinkKind::Bridge(_) => "bridge",
             LinkKind::Vxlan(_) => "vxlan",
+            LinkKind::Dummy => "dummy",
         }
     }
 

@@ -109,6 +109,9 @@ pub struct Netns {
     pub xt: XtState,
     /// ipsets, for `-m set` (kube-proxy's IPVS mode).
     pub ipsets: Vec<crate::netfilter::ipset::IpSet>,
+    /// IPVS, where virtual services exist (kube-proxy's IPVS mode); its hooks are
+    /// registered only then (`ip_vs_register_hooks` on the first service).
+    pub ipvs: Option<crate::ipvs::Ipvs>,
 }
 
 impl Netns {
@@ -126,6 +129,7 @@ impl Netns {
             conntrack: None,
             xt: XtState::default(),
             ipsets: Vec::new(),
+            ipvs: None,
         }
     }
 

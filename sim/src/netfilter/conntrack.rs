@@ -171,6 +171,11 @@ pub struct Conn {
     pub snat_done: bool,
     pub tcp: Option<TcpState>,
     pub mark: u32,
+    /// IPVS rewrote the reply tuple to its real server (`ip_vs_update_conntrack`). It sets
+    /// no IPS_DST_NAT bit, so netfilter NAT leaves these packets alone: IPVS translates
+    /// them itself, both ways.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ipvs: bool,
 }
 
 impl Conn {
@@ -178,6 +183,9 @@ impl Conn {
     /// (ICMP echo keys the id on both sides and the type in `dport`, so only the address
     /// counts there.)
     pub fn dnat(&self) -> bool {
+        if self.ipvs {
+            return false;
+        }
         if self.orig.proto == 1 {
             return self.reply.src != self.orig.dst;
         }
@@ -359,6 +367,7 @@ impl Conntrack {
             snat_done: false,
             tcp,
             mark: 0,
+            ipvs: false,
         });
         (
             CtRef {
@@ -429,6 +438,28 @@ pub fn quoted_tuple(ip: &Ipv4) -> Option<Tuple> {
 /// to the error itself: the quoted packet travels the other way, so its opposite end
 /// changes. Fixes the quoted IPv4 header checksum.
 pub fn manip_quoted(ip: &mut Ipv4, conn: &Conn, dir: Dir, dst: bool) -> bool {
+    // The quoted packet's direction is the opposite of the error's; it should read as
+    // the tuple of that direction (as its sender saw it for a reply-direction error).
+    let want = match dir {
+        Dir::Reply => conn.orig,
+        Dir::Original => conn.reply,
+    };
+    if dst {
+        // The error's destination changes: the quoted packet's source.
+        rewrite_quoted(ip, Some((want.src, want.sport)), None)
+    } else {
+        // The error's source changes: the quoted packet's destination.
+        rewrite_quoted(ip, None, Some((want.dst, want.dport)))
+    }
+}
+
+/// Set the source and/or destination (address and TCP/UDP port) of the packet an ICMP
+/// error quotes, and fix the quoted IPv4 header's checksum. True when it changed.
+pub fn rewrite_quoted(
+    ip: &mut Ipv4,
+    src: Option<(Ipv4Addr, u16)>,
+    dst: Option<(Ipv4Addr, u16)>,
+) -> bool {
     let L4::Icmp(icmp) = &mut ip.payload else {
         return false;
     };
@@ -439,30 +470,16 @@ pub fn manip_quoted(ip: &mut Ipv4, conn: &Conn, dir: Dir, dst: bool) -> bool {
     if d.len() < ihl + 4 || ihl < 20 {
         return false;
     }
-    // The quoted packet's direction is the opposite of the error's; it should read as
-    // the tuple of that direction (as its sender saw it for a reply-direction error).
-    let want = match dir {
-        Dir::Reply => conn.orig,
-        Dir::Original => conn.reply,
-    };
     let before = d.clone();
-    let set_addr =
-        |d: &mut Vec<u8>, at: usize, a: Ipv4Addr| d[at..at + 4].copy_from_slice(&a.octets());
-    let proto = d[9];
-    if dst {
-        // The error's destination changes: the quoted packet's source.
-        set_addr(d, 12, want.src);
-        if proto == 6 || proto == 17 {
-            d[ihl..ihl + 2].copy_from_slice(&want.sport.to_be_bytes());
-        }
-    } else {
-        // The error's source changes: the quoted packet's destination.
-        set_addr(d, 16, want.dst);
-        if proto == 6 || proto == 17 {
-            d[ihl + 2..ihl + 4].copy_from_slice(&want.dport.to_be_bytes());
+    let ports = d[9] == 6 || d[9] == 17;
+    for (at, port_at, v) in [(12, ihl, src), (16, ihl + 2, dst)] {
+        if let Some((a, p)) = v {
+            d[at..at + 4].copy_from_slice(&a.octets());
+            if ports {
+                d[port_at..port_at + 2].copy_from_slice(&p.to_be_bytes());
+            }
         }
     }
-    // Recompute the quoted header's checksum.
     d[10] = 0;
     d[11] = 0;
     let sum = (0..ihl).step_by(2).fold(0u32, |acc, i| {

@@ -273,6 +273,9 @@ pub struct KubeProxy {
     /// `iptables` (the default) or `ipvs`.
     #[serde(default)]
     pub mode: Option<Spanned<ProxyMode>>,
+    /// IPVS mode's settings (KubeProxyConfiguration's `ipvs:` block).
+    #[serde(default)]
+    pub ipvs: Option<Spanned<IpvsConfig>>,
     /// `--cluster-cidr`: traffic from outside it is masqueraded to ClusterIPs. Defaults to
     /// the cluster's podCIDR.
     #[serde(default, rename = "clusterCIDR")]
@@ -293,6 +296,7 @@ impl Default for KubeProxy {
     fn default() -> Self {
         KubeProxy {
             mode: None,
+            ipvs: None,
             cluster_cidr: None,
             masquerade_all: false,
             random_fully: true,
@@ -306,9 +310,17 @@ impl Default for KubeProxy {
 pub enum ProxyMode {
     #[default]
     Iptables,
-    /// Parsed so it can be refused with a clear word: the IPVS datapath is being built
-    /// (issue 7); its tables already show with `kpath show --ipvs`.
+    /// kube-ipvs0, ipsets and IPVS virtual services (`pkg/proxy/ipvs`).
     Ipvs,
+}
+
+/// `ipvs:` in kube-proxy's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IpvsConfig {
+    /// `--ipvs-scheduler`: rr (kube-proxy's default), wrr, lc, sh or mh.
+    #[serde(default)]
+    pub scheduler: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -491,6 +503,24 @@ impl Scenario {
 
     pub fn service(&self, key: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.key() == key)
+    }
+
+    /// The mode kube-proxy runs in.
+    pub fn proxy_mode(&self) -> ProxyMode {
+        self.kube_proxy
+            .mode
+            .as_ref()
+            .map(|m| m.value)
+            .unwrap_or_default()
+    }
+
+    /// IPVS mode's scheduler name (`--ipvs-scheduler`; kube-proxy's default is rr).
+    pub fn ipvs_scheduler(&self) -> &str {
+        self.kube_proxy
+            .ipvs
+            .as_ref()
+            .and_then(|i| i.value.scheduler.as_ref())
+            .map_or("rr", |s| s.value.as_str())
     }
 
     /// kube-proxy's cluster CIDR (for "masquerade traffic from outside the cluster").

@@ -218,18 +218,40 @@ fn check_flow(c: &Checker, f: &super::FlowSpec) -> Result<(), ScenarioError> {
     }
 }
 
+/// IPVS settings: only with `mode: ipvs`, and a scheduler kpath models.
+fn check_ipvs_config(c: &Checker) -> Result<(), ScenarioError> {
+    let kp = &c.s.kube_proxy;
+    let Some(cfg) = &kp.ipvs else { return Ok(()) };
+    if c.s.proxy_mode() != super::ProxyMode::Ipvs {
+        return Err(c
+            .err_at(
+                cfg,
+                "`ipvs:` settings apply only when kube-proxy runs in IPVS mode",
+            )
+            .with_hint("add `mode: ipvs` to kubeProxy, or drop the `ipvs:` block"));
+    }
+    if let Some(sched) = &cfg.value.scheduler
+        && crate::ipvs::Scheduler::by_name(&sched.value).is_none()
+    {
+        return Err(c
+            .err_at(
+                sched,
+                format!("kpath does not model the IPVS scheduler `{}`", sched.value),
+            )
+            .with_hint(format!(
+                "use one of: {}",
+                crate::ipvs::Scheduler::NAMES.join(", ")
+            )));
+    }
+    Ok(())
+}
+
 /// Services: unique names, ClusterIPs inside the service CIDR and unique, ports that make
 /// sense for the type (NodePorts in kube-apiserver's default range, unique).
 fn check_services(c: &Checker) -> Result<(), ScenarioError> {
     use super::ServiceType;
     let s = c.s;
-    if let Some(m) = &s.kube_proxy.mode
-        && m.value == super::ProxyMode::Ipvs
-    {
-        return Err(c
-            .err_at(m, "kpath does not walk packets through kube-proxy's IPVS mode yet")
-            .with_hint("use `mode: iptables`; then `kpath show FILE --node NAME --ipvs` prints what IPVS mode would program (tables, ipsets, rules)"));
-    }
+    check_ipvs_config(c)?;
     let scidr = s.cluster.service_cidr.value;
     let mut node_ports: Vec<(u16, &str)> = Vec::new();
     for (i, svc) in s.services.iter().enumerate() {

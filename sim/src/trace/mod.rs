@@ -27,6 +27,9 @@ pub enum StepKind {
     Conntrack,
     /// Address translation applied to the packet.
     Nat,
+    /// IPVS: a virtual service schedules a real server, or translates a packet of one of
+    /// its connections.
+    Ipvs,
     /// ARP and the neighbour table.
     Neighbour,
     /// VXLAN encapsulation.

@@ -1,0 +1,438 @@
+//! IPVS's netfilter hooks (`net/netfilter/ipvs/ip_vs_core.c`), registered in a namespace
+//! once it has a virtual service: `ip_vs_in_hook` schedules requests to a virtual address
+//! and hands them to `ip_vs_nat_xmit`, which rewrites the destination to the real server
+//! and sends the packet out through LOCAL_OUT again (the packet is stolen from the hook it
+//! arrived at); `ip_vs_out_hook` gives replies of a real server the virtual address back.
+//! docs/design/ipvs.md sections 2.1-2.6 hold the facts, with their sources.
+
+use super::{Next, Skb, Walk};
+use crate::ipvs::Scheduler;
+use crate::ipvs::conn::{IpvsConn, Template};
+use crate::net::{RouteType, route};
+use crate::netfilter::Hook;
+use crate::netfilter::conntrack::Dir;
+use crate::trace::{DispositionKind, StepKind};
+use crate::wire::{IcmpMessage, Ipv4, Ipv4Addr, L4, TcpFlags};
+
+/// What IPVS sees of a packet: protocol and ports. None for what it has no protocol for
+/// (ICMP: `ip_vs_in_icmp` only handles errors about its own connections, which kpath does
+/// not model).
+struct Ports {
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    /// A TCP SYN without RST: the only TCP packet that may start a connection
+    /// (`tcp_conn_schedule`, with `sloppy_tcp` off).
+    starts: bool,
+}
+
+fn ports(ip: &Ipv4) -> Option<Ports> {
+    match &ip.payload {
+        L4::Tcp(t) => Some(Ports {
+            proto: 6,
+            sport: t.sport,
+            dport: t.dport,
+            starts: t.flags.has(TcpFlags::SYN) && !t.flags.has(TcpFlags::RST),
+        }),
+        L4::Udp(u) => Some(Ports {
+            proto: 17,
+            sport: u.sport,
+            dport: u.dport,
+            starts: true,
+        }),
+        L4::Icmp(_) => None,
+    }
+}
+
+fn set_dst(ip: &mut Ipv4, addr: Ipv4Addr, port: u16) {
+    ip.dst = addr;
+    match &mut ip.payload {
+        L4::Tcp(t) => t.dport = port,
+        L4::Udp(u) => u.dport = port,
+        L4::Icmp(_) => {}
+    }
+}
+
+fn set_src(ip: &mut Ipv4, addr: Ipv4Addr, port: u16) {
+    ip.src = addr;
+    match &mut ip.payload {
+        L4::Tcp(t) => t.sport = port,
+        L4::Udp(u) => u.sport = port,
+        L4::Icmp(_) => {}
+    }
+}
+
+fn proto_name(p: u8) -> &'static str {
+    if p == 17 { "udp" } else { "tcp" }
+}
+
+impl Walk<'_> {
+    /// `ip_vs_in_hook` (LOCAL_IN 99 for requests that arrived, LOCAL_OUT -98 for the node's
+    /// own): find the packet's IPVS connection, or schedule a new one if the destination is
+    /// a virtual service. Err: IPVS took the packet - sent on to the real server, or
+    /// refused by `ip_vs_leave`.
+    pub(super) fn ip_vs_in_hook(&mut self, skb: &mut Skb, hook: Hook) -> Result<(), Box<Next>> {
+        if skb.ipvs_property {
+            return Ok(());
+        }
+        let Some(ip) = skb.ipv4().cloned() else {
+            return Ok(());
+        };
+        let Some(p) = ports(&ip) else { return Ok(()) };
+        let Some(ipvs) = self.world.ns(skb.ns).ipvs.as_ref() else {
+            return Ok(());
+        };
+        let (src, dst) = ((ip.src, p.sport), (ip.dst, p.dport));
+        if let Some(c) = ipvs.conns.in_get(p.proto, src, dst).cloned() {
+            let note = format!(
+                "ip_vs_conn_in_get: a packet of a known IPVS connection ({}), to the same real server",
+                c.text()
+            );
+            self.ipvs_step(skb, hook, "ip_vs_in_hook", note);
+            return self.ip_vs_nat_xmit(skb, hook, &c);
+        }
+        let Some(si) = ipvs.find(p.proto, ip.dst, p.dport) else {
+            return Ok(());
+        };
+        let vs = format!("{}:{}/{}", ip.dst, p.dport, proto_name(p.proto));
+        if !p.starts {
+            let note = format!(
+                "{vs} is a virtual service, but this TCP packet is not a SYN and belongs to no IPVS connection: tcp_conn_schedule leaves it to the local stack"
+            );
+            self.ipvs_step(skb, hook, "ip_vs_in_hook", note);
+            return Ok(());
+        }
+        let Some((daddr, dport, how)) = self.ip_vs_schedule(skb.ns, si, &ip, &p) else {
+            // ip_vs_leave: no destination; ICMP port unreachable for TCP and UDP alike.
+            self.icmp_error(
+                skb,
+                IcmpMessage::DestUnreachable {
+                    code: 3,
+                    next_hop_mtu: 0,
+                },
+            );
+            let why = format!(
+                "ip_vs_leave: the virtual service {vs} has no real server: ICMP port unreachable sent to {}, the packet dropped",
+                ip.src
+            );
+            let d = self.drop_here(skb, None, "ip_vs_leave", DispositionKind::Rejected, why);
+            return Err(Box::new(d));
+        };
+        let c = IpvsConn {
+            proto: p.proto,
+            caddr: ip.src,
+            cport: p.sport,
+            vaddr: ip.dst,
+            vport: p.dport,
+            daddr,
+            dport,
+        };
+        if let Some(ipvs) = self.world.ns_mut(skb.ns).ipvs.as_mut() {
+            ipvs.conns.conns.push(c.clone());
+            // A new TCP connection starts in SYN_RECV, an active state; UDP ones are
+            // inactive (set_tcp_state, ip_vs_proto_udp) - what lc weighs.
+            if let Some(d) = ipvs.services[si]
+                .dests
+                .iter_mut()
+                .find(|d| (d.addr, d.port) == (daddr, dport))
+            {
+                if p.proto == 6 {
+                    d.active += 1;
+                } else {
+                    d.inactive += 1;
+                }
+            }
+        }
+        let note = format!(
+            "ip_vs_schedule: {vs} is a virtual service; {how} picks real server {daddr}:{dport}; ip_vs_conn_new: {}",
+            c.text()
+        );
+        self.ipvs_step(skb, hook, "ip_vs_in_hook", note);
+        self.ip_vs_nat_xmit(skb, hook, &c)
+    }
+
+    /// `ip_vs_schedule`: a persistent service's template first (`ip_vs_sched_persist`),
+    /// else the scheduler. Returns the real server and how it was chosen.
+    fn ip_vs_schedule(
+        &mut self,
+        ns: crate::net::NsId,
+        si: usize,
+        ip: &Ipv4,
+        p: &Ports,
+    ) -> Option<(Ipv4Addr, u16, String)> {
+        let ipvs = self.world.ns(ns).ipvs.as_ref()?;
+        let svc = &ipvs.services[si];
+        let persistent = svc.persistent;
+        if persistent.is_some()
+            && let Some(t) = ipvs.conns.template(p.proto, ip.src, ip.dst, p.dport)
+            // ip_vs_check_template: the template's server must still be there, weight > 0.
+            && svc
+                .dests
+                .iter()
+                .any(|d| (d.addr, d.port) == (t.daddr, t.dport) && d.weight > 0)
+        {
+            let how = format!(
+                "the persistence template of client {} (ClientIP affinity)",
+                ip.src
+            );
+            return Some((t.daddr, t.dport, how));
+        }
+        let sched_name = svc.scheduler.name();
+        let weights: Vec<u32> = svc.dests.iter().map(|d| d.weight).collect();
+        let labels: Vec<String> = svc
+            .dests
+            .iter()
+            .map(|d| format!("{}:{}", d.addr, d.port))
+            .collect();
+        let round_robin = matches!(svc.scheduler, Scheduler::Rr { .. } | Scheduler::Wrr(_));
+        let vs = format!("{}:{}", svc.addr, svc.port);
+        let svc = &mut self.world.ns_mut(ns).ipvs.as_mut()?.services[si];
+        let picked = svc.schedule(ip.src, p.sport)?;
+        let mut chosen = picked;
+        // Round robin follows its position in the list, which is world state; asked for
+        // every outcome, each server is one, weighed by its long-run share.
+        if round_robin {
+            let total: u32 = weights.iter().sum();
+            let options: Vec<f64> = weights
+                .iter()
+                .map(|w| f64::from(*w) / f64::from(total.max(1)))
+                .collect();
+            let what = format!("ip_vs_{sched_name}_schedule for {vs}");
+            chosen = self.choices.pick(options, labels, picked, what);
+            let svc = &mut self.world.ns_mut(ns).ipvs.as_mut()?.services[si];
+            if let Scheduler::Rr { last } = &mut svc.scheduler {
+                *last = Some(chosen);
+            }
+        }
+        let svc = &mut self.world.ns_mut(ns).ipvs.as_mut()?.services[si];
+        let d = svc.dests.get(chosen)?.clone();
+        let how = match &svc.scheduler {
+            Scheduler::Rr { .. } => format!(
+                "rr (round robin, server {} of {})",
+                chosen + 1,
+                svc.dests.len()
+            ),
+            Scheduler::Wrr(_) => "wrr (weighted round robin)".to_string(),
+            Scheduler::Lc => "lc (least connections)".to_string(),
+            Scheduler::Sh => format!(
+                "sh (source hash: {} falls in bucket {})",
+                ip.src,
+                crate::ipvs::sched::sh_bucket(ip.src)
+            ),
+            Scheduler::Mh(_) => format!("mh (Maglev hash of {}:{})", ip.src, p.sport),
+        };
+        if let Some(timeout) = svc.persistent {
+            let ipvs = self.world.ns_mut(ns).ipvs.as_mut()?;
+            ipvs.conns.templates.push(Template {
+                proto: p.proto,
+                caddr: ip.src,
+                vaddr: ip.dst,
+                vport: p.dport,
+                daddr: d.addr,
+                dport: d.port,
+            });
+            let how = format!(
+                "{how}, and a persistence template keeps client {} there for {timeout} s",
+                ip.src
+            );
+            return Some((d.addr, d.port, how));
+        }
+        Some((d.addr, d.port, how))
+    }
+
+    /// `ip_vs_nat_xmit`: route to the real server (`__ip_vs_get_out_rt`), decrement the TTL
+    /// (the packet is routed), rewrite the destination, tell conntrack the reply will come
+    /// from the real server (`ip_vs_update_conntrack`), and send it through LOCAL_OUT from
+    /// the start (`ip_vs_nat_send_or_cont`: NF_HOOK(LOCAL_OUT) and NF_STOLEN). A real
+    /// server on this host keeps the packet on its way to the local stack instead.
+    fn ip_vs_nat_xmit(&mut self, skb: &mut Skb, hook: Hook, c: &IpvsConn) -> Result<(), Box<Next>> {
+        let Some(ip) = skb.ipv4().cloned() else {
+            return Ok(());
+        };
+        let ns = self.world.ns(skb.ns);
+        let Some(rt) = route::lookup(&ns.routes, c.daddr).cloned() else {
+            let why = format!(
+                "ip_vs_nat_xmit: no route to real server {}: dropped",
+                c.daddr
+            );
+            return Err(Box::new(self.drop_here(
+                skb,
+                None,
+                "ip_vs_nat_xmit",
+                DispositionKind::NoRoute,
+                why,
+            )));
+        };
+        let local = rt.rtype == RouteType::Local;
+        if ip.src.is_loopback() && !local {
+            let why = format!(
+                "ip_vs_nat_xmit: a 127/8 source cannot leave for remote real server {} (crosses_local_route_boundary): dropped",
+                c.daddr
+            );
+            return Err(Box::new(self.drop_here(
+                skb,
+                None,
+                "ip_vs_nat_xmit",
+                DispositionKind::Dropped,
+                why,
+            )));
+        }
+        let mut ttl_note = String::new();
+        if !local {
+            // decrement_ttl: the packet is routed to the real server.
+            if ip.ttl <= 1 {
+                self.icmp_error(skb, IcmpMessage::TimeExceeded { code: 0 });
+                let why = format!(
+                    "ip_vs_nat_xmit: TTL {} would reach 0: dropped, ICMP time exceeded sent to {}",
+                    ip.ttl, ip.src
+                );
+                return Err(Box::new(self.drop_here(
+                    skb,
+                    None,
+                    "ip_vs_nat_xmit",
+                    DispositionKind::TtlExceeded,
+                    why,
+                )));
+            }
+            let mtu = ns.link(rt.dev).map(|l| l.mtu).unwrap_or(65536);
+            let len = ip.total_len();
+            if ip.dont_frag && len > mtu as usize {
+                self.icmp_error(
+                    skb,
+                    IcmpMessage::DestUnreachable {
+                        code: 4,
+                        next_hop_mtu: mtu as u16,
+                    },
+                );
+                let why = format!(
+                    "ip_vs_nat_xmit: {len} bytes do not fit the MTU {mtu} towards {} and DF is set: dropped, ICMP fragmentation needed sent to {}",
+                    c.daddr, ip.src
+                );
+                return Err(Box::new(self.drop_here(
+                    skb,
+                    None,
+                    "ip_vs_nat_xmit",
+                    DispositionKind::FragmentationNeeded,
+                    why,
+                )));
+            }
+            ttl_note = format!(", TTL {} -> {}", ip.ttl, ip.ttl - 1);
+        }
+        let rt_text = self.route_text(skb, &rt);
+        if let Some(i) = skb.ipv4_mut() {
+            set_dst(i, c.daddr, c.dport);
+            if !local {
+                i.ttl -= 1;
+            }
+        }
+        skb.ipvs_property = true;
+        let ct_line = self.ip_vs_update_conntrack(skb, c);
+        let then = if local {
+            "the real server is on this host: the packet goes on to the local stack".to_string()
+        } else {
+            format!("routed by {rt_text}; it is sent through LOCAL_OUT again (NF_STOLEN here)")
+        };
+        let note = format!(
+            "ip_vs_nat_xmit: destination {}:{} -> {}:{}{ttl_note}; {then}",
+            c.vaddr, c.vport, c.daddr, c.dport
+        );
+        let step = self.record(skb, Some(rt.dev), "ip_vs_nat_xmit", StepKind::Ipvs, note);
+        step.hook = Some(hook);
+        step.conntrack = ct_line;
+        if local {
+            return Ok(());
+        }
+        let mut out = skb.clone();
+        out.dev = rt.dev;
+        Err(Box::new(Next::LocalOut(out, rt)))
+    }
+
+    /// `ip_vs_update_conntrack`: for a new (unconfirmed) connection in the original
+    /// direction, the reply tuple's source becomes the real server - without a NAT status
+    /// bit. Returns the conntrack line after the change.
+    fn ip_vs_update_conntrack(&mut self, skb: &Skb, c: &IpvsConn) -> Option<String> {
+        let r = skb.ct?;
+        let conn = self
+            .world
+            .ns_mut(skb.ns)
+            .conntrack
+            .as_mut()?
+            .get_mut(r.id)?;
+        if r.dir == Dir::Original && !conn.confirmed {
+            conn.reply.src = c.daddr;
+            conn.reply.sport = c.dport;
+            conn.ipvs = true;
+        }
+        Some(conn.text())
+    }
+
+    /// `ip_vs_out_hook` (FORWARD 100, LOCAL_IN 98, LOCAL_OUT -99): a reply from a real
+    /// server of a known connection gets the virtual address and port back as its source
+    /// (`handle_response` -> `tcp_snat_handler` / `udp_snat_handler`).
+    pub(super) fn ip_vs_out_hook(&mut self, skb: &mut Skb, hook: Hook) {
+        if skb.ipvs_property {
+            return;
+        }
+        let Some(ip) = skb.ipv4().cloned() else {
+            return;
+        };
+        let Some(p) = ports(&ip) else {
+            return self.ip_vs_out_icmp(skb, hook, &ip);
+        };
+        let Some(c) = self.world.ns(skb.ns).ipvs.as_ref().and_then(|v| {
+            v.conns
+                .out_get(p.proto, (ip.src, p.sport), (ip.dst, p.dport))
+                .cloned()
+        }) else {
+            return;
+        };
+        if let Some(i) = skb.ipv4_mut() {
+            set_src(i, c.vaddr, c.vport);
+        }
+        skb.ipvs_property = true;
+        let note = format!(
+            "ip_vs_conn_out_get finds {}: handle_response rewrites the source {}:{} -> {}:{}, the virtual service the client asked for",
+            c.text(),
+            c.daddr,
+            c.dport,
+            c.vaddr,
+            c.vport
+        );
+        self.ipvs_step(skb, hook, "ip_vs_out_hook", note);
+    }
+
+    /// `ip_vs_out_icmp`: an ICMP error from a real server about a packet of a connection
+    /// (say, port unreachable from the picked pod) is made to come from the virtual
+    /// address, and the packet it quotes to have gone there (`ip_vs_nat_icmp`), so the
+    /// client's socket recognises it.
+    fn ip_vs_out_icmp(&mut self, skb: &mut Skb, hook: Hook, ip: &Ipv4) {
+        let Some(q) = crate::netfilter::conntrack::quoted_tuple(ip) else {
+            return;
+        };
+        let Some(c) = self.world.ns(skb.ns).ipvs.as_ref().and_then(|v| {
+            v.conns
+                .out_get(q.proto, (q.dst, q.dport), (q.src, q.sport))
+                .cloned()
+        }) else {
+            return;
+        };
+        if let Some(i) = skb.ipv4_mut() {
+            i.src = c.vaddr;
+            crate::netfilter::conntrack::rewrite_quoted(i, None, Some((c.vaddr, c.vport)));
+        }
+        skb.ipvs_property = true;
+        let note = format!(
+            "ip_vs_out_icmp: an ICMP error about {}: ip_vs_nat_icmp makes it come from {} and quote {}:{} as the destination",
+            c.text(),
+            c.vaddr,
+            c.vaddr,
+            c.vport
+        );
+        self.ipvs_step(skb, hook, "ip_vs_out_icmp", note);
+    }
+
+    fn ipvs_step(&mut self, skb: &Skb, hook: Hook, func: &'static str, note: String) {
+        let step = self.record(skb, None, func, StepKind::Ipvs, note);
+        step.hook = Some(hook);
+    }
+}
