@@ -338,7 +338,12 @@ fn check_by(want: &Spanned<RuleRef>, t: &Trace, out: &mut Vec<Mismatch>) {
         .steps
         .iter()
         .rev()
-        .find(|s| s.nf.as_ref().is_some_and(|n| n.verdict.is_some()));
+        // The step whose rule ended the walk: a DROP or REJECT verdict (an ACCEPT decides
+        // nothing about a packet that was refused later, by IPVS say).
+        .find(|s| {
+            s.nf.as_ref()
+                .is_some_and(|n| n.verdict == Some(crate::netfilter::Verdict::Drop))
+        });
     let Some(n) = last.and_then(|s| s.nf.as_ref()) else {
         miss(
             out,

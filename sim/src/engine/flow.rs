@@ -278,12 +278,19 @@ pub fn flow_once(
             }
         }
     }
-    let served = packets
-        .iter()
-        .rev()
-        .find(|p| p.side == "client")
-        .map(|p| format!(" (served by {})", p.trace.disposition.netns))
-        .unwrap_or_default();
+    // Who served the client, connection after connection (IPVS round robin moves on).
+    let mut servers: Vec<&str> = Vec::new();
+    for p in packets.iter().filter(|p| p.side == "client") {
+        let ns = p.trace.disposition.netns.as_str();
+        if servers.last() != Some(&ns) {
+            servers.push(ns);
+        }
+    }
+    let served = if servers.is_empty() {
+        String::new()
+    } else {
+        format!(" (served by {})", servers.join(", then "))
+    };
     if completed {
         summary = match f.protocol {
             Protocol::Tcp => format!(

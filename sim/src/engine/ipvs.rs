@@ -184,14 +184,17 @@ impl Walk<'_> {
             .iter()
             .map(|d| format!("{}:{}", d.addr, d.port))
             .collect();
+        // Round robin goes on from where it stands, which is world state: on a real node
+        // nobody knows where that is before the first connection kpath sends. So the first
+        // pick of a round-robin service is an enumerable choice (each server weighed by its
+        // share), and the picks after it follow from it.
+        let first = svc.dests.iter().all(|d| d.active + d.inactive == 0);
         let round_robin = matches!(svc.scheduler, Scheduler::Rr { .. } | Scheduler::Wrr(_));
         let vs = format!("{}:{}", svc.addr, svc.port);
         let svc = &mut self.world.ns_mut(ns).ipvs.as_mut()?.services[si];
         let picked = svc.schedule(ip.src, p.sport)?;
         let mut chosen = picked;
-        // Round robin follows its position in the list, which is world state; asked for
-        // every outcome, each server is one, weighed by its long-run share.
-        if round_robin {
+        if round_robin && first {
             let total: u32 = weights.iter().sum();
             let options: Vec<f64> = weights
                 .iter()
@@ -200,9 +203,7 @@ impl Walk<'_> {
             let what = format!("ip_vs_{sched_name}_schedule for {vs}");
             chosen = self.choices.pick(options, labels, picked, what);
             let svc = &mut self.world.ns_mut(ns).ipvs.as_mut()?.services[si];
-            if let Scheduler::Rr { last } = &mut svc.scheduler {
-                *last = Some(chosen);
-            }
+            svc.scheduler.stand_on(chosen);
         }
         let svc = &mut self.world.ns_mut(ns).ipvs.as_mut()?.services[si];
         let d = svc.dests.get(chosen)?.clone();

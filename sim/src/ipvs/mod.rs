@@ -88,6 +88,16 @@ impl Scheduler {
         }
     }
 
+    /// Round robin's position, moved to server `i` as if it had just picked it (when an
+    /// enumeration of outcomes chose `i`). Hash and count based schedulers have none.
+    pub fn stand_on(&mut self, i: usize) {
+        match self {
+            Scheduler::Rr { last } => *last = Some(i),
+            Scheduler::Wrr(mark) => mark.stand_on(i),
+            Scheduler::Lc | Scheduler::Sh | Scheduler::Mh(_) => {}
+        }
+    }
+
     /// The schedulers kpath models, by ipvsadm name.
     pub const NAMES: &'static [&'static str] = &["rr", "wrr", "lc", "sh", "mh"];
 

@@ -115,6 +115,11 @@ impl WrrMark {
         }
     }
 
+    /// Stand on server `i`, as if it had just been picked (an enumerated outcome).
+    pub fn stand_on(&mut self, i: usize) {
+        self.cl = Some(i);
+    }
+
     /// `ip_vs_wrr_schedule`.
     fn schedule(&mut self, dests: &[RealServer]) -> Option<usize> {
         if self.mw <= 0 || dests.is_empty() {
