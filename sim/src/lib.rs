@@ -5,6 +5,7 @@
 //! Nothing here prints or touches a terminal; the `kpath` binary does that.
 
 pub mod check;
+pub mod compare;
 pub mod diag;
 pub mod engine;
 pub mod ipvs;

@@ -2,6 +2,7 @@
 //! `kpath_sim` and shows what it returns; nothing here decides a packet's fate.
 
 pub mod cli;
+pub mod compare_cmd;
 pub mod lab_cmd;
 pub mod test_cmd;
 pub mod trace_cmd;

@@ -305,6 +305,7 @@ impl Walk<'_> {
                 iif: iif_n.clone(),
                 oif: oif_n.clone(),
                 mark: h.mark,
+                evaluated: if i == last { w.evaluated } else { 0 },
             };
             self.nf_step(skb, oif.or(iif), nf, what);
         }

@@ -76,6 +76,14 @@ pub struct NfStep {
     pub oif: Option<String>,
     /// The packet mark after the rule.
     pub mark: u32,
+    /// On the step that ended a table's walk: how many rules the walk looked at, matched
+    /// or not - the cost of the walk (`kpath compare` adds them up).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub evaluated: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -32,12 +32,20 @@ fn node_items(app: &App, node: &str) -> Vec<Item> {
         .collect();
     if let Some(ns) = app.world.ns_by_name(node) {
         for l in &ns.links {
+            // kube-ipvs0 carries no packet, but holds every Service address in IPVS mode.
+            let text = match l.kind {
+                LinkKind::Dummy => format!("{} ({} VIPs)", l.name, l.addrs.len()),
+                _ => l.name.clone(),
+            };
             if matches!(
                 l.kind,
-                LinkKind::Bridge(_) | LinkKind::Vxlan(_) | LinkKind::Ethernet { .. }
+                LinkKind::Bridge(_)
+                    | LinkKind::Vxlan(_)
+                    | LinkKind::Ethernet { .. }
+                    | LinkKind::Dummy
             ) {
                 items.push(Item {
-                    text: l.name.clone(),
+                    text,
                     netns: node.to_string(),
                     device: Some(l.name.clone()),
                 });
