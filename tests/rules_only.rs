@@ -20,6 +20,7 @@ fn ask(src: &str, dst: &str, port: u16) -> (String, bool, Vec<&'static str>) {
         iif: None,
         oif: None,
         sets: Vec::new(),
+        ipvs: None,
     };
     let outcomes = trace_rules(&nf, &q);
     let total: f64 = outcomes.iter().map(|o| o.probability).sum();
@@ -171,6 +172,7 @@ fn query(src: &str, dst: &str, dport: u16, local: &[&str]) -> RulesQuery {
         iif: None,
         oif: None,
         sets: Vec::new(),
+        ipvs: None,
     }
 }
 

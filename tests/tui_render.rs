@@ -80,6 +80,37 @@ fn a_dnat_rule_is_highlighted_in_its_chain_and_the_change_shown() {
 }
 
 #[test]
+fn an_ipvs_step_shows_ipvsadm_with_the_service_and_its_real_server_lit() {
+    let mut a = app("ipvs-clusterip", Some("syn"));
+    goto(&mut a, |s| s.func == "ip_vs_nat_xmit");
+    let (text, term) = screen(&a, 120, 40);
+    assert!(text.contains("ipvsadm -Ln (node-1)"), "{text}");
+    assert!(
+        text.contains("connection TCP 10.244.1.2:"),
+        "the IPVS connection is named: {text}"
+    );
+    assert!(
+        text.contains("dst          10.96.100.10 -> 10.244.2.4"),
+        "{text}"
+    );
+    insta::assert_snapshot!("ipvs_nat_xmit", text);
+    // The virtual service and the chosen real server are drawn reversed; the other one not.
+    let buf = term.backend().buffer();
+    let lit = |needle: &str| {
+        (0..40).any(|y| {
+            let row: String = (0..120).map(|x| buf[(x, y)].symbol()).collect();
+            row.find(needle).is_some_and(|i| {
+                let x = row[..i].chars().count() as u16;
+                buf[(x, y)].modifier.contains(Modifier::REVERSED)
+            })
+        })
+    };
+    assert!(lit("TCP  10.96.100.10:80 rr"), "{text}");
+    assert!(lit("-> 10.244.2.4:8080"), "{text}");
+    assert!(!lit("-> 10.244.1.4:8080"), "{text}");
+}
+
+#[test]
 fn encapsulation_shows_both_headers_and_the_tunnel() {
     let mut a = app("pod-to-pod-cross-node", Some("ping"));
     goto(&mut a, |s| s.kind == StepKind::Encap);

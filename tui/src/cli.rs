@@ -45,6 +45,11 @@ pub enum Command {
         /// Rules-only mode: the node's ipsets (`ipset save`), for `-m set` rules.
         #[arg(long, value_name = "FILE", requires = "iptables_save")]
         ipset_save: Option<PathBuf>,
+        /// Rules-only mode: the node's IPVS table (`ipvsadm-save -n`), for kube-proxy's
+        /// IPVS mode: a packet for a virtual service goes on to each real server the
+        /// scheduler can pick.
+        #[arg(long, value_name = "FILE", requires = "iptables_save")]
+        ipvsadm_save: Option<PathBuf>,
         /// The packet to send (its `name:` in the scenario). With neither --packet nor
         /// --flow, every packet and flow of the scenario.
         #[arg(long, short, conflicts_with = "flow")]
@@ -211,6 +216,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             proto,
             local_ips,
             ipset_save,
+            ipvsadm_save,
             packet,
             flow,
             all_outcomes,
@@ -222,6 +228,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 let dumps = Dumps {
                     iptables: &file,
                     ipsets: ipset_save.as_deref(),
+                    ipvs: ipvsadm_save.as_deref(),
                 };
                 return rules_only(dumps, src, dst.as_deref(), proto, local_ips, format);
             }
@@ -445,10 +452,12 @@ fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> S
     )
 }
 
-/// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets.
+/// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets
+/// and its IPVS table.
 struct Dumps<'a> {
     iptables: &'a std::path::Path,
     ipsets: Option<&'a std::path::Path>,
+    ipvs: Option<&'a std::path::Path>,
 }
 
 /// Read a dump file, refusing one too large to be a node's dump.
@@ -486,6 +495,13 @@ fn rules_only(
         }
         None => Vec::new(),
     };
+    let ipvs = match dumps.ipvs {
+        Some(f) => {
+            let (n, t) = read_dump(f)?;
+            Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(&n, &t)?)
+        }
+        None => None,
+    };
     let (Some(src), Some(dst)) = (src, dst) else {
         return Err(usage(
             "rules-only mode needs --src IP and --dst IP:PORT".into(),
@@ -520,6 +536,7 @@ fn rules_only(
         iif: None,
         oif: None,
         sets,
+        ipvs,
     };
     let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
@@ -531,6 +548,11 @@ fn rules_only(
                     "note: the rules match ipsets this answer does not have ({}); each reads as empty - give the node's `ipset save` with --ipset-save FILE\n",
                     missing.join(", ")
                 ));
+            }
+            if kpath_sim::rules_only::missing_ipvs(&outcomes) {
+                text.push_str(
+                    "note: this is a kube-proxy IPVS-mode dump and the packet is for a virtual service the answer cannot see - give the node's `ipvsadm-save -n` with --ipvsadm-save FILE\n",
+                );
             }
             text
         }

@@ -88,7 +88,7 @@ impl Walk<'_> {
                 "ip_vs_conn_in_get: a packet of a known IPVS connection ({}), to the same real server",
                 c.text()
             );
-            self.ipvs_step(skb, hook, "ip_vs_in_hook", note);
+            self.ipvs_step(skb, hook, "ip_vs_in_hook", note, Some(&c));
             return self.ip_vs_nat_xmit(skb, hook, &c);
         }
         let Some(si) = ipvs.find(p.proto, ip.dst, p.dport) else {
@@ -99,7 +99,7 @@ impl Walk<'_> {
             let note = format!(
                 "{vs} is a virtual service, but this TCP packet is not a SYN and belongs to no IPVS connection: tcp_conn_schedule leaves it to the local stack"
             );
-            self.ipvs_step(skb, hook, "ip_vs_in_hook", note);
+            self.ipvs_step(skb, hook, "ip_vs_in_hook", note, None);
             return Ok(());
         }
         let Some((daddr, dport, how)) = self.ip_vs_schedule(skb.ns, si, &ip, &p) else {
@@ -147,7 +147,7 @@ impl Walk<'_> {
             "ip_vs_schedule: {vs} is a virtual service; {how} picks real server {daddr}:{dport}; ip_vs_conn_new: {}",
             c.text()
         );
-        self.ipvs_step(skb, hook, "ip_vs_in_hook", note);
+        self.ipvs_step(skb, hook, "ip_vs_in_hook", note, Some(&c));
         self.ip_vs_nat_xmit(skb, hook, &c)
     }
 
@@ -340,6 +340,7 @@ impl Walk<'_> {
         let step = self.record(skb, Some(rt.dev), "ip_vs_nat_xmit", StepKind::Ipvs, note);
         step.hook = Some(hook);
         step.conntrack = ct_line;
+        step.ipvs = Some(c.clone());
         if local {
             return Ok(());
         }
@@ -399,7 +400,7 @@ impl Walk<'_> {
             c.vaddr,
             c.vport
         );
-        self.ipvs_step(skb, hook, "ip_vs_out_hook", note);
+        self.ipvs_step(skb, hook, "ip_vs_out_hook", note, Some(&c));
     }
 
     /// `ip_vs_out_icmp`: an ICMP error from a real server about a packet of a connection
@@ -429,11 +430,19 @@ impl Walk<'_> {
             c.vaddr,
             c.vport
         );
-        self.ipvs_step(skb, hook, "ip_vs_out_icmp", note);
+        self.ipvs_step(skb, hook, "ip_vs_out_icmp", note, Some(&c));
     }
 
-    fn ipvs_step(&mut self, skb: &Skb, hook: Hook, func: &'static str, note: String) {
+    fn ipvs_step(
+        &mut self,
+        skb: &Skb,
+        hook: Hook,
+        func: &'static str,
+        note: String,
+        conn: Option<&IpvsConn>,
+    ) {
         let step = self.record(skb, None, func, StepKind::Ipvs, note);
         step.hook = Some(hook);
+        step.ipvs = conn.cloned();
     }
 }

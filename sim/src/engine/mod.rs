@@ -273,6 +273,7 @@ impl Walk<'_> {
             hook: None,
             nf: None,
             conntrack: None,
+            ipvs: None,
             ct_state: None,
             note: note.into(),
             packet: skb.frame.clone(),

@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 
 /// One connection through a virtual service.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IpvsConn {
     /// 6 (TCP) or 17 (UDP).
     pub proto: u8,

@@ -7,6 +7,7 @@
 
 pub mod conn;
 pub mod mh;
+pub mod parse;
 pub mod print;
 pub mod sched;
 

@@ -106,6 +106,9 @@ pub struct Step {
     /// For conntrack lookups: the state conntrack gave the packet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ct_state: Option<crate::netfilter::rule::CtState>,
+    /// For IPVS steps: the connection (client, virtual service, real server) at work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipvs: Option<crate::ipvs::conn::IpvsConn>,
     /// What happened and why, in plain words.
     pub note: String,
     /// The packet as it is after this step.

@@ -1,6 +1,7 @@
 //! The detail pane: at a netfilter step the chain being walked with the rule that matched
 //! highlighted in its context; at a conntrack step the connections seen so far; at a
-//! routing step the routing table with the route `fib_lookup` picks; elsewhere (or with
+//! routing step the routing table with the route `fib_lookup` picks; at an IPVS step the
+//! node's `ipvsadm -Ln` with the virtual service and its chosen real server; elsewhere (or with
 //! `x`) the packet's bytes with the selected field's bytes highlighted.
 
 use super::App;
@@ -54,6 +55,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             }
             StepKind::Conntrack => return conntrack(f, app, area),
             StepKind::Routing => return routes(f, app, area),
+            StepKind::Ipvs => return ipvs(f, app, area),
             _ => {}
         }
     }
@@ -146,6 +148,40 @@ fn conntrack(f: &mut Frame, app: &App, area: Rect) {
         lines,
         focus + 1,
     );
+}
+
+/// `ipvsadm -Ln` of the step's node: the virtual service at work and the real server its
+/// connection goes to highlighted, the connection itself on top.
+fn ipvs(f: &mut Frame, app: &App, area: Rect) {
+    let Some(s) = app.current() else { return };
+    let table = app.world.ns_by_name(&s.netns).and_then(|n| n.ipvs.as_ref());
+    let (Some(c), Some(table)) = (&s.ipvs, table) else {
+        return hex(f, app, area);
+    };
+    let proto = if c.proto == 17 { "UDP" } else { "TCP" };
+    let vs = format!("{proto}  {}:{} ", c.vaddr, c.vport);
+    let rs = format!("-> {}:{} ", c.daddr, c.dport);
+    let mut lines = Vec::new();
+    let (mut inside, mut focus) = (false, 0);
+    for l in kpath_sim::ipvs::print::list(table)
+        .lines()
+        .map(str::trim_end)
+    {
+        if !l.starts_with(' ') {
+            inside = l.starts_with(&vs);
+        }
+        let lit = (inside && !l.starts_with(' ')) || (inside && l.trim_start().starts_with(&rs));
+        if lit && focus == 0 {
+            focus = lines.len();
+        }
+        lines.push(if lit {
+            Line::styled(l.to_string(), hi())
+        } else {
+            Line::raw(l.to_string())
+        });
+    }
+    let title = format!(" ipvsadm -Ln ({}) — connection {} ", s.netns, c.text());
+    pane(f, area, title, lines, focus);
 }
 
 fn routes(f: &mut Frame, app: &App, area: Rect) {
