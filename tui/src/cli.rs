@@ -148,6 +148,26 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Walk the scenario's packets in each kube-proxy mode and show them side by side:
+    /// fate, where the destination was translated and by which hook, rules matched and
+    /// looked at, and the endpoints every outcome reaches. Exit status 1 when the modes
+    /// reach different endpoints.
+    Compare {
+        scenario: PathBuf,
+        /// The modes, comma-separated.
+        #[arg(long, value_name = "MODES", default_value = "iptables,ipvs")]
+        proxy_modes: String,
+        /// Only this packet (its `name:`).
+        #[arg(long, short, conflicts_with = "flow")]
+        packet: Option<String>,
+        /// Only this flow (its `name:`); its first packet is compared.
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -408,6 +428,36 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 return Err(no_packet_or_flow(&s, p));
             }
             let (text, ok) = crate::lab_cmd::verify(&s, packet.as_deref(), seed, keep)?;
+            Ok(Output::Report { text, ok })
+        }
+        Command::Compare {
+            scenario,
+            proxy_modes,
+            packet,
+            flow,
+            format,
+            seed,
+        } => {
+            let modes = crate::compare_cmd::parse_modes(&proxy_modes)?;
+            let s = load_scenario(&scenario)?;
+            if let Some(p) = &packet
+                && s.packet(p).is_none()
+            {
+                return Err(no_packet_or_flow(&s, p));
+            }
+            if let Some(f) = &flow
+                && !s.flows.iter().any(|x| &x.name.value == f)
+            {
+                return Err(no_packet_or_flow(&s, f));
+            }
+            let (text, ok) = crate::compare_cmd::run(
+                &s,
+                &modes,
+                packet.as_deref(),
+                flow.as_deref(),
+                seed,
+                format,
+            )?;
             Ok(Output::Report { text, ok })
         }
     }
