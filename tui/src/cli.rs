@@ -485,7 +485,13 @@ fn no_packet_or_flow(s: &kpath_sim::scenario::Scenario, name: &str) -> Failure {
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
     use kpath_sim::ipvs::{Scheduler, print};
     use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
-    let n = ipvs_node(s, &ns.name, &node_ips(ns), &Scheduler::Rr { last: None });
+    use kpath_sim::scenario::ProxyMode;
+    let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
+    let n = ipvs_node(s, &ns.name, &node_ips(ns), &sched);
+    let what = match s.proxy_mode() {
+        ProxyMode::Ipvs => "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it".to_string(),
+        ProxyMode::Iptables => "what kube-proxy would program in IPVS mode. This scenario runs iptables mode:\n# add `kubeProxy: {mode: ipvs}` to walk packets through IPVS, or see both with `kpath compare`".to_string(),
+    };
     let bound: Vec<String> = n
         .bound
         .iter()
@@ -493,7 +499,7 @@ fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> S
         .collect();
     let sets: String = n.ipsets.iter().map(|x| x.save()).collect();
     format!(
-        "# {node}: what kube-proxy in IPVS mode programs for these Services (kpath models the\n# tables; walking packets through IPVS is not modelled yet)\n\n# ip addr show kube-ipvs0\nkube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n{}\n\n# ipvsadm -Ln\n{}\n# ipvsadm-save -n\n{}\n# ipset save\n{sets}\n# iptables-restore payload (kube-proxy's part)\n{}",
+        "# {node}: {what}\n\n# ip addr show kube-ipvs0\nkube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n{}\n\n# ipvsadm -Ln\n{}\n# ipvsadm-save -n\n{}\n# ipset save\n{sets}\n# iptables-restore payload (kube-proxy's part)\n{}",
         bound.join("\n"),
         print::list(&n.ipvs),
         print::save(&n.ipvs),

@@ -374,11 +374,16 @@ fn iptables(sets: &Sets, cluster_cidr: &str, masquerade_all: bool, random_fully:
 }
 
 /// The addresses NodePort virtual services listen on with `nodePortAddresses` unset: every
-/// local address but loopback (`GetAllLocalAddressesExcept("kube-ipvs0")`), eth0's first.
+/// local address but loopback and kube-ipvs0's (`GetAllLocalAddressesExcept("kube-ipvs0")`),
+/// eth0's first.
 pub fn node_ips(ns: &crate::net::Netns) -> Vec<Ipv4Addr> {
     let mut ips: Vec<Ipv4Addr> = Vec::new();
     let eth0 = ns.links.iter().filter(|l| l.name == "eth0");
-    for l in eth0.chain(ns.links.iter().filter(|l| l.name != "eth0")) {
+    let others = ns
+        .links
+        .iter()
+        .filter(|l| l.name != "eth0" && l.name != "kube-ipvs0");
+    for l in eth0.chain(others) {
         for a in &l.addrs {
             if !a.addr.is_loopback() && !ips.contains(&a.addr) {
                 ips.push(a.addr);

@@ -11,11 +11,17 @@ use std::fmt::Write;
 fn flags(l: &Link) -> &'static str {
     match l.kind {
         LinkKind::Loopback => "<LOOPBACK,UP,LOWER_UP>",
+        // dummy_setup: IFF_NOARP, no multicast; kube-proxy never sets kube-ipvs0 up.
+        LinkKind::Dummy if !l.up => "<BROADCAST,NOARP>",
+        LinkKind::Dummy => "<BROADCAST,NOARP,UP,LOWER_UP>",
         _ => "<BROADCAST,MULTICAST,UP,LOWER_UP>",
     }
 }
 
 fn state(l: &Link) -> &'static str {
+    if !l.up {
+        return "DOWN";
+    }
     match l.kind {
         LinkKind::Loopback | LinkKind::Vxlan(_) => "UNKNOWN",
         _ => "UP",
@@ -29,7 +35,8 @@ fn state(l: &Link) -> &'static str {
 /// and lo, NICs and VXLAN devices keep ether_setup's 1000.
 fn qlen(l: &Link) -> &'static str {
     match l.kind {
-        LinkKind::Veth { .. } => "",
+        // Veths as above; dummy devices have no queue (IFF_NO_QUEUE, tx_queue_len 0).
+        LinkKind::Veth { .. } | LinkKind::Dummy => "",
         _ => "qlen 1000",
     }
 }
@@ -48,11 +55,12 @@ pub fn ip_addr(w: &World, ns: &Netns) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{}: {}{at}: {} mtu {} qdisc noqueue{master} state {} group default {}",
+            "{}: {}{at}: {} mtu {} qdisc {}{master} state {} group default {}",
             l.ifindex,
             l.name,
             flags(l),
             l.mtu,
+            if l.up { "noqueue" } else { "noop" },
             state(l),
             qlen(l)
         );
@@ -85,6 +93,9 @@ pub fn ip_addr(w: &World, ns: &Netns) -> String {
             }
             LinkKind::Veth { .. } => {
                 let _ = writeln!(out, "    veth ");
+            }
+            LinkKind::Dummy => {
+                let _ = writeln!(out, "    dummy ");
             }
             _ => {}
         }
