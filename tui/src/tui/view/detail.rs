@@ -170,7 +170,7 @@ fn ipvs(f: &mut Frame, app: &App, area: Rect) {
         if !l.starts_with(' ') {
             inside = l.starts_with(&vs);
         }
-        let lit = (inside && !l.starts_with(' ')) || (inside && l.trim_start().starts_with(&rs));
+        let lit = inside && (!l.starts_with(' ') || l.trim_start().starts_with(&rs));
         if lit && focus == 0 {
             focus = lines.len();
         }
