@@ -50,6 +50,16 @@ fn many_services(c: &mut Criterion) {
     g.bench_function("SYN to a ClusterIP among 2000", |b| {
         b.iter(|| kpath_sim::run_packet(black_box(&s), black_box(&world), "syn"))
     });
+    // The same Services in IPVS mode: 2000 virtual services, one ipset entry each, and a
+    // ruleset that does not grow with them.
+    let ipvs = kpath_sim::compare::with_mode(&s, kpath_sim::scenario::ProxyMode::Ipvs);
+    g.bench_function("build world, 2000 Services, IPVS mode", |b| {
+        b.iter(|| kpath_sim::k8s::build_world(black_box(&ipvs), 0).is_ok())
+    });
+    let world = kpath_sim::k8s::build_world(&ipvs, 0).expect("the IPVS world builds");
+    g.bench_function("SYN to a ClusterIP among 2000, IPVS mode", |b| {
+        b.iter(|| kpath_sim::run_packet(black_box(&ipvs), black_box(&world), "syn"))
+    });
     g.finish();
 }
 
