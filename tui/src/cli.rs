@@ -42,7 +42,7 @@ pub enum Command {
         /// `-m addrtype LOCAL` and whether the packet is for the node.
         #[arg(long = "local-ip", value_name = "IP")]
         local_ips: Vec<std::net::Ipv4Addr>,
-        /// Rules-only mode: the node's ipsets (`ipset save`), for `-m set` rules.
+        /// Rules-only mode: the node's ipsets (`ipset save` or `ipset list`), for `-m set` rules.
         #[arg(long, value_name = "FILE", requires = "iptables_save")]
         ipset_save: Option<PathBuf>,
         /// Rules-only mode: the node's IPVS table (`ipvsadm-save -n`), for kube-proxy's
@@ -547,7 +547,7 @@ fn rules_only(
     let sets = match dumps.ipsets {
         Some(f) => {
             let (n, t) = read_dump(f)?;
-            kpath_sim::netfilter::ipset::parse_ipset_save(&n, &t)?
+            kpath_sim::netfilter::ipset::parse_ipsets(&n, &t)?
         }
         None => Vec::new(),
     };

@@ -214,53 +214,7 @@ pub fn parse_ipset_save(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
                     )
                     .with_hint("`ipset save` prints each set's create line before its entries"));
                 };
-                let dims = set.kind.dims();
-                let parts: Vec<&str> = entry.split(',').collect();
-                if parts.len() != dims.len() {
-                    return Err(err(
-                        entry,
-                        format!(
-                            "`{entry}` has {} part(s); a {} entry has {}",
-                            parts.len(),
-                            set.kind.name(),
-                            dims.len()
-                        ),
-                    ));
-                }
-                let mut elems = Vec::new();
-                for (p, d) in parts.iter().zip(dims) {
-                    let bad = || {
-                        err(
-                            entry,
-                            format!(
-                                "`{p}` is not {}",
-                                match d {
-                                    Dim::Ip => "an IPv4 address",
-                                    Dim::Net => "an IPv4 network",
-                                    Dim::Port => "a port (PROTO:PORT, e.g. tcp:80)",
-                                }
-                            ),
-                        )
-                    };
-                    elems.push(match d {
-                        Dim::Ip => Elem::Ip(p.parse().map_err(|_| bad())?),
-                        Dim::Net => Elem::Net(if p.contains('/') {
-                            p.parse().map_err(|_| bad())?
-                        } else {
-                            Ipv4Net::new(p.parse().map_err(|_| bad())?, 32)
-                        }),
-                        Dim::Port => {
-                            let (proto, port) = match p.split_once(':') {
-                                Some(("tcp", n)) => (6, n),
-                                Some(("udp", n)) => (17, n),
-                                Some(("sctp", n)) => (132, n),
-                                Some(_) => return Err(bad()),
-                                None => (0, *p),
-                            };
-                            Elem::Port(proto, port.parse().map_err(|_| bad())?)
-                        }
-                    });
-                }
+                let elems = parse_entry(set.kind, entry, |m| err(entry, m))?;
                 set.add(elems);
             }
             other => {
@@ -268,6 +222,151 @@ pub fn parse_ipset_save(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
                     .with_hint("an `ipset save` dump has only `create` and `add` lines"));
             }
         }
+    }
+    Ok(sets)
+}
+
+/// One member as ipset prints it (`10.96.0.1,tcp:443`, `30080`, `10.0.0.0/8`), for a set of
+/// type `kind`; `err` locates a complaint.
+fn parse_entry(
+    kind: SetType,
+    entry: &str,
+    err: impl Fn(String) -> InputError,
+) -> Result<Vec<Elem>, InputError> {
+    let dims = kind.dims();
+    let parts: Vec<&str> = entry.split(',').collect();
+    if parts.len() != dims.len() {
+        return Err(err(format!(
+            "`{entry}` has {} part(s); a {} entry has {}",
+            parts.len(),
+            kind.name(),
+            dims.len()
+        )));
+    }
+    let mut elems = Vec::new();
+    for (p, d) in parts.iter().zip(dims) {
+        let bad = || {
+            err(format!(
+                "`{p}` is not {}",
+                match d {
+                    Dim::Ip => "an IPv4 address",
+                    Dim::Net => "an IPv4 network",
+                    Dim::Port => "a port (PROTO:PORT, e.g. tcp:80)",
+                }
+            ))
+        };
+        elems.push(match d {
+            Dim::Ip => Elem::Ip(p.parse().map_err(|_| bad())?),
+            Dim::Net => Elem::Net(if p.contains('/') {
+                p.parse().map_err(|_| bad())?
+            } else {
+                Ipv4Net::new(p.parse().map_err(|_| bad())?, 32)
+            }),
+            Dim::Port => {
+                let (proto, port) = match p.split_once(':') {
+                    Some(("tcp", n)) => (6, n),
+                    Some(("udp", n)) => (17, n),
+                    Some(("sctp", n)) => (132, n),
+                    Some(_) => return Err(bad()),
+                    None => (0, *p),
+                };
+                Elem::Port(proto, port.parse().map_err(|_| bad())?)
+            }
+        });
+    }
+    Ok(elems)
+}
+
+/// Read a node's ipsets in either form the tool prints: `ipset save` (create/add lines) or
+/// `ipset list` (Name:/Type:/Members: blocks).
+pub fn parse_ipsets(file: &str, src: &str) -> Result<Vec<IpSet>, InputError> {
+    let first = src
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'));
+    if first.is_some_and(|l| l.starts_with("Name:")) {
+        parse_ipset_list(file, src)
+    } else {
+        parse_ipset_save(file, src)
+    }
+}
+
+/// Read `ipset list`: a block per set - `Name:`, `Type:`, header lines, then `Members:` and
+/// one member per line until a blank line.
+pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError> {
+    let mut sets: Vec<IpSet> = Vec::new();
+    let mut name: Option<(String, usize)> = None;
+    let mut members = false;
+    for (n, raw) in src.lines().enumerate() {
+        let line = n + 1;
+        let text = raw.trim();
+        let col = raw.len() - raw.trim_start().len() + 1;
+        let err = |msg: String| InputError::at(file, src, line, col, msg);
+        if text.is_empty() {
+            members = false;
+            continue;
+        }
+        if members {
+            let Some(set) = sets.last_mut() else {
+                return Err(err("a member before any set".into()));
+            };
+            // `ipset list` may add options after the member (timeout, comment).
+            let entry = text.split_whitespace().next().unwrap_or("");
+            let elems = parse_entry(set.kind, entry, &err)?;
+            set.add(elems);
+            continue;
+        }
+        let Some((key, value)) = text.split_once(':') else {
+            return Err(
+                err(format!("expected `Key: value`, found `{text}`")).with_hint(
+                    "an `ipset list` block has Name:, Type:, Header:, ... and Members: lines",
+                ),
+            );
+        };
+        let value = value.trim();
+        match key {
+            "Name" => {
+                if sets.iter().any(|s| s.name == value) {
+                    return Err(err(format!("set `{value}` is listed twice")));
+                }
+                name = Some((value.to_string(), line));
+            }
+            "Type" => {
+                let Some((set_name, _)) = name.take() else {
+                    return Err(err("`Type:` before the set's `Name:`".into()));
+                };
+                let Some(kind) = SetType::ALL
+                    .iter()
+                    .find(|(_, n)| *n == value)
+                    .map(|(t, _)| *t)
+                else {
+                    let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();
+                    return Err(err(format!("unknown set type `{value}`"))
+                        .with_hint(format!("kpath knows {}", known.join(", "))));
+                };
+                sets.push(IpSet::new(&set_name, kind, None));
+            }
+            "Members" => {
+                if name.is_some() || sets.is_empty() {
+                    return Err(err("`Members:` of a set with no `Type:`".into()));
+                }
+                members = true;
+            }
+            "Revision" | "Header" | "Size in memory" | "References" | "Number of entries" => {}
+            other => {
+                return Err(err(format!("unknown line `{other}:` in an `ipset list` block"))
+                    .with_hint("known: Name, Type, Revision, Header, Size in memory, References, Number of entries, Members"));
+            }
+        }
+    }
+    if let Some((n, at)) = name {
+        return Err(InputError::at(
+            file,
+            src,
+            at,
+            1,
+            format!("set `{n}` has no `Type:` line"),
+        ));
     }
     Ok(sets)
 }
@@ -370,5 +469,58 @@ add KUBE-LOAD-BALANCER-SOURCE-CIDR 203.0.113.50,tcp:80,198.51.100.0/24
             e.message.contains("unknown set type `list:set`") && e.column == 10,
             "{e}"
         );
+    }
+
+    const LIST: &str = "Name: KUBE-CLUSTER-IP
+Type: hash:ip,port
+Revision: 6
+Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x4f8a9a1c
+Size in memory: 408
+References: 2
+Number of entries: 2
+Members:
+10.96.0.10,udp:53
+10.96.0.1,tcp:443
+
+Name: KUBE-NODE-PORT-TCP
+Type: bitmap:port
+Revision: 3
+Header: range 0-65535
+Size in memory: 8268
+References: 1
+Number of entries: 1
+Members:
+30080
+";
+
+    #[test]
+    fn ipset_list_reads_like_ipset_save() {
+        let save = "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536
+add KUBE-CLUSTER-IP 10.96.0.10,udp:53
+add KUBE-CLUSTER-IP 10.96.0.1,tcp:443
+create KUBE-NODE-PORT-TCP bitmap:port range 0-65535
+add KUBE-NODE-PORT-TCP 30080
+";
+        let a = parse_ipsets("list", LIST).unwrap();
+        let b = parse_ipsets("save", save).unwrap();
+        assert_eq!(a.len(), 2);
+        let show = |v: &[IpSet]| v.iter().map(IpSet::save).collect::<String>();
+        assert_eq!(show(&a), show(&b));
+        assert!(a[0].test(&syn("10.244.1.2", "10.96.0.1", 40000, 443), &[false, false]));
+    }
+
+    #[test]
+    fn a_bad_ipset_list_is_located() {
+        let bad = LIST.replace("10.96.0.1,tcp:443", "10.96.0.1,tcp:http");
+        let e = parse_ipsets("sets.txt", &bad).unwrap_err();
+        assert_eq!((e.line, e.column), (10, 1), "{e}");
+        assert!(e.message.contains("tcp:http"), "{e}");
+        let bad = LIST.replace("Type: bitmap:port", "Type: list:set");
+        let e = parse_ipsets("sets.txt", &bad).unwrap_err();
+        assert_eq!(e.line, 13, "{e}");
+        assert!(e.hint.unwrap_or_default().contains("bitmap:port"));
+        let bad = LIST.replace("References: 1", "Refs 1");
+        let e = parse_ipsets("sets.txt", &bad).unwrap_err();
+        assert!(e.message.contains("Key: value"), "{e}");
     }
 }
