@@ -312,7 +312,7 @@ pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
             };
             // `ipset list` may add options after the member (timeout, comment).
             let entry = text.split_whitespace().next().unwrap_or("");
-            let elems = parse_entry(set.kind, entry, &err)?;
+            let elems = parse_entry(set.kind, entry, err)?;
             set.add(elems);
             continue;
         }
