@@ -34,6 +34,15 @@ fn packet(s: &Scenario, name: &str) -> Trace {
     kpath_sim::run_packet(s, &w, name).unwrap()
 }
 
+/// Where each connection's SYN of a flow ended, in order.
+fn syn_ends(f: &kpath_sim::trace::FlowTrace) -> Vec<&str> {
+    f.packets
+        .iter()
+        .filter(|p| p.label.ends_with(": SYN"))
+        .map(|p| p.trace.disposition.netns.as_str())
+        .collect()
+}
+
 fn step<'a>(t: &'a Trace, func: &str) -> &'a kpath_sim::trace::Step {
     t.steps
         .iter()
@@ -149,12 +158,7 @@ fn round_robin_moves_on_per_connection_and_all_outcomes_list_every_server() {
     let s = ipvs("ipvs-clusterip");
     let w = build_world(&s, s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
-    let ends: Vec<&str> = f
-        .packets
-        .iter()
-        .filter(|p| p.label.ends_with(": SYN"))
-        .map(|p| p.trace.disposition.netns.as_str())
-        .collect();
+    let ends = syn_ends(&f);
     // ip_vs_rr_schedule from the list head: the newest real server first (ip_vs_add_dest
     // inserts at the head, kube-proxy adds them in order), then the next.
     assert_eq!(ends, ["default/web-b", "default/web-a"]);
@@ -187,12 +191,7 @@ fn sh_lc_and_mh_decide_without_chance() {
     let s = clusterip_with("sh");
     let w = build_world(&s, s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
-    let ends: Vec<&str> = f
-        .packets
-        .iter()
-        .filter(|p| p.label.ends_with(": SYN"))
-        .map(|p| p.trace.disposition.netns.as_str())
-        .collect();
+    let ends = syn_ends(&f);
     assert_eq!(ends[0], ends[1]);
     let bucket = kpath_sim::ipvs::sched::sh_bucket("10.244.1.2".parse().unwrap());
     // Two weight-1 servers in list order [web-b, web-a]: bucket b -> list[b % 2].
@@ -202,12 +201,7 @@ fn sh_lc_and_mh_decide_without_chance() {
     let s = clusterip_with("lc");
     let w = build_world(&s, s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
-    let ends: Vec<&str> = f
-        .packets
-        .iter()
-        .filter(|p| p.label.ends_with(": SYN"))
-        .map(|p| p.trace.disposition.netns.as_str())
-        .collect();
+    let ends = syn_ends(&f);
     assert_ne!(ends[0], ends[1]);
 }
 
@@ -241,4 +235,46 @@ fn ip_vs_leave_answers_port_unreachable_from_the_vip_for_udp_too() {
         .expect("an ICMP error");
     let ip = common::ipv4(&icmp.packet).unwrap();
     assert_eq!(ip.src.to_string(), "10.96.100.20");
+}
+
+#[test]
+fn a_node_outside_the_source_ranges_cannot_reach_its_own_lb_ip() {
+    // kube-proxy's KUBE-IPVS-OUT-FILTER rule for a LoadBalancer whose source ranges leave
+    // the node out; xt_ipvs matches the packet only after IPVS sent it to the real server
+    // (ipvs_property, and its connection's virtual address and port).
+    let src = std::fs::read_to_string(scenario_path("loadbalancer")).unwrap();
+    let src = src.replacen(
+        "flows:\n",
+        "packets:\n  - {name: from-node, from: node/node-1, to: '203.0.113.50:443', protocol: tcp}\nflows:\n",
+        1,
+    );
+    let s = with_mode(
+        &load_scenario_str("lb.yaml", &src).unwrap_or_else(|e| panic!("{e}")),
+        ProxyMode::Ipvs,
+    );
+    let t = packet(&s, "from-node");
+    assert_eq!(
+        t.disposition.kind,
+        DispositionKind::Dropped,
+        "{}",
+        t.disposition.reason
+    );
+    let nf = t
+        .steps
+        .iter()
+        .rev()
+        .find_map(|s| s.nf.as_ref())
+        .expect("the dropping rule");
+    assert_eq!(nf.chain, "KUBE-IPVS-OUT-FILTER");
+    assert!(
+        nf.rule
+            .contains("-m ipvs --vproto 6 --vaddr 203.0.113.50 --vport 443"),
+        "{}",
+        nf.rule
+    );
+    // The walk got there through IPVS at LOCAL_OUT.
+    assert_eq!(
+        step(&t, "ip_vs_in_hook").hook,
+        Some(kpath_sim::netfilter::Hook::Output)
+    );
 }

@@ -232,6 +232,14 @@ impl Walk<'_> {
                 continue;
             }
             let snapshot = self.ip.clone();
+            // After ip_vs_nat_xmit the packet carries ipvs_property and belongs to the
+            // virtual service's connection (for `-m ipvs`).
+            let ipvs_vs = self
+                .ipvs
+                .as_ref()
+                .filter(|s| s.result == "forwarded" || s.result == "local")
+                .and_then(|s| s.service.parse::<std::net::SocketAddrV4>().ok())
+                .map(|a| (self.ip.protocol(), *a.ip(), a.port()));
             let meta = PacketMeta {
                 ip: &snapshot,
                 iif,
@@ -245,7 +253,10 @@ impl Walk<'_> {
                     orig_dport: q.dport,
                     dnat: self.dnat.applied,
                     snat: false,
+                    reply: false,
                 }),
+                ipvs_property: ipvs_vs.is_some(),
+                ipvs_vs,
             };
             let mut env = Env {
                 local: self.local,

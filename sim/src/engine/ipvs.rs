@@ -187,7 +187,7 @@ impl Walk<'_> {
         // Round robin goes on from where it stands, which is world state: on a real node
         // nobody knows where that is before the first connection kpath sends. So the first
         // pick of a round-robin service is an enumerable choice (each server weighed by its
-        // share), and the picks after it follow from it.
+        // long-run share), and the picks after it follow from it.
         let first = svc.dests.iter().all(|d| d.active + d.inactive == 0);
         let round_robin = matches!(svc.scheduler, Scheduler::Rr { .. } | Scheduler::Wrr(_));
         let vs = format!("{}:{}", svc.addr, svc.port);
@@ -195,8 +195,14 @@ impl Walk<'_> {
         let picked = svc.schedule(ip.src, p.sport)?;
         let mut chosen = picked;
         if round_robin && first {
-            let total: u32 = weights.iter().sum();
-            let options: Vec<f64> = weights
+            // rr takes every server with weight > 0 in turn (ip_vs_rr_schedule looks at no
+            // other weight); wrr in proportion to the weights.
+            let shares: Vec<u32> = match svc.scheduler {
+                Scheduler::Rr { .. } => weights.iter().map(|w| u32::from(*w > 0)).collect(),
+                _ => weights.clone(),
+            };
+            let total: u32 = shares.iter().sum();
+            let options: Vec<f64> = shares
                 .iter()
                 .map(|w| f64::from(*w) / f64::from(total.max(1)))
                 .collect();
@@ -431,6 +437,31 @@ impl Walk<'_> {
             c.vport
         );
         self.ipvs_step(skb, hook, "ip_vs_out_icmp", note, Some(&c));
+    }
+
+    /// For `-m ipvs`: the virtual service of the IPVS connection whose request `skb` is,
+    /// once IPVS sent it to the real server (xt_ipvs looks it up with `conn_out_get` on
+    /// the inverted packet: client -> real server).
+    pub(super) fn ipvs_request_of(&self, skb: &Skb) -> Option<(u8, Ipv4Addr, u16)> {
+        if !skb.ipvs_property {
+            return None;
+        }
+        let ip = skb.ipv4()?;
+        let p = ports(ip)?;
+        let c = self
+            .world
+            .ns(skb.ns)
+            .ipvs
+            .as_ref()?
+            .conns
+            .conns
+            .iter()
+            .find(|c| {
+                c.proto == p.proto
+                    && (c.caddr, c.cport) == (ip.src, p.sport)
+                    && (c.daddr, c.dport) == (ip.dst, p.dport)
+            })?;
+        Some((c.proto, c.vaddr, c.vport))
     }
 
     fn ipvs_step(

@@ -198,6 +198,7 @@ impl Walk<'_> {
         );
         let ct = self.ct_view(skb);
         let place = format!("{} {} {}", self.ns_name(skb.ns), kind.name(), hook.chain());
+        let ipvs_vs = self.ipvs_request_of(skb);
         let meta = PacketMeta {
             ip: &ip,
             iif: iif_n.as_deref(),
@@ -206,6 +207,8 @@ impl Walk<'_> {
             physout: pout.as_deref(),
             mark: skb.mark,
             ct,
+            ipvs_property: skb.ipvs_property,
+            ipvs_vs,
         };
         // Disjoint borrows: the table and routes are read, the xt state, RNG and choices written.
         let Walk { world, choices, .. } = self;
@@ -241,6 +244,7 @@ impl Walk<'_> {
                 orig_dport: 0,
                 dnat: false,
                 snat: false,
+                reply: false,
             });
         }
         let c = self.world.ns(skb.ns).conntrack.as_ref()?.get(r.id)?;
@@ -250,6 +254,7 @@ impl Walk<'_> {
             orig_dport: c.orig.dport,
             dnat: c.dnat(),
             snat: c.snat(),
+            reply: r.dir == Dir::Reply,
         })
     }
 

@@ -21,6 +21,8 @@ pub struct IpvsNode {
     pub ipvs: Ipvs,
     /// The iptables-restore payload, `*nat` then `*filter`.
     pub iptables: String,
+    /// LoadBalancer IP, protocol and port whose source ranges leave the node out.
+    pub no_node_access: Vec<(Ipv4Addr, &'static str, u16)>,
 }
 
 /// The 16 IPv4 sets kube-proxy creates on every sync, empty or not (`ipsetInfo`), with the
@@ -211,7 +213,9 @@ fn service(
                     vec![Elem::Ip(lb), pe, Elem::Net(r.value)],
                 );
             }
-            // The node's own requests to a local VIP loop back with the VIP as source.
+            // The node's own requests to a local VIP loop back with the VIP as source: let
+            // them through if a range holds the node IP, else KUBE-IPVS-OUT-FILTER drops them
+            // (lbNoNodeAccessIPPortProtocolEntries).
             if ranges
                 .iter()
                 .any(|r| node_ips.first().is_some_and(|n| r.value.contains(*n)))
@@ -220,6 +224,8 @@ fn service(
                     "KUBE-LOAD-BALANCER-SOURCE-IP",
                     vec![Elem::Ip(lb), pe, Elem::Ip(lb)],
                 );
+            } else {
+                out.no_node_access.push((lb, proto, port));
             }
         }
         out.ipvs.services.push(new_vs(lb, port, etp_local));
@@ -245,7 +251,13 @@ fn service(
 
 /// The iptables payload (`writeIptablesRules`), rules written only when their set holds
 /// entries, in kube-proxy's order.
-fn iptables(sets: &Sets, cluster_cidr: &str, masquerade_all: bool, random_fully: bool) -> String {
+fn iptables(
+    sets: &Sets,
+    no_node_access: &[(Ipv4Addr, &str, u16)],
+    cluster_cidr: &str,
+    masquerade_all: bool,
+    random_fully: bool,
+) -> String {
     let c = |name: &str| format!("-m comment --comment \"{}\"", Sets::comment(name));
     let has = |name: &str| !sets.empty(name);
     let mut nat = vec![
@@ -353,8 +365,13 @@ fn iptables(sets: &Sets, cluster_cidr: &str, masquerade_all: bool, random_fully:
     if has("KUBE-LOAD-BALANCER-SOURCE-IP") {
         filter.push(format!("-A KUBE-SOURCE-RANGES-FIREWALL {} -m set --match-set KUBE-LOAD-BALANCER-SOURCE-IP dst,dst,src -j RETURN", c("KUBE-LOAD-BALANCER-SOURCE-IP")));
     }
+    filter.push("-A KUBE-SOURCE-RANGES-FIREWALL -j DROP".to_string());
+    for (ip, proto, port) in no_node_access {
+        filter.push(format!(
+            "-A KUBE-IPVS-OUT-FILTER -s {ip} -m ipvs --vaddr {ip} --vproto {proto} --vport {port} -j DROP"
+        ));
+    }
     filter.extend([
-        "-A KUBE-SOURCE-RANGES-FIREWALL -j DROP".to_string(),
         "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark 0x4000/0x4000 -j ACCEPT".into(),
         "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
         format!("-A KUBE-NODE-PORT {} -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT", c("KUBE-HEALTH-CHECK-NODE-PORT")),
@@ -406,6 +423,7 @@ pub fn ipvs_node(
         ipsets: Vec::new(),
         ipvs: Ipvs::default(),
         iptables: String::new(),
+        no_node_access: Vec::new(),
     };
     let mut sets = Sets(
         SETS.iter()
@@ -424,6 +442,7 @@ pub fn ipvs_node(
     let kp = &s.kube_proxy;
     out.iptables = iptables(
         &sets,
+        &out.no_node_access,
         &s.cluster_cidr().network().to_string(),
         kp.masquerade_all,
         kp.random_fully,

@@ -23,6 +23,8 @@ pub struct CtView {
     pub orig_dport: u16,
     pub dnat: bool,
     pub snat: bool,
+    /// The packet travels in the reply direction.
+    pub reply: bool,
 }
 
 /// What the rules can see of a packet.
@@ -37,6 +39,12 @@ pub struct PacketMeta<'a> {
     pub mark: u32,
     /// None: no conntrack entry (`--ctstate INVALID` matches it).
     pub ct: Option<CtView>,
+    /// `skb->ipvs_property`: IPVS handled the packet.
+    pub ipvs_property: bool,
+    /// The virtual service (protocol, address, port) of the IPVS connection whose request
+    /// this packet is, after IPVS sent it to the real server (what xt_ipvs finds with
+    /// `conn_out_get` on the inverted packet).
+    pub ipvs_vs: Option<(u8, Ipv4Addr, u16)>,
 }
 
 /// What the rules ask of the world around them.
@@ -52,6 +60,55 @@ pub trait RuleEnv {
     fn random(&mut self, stored: u32) -> bool;
     /// `-m statistic --mode nth`: this rule's packet counter (keyed by table/chain/position).
     fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool;
+}
+
+/// `ipvs_mt` (xt_ipvs.c): `--ipvs` alone tests `skb->ipvs_property`; any other option
+/// needs an IPVS-handled packet of a known connection, then checks each option given.
+fn ipvs_matches(m: &crate::netfilter::rule::IpvsMatch, p: &PacketMeta) -> bool {
+    let only_property = m.vproto.is_none()
+        && m.vaddr.is_none()
+        && m.vport.is_none()
+        && m.vdir.is_none()
+        && m.vmethod.is_none();
+    if only_property {
+        return p.ipvs_property != m.property.unwrap_or(false);
+    }
+    if !p.ipvs_property {
+        return false;
+    }
+    if let Some((proto, neg)) = m.vproto
+        && (p.ip.protocol() == proto) == neg
+    {
+        return false;
+    }
+    let Some((_, vaddr, vport)) = p.ipvs_vs else {
+        return false;
+    };
+    if let Some((port, neg)) = m.vport
+        && (vport == port) == neg
+    {
+        return false;
+    }
+    if let Some(reply) = m.vdir {
+        let Some(ct) = p.ct.filter(|c| c.state != CtState::Invalid) else {
+            return false;
+        };
+        if ct.reply != reply {
+            return false;
+        }
+    }
+    // kube-proxy's real servers are all Masq.
+    if let Some((method, neg)) = &m.vmethod
+        && (method == "MASQ") == *neg
+    {
+        return false;
+    }
+    if let Some((net, neg)) = &m.vaddr
+        && net.contains(vaddr) == *neg
+    {
+        return false;
+    }
+    true
 }
 
 /// A NAT target the walk reached.
@@ -293,6 +350,7 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             env.recent(r, masked) != r.neg
         }
         Match::Set { name, dirs, neg } => env.in_set(name, dirs, p).unwrap_or(false) != *neg,
+        Match::Ipvs(m) => ipvs_matches(m, p),
         Match::Physdev {
             physdev_in,
             physdev_out,

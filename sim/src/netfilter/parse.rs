@@ -527,7 +527,7 @@ fn find_loop(t: &Table) -> Option<(String, String)> {
     None
 }
 
-const MATCHES: &str = "comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev";
+const MATCHES: &str = "comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs";
 /// Real iptables targets kpath does not model: named as such instead of "missing chain".
 const UNMODELLED_TARGETS: [&str; 16] = [
     "CT", "NOTRACK", "CONNMARK", "TPROXY", "REDIRECT", "NFLOG", "NFQUEUE", "TCPMSS", "CLASSIFY",
@@ -846,6 +846,7 @@ fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
             neg: false,
         },
         "nfacct" => Match::Nfacct(String::new()),
+        "ipvs" => Match::Ipvs(Default::default()),
         "physdev" => Match::Physdev {
             physdev_in: None,
             physdev_out: None,
@@ -1180,6 +1181,10 @@ fn takes(m: &Match, opt: &str) -> bool {
         ),
         Match::Set { .. } => opt == "--match-set",
         Match::Nfacct(_) => opt == "--nfacct-name",
+        Match::Ipvs(_) => matches!(
+            opt,
+            "--ipvs" | "--vproto" | "--vaddr" | "--vport" | "--vdir" | "--vmethod"
+        ),
         Match::Physdev { .. } => matches!(
             opt,
             "--physdev-in"
@@ -1437,6 +1442,37 @@ fn match_option(w: &mut Words, m: &mut Match, opt: &Tok, inv: bool) -> Result<()
             *neg = inv;
         }
         Match::Nfacct(n) => *n = w.value(opt)?.text.clone(),
+        Match::Ipvs(m) => match o {
+            "--ipvs" => m.property = Some(inv),
+            "--vproto" => m.vproto = Some((parse_proto(ctx, w.value(opt)?)?.0, inv)),
+            "--vaddr" => m.vaddr = Some((parse_net(ctx, w.value(opt)?)?, inv)),
+            "--vport" => {
+                let v = w.value(opt)?;
+                m.vport = Some((port(ctx, &v.text, v.col)?, inv));
+            }
+            "--vdir" => {
+                let v = w.value(opt)?;
+                m.vdir = Some(match v.text.to_ascii_uppercase().as_str() {
+                    "ORIGINAL" => false,
+                    "REPLY" => true,
+                    _ => {
+                        return Err(ctx
+                            .err(v.col, format!("`{}` is not a direction", v.text))
+                            .with_hint("--vdir ORIGINAL or --vdir REPLY"));
+                    }
+                });
+            }
+            _ => {
+                let v = w.value(opt)?;
+                let method = v.text.to_ascii_uppercase();
+                if !matches!(method.as_str(), "GATE" | "IPIP" | "MASQ") {
+                    return Err(ctx
+                        .err(v.col, format!("`{}` is not a forwarding method", v.text))
+                        .with_hint("--vmethod GATE, IPIP or MASQ"));
+                }
+                m.vmethod = Some((method, inv));
+            }
+        },
         Match::Physdev {
             physdev_in,
             physdev_out,

@@ -123,6 +123,21 @@ impl CtState {
     }
 }
 
+/// `-m ipvs` options (libxt_ipvs), each `(value, negated)`. Any option but `--ipvs` alone
+/// implies `--ipvs`: the packet must have been handled by IPVS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IpvsMatch {
+    /// `[!] --ipvs`: `skb->ipvs_property`.
+    pub property: Option<bool>,
+    pub vproto: Option<(u8, bool)>,
+    pub vaddr: Option<(crate::net::Ipv4Net, bool)>,
+    pub vport: Option<(u16, bool)>,
+    /// `--vdir ORIGINAL` (false) or `REPLY` (true).
+    pub vdir: Option<bool>,
+    /// `--vmethod GATE|IPIP|MASQ`.
+    pub vmethod: Option<(String, bool)>,
+}
+
 /// `-m recent` commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecentCmd {
@@ -201,6 +216,8 @@ pub enum Match {
     },
     /// `-m nfacct --nfacct-name NAME`: counts into an accounting object; always matches.
     Nfacct(String),
+    /// `-m ipvs` (xt_ipvs): the IPVS connection the packet belongs to.
+    Ipvs(IpvsMatch),
     Physdev {
         physdev_in: Option<(String, bool)>,
         physdev_out: Option<(String, bool)>,
@@ -570,6 +587,43 @@ impl fmt::Display for Match {
                     .collect::<Vec<_>>()
                     .join(",");
                 let _ = write!(s, " -m set{} --match-set {name} {d}", neg(*n));
+            }
+            Match::Ipvs(m) => {
+                // ipvs_mt_dump: --ipvs only when it is the only option.
+                s.push_str(" -m ipvs");
+                let only = m.vproto.is_none()
+                    && m.vaddr.is_none()
+                    && m.vport.is_none()
+                    && m.vdir.is_none()
+                    && m.vmethod.is_none();
+                if let (Some(n), true) = (m.property, only) {
+                    let _ = write!(s, "{} --ipvs", neg(n));
+                }
+                if let Some((p, n)) = m.vproto {
+                    let _ = write!(s, "{} --vproto {p}", neg(n));
+                }
+                if let Some((a, n)) = &m.vaddr {
+                    // The address as given (XTTYPE_HOSTMASK keeps host bits); no mask for /32.
+                    let a = if a.prefix == 32 {
+                        a.addr.to_string()
+                    } else {
+                        format!("{}/{}", a.addr, a.prefix)
+                    };
+                    let _ = write!(s, "{} --vaddr {a}", neg(*n));
+                }
+                if let Some((p, n)) = m.vport {
+                    let _ = write!(s, "{} --vport {p}", neg(n));
+                }
+                if let Some(reply) = m.vdir {
+                    s.push_str(if reply {
+                        " --vdir REPLY"
+                    } else {
+                        " --vdir ORIGINAL"
+                    });
+                }
+                if let Some((v, n)) = &m.vmethod {
+                    let _ = write!(s, "{} --vmethod {v}", neg(*n));
+                }
             }
             Match::Nfacct(name) => {
                 // libxt_nfacct prints " --nfacct-name " then xtables_save_string's own space.

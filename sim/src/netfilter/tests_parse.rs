@@ -137,6 +137,35 @@ fn kube_proxy_spellings_print_as_iptables_save_does() {
 }
 
 #[test]
+fn ipvs_matches_print_as_libxt_ipvs_saves_them() {
+    // Vectors from iptables' extensions/libipt_ipvs.t, and kube-proxy's KUBE-IPVS-OUT-FILTER
+    // rule as it writes it (`--vproto tcp` before `--vaddr`).
+    let src = "*filter\n:OUTPUT ACCEPT [0:0]\n\
+-A OUTPUT -m ipvs --vaddr 1.2.3.4\n\
+-A OUTPUT -m ipvs ! --vaddr 1.2.3.4/255.255.255.0\n\
+-A OUTPUT -m ipvs --vproto 6 --vaddr 1.2.3.4/16 --vport 22 --vdir ORIGINAL --vmethod GATE\n\
+-A OUTPUT -m ipvs ! --ipvs\n\
+-A OUTPUT -s 203.0.113.50 -m ipvs --vaddr 203.0.113.50 --vproto tcp --vport 443 -j DROP\nCOMMIT\n";
+    let out = parse_iptables_save("x", src).unwrap().save();
+    for want in [
+        "-A OUTPUT -m ipvs --vaddr 1.2.3.4\n",
+        "-A OUTPUT -m ipvs ! --vaddr 1.2.3.4/24\n",
+        "-A OUTPUT -m ipvs --vproto 6 --vaddr 1.2.3.4/16 --vport 22 --vdir ORIGINAL --vmethod GATE\n",
+        "-A OUTPUT -m ipvs ! --ipvs\n",
+        "-A OUTPUT -s 203.0.113.50/32 -m ipvs --vproto 6 --vaddr 203.0.113.50 --vport 443 -j DROP\n",
+    ] {
+        assert!(out.contains(want), "{want}in:\n{out}");
+    }
+    let e = parse_iptables_save(
+        "x",
+        "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m ipvs --vdir BOTH\nCOMMIT\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not a direction"), "{e}");
+    assert_eq!((e.line, e.column), (3, 26), "{e}");
+}
+
+#[test]
 fn probabilities_are_stored_as_the_kernel_stores_them() {
     for (p, printed) in [
         (0.5, "0.50000000000"),
@@ -162,6 +191,8 @@ fn walks_services_first_match_jump_return_and_policy() {
         physout: None,
         mark: 0,
         ct: None,
+        ipvs_property: false,
+        ipvs_vs: None,
     };
     // First endpoint's statistic rule declines, so the last (unconditional) one is used.
     let mut env = Env {
