@@ -73,13 +73,9 @@ impl fmt::Display for InputError {
             let pad = " ".repeat(n.len());
             writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{n} | {}", self.source_line)?;
-            write!(
-                f,
-                "{pad} | {}{}",
-                " ".repeat(self.column.saturating_sub(1)),
-                "^".repeat(self.width)
-            )?;
+            let (shown, at, width) = snippet(&self.source_line, self.column, self.width);
+            writeln!(f, "{n} | {shown}")?;
+            write!(f, "{pad} | {}{}", " ".repeat(at), "^".repeat(width))?;
         }
         if let Some(h) = &self.hint {
             write!(f, "\n  = hint: {h}")?;
@@ -89,6 +85,50 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+/// The widest line an error shows: a minified or pasted line of megabytes is cut to a
+/// window around the column, marked with `...`.
+const SNIPPET_MAX: usize = 100;
+
+/// The part of `line` to show, where the underline starts in it and how wide it is.
+fn snippet(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let col = column.saturating_sub(1).min(chars.len());
+    if chars.len() <= SNIPPET_MAX {
+        return (line.to_string(), col, width);
+    }
+    let start = col.saturating_sub(SNIPPET_MAX / 3);
+    let end = (start + SNIPPET_MAX).min(chars.len());
+    let head = if start > 0 { "..." } else { "" };
+    let tail = if end < chars.len() { "..." } else { "" };
+    let shown: String = chars[start..end].iter().collect();
+    let at = head.len() + (col - start);
+    let width = width.min(end.saturating_sub(col)).max(1);
+    (format!("{head}{shown}{tail}"), at, width)
+}
+
+#[cfg(test)]
+mod snippet_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let line = format!("{}BAD{}", "x".repeat(5000), "y".repeat(5000));
+        let e = InputError::at("f", &line, 1, 5001, "bad");
+        let text = e.to_string();
+        let shown = text.lines().nth(3).unwrap();
+        assert!(shown.len() < SNIPPET_MAX + 20, "{shown}");
+        assert!(shown.contains("...xxx") && shown.contains("BADyyy") && shown.ends_with("..."));
+        // The caret still points at BAD.
+        let caret = text.lines().nth(4).unwrap();
+        let at = caret.find('^').unwrap();
+        assert_eq!(&shown[at..at + 3], "BAD");
+        assert!(
+            caret.len() - at < SNIPPET_MAX,
+            "the underline is clipped too"
+        );
+    }
+}
 
 /// Words longer than this get no suggestion: a typo'd name is short, and the distance
 /// costs time proportional to the product of the lengths.
