@@ -121,7 +121,7 @@ fn unknown_key() {
         "    mtu: 1500\n",
         "    mtu: 1500\n    colour: blue\n",
         "colour",
-        "unknown field `colour`",
+        "unknown key `colour`",
         "camelCase",
     );
 }
@@ -132,8 +132,8 @@ fn wrong_type() {
         "    mtu: 1500\n",
         "    mtu: big\n",
         "big",
-        "invalid",
-        "whole number",
+        "`big` is not a whole number from 0 to 4294967295",
+        "unsigned number",
     );
 }
 

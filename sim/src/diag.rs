@@ -57,6 +57,15 @@ impl InputError {
         }
     }
 
+    /// The same rendering, headed `warning:` - for input that loads but looks unintended.
+    pub fn as_warning(&self) -> String {
+        let text = self.to_string();
+        match text.strip_prefix("error:") {
+            Some(rest) => format!("warning:{rest}"),
+            None => text,
+        }
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -8,7 +8,9 @@
 
 mod endpoint;
 pub mod expect;
+mod lint;
 mod validate;
+mod yaml_errors;
 
 pub use crate::diag::{InputError as ScenarioError, did_you_mean};
 pub use endpoint::{Endpoint, EndpointKind};
@@ -53,6 +55,9 @@ pub struct Scenario {
     /// Where the file came from (set by the loader, not read from YAML).
     #[serde(skip)]
     pub file: String,
+    /// What loaded but looks unintended (set by the loader): a selector matching no pod.
+    #[serde(skip)]
+    pub warnings: Vec<crate::diag::InputError>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -582,15 +587,26 @@ pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> 
     }
     let bytes = std::fs::read(path)
         .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the scenario: {e}")))?;
-    let src = String::from_utf8(bytes).map_err(|e| {
-        ScenarioError::whole_file(
-            &file,
-            format!(
-                "the file is not UTF-8 text (bad byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
+    let src = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            // Point at the first byte that is not UTF-8, in a lossy copy of the text.
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let before = String::from_utf8_lossy(&bytes[..at]);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let lossy = String::from_utf8_lossy(&bytes);
+            return Err(ScenarioError::at(
+                &file,
+                &lossy,
+                line,
+                col,
+                format!("byte 0x{:02x} (offset {at}) is not UTF-8 text", bytes[at]),
+            )
+            .with_hint("scenarios are UTF-8 YAML; was the file saved in another encoding?"));
+        }
+    };
     load_scenario_str(&file, &src)
 }
 
@@ -603,7 +619,13 @@ pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioErro
             .map(|l| (l.line() as usize, l.column() as usize))
             .unwrap_or((0, 0));
         let msg = strip_location(&e.to_string());
-        let hint = yaml_hint(&msg);
+        // The scanner reports a tab at the scalar it was reading; point at the tab itself.
+        let (line, col) = if msg.contains("found a tab") {
+            first_tab_from(src, line).unwrap_or((line, col))
+        } else {
+            (line, col)
+        };
+        let (msg, hint) = yaml_errors::explain(&msg, &token_at(src, line, col));
         let err = if line == 0 {
             ScenarioError::whole_file(file, msg)
         } else {
@@ -616,6 +638,7 @@ pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioErro
     })?;
     s.file = file.to_string();
     validate::check(&s, src)?;
+    s.warnings = lint::warnings(&s, src);
     Ok(s)
 }
 
@@ -628,21 +651,22 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-fn yaml_hint(msg: &str) -> Option<String> {
-    if msg.contains("unknown field") {
-        Some("keys are camelCase as in Kubernetes; docs/scenario.md lists every key".into())
-    } else if msg.contains("unknown variant") {
-        Some("the value must be one of the names listed above".into())
-    } else if msg.starts_with("invalid u") || msg.starts_with("invalid i") {
-        Some("this key takes a whole number".into())
-    } else if msg.contains("invalid type") {
-        Some(
-            "the value has the wrong type for this key; docs/scenario.md shows each key's type"
-                .into(),
-        )
-    } else if msg.contains("missing field") {
-        Some("docs/scenario.md shows an annotated example with every required key".into())
-    } else {
-        None
-    }
+/// The first tab at or after 1-based `line`, as (line, column).
+fn first_tab_from(src: &str, line: usize) -> Option<(usize, usize)> {
+    src.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .find_map(|(i, l)| l.find('\t').map(|c| (i + 1, l[..c].chars().count() + 1)))
+}
+
+/// The word at a 1-based line and column (up to a space, comma or closing bracket).
+fn token_at(src: &str, line: usize, col: usize) -> String {
+    src.lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .chars()
+        .skip(col.saturating_sub(1))
+        .take_while(|c| !matches!(c, ' ' | ',' | '}' | ']' | '#'))
+        .take(64)
+        .collect()
 }

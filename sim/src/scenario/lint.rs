@@ -1,0 +1,73 @@
+//! Warnings: scenarios that load and run, but probably not as their author meant - a
+//! Service whose selector matches no pod has no endpoints, so every packet to it is
+//! refused, which a typo in a label would cause.
+
+use super::{Scenario, ServiceType};
+use crate::diag::{InputError, did_you_mean};
+
+/// The warnings for a loaded scenario, in file order.
+pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
+    let mut out = Vec::new();
+    for svc in &s.services {
+        if svc.selector.is_empty() || svc.kind == ServiceType::ExternalName {
+            continue;
+        }
+        let selects = |p: &super::Pod| {
+            p.namespace == svc.namespace
+                && svc.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+        };
+        if s.pods.iter().any(selects) {
+            continue;
+        }
+        let wanted: Vec<String> = svc
+            .selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut labels: Vec<String> = s
+            .pods
+            .iter()
+            .filter(|p| p.namespace == svc.namespace)
+            .flat_map(|p| p.labels.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        labels.sort();
+        labels.dedup();
+        let hint = match wanted
+            .iter()
+            .find_map(|w| did_you_mean(w, labels.iter().map(String::as_str)))
+        {
+            Some(m) => format!(
+                "did you mean `{m}`? labels in {}: {}",
+                svc.namespace,
+                labels.join(", ")
+            ),
+            None if labels.is_empty() => {
+                format!("no pod in namespace {} has labels", svc.namespace)
+            }
+            None => format!("labels in {}: {}", svc.namespace, labels.join(", ")),
+        };
+        // The selector has no recorded place; it is written below the Service's name.
+        let from = svc.name.referenced.line() as usize;
+        let (line, col) = src
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1))
+            .find_map(|(i, l)| l.find("selector").map(|c| (i + 1, c + 1)))
+            .unwrap_or((from, svc.name.referenced.column() as usize));
+        out.push(
+            InputError::at(
+                &s.file,
+                src,
+                line,
+                col,
+                format!(
+                    "Service `{}`'s selector {} matches no pod: it has no endpoints, and every packet to it is refused",
+                    svc.key(),
+                    wanted.join(",")
+                ),
+            )
+            .with_hint(hint),
+        );
+    }
+    out
+}
