@@ -3,6 +3,10 @@
 //! `scenario` (YAML) --controllers (`k8s`)--> `net::World` --`engine`--> `trace::Trace`
 //! --renderers (`trace::text`, `trace::json`, `trace::pcap`)--> bytes for people and tools.
 //! Nothing here prints or touches a terminal; the `kpath` binary does that.
+//!
+//! Input never panics the library: no `unwrap`/`expect` outside tests (clippy enforces it;
+//! the few calls on values built here, never on input, say why they cannot fail).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
 pub mod compare;

@@ -76,7 +76,11 @@ fn siphash(data: &[u8], key: &[u64; 2], c: usize, d: usize) -> u64 {
     let blocks = data.chunks_exact(8);
     let tail = blocks.remainder();
     for block in blocks {
-        let m = u64::from_le_bytes(block.try_into().expect("8 bytes"));
+        // Little-endian, as the kernel reads the block (chunks_exact: always 8 bytes).
+        let m = block
+            .iter()
+            .rev()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
         v[3] ^= m;
         (0..c).for_each(|_| sipround(&mut v));
         v[0] ^= m;

@@ -6,6 +6,10 @@
 //! hold the unpadded frame (padding is added by a real NIC on the wire), so a 42-byte ARP
 //! stays 42 bytes here.
 
+// pnet's mutable packet constructors return None only for a buffer shorter than the
+// header; every buffer here is cut to the packet's own `len()`, so no input reaches them.
+#![allow(clippy::expect_used)]
+
 use super::*;
 use pnet_packet::Packet;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
