@@ -5,6 +5,7 @@
 //! - is the same for the same seed, byte for byte;
 //! - emits only frames that parse back to themselves with valid checksums;
 //! - keeps each packet's protocol through every NAT and IPVS rewrite;
+//!
 //! and a completed TCP flow's replies reach the client from the address it connected to.
 
 use kpath_sim::engine::{flow_outcomes, run_flow};
@@ -121,9 +122,9 @@ fn yaml(c: &Cluster) -> String {
         ));
     }
     if !c.services.is_empty() {
-        y.push_str(&format!(
-            "flows:\n  - {{name: f, from: pod/default/p0, to: 'service/default/s0:80', protocol: tcp, connections: 2}}\n"
-        ));
+        y.push_str(
+            "flows:\n  - {name: f, from: pod/default/p0, to: 'service/default/s0:80', protocol: tcp, connections: 2}\n",
+        );
     }
     y
 }
