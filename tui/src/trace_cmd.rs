@@ -225,8 +225,10 @@ pub fn trace(
                 let covered = kpath_sim::engine::explored(os);
                 if covered < 1.0 - 1e-9 {
                     out.push_str(&format!(
-                        "  (cut short at {} outcomes, covering {:.2}% of the probability: the rest were not walked)\n",
+                        "  (cut short after {} outcomes - kpath keeps at most {} outcomes or {} steps in all - covering {:.2}% of the probability: the rest were not walked)\n",
+                        os.len(),
                         kpath_sim::engine::MAX_OUTCOMES,
+                        kpath_sim::engine::MAX_ENUMERATED_STEPS,
                         covered * 100.0
                     ));
                 }

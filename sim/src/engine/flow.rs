@@ -329,7 +329,10 @@ pub fn flow_outcomes(
     world: &World,
     name: &str,
 ) -> Result<Vec<Outcome<FlowTrace>>, EngineError> {
-    enumerate(|c| flow_once(s, world, name, c))
+    enumerate(
+        |c| flow_once(s, world, name, c),
+        |f| f.packets.iter().map(|p| p.trace.steps.len()).sum(),
+    )
 }
 
 fn ipv4(f: &Frame) -> Option<&Ipv4> {

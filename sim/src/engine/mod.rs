@@ -146,6 +146,11 @@ pub struct Outcome<T> {
 /// probabilities add up to less than 1 (see [`explored`]).
 pub const MAX_OUTCOMES: usize = 4096;
 
+/// The most steps one enumeration keeps, all outcomes together: a flow of 16 connections to
+/// a Service of 3 endpoints has 3^16 outcomes of ~17,000 steps each, which would fill any
+/// memory long before [`MAX_OUTCOMES`]. Past this the list is cut short the same way.
+pub const MAX_ENUMERATED_STEPS: usize = 250_000;
+
 /// How much of the probability the outcomes cover: 1 when every outcome was enumerated,
 /// less when [`MAX_OUTCOMES`] cut the enumeration short.
 pub fn explored<T>(outcomes: &[Outcome<T>]) -> f64 {
@@ -156,8 +161,10 @@ pub fn explored<T>(outcomes: &[Outcome<T>]) -> f64 {
 /// (depth-first), most probable first.
 pub fn enumerate<T>(
     mut run: impl FnMut(choices::Choices) -> Result<(T, choices::Choices), EngineError>,
+    steps: impl Fn(&T) -> usize,
 ) -> Result<Vec<Outcome<T>>, EngineError> {
     let mut out = Vec::new();
+    let mut kept = 0usize;
     let mut todo: Vec<Vec<usize>> = vec![Vec::new()];
     while let Some(forced) = todo.pop() {
         let (result, c) = run(choices::Choices {
@@ -168,12 +175,13 @@ pub fn enumerate<T>(
         let mut alts = c.alternatives();
         alts.reverse();
         todo.extend(alts);
+        kept += steps(&result);
         out.push(Outcome {
             probability: c.probability(),
             choices: c.log,
             result,
         });
-        if out.len() >= MAX_OUTCOMES {
+        if out.len() >= MAX_OUTCOMES || kept >= MAX_ENUMERATED_STEPS {
             break;
         }
     }
@@ -191,7 +199,7 @@ pub fn packet_outcomes(
     world: &World,
     name: &str,
 ) -> Result<Vec<Outcome<Trace>>, EngineError> {
-    enumerate(|c| packet_once(s, world, name, STEP_CAP, c))
+    enumerate(|c| packet_once(s, world, name, STEP_CAP, c), |t| t.steps.len())
 }
 
 impl<'w> Walk<'w> {
