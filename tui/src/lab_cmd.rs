@@ -147,12 +147,20 @@ pub fn down(prefix: &str) -> usize {
     names.len()
 }
 
+/// The flag Ctrl-C sets. ctrlc takes one handler per process, so it is installed once and
+/// shared; each lab command clears it when it starts, so every command in a process (the
+/// live test runs several) honours Ctrl-C, not only the first.
 fn interrupted() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    // Only the first caller installs the handler; later calls share nothing, which is fine
-    // for one command per process.
-    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    let flag = FLAG
+        .get_or_init(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+            flag
+        })
+        .clone();
+    flag.store(false, Ordering::SeqCst);
     flag
 }
 
