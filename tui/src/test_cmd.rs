@@ -223,6 +223,10 @@ pub fn run(paths: &[PathBuf], bless: bool, seed: Option<u64>) -> Result<Vec<Case
                 continue;
             }
         };
+        // Warnings do not fail a test run; they go to stderr, beside the report.
+        for w in &s.warnings {
+            eprintln!("{}\n", w.as_warning());
+        }
         let w = match build_world(&s, seed.unwrap_or(s.seed)) {
             Ok(w) => w,
             Err(e) => {
