@@ -30,7 +30,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
         iptables_save: Option<PathBuf>,
         /// Rules-only mode: the packet's source address.
-        #[arg(long, value_name = "IP")]
+        #[arg(long, value_name = "IP", value_parser = parse_ipv4)]
         src: Option<std::net::Ipv4Addr>,
         /// Rules-only mode: the destination, IP:PORT.
         #[arg(long, value_name = "IP:PORT")]
@@ -40,7 +40,7 @@ pub enum Command {
         proto: Proto,
         /// Rules-only mode: an address of the node (repeat for each); decides
         /// `-m addrtype LOCAL` and whether the packet is for the node.
-        #[arg(long = "local-ip", value_name = "IP")]
+        #[arg(long = "local-ip", value_name = "IP", value_parser = parse_ipv4)]
         local_ips: Vec<std::net::Ipv4Addr>,
         /// Rules-only mode: the node's ipsets (`ipset save` or `ipset list`), for `-m set` rules.
         #[arg(long, value_name = "FILE", requires = "iptables_save")]
@@ -67,7 +67,7 @@ pub enum Command {
         #[arg(long, short)]
         explain: bool,
         /// Seed of the world's RNG; overrides the scenario's `seed:`.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Write the packet's journey as a pcapng capture: one interface per link it crossed.
@@ -82,7 +82,7 @@ pub enum Command {
         /// Where to write the capture.
         #[arg(long, short)]
         output: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Check every expectation of the scenarios (and their golden traces).
@@ -95,7 +95,7 @@ pub enum Command {
         /// comparing it.
         #[arg(long)]
         bless: bool,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Print the Linux state of a node or pod as `ip`, `bridge`, `sysctl` and `ss` print it.
@@ -114,7 +114,7 @@ pub enum Command {
         /// Services: `ipvsadm -Ln`, `ipvsadm-save -n`, `ipset save` and its iptables rules.
         #[arg(long, conflicts_with = "pod")]
         ipvs: bool,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Step through a scenario's packets in the terminal, forward and back (`?` lists the keys).
@@ -123,7 +123,7 @@ pub enum Command {
         /// Start with this packet or flow (its `name:`); every one can be picked with `t`.
         #[arg(long, short)]
         packet: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Build a scenario for real out of network namespaces (needs root), to explore with
@@ -132,7 +132,7 @@ pub enum Command {
         #[arg(value_enum)]
         action: LabAction,
         scenario: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Send the scenario's packets through the real kernel in a lab (needs root) and
@@ -145,7 +145,7 @@ pub enum Command {
         /// Leave the lab up afterwards, to look around (remove it with `kpath lab down`).
         #[arg(long)]
         keep: bool,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Walk the scenario's packets in each kube-proxy mode and show them side by side:
@@ -165,9 +165,30 @@ pub enum Command {
         flow: Option<String>,
         #[arg(long, short, value_enum, default_value_t = Format::Text)]
         format: Format,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
+}
+
+/// `--seed N`: clap's own message for `abc` ("invalid digit found in string") names no
+/// range, and `-1` was taken for an unknown flag; both now say what a seed is.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.parse::<u64>().map_err(|_| {
+        format!(
+            "`{text}` is not a seed\n  = hint: a seed is a whole number from 0 to {}",
+            u64::MAX
+        )
+    })
+}
+
+/// `--src`/`--local-ip`: clap's "invalid IPv4 address syntax" says neither what was
+/// expected nor that IPv6 and names are not taken.
+fn parse_ipv4(text: &str) -> Result<std::net::Ipv4Addr, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "`{text}` is not an IPv4 address\n  = hint: four numbers from 0 to 255, e.g. 10.244.1.2 (kpath models IPv4 only; no host names)"
+        )
+    })
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -350,7 +371,18 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                             .map(|n| n.name.value.clone())
                             .collect()
                     };
-                    let hint = did_you_mean(&name, known.iter().map(String::as_str))
+                    // `--pod client` for `default/client`: the namespace was left out,
+                    // which no edit distance bridges.
+                    let unqualified = (pod.is_some() && !name.contains('/'))
+                        .then(|| {
+                            known
+                                .iter()
+                                .find(|k| k.rsplit_once('/').is_some_and(|(_, n)| n == name))
+                        })
+                        .flatten()
+                        .map(String::as_str);
+                    let hint = unqualified
+                        .or_else(|| did_you_mean(&name, known.iter().map(String::as_str)))
                         .map(|m| format!("did you mean `{m}`? "))
                         .unwrap_or_default();
                     return Err(usage(format!(
@@ -516,21 +548,98 @@ struct Dumps<'a> {
     ipvs: Option<&'a std::path::Path>,
 }
 
-/// Read a dump file, refusing one too large to be a node's dump.
+/// Read a dump file, refusing one too large to be a node's dump, a directory, and bytes
+/// that are not UTF-8 text (located, not read lossily: a stray byte would otherwise turn
+/// into a word no rule has).
 fn read_dump(file: &std::path::Path) -> Result<(String, String), Failure> {
+    use std::io::Read;
     let name = file.display().to_string();
     let limit = kpath_sim::scenario::MAX_SCENARIO_BYTES;
-    let size = std::fs::metadata(file)
-        .map_err(|e| usage(format!("cannot read {name}: {e}")))?
-        .len();
-    if size > limit {
-        return Err(usage(format!(
-            "{name} is {size} bytes; dumps are limited to {limit} bytes\n  = hint: give the dump of one node"
-        )));
+    let cannot = |e: std::io::Error| -> Failure {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "check the path; save the dump on the node with e.g. `iptables-save > node.rules`"
+            }
+            std::io::ErrorKind::PermissionDenied => "the file is not readable by you",
+            _ => "give the dump file itself",
+        };
+        ScenarioError::whole_file(&name, format!("cannot read {name}: {e}"))
+            .with_hint(hint)
+            .into()
+    };
+    let meta = std::fs::metadata(file).map_err(cannot)?;
+    if meta.is_dir() {
+        return Err(
+            ScenarioError::whole_file(&name, format!("{name} is a directory, not a dump"))
+                .with_hint("give the dump file itself, e.g. node.rules")
+                .into(),
+        );
+    }
+    let too_large = |size: String| -> Failure {
+        ScenarioError::whole_file(
+            &name,
+            format!("{name} is {size} bytes; dumps are limited to {limit} bytes"),
+        )
+        .with_hint("give the dump of one node")
+        .into()
+    };
+    if meta.len() > limit {
+        return Err(too_large(meta.len().to_string()));
+    }
+    // At most limit + 1 bytes, whatever the metadata said: a FIFO, /dev/zero or a file
+    // still growing has no size to check first, and memory stays bounded.
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(format!("more than {limit}")));
     }
     let text =
-        std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+        String::from_utf8(bytes).map_err(|e| not_utf8(&name, e.as_bytes(), e.utf8_error()))?;
     Ok((name, text))
+}
+
+/// Bytes that are not UTF-8, located: the first bad byte's offset as line:column (columns
+/// count characters, as every other error does), the line shown with the bad bytes as U+FFFD.
+fn not_utf8(name: &str, bytes: &[u8], e: std::str::Utf8Error) -> Failure {
+    let at = e.valid_up_to();
+    // Everything before `at` is valid UTF-8.
+    let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    let line_end = bytes[at..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |p| at + p);
+    // The shown line: control characters (binary files are full of them) would drive the
+    // terminal, so they show as U+FFFD too (one character each: the column stays right).
+    let source_line: String = String::from_utf8_lossy(&bytes[line_start..line_end])
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let err = ScenarioError {
+        file: name.to_string(),
+        line,
+        column,
+        message: format!(
+            "{name} is not UTF-8 text: byte 0x{:02x} at offset {at} is not valid UTF-8",
+            bytes[at]
+        ),
+        source_line,
+        width: 1,
+        hint: Some(
+            "iptables-save, ipset and ipvsadm-save print plain text; is this a compressed or binary file, or a dump saved in another encoding?".into(),
+        ),
+    };
+    err.into()
 }
 
 /// Rules-only mode: load a dump and list every outcome for one packet.
@@ -564,21 +673,44 @@ fn rules_only(
         ));
     };
     let (dst_ip, dport) = match dst.rsplit_once(':') {
-        Some((a, p)) => (
-            a,
-            p.parse::<u16>()
-                .map_err(|_| usage(format!("--dst {dst}: `{p}` is not a port (1-65535)")))?,
-        ),
+        Some(_) if proto == Proto::Icmp => {
+            return Err(usage(format!(
+                "--dst {dst}: an ICMP packet has no port\n  = hint: give the address alone, e.g. --dst {}",
+                dst.rsplit_once(':').map_or(dst, |x| x.0)
+            )));
+        }
+        Some((a, p)) => {
+            // Port 0 is no destination a TCP or UDP socket can connect to: the range the
+            // message names is the range checked.
+            let port = p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                let hint = if p.chars().any(|c| c.is_ascii_alphabetic()) {
+                    "give the port number, e.g. 53 for dns, 443 for https"
+                } else {
+                    "a port is a number from 1 to 65535"
+                };
+                usage(format!(
+                    "--dst {dst}: `{p}` is not a port (1-65535)\n  = hint: {hint}"
+                ))
+            })?;
+            (a, port)
+        }
         None if proto == Proto::Icmp => (dst, 0),
         None => {
+            let example = if dst.parse::<std::net::Ipv4Addr>().is_ok() {
+                format!("{dst}:80")
+            } else {
+                "10.96.0.10:53".to_string()
+            };
             return Err(usage(format!(
-                "--dst {dst}: give IP:PORT, e.g. 10.96.0.10:53"
+                "--dst {dst}: no port\n  = hint: give IP:PORT, e.g. --dst {example} (or --proto icmp for a ping)"
             )));
         }
     };
-    let dst_ip = dst_ip
-        .parse()
-        .map_err(|_| usage(format!("--dst {dst}: `{dst_ip}` is not an IPv4 address")))?;
+    let dst_ip = dst_ip.parse().map_err(|_| {
+        usage(format!(
+            "--dst {dst}: `{dst_ip}` is not an IPv4 address\n  = hint: give IP:PORT with a dotted IPv4 address, e.g. 10.96.0.10:53 (kpath models IPv4 only)"
+        ))
+    })?;
     let q = kpath_sim::rules_only::RulesQuery {
         src,
         dst: dst_ip,

@@ -83,6 +83,42 @@ fn engine_error(s: &Scenario, name: &str, e: impl std::fmt::Display, known: Vec<
 
 /// The names to walk: the one asked for, or every packet and flow of the scenario.
 fn names(s: &Scenario, sel: &Selection) -> Result<(Vec<String>, Vec<String>), Failure> {
+    // Check the name here, against both lists: the engine's error for an unknown flow
+    // says "no packet named" and lists the packets, and a packet given to --flow (or a
+    // flow to --packet) deserves the right option rather than "unknown".
+    let packets: Vec<&str> = s.packets.iter().map(|p| p.name.value.as_str()).collect();
+    let flows: Vec<&str> = s.flows.iter().map(|f| f.name.value.as_str()).collect();
+    let check = |name: &str, kind: &str, own: &[&str], other: &[&str], other_opt: &str| {
+        if own.contains(&name) {
+            return Ok(());
+        }
+        if other.contains(&name) {
+            return Err(usage(format!(
+                "{}: `{name}` is not a {kind} but a {}\n  = hint: use {other_opt} {name}",
+                s.file,
+                if kind == "packet" { "flow" } else { "packet" }
+            )));
+        }
+        let hint = match did_you_mean(name, own.iter().copied()) {
+            Some(m) => format!("did you mean `{m}`? "),
+            None => String::new(),
+        };
+        let list = if own.is_empty() {
+            format!("the scenario defines no {kind}s")
+        } else {
+            format!("{kind}s: {}", own.join(", "))
+        };
+        Err(usage(format!(
+            "{} has no {kind} `{name}`\n  = hint: {hint}{list}",
+            s.file
+        )))
+    };
+    if let Some(p) = sel.packet {
+        check(p, "packet", &packets, &flows, "--flow")?;
+    }
+    if let Some(f) = sel.flow {
+        check(f, "flow", &flows, &packets, "--packet")?;
+    }
     match (sel.packet, sel.flow) {
         (Some(p), _) => Ok((vec![p.to_string()], Vec::new())),
         (None, Some(f)) => Ok((Vec::new(), vec![f.to_string()])),

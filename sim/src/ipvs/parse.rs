@@ -220,7 +220,7 @@ fn addr_port(
         if named(a) {
             e.with_hint(NUMERIC_HINT)
         } else {
-            e
+            e.with_hint("an IPv4 address is four numbers from 0 to 255, e.g. 10.96.0.10")
         }
     })?;
     let port = match p {
@@ -233,7 +233,7 @@ fn addr_port(
             if named(p) {
                 e.with_hint(NUMERIC_HINT)
             } else {
-                e
+                e.with_hint("a port is a number up to 65535, e.g. 10.96.0.10:53")
             }
         })?),
     };
@@ -243,10 +243,17 @@ fn addr_port(
 fn number(ctx: &Ctx, tok: &Tok, what: &str, min: u64, max: u64) -> Result<u64, InputError> {
     match tok.text.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(ctx.err(
-            tok,
-            format!("`{}` is not a valid {what} ({min}-{max})", tok.text),
-        )),
+        _ => Err(ctx
+            .err(
+                tok,
+                format!("`{}` is not a valid {what} ({min}-{max})", tok.text),
+            )
+            // The range alone does not say what 0 means for a weight.
+            .with_hint(if what == "weight" {
+                format!("a whole number from {min} to {max}; 0 quiesces the real server (no new connections)")
+            } else {
+                format!("a whole number from {min} to {max}")
+            })),
     }
 }
 
@@ -527,9 +534,17 @@ pub fn parse_ipvsadm_save(file: &str, text: &str) -> Result<Ipvs, InputError> {
                 } else {
                     format!("expected `-A` or `-a`, found `{w}`")
                 };
-                return Err(ctx.err(first, msg).with_hint(
-                    "an `ipvsadm-save -n` dump has only `-A` (virtual service) and `-a` (real server) lines",
-                ));
+                // A dump given to the wrong option is a likely mistake: say what it is.
+                let looks = match w {
+                    "create" | "add" | "Name:" => " (this line looks like `ipset` output)",
+                    w if w.starts_with('*') || w.starts_with(':') || w == "COMMIT" => {
+                        " (this line looks like `iptables-save` output)"
+                    }
+                    _ => "",
+                };
+                return Err(ctx.err(first, msg).with_hint(format!(
+                    "an `ipvsadm-save -n` dump has only `-A` (virtual service) and `-a` (real server) lines{looks}",
+                )));
             }
         };
         let l = parse_line(&ctx, cmd, first, &toks[1..])?;

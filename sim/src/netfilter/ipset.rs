@@ -173,6 +173,98 @@ impl IpSet {
     }
 }
 
+/// The words of a line, each with the 1-based column (in characters) it starts at.
+fn words(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None;
+    for (n, (i, c)) in line.char_indices().enumerate() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some((i, n + 1)),
+            (true, Some((s, col))) => {
+                out.push((col, &line[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some((s, col)) = start {
+        out.push((col, &line[s..]));
+    }
+    out
+}
+
+/// An error at `col` of `line`, underlining `word` (the underline of `InputError::at`
+/// runs to the end of the line).
+fn err_at(file: &str, src: &str, line: usize, col: usize, word: &str, msg: String) -> InputError {
+    let mut e = InputError::at(file, src, line, col, msg);
+    e.width = word.chars().count().max(1);
+    e
+}
+
+/// The first `create` option (or `ipset list` header word) that changes what a set matches
+/// and that kpath does not model, as (index in `opts`, message, hint). Reading such a set
+/// as a plain IPv4 one would answer "in the set" wrongly instead of refusing.
+fn unmodelled_option(opts: &[(usize, &str)]) -> Option<(usize, String, &'static str)> {
+    for (i, (_, w)) in opts.iter().enumerate() {
+        match *w {
+            "family" => match opts.get(i + 1) {
+                Some((_, "inet")) => {}
+                Some((_, f)) => {
+                    return Some((
+                        i + 1,
+                        format!("set family `{f}` is not modelled"),
+                        "kpath models IPv4 sets (family inet) only",
+                    ));
+                }
+                None => {
+                    return Some((i, "`family` needs a value".into(), "family inet"));
+                }
+            },
+            // hash:ip/hash:ip,port with `netmask` store networks, not addresses.
+            "netmask" => {
+                return Some((
+                    i,
+                    "`netmask` sets are not modelled".into(),
+                    "kube-proxy never sets a netmask; kpath stores each entry as written",
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Words after an entry (`timeout 0`, `comment "..."`, `packets 0 bytes 0`, ...): the index
+/// of `nomatch`, which turns a hash:net entry into an exception kpath does not model
+/// (words inside a quoted comment are skipped).
+fn nomatch_at(extras: &[(usize, &str)]) -> Option<usize> {
+    let mut quoted = false;
+    for (i, (_, w)) in extras.iter().enumerate() {
+        if !quoted && *w == "nomatch" {
+            return Some(i);
+        }
+        if w.matches('"').count() % 2 == 1 {
+            quoted = !quoted;
+        }
+    }
+    None
+}
+
+const NOMATCH_HINT: &str =
+    "a `nomatch` entry excludes its network from the set; kube-proxy never writes one";
+
+fn known_types() -> String {
+    let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();
+    format!("kpath knows {}", known.join(", "))
+}
+
+fn set_type(name: &str) -> Option<SetType> {
+    SetType::ALL
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(t, _)| *t)
+}
+
 /// Read `ipset save` (or `ipset list -o save`) text.
 pub fn parse_ipset_save(file: &str, src: &str) -> Result<Vec<IpSet>, InputError> {
     let mut sets: Vec<IpSet> = Vec::new();
@@ -182,78 +274,140 @@ pub fn parse_ipset_save(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
         if text.trim().is_empty() || text.trim_start().starts_with('#') {
             continue;
         }
-        let col_of = |word: &str| raw.find(word).map_or(1, |i| i + 1);
-        let err = |word: &str, msg: String| InputError::at(file, src, line, col_of(word), msg);
-        let mut words = text.split_whitespace();
-        let (Some(cmd), Some(name)) = (words.next(), words.next()) else {
-            return Err(err(
-                text.trim(),
-                "expected `create NAME TYPE ...` or `add NAME ENTRY`".into(),
+        let err = |col: usize, word: &str, msg: String| err_at(file, src, line, col, word, msg);
+        let ws = words(text);
+        let Some(&(cmd_col, cmd)) = ws.first() else {
+            continue;
+        };
+        if cmd != "create" && cmd != "add" {
+            // A dump given to the wrong option is a likely mistake: say what it is.
+            let looks = match cmd {
+                "-A" | "-a" => " (this line looks like `ipvsadm-save` output)",
+                c if c.starts_with('*') || c.starts_with(':') || c == "COMMIT" => {
+                    " (this line looks like `iptables-save` output)"
+                }
+                _ => "",
+            };
+            return Err(err(cmd_col, cmd, format!("unknown command `{cmd}`")).with_hint(format!(
+                "an `ipset save` dump has only `create` and `add` lines, `ipset list` Name:/Type:/Members: blocks{looks}"
+            )));
+        }
+        let Some(&(name_col, name)) = ws.get(1) else {
+            return Err(err(cmd_col, cmd, format!("`{cmd}` names no set")).with_hint(
+                "write `create NAME TYPE [options]` or `add NAME ENTRY`, as `ipset save` prints them",
             ));
         };
-        match cmd {
-            "create" => {
-                let ty = words.next().unwrap_or("");
-                let Some(kind) = SetType::ALL.iter().find(|(_, n)| *n == ty).map(|(t, _)| *t)
-                else {
-                    let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();
-                    return Err(err(ty, format!("unknown set type `{ty}`"))
-                        .with_hint(format!("kpath knows {}", known.join(", "))));
+        if cmd == "create" {
+            let Some(&(ty_col, ty)) = ws.get(2) else {
+                return Err(
+                    err(name_col, name, format!("`create {name}` has no set type"))
+                        .with_hint(format!("write `create {name} TYPE`; {}", known_types())),
+                );
+            };
+            let Some(kind) = set_type(ty) else {
+                let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();
+                let hint = match crate::diag::did_you_mean(ty, known) {
+                    Some(m) => format!("did you mean `{m}`? {}", known_types()),
+                    None => known_types(),
                 };
-                if sets.iter().any(|s| s.name == name) {
-                    return Err(err(name, format!("set `{name}` is created twice")));
-                }
-                sets.push(IpSet::new(name, kind, None));
+                return Err(err(ty_col, ty, format!("unknown set type `{ty}`")).with_hint(hint));
+            };
+            if let Some((i, msg, hint)) = unmodelled_option(&ws[3..]) {
+                let (col, w) = ws[3 + i];
+                return Err(err(col, w, msg).with_hint(hint));
             }
-            "add" => {
-                let entry = words.next().unwrap_or("");
-                let Some(set) = sets.iter_mut().find(|s| s.name == name) else {
-                    return Err(err(
-                        name,
-                        format!("`add` to set `{name}`, which no `create` line made"),
-                    )
-                    .with_hint("`ipset save` prints each set's create line before its entries"));
-                };
-                let elems = parse_entry(set.kind, entry, |m| err(entry, m))?;
-                set.add(elems);
+            if sets.iter().any(|s| s.name == name) {
+                return Err(err(name_col, name, format!("set `{name}` is created twice"))
+                    .with_hint("ipset refuses it: \"Set cannot be created: set with the same name already exists\""));
             }
-            other => {
-                return Err(err(other, format!("unknown command `{other}`"))
-                    .with_hint("an `ipset save` dump has only `create` and `add` lines"));
-            }
+            sets.push(IpSet::new(name, kind, None));
+            continue;
         }
+        let Some(set) = sets.iter_mut().find(|s| s.name == name) else {
+            return Err(err(
+                name_col,
+                name,
+                format!("`add` to set `{name}`, which no `create` line made"),
+            )
+            .with_hint("`ipset save` prints each set's create line before its entries"));
+        };
+        let Some(&(entry_col, entry)) = ws.get(2) else {
+            return Err(
+                err(name_col, name, format!("`add {name}` has no entry")).with_hint(format!(
+                    "write `add {name} ENTRY`, e.g. {}",
+                    example(set.kind)
+                )),
+            );
+        };
+        if let Some(i) = nomatch_at(&ws[3..]) {
+            let (col, w) = ws[3 + i];
+            return Err(
+                err(col, w, "`nomatch` entries are not modelled".into()).with_hint(NOMATCH_HINT)
+            );
+        }
+        let elems = parse_entry(set.kind, entry, |off, part, m| {
+            err(entry_col + off, part, m)
+        })?;
+        set.add(elems);
     }
     Ok(sets)
 }
 
+/// An entry of a set of type `kind`, for hints.
+fn example(kind: SetType) -> &'static str {
+    match kind {
+        SetType::HashIp => "10.96.0.10",
+        SetType::HashNet => "10.244.0.0/16",
+        SetType::HashIpPort => "10.96.0.10,udp:53",
+        SetType::HashIpPortIp => "10.244.1.3,tcp:80,10.244.1.3",
+        SetType::HashIpPortNet => "203.0.113.50,tcp:80,198.51.100.0/24",
+        SetType::BitmapPort => "30080",
+    }
+}
+
 /// One member as ipset prints it (`10.96.0.1,tcp:443`, `30080`, `10.0.0.0/8`), for a set of
-/// type `kind`; `err` locates a complaint.
+/// type `kind`; `err(offset, part, message)` locates a complaint about `part`, which starts
+/// `offset` characters into the entry.
 fn parse_entry(
     kind: SetType,
     entry: &str,
-    err: impl Fn(String) -> InputError,
+    err: impl Fn(usize, &str, String) -> InputError,
 ) -> Result<Vec<Elem>, InputError> {
     let dims = kind.dims();
     let parts: Vec<&str> = entry.split(',').collect();
+    let shape = format!("a {} entry looks like {}", kind.name(), example(kind));
     if parts.len() != dims.len() {
-        return Err(err(format!(
-            "`{entry}` has {} part(s); a {} entry has {}",
-            parts.len(),
-            kind.name(),
-            dims.len()
-        )));
+        return Err(err(
+            0,
+            entry,
+            format!(
+                "`{entry}` has {} part(s); a {} entry has {}",
+                parts.len(),
+                kind.name(),
+                dims.len()
+            ),
+        )
+        .with_hint(shape));
     }
     let mut elems = Vec::new();
+    let mut offset = 0;
     for (p, d) in parts.iter().zip(dims) {
         let bad = || {
-            err(format!(
-                "`{p}` is not {}",
-                match d {
-                    Dim::Ip => "an IPv4 address",
-                    Dim::Net => "an IPv4 network",
-                    Dim::Port => "a port (PROTO:PORT, e.g. tcp:80)",
-                }
-            ))
+            err(
+                offset,
+                p,
+                format!(
+                    "`{p}` is not {}",
+                    match d {
+                        Dim::Ip => "an IPv4 address",
+                        Dim::Net => "an IPv4 network",
+                        // bitmap:port members are bare port numbers.
+                        Dim::Port if kind == SetType::BitmapPort => "a port (0-65535)",
+                        Dim::Port => "a port (PROTO:PORT, e.g. tcp:80)",
+                    }
+                ),
+            )
+            .with_hint(shape.clone())
         };
         elems.push(match d {
             Dim::Ip => Elem::Ip(p.parse().map_err(|_| bad())?),
@@ -273,6 +427,7 @@ fn parse_entry(
                 Elem::Port(proto, port.parse().map_err(|_| bad())?)
             }
         });
+        offset += p.chars().count() + 1;
     }
     Ok(elems)
 }
@@ -291,31 +446,121 @@ pub fn parse_ipsets(file: &str, src: &str) -> Result<Vec<IpSet>, InputError> {
     }
 }
 
+/// The set an `ipset list` block is reading: what its header promised, to check against
+/// what it lists.
+struct Block {
+    /// Index in the sets read so far (None until its `Type:` line).
+    set: Option<usize>,
+    name: String,
+    name_line: usize,
+    /// `Number of entries: N`, with its line and the column of N.
+    entries: Option<(usize, usize, usize)>,
+    /// Member lines read (duplicates included, as `ipset list` counts them).
+    listed: usize,
+    members_line: Option<usize>,
+}
+
+impl Block {
+    /// The block ends (a new `Name:`, the end of the file): a member count different from
+    /// the header's means the listing was cut (a paste that lost its tail, `ipset list -t`),
+    /// and reading it as is would answer "not in the set" for the members it lost.
+    fn finish(&self, file: &str, src: &str) -> Result<(), InputError> {
+        if self.set.is_none() {
+            return Err(err_at(
+                file,
+                src,
+                self.name_line,
+                1,
+                "Name:",
+                format!("set `{}` has no `Type:` line", self.name),
+            )
+            .with_hint("each `ipset list` block has `Name:` then `Type:` lines"));
+        }
+        let Some((n, line, col)) = self.entries else {
+            return Ok(());
+        };
+        if n == self.listed {
+            return Ok(());
+        }
+        let how = match self.members_line {
+            Some(at) => format!(
+                "{} member line(s) after `Members:` (line {at})",
+                self.listed
+            ),
+            None => "no `Members:` list".to_string(),
+        };
+        Err(err_at(
+            file,
+            src,
+            line,
+            col,
+            &n.to_string(),
+            format!(
+                "set `{}` has {n} entries by its header but {how}",
+                self.name
+            ),
+        )
+        .with_hint("the listing is cut short (or was made with `ipset list -t`); give the full `ipset list` or `ipset save` output"))
+    }
+}
+
 /// Read `ipset list`: a block per set - `Name:`, `Type:`, header lines, then `Members:` and
 /// one member per line until a blank line.
 pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError> {
     let mut sets: Vec<IpSet> = Vec::new();
-    let mut name: Option<(String, usize)> = None;
+    let mut block: Option<Block> = None;
     let mut members = false;
     for (n, raw) in src.lines().enumerate() {
         let line = n + 1;
         let text = raw.trim();
-        let col = raw.len() - raw.trim_start().len() + 1;
-        let err = |msg: String| InputError::at(file, src, line, col, msg);
+        let col = raw.chars().count() - raw.trim_start().chars().count() + 1;
+        let err = |msg: String| err_at(file, src, line, col, text, msg);
+        // `#` lines are notes added to a paste (`parse_ipsets` skips them too when it
+        // tells the two forms apart); no ipset line starts with `#`.
+        if text.starts_with('#') {
+            continue;
+        }
         if text.is_empty() {
             members = false;
             continue;
         }
-        if members {
-            let Some(set) = sets.last_mut() else {
+        // A paste that lost the blank line between blocks: `Name:` never starts a member,
+        // so it ends the member list instead of being read as one.
+        if members && !text.starts_with("Name:") {
+            let Some(set) = block
+                .as_ref()
+                .and_then(|b| b.set)
+                .and_then(|i| sets.get_mut(i))
+            else {
                 return Err(err("a member before any set".into()));
             };
             // `ipset list` may add options after the member (timeout, comment).
-            let entry = text.split_whitespace().next().unwrap_or("");
-            let elems = parse_entry(set.kind, entry, err)?;
+            let ws = words(raw);
+            let Some(&(entry_col, entry)) = ws.first() else {
+                continue;
+            };
+            if let Some(i) = nomatch_at(&ws[1..]) {
+                let (c, w) = ws[1 + i];
+                return Err(err_at(
+                    file,
+                    src,
+                    line,
+                    c,
+                    w,
+                    "`nomatch` entries are not modelled".into(),
+                )
+                .with_hint(NOMATCH_HINT));
+            }
+            let elems = parse_entry(set.kind, entry, |off, part, m| {
+                err_at(file, src, line, entry_col + off, part, m)
+            })?;
             set.add(elems);
+            if let Some(b) = block.as_mut() {
+                b.listed += 1;
+            }
             continue;
         }
+        members = false;
         let Some((key, value)) = text.split_once(':') else {
             return Err(
                 err(format!("expected `Key: value`, found `{text}`")).with_hint(
@@ -323,50 +568,91 @@ pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
                 ),
             );
         };
+        // Where the value starts, for pointing at it.
+        let value_col = col
+            + key.chars().count()
+            + 1
+            + (value.chars().count() - value.trim_start().chars().count());
         let value = value.trim();
+        let err_value = |msg: String| err_at(file, src, line, value_col, value, msg);
         match key {
             "Name" => {
-                if sets.iter().any(|s| s.name == value) {
-                    return Err(err(format!("set `{value}` is listed twice")));
+                if let Some(b) = block.take() {
+                    b.finish(file, src)?;
                 }
-                name = Some((value.to_string(), line));
+                // A set name is one word, as `ipset save`/`ipset restore` read it: an
+                // empty or spaced name would print a `create` line that reads back as
+                // another set (found by fuzzing: `Name:` with nothing after it).
+                if value.is_empty() || value.contains(char::is_whitespace) {
+                    let msg = if value.is_empty() {
+                        "`Name:` names no set".to_string()
+                    } else {
+                        format!("`{value}` is not a set name: a set name is one word")
+                    };
+                    return Err(err_value(msg)
+                        .with_hint("write `Name: SET`, e.g. `Name: KUBE-CLUSTER-IP`"));
+                }
+                if sets.iter().any(|s| s.name == value) {
+                    return Err(err_value(format!("set `{value}` is listed twice")));
+                }
+                block = Some(Block {
+                    set: None,
+                    name: value.to_string(),
+                    name_line: line,
+                    entries: None,
+                    listed: 0,
+                    members_line: None,
+                });
             }
             "Type" => {
-                let Some((set_name, _)) = name.take() else {
-                    return Err(err("`Type:` before the set's `Name:`".into()));
+                let Some(b) = block.as_mut().filter(|b| b.set.is_none()) else {
+                    return Err(err("`Type:` before the set's `Name:`".into())
+                        .with_hint("each `ipset list` block starts with `Name: SET`"));
                 };
-                let Some(kind) = SetType::ALL
-                    .iter()
-                    .find(|(_, n)| *n == value)
-                    .map(|(t, _)| *t)
-                else {
+                let Some(kind) = set_type(value) else {
                     let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();
-                    return Err(err(format!("unknown set type `{value}`"))
-                        .with_hint(format!("kpath knows {}", known.join(", "))));
+                    let hint = match crate::diag::did_you_mean(value, known) {
+                        Some(m) => format!("did you mean `{m}`? {}", known_types()),
+                        None => known_types(),
+                    };
+                    return Err(err_value(format!("unknown set type `{value}`")).with_hint(hint));
                 };
-                sets.push(IpSet::new(&set_name, kind, None));
+                b.set = Some(sets.len());
+                sets.push(IpSet::new(&b.name, kind, None));
+            }
+            "Header" => {
+                let ws = words(value);
+                if let Some((i, msg, hint)) = unmodelled_option(&ws) {
+                    let (c, w) = ws[i];
+                    return Err(err_at(file, src, line, value_col + c - 1, w, msg).with_hint(hint));
+                }
+            }
+            "Number of entries" => {
+                let Ok(count) = value.parse::<usize>() else {
+                    return Err(err_value(format!("`{value}` is not a number of entries")));
+                };
+                if let Some(b) = block.as_mut() {
+                    b.entries = Some((count, line, value_col));
+                }
             }
             "Members" => {
-                if name.is_some() || sets.is_empty() {
-                    return Err(err("`Members:` of a set with no `Type:`".into()));
-                }
+                let Some(b) = block.as_mut().filter(|b| b.set.is_some()) else {
+                    return Err(err("`Members:` of a set with no `Type:`".into()).with_hint(
+                        "each `ipset list` block has `Name:` and `Type:` lines before `Members:`",
+                    ));
+                };
+                b.members_line = Some(line);
                 members = true;
             }
-            "Revision" | "Header" | "Size in memory" | "References" | "Number of entries" => {}
+            "Revision" | "Size in memory" | "References" => {}
             other => {
                 return Err(err(format!("unknown line `{other}:` in an `ipset list` block"))
                     .with_hint("known: Name, Type, Revision, Header, Size in memory, References, Number of entries, Members"));
             }
         }
     }
-    if let Some((n, at)) = name {
-        return Err(InputError::at(
-            file,
-            src,
-            at,
-            1,
-            format!("set `{n}` has no `Type:` line"),
-        ));
+    if let Some(b) = block {
+        b.finish(file, src)?;
     }
     Ok(sets)
 }
@@ -513,7 +799,7 @@ add KUBE-NODE-PORT-TCP 30080
     fn a_bad_ipset_list_is_located() {
         let bad = LIST.replace("10.96.0.1,tcp:443", "10.96.0.1,tcp:http");
         let e = parse_ipsets("sets.txt", &bad).unwrap_err();
-        assert_eq!((e.line, e.column), (10, 1), "{e}");
+        assert_eq!((e.line, e.column), (10, 11), "{e}");
         assert!(e.message.contains("tcp:http"), "{e}");
         let bad = LIST.replace("Type: bitmap:port", "Type: list:set");
         let e = parse_ipsets("sets.txt", &bad).unwrap_err();

@@ -16,6 +16,8 @@ use std::net::Ipv4Addr;
 struct Tok {
     text: String,
     col: usize,
+    /// Written in double quotes: `"!"` is a value, `!` a negation.
+    quoted: bool,
 }
 
 struct Ctx<'a> {
@@ -25,10 +27,31 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// An error at `col`, underlining the word that starts there (not the rest of the
+    /// line, which is what `InputError::at` underlines for YAML values).
     fn err(&self, col: usize, msg: impl Into<String>) -> InputError {
-        InputError::at(self.file, self.src, self.line, col, msg)
+        let mut e = InputError::at(self.file, self.src, self.line, col, msg);
+        let word = e
+            .source_line
+            .chars()
+            .skip(col.saturating_sub(1))
+            .take_while(|c| !c.is_whitespace())
+            .count();
+        e.width = word.max(1);
+        e
+    }
+
+    /// An error underlining `width` characters from `col` (a part of a word).
+    fn err_span(&self, col: usize, width: usize, msg: impl Into<String>) -> InputError {
+        let mut e = InputError::at(self.file, self.src, self.line, col, msg);
+        e.width = width.max(1);
+        e
     }
 }
+
+/// The longest word iptables-restore takes: xshared.c `add_param` keeps each word in a
+/// 1024-byte buffer and fails with "Parameter too long!" when it fills.
+const MAX_WORD_BYTES: usize = 1023;
 
 /// Split a line into words; double quotes group, backslash escapes inside them (the way
 /// iptables-restore tokenizes).
@@ -72,20 +95,41 @@ fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
                 i += 1;
             }
         }
+        if text.len() > MAX_WORD_BYTES {
+            return Err(ctx
+                .err(
+                    start + 1,
+                    format!(
+                        "a word of {} bytes; iptables-restore takes at most {MAX_WORD_BYTES} (\"Parameter too long!\")",
+                        text.len()
+                    ),
+                )
+                .with_hint("iptables-save never writes such a word: is the dump cut or two lines run together?"));
+        }
         toks.push(Tok {
             text,
             col: start + 1,
+            quoted: chars[start] == '"',
         });
     }
     Ok(toks)
 }
 
+/// Where each rule of a table was read: (line, column of its `-j`/`-g` value, or of `-A`
+/// when it has no target), per chain in the table's chain order. Errors found at COMMIT
+/// (jumps, loops, targets in the wrong place) point at the rule with it; finding the rule
+/// again by scanning the text misplaced `--append` rules and targets named inside comments.
+type Places = Vec<Vec<(usize, usize)>>;
+
 /// Parse a whole iptables-save dump. `file` names it in errors.
 pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputError> {
     let mut nf = Netfilter::default();
     let mut current: Option<(Table, usize)> = None;
-    // Chain name -> position in the current table: dumps hold thousands of chains.
+    // Chain name -> (position in the current table, line declaring it): dumps hold
+    // thousands of chains.
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut declared: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut places: Places = Vec::new();
     for (idx, raw) in src.lines().enumerate() {
         let ctx = Ctx {
             file,
@@ -98,7 +142,7 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
             continue;
         }
         let toks = tokenize(&ctx, line)?;
-        let first = &toks[0];
+        let Some(first) = toks.first() else { continue };
         if let Some(name) = first.text.strip_prefix('*') {
             if let Some((t, at)) = &current {
                 return Err(ctx
@@ -112,8 +156,15 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                     .with_hint("end each table with a COMMIT line"));
             }
             let kind = table_kind(name).ok_or_else(|| {
+                let known = ["raw", "mangle", "nat", "filter"];
+                let hint = match did_you_mean(name, known) {
+                    Some(m) => {
+                        format!("did you mean `*{m}`? tables are raw, mangle, nat and filter")
+                    }
+                    None => "tables are raw, mangle, nat and filter".to_string(),
+                };
                 ctx.err(first.col + 1, format!("unknown table `{name}`"))
-                    .with_hint("tables are raw, mangle, nat and filter")
+                    .with_hint(hint)
             })?;
             if nf.tables.iter().any(|t| t.kind == kind) {
                 return Err(ctx.err(first.col, format!("table `{name}` appears twice")));
@@ -126,13 +177,15 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                 ctx.line,
             ));
             index.clear();
+            declared.clear();
+            places.clear();
         } else if first.text == "COMMIT" {
-            let Some((t, at)) = current.take() else {
+            let Some((t, _)) = current.take() else {
                 return Err(ctx
                     .err(first.col, "COMMIT outside a table")
                     .with_hint("a table starts with a line like `*nat`"));
             };
-            check_table(&ctx, &t, src, at, &index)?;
+            check_table(&ctx, &t, &index, &places)?;
             nf.tables.push(t);
         } else {
             let Some((table, _)) = current.as_mut() else {
@@ -141,18 +194,49 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                     .with_hint("a table starts with a line like `*nat`"));
             };
             if let Some(name) = first.text.strip_prefix(':') {
+                if let Some(at) = declared.get(name) {
+                    return Err(ctx
+                        .err(
+                            toks[0].col,
+                            format!("chain `{name}` is declared twice (first on line {at})"),
+                        )
+                        .with_hint(if table.kind.builtin_chains().contains(&name) {
+                            // iptables-restore would just set the policy again; a dump
+                            // never does, so one of the two lines is a mistake.
+                            "a built-in chain is declared once, with its policy; keep one declaration"
+                        } else {
+                            "iptables-restore refuses it (\"Chain already exists\"); keep one declaration"
+                        }));
+                }
                 if index.contains_key(name) {
-                    return Err(ctx.err(toks[0].col, format!("chain `{name}` is declared twice")));
+                    // A built-in chain `-A` used before its declaration line.
+                    return Err(ctx
+                        .err(
+                            toks[0].col,
+                            format!("chain `{name}` is declared after rules were appended to it"),
+                        )
+                        .with_hint(
+                            "iptables-save declares every chain before the table's first rule",
+                        ));
                 }
                 declare_chain(&ctx, table, name, &toks)?;
                 index.insert(name.to_string(), table.chains.len() - 1);
+                declared.insert(name.to_string(), ctx.line);
             } else {
                 let toks = if first.text.starts_with('[') && first.text.ends_with(']') {
+                    if toks.len() == 1 {
+                        return Err(ctx
+                            .err(
+                                first.col,
+                                format!("counters `{}` with no rule after them", first.text),
+                            )
+                            .with_hint("iptables-save -c writes `[PACKETS:BYTES] -A CHAIN ...`"));
+                    }
                     &toks[1..]
                 } else {
                     &toks[..]
                 };
-                append_rule(&ctx, table, &mut index, toks)?;
+                append_rule(&ctx, table, &mut index, &mut places, toks)?;
             }
         }
     }
@@ -171,6 +255,13 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
         .with_hint(
             "iptables-restore applies nothing without COMMIT; add it after the table's last rule",
         ));
+    }
+    if nf.tables.is_empty() {
+        // iptables-restore accepts an empty input and changes nothing, but a rules-only
+        // answer from no rules at all would be a silent "ACCEPT". An empty dump is what
+        // `iptables-save` leaves when it fails (not root, no iptables modules loaded).
+        return Err(InputError::at(file, src, 1, 1, "the dump has no tables")
+            .with_hint("give the output of `iptables-save` on the node (run as root): tables start with `*filter`, `*nat`, ... and end with COMMIT"));
     }
     Ok(nf)
 }
@@ -220,36 +311,30 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
     Ok(())
 }
 
-/// The source line of every rule of the table that starts on line `from`, per chain in
-/// order (one pass over the table's lines, for error positions).
-fn rule_lines(src: &str, from: usize, to: usize) -> std::collections::HashMap<&str, Vec<usize>> {
-    let mut out: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
-    for (n, l) in src.lines().enumerate().take(to).skip(from) {
-        let l = l.trim_start();
-        let l = if l.starts_with('[') {
-            l.split_once(' ').map(|x| x.1).unwrap_or(l)
-        } else {
-            l
-        };
-        if let Some(rest) = l.strip_prefix("-A ") {
-            let chain = rest.split_whitespace().next().unwrap_or("");
-            out.entry(chain).or_default().push(n + 1);
-        }
-    }
-    out
-}
-
 /// At COMMIT: every jump goes to a chain of this table, and no chain reaches itself.
 fn check_table(
     ctx: &Ctx,
     t: &Table,
-    src: &str,
-    started: usize,
     index: &std::collections::HashMap<String, usize>,
+    places: &Places,
 ) -> Result<(), InputError> {
-    let lines = rule_lines(src, started, ctx.line);
-    let rule_line = |chain: &str, i: usize| lines.get(chain).and_then(|v| v.get(i)).copied();
-    for c in &t.chains {
+    // The rule's place, or the COMMIT line for a rule not read from this text.
+    let place = |ci: usize, i: usize| {
+        places
+            .get(ci)
+            .and_then(|v| v.get(i))
+            .copied()
+            .unwrap_or((ctx.line, 1))
+    };
+    let at = |(line, col): (usize, usize), msg: String| {
+        Ctx {
+            file: ctx.file,
+            src: ctx.src,
+            line,
+        }
+        .err(col, msg)
+    };
+    for (ci, c) in t.chains.iter().enumerate() {
         for (i, r) in c.rules.iter().enumerate() {
             let (Target::Jump(to) | Target::Goto(to)) = &r.target else {
                 continue;
@@ -258,80 +343,66 @@ fn check_table(
             if target.is_some_and(|x| x.policy.is_none()) {
                 continue;
             }
-            // Only errors from here on: find the rule's line and column.
-            let line = rule_line(&c.name, i).unwrap_or(ctx.line);
-            let lctx = Ctx {
-                file: ctx.file,
-                src: ctx.src,
-                line,
-            };
-            let col = src
-                .lines()
-                .nth(line - 1)
-                .and_then(|l| l.find(&format!(" {to}")).map(|p| p + 2))
-                .unwrap_or(1);
             match target {
                 None if UNMODELLED_TARGETS.contains(&to.as_str()) => {
-                    return Err(lctx
-                        .err(col, format!("kpath does not model the {to} target yet"))
-                        .with_hint(format!("targets kpath models: {TARGETS}")));
+                    return Err(at(
+                        place(ci, i),
+                        format!("kpath does not model the {to} target yet"),
+                    )
+                    .with_hint(format!("targets kpath models: {TARGETS}")));
                 }
                 None => {
+                    // A typo of a target (`ACCEPTT`, `accept`) reads as a jump to a chain:
+                    // suggest targets as well as the table's chains.
                     let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-                    let hint = match did_you_mean(to, names.iter().copied()) {
+                    let upper = to.to_ascii_uppercase();
+                    let suggestion = BUILTIN_TARGETS
+                        .iter()
+                        .copied()
+                        .find(|b| *b == upper)
+                        .or_else(|| {
+                            did_you_mean(
+                                to,
+                                BUILTIN_TARGETS.iter().copied().chain(names.iter().copied()),
+                            )
+                        });
+                    let hint = match suggestion {
+                        Some(m) if BUILTIN_TARGETS.contains(&m) => format!(
+                            "did you mean the target `{m}`? targets are case-sensitive; kpath models {TARGETS}"
+                        ),
                         Some(m) => {
-                            format!("did you mean `{m}`? declare a chain with `:{to} - [0:0]`")
+                            format!("did you mean `{m}`? or declare the chain with `:{to} - [0:0]`")
                         }
-                        None => format!("declare it with `:{to} - [0:0]` before COMMIT"),
+                        None => format!(
+                            "declare it with `:{to} - [0:0]` before COMMIT; targets kpath models: {TARGETS}"
+                        ),
                     };
-                    return Err(lctx
-                        .err(
-                            col,
-                            format!(
-                                "jump to chain `{to}`, which the {} table does not have",
-                                t.kind.name()
-                            ),
-                        )
-                        .with_hint(hint));
+                    return Err(at(
+                        place(ci, i),
+                        format!(
+                            "jump to chain `{to}`, which the {} table does not have",
+                            t.kind.name()
+                        ),
+                    )
+                    .with_hint(hint));
                 }
-                Some(x) if x.policy.is_some() => {
-                    return Err(lctx
-                        .err(col, format!("jump to built-in chain `{to}`"))
+                Some(_) => {
+                    return Err(at(place(ci, i), format!("jump to built-in chain `{to}`"))
                         .with_hint("only user chains can be jumped to"));
                 }
-                Some(_) => {}
             }
         }
     }
-    check_targets(ctx, t, &rule_line)?;
-    if let Some((chain, via)) = find_loop(t) {
-        let line = t
-            .chains
-            .iter()
-            .find(|c| c.name == chain)
-            .and_then(|c| {
-                c.rules.iter().position(
-                    |r| matches!(&r.target, Target::Jump(x) | Target::Goto(x) if *x == via),
-                )
-            })
-            .and_then(|i| rule_line(&chain, i))
-            .unwrap_or(ctx.line);
-        let lctx = Ctx {
-            file: ctx.file,
-            src: ctx.src,
-            line,
-        };
-        let col = src
-            .lines()
-            .nth(line - 1)
-            .and_then(|l| l.find(&format!(" {via}")).map(|p| p + 2))
-            .unwrap_or(1);
-        return Err(lctx
-            .err(
-                col,
-                format!("jump loop: `{chain}` jumps to `{via}`, which leads back to `{chain}`"),
-            )
-            .with_hint("iptables-restore refuses loops (ELOOP); break the cycle"));
+    check_targets(t, &|ci, i, msg| at(place(ci, i), msg))?;
+    if let Some((cycle, ci, i)) = find_loop(t) {
+        let path: Vec<String> = cycle.iter().map(|c| format!("`{c}`")).collect();
+        return Err(at(
+            place(ci, i),
+            format!("jump loop: {}", path.join(" -> ")),
+        )
+        .with_hint(
+            "iptables-restore refuses a ruleset whose chains can reach themselves (ELOOP, \"Too many levels of symbolic links\"); break the cycle",
+        ));
     }
     Ok(())
 }
@@ -402,15 +473,13 @@ fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
 /// Targets that only some tables or hooks allow, refused as iptables-restore refuses them
 /// (`xt_check_target`: "RULE_APPEND failed (Invalid argument)").
 fn check_targets(
-    ctx: &Ctx,
     t: &Table,
-    rule_line: &dyn Fn(&str, usize) -> Option<usize>,
+    err_at: &dyn Fn(usize, usize, String) -> InputError,
 ) -> Result<(), InputError> {
-    let src = ctx.src;
     use super::{Hook, TableKind};
     let reach = reaching_hooks(t);
     // `reach` is in chain order.
-    for (c, (_, hooks)) in t.chains.iter().zip(&reach) {
+    for (ci, (c, (_, hooks))) in t.chains.iter().zip(&reach).enumerate() {
         for (i, r) in c.rules.iter().enumerate() {
             let (name, table, allowed): (&str, Option<TableKind>, &[Hook]) = match &r.target {
                 Target::Dnat { .. } => (
@@ -430,14 +499,7 @@ fn check_targets(
                     ("REJECT", None, &[Hook::Input, Hook::Forward, Hook::Output])
                 }
                 Target::Drop if t.kind == TableKind::Nat => {
-                    let line = rule_line(&c.name, i).unwrap_or(ctx.line);
-                    let col = src
-                        .lines()
-                        .nth(line - 1)
-                        .and_then(|l| l.find("DROP"))
-                        .map_or(1, |p| p + 1);
-                    return Err(Ctx { file: ctx.file, src: ctx.src, line }
-                        .err(col, "the \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited")
+                    return Err(err_at(ci, i, "the \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited".into())
                         .with_hint("drop in the filter table (or raw/mangle)"));
                 }
                 _ => continue,
@@ -447,17 +509,6 @@ fn check_targets(
             if !wrong_table && bad_hook.is_none() {
                 continue;
             }
-            let line = rule_line(&c.name, i).unwrap_or(ctx.line);
-            let col = src
-                .lines()
-                .nth(line - 1)
-                .and_then(|l| l.find(name))
-                .map_or(1, |p| p + 1);
-            let lctx = Ctx {
-                file: ctx.file,
-                src: ctx.src,
-                line,
-            };
             let where_ok: Vec<&str> = allowed.iter().map(|h| h.chain()).collect();
             let msg = if wrong_table {
                 format!(
@@ -471,7 +522,7 @@ fn check_targets(
                     c.name
                 )
             };
-            return Err(lctx.err(col, msg).with_hint(format!(
+            return Err(err_at(ci, i, msg).with_hint(format!(
                 "iptables-restore refuses it (RULE_APPEND failed: Invalid argument); {name} belongs in {}",
                 where_ok.join(" or ")
             )));
@@ -480,27 +531,29 @@ fn check_targets(
     Ok(())
 }
 
-fn find_loop(t: &Table) -> Option<(String, String)> {
+/// A chain that can reach itself through jumps/gotos: the cycle's chain names (first and
+/// last the same) and the (chain index, rule index) of the jump that closes it.
+fn find_loop(t: &Table) -> Option<(Vec<String>, usize, usize)> {
     let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
     let index: std::collections::HashMap<&str, usize> =
         names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    // Each chain's jumps, as (target index, target name), computed once.
-    let edges: Vec<Vec<(usize, &str)>> = t
+    // Each chain's jumps, as (target index, rule index), computed once.
+    let edges: Vec<Vec<(usize, usize)>> = t
         .chains
         .iter()
         .map(|c| {
             c.rules
                 .iter()
-                .filter_map(|r| match &r.target {
-                    Target::Jump(to) | Target::Goto(to) => {
-                        index.get(to.as_str()).map(|&j| (j, to.as_str()))
-                    }
+                .enumerate()
+                .filter_map(|(ri, r)| match &r.target {
+                    Target::Jump(to) | Target::Goto(to) => index.get(to.as_str()).map(|&j| (j, ri)),
                     _ => None,
                 })
                 .collect()
         })
         .collect();
-    // Iterative DFS with colours: 0 unseen, 1 on stack, 2 done.
+    // Iterative DFS with colours: 0 unseen, 1 on the path, 2 done. The stack is the path
+    // from `start`, so a jump back to a chain on it names the whole cycle.
     let mut colour = vec![0u8; names.len()];
     for start in 0..names.len() {
         if colour[start] != 0 {
@@ -509,10 +562,18 @@ fn find_loop(t: &Table) -> Option<(String, String)> {
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         colour[start] = 1;
         while let Some((node, next)) = stack.pop() {
-            if let Some(&(j, to)) = edges[node].get(next) {
+            if let Some(&(j, ri)) = edges[node].get(next) {
                 stack.push((node, next + 1));
                 match colour[j] {
-                    1 => return Some((names[node].to_string(), to.to_string())),
+                    1 => {
+                        let from = stack.iter().position(|(n, _)| *n == j).unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|(n, _)| names[*n].to_string())
+                            .collect();
+                        cycle.push(names[j].to_string());
+                        return Some((cycle, node, ri));
+                    }
                     0 => {
                         colour[j] = 1;
                         stack.push((j, 0));
@@ -527,6 +588,25 @@ fn find_loop(t: &Table) -> Option<(String, String)> {
     None
 }
 
+/// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
+/// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
+/// modifiers and libxt_nfacct.
+const NOT_INVERTIBLE: [&str; 13] = [
+    "--comment",
+    "--limit-iface-in",
+    "--limit-iface-out",
+    "--mode",
+    "--packet",
+    "--seconds",
+    "--reap",
+    "--hitcount",
+    "--name",
+    "--mask",
+    "--rsource",
+    "--rdest",
+    "--nfacct-name",
+];
+
 const MATCHES: &str = "comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs";
 /// Real iptables targets kpath does not model: named as such instead of "missing chain".
 const UNMODELLED_TARGETS: [&str; 16] = [
@@ -535,6 +615,19 @@ const UNMODELLED_TARGETS: [&str; 16] = [
 ];
 const TARGETS: &str =
     "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, LOG, TRACE, or a user chain";
+/// The targets of [`TARGETS`] by name, for "did you mean".
+const BUILTIN_TARGETS: [&str; 10] = [
+    "ACCEPT",
+    "DROP",
+    "RETURN",
+    "REJECT",
+    "DNAT",
+    "SNAT",
+    "MASQUERADE",
+    "MARK",
+    "LOG",
+    "TRACE",
+];
 
 /// Walks the words of one rule.
 struct Words<'a> {
@@ -551,10 +644,29 @@ impl<'a> Words<'a> {
     }
     /// The value after option `opt`.
     fn value(&mut self, opt: &Tok) -> Result<&'a Tok, InputError> {
-        self.next().ok_or_else(|| {
+        let v = self.next().ok_or_else(|| {
             self.ctx
                 .err(opt.col, format!("`{}` needs a value", opt.text))
-        })
+                .with_hint(format!(
+                    "the value goes right after `{}`; is the line cut short?",
+                    opt.text
+                ))
+        })?;
+        // `-s ! 10.0.0.1`: the old intrapositioned negation, which iptables no longer reads
+        // for IPv4 (xshared.c check_inverse only allows it for arptables/ebtables).
+        if v.text == "!" && !v.quoted {
+            return Err(self
+                .ctx
+                .err(
+                    v.col,
+                    format!(
+                        "`!` after `{}`: the negation goes before the option",
+                        opt.text
+                    ),
+                )
+                .with_hint(format!("write `! {} VALUE`", opt.text)));
+        }
+        Ok(v)
     }
 }
 
@@ -562,6 +674,7 @@ fn append_rule(
     ctx: &Ctx,
     table: &mut Table,
     index: &mut std::collections::HashMap<String, usize>,
+    places: &mut Places,
     toks: &[Tok],
 ) -> Result<(), InputError> {
     let mut w = Words { ctx, toks, i: 0 };
@@ -609,26 +722,55 @@ fn append_rule(
             )
             .with_hint(hint));
     };
-    let rule = parse_rule(&mut w)?;
+    let (rule, target_col) = parse_rule(&mut w)?;
     table.chains[ci].rules.push(rule);
+    places.resize_with(table.chains.len(), Vec::new);
+    places[ci].push((ctx.line, target_col.unwrap_or(cmd.col)));
     Ok(())
 }
 
-fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
+/// A rule's words after `-A CHAIN`, and the column of its target's name.
+fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
     let ctx = w.ctx;
     let mut rule = Rule::new(Target::None);
     let mut neg = false;
     let mut neg_col = 0;
     let mut target_set = false;
+    let mut target_col = None;
     let mut statistic_cols: Vec<(usize, usize)> = Vec::new();
     while let Some(t) = w.next() {
         let opt = t.text.as_str();
-        if opt == "!" {
+        if opt == "!" && !t.quoted {
+            // xshared.c do_parse: "multiple consecutive ! not allowed".
+            if neg {
+                return Err(ctx
+                    .err(t.col, "multiple consecutive `!` not allowed")
+                    .with_hint("one `!` negates the option after it"));
+            }
             neg = true;
             neg_col = t.col;
             continue;
         }
         let inv = std::mem::take(&mut neg);
+        // The options whose `!` iptables refuses, instead of dropping it silently (which
+        // would read `! -j ACCEPT` as `-j ACCEPT`): xshared.c set_option "cannot have ! before
+        // --jump", xtoptions.c "option ... cannot be inverted" for options without
+        // XTOPT_INVERT (every target option, and those listed in `NOT_INVERTIBLE`).
+        if inv {
+            let refused = match opt {
+                "-j" | "--jump" | "-g" | "--goto" => Some("a target cannot be negated"),
+                o if target_set && target_takes(&rule.target, o) => {
+                    Some("a target's options cannot be negated")
+                }
+                o if NOT_INVERTIBLE.contains(&o) => Some("this option cannot be negated"),
+                _ => None,
+            };
+            if let Some(why) = refused {
+                return Err(ctx
+                    .err(neg_col, format!("`!` before `{opt}`: {why}"))
+                    .with_hint("iptables-restore refuses it; `!` goes before a match option, e.g. `! -s 10.0.0.0/8` or `-m mark ! --mark 0x4000`"));
+            }
+        }
         // iptables takes each of these once per rule ("multiple -p flags not allowed").
         let given = match opt {
             "-s" | "--source" => rule.src.is_some().then_some("-s"),
@@ -671,6 +813,7 @@ fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
                         .with_hint("split it into two rules"));
                 }
                 let v = w.value(t)?;
+                target_col = Some(v.col);
                 rule.target = new_target(&v.text, opt.starts_with("-g") || opt == "--goto");
                 target_set = true;
             }
@@ -708,7 +851,7 @@ fn parse_rule(w: &mut Words) -> Result<Rule, InputError> {
     for (i, col) in statistic_cols {
         check_statistic(ctx, &rule.matches[i], col)?;
     }
-    Ok(rule)
+    Ok((rule, target_col))
 }
 
 /// libxt_statistic's final check: what iptables-restore refuses.
@@ -950,6 +1093,7 @@ fn value_mask(ctx: &Ctx, v: &Tok, default_mask: u32) -> Result<(u32, u32), Input
                 &Tok {
                     text: a.into(),
                     col: v.col,
+                    quoted: false,
                 },
             )?,
             num(
@@ -957,6 +1101,7 @@ fn value_mask(ctx: &Ctx, v: &Tok, default_mask: u32) -> Result<(u32, u32), Input
                 &Tok {
                     text: b.into(),
                     col: v.col + a.len() + 1,
+                    quoted: false,
                 },
             )?,
         )),
@@ -966,14 +1111,22 @@ fn value_mask(ctx: &Ctx, v: &Tok, default_mask: u32) -> Result<(u32, u32), Input
 
 fn port(ctx: &Ctx, s: &str, col: usize) -> Result<u16, InputError> {
     s.parse::<u16>().map_err(|_| {
-        ctx.err(col, format!("`{s}` is not a port"))
-            .with_hint("ports are 0 to 65535")
+        let hint = if s.chars().any(|c| c.is_ascii_alphabetic()) {
+            "iptables-save prints ports as numbers (0 to 65535), never service names"
+        } else {
+            "ports are 0 to 65535"
+        };
+        ctx.err_span(col, s.chars().count(), format!("`{s}` is not a port"))
+            .with_hint(hint)
     })
 }
 
 /// `80`, `80:90` (and `80-90` where iptables allows it).
 fn port_range(ctx: &Ctx, v: &Tok, sep: char) -> Result<PortRange, InputError> {
-    let (a, b) = v.text.split_once(sep).unwrap_or((&v.text, &v.text));
+    let (a, b, b_col) = match v.text.split_once(sep) {
+        Some((a, b)) => (a, b, v.col + a.chars().count() + 1),
+        None => (v.text.as_str(), v.text.as_str(), v.col),
+    };
     let lo = if a.is_empty() {
         0
     } else {
@@ -982,7 +1135,7 @@ fn port_range(ctx: &Ctx, v: &Tok, sep: char) -> Result<PortRange, InputError> {
     let hi = if b.is_empty() {
         65535
     } else {
-        port(ctx, b, v.col)?
+        port(ctx, b, b_col)?
     };
     if lo > hi {
         return Err(ctx
@@ -1009,7 +1162,8 @@ fn nat_range(ctx: &Ctx, v: &Tok) -> Result<NatRange, InputError> {
             ctx,
             &Tok {
                 text: p.into(),
-                col: v.col,
+                col: v.col + ips.chars().count() + 1,
+                quoted: false,
             },
             '-',
         )?),
@@ -1294,18 +1448,23 @@ fn match_option(w: &mut Words, m: &mut Match, opt: &Tok, inv: bool) -> Result<()
                 _ => MultiportKind::Ports,
             };
             let v = w.value(opt)?;
+            // Each port of the list located at its own column.
+            let mut col = v.col;
             *ports = v
                 .text
                 .split(',')
                 .map(|p| {
-                    port_range(
+                    let r = port_range(
                         ctx,
                         &Tok {
                             text: p.into(),
-                            col: v.col,
+                            col,
+                            quoted: false,
                         },
                         ':',
-                    )
+                    );
+                    col += p.chars().count() + 1;
+                    r
                 })
                 .collect::<Result<_, _>>()?;
             if ports.len() > 15 {
