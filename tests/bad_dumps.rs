@@ -316,8 +316,7 @@ fn an_empty_dump_is_refused_not_read_as_accept_everything() {
 }
 
 #[test]
-fn huge_lines_are_refused_quickly_with_their_place() {
-    let start = std::time::Instant::now();
+fn huge_lines_are_refused_with_their_place() {
     // One 4 MB word: longer than any word iptables-restore takes.
     let word = "x".repeat(4 << 20);
     let text = format!(
@@ -336,14 +335,12 @@ fn huge_lines_are_refused_quickly_with_their_place() {
         format!("-A -t 10.96.0.10:53 -s rr {}\n", "-p 1 ".repeat(1 << 20)),
         format!("create S hash:ip family inet {}\n", "x".repeat(4 << 20)),
     ] {
-        let _ = kpath_sim::ipvs::parse::parse_ipvsadm_save("long.ipvs", &text);
-        let _ = kpath_sim::netfilter::ipset::parse_ipsets("long.sets", &text);
+        // Refused (each is the wrong reader's input), with a place, not a panic.
+        let e = kpath_sim::ipvs::parse::parse_ipvsadm_save("long.ipvs", &text);
+        assert!(e.is_err_and(|e| e.line == 1));
+        let e = kpath_sim::netfilter::ipset::parse_ipsets("long.sets", &text);
+        assert!(e.is_err_and(|e| e.line == 1));
     }
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(60),
-        "took {:?}",
-        start.elapsed()
-    );
 }
 
 #[test]
@@ -401,13 +398,14 @@ fn a_jump_loop_that_slipped_past_the_reader_still_ends_the_walk() {
         sets: Vec::new(),
         ipvs: None,
     };
-    let start = std::time::Instant::now();
     let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
-    assert!(start.elapsed() < std::time::Duration::from_secs(30));
     assert!(!outcomes.is_empty());
     for o in &outcomes {
         assert_eq!(o.verdict, "DROP");
+        // The jump stack outgrew the table's chains at the first repeat: a handful of
+        // hits, not a million.
+        assert!(o.hits.len() < 10, "{} hits", o.hits.len());
     }
     let text = kpath_sim::rules_only::render_text("loop.rules", &q, &outcomes);
-    assert!(text.contains("kpath stopped this walk"), "{text}");
+    assert!(text.contains("makes a loop"), "{text}");
 }

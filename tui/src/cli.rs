@@ -278,7 +278,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                     "give a scenario file, or --iptables-save FILE with --src and --dst".into(),
                 ));
             };
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             let sel = crate::trace_cmd::Selection {
                 packet: packet.as_deref(),
                 flow: flow.as_deref(),
@@ -293,7 +293,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             output,
             seed,
         } => {
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             let sel = crate::trace_cmd::Selection {
                 packet: packet.as_deref(),
                 flow: flow.as_deref(),
@@ -346,7 +346,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             ipvs,
             seed,
         } => {
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             let w = build_world(&s, seed.unwrap_or(s.seed))?;
             let names: Vec<String> = match (&node, &pod) {
                 (Some(n), _) => vec![n.clone()],
@@ -406,7 +406,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             packet,
             seed,
         } => {
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             let w = build_world(&s, seed.unwrap_or(s.seed))?;
             let tracks = crate::tui::tracks(&s, &w, None).map_err(|e| usage(e.to_string()))?;
             if tracks.is_empty() {
@@ -439,7 +439,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             scenario,
             seed,
         } => {
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             let out = match action {
                 LabAction::Up => crate::lab_cmd::lab_up(&s, seed)?,
                 LabAction::Down => crate::lab_cmd::lab_down(&s)?,
@@ -452,7 +452,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             keep,
             seed,
         } => {
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             if let Some(p) = &packet
                 && s.packet(p).is_none()
                 && !s.flows.iter().any(|f| &f.name.value == p)
@@ -471,7 +471,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             seed,
         } => {
             let modes = crate::compare_cmd::parse_modes(&proxy_modes)?;
-            let s = load_scenario(&scenario)?;
+            let s = load(&scenario)?;
             if let Some(p) = &packet
                 && s.packet(p).is_none()
             {
@@ -493,6 +493,15 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             Ok(Output::Report { text, ok })
         }
     }
+}
+
+/// Load a scenario; its warnings go to stderr, as a compiler's do, and the command runs.
+fn load(path: &std::path::Path) -> Result<kpath_sim::scenario::Scenario, ScenarioError> {
+    let s = load_scenario(path)?;
+    for w in &s.warnings {
+        eprintln!("{}\n", w.as_warning());
+    }
+    Ok(s)
 }
 
 /// `name` names no packet and no flow of the scenario: say so, with the names it has.

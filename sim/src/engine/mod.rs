@@ -199,7 +199,10 @@ pub fn packet_outcomes(
     world: &World,
     name: &str,
 ) -> Result<Vec<Outcome<Trace>>, EngineError> {
-    enumerate(|c| packet_once(s, world, name, STEP_CAP, c), |t| t.steps.len())
+    enumerate(
+        |c| packet_once(s, world, name, STEP_CAP, c),
+        |t| t.steps.len(),
+    )
 }
 
 impl<'w> Walk<'w> {

@@ -568,6 +568,24 @@ pub fn walk_table(
                 if !goto {
                     stack.push((chain, i + 1));
                 }
+                // Without a loop a chain is on the jump stack at most once, so the stack
+                // never holds more frames than the table has chains (the kernel sizes its
+                // jumpstack the same way). Deeper means a loop - loading refuses those, a
+                // hand-built table may not: end the walk now, saying so.
+                if stack.len() > table.chains.len() {
+                    hits.push(RuleHit {
+                        table: table.kind,
+                        chain: chain.name.clone(),
+                        position: 0,
+                        rule: String::new(),
+                        comment: Some(format!(
+                            "kpath stopped this walk: jumping to `{to}` again makes a loop"
+                        )),
+                        action: HitAction::Drop,
+                        mark,
+                    });
+                    return done(Final::Drop, None, mark, hits, evaluated);
+                }
                 match table.chain(to) {
                     Some(c) => stack.push((c, 0)),
                     // Loading refuses jumps to missing chains; a hand-built table may not.

@@ -205,10 +205,39 @@ fn err_at(file: &str, src: &str, line: usize, col: usize, word: &str, msg: Strin
 /// and that kpath does not model, as (index in `opts`, message, hint). Reading such a set
 /// as a plain IPv4 one would answer "in the set" wrongly instead of refusing.
 fn unmodelled_option(opts: &[(usize, &str)]) -> Option<(usize, String, &'static str)> {
+    // ipset's create options (ipset(8)): these take a value, these are flags; none of
+    // them changes what kpath's matching sees except the two refused below.
+    const VALUED: [&str; 9] = [
+        "family",
+        "hashsize",
+        "maxelem",
+        "timeout",
+        "range",
+        "bucketsize",
+        "initval",
+        "markmask",
+        "size",
+    ];
+    const FLAGS: [&str; 4] = ["counters", "comment", "skbinfo", "forceadd"];
+    let mut skip = false;
     for (i, (_, w)) in opts.iter().enumerate() {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if VALUED.contains(w) && *w != "family" {
+            skip = true;
+            continue;
+        }
+        if !VALUED.contains(w) && !FLAGS.contains(w) && *w != "netmask" {
+            return Some((
+                i,
+                format!("unknown create option `{w}`"),
+                "ipset's options: family, hashsize, maxelem, timeout, range, bucketsize, initval, markmask, size, netmask, counters, comment, skbinfo, forceadd",
+            ));
+        }
         match *w {
             "family" => match opts.get(i + 1) {
-                Some((_, "inet")) => {}
+                Some((_, "inet")) => skip = true,
                 Some((_, f)) => {
                     return Some((
                         i + 1,
@@ -589,8 +618,9 @@ pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
                     } else {
                         format!("`{value}` is not a set name: a set name is one word")
                     };
-                    return Err(err_value(msg)
-                        .with_hint("write `Name: SET`, e.g. `Name: KUBE-CLUSTER-IP`"));
+                    return Err(
+                        err_value(msg).with_hint("write `Name: SET`, e.g. `Name: KUBE-CLUSTER-IP`")
+                    );
                 }
                 if sets.iter().any(|s| s.name == value) {
                     return Err(err_value(format!("set `{value}` is listed twice")));
