@@ -2,28 +2,65 @@
 //! `print_service_entry`), sorted as ipvsadm sorts (`ipvs_cmp_services`, `ipvs_cmp_dests`).
 
 use super::{Forward, Ipvs, RealServer, Scheduler, VirtualService};
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 /// ipvsadm compares addresses through `ntohl(a) - ntohl(b)` stored in an int: addresses
 /// 2^31 or more apart compare "backwards" (172.31.0.11 before 10.96.0.1).
-fn cmp_addr(a: Ipv4Addr, b: Ipv4Addr) -> Ordering {
-    (u32::from(a).wrapping_sub(u32::from(b)) as i32).cmp(&0)
+///
+/// That comparison orders points on a circle, not on a line: addresses spread round it
+/// (1.0.0.1 < 90.0.0.1 < 208.0.0.1 < 1.0.0.1) have no order at all. ipvsadm's qsort then
+/// prints them in an order that depends on the order it got them in, and Rust's sort may
+/// panic on such a comparator. So kpath cuts the circle once, at the widest gap between the
+/// addresses being sorted, and sorts by the distance from the address after it. When
+/// ipvsadm's comparison is an order on the addresses (they fit in half the circle, as in
+/// any real cluster) the widest gap is more than half the circle and this is exactly that
+/// order; otherwise it is still one total order whatever the input order, so a dump that is
+/// printed, read back and printed again comes out the same. (Found by fuzzing
+/// `ipvsadm-save`: three real servers at 1.2.2.1, 90.4.2.0 and 208.2.2.5 came out rotated
+/// on every round trip.)
+fn circle_origin(addrs: impl Iterator<Item = Ipv4Addr>) -> u32 {
+    let mut v: Vec<u32> = addrs.map(u32::from).collect();
+    v.sort_unstable();
+    v.dedup();
+    let mut origin = 0;
+    let mut widest = 0;
+    for (i, &a) in v.iter().enumerate() {
+        // The gap before `a`: from the previous address, or round from the last one.
+        let prev = if i == 0 { v[v.len() - 1] } else { v[i - 1] };
+        let gap = a.wrapping_sub(prev);
+        if i == 0 || gap > widest {
+            (origin, widest) = (a, gap);
+        }
+    }
+    origin
+}
+
+/// An address's place in ipvsadm's order among addresses cut at `origin`.
+fn addr_key(a: Ipv4Addr, origin: u32) -> u32 {
+    u32::from(a).wrapping_sub(origin)
 }
 
 fn sorted(ipvs: &Ipvs) -> Vec<(&VirtualService, Vec<&RealServer>)> {
     let mut svcs: Vec<&VirtualService> = ipvs.services.iter().collect();
-    svcs.sort_by(|a, b| {
-        a.proto
-            .cmp(&b.proto)
-            .then(cmp_addr(a.addr, b.addr))
-            .then(a.port.cmp(&b.port))
-    });
+    // Services compare by protocol first, so each protocol's addresses are one circle.
+    let mut protos: Vec<u8> = svcs.iter().map(|s| s.proto).collect();
+    protos.sort_unstable();
+    protos.dedup();
+    let origins: Vec<(u8, u32)> = protos
+        .into_iter()
+        .map(|p| {
+            let addrs = svcs.iter().filter(|s| s.proto == p).map(|s| s.addr);
+            (p, circle_origin(addrs))
+        })
+        .collect();
+    let origin = |p: u8| origins.iter().find(|(q, _)| *q == p).map_or(0, |(_, o)| *o);
+    svcs.sort_by_key(|s| (s.proto, addr_key(s.addr, origin(s.proto)), s.port));
     svcs.into_iter()
         .map(|s| {
             let mut d: Vec<&RealServer> = s.dests.iter().collect();
-            d.sort_by(|a, b| cmp_addr(a.addr, b.addr).then(a.port.cmp(&b.port)));
+            let o = circle_origin(d.iter().map(|d| d.addr));
+            d.sort_by_key(|d| (addr_key(d.addr, o), d.port));
             (s, d)
         })
         .collect()
