@@ -95,6 +95,26 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// The words of a line, each with the 1-based column (in characters) it starts at.
+pub fn words(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None;
+    for (n, (i, c)) in line.char_indices().enumerate() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some((i, n + 1)),
+            (true, Some((s, col))) => {
+                out.push((col, &line[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some((s, col)) = start {
+        out.push((col, &line[s..]));
+    }
+    out
+}
+
 /// The widest line an error shows: a minified or pasted line of megabytes is cut to a
 /// window around the column, marked with `...`.
 const SNIPPET_MAX: usize = 100;

@@ -28,28 +28,10 @@ struct Tok<'a> {
 }
 
 fn words(line: &str) -> Vec<Tok<'_>> {
-    let mut out = Vec::new();
-    let mut start: Option<(usize, usize)> = None;
-    for (n, (i, c)) in line.char_indices().enumerate() {
-        match (c.is_whitespace(), start) {
-            (false, None) => start = Some((i, n + 1)),
-            (true, Some((s, col))) => {
-                out.push(Tok {
-                    text: &line[s..i],
-                    col,
-                });
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some((s, col)) = start {
-        out.push(Tok {
-            text: &line[s..],
-            col,
-        });
-    }
-    out
+    crate::diag::words(line)
+        .into_iter()
+        .map(|(col, text)| Tok { text, col })
+        .collect()
 }
 
 /// Every scheduler the kernel ships (`net/netfilter/ipvs/Kconfig`): one of these that kpath

@@ -62,6 +62,19 @@ pub trait RuleEnv {
     fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool;
 }
 
+/// The hit that ends a walk kpath had to stop (a guard, not a rule): says why.
+fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
+    RuleHit {
+        table,
+        chain: chain.to_string(),
+        position: 0,
+        rule: String::new(),
+        comment: Some(why),
+        action: HitAction::Drop,
+        mark,
+    }
+}
+
 /// `ipvs_mt` (xt_ipvs.c): `--ipvs` alone tests `skb->ipvs_property`; any other option
 /// needs an IPVS-handled packet of a known connection, then checks each option given.
 fn ipvs_matches(m: &crate::netfilter::rule::IpvsMatch, p: &PacketMeta) -> bool {
@@ -480,17 +493,14 @@ pub fn walk_table(
         if evaluated > MAX_RULES_PER_WALK {
             // Loops are refused at load, but jumps can still multiply paths; say why the
             // walk ended instead of blaming the last rule that matched.
-            hits.push(RuleHit {
-                table: table.kind,
-                chain: chain.name.clone(),
-                position: 0,
-                rule: String::new(),
-                comment: Some(format!(
-                    "kpath stopped this walk after {MAX_RULES_PER_WALK} rules: the ruleset's jumps multiply its paths"
-                )),
-                action: HitAction::Drop,
+            hits.push(stopped(
+                table.kind,
+                &chain.name,
                 mark,
-            });
+                format!(
+                    "kpath stopped this walk after {MAX_RULES_PER_WALK} rules: the ruleset's jumps multiply its paths"
+                ),
+            ));
             return done(Final::Drop, None, mark, hits, evaluated);
         }
         // Only nth counters need the rule's name; most rules never allocate one.
@@ -573,17 +583,12 @@ pub fn walk_table(
                 // jumpstack the same way). Deeper means a loop - loading refuses those, a
                 // hand-built table may not: end the walk now, saying so.
                 if stack.len() > table.chains.len() {
-                    hits.push(RuleHit {
-                        table: table.kind,
-                        chain: chain.name.clone(),
-                        position: 0,
-                        rule: String::new(),
-                        comment: Some(format!(
-                            "kpath stopped this walk: jumping to `{to}` again makes a loop"
-                        )),
-                        action: HitAction::Drop,
+                    hits.push(stopped(
+                        table.kind,
+                        &chain.name,
                         mark,
-                    });
+                        format!("kpath stopped this walk: jumping to `{to}` again makes a loop"),
+                    ));
                     return done(Final::Drop, None, mark, hits, evaluated);
                 }
                 match table.chain(to) {

@@ -5,7 +5,7 @@
 //! A set is read from and printed as `ipset save` text: `create NAME TYPE [options]` then
 //! `add NAME ENTRY` lines, an entry's dimensions separated by commas (`10.96.0.10,udp:53`).
 
-use crate::diag::InputError;
+use crate::diag::{InputError, words};
 use crate::net::Ipv4Net;
 use crate::wire::{Ipv4, L4};
 use std::net::Ipv4Addr;
@@ -171,26 +171,6 @@ impl IpSet {
         out.extend(lines);
         out
     }
-}
-
-/// The words of a line, each with the 1-based column (in characters) it starts at.
-fn words(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start: Option<(usize, usize)> = None;
-    for (n, (i, c)) in line.char_indices().enumerate() {
-        match (c.is_whitespace(), start) {
-            (false, None) => start = Some((i, n + 1)),
-            (true, Some((s, col))) => {
-                out.push((col, &line[s..i]));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some((s, col)) = start {
-        out.push((col, &line[s..]));
-    }
-    out
 }
 
 /// An error at `col` of `line`, underlining `word` (the underline of `InputError::at`
