@@ -29,7 +29,7 @@
 
 mod common;
 
-use common::kpath;
+use common::{Expect, expectation, kpath};
 use kpath_sim::diag::InputError;
 use std::path::{Path, PathBuf};
 
@@ -67,35 +67,6 @@ fn header<'a>(path: &Path, lines: &[&'a str], n: usize, key: &str) -> &'a str {
 
 fn hint_of(v: &str) -> Option<String> {
     (v != "-").then(|| v.to_string())
-}
-
-struct Expect {
-    line: usize,
-    column: usize,
-    message: String,
-    hint: Option<String>,
-}
-
-fn expectation(path: &Path, bytes: &[u8]) -> Expect {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    let expect = header(path, &lines, 0, "expect");
-    let (place, message) = expect.split_once(' ').unwrap_or((expect, ""));
-    let (l, c) = place
-        .split_once(':')
-        .and_then(|(l, c)| Some((l.parse().ok()?, c.parse().ok()?)))
-        .unwrap_or_else(|| panic!("{}: `# expect: LINE:COLUMN message`", path.display()));
-    assert!(
-        !message.trim().is_empty(),
-        "{}: an expectation needs a message",
-        path.display()
-    );
-    Expect {
-        line: l,
-        column: c,
-        message: message.trim().to_string(),
-        hint: hint_of(header(path, &lines, 1, "hint")),
-    }
 }
 
 /// What is wrong with the library's error `e` for `text`, if anything.
@@ -233,6 +204,7 @@ fn every_bad_dump_is_refused_with_its_place_message_and_hint() {
         for path in cases {
             let bytes = std::fs::read(&path).unwrap();
             let want = expectation(&path, &bytes);
+            assert!(!want.warning, "{}: dumps have no warnings", path.display());
             let name = path
                 .strip_prefix(root())
                 .unwrap_or(&path)

@@ -4,53 +4,12 @@
 //! with that warning), then `# hint: text` (or `# hint: -` for none). The message and hint
 //! are substrings; the place is exact. A case without these lines fails.
 
+mod common;
+
+use common::{Expect, expectation};
 use kpath_sim::diag::InputError;
 use kpath_sim::scenario::load_scenario;
 use std::path::{Path, PathBuf};
-
-struct Expect {
-    warning: bool,
-    line: usize,
-    column: usize,
-    message: String,
-    hint: Option<String>,
-}
-
-fn expectation(path: &Path) -> Expect {
-    let bytes = std::fs::read(path).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines = text.lines();
-    let (first, second) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
-    let (warning, rest) = if let Some(r) = first.strip_prefix("# expect: ") {
-        (false, r)
-    } else if let Some(r) = first.strip_prefix("# warn: ") {
-        (true, r)
-    } else {
-        panic!(
-            "{}: the first line must be `# expect: L:C message` or `# warn: ...`",
-            path.display()
-        )
-    };
-    let (place, message) = rest.split_once(' ').unwrap_or((rest, ""));
-    let (l, c) = place
-        .split_once(':')
-        .unwrap_or_else(|| panic!("{}: L:C", path.display()));
-    let hint = second
-        .strip_prefix("# hint: ")
-        .unwrap_or_else(|| panic!("{}: the second line must be `# hint: ...`", path.display()));
-    assert!(
-        !message.trim().is_empty(),
-        "{}: an expectation needs a message",
-        path.display()
-    );
-    Expect {
-        warning,
-        line: l.parse().unwrap(),
-        column: c.parse().unwrap(),
-        message: message.trim().to_string(),
-        hint: (hint.trim() != "-").then(|| hint.trim().to_string()),
-    }
-}
 
 fn check(path: &Path, e: &InputError, want: &Expect) -> Result<(), String> {
     let mut bad = Vec::new();
@@ -92,7 +51,7 @@ fn every_bad_scenario_gets_its_located_error_or_warning() {
     assert!(files.len() >= 40, "the corpus has {} cases", files.len());
     let mut failures = Vec::new();
     for f in &files {
-        let want = expectation(f);
+        let want = expectation(f, &std::fs::read(f).unwrap());
         let got = match (load_scenario(f), want.warning) {
             (Err(e), false) => check(f, &e, &want),
             (Ok(s), true) => match s

@@ -62,3 +62,53 @@ pub fn ipv4_target(f: &Frame) -> String {
         L3::Ipv4(ip) => ip.dst.to_string(),
     }
 }
+
+/// The first two lines of a bad-input corpus case (tests/bad_inputs/): `# expect: L:C
+/// message` - or `# warn: L:C message` for input that loads with a warning - and
+/// `# hint: text` (`-` for none). A case without them panics, naming the file.
+pub struct Expect {
+    pub warning: bool,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub fn expectation(path: &std::path::Path, bytes: &[u8]) -> Expect {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = text.lines();
+    let (first, second) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let (warning, rest) = match (
+        first.strip_prefix("# expect: "),
+        first.strip_prefix("# warn: "),
+    ) {
+        (Some(r), _) => (false, r),
+        (None, Some(r)) => (true, r),
+        _ => panic!(
+            "{}: the first line must be `# expect: LINE:COLUMN message` (or `# warn: ...`)",
+            path.display()
+        ),
+    };
+    let (place, message) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+    let (line, column) = place
+        .split_once(':')
+        .and_then(|(l, c)| Some((l.parse().ok()?, c.parse().ok()?)))
+        .unwrap_or_else(|| panic!("{}: `# expect: LINE:COLUMN message`", path.display()));
+    let hint = second
+        .strip_prefix("# hint: ")
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| panic!("{}: the second line must be `# hint: ...`", path.display()));
+    assert!(
+        !message.trim().is_empty(),
+        "{}: an expectation needs a message",
+        path.display()
+    );
+    Expect {
+        warning,
+        line,
+        column,
+        message: message.trim().to_string(),
+        hint: (hint != "-").then(|| hint.to_string()),
+    }
+}
