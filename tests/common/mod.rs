@@ -112,3 +112,30 @@ pub fn expectation(path: &std::path::Path, bytes: &[u8]) -> Expect {
         hint: (hint != "-").then(|| hint.to_string()),
     }
 }
+
+impl Expect {
+    /// What is wrong with error `e` against this expectation: its place, its message, its
+    /// hint (a case with `# hint: -` wants none), and whether its rendering names the place.
+    pub fn mismatches(&self, e: &kpath_sim::diag::InputError) -> Vec<String> {
+        let mut bad = Vec::new();
+        if (e.line, e.column) != (self.line, self.column) {
+            bad.push(format!(
+                "at {}:{}, expected {}:{}",
+                e.line, e.column, self.line, self.column
+            ));
+        }
+        if !e.message.contains(&self.message) {
+            bad.push(format!("message `{}` lacks `{}`", e.message, self.message));
+        }
+        match (&self.hint, &e.hint) {
+            (Some(w), Some(h)) if h.contains(w.as_str()) => {}
+            (None, None) => {}
+            (w, h) => bad.push(format!("hint {h:?}, expected {w:?}")),
+        }
+        let shown = e.to_string();
+        if !shown.contains(&format!("--> {}:{}:{}", e.file, e.line, e.column)) {
+            bad.push(format!("the rendering does not name the place:\n{shown}"));
+        }
+        bad
+    }
+}

@@ -382,21 +382,16 @@ fn owner(s: &Scenario, from: &Endpoint) -> SocketOwner {
 /// The client's socket after connect() (TCP, UDP) or the ping socket (ICMP).
 fn register(s: &Scenario, w: &mut World, ns: NsId, ip: &Ipv4, proto: Protocol, from: &Endpoint) {
     let (sport, dport) = ports(ip);
+    let connected = |proto| Socket {
+        proto,
+        addr: ip.src,
+        port: sport,
+        peer: Some((ip.dst, dport)),
+        owner: owner(s, from),
+    };
     let sock = match proto {
-        Protocol::Tcp => Socket {
-            proto: L4Proto::Tcp,
-            addr: ip.src,
-            port: sport,
-            peer: Some((ip.dst, dport)),
-            owner: owner(s, from),
-        },
-        Protocol::Udp => Socket {
-            proto: L4Proto::Udp,
-            addr: ip.src,
-            port: sport,
-            peer: Some((ip.dst, dport)),
-            owner: owner(s, from),
-        },
+        Protocol::Tcp => connected(L4Proto::Tcp),
+        Protocol::Udp => connected(L4Proto::Udp),
         Protocol::Icmp => Socket {
             proto: L4Proto::Icmp,
             addr: Ipv4Addr::UNSPECIFIED,

@@ -59,24 +59,12 @@ pub fn up_commands(world: &World, prefix: &str) -> Vec<Cmd> {
         let n = name(ns.id);
         c.push(Cmd::new(&["ip", "-n", &n, "link", "set", "lo", "up"]));
         // IPv6 only adds noise (router solicitations) to traces and captures.
-        c.push(Cmd::new(&[
-            "ip",
-            "netns",
-            "exec",
-            &n,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-        ]));
-        c.push(Cmd::new(&[
-            "ip",
-            "netns",
-            "exec",
-            &n,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]));
+        for which in ["all", "default"] {
+            let key = format!("net.ipv6.conf.{which}.disable_ipv6=1");
+            c.push(Cmd::new(&[
+                "ip", "netns", "exec", &n, "sysctl", "-qw", &key,
+            ]));
+        }
     }
     // Devices that are not point-to-point first (bridges must exist before ports join).
     for ns in &world.netns {
