@@ -346,7 +346,7 @@ fn a_jump_loop_that_slipped_past_the_reader_still_ends_the_walk() {
         src: "10.244.1.2".parse().unwrap(),
         dst: "10.96.0.10".parse().unwrap(),
         dport: 53,
-        proto: 17,
+        proto: kpath_sim::wire::IpProtocol::Udp,
         local_ips: Vec::new(),
         iif: None,
         oif: None,

@@ -3,8 +3,8 @@
 
 mod common;
 
-use kpath_sim::net::{Ipv4Net, Route};
 use kpath_sim::trace::{DispositionKind, Trace};
+use kpath_sim::{net::Route, wire::Ipv4Net};
 
 /// The cross-node scenario with extra packets appended.
 fn with_packets(extra: &str) -> kpath_sim::Scenario {

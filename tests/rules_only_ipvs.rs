@@ -12,6 +12,7 @@ use kpath_sim::netfilter::ipset::parse_ipset_save;
 use kpath_sim::netfilter::parse_iptables_save;
 use kpath_sim::netfilter::{Netfilter, TableKind};
 use kpath_sim::rules_only::{RuleOutcome, RulesQuery, missing_ipvs, render_text, trace_rules};
+use kpath_sim::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
 /// A node's three dumps, as the tools print them, and its addresses.
@@ -44,7 +45,7 @@ fn dumps(scenario: &str, node: &str) -> Dumps {
 /// the IPVS table when `with_ipvs` is false).
 fn ask(
     d: &Dumps,
-    proto: u8,
+    proto: IpProtocol,
     src: &str,
     dst: &str,
     dport: u16,
@@ -67,7 +68,7 @@ fn ask(
 }
 
 fn outcomes(d: &Dumps, src: &str, dst: &str, dport: u16) -> Vec<RuleOutcome> {
-    let (nf, q) = ask(d, 6, src, dst, dport, true);
+    let (nf, q) = ask(d, IpProtocol::Tcp, src, dst, dport, true);
     let o = trace_rules(&nf, &q);
     let total: f64 = o.iter().map(|o| o.probability).sum();
     assert!(
@@ -113,7 +114,7 @@ fn a_pod_to_a_cluster_ip_reaches_each_endpoint_with_probability_one_in_n() {
         assert!(filter < step.after_hits && step.after_hits <= post, "{x:?}");
         assert!(hit(x, TableKind::Filter, "OUTPUT", "").is_some_and(|i| i >= step.after_hits));
     }
-    let (_, q) = ask(&d, 6, "10.244.0.2", "10.96.100.1", 80, true);
+    let (_, q) = ask(&d, IpProtocol::Tcp, "10.244.0.2", "10.96.100.1", 80, true);
     let text = render_text("node.rules", &q, &o);
     assert!(
         text.contains("    IPVS: 10.96.100.1:80 -> 10.244.1.4:3000 (rr)\n      ip_vs_in_hook at LOCAL_IN (priority 99) -> ip_vs_schedule -> ip_vs_nat_xmit"),
@@ -130,7 +131,7 @@ fn a_pod_to_a_cluster_ip_reaches_each_endpoint_with_probability_one_in_n() {
 fn hairpin_node_originated_and_local_real_servers() {
     let d = dumps("pod-to-clusterip-cross-node", "node-1");
     // coredns reaching itself through its Service: KUBE-LOOP-BACK masquerades.
-    let (nf, q) = ask(&d, 17, "10.244.0.5", "10.96.0.10", 53, true);
+    let (nf, q) = ask(&d, IpProtocol::Udp, "10.244.0.5", "10.96.0.10", 53, true);
     let o = trace_rules(&nf, &q);
     assert_eq!(
         (o[0].destination.as_deref(), o[0].masquerade),
@@ -141,7 +142,7 @@ fn hairpin_node_originated_and_local_real_servers() {
     // The node's own packet: IPVS takes it at LOCAL_OUT after nat OUTPUT marked it (the
     // source is outside the cluster CIDR), filter OUTPUT sees it once, with the new
     // destination, and POSTROUTING masquerades it.
-    let (nf, q) = ask(&d, 17, "172.31.0.11", "10.96.0.10", 53, true);
+    let (nf, q) = ask(&d, IpProtocol::Udp, "172.31.0.11", "10.96.0.10", 53, true);
     let o = trace_rules(&nf, &q);
     let step = o[0].ipvs.as_ref().unwrap();
     assert_eq!((step.hook, step.priority), ("LOCAL_OUT", -98));
@@ -299,7 +300,7 @@ fn a_service_without_endpoints_gets_ip_vs_leave() {
 #[test]
 fn without_the_ipvs_table_the_answer_stops_at_ipvs_and_says_so() {
     let d = dumps("pod-to-clusterip-cross-node", "node-1");
-    let (nf, q) = ask(&d, 17, "10.244.0.2", "10.96.0.10", 53, false);
+    let (nf, q) = ask(&d, IpProtocol::Udp, "10.244.0.2", "10.96.0.10", 53, false);
     let o = trace_rules(&nf, &q);
     assert_eq!(o.len(), 1);
     assert_eq!(o[0].ipvs.as_ref().map(|s| s.result), Some("unknown"));
@@ -310,7 +311,7 @@ fn without_the_ipvs_table_the_answer_stops_at_ipvs_and_says_so() {
         "{text}"
     );
     // A packet that is no Service's is answered as before.
-    let (nf, q) = ask(&d, 6, "10.244.0.2", "10.244.1.4", 3000, false);
+    let (nf, q) = ask(&d, IpProtocol::Tcp, "10.244.0.2", "10.244.1.4", 3000, false);
     assert!(!missing_ipvs(&trace_rules(&nf, &q)));
 }
 

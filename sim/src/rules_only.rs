@@ -21,7 +21,9 @@ use crate::netfilter::eval::{
 use crate::netfilter::ipset::Elem;
 use crate::netfilter::rule::{AddrType, CtState, Recent};
 use crate::netfilter::{Hook, Netfilter, TableKind};
-use crate::wire::{Icmp, IcmpMessage, Ipv4, Ipv4Addr, L4, Tcp, TcpFlags, Udp, UdpPayload};
+use crate::wire::{
+    Icmp, IcmpMessage, IpProtocol, Ipv4, Ipv4Addr, L4, Tcp, TcpFlags, Udp, UdpPayload,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde::Serialize;
@@ -32,8 +34,8 @@ pub struct RulesQuery {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
     pub dport: u16,
-    /// 6 (tcp), 17 (udp) or 1 (icmp).
-    pub proto: u8,
+    /// tcp, udp or icmp.
+    pub proto: IpProtocol,
     /// The node's own addresses (`-m addrtype LOCAL`, and whether the packet is for the node).
     pub local_ips: Vec<Ipv4Addr>,
     /// Interface names iptables sees, if the rules match on them.
@@ -142,7 +144,7 @@ impl RuleEnv for Env<'_> {
 
 fn packet(q: &RulesQuery) -> Ipv4 {
     let payload = match q.proto {
-        6 => L4::Tcp(Tcp {
+        IpProtocol::Tcp => L4::Tcp(Tcp {
             sport: 40000,
             dport: q.dport,
             seq: 1,
@@ -152,7 +154,7 @@ fn packet(q: &RulesQuery) -> Ipv4 {
             options: Vec::new(),
             payload: Vec::new(),
         }),
-        17 => L4::Udp(Udp {
+        IpProtocol::Udp => L4::Udp(Udp {
             sport: 40000,
             dport: q.dport,
             payload: UdpPayload::Data(Vec::new()),
@@ -405,7 +407,10 @@ fn schedule(w: &mut Walk, vs: &VirtualService, choices: &mut Choices) -> Option<
 /// A virtual-service address by the node's ipsets when no IPVS table was given:
 /// Some(true) in KUBE-IPVS-IPS or a Service set, Some(false) in none, None without the sets.
 fn ipvs_candidate(q: &RulesQuery, ip: &Ipv4) -> Option<bool> {
-    let (tcp, udp) = (ip.protocol() == 6, ip.protocol() == 17);
+    let (tcp, udp) = (
+        ip.protocol() == IpProtocol::Tcp,
+        ip.protocol() == IpProtocol::Udp,
+    );
     let checks: [(&str, &[bool], bool); 9] = [
         ("KUBE-IPVS-IPS", &[false], true),
         ("KUBE-CLUSTER-IP", &[false, false], true),
@@ -443,8 +448,8 @@ fn ipvs_in(
     // connections), and a TCP packet schedules only as a SYN (tcp_conn_schedule): rules-only
     // packets are a connection's first.
     let pname = match proto {
-        6 => "tcp",
-        17 => "udp",
+        IpProtocol::Tcp => "tcp",
+        IpProtocol::Udp => "udp",
         _ => return IpvsTook::No,
     };
     let (dst, port) = (w.ip.dst, dport(&w.ip));
@@ -753,11 +758,7 @@ pub fn is_decision(h: &RuleHit) -> bool {
 /// The answer as text: one block per outcome, the rules that decided it underneath.
 pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> String {
     use std::fmt::Write;
-    let proto = match q.proto {
-        6 => "tcp",
-        17 => "udp",
-        _ => "icmp",
-    };
+    let proto = q.proto;
     let mut out = String::new();
     let _ = writeln!(
         out,

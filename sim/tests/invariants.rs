@@ -244,7 +244,7 @@ proptest! {
 /// 10.99.0.0/16 to the other.
 #[test]
 fn a_routing_loop_ends_in_ttl_exceeded() {
-    use kpath_sim::net::{Ipv4Net, Route};
+    use kpath_sim::{net::Route, wire::Ipv4Net};
     let src = "cluster:
   podCIDR: 10.244.0.0/16
   serviceCIDR: 10.96.0.0/12

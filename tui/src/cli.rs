@@ -6,6 +6,7 @@ use kpath_sim::k8s::build_world;
 use kpath_sim::net::iproute2;
 use kpath_sim::scenario::{ScenarioError, did_you_mean, load_scenario};
 use kpath_sim::trace::{Trace, pcap};
+use kpath_sim::wire::IpProtocol;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -36,8 +37,8 @@ pub enum Command {
         #[arg(long, value_name = "IP:PORT")]
         dst: Option<String>,
         /// Rules-only mode: the protocol.
-        #[arg(long, value_enum, default_value_t = Proto::Tcp)]
-        proto: Proto,
+        #[arg(long, default_value = "tcp", value_parser = parse_proto())]
+        proto: IpProtocol,
         /// Rules-only mode: an address of the node (repeat for each); decides
         /// `-m addrtype LOCAL` and whether the packet is for the node.
         #[arg(long = "local-ip", value_name = "IP", value_parser = parse_ipv4)]
@@ -199,11 +200,14 @@ pub enum LabAction {
     Down,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Proto {
-    Tcp,
-    Udp,
-    Icmp,
+/// `--proto`: the protocols kpath sends, by name.
+fn parse_proto() -> impl clap::builder::TypedValueParser<Value = IpProtocol> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["tcp", "udp", "icmp"]).map(|p| match p.as_str() {
+        "udp" => IpProtocol::Udp,
+        "icmp" => IpProtocol::Icmp,
+        _ => IpProtocol::Tcp,
+    })
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -656,7 +660,7 @@ fn rules_only(
     dumps: Dumps,
     src: Option<std::net::Ipv4Addr>,
     dst: Option<&str>,
-    proto: Proto,
+    proto: IpProtocol,
     local_ips: Vec<std::net::Ipv4Addr>,
     format: Format,
 ) -> Result<Output, Failure> {
@@ -682,7 +686,7 @@ fn rules_only(
         ));
     };
     let (dst_ip, dport) = match dst.rsplit_once(':') {
-        Some(_) if proto == Proto::Icmp => {
+        Some(_) if proto == IpProtocol::Icmp => {
             return Err(usage(format!(
                 "--dst {dst}: an ICMP packet has no port\n  = hint: give the address alone, e.g. --dst {}",
                 dst.rsplit_once(':').map_or(dst, |x| x.0)
@@ -703,7 +707,7 @@ fn rules_only(
             })?;
             (a, port)
         }
-        None if proto == Proto::Icmp => (dst, 0),
+        None if proto == IpProtocol::Icmp => (dst, 0),
         None => {
             let example = if dst.parse::<std::net::Ipv4Addr>().is_ok() {
                 format!("{dst}:80")
@@ -724,11 +728,7 @@ fn rules_only(
         src,
         dst: dst_ip,
         dport,
-        proto: match proto {
-            Proto::Tcp => 6,
-            Proto::Udp => 17,
-            Proto::Icmp => 1,
-        },
+        proto,
         local_ips,
         iif: None,
         oif: None,

@@ -8,9 +8,10 @@ use kpath_sim::k8s::build_world;
 use kpath_sim::lab::compare::{self, Evidence};
 use kpath_sim::lab::{self, Cmd};
 use kpath_sim::lab::{nft_trace, probe};
-use kpath_sim::net::{L4Proto, NsKind, SocketOwner, World};
+use kpath_sim::net::{NsKind, SocketOwner, World};
 use kpath_sim::scenario::Scenario;
 use kpath_sim::trace::Trace;
+use kpath_sim::wire::IpProtocol;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -427,9 +428,9 @@ fn servers(w: &World, real: &dyn Fn(&str) -> String) -> Procs {
         }) {
             let port = sock.port.to_string();
             let listen = match sock.proto {
-                L4Proto::Tcp => "-lk",
-                L4Proto::Udp => "-lku",
-                L4Proto::Icmp => continue,
+                IpProtocol::Tcp => "-lk",
+                IpProtocol::Udp => "-lku",
+                _ => continue,
             };
             servers.spawn(&["ip", "netns", "exec", &r, "nc", listen, "-n", "-p", &port]);
         }

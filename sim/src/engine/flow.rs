@@ -10,8 +10,8 @@
 use super::choices::Choices;
 use super::send::{L4Spec, SendReq, sender_of};
 use super::{EngineError, Outcome, STEP_CAP, Walk, enumerate, packet_seed};
-use crate::net::{L4Proto, NsId, Socket, SocketOwner, World};
-use crate::scenario::{Endpoint, EndpointKind, FlowSpec, Protocol, Scenario};
+use crate::net::{NsId, Socket, SocketOwner, World};
+use crate::scenario::{Endpoint, EndpointKind, FlowSpec, IpProtocol, Scenario};
 use crate::trace::{DispositionKind, FlowPacket, FlowTrace, Role, Trace};
 use crate::wire::{Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L4, TcpFlags};
 use rand_chacha::ChaCha8Rng;
@@ -43,7 +43,7 @@ fn plan(f: &FlowSpec) -> Vec<(Side, &'static str, Kind)> {
     use Kind::*;
     use Side::*;
     match f.protocol {
-        Protocol::Tcp => {
+        IpProtocol::Tcp => {
             let mut p = vec![
                 (Client, "SYN", Syn),
                 (Server, "SYN-ACK", SynAck),
@@ -64,14 +64,16 @@ fn plan(f: &FlowSpec) -> Vec<(Side, &'static str, Kind)> {
             }
             p
         }
-        Protocol::Udp => vec![
+        IpProtocol::Udp => vec![
             (Client, "request", UdpRequest),
             (Server, "response", UdpResponse),
         ],
-        Protocol::Icmp => vec![
+        IpProtocol::Icmp => vec![
             (Client, "echo request", EchoRequest),
             (Server, "echo reply", EchoReply),
         ],
+        // Validation refuses flows of other protocols: nothing to send.
+        IpProtocol::Sctp | IpProtocol::Other(_) => Vec::new(),
     }
 }
 
@@ -272,7 +274,7 @@ pub fn flow_once(
                 ends.server_ns = Some(ns);
                 ends.server_local = Some((ip.dst, ports(ip).1));
                 ends.server_peer = Some((ip.src, ports(ip).0));
-                if f.protocol == Protocol::Tcp {
+                if f.protocol == IpProtocol::Tcp {
                     accept(&mut w, ns, ip);
                 }
             }
@@ -293,7 +295,7 @@ pub fn flow_once(
     };
     if completed {
         summary = match f.protocol {
-            Protocol::Tcp => format!(
+            IpProtocol::Tcp => format!(
                 "every packet reached its socket: the connection {}",
                 if f.close {
                     "opened, exchanged its data and closed"
@@ -301,8 +303,11 @@ pub fn flow_once(
                     "opened and exchanged its data"
                 }
             ),
-            Protocol::Udp => "the request and its response both reached their sockets".to_string(),
-            Protocol::Icmp => "the echo reply reached the ping socket".to_string(),
+            IpProtocol::Udp => {
+                "the request and its response both reached their sockets".to_string()
+            }
+            IpProtocol::Icmp => "the echo reply reached the ping socket".to_string(),
+            IpProtocol::Sctp | IpProtocol::Other(_) => String::new(),
         } + &served;
     }
     Ok((
@@ -380,7 +385,7 @@ fn owner(s: &Scenario, from: &Endpoint) -> SocketOwner {
 }
 
 /// The client's socket after connect() (TCP, UDP) or the ping socket (ICMP).
-fn register(s: &Scenario, w: &mut World, ns: NsId, ip: &Ipv4, proto: Protocol, from: &Endpoint) {
+fn register(s: &Scenario, w: &mut World, ns: NsId, ip: &Ipv4, proto: IpProtocol, from: &Endpoint) {
     let (sport, dport) = ports(ip);
     let connected = |proto| Socket {
         proto,
@@ -390,15 +395,14 @@ fn register(s: &Scenario, w: &mut World, ns: NsId, ip: &Ipv4, proto: Protocol, f
         owner: owner(s, from),
     };
     let sock = match proto {
-        Protocol::Tcp => connected(L4Proto::Tcp),
-        Protocol::Udp => connected(L4Proto::Udp),
-        Protocol::Icmp => Socket {
-            proto: L4Proto::Icmp,
+        IpProtocol::Icmp => Socket {
+            proto: IpProtocol::Icmp,
             addr: Ipv4Addr::UNSPECIFIED,
             port: sport,
             peer: None,
             owner: owner(s, from),
         },
+        other => connected(other),
     };
     w.ns_mut(ns).sockets.push(sock);
 }
@@ -410,11 +414,11 @@ fn accept(w: &mut World, ns: NsId, ip: &Ipv4) {
         .ns(ns)
         .sockets
         .iter()
-        .find(|s| s.proto == L4Proto::Tcp && s.port == dport && s.peer.is_none())
+        .find(|s| s.proto == IpProtocol::Tcp && s.port == dport && s.peer.is_none())
         .map(|s| s.owner.clone());
     if let Some(owner) = owner {
         w.ns_mut(ns).sockets.push(Socket {
-            proto: L4Proto::Tcp,
+            proto: IpProtocol::Tcp,
             addr: ip.dst,
             port: dport,
             peer: Some((ip.src, sport)),

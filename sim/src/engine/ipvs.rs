@@ -12,13 +12,13 @@ use crate::net::{RouteType, route};
 use crate::netfilter::Hook;
 use crate::netfilter::conntrack::Dir;
 use crate::trace::{DispositionKind, StepKind};
-use crate::wire::{IcmpMessage, Ipv4, Ipv4Addr, L4, TcpFlags};
+use crate::wire::{IcmpMessage, IpProtocol, Ipv4, Ipv4Addr, L4, TcpFlags};
 
 /// What IPVS sees of a packet: protocol and ports. None for what it has no protocol for
 /// (ICMP: `ip_vs_in_icmp` only handles errors about its own connections, which kpath does
 /// not model).
 struct Ports {
-    proto: u8,
+    proto: IpProtocol,
     sport: u16,
     dport: u16,
     /// A TCP SYN without RST: the only TCP packet that may start a connection
@@ -29,13 +29,13 @@ struct Ports {
 fn ports(ip: &Ipv4) -> Option<Ports> {
     match &ip.payload {
         L4::Tcp(t) => Some(Ports {
-            proto: 6,
+            proto: IpProtocol::Tcp,
             sport: t.sport,
             dport: t.dport,
             starts: t.flags.has(TcpFlags::SYN) && !t.flags.has(TcpFlags::RST),
         }),
         L4::Udp(u) => Some(Ports {
-            proto: 17,
+            proto: IpProtocol::Udp,
             sport: u.sport,
             dport: u.dport,
             starts: true,
@@ -60,10 +60,6 @@ fn set_src(ip: &mut Ipv4, addr: Ipv4Addr, port: u16) {
         L4::Udp(u) => u.sport = port,
         L4::Icmp(_) => {}
     }
-}
-
-fn proto_name(p: u8) -> &'static str {
-    if p == 17 { "udp" } else { "tcp" }
 }
 
 impl Walk<'_> {
@@ -94,7 +90,7 @@ impl Walk<'_> {
         let Some(si) = ipvs.find(p.proto, ip.dst, p.dport) else {
             return Ok(());
         };
-        let vs = format!("{}:{}/{}", ip.dst, p.dport, proto_name(p.proto));
+        let vs = format!("{}:{}/{}", ip.dst, p.dport, p.proto);
         if !p.starts {
             let note = format!(
                 "{vs} is a virtual service, but this TCP packet is not a SYN and belongs to no IPVS connection: tcp_conn_schedule leaves it to the local stack"
@@ -136,7 +132,7 @@ impl Walk<'_> {
                 .iter_mut()
                 .find(|d| (d.addr, d.port) == (daddr, dport))
             {
-                if p.proto == 6 {
+                if p.proto == IpProtocol::Tcp {
                     d.active += 1;
                 } else {
                     d.inactive += 1;
@@ -442,7 +438,7 @@ impl Walk<'_> {
     /// For `-m ipvs`: the virtual service of the IPVS connection whose request `skb` is,
     /// once IPVS sent it to the real server (xt_ipvs looks it up with `conn_out_get` on
     /// the inverted packet: client -> real server).
-    pub(super) fn ipvs_request_of(&self, skb: &Skb) -> Option<(u8, Ipv4Addr, u16)> {
+    pub(super) fn ipvs_request_of(&self, skb: &Skb) -> Option<(IpProtocol, Ipv4Addr, u16)> {
         if !skb.ipvs_property {
             return None;
         }

@@ -2,9 +2,10 @@
 //! socket lookup that names who receives the packet.
 
 use super::{End, Next, Skb, Walk};
-use crate::net::{L4Proto, Socket, SocketOwner};
+use crate::net::{Socket, SocketOwner};
 use crate::netfilter::Hook;
 use crate::trace::{Disposition, DispositionKind, StepKind};
+use crate::wire::IpProtocol;
 use crate::wire::{IcmpMessage, L4, TcpFlags, UdpPayload};
 
 impl Walk<'_> {
@@ -45,7 +46,7 @@ impl Walk<'_> {
                         )
                     }
                     IcmpMessage::EchoReply { ident, seq } => {
-                        match self.lookup_socket(&skb, L4Proto::Icmp, ident) {
+                        match self.lookup_socket(&skb, IpProtocol::Icmp, ident) {
                         Some(sock) => {
                             let who = socket_text(&sock);
                             self.record(&skb, Some(dev), "ping_rcv", StepKind::Delivery, format!(
@@ -72,7 +73,7 @@ impl Walk<'_> {
                 }
             }
             L4::Udp(u) => {
-                let sock = self.lookup_socket(&skb, L4Proto::Udp, u.dport);
+                let sock = self.lookup_socket(&skb, IpProtocol::Udp, u.dport);
                 match sock {
                     Some(Socket {
                         owner: SocketOwner::Vxlan { device },
@@ -110,7 +111,7 @@ impl Walk<'_> {
             }
             L4::Tcp(t) => {
                 let ns = self.ns_name(skb.ns);
-                let Some(s) = self.lookup_socket(&skb, L4Proto::Tcp, t.dport) else {
+                let Some(s) = self.lookup_socket(&skb, IpProtocol::Tcp, t.dport) else {
                     if !t.flags.has(TcpFlags::RST) {
                         self.tcp_reset(&skb);
                     }
@@ -121,7 +122,9 @@ impl Walk<'_> {
                         .ns(skb.ns)
                         .sockets
                         .iter()
-                        .find(|x| x.proto == L4Proto::Tcp && x.port == t.dport && x.peer.is_some())
+                        .find(|x| {
+                            x.proto == IpProtocol::Tcp && x.port == t.dport && x.peer.is_some()
+                        })
                         .and_then(|x| x.peer);
                     let why = match other {
                         Some((pa, pp)) => format!(
@@ -199,7 +202,7 @@ impl Walk<'_> {
 
     /// The socket for the packet: a connected one for its exact 4-tuple first
     /// (`__inet_lookup_established`), then one listening on its port and address.
-    fn lookup_socket(&self, skb: &Skb, proto: L4Proto, port: u16) -> Option<Socket> {
+    fn lookup_socket(&self, skb: &Skb, proto: IpProtocol, port: u16) -> Option<Socket> {
         let ip = skb.ipv4()?;
         let sport = match &ip.payload {
             L4::Tcp(t) => t.sport,
@@ -243,9 +246,9 @@ impl Walk<'_> {
             );
         };
         let (proto, func) = match q.proto {
-            6 => (L4Proto::Tcp, "tcp_v4_err"),
-            17 => (L4Proto::Udp, "__udp4_lib_err"),
-            _ => (L4Proto::Icmp, "ping_err"),
+            IpProtocol::Tcp => (IpProtocol::Tcp, "tcp_v4_err"),
+            IpProtocol::Udp => (IpProtocol::Udp, "__udp4_lib_err"),
+            _ => (IpProtocol::Icmp, "ping_err"),
         };
         let sock = self
             .world
@@ -256,7 +259,7 @@ impl Walk<'_> {
                 s.proto == proto
                     && s.port == q.sport
                     && match proto {
-                        L4Proto::Icmp => true,
+                        IpProtocol::Icmp => true,
                         _ => s.addr == q.src && s.peer.is_none_or(|p| p == (q.dst, q.dport)),
                     }
             })
@@ -333,7 +336,7 @@ pub fn socket_text(s: &Socket) -> String {
         SocketOwner::Host { host } => format!("a program on {host}"),
     };
     match (s.proto, s.peer) {
-        (L4Proto::Icmp, _) => format!("the ping socket for echo id {} ({owner})", s.port),
+        (IpProtocol::Icmp, _) => format!("the ping socket for echo id {} ({owner})", s.port),
         (_, Some((pa, pp))) => format!(
             "{} {}:{} <-> {pa}:{pp} ({owner})",
             s.proto.name(),

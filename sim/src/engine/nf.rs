@@ -538,7 +538,7 @@ impl Walk<'_> {
                 c.reply.dst = *addr;
                 if let Some(p) = port {
                     c.reply.dport = *p;
-                } else if *random_fully && c.orig.proto != 1 {
+                } else if *random_fully && c.orig.proto != crate::wire::IpProtocol::Icmp {
                     c.reply.dport = random_port;
                 }
             }
@@ -554,14 +554,17 @@ impl Walk<'_> {
                 }
                 if let Some((lo, _)) = to_ports {
                     c.reply.dport = *lo;
-                } else if *random_fully && c.orig.proto != 1 {
+                } else if *random_fully && c.orig.proto != crate::wire::IpProtocol::Icmp {
                     c.reply.dport = random_port;
                 }
             }
             _ => {}
         }
         // nf_nat_used_tuple: keep the port if the reply tuple is free, else move it.
-        if !dst && table.reply_in_use(c.id, &c.reply) && c.orig.proto != 1 {
+        if !dst
+            && table.reply_in_use(c.id, &c.reply)
+            && c.orig.proto != crate::wire::IpProtocol::Icmp
+        {
             c.reply.dport = random_port;
         }
         if dst {

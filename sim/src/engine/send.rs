@@ -4,7 +4,7 @@
 
 use super::{Next, Skb, Walk};
 use crate::net::{NsId, RouteType, route};
-use crate::scenario::{Endpoint, EndpointKind, PacketSpec, Protocol, Scenario, TcpFlag};
+use crate::scenario::{Endpoint, EndpointKind, IpProtocol, PacketSpec, Scenario, TcpFlag};
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{
     Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags, Udp, UdpPayload,
@@ -90,11 +90,11 @@ impl Walk<'_> {
             .as_ref()
             .map(|s| s.value)
             .unwrap_or(match p.protocol {
-                Protocol::Icmp => PING_DEFAULT_SIZE,
+                IpProtocol::Icmp => PING_DEFAULT_SIZE,
                 _ => 0,
             });
         let (l4, func, what) = match p.protocol {
-            Protocol::Icmp => (
+            IpProtocol::Icmp => (
                 L4Spec::EchoRequest {
                     ident: sport,
                     seq: 1,
@@ -103,7 +103,7 @@ impl Walk<'_> {
                 "raw_sendmsg",
                 "ping sends an ICMP echo request".to_string(),
             ),
-            Protocol::Udp => (
+            IpProtocol::Udp => (
                 L4Spec::Udp {
                     sport,
                     dport: dport.unwrap_or(0),
@@ -112,7 +112,13 @@ impl Walk<'_> {
                 "udp_sendmsg",
                 "sendto() sends a UDP datagram".to_string(),
             ),
-            Protocol::Tcp => {
+            IpProtocol::Sctp | IpProtocol::Other(_) => {
+                return Err(bad(format!(
+                    "kpath sends tcp, udp and icmp packets, not {}",
+                    p.protocol
+                )));
+            }
+            IpProtocol::Tcp => {
                 let flags = tcp_flags(p);
                 let (seq, ack) = (self.world.next_u32(), self.world.next_u32());
                 let tsval = self.world.next_u32();

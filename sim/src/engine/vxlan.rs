@@ -24,7 +24,7 @@ pub fn flow_hash(secret: u32, ip: &Ipv4) -> u32 {
         (ports.1, ports.0)
     };
     let ports = (u32::from(p1) << 16) | u32::from(p2);
-    jhash_3words(lo, hi, ports ^ u32::from(ip.protocol()), secret)
+    jhash_3words(lo, hi, ports ^ u32::from(ip.protocol().number()), secret)
 }
 
 /// `udp_flow_src_port`: fold the low half of the hash into the high half (`hash ^= hash <<

@@ -3,13 +3,14 @@
 //! the client and virtual ends (`ip_vs_conn_in_get`), a reply by the real-server and client
 //! ends (`ip_vs_conn_out_get`).
 
+use crate::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
 /// One connection through a virtual service.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IpvsConn {
-    /// 6 (TCP) or 17 (UDP).
-    pub proto: u8,
+    /// TCP or UDP (serialized as its number).
+    pub proto: IpProtocol,
     pub caddr: Ipv4Addr,
     pub cport: u16,
     pub vaddr: Ipv4Addr,
@@ -22,7 +23,11 @@ pub struct IpvsConn {
 impl IpvsConn {
     /// The line `ipvsadm -Lnc` prints (without the expiry column).
     pub fn text(&self) -> String {
-        let proto = if self.proto == 17 { "UDP" } else { "TCP" };
+        let proto = if self.proto == IpProtocol::Udp {
+            "UDP"
+        } else {
+            "TCP"
+        };
         format!(
             "{proto} {}:{} -> {}:{} -> {}:{}",
             self.caddr, self.cport, self.vaddr, self.vport, self.daddr, self.dport
@@ -34,7 +39,7 @@ impl IpvsConn {
 /// client address stays with one real server of the virtual service (ClientIP affinity).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
-    pub proto: u8,
+    pub proto: IpProtocol,
     pub caddr: Ipv4Addr,
     pub vaddr: Ipv4Addr,
     pub vport: u16,
@@ -53,7 +58,7 @@ impl Conns {
     /// `ip_vs_conn_in_get`: a request of a known connection (client -> virtual address).
     pub fn in_get(
         &self,
-        proto: u8,
+        proto: IpProtocol,
         src: (Ipv4Addr, u16),
         dst: (Ipv4Addr, u16),
     ) -> Option<&IpvsConn> {
@@ -65,7 +70,7 @@ impl Conns {
     /// `ip_vs_conn_out_get`: a reply of a known connection (real server -> client).
     pub fn out_get(
         &self,
-        proto: u8,
+        proto: IpProtocol,
         src: (Ipv4Addr, u16),
         dst: (Ipv4Addr, u16),
     ) -> Option<&IpvsConn> {
@@ -77,7 +82,7 @@ impl Conns {
     /// The client's template for a persistent virtual service, if one was made.
     pub fn template(
         &self,
-        proto: u8,
+        proto: IpProtocol,
         caddr: Ipv4Addr,
         vaddr: Ipv4Addr,
         vport: u16,

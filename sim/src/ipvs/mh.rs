@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn a_quiesced_server_keeps_its_slots_so_its_sources_find_nothing_without_fallback() {
         let mut s = VirtualService::new(
-            6,
+            crate::wire::IpProtocol::Tcp,
             Ipv4Addr::new(10, 96, 0, 20),
             80,
             Scheduler::by_name("mh").unwrap(),

@@ -11,6 +11,7 @@ pub mod parse;
 pub mod print;
 pub mod sched;
 
+use crate::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
 /// How a real server is reached (`IP_VS_CONN_F_FWD_MASK`); kube-proxy uses Masq only.
@@ -119,8 +120,8 @@ impl Scheduler {
 /// A virtual service (`struct ip_vs_service`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VirtualService {
-    /// 6 (TCP), 17 (UDP), 132 (SCTP).
-    pub proto: u8,
+    /// TCP, UDP or SCTP.
+    pub proto: IpProtocol,
     pub addr: Ipv4Addr,
     pub port: u16,
     pub scheduler: Scheduler,
@@ -133,7 +134,12 @@ pub struct VirtualService {
 }
 
 impl VirtualService {
-    pub fn new(proto: u8, addr: Ipv4Addr, port: u16, scheduler: Scheduler) -> VirtualService {
+    pub fn new(
+        proto: IpProtocol,
+        addr: Ipv4Addr,
+        port: u16,
+        scheduler: Scheduler,
+    ) -> VirtualService {
         VirtualService {
             proto,
             addr,
@@ -183,7 +189,7 @@ pub struct Ipvs {
 
 impl Ipvs {
     /// `__ip_vs_service_find`: the service for a packet's protocol, destination and port.
-    pub fn find(&self, proto: u8, addr: Ipv4Addr, port: u16) -> Option<usize> {
+    pub fn find(&self, proto: IpProtocol, addr: Ipv4Addr, port: u16) -> Option<usize> {
         self.services
             .iter()
             .position(|s| s.proto == proto && s.addr == addr && s.port == port)

@@ -18,6 +18,7 @@
 
 use super::{Forward, Ipvs, RealServer, Scheduler, VirtualService};
 use crate::diag::{InputError, did_you_mean};
+use crate::wire::IpProtocol;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
@@ -243,7 +244,7 @@ fn number(ctx: &Ctx, tok: &Tok, what: &str, min: u64, max: u64) -> Result<u64, I
 #[derive(Default)]
 struct Line {
     /// (protocol, address, port) of the virtual service.
-    service: Option<(u8, Ipv4Addr, u16)>,
+    service: Option<(IpProtocol, Ipv4Addr, u16)>,
     scheduler: Option<Scheduler>,
     persistent: Option<u32>,
     real: Option<(Ipv4Addr, Option<u16>)>,
@@ -322,9 +323,9 @@ fn parse_line(ctx: &Ctx, cmd: Cmd, cmd_tok: &Tok, toks: &[Tok]) -> Result<Line, 
                         ));
                 }
                 let proto = match opt {
-                    Opt::Tcp => 6,
-                    Opt::Udp => 17,
-                    _ => 132,
+                    Opt::Tcp => IpProtocol::Tcp,
+                    Opt::Udp => IpProtocol::Udp,
+                    _ => IpProtocol::Sctp,
                 };
                 l.service = Some((proto, addr, port));
             }
@@ -493,7 +494,7 @@ fn sched_flags_of(ctx: &Ctx, v: Option<&Tok>, s: &mut Scheduler) -> Result<(), I
 pub fn parse_ipvsadm_save(file: &str, text: &str) -> Result<Ipvs, InputError> {
     let mut ipvs = Ipvs::default();
     // (protocol, address, port) -> (index in ipvs.services, the line that added it).
-    let mut services: HashMap<(u8, Ipv4Addr, u16), (usize, usize)> = HashMap::new();
+    let mut services: HashMap<(IpProtocol, Ipv4Addr, u16), (usize, usize)> = HashMap::new();
     // Real servers already added: (service index, address, port).
     let mut dests: HashSet<(usize, Ipv4Addr, u16)> = HashSet::new();
     for (n, raw) in text.lines().enumerate() {
@@ -540,11 +541,7 @@ pub fn parse_ipvsadm_save(file: &str, text: &str) -> Result<Ipvs, InputError> {
                 .unwrap_or(first)
         };
         let svc_tok = value_of(&[Opt::Tcp, Opt::Udp, Opt::Sctp]);
-        let pname = match proto {
-            6 => "tcp",
-            17 => "udp",
-            _ => "sctp",
-        };
+        let pname = proto.name();
         match cmd {
             Cmd::AddService => {
                 if let Some((_, at)) = services.get(&key) {
@@ -605,11 +602,11 @@ mod tests {
     /// the kernel list is the reverse): what reading the printed table rebuilds.
     fn built() -> Ipvs {
         let sched = |n: &str| Scheduler::by_name(n).unwrap();
-        let mut np = VirtualService::new(6, ip("172.31.0.11"), 30080, sched("rr"));
+        let mut np = VirtualService::new(IpProtocol::Tcp, ip("172.31.0.11"), 30080, sched("rr"));
         np.persistent = Some(10800);
         np.add_dest(RealServer::masq(ip("10.244.1.5"), 8080));
         np.add_dest(RealServer::masq(ip("10.244.2.7"), 8080));
-        let mut k = VirtualService::new(6, ip("10.96.0.1"), 443, sched("wrr"));
+        let mut k = VirtualService::new(IpProtocol::Tcp, ip("10.96.0.1"), 443, sched("wrr"));
         let mut a = RealServer::masq(ip("172.31.0.10"), 6443);
         a.weight = 3;
         k.add_dest(a);
@@ -620,19 +617,24 @@ mod tests {
         let mut t = RealServer::masq(ip("172.31.0.30"), 6443);
         t.forward = Forward::Tunnel;
         k.add_dest(t);
-        let empty = VirtualService::new(6, ip("10.96.0.20"), 80, sched("lc"));
-        let mut dns = VirtualService::new(17, ip("10.96.0.10"), 53, sched("sh"));
+        let empty = VirtualService::new(IpProtocol::Tcp, ip("10.96.0.20"), 80, sched("lc"));
+        let mut dns = VirtualService::new(IpProtocol::Udp, ip("10.96.0.10"), 53, sched("sh"));
         dns.add_dest(RealServer::masq(ip("10.244.1.3"), 53));
-        let sctp = VirtualService::new(132, ip("10.96.0.30"), 9000, sched("rr"));
+        let sctp = VirtualService::new(IpProtocol::Sctp, ip("10.96.0.30"), 9000, sched("rr"));
         // kube-proxy's mh (mh-port), and one with both flags and one with none.
-        let mut mh = VirtualService::new(17, ip("10.96.0.40"), 53, sched("mh"));
+        let mut mh = VirtualService::new(IpProtocol::Udp, ip("10.96.0.40"), 53, sched("mh"));
         mh.add_dest(RealServer::masq(ip("10.244.1.3"), 53));
         let both = super::super::mh::Flags {
             fallback: true,
             port: true,
         };
-        let mh2 = VirtualService::new(17, ip("10.96.0.41"), 53, Scheduler::Mh(both));
-        let mh3 = VirtualService::new(17, ip("10.96.0.42"), 53, Scheduler::Mh(Default::default()));
+        let mh2 = VirtualService::new(IpProtocol::Udp, ip("10.96.0.41"), 53, Scheduler::Mh(both));
+        let mh3 = VirtualService::new(
+            IpProtocol::Udp,
+            ip("10.96.0.42"),
+            53,
+            Scheduler::Mh(Default::default()),
+        );
         Ipvs {
             services: vec![np, k, empty, dns, mh, mh2, mh3, sctp],
             ..Ipvs::default()

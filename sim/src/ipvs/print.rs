@@ -2,6 +2,7 @@
 //! `print_service_entry`), sorted as ipvsadm sorts (`ipvs_cmp_services`, `ipvs_cmp_dests`).
 
 use super::{Forward, Ipvs, RealServer, Scheduler, VirtualService};
+use crate::wire::IpProtocol;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -44,18 +45,24 @@ fn addr_key(a: Ipv4Addr, origin: u32) -> u32 {
 fn sorted(ipvs: &Ipvs) -> Vec<(&VirtualService, Vec<&RealServer>)> {
     let mut svcs: Vec<&VirtualService> = ipvs.services.iter().collect();
     // Services compare by protocol first, so each protocol's addresses are one circle.
-    let mut protos: Vec<u8> = svcs.iter().map(|s| s.proto).collect();
+    let mut protos: Vec<u8> = svcs.iter().map(|s| s.proto.number()).collect();
     protos.sort_unstable();
     protos.dedup();
     let origins: Vec<(u8, u32)> = protos
         .into_iter()
         .map(|p| {
-            let addrs = svcs.iter().filter(|s| s.proto == p).map(|s| s.addr);
+            let addrs = svcs
+                .iter()
+                .filter(|s| s.proto.number() == p)
+                .map(|s| s.addr);
             (p, circle_origin(addrs))
         })
         .collect();
     let origin = |p: u8| origins.iter().find(|(q, _)| *q == p).map_or(0, |(_, o)| *o);
-    svcs.sort_by_key(|s| (s.proto, addr_key(s.addr, origin(s.proto)), s.port));
+    svcs.sort_by_key(|s| {
+        let p = s.proto.number();
+        (p, addr_key(s.addr, origin(p)), s.port)
+    });
     svcs.into_iter()
         .map(|s| {
             let mut d: Vec<&RealServer> = s.dests.iter().collect();
@@ -66,10 +73,10 @@ fn sorted(ipvs: &Ipvs) -> Vec<(&VirtualService, Vec<&RealServer>)> {
         .collect()
 }
 
-fn proto_name(p: u8) -> &'static str {
+fn proto_name(p: IpProtocol) -> &'static str {
     match p {
-        6 => "TCP",
-        17 => "UDP",
+        IpProtocol::Tcp => "TCP",
+        IpProtocol::Udp => "UDP",
         _ => "SCTP",
     }
 }
@@ -120,8 +127,8 @@ pub fn save(ipvs: &Ipvs) -> String {
     let mut out = String::new();
     for (s, dests) in sorted(ipvs) {
         let flag = match s.proto {
-            6 => "-t",
-            17 => "-u",
+            IpProtocol::Tcp => "-t",
+            IpProtocol::Udp => "-u",
             _ => "--sctp-service",
         };
         let vs = format!("{flag} {}:{}", s.addr, s.port);
@@ -158,16 +165,16 @@ mod tests {
     fn example() -> Ipvs {
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
         let rr = || Scheduler::by_name("rr").unwrap();
-        let mut web = VirtualService::new(6, ip("10.96.120.15"), 80, rr());
+        let mut web = VirtualService::new(IpProtocol::Tcp, ip("10.96.120.15"), 80, rr());
         web.persistent = Some(10800);
         web.add_dest(RealServer::masq(ip("10.244.2.7"), 8080));
         web.add_dest(RealServer::masq(ip("10.244.1.5"), 8080));
         let mut np = web.clone();
         np.addr = ip("172.31.0.11");
         np.port = 30080;
-        let mut k = VirtualService::new(6, ip("10.96.0.1"), 443, rr());
+        let mut k = VirtualService::new(IpProtocol::Tcp, ip("10.96.0.1"), 443, rr());
         k.add_dest(RealServer::masq(ip("172.31.0.10"), 6443));
-        let mut dns = VirtualService::new(17, ip("10.96.0.10"), 53, rr());
+        let mut dns = VirtualService::new(IpProtocol::Udp, ip("10.96.0.10"), 53, rr());
         dns.add_dest(RealServer::masq(ip("10.244.1.3"), 53));
         Ipvs {
             services: vec![dns, web, k, np],

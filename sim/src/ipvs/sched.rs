@@ -168,7 +168,7 @@ mod tests {
 
     fn svc(sched: &str, weights: &[u32]) -> VirtualService {
         let mut s = VirtualService::new(
-            6,
+            crate::wire::IpProtocol::Tcp,
             "10.96.0.20".parse().unwrap(),
             80,
             Scheduler::by_name(sched).unwrap(),
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn new_real_servers_go_to_the_head_of_the_list() {
         let mut s = VirtualService::new(
-            6,
+            crate::wire::IpProtocol::Tcp,
             "10.96.0.20".parse().unwrap(),
             80,
             Scheduler::by_name("rr").unwrap(),

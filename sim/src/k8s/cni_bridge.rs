@@ -4,10 +4,9 @@
 
 use super::mac;
 use super::node::link;
-use crate::net::{
-    Bridge, FdbEntry, Ipv4Net, L4Proto, LinkKind, Netns, NsKind, Route, Socket, SocketOwner, World,
-};
-use crate::scenario::{Node, Protocol, Scenario};
+use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsKind, Route, Socket, SocketOwner, World};
+use crate::scenario::{IpProtocol, Node, Scenario};
+use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
 pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
@@ -79,8 +78,8 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
         for c in &p.containers {
             for port in &c.ports {
                 let proto = match port.protocol {
-                    Protocol::Udp => L4Proto::Udp,
-                    _ => L4Proto::Tcp,
+                    IpProtocol::Udp => IpProtocol::Udp,
+                    _ => IpProtocol::Tcp,
                 };
                 pns.sockets.push(Socket {
                     proto,

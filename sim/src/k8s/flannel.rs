@@ -4,11 +4,12 @@
 use super::mac::flannel_vtep_mac;
 use super::node::link;
 use crate::net::{
-    IfIndex, Ipv4Net, L4Proto, LinkKind, Neigh, NudState, Route, Socket, SocketOwner, Vxlan,
-    VxlanFdb, World,
+    IfIndex, LinkKind, Neigh, NudState, Route, Socket, SocketOwner, Vxlan, VxlanFdb, World,
 };
 use crate::scenario::{FlannelBackend, Scenario};
+use crate::wire::IpProtocol;
 use crate::wire::Ipv4Addr;
+use crate::wire::Ipv4Net;
 
 /// flannel's VNI and the Linux kernel's default VXLAN port (IANA's is 4789).
 pub const FLANNEL_VNI: u32 = 1;
@@ -54,7 +55,7 @@ fn vxlan(w: &mut World, s: &Scenario) {
         ns.add_addr(f1, Ipv4Net::new(n.pod_cidr.value.network().addr, 32));
         // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:8472.
         ns.sockets.push(Socket {
-            proto: L4Proto::Udp,
+            proto: IpProtocol::Udp,
             peer: None,
             addr: Ipv4Addr::UNSPECIFIED,
             port: FLANNEL_VXLAN_PORT,
@@ -120,7 +121,7 @@ fn host_gw(w: &mut World, s: &Scenario) {
 /// them, so their jumps come after kube-proxy's. Returns (nat chains+rules, filter ...).
 pub(super) fn iptables(
     s: &Scenario,
-    node_cidr: crate::net::Ipv4Net,
+    node_cidr: crate::wire::Ipv4Net,
 ) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
     let net = s.cluster.pod_cidr.value.network();
     let sub = node_cidr.network();

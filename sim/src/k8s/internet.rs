@@ -8,11 +8,11 @@ use super::mac;
 use super::node::link;
 use crate::diag::InputError;
 use crate::net::{
-    Bridge, FdbEntry, Ipv4Net, L4Proto, LinkKind, Netns, NsId, NsKind, Route, Socket, SocketOwner,
-    World,
+    Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, Route, Socket, SocketOwner, World,
 };
 use crate::netfilter::parse_iptables_save;
-use crate::scenario::{Protocol, Scenario};
+use crate::scenario::{IpProtocol, Scenario};
+use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
 /// The gateway's namespace name.
@@ -111,10 +111,10 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
         hn.routes
             .push(Route::via(Ipv4Net::DEFAULT, Some(public), h_if, true));
         for p in &h.ports {
-            let proto = if p.protocol == Protocol::Udp {
-                L4Proto::Udp
+            let proto = if p.protocol == IpProtocol::Udp {
+                IpProtocol::Udp
             } else {
-                L4Proto::Tcp
+                IpProtocol::Tcp
             };
             hn.sockets.push(Socket {
                 proto,

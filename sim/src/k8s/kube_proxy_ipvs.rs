@@ -7,9 +7,10 @@ use super::kube_proxy::{KubeProxyRules, LOCALNET_FIREWALL};
 use super::services::{ServicePortInfo, service_ports};
 use crate::diag::InputError;
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
-use crate::net::{Ipv4Net, LinkKind, NsKind, World};
+use crate::net::{LinkKind, NsKind, World};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
 use crate::scenario::{ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
+use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// What kube-proxy's IPVS mode programs on one node.
@@ -131,14 +132,6 @@ impl Sets {
     }
 }
 
-fn proto_num(p: &str) -> u8 {
-    match p {
-        "udp" => 17,
-        "sctp" => 132,
-        _ => 6,
-    }
-}
-
 /// kube-proxy's per-service-port sync (`syncService`, `syncEndpoint`).
 fn service(
     sp: &ServicePortInfo,
@@ -152,7 +145,7 @@ fn service(
         return;
     };
     let proto = sp.protocol();
-    let p = proto_num(proto);
+    let p = Some(sp.port.protocol);
     let port = sp.port.port.value;
     let pe = Elem::Port(p, port);
     let local: Vec<_> = sp.endpoints.iter().filter(|e| e.node == node).collect();
@@ -164,7 +157,7 @@ fn service(
         );
     }
     let new_vs = |addr: Ipv4Addr, port: u16, local_only: bool| {
-        let mut vs = VirtualService::new(p, addr, port, scheduler.clone());
+        let mut vs = VirtualService::new(sp.port.protocol, addr, port, scheduler.clone());
         if sp.svc.session_affinity == SessionAffinity::ClientIP {
             vs.persistent = Some(sp.svc.session_affinity_timeout);
         }
@@ -238,9 +231,9 @@ fn service(
             "udp" => ("KUBE-NODE-PORT-UDP", "KUBE-NODE-PORT-LOCAL-UDP"),
             _ => ("KUBE-NODE-PORT-TCP", "KUBE-NODE-PORT-LOCAL-TCP"),
         };
-        sets.add(set, vec![Elem::Port(0, np)]);
+        sets.add(set, vec![Elem::Port(None, np)]);
         if etp_local {
-            sets.add(local_set, vec![Elem::Port(0, np)]);
+            sets.add(local_set, vec![Elem::Port(None, np)]);
         }
         // A virtual service on every node address (nodePortAddresses unset).
         for ip in node_ips {

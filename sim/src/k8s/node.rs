@@ -2,8 +2,9 @@
 //! joins every eth0 on one L2 segment.
 
 use super::mac;
-use crate::net::{Bridge, FdbEntry, Ipv4Net, Link, LinkKind, Netns, NsId, NsKind, World};
+use crate::net::{Bridge, FdbEntry, Link, LinkKind, Netns, NsId, NsKind, World};
 use crate::scenario::{Node, ProxyMode, Scenario};
+use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
 pub(super) fn link(name: &str, kind: LinkKind, mac: Mac, mtu: u32) -> Link {

@@ -2,7 +2,7 @@
 //! pods the selector matches, with the target port resolved (by number, or by the name of
 //! a container port).
 
-use crate::scenario::{Pod, Protocol, Scenario, Service, ServicePort, ServiceType, TargetPort};
+use crate::scenario::{IpProtocol, Pod, Scenario, Service, ServicePort, ServiceType, TargetPort};
 use std::net::Ipv4Addr;
 
 /// One endpoint of a Service port.
@@ -121,6 +121,6 @@ pub fn endpoints(s: &Scenario, svc: &Service, port: &ServicePort) -> Vec<Endpoin
 }
 
 /// ICMP never reaches a Service port; protocol names for rules.
-pub fn proto_ok(p: Protocol) -> bool {
-    p != Protocol::Icmp
+pub fn proto_ok(p: IpProtocol) -> bool {
+    p != IpProtocol::Icmp
 }

@@ -5,7 +5,7 @@
 
 use super::nft_trace::{self, Event, Probe};
 use crate::net::{LinkKind, World};
-use crate::scenario::Protocol;
+use crate::scenario::IpProtocol;
 use crate::trace::json::{OuterView, PacketView};
 use crate::trace::{DispositionKind, Role, Trace};
 use crate::wire::Frame;
@@ -83,7 +83,7 @@ fn kpath_fate(t: &Trace) -> String {
 }
 
 /// How the kernel's packet ended, from what the sender printed and what the captures saw.
-fn kernel_fate(proto: Protocol, ok: bool, said: &str, arrived: bool) -> String {
+fn kernel_fate(proto: IpProtocol, ok: bool, said: &str, arrived: bool) -> String {
     let t = said.to_lowercase();
     let by_text = [
         ("frag needed", "fragmentation-needed"),
@@ -102,9 +102,9 @@ fn kernel_fate(proto: Protocol, ok: bool, said: &str, arrived: bool) -> String {
     // handshake then fails (a reply that misses conntrack, as with
     // bridge-nf-call-iptables=0). Ping can only tell from the reply.
     match proto {
-        Protocol::Icmp if ok => "delivered".into(),
-        Protocol::Tcp | Protocol::Udp if arrived => "delivered".into(),
-        Protocol::Tcp if ok => "delivered elsewhere".into(),
+        IpProtocol::Icmp if ok => "delivered".into(),
+        IpProtocol::Tcp | IpProtocol::Udp if arrived => "delivered".into(),
+        IpProtocol::Tcp if ok => "delivered elsewhere".into(),
         _ => "dropped".into(),
     }
 }
@@ -120,7 +120,7 @@ fn dnat_choice(nft: &[(String, Vec<Event>)]) -> Option<String> {
     })
 }
 
-fn probe(outcomes: &[Trace], sent: Option<&PacketView>, proto: Protocol) -> Probe {
+fn probe(outcomes: &[Trace], sent: Option<&PacketView>, proto: IpProtocol) -> Probe {
     let mut dsts: Vec<Ipv4Addr> = outcomes
         .iter()
         .filter_map(|o| o.steps.last())
@@ -139,7 +139,12 @@ fn probe(outcomes: &[Trace], sent: Option<&PacketView>, proto: Protocol) -> Prob
 /// Compare one packet: `outcomes` are kpath's possible outcomes of it (most probable
 /// first). The kernel's random choice (its DNAT target) picks which outcome is compared.
 /// Returns the rows and the index of the outcome compared.
-pub fn compare(w: &World, outcomes: &[Trace], proto: Protocol, ev: &Evidence) -> (Vec<Row>, usize) {
+pub fn compare(
+    w: &World,
+    outcomes: &[Trace],
+    proto: IpProtocol,
+    ev: &Evidence,
+) -> (Vec<Row>, usize) {
     let Some(first) = outcomes.first() else {
         return (Vec::new(), 0);
     };
@@ -217,7 +222,7 @@ fn netfilter_rows(
     outcomes: &[Trace],
     chosen: &Trace,
     sent: Option<&PacketView>,
-    proto: Protocol,
+    proto: IpProtocol,
     ev: &Evidence,
 ) -> Vec<Row> {
     let traced = traced_namespaces(w);
@@ -263,7 +268,7 @@ fn arrival(
     outcomes: &[Trace],
     chosen: &Trace,
     sent: Option<&PacketView>,
-    proto: Protocol,
+    proto: IpProtocol,
     ev: &Evidence,
 ) -> Option<PacketView> {
     let target = last_device(chosen);

@@ -4,13 +4,13 @@
 
 use crate::engine::EngineError;
 use crate::net::World;
-use crate::scenario::{Protocol, Scenario};
+use crate::scenario::{IpProtocol, Scenario};
 use crate::trace::Trace;
 use crate::trace::json::PacketView;
 
 /// How a packet is sent: the part of a `packets:` or `flows:` entry the sender needs.
 pub struct SendSpec {
-    pub protocol: Protocol,
+    pub protocol: IpProtocol,
     pub size: Option<u16>,
     pub df: bool,
     pub ttl: Option<u8>,
@@ -79,7 +79,7 @@ pub fn command(how: &SendSpec, t: &Trace) -> Option<(String, Vec<String>)> {
     let ns = t.steps.first()?.netns.clone();
     let dst = v.dst.clone();
     let argv: Vec<String> = match how.protocol {
-        Protocol::Icmp => {
+        IpProtocol::Icmp => {
             let size = how.size.unwrap_or(56).to_string();
             let mut a = vec![
                 "ping",
@@ -99,7 +99,7 @@ pub fn command(how: &SendSpec, t: &Trace) -> Option<(String, Vec<String>)> {
             a.into_iter().map(String::from).collect()
         }
         // -v: nc says "Connection refused" only when verbose.
-        Protocol::Tcp => vec![
+        IpProtocol::Tcp => vec![
             "nc".into(),
             "-v".into(),
             "-z".into(),
@@ -111,7 +111,7 @@ pub fn command(how: &SendSpec, t: &Trace) -> Option<(String, Vec<String>)> {
         // nc's UDP probe races the ICMP error; a connected socket's second write fails
         // with ECONNREFUSED exactly when the port unreachable came back (udp_err).
         // The datagram carries as many bytes as kpath's (IP length - 28).
-        Protocol::Udp => {
+        IpProtocol::Udp => {
             let payload = v.len.saturating_sub(28);
             let send = format!("printf '%*s' {payload} '' >&3");
             vec![
@@ -123,6 +123,7 @@ pub fn command(how: &SendSpec, t: &Trace) -> Option<(String, Vec<String>)> {
                 ),
             ]
         }
+        IpProtocol::Sctp | IpProtocol::Other(_) => return None,
     };
     Some((ns, argv))
 }

@@ -3,9 +3,10 @@
 //! space; so do we.)
 
 use super::link::{Link, LinkKind};
-use super::netns::{L4Proto, Netns, SocketOwner};
+use super::netns::{Netns, SocketOwner};
 use super::route::{Route, RouteProto, RouteTable, RouteType, Scope};
 use super::world::World;
+use crate::wire::IpProtocol;
 use std::fmt::Write;
 
 fn flags(l: &Link) -> &'static str {
@@ -234,12 +235,11 @@ pub fn sysctls(ns: &Netns) -> String {
 pub fn ss(ns: &Netns) -> String {
     let mut out = String::from("Netid State  Local Address:Port  Process\n");
     for s in &ns.sockets {
-        let (netid, st) = match (s.proto, s.peer) {
-            (L4Proto::Tcp, None) => ("tcp", "LISTEN"),
-            (L4Proto::Tcp, Some(_)) => ("tcp", "ESTAB"),
-            (L4Proto::Udp, None) => ("udp", "UNCONN"),
-            (L4Proto::Udp, Some(_)) => ("udp", "ESTAB"),
-            (L4Proto::Icmp, _) => ("icmp", "UNCONN"),
+        let netid = s.proto.name();
+        let st = match (s.proto, s.peer) {
+            (IpProtocol::Tcp, None) => "LISTEN",
+            (_, Some(_)) => "ESTAB",
+            (_, None) => "UNCONN",
         };
         let owner = match &s.owner {
             SocketOwner::Container { container } => format!("container {container}"),

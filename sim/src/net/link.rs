@@ -1,6 +1,6 @@
 //! Network devices (`struct net_device`) and the bridge forwarding database.
 
-use super::addr::Ipv4Net;
+use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 use serde::Serialize;
 

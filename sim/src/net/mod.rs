@@ -1,7 +1,6 @@
 //! The Linux objects the datapath walks through. A `World` is every namespace of a
 //! cluster, as the controllers in `k8s` programmed them.
 
-pub mod addr;
 pub mod iproute2;
 pub mod link;
 pub mod neigh;
@@ -9,9 +8,8 @@ pub mod netns;
 pub mod route;
 mod world;
 
-pub use addr::Ipv4Net;
 pub use link::{Bridge, FdbEntry, IfIndex, Link, LinkKind, LinkRef, NsId, Vxlan, VxlanFdb};
 pub use neigh::{Neigh, NudState};
-pub use netns::{L4Proto, Netns, NsKind, Socket, SocketOwner, Sysctls};
+pub use netns::{Netns, NsKind, Socket, SocketOwner, Sysctls};
 pub use route::{Route, RouteProto, RouteTable, RouteType, Scope};
 pub use world::World;

@@ -1,13 +1,13 @@
 //! A network namespace (`struct net`): its devices, addresses, routes, neighbours,
 //! sysctls, listening sockets and netfilter tables.
 
-use super::addr::Ipv4Net;
 use super::link::{IfIndex, Link, NsId};
 use super::neigh::Neigh;
 use super::route::{Route, RouteTable, RouteType};
 use crate::netfilter::conntrack::Conntrack;
 use crate::netfilter::{Netfilter, XtState};
-use crate::wire::Ipv4Addr;
+use crate::wire::Ipv4Net;
+use crate::wire::{IpProtocol, Ipv4Addr};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,25 +49,6 @@ impl Default for Sysctls {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum L4Proto {
-    Tcp,
-    Udp,
-    /// A ping socket (raw ICMP), matched by echo id.
-    Icmp,
-}
-
-impl L4Proto {
-    pub fn name(&self) -> &'static str {
-        match self {
-            L4Proto::Tcp => "tcp",
-            L4Proto::Udp => "udp",
-            L4Proto::Icmp => "icmp",
-        }
-    }
-}
-
 /// Who owns a listening socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -84,7 +65,7 @@ pub enum SocketOwner {
 /// connected to a peer (`ss -tn`). For ping sockets `port` is the echo id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
-    pub proto: L4Proto,
+    pub proto: IpProtocol,
     pub addr: Ipv4Addr,
     pub port: u16,
     pub peer: Option<(Ipv4Addr, u16)>,

@@ -1,8 +1,8 @@
 //! Routing tables (`net/ipv4/fib_*`): the local and main tables, longest-prefix match.
 
-use super::addr::Ipv4Net;
 use super::link::IfIndex;
 use crate::wire::Ipv4Addr;
+use crate::wire::Ipv4Net;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RouteTable {

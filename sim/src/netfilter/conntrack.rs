@@ -3,7 +3,7 @@
 //! decided once, for the first packet, by rewriting the reply tuple, and every later packet
 //! of either direction is rewritten from the tuples alone.
 
-use crate::wire::{IcmpMessage, Ipv4, L4, TcpFlags};
+use crate::wire::{IcmpMessage, IpProtocol, Ipv4, L4, TcpFlags};
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 pub struct Tuple {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
-    pub proto: u8,
+    pub proto: IpProtocol,
     pub sport: u16,
     pub dport: u16,
 }
@@ -42,7 +42,7 @@ impl Tuple {
 
     /// `nf_ct_invert_tuple`: the tuple a reply would carry.
     pub fn invert(&self) -> Tuple {
-        if self.proto == 1 {
+        if self.proto == IpProtocol::Icmp {
             // ICMP: same id, echo request <-> echo reply.
             let t = match self.dport {
                 8 => 0,
@@ -52,7 +52,7 @@ impl Tuple {
             return Tuple {
                 src: self.dst,
                 dst: self.src,
-                proto: 1,
+                proto: IpProtocol::Icmp,
                 sport: self.sport,
                 dport: t,
             };
@@ -68,7 +68,7 @@ impl Tuple {
 
     /// `src=.. dst=.. sport=.. dport=..` (or `type=8 code=0 id=..` for ICMP) as conntrack -L.
     pub fn text(&self) -> String {
-        if self.proto == 1 {
+        if self.proto == IpProtocol::Icmp {
             format!(
                 "src={} dst={} type={} code=0 id={}",
                 self.src, self.dst, self.dport, self.sport
@@ -186,7 +186,7 @@ impl Conn {
         if self.ipvs {
             return false;
         }
-        if self.orig.proto == 1 {
+        if self.orig.proto == IpProtocol::Icmp {
             return self.reply.src != self.orig.dst;
         }
         self.reply.src != self.orig.dst || self.reply.sport != self.orig.dport
@@ -194,7 +194,7 @@ impl Conn {
 
     /// IPS_SRC_NAT: the reply goes somewhere else than the original source.
     pub fn snat(&self) -> bool {
-        if self.orig.proto == 1 {
+        if self.orig.proto == IpProtocol::Icmp {
             return self.reply.dst != self.orig.src || self.reply.sport != self.orig.sport;
         }
         self.reply.dst != self.orig.src || self.reply.dport != self.orig.sport
@@ -210,15 +210,14 @@ impl Conn {
 
     /// The line `conntrack -L` prints.
     pub fn text(&self) -> String {
-        let (name, num) = match self.orig.proto {
-            6 => ("tcp", 6),
-            17 => ("udp", 17),
-            1 => ("icmp", 1),
-            n => ("unknown", n),
+        let name = match self.orig.proto {
+            IpProtocol::Other(_) => "unknown",
+            p => p.name(),
         };
+        let num = self.orig.proto.number();
         let timeout = match (self.tcp, self.orig.proto) {
             (Some(s), _) => s.timeout(),
-            (None, 17) if self.assured => 120,
+            (None, IpProtocol::Udp) if self.assured => 120,
             _ => 30,
         };
         let state = self
@@ -321,7 +320,7 @@ impl Conntrack {
                     c.assured = true;
                 }
                 c.tcp = Some(n);
-            } else if dir == Dir::Reply && c.orig.proto == 17 {
+            } else if dir == Dir::Reply && c.orig.proto == IpProtocol::Udp {
                 c.assured = c.assured || c.seen_reply;
             }
             let state = match dir {
@@ -351,7 +350,7 @@ impl Conntrack {
             }
             Some(f) if f.has(TcpFlags::SYN) => Some(TcpState::SynSent),
             Some(_) => Some(TcpState::Established),
-            None if t.proto == 1 && t.dport != 8 => return invalid,
+            None if t.proto == IpProtocol::Icmp && t.dport != 8 => return invalid,
             None => None,
         };
         self.next_id += 1;
@@ -411,14 +410,14 @@ pub fn quoted_tuple(ip: &Ipv4) -> Option<Tuple> {
         return None;
     }
     let addr = |i: usize| Ipv4Addr::new(d[i], d[i + 1], d[i + 2], d[i + 3]);
-    let proto = d[9];
+    let proto = IpProtocol::from(d[9]);
     let (sport, dport) = match proto {
-        6 | 17 => (
+        IpProtocol::Tcp | IpProtocol::Udp => (
             u16::from_be_bytes([d[ihl], d[ihl + 1]]),
             u16::from_be_bytes([d[ihl + 2], d[ihl + 3]]),
         ),
         // A quoted echo: id at bytes 4-5, the type keys the tuple.
-        1 => (
+        IpProtocol::Icmp => (
             u16::from_be_bytes([d[ihl + 4], d[ihl + 5]]),
             u16::from(d[ihl]),
         ),
@@ -511,7 +510,7 @@ pub fn manip(ip: &mut Ipv4, conn: &Conn, dir: Dir, dst: bool) -> bool {
     };
     if dst {
         ip.dst = target.dst;
-        if ip.protocol() != 1 {
+        if ip.protocol() != IpProtocol::Icmp {
             set_ports(ip, None, Some(target.dport));
         }
     } else {

@@ -6,8 +6,8 @@
 use super::rule::*;
 use super::table::{Table, Verdict};
 use super::{Hook, TableKind};
-use crate::net::Ipv4Net;
-use crate::wire::{Ipv4, L4};
+use crate::wire::Ipv4Net;
+use crate::wire::{IpProtocol, Ipv4, L4};
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
@@ -44,7 +44,7 @@ pub struct PacketMeta<'a> {
     /// The virtual service (protocol, address, port) of the IPVS connection whose request
     /// this packet is, after IPVS sent it to the real server (what xt_ipvs finds with
     /// `conn_out_get` on the inverted packet).
-    pub ipvs_vs: Option<(u8, Ipv4Addr, u16)>,
+    pub ipvs_vs: Option<(IpProtocol, Ipv4Addr, u16)>,
 }
 
 /// What the rules ask of the world around them.
@@ -423,7 +423,7 @@ pub fn rule_matches(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) 
         return false;
     }
     if let Some((proto, inv)) = &r.proto {
-        let hit = proto.0 == 0 || proto.0 == ip.protocol();
+        let hit = proto.number() == 0 || *proto == ip.protocol();
         if hit == *inv {
             return false;
         }

@@ -6,8 +6,7 @@
 //! `add NAME ENTRY` lines, an entry's dimensions separated by commas (`10.96.0.10,udp:53`).
 
 use crate::diag::{InputError, words};
-use crate::net::Ipv4Net;
-use crate::wire::{Ipv4, L4};
+use crate::wire::{IpProtocol, Ipv4, Ipv4Net, L4};
 use std::net::Ipv4Addr;
 
 /// The set types kube-proxy uses (`ipset create NAME TYPE`).
@@ -64,8 +63,8 @@ impl SetType {
 pub enum Elem {
     Ip(Ipv4Addr),
     Net(Ipv4Net),
-    /// A port with its protocol (6, 17, 132); bitmap:port has no protocol (0).
-    Port(u8, u16),
+    /// A port with its protocol (tcp, udp, sctp); bitmap:port has none.
+    Port(Option<IpProtocol>, u16),
 }
 
 impl std::fmt::Display for Elem {
@@ -73,18 +72,9 @@ impl std::fmt::Display for Elem {
         match self {
             Elem::Ip(a) => write!(f, "{a}"),
             Elem::Net(n) => write!(f, "{n}"),
-            Elem::Port(0, p) => write!(f, "{p}"),
-            Elem::Port(proto, p) => write!(f, "{}:{p}", proto_name(*proto)),
+            Elem::Port(None, p) => write!(f, "{p}"),
+            Elem::Port(Some(proto), p) => write!(f, "{proto}:{p}"),
         }
-    }
-}
-
-fn proto_name(p: u8) -> &'static str {
-    match p {
-        6 => "tcp",
-        17 => "udp",
-        132 => "sctp",
-        _ => "?",
     }
 }
 
@@ -124,7 +114,7 @@ impl IpSet {
             L4::Udp(u) => (u.sport, u.dport),
             L4::Icmp(_) => (0, 0),
         };
-        let proto = ip.protocol();
+        let proto = Some(ip.protocol());
         let value = |i: usize, d: Dim| {
             let src = dirs.get(i).or(dirs.last()).copied().unwrap_or(false);
             match d {
@@ -140,7 +130,7 @@ impl IpSet {
                         (Elem::Ip(a), Elem::Ip(b)) => a == b,
                         (Elem::Ip(a), Elem::Net(n)) => n.contains(a),
                         // bitmap:port stores bare ports: any protocol's port matches.
-                        (Elem::Port(p, a), Elem::Port(q, b)) => a == b && (q == 0 || p == q),
+                        (Elem::Port(p, a), Elem::Port(q, b)) => a == b && (q.is_none() || p == q),
                         _ => false,
                     }
                 })
@@ -427,11 +417,11 @@ fn parse_entry(
             }),
             Dim::Port => {
                 let (proto, port) = match p.split_once(':') {
-                    Some(("tcp", n)) => (6, n),
-                    Some(("udp", n)) => (17, n),
-                    Some(("sctp", n)) => (132, n),
+                    Some(("tcp", n)) => (Some(IpProtocol::Tcp), n),
+                    Some(("udp", n)) => (Some(IpProtocol::Udp), n),
+                    Some(("sctp", n)) => (Some(IpProtocol::Sctp), n),
                     Some(_) => return Err(bad()),
-                    None => (0, *p),
+                    None => (None, *p),
                 };
                 Elem::Port(proto, port.parse().map_err(|_| bad())?)
             }

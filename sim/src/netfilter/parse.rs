@@ -8,7 +8,7 @@ use super::rule::*;
 use super::table::{Chain, Table};
 use super::{Netfilter, TableKind, Verdict};
 use crate::diag::{InputError, did_you_mean};
-use crate::net::Ipv4Net;
+use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
 /// A word of a line and the 1-based column it starts at.
@@ -887,18 +887,20 @@ fn target_name(t: &Target) -> String {
         .to_string()
 }
 
-fn parse_proto(ctx: &Ctx, v: &Tok) -> Result<Proto, InputError> {
-    Ok(Proto(match v.text.to_ascii_lowercase().as_str() {
-        "all" => 0,
-        "icmp" => 1,
-        "tcp" => 6,
-        "udp" => 17,
-        "sctp" => 132,
-        n => n.parse::<u8>().map_err(|_| {
-            ctx.err(v.col, format!("unknown protocol `{}`", v.text))
-                .with_hint("tcp, udp, icmp, sctp, all, or a number 0-255")
-        })?,
-    }))
+fn parse_proto(ctx: &Ctx, v: &Tok) -> Result<IpProtocol, InputError> {
+    Ok(IpProtocol::from(
+        match v.text.to_ascii_lowercase().as_str() {
+            "all" => 0,
+            "icmp" => 1,
+            "tcp" => 6,
+            "udp" => 17,
+            "sctp" => 132,
+            n => n.parse::<u8>().map_err(|_| {
+                ctx.err(v.col, format!("unknown protocol `{}`", v.text))
+                    .with_hint("tcp, udp, icmp, sctp, all, or a number 0-255")
+            })?,
+        },
+    ))
 }
 
 /// `10.0.0.1`, `10.0.0.0/8` or `10.0.0.0/255.0.0.0`.
@@ -1251,7 +1253,7 @@ fn module_for<'r>(rule: &'r mut Rule, opt: &str) -> Option<&'r mut Match> {
         return rule.matches.get_mut(p);
     }
     let implicit = match rule.proto {
-        Some((Proto(6), _))
+        Some((IpProtocol::Tcp, _))
             if matches!(
                 opt,
                 "--sport"
@@ -1268,7 +1270,7 @@ fn module_for<'r>(rule: &'r mut Rule, opt: &str) -> Option<&'r mut Match> {
                 flags: None,
             }
         }
-        Some((Proto(17), _))
+        Some((IpProtocol::Udp, _))
             if matches!(
                 opt,
                 "--sport" | "--dport" | "--source-port" | "--destination-port"
@@ -1279,7 +1281,7 @@ fn module_for<'r>(rule: &'r mut Rule, opt: &str) -> Option<&'r mut Match> {
                 dport: None,
             }
         }
-        Some((Proto(1), _)) if opt == "--icmp-type" => Match::Icmp {
+        Some((IpProtocol::Icmp, _)) if opt == "--icmp-type" => Match::Icmp {
             icmp_type: 255,
             code: None,
             neg: false,
@@ -1603,7 +1605,7 @@ fn match_option(w: &mut Words, m: &mut Match, opt: &Tok, inv: bool) -> Result<()
         Match::Nfacct(n) => *n = w.value(opt)?.text.clone(),
         Match::Ipvs(m) => match o {
             "--ipvs" => m.property = Some(inv),
-            "--vproto" => m.vproto = Some((parse_proto(ctx, w.value(opt)?)?.0, inv)),
+            "--vproto" => m.vproto = Some((parse_proto(ctx, w.value(opt)?)?, inv)),
             "--vaddr" => m.vaddr = Some((parse_net(ctx, w.value(opt)?)?, inv)),
             "--vport" => {
                 let v = w.value(opt)?;

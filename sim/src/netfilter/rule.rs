@@ -1,7 +1,7 @@
 //! One iptables rule: its matches and its target, as the kernel's xtables modules see them,
 //! and printed exactly as iptables-save (iptables 1.8) prints them.
 
-use crate::net::Ipv4Net;
+use crate::wire::{IpProtocol, Ipv4Net};
 use std::fmt::{self, Write};
 use std::net::Ipv4Addr;
 
@@ -28,20 +28,11 @@ impl fmt::Display for PortRange {
     }
 }
 
-/// `-p`: a protocol by name or number (`all` is 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Proto(pub u8);
-
-impl Proto {
-    pub fn name(&self) -> String {
-        match self.0 {
-            0 => "all".into(),
-            1 => "icmp".into(),
-            6 => "tcp".into(),
-            17 => "udp".into(),
-            132 => "sctp".into(),
-            n => n.to_string(),
-        }
+/// `-p` as iptables-save prints it: the name, or the number, and `all` for 0.
+pub fn proto_text(p: IpProtocol) -> String {
+    match p.number() {
+        0 => "all".into(),
+        _ => p.to_string(),
     }
 }
 
@@ -129,8 +120,8 @@ impl CtState {
 pub struct IpvsMatch {
     /// `[!] --ipvs`: `skb->ipvs_property`.
     pub property: Option<bool>,
-    pub vproto: Option<(u8, bool)>,
-    pub vaddr: Option<(crate::net::Ipv4Net, bool)>,
+    pub vproto: Option<(IpProtocol, bool)>,
+    pub vaddr: Option<(crate::wire::Ipv4Net, bool)>,
     pub vport: Option<(u16, bool)>,
     /// `--vdir ORIGINAL` (false) or `REPLY` (true).
     pub vdir: Option<bool>,
@@ -326,7 +317,8 @@ pub struct Rule {
     pub dst: Option<(Ipv4Net, bool)>,
     pub in_iface: Option<(String, bool)>,
     pub out_iface: Option<(String, bool)>,
-    pub proto: Option<(Proto, bool)>,
+    /// `-p`; protocol 0 is `all`.
+    pub proto: Option<(IpProtocol, bool)>,
     pub matches: Vec<Match>,
     pub target: Target,
 }
@@ -600,7 +592,7 @@ impl fmt::Display for Match {
                     let _ = write!(s, "{} --ipvs", neg(n));
                 }
                 if let Some((p, n)) = m.vproto {
-                    let _ = write!(s, "{} --vproto {p}", neg(n));
+                    let _ = write!(s, "{} --vproto {}", neg(n), p.number());
                 }
                 if let Some((a, n)) = &m.vaddr {
                     // The address as given (XTTYPE_HOSTMASK keeps host bits); no mask for /32.
@@ -758,7 +750,7 @@ impl Rule {
             let _ = write!(s, "{} -o {o}", neg(*inv));
         }
         if let Some((p, inv)) = &self.proto {
-            let _ = write!(s, "{} -p {}", neg(*inv), p.name());
+            let _ = write!(s, "{} -p {}", neg(*inv), proto_text(*p));
         }
         for m in &self.matches {
             let _ = write!(s, "{m}");

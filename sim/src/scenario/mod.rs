@@ -15,7 +15,8 @@ mod yaml_errors;
 pub use crate::diag::{InputError as ScenarioError, did_you_mean};
 pub use endpoint::{Endpoint, EndpointKind};
 
-use crate::net::Ipv4Net;
+pub use crate::wire::IpProtocol;
+use crate::wire::Ipv4Net;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -259,7 +260,7 @@ pub struct ServicePort {
     #[serde(default)]
     pub target_port: Option<Spanned<TargetPort>>,
     #[serde(default)]
-    pub protocol: Protocol,
+    pub protocol: IpProtocol,
     /// NodePort and LoadBalancer Services: the port on every node (30000-32767).
     #[serde(default)]
     pub node_port: Option<Spanned<u16>>,
@@ -344,30 +345,9 @@ pub struct Container {
 pub struct ContainerPort {
     pub container_port: Spanned<u16>,
     #[serde(default)]
-    pub protocol: Protocol,
+    pub protocol: IpProtocol,
     #[serde(default)]
     pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum Protocol {
-    #[default]
-    #[serde(rename = "tcp", alias = "TCP")]
-    Tcp,
-    #[serde(rename = "udp", alias = "UDP")]
-    Udp,
-    #[serde(rename = "icmp", alias = "ICMP")]
-    Icmp,
-}
-
-impl Protocol {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Icmp => "icmp",
-        }
-    }
 }
 
 /// The world outside the cluster: a router on the underlay and hosts behind it.
@@ -422,7 +402,7 @@ pub struct FlowSpec {
     pub description: Option<String>,
     pub from: Spanned<String>,
     pub to: Spanned<String>,
-    pub protocol: Protocol,
+    pub protocol: IpProtocol,
     /// Payload bytes the client sends after the handshake (TCP) or in its datagram (UDP).
     #[serde(default)]
     pub request: u16,
@@ -462,7 +442,7 @@ pub struct PacketSpec {
     /// `pod/NS/NAME[:PORT]`, `node/NAME`, or `IP[:PORT]`.
     pub from: Spanned<String>,
     pub to: Spanned<String>,
-    pub protocol: Protocol,
+    pub protocol: IpProtocol,
     /// Payload bytes: ICMP echo data (ping's `-s`, 56 by default), TCP or UDP payload
     /// (0 by default).
     #[serde(default)]

@@ -2,7 +2,7 @@
 //! their networks, references that resolve. The first problem is returned, located.
 
 use super::endpoint::{ENDPOINT_FORMS, Endpoint, EndpointKind};
-use super::{PacketSpec, Protocol, Scenario};
+use super::{IpProtocol, PacketSpec, Scenario};
 use super::{ScenarioError, did_you_mean};
 use serde_saphyr::{Location, Spanned};
 
@@ -205,10 +205,10 @@ fn check_flow(c: &Checker, f: &super::FlowSpec) -> Result<(), ScenarioError> {
             .with_hint("name the client: pod/NS/NAME, node/NAME, host/NAME, or one of their IPs"));
     }
     match f.protocol {
-        Protocol::Icmp if to.port.is_some() || to.port_name.is_some() => Err(c
+        IpProtocol::Icmp if to.port.is_some() || to.port_name.is_some() => Err(c
             .err_at(&f.to, "ICMP has no ports")
             .with_hint("drop the `:PORT`")),
-        Protocol::Tcp | Protocol::Udp if to.port.is_none() && to.port_name.is_none() => Err(c
+        IpProtocol::Tcp | IpProtocol::Udp if to.port.is_none() && to.port_name.is_none() => Err(c
             .err_at(
                 &f.to,
                 format!("a {} flow needs a destination port", f.protocol.name()),
@@ -301,7 +301,7 @@ fn check_services(c: &Checker) -> Result<(), ScenarioError> {
                 .with_hint("add `ports: [{port: 80}]`"));
         }
         for (j, p) in svc.ports.iter().enumerate() {
-            if p.protocol == Protocol::Icmp {
+            if p.protocol == IpProtocol::Icmp {
                 return Err(c
                     .err_at(&p.port, "Service ports are TCP or UDP")
                     .with_hint("protocol: TCP or UDP"));
@@ -639,11 +639,11 @@ fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
         if let Some(e) = earlier.iter().find(|e| e.ip.value == ip) {
             return Err(c.err_at(&p.ip, format!("pod IP {ip} is already pod `{}`'s", e.key())));
         }
-        let mut seen: Vec<(Protocol, u16)> = Vec::new();
+        let mut seen: Vec<(IpProtocol, u16)> = Vec::new();
         for ct in &p.containers {
             for port in &ct.ports {
                 let k = (port.protocol, port.container_port.value);
-                if port.protocol == Protocol::Icmp {
+                if port.protocol == IpProtocol::Icmp {
                     return Err(c
                         .err_at(&port.container_port, "ICMP has no ports")
                         .with_hint("container ports are TCP or UDP"));
@@ -699,7 +699,7 @@ fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
         }
     }
     match p.protocol {
-        Protocol::Icmp => {
+        IpProtocol::Icmp => {
             for (e, s) in [(&from, &p.from), (&to, &p.to)] {
                 if e.port.is_some() {
                     return Err(c
@@ -708,7 +708,7 @@ fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
                 }
             }
         }
-        Protocol::Tcp | Protocol::Udp if to.port.is_none() => {
+        IpProtocol::Tcp | IpProtocol::Udp if to.port.is_none() => {
             return Err(c
                 .err_at(
                     &p.to,
@@ -719,16 +719,17 @@ fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioError> {
         _ => {}
     }
     if let Some(f) = &p.flags
-        && p.protocol != Protocol::Tcp
+        && p.protocol != IpProtocol::Tcp
     {
         return Err(c.err_at(f, "flags are TCP flags, but this packet is not TCP"));
     }
     if let Some(size) = &p.size {
         // The packet must still be one IPv4 datagram after flannel wraps it in VXLAN.
         let (header, what) = match p.protocol {
-            Protocol::Icmp => (8, "the 8-byte ICMP header"),
-            Protocol::Udp => (8, "the 8-byte UDP header"),
-            Protocol::Tcp => (
+            IpProtocol::Icmp => (8, "the 8-byte ICMP header"),
+            IpProtocol::Udp => (8, "the 8-byte UDP header"),
+            // tcp: the scenario's protocols are tcp, udp and icmp.
+            _ => (
                 40,
                 "up to 40 bytes of TCP header (a SYN carries 20 bytes of options)",
             ),

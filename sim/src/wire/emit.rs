@@ -93,12 +93,12 @@ impl Ipv4 {
         IPV4_HEADER_LEN + self.payload.len()
     }
 
-    /// IANA protocol number of the payload.
-    pub fn protocol(&self) -> u8 {
+    /// The protocol of the payload (the header's protocol field).
+    pub fn protocol(&self) -> IpProtocol {
         match self.payload {
-            L4::Icmp(_) => IPPROTO_ICMP,
-            L4::Tcp(_) => IPPROTO_TCP,
-            L4::Udp(_) => IPPROTO_UDP,
+            L4::Icmp(_) => IpProtocol::Icmp,
+            L4::Tcp(_) => IpProtocol::Tcp,
+            L4::Udp(_) => IpProtocol::Udp,
         }
     }
 
@@ -134,7 +134,7 @@ impl Ipv4 {
         p.set_flags(flags);
         p.set_fragment_offset(self.frag_offset & 0x1fff);
         p.set_ttl(self.ttl);
-        p.set_next_level_protocol(IpNextHeaderProtocol(self.protocol()));
+        p.set_next_level_protocol(IpNextHeaderProtocol(self.protocol().number()));
         p.set_source(self.src);
         p.set_destination(self.dst);
         // RFC 791: one's-complement sum over the header only.

@@ -78,7 +78,12 @@ fn frame_fields(f: &Frame, b: &[u8], at: usize, prefix: &str, out: &mut Vec<Fiel
             push("IPv4", "id", ip.ident.to_string(), 18..20);
             push("IPv4", "flags", flags, 20..22);
             push("IPv4", "ttl", ip.ttl.to_string(), 22..23);
-            push("IPv4", "protocol", ip.protocol().to_string(), 23..24);
+            push(
+                "IPv4",
+                "protocol",
+                ip.protocol().number().to_string(),
+                23..24,
+            );
             push(
                 "IPv4",
                 "checksum",

@@ -10,10 +10,14 @@ pub mod fields;
 #[cfg(test)]
 mod fixtures;
 mod fmt;
+mod ipv4_net;
 mod parse;
 pub mod pcapng;
+mod protocol;
 
 pub use fmt::ParseMacError;
+pub use ipv4_net::Ipv4Net;
+pub use protocol::IpProtocol;
 
 use serde::Serialize;
 pub use std::net::Ipv4Addr;

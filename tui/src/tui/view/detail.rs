@@ -158,7 +158,7 @@ fn ipvs(f: &mut Frame, app: &App, area: Rect) {
     let (Some(c), Some(table)) = (&s.ipvs, table) else {
         return hex(f, app, area);
     };
-    let proto = if c.proto == 17 { "UDP" } else { "TCP" };
+    let proto = c.proto.name().to_uppercase();
     let vs = format!("{proto}  {}:{} ", c.vaddr, c.vport);
     let rs = format!("-> {}:{} ", c.daddr, c.dport);
     let mut lines = Vec::new();
