@@ -1,11 +1,11 @@
 //! The Linux bridge (`net/bridge/`): cni0 on every node and the underlay switch.
-//! `br_handle_frame` learns the source MAC and looks the destination up in the FDB; with
-//! br_netfilter, bridged IPv4 frames also run the IPv4 hooks (`br_nf_pre_routing`,
-//! `br_nf_forward_ip`, `br_nf_post_routing`).
+//! `br_handle_frame` learns the source MAC and looks the destination up in the FDB. The
+//! bridge's own netfilter hooks (NF_BR_PRE_ROUTING, FORWARD, POST_ROUTING) are where
+//! br_netfilter (`hooks/br_netfilter.rs`) runs the IPv4 hooks for bridged frames.
 
-use super::{End, Next, Skb, Walk};
+use super::{Next, Skb, Walk};
 use crate::net::{IfIndex, LinkKind};
-use crate::netfilter::Hook;
+use crate::netfilter::{Family, Hook};
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{L3, Mac};
 
@@ -46,18 +46,9 @@ impl Walk<'_> {
             format!("the frame enters bridge {brn} through port {portn}"),
         );
 
-        if skb.ipv4().is_some() && self.world.ns(skb.ns).sysctl.bridge_nf_call_iptables {
-            self.record(&skb, Some(br), "br_nf_pre_routing", StepKind::Netfilter,
-                format!("br_netfilter (bridge-nf-call-iptables=1): the bridged IPv4 frame runs the IPv4 PREROUTING hook, with {brn} as the input device")).hook = Some(Hook::Prerouting);
-            skb.physin = Some(port);
-            let dst_before = skb.ipv4().map(|i| i.dst);
-            if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(br), None) {
-                return *d;
-            }
-            skb.br_nf_prerouted = true;
-            if let Err(d) = self.br_nf_pre_routing_finish(&mut skb, br, dst_before) {
-                return Next::End(End::Fate(d));
-            }
+        // NF_BR_PRE_ROUTING (br_netfilter runs the IPv4 PREROUTING hook there).
+        if let Err(d) = self.nf_hook(Family::Bridge, Hook::Prerouting, &mut skb, Some(port), None) {
+            return *d;
         }
 
         // br_fdb_update: learn where the source lives.
@@ -112,65 +103,6 @@ impl Walk<'_> {
         }
     }
 
-    /// `br_nf_pre_routing_finish`: when DNAT changed the destination, route the new one from
-    /// the bridge. Still behind this bridge: the frame stays bridged ("bridged DNAT") with
-    /// the new address' MAC as destination. Elsewhere: the destination MAC becomes the
-    /// bridge's own, so the frame goes up to be routed.
-    fn br_nf_pre_routing_finish(
-        &mut self,
-        skb: &mut Skb,
-        br: IfIndex,
-        dst_before: Option<crate::wire::Ipv4Addr>,
-    ) -> Result<(), crate::trace::Disposition> {
-        let Some(now) = skb.ipv4().map(|i| i.dst) else {
-            return Ok(());
-        };
-        if dst_before == Some(now) {
-            return Ok(());
-        }
-        let brn = self.dev_name(skb.ns, br);
-        let rt = crate::net::route::lookup(&self.world.ns(skb.ns).routes, now).cloned();
-        match rt {
-            Some(r) if r.rtype == crate::net::RouteType::Unicast && r.dev == br => {
-                self.record(skb, Some(br), "br_nf_pre_routing_finish", StepKind::Bridge, format!(
-                    "DNAT moved the destination to {now}, which is behind {brn} itself: the frame stays bridged (bridged DNAT) and takes {now}'s MAC"));
-                let src = skb.frame.src;
-                let res = self.neigh_output(skb, br, now);
-                skb.frame.src = src;
-                res
-            }
-            Some(_) => {
-                let mac = self
-                    .world
-                    .ns(skb.ns)
-                    .link(br)
-                    .map(|l| l.mac)
-                    .unwrap_or(skb.frame.dst);
-                self.record(skb, Some(br), "br_nf_pre_routing_finish", StepKind::Bridge, format!(
-                    "DNAT moved the destination to {now}, which is not behind {brn}: the frame is handed to the IP stack to be routed (destination MAC := {brn}'s {mac})"));
-                skb.frame.dst = mac;
-                Ok(())
-            }
-            None => {
-                let reason =
-                    format!("DNAT moved the destination to {now}, and there is no route to it");
-                self.record(
-                    skb,
-                    Some(br),
-                    "br_nf_pre_routing_finish",
-                    StepKind::Drop,
-                    reason.clone(),
-                );
-                Err(self.fate(
-                    skb,
-                    Some(br),
-                    crate::trace::DispositionKind::NoRoute,
-                    reason,
-                ))
-            }
-        }
-    }
-
     /// `br_pass_frame_up`: NF_BR_LOCAL_IN, then the frame is received again by the bridge
     /// device itself, as a host frame.
     fn br_pass_frame_up(&mut self, mut skb: Skb, br: IfIndex) -> Next {
@@ -207,33 +139,17 @@ impl Walk<'_> {
             format!("forward to port {pn}")
         };
         self.record(&skb, Some(br), "br_forward", StepKind::Bridge, note);
-        self.br_forward_finish(skb, br, to)
+        self.br_forward_finish(skb, to)
     }
 
-    /// NF_BR_FORWARD and NF_BR_POST_ROUTING for a frame leaving by port `to`. br_netfilter
-    /// runs the IPv4 FORWARD and POSTROUTING hooks there for frames whose PREROUTING it ran;
-    /// iptables sees the bridge as both `-i` and `-o`.
-    fn br_forward_finish(&mut self, mut skb: Skb, br: IfIndex, to: IfIndex) -> Next {
-        if skb.ipv4().is_some() && skb.br_nf_prerouted {
-            skb.physout = Some(to);
-            let brn = self.dev_name(skb.ns, br);
-            // br_nf_forward_ip passes the bridge as both devices; br_nf_post_routing passes
-            // no input device (nft trace shows `oif "cni0"` alone there).
-            for (func, hook, iif) in [
-                ("br_nf_forward_ip", Hook::Forward, Some(br)),
-                ("br_nf_post_routing", Hook::Postrouting, None),
-            ] {
-                let devs = if iif.is_some() {
-                    "as input and output device"
-                } else {
-                    "as output device"
-                };
-                self.record(&skb, Some(br), func, StepKind::Netfilter, format!(
-                    "br_netfilter: the bridged IPv4 frame runs the IPv4 {} hook, with {brn} {devs}", hook.chain()))
-                    .hook = Some(hook);
-                if let Err(d) = self.nf_hook(&mut skb, hook, iif, Some(br)) {
-                    return *d;
-                }
+    /// NF_BR_FORWARD, then NF_BR_POST_ROUTING, for a frame leaving by port `to`
+    /// (`__br_forward` -> `br_forward_finish` -> `br_dev_queue_push_xmit`); br_netfilter
+    /// runs the IPv4 FORWARD and POSTROUTING hooks there for frames whose PREROUTING it ran.
+    fn br_forward_finish(&mut self, mut skb: Skb, to: IfIndex) -> Next {
+        let indev = skb.dev;
+        for (hook, indev) in [(Hook::Forward, Some(indev)), (Hook::Postrouting, None)] {
+            if let Err(d) = self.nf_hook(Family::Bridge, hook, &mut skb, indev, Some(to)) {
+                return *d;
             }
         }
         skb.dev = to;
@@ -286,7 +202,7 @@ impl Walk<'_> {
         );
         match target {
             Some(BrDest::Local) => self.br_pass_frame_up(skb, br),
-            Some(BrDest::Port(p)) => self.br_forward_finish(skb, br, p),
+            Some(BrDest::Port(p)) => self.br_forward_finish(skb, p),
             None => self.drop_here(
                 &skb,
                 Some(br),

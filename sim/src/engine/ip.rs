@@ -2,7 +2,7 @@
 
 use super::{End, Next, Skb, Walk};
 use crate::net::{LinkKind, Route, RouteType, route};
-use crate::netfilter::Hook;
+use crate::netfilter::{Family, Hook};
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{IcmpMessage, Ipv4Addr};
 
@@ -11,20 +11,16 @@ impl Walk<'_> {
     pub(super) fn ip_rcv(&mut self, mut skb: Skb) -> Next {
         let dev = skb.dev;
         let devn = self.dev_name(skb.ns, dev);
-        if skb.br_nf_prerouted {
-            self.record(&skb, Some(dev), "ip_rcv", StepKind::Routing,
-                format!("IPv4 packet received on {devn}; PREROUTING already ran in br_netfilter, so ip_sabotage_in skips it"));
+        let note = if skb.br_nf_prerouted {
+            format!(
+                "IPv4 packet received on {devn}; PREROUTING already ran in br_netfilter, so ip_sabotage_in skips it"
+            )
         } else {
-            self.record(
-                &skb,
-                Some(dev),
-                "ip_rcv",
-                StepKind::Routing,
-                format!("IPv4 packet received on {devn}"),
-            );
-            if let Err(d) = self.nf_hook(&mut skb, Hook::Prerouting, Some(dev), None) {
-                return *d;
-            }
+            format!("IPv4 packet received on {devn}")
+        };
+        self.record(&skb, Some(dev), "ip_rcv", StepKind::Routing, note);
+        if let Err(d) = self.nf_hook(Family::Ipv4, Hook::Prerouting, &mut skb, Some(dev), None) {
+            return *d;
         }
         skb.br_nf_prerouted = false;
         skb.iif = Some(dev);
@@ -183,7 +179,7 @@ impl Walk<'_> {
         );
         if let Err(d) = {
             let iif = skb.iif;
-            self.nf_hook(&mut skb, Hook::Forward, iif, Some(out))
+            self.nf_hook(Family::Ipv4, Hook::Forward, &mut skb, iif, Some(out))
         } {
             return *d;
         }
@@ -196,7 +192,7 @@ impl Walk<'_> {
         let dst_before = skb.ipv4().map(|i| i.dst);
         if let Err(d) = {
             let dev = skb.dev;
-            self.nf_hook(&mut skb, Hook::Output, None, Some(dev))
+            self.nf_hook(Family::Ipv4, Hook::Output, &mut skb, None, Some(dev))
         } {
             return *d;
         }
@@ -241,7 +237,7 @@ impl Walk<'_> {
         let out = skb.dev;
         if let Err(d) = {
             let iif = skb.iif;
-            self.nf_hook(&mut skb, Hook::Postrouting, iif, Some(out))
+            self.nf_hook(Family::Ipv4, Hook::Postrouting, &mut skb, iif, Some(out))
         } {
             return *d;
         }

@@ -3,7 +3,7 @@
 
 use super::{End, Next, Skb, Walk};
 use crate::net::{Socket, SocketOwner};
-use crate::netfilter::Hook;
+use crate::netfilter::{Family, Hook};
 use crate::trace::{Disposition, DispositionKind, StepKind};
 use crate::wire::IpProtocol;
 use crate::wire::{IcmpMessage, L4, TcpFlags, UdpPayload};
@@ -18,7 +18,7 @@ impl Walk<'_> {
             StepKind::Routing,
             "the packet is for this host",
         );
-        if let Err(d) = self.nf_hook(&mut skb, Hook::Input, Some(dev), None) {
+        if let Err(d) = self.nf_hook(Family::Ipv4, Hook::Input, &mut skb, Some(dev), None) {
             return *d;
         }
         let Some(ip) = skb.ipv4().cloned() else {

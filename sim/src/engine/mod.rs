@@ -7,17 +7,18 @@ mod bridge;
 pub mod choices;
 mod dev;
 mod flow;
+mod hooks;
 mod icmp;
 mod ip;
-mod ipvs;
 mod local;
 mod neigh;
-mod nf;
+mod nf_hook;
 mod send;
 mod skb;
 mod vxlan;
 
 pub use flow::{flow_outcomes, run_flow};
+pub use nf_hook::{RegisteredHook, registered_hooks};
 pub use send::EngineError;
 pub use skb::Skb;
 pub use vxlan::{flow_hash, udp_flow_src_port};
@@ -76,6 +77,8 @@ pub struct Walk<'w> {
     arp_asks: Vec<ArpAsk>,
     /// A walk that takes more steps than this is reported as a loop (`STEP_CAP`).
     step_cap: usize,
+    /// The netfilter hook functions registered in each namespace the walk entered.
+    registries: nf_hook::Registries,
 }
 
 /// The seed of one packet's randomness: the world's seed mixed with the packet's name, so a
@@ -213,6 +216,7 @@ impl<'w> Walk<'w> {
             choices,
             arp_asks: Vec::new(),
             step_cap,
+            registries: Default::default(),
         }
     }
 

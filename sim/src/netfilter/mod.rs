@@ -18,6 +18,31 @@ pub use table::{Chain, Table, Verdict};
 
 use serde::Serialize;
 
+/// The protocol family a hook belongs to (`NFPROTO_*`): IPv4's hooks, or the bridge's
+/// (`NF_BR_*`, which number their hooks as IPv4 does: PRE_ROUTING 0 ... POST_ROUTING 4).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Bridge,
+}
+
+/// Hook priorities (`enum nf_ip_hook_priorities`, `enum nf_br_hook_priorities`): where a
+/// registrant's function runs among the others at a hook, lowest first.
+pub mod priority {
+    pub const FIRST: i32 = i32::MIN;
+    pub const RAW: i32 = -300;
+    pub const CONNTRACK: i32 = -200;
+    pub const MANGLE: i32 = -150;
+    pub const NAT_DST: i32 = -100;
+    pub const FILTER: i32 = 0;
+    pub const NAT_SRC: i32 = 100;
+    pub const CONNTRACK_CONFIRM: i32 = i32::MAX;
+    pub const LAST: i32 = i32::MAX;
+    /// The bridge family's `NF_BR_PRI_BRNF`: br_netfilter's functions.
+    pub const BR_BRNF: i32 = 0;
+}
+
 /// The five IPv4 hook points (`enum nf_inet_hooks`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -78,11 +103,11 @@ impl TableKind {
     pub fn priority(&self, hook: Hook) -> Option<i32> {
         use Hook::*;
         match (self, hook) {
-            (TableKind::Raw, Prerouting | Output) => Some(-300),
-            (TableKind::Mangle, _) => Some(-150),
-            (TableKind::Nat, Prerouting | Output) => Some(-100),
-            (TableKind::Nat, Input | Postrouting) => Some(100),
-            (TableKind::Filter, Input | Forward | Output) => Some(0),
+            (TableKind::Raw, Prerouting | Output) => Some(priority::RAW),
+            (TableKind::Mangle, _) => Some(priority::MANGLE),
+            (TableKind::Nat, Prerouting | Output) => Some(priority::NAT_DST),
+            (TableKind::Nat, Input | Postrouting) => Some(priority::NAT_SRC),
+            (TableKind::Filter, Input | Forward | Output) => Some(priority::FILTER),
             _ => None,
         }
     }

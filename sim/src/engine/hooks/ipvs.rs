@@ -5,12 +5,13 @@
 //! arrived at); `ip_vs_out_hook` gives replies of a real server the virtual address back.
 //! docs/design/ipvs.md sections 2.1-2.6 hold the facts, with their sources.
 
-use super::{Next, Skb, Walk};
+use super::super::nf_hook::{NfHookFn, NfHookOps, NfHookState, NfVerdict, Registrant};
+use super::super::{Next, Skb, Walk};
 use crate::ipvs::Scheduler;
 use crate::ipvs::conn::{IpvsConn, Template};
-use crate::net::{RouteType, route};
-use crate::netfilter::Hook;
+use crate::net::{Netns, RouteType, route};
 use crate::netfilter::conntrack::Dir;
+use crate::netfilter::{Family, Hook, priority};
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{IcmpMessage, IpProtocol, Ipv4, Ipv4Addr, L4, TcpFlags};
 
@@ -62,12 +63,77 @@ fn set_src(ip: &mut Ipv4, addr: Ipv4Addr, port: u16) {
     }
 }
 
+pub(super) struct IpVs;
+
+struct InHook;
+struct OutHook;
+
+/// `ip_vs_ops4`, registered with a namespace's first virtual service
+/// (`ip_vs_register_hooks`). `ip_vs_forward_icmp` (FORWARD 99) is not modelled.
+impl Registrant for IpVs {
+    fn register(&self, ns: &Netns, ops: &mut Vec<NfHookOps>) {
+        if ns.ipvs.is_none() {
+            return;
+        }
+        let op = |hooknum, priority, name, hook: &'static dyn NfHookFn| NfHookOps {
+            pf: Family::Ipv4,
+            hooknum,
+            priority,
+            name,
+            hook,
+            private: 0,
+        };
+        ops.extend([
+            // After packet filtering: replies of real servers get their virtual source
+            // (NF_IP_PRI_NAT_SRC - 2), then requests are scheduled (NF_IP_PRI_NAT_SRC - 1).
+            op(
+                Hook::Input,
+                priority::NAT_SRC - 2,
+                "ip_vs_out_hook",
+                &OutHook,
+            ),
+            op(Hook::Input, priority::NAT_SRC - 1, "ip_vs_in_hook", &InHook),
+            // The node's own packets, after nat OUTPUT (NF_IP_PRI_NAT_DST + 1, + 2).
+            op(
+                Hook::Output,
+                priority::NAT_DST + 1,
+                "ip_vs_out_hook",
+                &OutHook,
+            ),
+            op(
+                Hook::Output,
+                priority::NAT_DST + 2,
+                "ip_vs_in_hook",
+                &InHook,
+            ),
+            // Forwarded replies (bridged ones too, through br_netfilter).
+            op(Hook::Forward, 100, "ip_vs_out_hook", &OutHook),
+        ]);
+    }
+}
+
+impl NfHookFn for InHook {
+    fn hook(&self, walk: &mut Walk, skb: &mut Skb, state: &NfHookState) -> NfVerdict {
+        match walk.ip_vs_in_hook(skb, state.hook) {
+            Ok(()) => NfVerdict::Accept,
+            Err(next) => NfVerdict::Stolen(*next),
+        }
+    }
+}
+
+impl NfHookFn for OutHook {
+    fn hook(&self, walk: &mut Walk, skb: &mut Skb, state: &NfHookState) -> NfVerdict {
+        walk.ip_vs_out_hook(skb, state.hook);
+        NfVerdict::Accept
+    }
+}
+
 impl Walk<'_> {
     /// `ip_vs_in_hook` (LOCAL_IN 99 for requests that arrived, LOCAL_OUT -98 for the node's
     /// own): find the packet's IPVS connection, or schedule a new one if the destination is
     /// a virtual service. Err: IPVS took the packet - sent on to the real server, or
     /// refused by `ip_vs_leave`.
-    pub(super) fn ip_vs_in_hook(&mut self, skb: &mut Skb, hook: Hook) -> Result<(), Box<Next>> {
+    fn ip_vs_in_hook(&mut self, skb: &mut Skb, hook: Hook) -> Result<(), Box<Next>> {
         if skb.ipvs_property {
             return Ok(());
         }
@@ -373,7 +439,7 @@ impl Walk<'_> {
     /// `ip_vs_out_hook` (FORWARD 100, LOCAL_IN 98, LOCAL_OUT -99): a reply from a real
     /// server of a known connection gets the virtual address and port back as its source
     /// (`handle_response` -> `tcp_snat_handler` / `udp_snat_handler`).
-    pub(super) fn ip_vs_out_hook(&mut self, skb: &mut Skb, hook: Hook) {
+    fn ip_vs_out_hook(&mut self, skb: &mut Skb, hook: Hook) {
         if skb.ipvs_property {
             return;
         }

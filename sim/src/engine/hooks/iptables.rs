@@ -1,0 +1,353 @@
+//! The iptables tables as hook functions (`iptable_raw`, `iptable_mangle`,
+//! `iptable_filter`): each table registers at the hooks where it has a built-in chain, at
+//! its priority (raw -300, mangle -150, filter 0), and walks that chain for every packet
+//! (`ipt_do_table`). The nat table is walked by NAT instead (`nat.rs`), only for a
+//! connection's first packet.
+
+use super::super::choices::Choices;
+use super::super::nf_hook::{NfHookFn, NfHookOps, NfHookState, NfVerdict, Registrant};
+use super::super::{Skb, Walk};
+use crate::net::{IfIndex, Netns, route};
+use crate::netfilter::conntrack::Dir;
+use crate::netfilter::eval::{CtView, Final, PacketMeta, RuleEnv, TableWalk, walk_table};
+use crate::netfilter::rule::{AddrType, CtState, Recent, RecentCmd};
+use crate::netfilter::{Family, Hook, TableKind, XtState};
+use crate::trace::{Disposition, DispositionKind, NfStep};
+use crate::wire::Ipv4Addr;
+use rand_chacha::ChaCha8Rng;
+
+pub(super) struct Iptables;
+
+/// `ipt_do_table` for the table whose index in the namespace is the registration's
+/// `private`.
+struct IptDoTable;
+
+impl Registrant for Iptables {
+    fn register(&self, ns: &Netns, ops: &mut Vec<NfHookOps>) {
+        for (i, t) in ns.netfilter.tables.iter().enumerate() {
+            if t.kind == TableKind::Nat {
+                continue;
+            }
+            for hooknum in [
+                Hook::Prerouting,
+                Hook::Input,
+                Hook::Forward,
+                Hook::Output,
+                Hook::Postrouting,
+            ] {
+                if let Some(priority) = t.kind.priority(hooknum) {
+                    ops.push(NfHookOps {
+                        pf: Family::Ipv4,
+                        hooknum,
+                        priority,
+                        name: "ipt_do_table",
+                        hook: &IptDoTable,
+                        private: i,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl NfHookFn for IptDoTable {
+    fn hook(&self, walk: &mut Walk, skb: &mut Skb, state: &NfHookState) -> NfVerdict {
+        let Some(kind) = walk
+            .world
+            .ns(skb.ns)
+            .netfilter
+            .tables
+            .get(state.private)
+            .map(|t| t.kind)
+        else {
+            return NfVerdict::Accept;
+        };
+        let (iif, oif) = (state.indev, state.outdev);
+        let Some(w) = walk.ipt_walk(skb, state.hook, kind, iif, oif) else {
+            return NfVerdict::Accept;
+        };
+        walk.record_walk(skb, &w, state.priority, iif, oif);
+        skb.mark = w.mark;
+        match &w.verdict {
+            Final::Accept => NfVerdict::Accept,
+            Final::Drop => {
+                NfVerdict::Drop(walk.rule_fate(skb, &w, oif.or(iif), DispositionKind::Dropped))
+            }
+            Final::Reject { with } => {
+                walk.reject(skb, with);
+                NfVerdict::Drop(walk.rule_fate(skb, &w, oif.or(iif), DispositionKind::Rejected))
+            }
+        }
+    }
+}
+
+/// What rules see of the namespace around them.
+struct NsEnv<'a> {
+    routes: &'a [crate::net::Route],
+    ipsets: &'a [crate::netfilter::ipset::IpSet],
+    xt: &'a mut XtState,
+    rng: &'a mut ChaCha8Rng,
+    choices: &'a mut Choices,
+    now: u64,
+    /// Where in the ruleset the walk is, to name random choices.
+    place: String,
+}
+
+impl RuleEnv for NsEnv<'_> {
+    /// `inet_addr_type`: zeronet/limited broadcast, multicast, then the local table.
+    fn addr_type(&self, ip: Ipv4Addr) -> AddrType {
+        if ip.is_unspecified() || ip.is_broadcast() {
+            return AddrType::Broadcast;
+        }
+        if ip.is_multicast() {
+            return AddrType::Multicast;
+        }
+        match route::lookup(self.routes, ip) {
+            Some(r) if r.table == crate::net::RouteTable::Local => match r.rtype {
+                crate::net::RouteType::Local => AddrType::Local,
+                crate::net::RouteType::Broadcast => AddrType::Broadcast,
+                crate::net::RouteType::Unicast => AddrType::Unicast,
+            },
+            _ => AddrType::Unicast,
+        }
+    }
+
+    /// xt_set: the namespace's set by name (ipsets are per network namespace).
+    fn in_set(&self, name: &str, dirs: &[bool], meta: &PacketMeta) -> Option<bool> {
+        let set = self.ipsets.iter().find(|s| s.name == name)?;
+        Some(set.test(meta.ip, dirs))
+    }
+
+    /// xt_recent: `--set` adds or refreshes; `--rcheck` asks whether seen within `--seconds`;
+    /// `--update` is rcheck plus a refresh; `--remove` deletes. `--reap` drops stale entries.
+    fn recent(&mut self, r: &Recent, addr: Ipv4Addr) -> bool {
+        let list = self.xt.recent.entry(r.name.clone()).or_default();
+        let fresh = |seen: u64| {
+            r.seconds
+                .is_none_or(|s| self.now.saturating_sub(seen) <= u64::from(s))
+        };
+        match r.cmd {
+            RecentCmd::Set => {
+                list.insert(addr, self.now);
+                true
+            }
+            RecentCmd::Rcheck | RecentCmd::Update => {
+                if r.reap {
+                    list.retain(|_, seen| fresh(*seen));
+                }
+                let hit = list.get(&addr).is_some_and(|seen| fresh(*seen));
+                if hit && r.cmd == RecentCmd::Update {
+                    list.insert(addr, self.now);
+                }
+                hit
+            }
+            RecentCmd::Remove => list.remove(&addr).is_some(),
+        }
+    }
+
+    fn random(&mut self, stored: u32) -> bool {
+        let what = format!(
+            "{}: statistic probability {:.11}",
+            self.place,
+            f64::from(stored) / 2147483648.0
+        );
+        self.choices.statistic(self.rng, stored, what)
+    }
+
+    fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool {
+        let c = self
+            .xt
+            .nth
+            .entry(key.to_string())
+            .or_insert_with(|| crate::netfilter::eval::nth_start(every, packet));
+        crate::netfilter::eval::nth_step(c, every, packet)
+    }
+}
+
+impl Walk<'_> {
+    /// Walk one table at a hook for the packet.
+    pub(super) fn ipt_walk(
+        &mut self,
+        skb: &Skb,
+        hook: Hook,
+        kind: TableKind,
+        iif: Option<IfIndex>,
+        oif: Option<IfIndex>,
+    ) -> Option<TableWalk> {
+        let ip = skb.ipv4()?.clone();
+        let names = |d: Option<IfIndex>| d.map(|d| self.dev_name(skb.ns, d));
+        let (iif_n, oif_n, pin, pout) = (
+            names(iif),
+            names(oif),
+            names(skb.physin),
+            names(skb.physout),
+        );
+        let ct = self.ct_view(skb);
+        let place = format!("{} {} {}", self.ns_name(skb.ns), kind.name(), hook.chain());
+        let ipvs_vs = self.ipvs_request_of(skb);
+        let meta = PacketMeta {
+            ip: &ip,
+            iif: iif_n.as_deref(),
+            oif: oif_n.as_deref(),
+            physin: pin.as_deref(),
+            physout: pout.as_deref(),
+            mark: skb.mark,
+            ct,
+            ipvs_property: skb.ipvs_property,
+            ipvs_vs,
+        };
+        // Disjoint borrows: the table and routes are read, the xt state, RNG and choices written.
+        let Walk { world, choices, .. } = self;
+        let now = world.now;
+        let crate::net::World { netns, rng, .. } = &mut **world;
+        let Netns {
+            netfilter,
+            xt,
+            routes,
+            ipsets,
+            ..
+        } = &mut netns[skb.ns.0];
+        let table = netfilter.table(kind)?;
+        let mut env = NsEnv {
+            routes,
+            ipsets,
+            xt,
+            rng,
+            choices,
+            now,
+            place,
+        };
+        Some(walk_table(table, hook, &meta, &mut env))
+    }
+
+    /// Conntrack's view of the packet for `-m conntrack`.
+    fn ct_view(&self, skb: &Skb) -> Option<CtView> {
+        let r = skb.ct?;
+        if r.state == CtState::Invalid {
+            return Some(CtView {
+                state: CtState::Invalid,
+                orig_dst: Ipv4Addr::UNSPECIFIED,
+                orig_dport: 0,
+                dnat: false,
+                snat: false,
+                reply: false,
+            });
+        }
+        let c = self.world.ns(skb.ns).conntrack.as_ref()?.get(r.id)?;
+        Some(CtView {
+            state: r.state,
+            orig_dst: c.orig.dst,
+            orig_dport: c.orig.dport,
+            dnat: c.dnat(),
+            snat: c.snat(),
+            reply: r.dir == Dir::Reply,
+        })
+    }
+
+    /// One step per rule that matched, and one for the policy when it decided.
+    pub(super) fn record_walk(
+        &mut self,
+        skb: &Skb,
+        w: &TableWalk,
+        prio: i32,
+        iif: Option<IfIndex>,
+        oif: Option<IfIndex>,
+    ) {
+        let (iif_n, oif_n) = (
+            iif.map(|d| self.dev_name(skb.ns, d)),
+            oif.map(|d| self.dev_name(skb.ns, d)),
+        );
+        let last = w.hits.len().saturating_sub(1);
+        for (i, h) in w.hits.iter().enumerate() {
+            let verdict = (i == last).then_some(match w.verdict {
+                Final::Accept => crate::netfilter::Verdict::Accept,
+                _ => crate::netfilter::Verdict::Drop,
+            });
+            let what = if h.position == 0 {
+                format!(
+                    "{} {} (priority {prio}): no rule decided; {}",
+                    w.table.name(),
+                    h.chain,
+                    h.action.describe()
+                )
+            } else {
+                let comment = h
+                    .comment
+                    .as_ref()
+                    .map(|c| format!(" \"{c}\""))
+                    .unwrap_or_default();
+                format!(
+                    "{} {} rule {}{comment}: {}",
+                    w.table.name(),
+                    h.chain,
+                    h.position,
+                    h.action.describe()
+                )
+            };
+            let nf = NfStep {
+                hook: w.hook,
+                table: w.table,
+                chain: h.chain.clone(),
+                position: h.position,
+                rule: h.rule.clone(),
+                comment: h.comment.clone(),
+                action: h.action.describe(),
+                verdict,
+                iif: iif_n.clone(),
+                oif: oif_n.clone(),
+                mark: h.mark,
+                evaluated: if i == last { w.evaluated } else { 0 },
+            };
+            self.nf_step(skb, oif.or(iif), nf, what);
+        }
+    }
+
+    /// The end of the walk when a rule dropped or rejected the packet: name the rule.
+    fn rule_fate(
+        &self,
+        skb: &Skb,
+        w: &TableWalk,
+        dev: Option<IfIndex>,
+        kind: DispositionKind,
+    ) -> Disposition {
+        let by = match w.hits.last() {
+            Some(h) if h.position == 0 => format!("the policy of {} {}", w.table.name(), h.chain),
+            Some(h) => format!(
+                "{} {} rule {}: {}",
+                w.table.name(),
+                h.chain,
+                h.position,
+                h.rule
+            ),
+            None => format!("the {} table", w.table.name()),
+        };
+        let what = if kind == DispositionKind::Rejected {
+            "rejected"
+        } else {
+            "dropped"
+        };
+        self.fate(skb, dev, kind, format!("{what} by {by}"))
+    }
+
+    /// REJECT: `--reject-with tcp-reset` answers with a RST, anything else with an ICMP error.
+    fn reject(&mut self, skb: &Skb, with: &str) {
+        use crate::wire::IcmpMessage;
+        let code = match with {
+            "tcp-reset" => return self.tcp_reset(skb),
+            "icmp-net-unreachable" => 0,
+            "icmp-host-unreachable" => 1,
+            "icmp-proto-unreachable" => 2,
+            "icmp-net-prohibited" => 9,
+            "icmp-host-prohibited" => 10,
+            "icmp-admin-prohibited" => 13,
+            _ => 3,
+        };
+        self.icmp_error(
+            skb,
+            IcmpMessage::DestUnreachable {
+                code,
+                next_hop_mtu: 0,
+            },
+        );
+    }
+}
