@@ -89,8 +89,8 @@ struct NsEnv<'a> {
     rng: &'a mut ChaCha8Rng,
     choices: &'a mut Choices,
     now: u64,
-    /// Where in the ruleset the walk is, to name random choices.
-    place: String,
+    /// Where in the ruleset the walk is (namespace, table, hook), to name random choices.
+    place: (&'a str, TableKind, Hook),
 }
 
 impl RuleEnv for NsEnv<'_> {
@@ -146,9 +146,11 @@ impl RuleEnv for NsEnv<'_> {
     }
 
     fn random(&mut self, stored: u32) -> bool {
+        let (ns, table, hook) = self.place;
         let what = format!(
-            "{}: statistic probability {:.11}",
-            self.place,
+            "{ns} {} {}: statistic probability {:.11}",
+            table.name(),
+            hook.chain(),
             f64::from(stored) / 2147483648.0
         );
         self.choices.statistic(self.rng, stored, what)
@@ -174,7 +176,7 @@ impl Walk<'_> {
         iif: Option<IfIndex>,
         oif: Option<IfIndex>,
     ) -> Option<TableWalk> {
-        let ip = skb.ipv4()?.clone();
+        let ip = skb.ipv4()?;
         let names = |d: Option<IfIndex>| d.map(|d| self.dev_name(skb.ns, d));
         let (iif_n, oif_n, pin, pout) = (
             names(iif),
@@ -183,10 +185,9 @@ impl Walk<'_> {
             names(skb.physout),
         );
         let ct = self.ct_view(skb);
-        let place = format!("{} {} {}", self.ns_name(skb.ns), kind.name(), hook.chain());
         let ipvs_vs = self.ipvs_request_of(skb);
         let meta = PacketMeta {
-            ip: &ip,
+            ip,
             iif: iif_n.as_deref(),
             oif: oif_n.as_deref(),
             physin: pin.as_deref(),
@@ -201,6 +202,7 @@ impl Walk<'_> {
         let now = world.now;
         let crate::net::World { netns, rng, .. } = &mut **world;
         let Netns {
+            name,
             netfilter,
             xt,
             routes,
@@ -215,7 +217,7 @@ impl Walk<'_> {
             rng,
             choices,
             now,
-            place,
+            place: (name, kind, hook),
         };
         Some(walk_table(table, hook, &meta, &mut env))
     }
