@@ -90,8 +90,8 @@ pub enum Command {
     Test {
         /// Scenario files or folders (searched recursively); default ./scenarios.
         paths: Vec<PathBuf>,
-        #[arg(long, short, value_enum, default_value_t = crate::test_cmd::TestFormat::Text)]
-        format: crate::test_cmd::TestFormat,
+        #[arg(long, short, value_enum, default_value_t = crate::cmd::test::TestFormat::Text)]
+        format: crate::cmd::test::TestFormat,
         /// Write each scenario's golden trace (NAME.golden beside NAME.yaml) instead of
         /// comparing it.
         #[arg(long)]
@@ -283,11 +283,11 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 ));
             };
             let s = load(&scenario)?;
-            let sel = crate::trace_cmd::Selection {
+            let sel = crate::cmd::trace::Selection {
                 packet: packet.as_deref(),
                 flow: flow.as_deref(),
             };
-            let out = crate::trace_cmd::trace(&s, &sel, seed, format, explain, all_outcomes)?;
+            let out = crate::cmd::trace::trace(&s, &sel, seed, format, explain, all_outcomes)?;
             Ok(Output::Text(out))
         }
         Command::Pcap {
@@ -298,11 +298,11 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             seed,
         } => {
             let s = load(&scenario)?;
-            let sel = crate::trace_cmd::Selection {
+            let sel = crate::cmd::trace::Selection {
                 packet: packet.as_deref(),
                 flow: flow.as_deref(),
             };
-            let walked = crate::trace_cmd::walk(&s, &sel, seed)?;
+            let walked = crate::cmd::trace::walk(&s, &sel, seed)?;
             let traces: Vec<&Trace> = walked.iter().flat_map(|w| w.traces()).collect();
             let bytes = pcap::render_many(&traces).map_err(|e| Failure {
                 message: format!("error: cannot build the capture: {e}"),
@@ -335,10 +335,10 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             } else {
                 paths
             };
-            let cases = crate::test_cmd::run(&paths, bless, seed)?;
-            let text = crate::test_cmd::render(&cases, format);
+            let cases = crate::cmd::test::run(&paths, bless, seed)?;
+            let text = crate::cmd::test::render(&cases, format);
             Ok(Output::Report {
-                ok: !crate::test_cmd::failed(&cases),
+                ok: !crate::cmd::test::failed(&cases),
                 text,
             })
         }
@@ -445,8 +445,8 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
         } => {
             let s = load(&scenario)?;
             let out = match action {
-                LabAction::Up => crate::lab_cmd::lab_up(&s, seed)?,
-                LabAction::Down => crate::lab_cmd::lab_down(&s)?,
+                LabAction::Up => crate::cmd::lab::lab_up(&s, seed)?,
+                LabAction::Down => crate::cmd::lab::lab_down(&s)?,
             };
             Ok(Output::Text(out))
         }
@@ -463,7 +463,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             {
                 return Err(no_packet_or_flow(&s, p));
             }
-            let (text, ok) = crate::lab_cmd::verify(&s, packet.as_deref(), seed, keep)?;
+            let (text, ok) = crate::cmd::lab::verify(&s, packet.as_deref(), seed, keep)?;
             Ok(Output::Report { text, ok })
         }
         Command::Compare {
@@ -474,7 +474,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             format,
             seed,
         } => {
-            let modes = crate::compare_cmd::parse_modes(&proxy_modes)?;
+            let modes = crate::cmd::compare::parse_modes(&proxy_modes)?;
             let s = load(&scenario)?;
             if let Some(p) = &packet
                 && s.packet(p).is_none()
@@ -486,7 +486,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             {
                 return Err(no_packet_or_flow(&s, f));
             }
-            let (text, ok) = crate::compare_cmd::run(
+            let (text, ok) = crate::cmd::compare::run(
                 &s,
                 &modes,
                 packet.as_deref(),
