@@ -1,7 +1,8 @@
 //! `kpath compare`: one scenario in each kube-proxy mode, side by side. `kpath_sim::compare`
 //! walks and measures; this file lays the numbers out.
 
-use crate::cli::{Failure, Format, usage};
+use crate::args::Format;
+use crate::failure::{Failure, usage};
 use kpath_sim::compare::{Comparison, compare, mode_name};
 use kpath_sim::scenario::{ProxyMode, Scenario};
 use std::fmt::Write as _;

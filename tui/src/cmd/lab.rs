@@ -3,7 +3,7 @@
 //! (`nft monitor trace`, captures) with kpath's trace. Everything it creates carries the
 //! scenario's prefix and lives in its own namespaces; nothing touches the host's namespace.
 
-use crate::cli::{Failure, usage};
+use crate::failure::{Failure, usage};
 use kpath_sim::k8s::build_world;
 use kpath_sim::lab::compare::{self, Evidence};
 use kpath_sim::lab::{self, Cmd};

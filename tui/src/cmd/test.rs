@@ -2,20 +2,14 @@
 //! report one line per case and a closing `N passed, N failed[, N skipped]` line, as text,
 //! JSON or JUnit XML.
 
-use crate::cli::{Failure, usage};
+use crate::args::TestFormat;
+use crate::failure::{Failure, usage};
 use kpath_sim::check::{CaseResult, Mismatch, check_flow, check_packet};
 use kpath_sim::k8s::build_world;
 use kpath_sim::scenario::{Scenario, load_scenario};
 use kpath_sim::trace::text;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum TestFormat {
-    Text,
-    Json,
-    Junit,
-}
 
 /// One reported case: a packet's or flow's expectations, a golden trace, or a scenario that
 /// failed to load.

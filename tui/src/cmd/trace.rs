@@ -1,7 +1,8 @@
 //! `kpath trace` and `kpath pcap` for scenarios: pick the packets and flows, ask `kpath_sim`
 //! to walk them (once, or every possible outcome), and render what it returns.
 
-use crate::cli::{Failure, Format, usage};
+use crate::args::Format;
+use crate::failure::{Failure, usage};
 use kpath_sim::engine::{Outcome, flow_outcomes, packet_outcomes, run_flow};
 use kpath_sim::k8s::build_world;
 use kpath_sim::net::World;
