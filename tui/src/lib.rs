@@ -2,7 +2,6 @@
 //! `kpath_sim` and shows what it returns; nothing here decides a packet's fate.
 
 pub mod args;
-pub mod cli;
 pub mod cmd;
 pub mod failure;
 pub mod tui;

@@ -1,6 +1,6 @@
 use clap::Parser;
 use kpath::args::Cli;
-use kpath::cli::run;
+use kpath::cmd::run;
 use kpath::failure::Output;
 use std::io::Write;
 use std::process::ExitCode;

@@ -3,7 +3,7 @@
 //! JSON or JUnit XML.
 
 use crate::args::TestFormat;
-use crate::failure::{Failure, usage};
+use crate::failure::{Failure, Output, usage};
 use kpath_sim::check::{CaseResult, Mismatch, check_flow, check_packet};
 use kpath_sim::k8s::build_world;
 use kpath_sim::scenario::{Scenario, load_scenario};
@@ -198,6 +198,26 @@ fn case_of(file: &str, r: CaseResult) -> Case {
         status,
         details,
     }
+}
+
+/// `kpath test`.
+pub fn command(
+    paths: Vec<PathBuf>,
+    format: TestFormat,
+    bless: bool,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    };
+    let cases = run(&paths, bless, seed)?;
+    let text = render(&cases, format);
+    Ok(Output::Report {
+        ok: !failed(&cases),
+        text,
+    })
 }
 
 /// Run everything; returns the cases.
