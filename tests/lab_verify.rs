@@ -174,7 +174,7 @@ fn a_different_fate_or_header_shows_as_a_difference() {
 /// saying why, where the machine has neither.
 #[test]
 fn every_scenario_agrees_with_the_live_kernel() {
-    if let Some(why) = kpath::lab_cmd::unavailable() {
+    if let Some(why) = kpath::cmd::lab::unavailable() {
         eprintln!("skipped: {why}");
         return;
     }
@@ -189,10 +189,10 @@ fn every_scenario_agrees_with_the_live_kernel() {
     let mut failures = Vec::new();
     for f in &files {
         let s = load_scenario(f).unwrap_or_else(|e| panic!("{e}"));
-        if kpath::lab_cmd::ipvs_refusal(&s).is_some() {
+        if kpath::cmd::lab::ipvs_refusal(&s).is_some() {
             continue; // no IPVS in the lab's kernel: refused_ipvs_scenarios covers these
         }
-        let (report, ok) = kpath::lab_cmd::verify(&s, None, None, false)
+        let (report, ok) = kpath::cmd::lab::verify(&s, None, None, false)
             .unwrap_or_else(|e| panic!("{}: {}", f.display(), e.message));
         if !ok {
             failures.push(report);
@@ -207,10 +207,10 @@ fn every_scenario_agrees_with_the_live_kernel() {
 fn ipvs_scenarios_are_refused_by_the_lab_with_the_reason() {
     let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/ipvs-clusterip.yaml");
     let s = load_scenario(&f).unwrap_or_else(|e| panic!("{e}"));
-    let e = kpath::lab_cmd::verify(&s, None, None, false).expect_err("IPVS is not verifiable");
+    let e = kpath::cmd::lab::verify(&s, None, None, false).expect_err("IPVS is not verifiable");
     assert_eq!(e.status, 2);
     assert!(e.message.contains("IPVS mode"), "{}", e.message);
     assert!(e.message.contains("docs/design/ipvs.md"), "{}", e.message);
-    let e = kpath::lab_cmd::lab_up(&s, None).expect_err("nor buildable");
+    let e = kpath::cmd::lab::lab_up(&s, None).expect_err("nor buildable");
     assert!(e.message.contains("IPVS mode"), "{}", e.message);
 }

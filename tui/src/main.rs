@@ -1,5 +1,7 @@
 use clap::Parser;
-use kpath::cli::{Cli, Output, run};
+use kpath::args::Cli;
+use kpath::cmd::run;
+use kpath::failure::Output;
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -8,11 +8,11 @@
 pub mod conntrack;
 pub mod eval;
 pub mod ipset;
-mod parse;
+mod restore;
 pub mod rule;
 mod table;
 
-pub use parse::parse_iptables_save;
+pub use restore::parse_iptables_save;
 pub use rule::{Match, Rule, Target};
 pub use table::{Chain, Table, Verdict};
 
@@ -168,9 +168,6 @@ impl Netfilter {
         v
     }
 }
-
-#[cfg(test)]
-mod tests_parse;
 
 #[cfg(test)]
 mod tests {

@@ -2,20 +2,14 @@
 //! report one line per case and a closing `N passed, N failed[, N skipped]` line, as text,
 //! JSON or JUnit XML.
 
-use crate::cli::{Failure, usage};
+use crate::args::TestFormat;
+use crate::failure::{Failure, Output, usage};
 use kpath_sim::check::{CaseResult, Mismatch, check_flow, check_packet};
 use kpath_sim::k8s::build_world;
 use kpath_sim::scenario::{Scenario, load_scenario};
 use kpath_sim::trace::text;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum TestFormat {
-    Text,
-    Json,
-    Junit,
-}
 
 /// One reported case: a packet's or flow's expectations, a golden trace, or a scenario that
 /// failed to load.
@@ -204,6 +198,26 @@ fn case_of(file: &str, r: CaseResult) -> Case {
         status,
         details,
     }
+}
+
+/// `kpath test`.
+pub fn command(
+    paths: Vec<PathBuf>,
+    format: TestFormat,
+    bless: bool,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    };
+    let cases = run(&paths, bless, seed)?;
+    let text = render(&cases, format);
+    Ok(Output::Report {
+        ok: !failed(&cases),
+        text,
+    })
 }
 
 /// Run everything; returns the cases.

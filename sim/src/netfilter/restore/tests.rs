@@ -1,9 +1,9 @@
 //! The iptables-save reader and printer: real dumps round-trip byte for byte, and every
 //! bad line is an error that names it.
 
-use super::eval::*;
-use super::rule::*;
-use super::*;
+use crate::netfilter::eval::*;
+use crate::netfilter::rule::*;
+use crate::netfilter::*;
 use crate::wire::{Ipv4, L4, Tcp, TcpFlags};
 use std::net::Ipv4Addr;
 

@@ -1,10 +1,38 @@
 //! `kpath compare`: one scenario in each kube-proxy mode, side by side. `kpath_sim::compare`
 //! walks and measures; this file lays the numbers out.
 
-use crate::cli::{Failure, Format, usage};
+use crate::args::Format;
+use crate::cmd::shared::{load, no_packet_or_flow};
+use crate::failure::{Failure, Output, usage};
 use kpath_sim::compare::{Comparison, compare, mode_name};
 use kpath_sim::scenario::{ProxyMode, Scenario};
 use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// `kpath compare`.
+pub fn command(
+    scenario: PathBuf,
+    proxy_modes: String,
+    packet: Option<String>,
+    flow: Option<String>,
+    format: Format,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let modes = parse_modes(&proxy_modes)?;
+    let s = load(&scenario)?;
+    if let Some(p) = &packet
+        && s.packet(p).is_none()
+    {
+        return Err(no_packet_or_flow(&s, p));
+    }
+    if let Some(f) = &flow
+        && !s.flows.iter().any(|x| &x.name.value == f)
+    {
+        return Err(no_packet_or_flow(&s, f));
+    }
+    let (text, ok) = run(&s, &modes, packet.as_deref(), flow.as_deref(), seed, format)?;
+    Ok(Output::Report { text, ok })
+}
 
 /// Parse `iptables,ipvs`.
 pub fn parse_modes(text: &str) -> Result<Vec<ProxyMode>, Failure> {

@@ -1677,3 +1677,6 @@ fn tcp_flag_list(ctx: &Ctx, v: &Tok) -> Result<u8, InputError> {
             })
     })
 }
+
+#[cfg(test)]
+mod tests;

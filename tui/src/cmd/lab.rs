@@ -3,7 +3,9 @@
 //! (`nft monitor trace`, captures) with kpath's trace. Everything it creates carries the
 //! scenario's prefix and lives in its own namespaces; nothing touches the host's namespace.
 
-use crate::cli::{Failure, usage};
+use crate::args::LabAction;
+use crate::cmd::shared::{load, no_packet_or_flow};
+use crate::failure::{Failure, Output, usage};
 use kpath_sim::k8s::build_world;
 use kpath_sim::lab::compare::{self, Evidence};
 use kpath_sim::lab::{self, Cmd};
@@ -14,6 +16,7 @@ use kpath_sim::trace::Trace;
 use kpath_sim::wire::IpProtocol;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,6 +227,16 @@ fn build_lab(s: &Scenario, seed: Option<u64>) -> Result<(World, String, Arc<Atom
     Ok((w, prefix, stop))
 }
 
+/// `kpath lab up|down`.
+pub fn command(action: LabAction, scenario: PathBuf, seed: Option<u64>) -> Result<Output, Failure> {
+    let s = load(&scenario)?;
+    let out = match action {
+        LabAction::Up => lab_up(&s, seed)?,
+        LabAction::Down => lab_down(&s)?,
+    };
+    Ok(Output::Text(out))
+}
+
 /// `kpath lab up`.
 pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
     let (w, prefix, _) = build_lab(s, seed)?;
@@ -313,6 +326,24 @@ impl Drop for Procs {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `kpath verify` from the command line: the packet or flow asked for must be the scenario's.
+pub fn verify_command(
+    scenario: PathBuf,
+    packet: Option<String>,
+    keep: bool,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let s = load(&scenario)?;
+    if let Some(p) = &packet
+        && s.packet(p).is_none()
+        && !s.flows.iter().any(|f| &f.name.value == p)
+    {
+        return Err(no_packet_or_flow(&s, p));
+    }
+    let (text, ok) = verify(&s, packet.as_deref(), seed, keep)?;
+    Ok(Output::Report { text, ok })
 }
 
 /// `kpath verify`: every packet of the scenario through the real kernel and through kpath.

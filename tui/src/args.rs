@@ -1,0 +1,220 @@
+//! Command-line arguments: the clap types and their value parsers. What each command does
+//! is in cmd/, one file per command.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kpath_sim::wire::IpProtocol;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kpath",
+    version,
+    about = "Watch a packet cross Linux and Kubernetes networking, step by step, offline"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Trace a packet of a scenario through the simulated kernel, one step per kernel stage.
+    Trace {
+        /// The scenario file (YAML).
+        #[arg(required_unless_present = "iptables_save")]
+        scenario: Option<PathBuf>,
+        /// Rules-only mode: an iptables-save dump from a node, instead of a scenario.
+        #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
+        iptables_save: Option<PathBuf>,
+        /// Rules-only mode: the packet's source address.
+        #[arg(long, value_name = "IP", value_parser = parse_ipv4)]
+        src: Option<std::net::Ipv4Addr>,
+        /// Rules-only mode: the destination, IP:PORT.
+        #[arg(long, value_name = "IP:PORT")]
+        dst: Option<String>,
+        /// Rules-only mode: the protocol.
+        #[arg(long, default_value = "tcp", value_parser = parse_proto())]
+        proto: IpProtocol,
+        /// Rules-only mode: an address of the node (repeat for each); decides
+        /// `-m addrtype LOCAL` and whether the packet is for the node.
+        #[arg(long = "local-ip", value_name = "IP", value_parser = parse_ipv4)]
+        local_ips: Vec<std::net::Ipv4Addr>,
+        /// Rules-only mode: the node's ipsets (`ipset save` or `ipset list`), for `-m set` rules.
+        #[arg(long, value_name = "FILE", requires = "iptables_save")]
+        ipset_save: Option<PathBuf>,
+        /// Rules-only mode: the node's IPVS table (`ipvsadm-save -n`), for kube-proxy's
+        /// IPVS mode: a packet for a virtual service goes on to each real server the
+        /// scheduler can pick.
+        #[arg(long, value_name = "FILE", requires = "iptables_save")]
+        ipvsadm_save: Option<PathBuf>,
+        /// The packet to send (its `name:` in the scenario). With neither --packet nor
+        /// --flow, every packet and flow of the scenario.
+        #[arg(long, short, conflicts_with = "flow")]
+        packet: Option<String>,
+        /// The flow to run: every packet of a connection or exchange, replies included.
+        #[arg(long)]
+        flow: Option<String>,
+        /// List every possible outcome of the random choices (kube-proxy's endpoint pick)
+        /// with its probability, instead of the one the seed picks.
+        #[arg(long)]
+        all_outcomes: bool,
+        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print each step's plain-words explanation (text format).
+        #[arg(long, short)]
+        explain: bool,
+        /// Seed of the world's RNG; overrides the scenario's `seed:`.
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Write the packet's journey as a pcapng capture: one interface per link it crossed.
+    Pcap {
+        scenario: PathBuf,
+        /// The packet to capture.
+        #[arg(long, short, required_unless_present = "flow", conflicts_with = "flow")]
+        packet: Option<String>,
+        /// Or a whole flow: every packet of it in one capture.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Where to write the capture.
+        #[arg(long, short)]
+        output: PathBuf,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Check every expectation of the scenarios (and their golden traces).
+    Test {
+        /// Scenario files or folders (searched recursively); default ./scenarios.
+        paths: Vec<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = TestFormat::Text)]
+        format: TestFormat,
+        /// Write each scenario's golden trace (NAME.golden beside NAME.yaml) instead of
+        /// comparing it.
+        #[arg(long)]
+        bless: bool,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Print the Linux state of a node or pod as `ip`, `bridge`, `sysctl` and `ss` print it.
+    Show {
+        scenario: PathBuf,
+        /// A node's host namespace.
+        #[arg(long, conflicts_with = "pod")]
+        node: Option<String>,
+        /// A pod's namespace, as NAMESPACE/NAME.
+        #[arg(long)]
+        pod: Option<String>,
+        /// Print the node's netfilter rules as `iptables-save` prints them instead.
+        #[arg(long, conflicts_with = "ipvs")]
+        iptables: bool,
+        /// Print what kube-proxy in IPVS mode programs on the node for this scenario's
+        /// Services: `ipvsadm -Ln`, `ipvsadm-save -n`, `ipset save` and its iptables rules.
+        #[arg(long, conflicts_with = "pod")]
+        ipvs: bool,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Step through a scenario's packets in the terminal, forward and back (`?` lists the keys).
+    Tui {
+        scenario: PathBuf,
+        /// Start with this packet or flow (its `name:`); every one can be picked with `t`.
+        #[arg(long, short)]
+        packet: Option<String>,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Build a scenario for real out of network namespaces (needs root), to explore with
+    /// ping, tcpdump and iptables-save beside kpath's trace.
+    Lab {
+        #[arg(value_enum)]
+        action: LabAction,
+        scenario: PathBuf,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Send the scenario's packets through the real kernel in a lab (needs root) and
+    /// compare the kernel's rule-by-rule path, fate, arrival and VXLAN headers with kpath's.
+    Verify {
+        scenario: PathBuf,
+        /// Only this packet or flow (its `name:`); default every packet and flow.
+        #[arg(long, short)]
+        packet: Option<String>,
+        /// Leave the lab up afterwards, to look around (remove it with `kpath lab down`).
+        #[arg(long)]
+        keep: bool,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+    /// Walk the scenario's packets in each kube-proxy mode and show them side by side:
+    /// fate, where the destination was translated and by which hook, rules matched and
+    /// looked at, and the endpoints every outcome reaches. Exit status 1 when the modes
+    /// reach different endpoints.
+    Compare {
+        scenario: PathBuf,
+        /// The modes, comma-separated.
+        #[arg(long, value_name = "MODES", default_value = "iptables,ipvs")]
+        proxy_modes: String,
+        /// Only this packet (its `name:`).
+        #[arg(long, short, conflicts_with = "flow")]
+        packet: Option<String>,
+        /// Only this flow (its `name:`); its first packet is compared.
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
+}
+
+/// `--seed N`: clap's own message for `abc` ("invalid digit found in string") names no
+/// range, and `-1` was taken for an unknown flag; both now say what a seed is.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.parse::<u64>().map_err(|_| {
+        format!(
+            "`{text}` is not a seed\n  = hint: a seed is a whole number from 0 to {}",
+            u64::MAX
+        )
+    })
+}
+
+/// `--src`/`--local-ip`: clap's "invalid IPv4 address syntax" says neither what was
+/// expected nor that IPv6 and names are not taken.
+fn parse_ipv4(text: &str) -> Result<std::net::Ipv4Addr, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "`{text}` is not an IPv4 address\n  = hint: four numbers from 0 to 255, e.g. 10.244.1.2 (kpath models IPv4 only; no host names)"
+        )
+    })
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LabAction {
+    /// Create the namespaces, links, routes and rules of the scenario.
+    Up,
+    /// Remove them again.
+    Down,
+}
+
+/// `--proto`: the protocols kpath sends, by name.
+fn parse_proto() -> impl clap::builder::TypedValueParser<Value = IpProtocol> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["tcp", "udp", "icmp"]).map(|p| match p.as_str() {
+        "udp" => IpProtocol::Udp,
+        "icmp" => IpProtocol::Icmp,
+        _ => IpProtocol::Tcp,
+    })
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Text,
+    Json,
+    Junit,
+}

@@ -1,0 +1,99 @@
+//! Reading a node's dump files for rules-only mode: bounded in size, text only, and a bad
+//! byte located as every other error is.
+
+use crate::failure::Failure;
+use kpath_sim::scenario::ScenarioError;
+
+/// Read a dump file, refusing one too large to be a node's dump, a directory, and bytes
+/// that are not UTF-8 text (located, not read lossily: a stray byte would otherwise turn
+/// into a word no rule has).
+pub(super) fn read_dump(file: &std::path::Path) -> Result<(String, String), Failure> {
+    use std::io::Read;
+    let name = file.display().to_string();
+    let limit = kpath_sim::scenario::MAX_SCENARIO_BYTES;
+    let cannot = |e: std::io::Error| -> Failure {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "check the path; save the dump on the node with e.g. `iptables-save > node.rules`"
+            }
+            std::io::ErrorKind::PermissionDenied => "the file is not readable by you",
+            _ => "give the dump file itself",
+        };
+        ScenarioError::whole_file(&name, format!("cannot read {name}: {e}"))
+            .with_hint(hint)
+            .into()
+    };
+    let meta = std::fs::metadata(file).map_err(cannot)?;
+    if meta.is_dir() {
+        return Err(
+            ScenarioError::whole_file(&name, format!("{name} is a directory, not a dump"))
+                .with_hint("give the dump file itself, e.g. node.rules")
+                .into(),
+        );
+    }
+    let too_large = |size: String| -> Failure {
+        ScenarioError::whole_file(
+            &name,
+            format!("{name} is {size} bytes; dumps are limited to {limit} bytes"),
+        )
+        .with_hint("give the dump of one node")
+        .into()
+    };
+    if meta.len() > limit {
+        return Err(too_large(meta.len().to_string()));
+    }
+    // At most limit + 1 bytes, whatever the metadata said: a FIFO, /dev/zero or a file
+    // still growing has no size to check first, and memory stays bounded.
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(format!("more than {limit}")));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|e| not_utf8(&name, e.as_bytes(), e.utf8_error()))?;
+    Ok((name, text))
+}
+
+/// Bytes that are not UTF-8, located: the first bad byte's offset as line:column (columns
+/// count characters, as every other error does), the line shown with the bad bytes as U+FFFD.
+fn not_utf8(name: &str, bytes: &[u8], e: std::str::Utf8Error) -> Failure {
+    let at = e.valid_up_to();
+    // Everything before `at` is valid UTF-8.
+    let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    let line_end = bytes[at..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |p| at + p);
+    // The shown line: control characters (binary files are full of them) would drive the
+    // terminal, so they show as U+FFFD too (one character each: the column stays right).
+    let source_line: String = String::from_utf8_lossy(&bytes[line_start..line_end])
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let err = ScenarioError {
+        file: name.to_string(),
+        line,
+        column,
+        message: format!(
+            "{name} is not UTF-8 text: byte 0x{:02x} at offset {at} is not valid UTF-8",
+            bytes[at]
+        ),
+        source_line,
+        width: 1,
+        hint: Some(
+            "iptables-save, ipset and ipvsadm-save print plain text; is this a compressed or binary file, or a dump saved in another encoding?".into(),
+        ),
+    };
+    err.into()
+}

@@ -1,0 +1,97 @@
+//! The commands, one file each. Each command loads a scenario, asks `kpath_sim` for a world
+//! or a trace, and returns what to print; it decides nothing itself. `run` calls the one the
+//! command line names. What several commands need lives in its own file (shared.rs; walk.rs
+//! for trace and pcap), so no command imports another, nor this file that imports them all.
+
+pub mod compare;
+mod dump;
+pub mod lab;
+pub mod pcap;
+pub mod rules;
+mod shared;
+pub mod show;
+pub mod test;
+pub mod trace;
+pub mod tui;
+pub mod walk;
+
+use crate::args::{Cli, Command};
+use crate::failure::{Failure, Output};
+
+pub fn run(cli: Cli) -> Result<Output, Failure> {
+    match cli.command {
+        Command::Trace {
+            iptables_save: Some(file),
+            src,
+            dst,
+            proto,
+            local_ips,
+            ipset_save,
+            ipvsadm_save,
+            format,
+            ..
+        } => {
+            let dumps = rules::Dumps {
+                iptables: &file,
+                ipsets: ipset_save.as_deref(),
+                ipvs: ipvsadm_save.as_deref(),
+            };
+            rules::command(dumps, src, dst.as_deref(), proto, local_ips, format)
+        }
+        Command::Trace {
+            scenario,
+            packet,
+            flow,
+            all_outcomes,
+            format,
+            explain,
+            seed,
+            ..
+        } => trace::command(scenario, packet, flow, all_outcomes, format, explain, seed),
+        Command::Pcap {
+            scenario,
+            packet,
+            flow,
+            output,
+            seed,
+        } => pcap::command(scenario, packet, flow, output, seed),
+        Command::Test {
+            paths,
+            format,
+            bless,
+            seed,
+        } => test::command(paths, format, bless, seed),
+        Command::Show {
+            scenario,
+            node,
+            pod,
+            iptables,
+            ipvs,
+            seed,
+        } => show::command(scenario, node, pod, iptables, ipvs, seed),
+        Command::Tui {
+            scenario,
+            packet,
+            seed,
+        } => tui::command(scenario, packet, seed),
+        Command::Lab {
+            action,
+            scenario,
+            seed,
+        } => lab::command(action, scenario, seed),
+        Command::Verify {
+            scenario,
+            packet,
+            keep,
+            seed,
+        } => lab::verify_command(scenario, packet, keep, seed),
+        Command::Compare {
+            scenario,
+            proxy_modes,
+            packet,
+            flow,
+            format,
+            seed,
+        } => compare::command(scenario, proxy_modes, packet, flow, format, seed),
+    }
+}

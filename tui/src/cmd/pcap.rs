@@ -1,0 +1,44 @@
+//! `kpath pcap`: the journey of a packet or flow as a pcapng capture, one interface per
+//! link it crossed.
+
+use crate::cmd::shared::load;
+use crate::cmd::walk::{Selection, walk};
+use crate::failure::{Failure, Output};
+use kpath_sim::trace::{Trace, pcap};
+use std::path::PathBuf;
+
+/// `kpath pcap`.
+pub fn command(
+    scenario: PathBuf,
+    packet: Option<String>,
+    flow: Option<String>,
+    output: PathBuf,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let s = load(&scenario)?;
+    let sel = Selection {
+        packet: packet.as_deref(),
+        flow: flow.as_deref(),
+    };
+    let walked = walk(&s, &sel, seed)?;
+    let traces: Vec<&Trace> = walked.iter().flat_map(|w| w.traces()).collect();
+    let bytes = pcap::render_many(&traces).map_err(|e| Failure {
+        message: format!("error: cannot build the capture: {e}"),
+        status: 1,
+    })?;
+    std::fs::write(&output, &bytes).map_err(|e| Failure {
+        message: format!("error: cannot write {}: {e}", output.display()),
+        status: 1,
+    })?;
+    let frames = traces
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter(|s| s.wire.is_some())
+        .count();
+    Ok(Output::Written(format!(
+        "wrote {} ({frames} frames, {} bytes); read it with: tshark -r {} -d udp.port==8472,vxlan",
+        output.display(),
+        bytes.len(),
+        output.display()
+    )))
+}

@@ -1,0 +1,117 @@
+//! `kpath trace --iptables-save FILE`: rules-only mode. A node's iptables-save dump (with
+//! its ipsets and IPVS table if given) and one packet, with every outcome the rules allow.
+
+use crate::args::Format;
+use crate::cmd::dump::read_dump;
+use crate::failure::{Failure, Output, usage};
+use kpath_sim::wire::IpProtocol;
+
+/// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets
+/// and its IPVS table.
+pub struct Dumps<'a> {
+    pub iptables: &'a std::path::Path,
+    pub ipsets: Option<&'a std::path::Path>,
+    pub ipvs: Option<&'a std::path::Path>,
+}
+
+/// Rules-only mode: load a dump and list every outcome for one packet.
+pub fn command(
+    dumps: Dumps,
+    src: Option<std::net::Ipv4Addr>,
+    dst: Option<&str>,
+    proto: IpProtocol,
+    local_ips: Vec<std::net::Ipv4Addr>,
+    format: Format,
+) -> Result<Output, Failure> {
+    let (name, text) = read_dump(dumps.iptables)?;
+    let nf = kpath_sim::netfilter::parse_iptables_save(&name, &text)?;
+    let sets = match dumps.ipsets {
+        Some(f) => {
+            let (n, t) = read_dump(f)?;
+            kpath_sim::netfilter::ipset::parse_ipsets(&n, &t)?
+        }
+        None => Vec::new(),
+    };
+    let ipvs = match dumps.ipvs {
+        Some(f) => {
+            let (n, t) = read_dump(f)?;
+            Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(&n, &t)?)
+        }
+        None => None,
+    };
+    let (Some(src), Some(dst)) = (src, dst) else {
+        return Err(usage(
+            "rules-only mode needs --src IP and --dst IP:PORT".into(),
+        ));
+    };
+    let (dst_ip, dport) = match dst.rsplit_once(':') {
+        Some(_) if proto == IpProtocol::Icmp => {
+            return Err(usage(format!(
+                "--dst {dst}: an ICMP packet has no port\n  = hint: give the address alone, e.g. --dst {}",
+                dst.rsplit_once(':').map_or(dst, |x| x.0)
+            )));
+        }
+        Some((a, p)) => {
+            // Port 0 is no destination a TCP or UDP socket can connect to: the range the
+            // message names is the range checked.
+            let port = p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                let hint = if p.chars().any(|c| c.is_ascii_alphabetic()) {
+                    "give the port number, e.g. 53 for dns, 443 for https"
+                } else {
+                    "a port is a number from 1 to 65535"
+                };
+                usage(format!(
+                    "--dst {dst}: `{p}` is not a port (1-65535)\n  = hint: {hint}"
+                ))
+            })?;
+            (a, port)
+        }
+        None if proto == IpProtocol::Icmp => (dst, 0),
+        None => {
+            let example = if dst.parse::<std::net::Ipv4Addr>().is_ok() {
+                format!("{dst}:80")
+            } else {
+                "10.96.0.10:53".to_string()
+            };
+            return Err(usage(format!(
+                "--dst {dst}: no port\n  = hint: give IP:PORT, e.g. --dst {example} (or --proto icmp for a ping)"
+            )));
+        }
+    };
+    let dst_ip = dst_ip.parse().map_err(|_| {
+        usage(format!(
+            "--dst {dst}: `{dst_ip}` is not an IPv4 address\n  = hint: give IP:PORT with a dotted IPv4 address, e.g. 10.96.0.10:53 (kpath models IPv4 only)"
+        ))
+    })?;
+    let q = kpath_sim::rules_only::RulesQuery {
+        src,
+        dst: dst_ip,
+        dport,
+        proto,
+        local_ips,
+        iif: None,
+        oif: None,
+        sets,
+        ipvs,
+    };
+    let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
+    let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
+    Ok(Output::Text(match format {
+        Format::Text => {
+            let mut text = kpath_sim::rules_only::render_text(&name, &q, &outcomes);
+            if !missing.is_empty() {
+                text.push_str(&format!(
+                    "note: the rules match ipsets this answer does not have ({}); each reads as empty - give the node's `ipset save` with --ipset-save FILE\n",
+                    missing.join(", ")
+                ));
+            }
+            if kpath_sim::rules_only::missing_ipvs(&outcomes) {
+                text.push_str(
+                    "note: this is a kube-proxy IPVS-mode dump and the packet is for a virtual service the answer cannot see - give the node's `ipvsadm-save -n` with --ipvsadm-save FILE\n",
+                );
+            }
+            text
+        }
+        Format::Json => kpath_sim::rules_only::render_json(&outcomes),
+    }))
+}

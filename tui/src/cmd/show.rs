@@ -1,0 +1,101 @@
+//! `kpath show`: a node's or pod's Linux state as `ip`, `bridge`, `sysctl` and `ss` print
+//! it, its netfilter rules as `iptables-save` does, or kube-proxy's IPVS mode for the node.
+
+use crate::cmd::shared::load;
+use crate::failure::{Failure, Output, usage};
+use kpath_sim::k8s::build_world;
+use kpath_sim::net::iproute2;
+use kpath_sim::scenario::did_you_mean;
+use std::path::PathBuf;
+
+/// `kpath show`.
+pub fn command(
+    scenario: PathBuf,
+    node: Option<String>,
+    pod: Option<String>,
+    iptables: bool,
+    ipvs: bool,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let s = load(&scenario)?;
+    let w = build_world(&s, seed.unwrap_or(s.seed))?;
+    let names: Vec<String> = match (&node, &pod) {
+        (Some(n), _) => vec![n.clone()],
+        (_, Some(p)) => vec![p.clone()],
+        _ => s
+            .cluster
+            .nodes
+            .iter()
+            .map(|n| n.name.value.clone())
+            .collect(),
+    };
+    let mut out = String::new();
+    for name in names {
+        let Some(ns) = w.ns_by_name(&name) else {
+            let kind = if pod.is_some() { "pod" } else { "node" };
+            let known: Vec<String> = if pod.is_some() {
+                s.pods.iter().map(|p| p.key()).collect()
+            } else {
+                s.cluster
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.value.clone())
+                    .collect()
+            };
+            // `--pod client` for `default/client`: the namespace was left out,
+            // which no edit distance bridges.
+            let unqualified = (pod.is_some() && !name.contains('/'))
+                .then(|| {
+                    known
+                        .iter()
+                        .find(|k| k.rsplit_once('/').is_some_and(|(_, n)| n == name))
+                })
+                .flatten()
+                .map(String::as_str);
+            let hint = unqualified
+                .or_else(|| did_you_mean(&name, known.iter().map(String::as_str)))
+                .map(|m| format!("did you mean `{m}`? "))
+                .unwrap_or_default();
+            return Err(usage(format!(
+                "{} has no {kind} `{name}`\n  = hint: {hint}{kind}s: {}",
+                s.file,
+                known.join(", ")
+            )));
+        };
+        if ipvs {
+            out.push_str(&ipvs_view(&s, ns));
+        } else if iptables {
+            out.push_str(&ns.netfilter.save());
+        } else {
+            out.push_str(&iproute2::show(&w, ns));
+        }
+    }
+    Ok(Output::Text(out))
+}
+
+/// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
+fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
+    use kpath_sim::ipvs::{Scheduler, print};
+    use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
+    use kpath_sim::scenario::ProxyMode;
+    let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
+    let n = ipvs_node(s, &ns.name, &node_ips(ns), &sched);
+    let what = match s.proxy_mode() {
+        ProxyMode::Ipvs => "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it".to_string(),
+        ProxyMode::Iptables => "what kube-proxy would program in IPVS mode. This scenario runs iptables mode:\n# add `kubeProxy: {mode: ipvs}` to walk packets through IPVS, or see both with `kpath compare`".to_string(),
+    };
+    let bound: Vec<String> = n
+        .bound
+        .iter()
+        .map(|a| format!("    inet {a}/32 scope global kube-ipvs0"))
+        .collect();
+    let sets: String = n.ipsets.iter().map(|x| x.save()).collect();
+    format!(
+        "# {node}: {what}\n\n# ip addr show kube-ipvs0\nkube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n{}\n\n# ipvsadm -Ln\n{}\n# ipvsadm-save -n\n{}\n# ipset save\n{sets}\n# iptables-restore payload (kube-proxy's part)\n{}",
+        bound.join("\n"),
+        print::list(&n.ipvs),
+        print::save(&n.ipvs),
+        n.iptables,
+        node = ns.name
+    )
+}

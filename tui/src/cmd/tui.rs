@@ -1,0 +1,42 @@
+//! `kpath tui`: build the tracks of a scenario's packets and flows and start the terminal
+//! app (tui/src/tui/) on the one asked for.
+
+use crate::cmd::shared::{load, no_packet_or_flow};
+use crate::failure::{Failure, Output, usage};
+use kpath_sim::k8s::build_world;
+use std::path::PathBuf;
+
+/// `kpath tui`.
+pub fn command(
+    scenario: PathBuf,
+    packet: Option<String>,
+    seed: Option<u64>,
+) -> Result<Output, Failure> {
+    let s = load(&scenario)?;
+    let w = build_world(&s, seed.unwrap_or(s.seed))?;
+    let tracks = crate::tui::tracks(&s, &w, None).map_err(|e| usage(e.to_string()))?;
+    if tracks.is_empty() {
+        return Err(usage(format!(
+            "{} has no packets or flows to show\n  = hint: add a `packets:` or `flows:` entry",
+            s.file
+        )));
+    }
+    let start = match &packet {
+        Some(p) => tracks
+            .iter()
+            .position(|t| {
+                t.trace.packet == *p
+                    || t.label.starts_with(&format!("{p}:"))
+                    || t.label.starts_with(&format!("{p} "))
+            })
+            .ok_or_else(|| no_packet_or_flow(&s, p))?,
+        None => 0,
+    };
+    let mut app = crate::tui::app::App::new(s, w, tracks);
+    app.set_track(start);
+    crate::tui::run(app).map_err(|e| Failure {
+        message: format!("error: {e}"),
+        status: 1,
+    })?;
+    Ok(Output::Text(String::new()))
+}
