@@ -264,13 +264,14 @@ fn a_node_outside_the_source_ranges_cannot_reach_its_own_lb_ip() {
         .iter()
         .rev()
         .find_map(|s| s.nf.as_ref())
+        .map(|n| &n.rule)
         .expect("the dropping rule");
     assert_eq!(nf.chain, "KUBE-IPVS-OUT-FILTER");
     assert!(
-        nf.rule
+        nf.text
             .contains("-m ipvs --vproto 6 --vaddr 203.0.113.50 --vport 443"),
         "{}",
-        nf.rule
+        nf.text
     );
     // The walk got there through IPVS at LOCAL_OUT.
     assert_eq!(

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use kpath_sim::netfilter::eval::HitAction;
 use kpath_sim::trace::{DispositionKind, StepKind};
 use kpath_sim::wire::Frame;
 
@@ -133,7 +134,7 @@ fn hook_walk(t: &kpath_sim::trace::Trace, ns: &str) -> Vec<String> {
         let item = format!(
             "{} {} {}",
             n.hook.chain(),
-            n.table.name(),
+            n.rule.table.name(),
             n.iif.as_deref().unwrap_or("-")
         );
         if out.last() != Some(&item) {
@@ -190,10 +191,13 @@ fn the_receiving_node_walks_input_for_the_outer_packet_then_forward_for_the_inne
     );
     // As the kernel showed: the outer packet's nat PREROUTING walk reaches KUBE-SERVICES'
     // last rule (the node address is LOCAL) and KUBE-NODEPORTS, which has nothing for 8472.
-    assert!(t.packet_steps().any(|s| s.netns == "node-2"
-        && s.nf.as_ref().is_some_and(
-            |n| n.chain == "KUBE-SERVICES" && n.action == "verdict jump KUBE-NODEPORTS"
-        )));
+    assert!(t.packet_steps().any(|s| {
+        s.netns == "node-2"
+            && s.nf.as_ref().is_some_and(|n| {
+                n.rule.chain == "KUBE-SERVICES"
+                    && n.action == HitAction::Jump("KUBE-NODEPORTS".into())
+            })
+    }));
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use kpath_sim::engine::{flow_outcomes, packet_outcomes, run_flow};
+use kpath_sim::netfilter::eval::HitAction;
 use kpath_sim::trace::{DispositionKind, FlowTrace, Trace};
 
 fn flow(name: &str, f: &str) -> FlowTrace {
@@ -63,7 +64,7 @@ fn the_client_gets_the_clusterip_back_in_the_reply() {
     let synack = packet(&f, "SYN-ACK");
     assert!(!synack.steps.iter().any(|s| {
         s.nf.as_ref()
-            .is_some_and(|n| n.table.name() == "nat" && n.position > 0)
+            .is_some_and(|n| n.rule.table.name() == "nat" && !n.rule.is_policy())
     }));
     assert!(
         synack
@@ -106,9 +107,12 @@ fn hairpin_traffic_is_masqueraded_to_the_bridge_address() {
             .iter()
             .any(|s| s.func == "br_forward" && s.note.contains("hairpin mode is on"))
     );
-    assert!(t.steps.iter().any(|s| s.nf.as_ref().is_some_and(
-        |n| n.chain.starts_with("KUBE-SEP-") && n.action == "verdict jump KUBE-MARK-MASQ"
-    )));
+    assert!(t.steps.iter().any(|s| {
+        s.nf.as_ref().is_some_and(|n| {
+            n.rule.chain.starts_with("KUBE-SEP-")
+                && n.action == HitAction::Jump("KUBE-MARK-MASQ".into())
+        })
+    }));
 }
 
 #[test]
@@ -195,7 +199,7 @@ fn externalname_is_a_cname_and_no_rule() {
     );
     assert!(!syn.steps.iter().any(|s| {
         s.nf.as_ref()
-            .is_some_and(|n| n.chain.starts_with("KUBE-SVC"))
+            .is_some_and(|n| n.rule.chain.starts_with("KUBE-SVC"))
     }));
     assert_eq!(
         arrived(syn).0,
@@ -250,13 +254,10 @@ fn client_ip_affinity_keeps_every_connection_on_one_endpoint() {
         .iter()
         .find(|p| p.label == "connection 2: SYN")
         .unwrap();
-    assert!(
-        second
-            .trace
-            .steps
-            .iter()
-            .any(|s| s.nf.as_ref().is_some_and(|n| n.rule.contains("--rcheck")))
-    );
+    assert!(second.trace.steps.iter().any(|s| {
+        s.nf.as_ref()
+            .is_some_and(|n| n.rule.text.contains("--rcheck"))
+    }));
 }
 
 #[test]
@@ -401,7 +402,7 @@ fn external_ips_are_dnated_and_masqueraded() {
     );
     assert!(t.steps.iter().any(|s| {
         s.nf.as_ref()
-            .is_some_and(|n| n.comment.as_deref() == Some("default/web external IP"))
+            .is_some_and(|n| n.rule.comment.as_deref() == Some("default/web external IP"))
     }));
     assert_eq!(
         arrived(&t).0,
@@ -461,7 +462,7 @@ fn a_lone_syn_ack_is_invalid_and_dropped_by_kube_forward() {
         t.steps.iter().any(|s| s
             .nf
             .as_ref()
-            .is_some_and(|n| n.chain == "KUBE-FORWARD" && n.action == "verdict drop")),
+            .is_some_and(|n| n.rule.chain == "KUBE-FORWARD" && n.action == HitAction::Drop)),
         "{}",
         t.disposition.reason
     );

@@ -60,8 +60,7 @@ fn the_first_screen_shows_topology_steps_packet_and_keys() {
 fn a_dnat_rule_is_highlighted_in_its_chain_and_the_change_shown() {
     let mut a = app("pod-to-clusterip-same-node", Some("syn"));
     goto(&mut a, |s| {
-        s.nf.as_ref()
-            .is_some_and(|n| n.action.starts_with("dnat to"))
+        s.nf.as_ref().is_some_and(|n| n.action.dnat_to().is_some())
     });
     let (text, term) = screen(&a, 110, 34);
     insta::assert_snapshot!("clusterip_dnat_rule", text);

@@ -120,10 +120,10 @@ pub fn step_line(s: &Step) -> String {
             .map(|n| {
                 format!(
                     " {} {} #{} {}",
-                    n.table.name(),
-                    n.chain,
-                    n.position,
-                    n.action
+                    n.rule.table.name(),
+                    n.rule.chain,
+                    n.rule.position,
+                    n.action.describe()
                 )
             })
             .unwrap_or_default();
@@ -153,11 +153,11 @@ pub fn step_matches(m: &StepMatch, s: &Step) -> bool {
         && eq(&m.device, s.device.as_deref())
         && eq(&m.func, Some(s.func))
         && eq(&m.hook, s.hook.map(|h| h.chain()))
-        && eq(&m.table, nf.map(|n| n.table.name()))
-        && eq(&m.chain, nf.map(|n| n.chain.as_str()))
-        && sub(&m.rule, nf.map(|n| n.rule.as_str()))
-        && eq(&m.comment, nf.and_then(|n| n.comment.as_deref()))
-        && sub(&m.action, nf.map(|n| n.action.as_str()))
+        && eq(&m.table, nf.map(|n| n.rule.table.name()))
+        && eq(&m.chain, nf.map(|n| n.rule.chain.as_str()))
+        && sub(&m.rule, nf.map(|n| n.rule.text.as_str()))
+        && eq(&m.comment, nf.and_then(|n| n.rule.comment.as_deref()))
+        && sub(&m.action, nf.map(|n| n.action.describe()).as_deref())
         && sub(&m.note, Some(&s.note))
 }
 
@@ -344,7 +344,7 @@ fn check_by(want: &Spanned<RuleRef>, t: &Trace, out: &mut Vec<Mismatch>) {
             s.nf.as_ref()
                 .is_some_and(|n| n.verdict == Some(crate::netfilter::Verdict::Drop))
         });
-    let Some(n) = last.and_then(|s| s.nf.as_ref()) else {
+    let Some(n) = last.and_then(|s| s.nf.as_ref()).map(|n| &n.rule) else {
         miss(
             out,
             want,

@@ -252,7 +252,7 @@ fn run(mode: ProxyMode, t: &Trace, fate: String, outcomes: Vec<(String, f64)>) -
         }),
         translations,
         dnat_at,
-        rules_matched: nf().filter(|n| n.position > 0).count(),
+        rules_matched: nf().filter(|n| !n.rule.is_policy()).count(),
         rules_evaluated: nf().map(|n| n.evaluated).sum(),
         steps: t.steps.len(),
         ttl: last.filter(|_| delivered).map(|ip| ip.ttl),

@@ -154,10 +154,9 @@ pub fn compare(
         .iter()
         .position(|o| {
             choice.as_ref().is_some_and(|c| {
-                let action = format!("dnat to {c}");
                 o.steps
                     .iter()
-                    .any(|s| s.nf.as_ref().is_some_and(|n| n.action == action))
+                    .any(|s| s.nf.as_ref().and_then(|n| n.action.dnat_to()) == Some(c.as_str()))
             })
         })
         .unwrap_or(0);
@@ -195,9 +194,7 @@ fn choice_row(outcomes: &[Trace], kernel: Option<&str>) -> Option<Row> {
     let mut possible: Vec<String> = Vec::new();
     for o in outcomes {
         for s in &o.steps {
-            if let Some(to) =
-                s.nf.as_ref()
-                    .and_then(|n| n.action.strip_prefix("dnat to "))
+            if let Some(to) = s.nf.as_ref().and_then(|n| n.action.dnat_to())
                 && !possible.iter().any(|p| p == to)
             {
                 possible.push(to.to_string());

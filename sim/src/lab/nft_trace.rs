@@ -5,6 +5,7 @@
 //! jump KUBE-SVC-X (verdict jump KUBE-SVC-X)`, `trace id ... ip mangle PREROUTING policy
 //! accept` or `trace id ... ip raw PREROUTING packet: iif "cni0" ... ip id 43791 ...`.
 
+use crate::netfilter::eval::HitAction;
 use crate::trace::{Role, Step};
 use std::net::Ipv4Addr;
 
@@ -243,20 +244,18 @@ pub fn kpath_paths(steps: &[Step], ns_order: &[String]) -> Vec<(String, Vec<Path
             .filter(|s| s.role == Role::Packet && &s.netns == ns)
             .filter_map(|s| s.nf.as_ref())
             .map(|n| {
-                let a = n.action.as_str();
-                let v = if let Some(v) = a.strip_prefix("verdict ") {
-                    v.to_string()
-                } else if a.starts_with("dnat")
-                    || a.starts_with("snat")
-                    || a.starts_with("masquerade")
-                {
-                    "accept".to_string()
-                } else if a.starts_with("reject") {
-                    "drop".to_string()
-                } else {
-                    a.to_string()
+                let v = match &n.action {
+                    HitAction::Nat(_) => "accept".to_string(),
+                    HitAction::Reject(_) => "drop".to_string(),
+                    a => {
+                        let words = a.describe();
+                        match words.strip_prefix("verdict ") {
+                            Some(v) => v.to_string(),
+                            None => words,
+                        }
+                    }
                 };
-                (n.table.name().to_string(), n.chain.clone(), v)
+                (n.rule.table.name().to_string(), n.rule.chain.clone(), v)
             })
             .collect();
         if !path.is_empty() {

@@ -193,6 +193,16 @@ impl HitAction {
     }
 }
 
+impl HitAction {
+    /// The `IP:PORT` (or `IP`) a DNAT rule translated to.
+    pub fn dnat_to(&self) -> Option<&str> {
+        match self {
+            HitAction::Nat(NatAction::Dnat { to, .. }) => Some(to),
+            _ => None,
+        }
+    }
+}
+
 /// A rule that matched (or the policy that decided), in the order the walk met them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleHit {
@@ -206,6 +216,19 @@ pub struct RuleHit {
     pub action: HitAction,
     /// The packet mark after this rule.
     pub mark: u32,
+}
+
+impl RuleHit {
+    /// The rule as a trace step names it.
+    pub fn rule_ref(&self) -> super::RuleRef {
+        super::RuleRef {
+            table: super::RuleTable::Iptables(self.table),
+            chain: self.chain.clone(),
+            position: self.position,
+            text: self.rule.clone(),
+            comment: self.comment.clone(),
+        }
+    }
 }
 
 /// The result of walking a table at a hook.

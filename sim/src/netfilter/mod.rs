@@ -10,10 +10,12 @@ pub mod eval;
 pub mod ipset;
 mod restore;
 pub mod rule;
+mod rule_ref;
 mod table;
 
 pub use restore::parse_iptables_save;
 pub use rule::{Match, Rule, Target};
+pub use rule_ref::{RuleRef, RuleTable};
 pub use table::{Chain, Table, Verdict};
 
 use serde::Serialize;

@@ -5,7 +5,8 @@ pub mod json;
 pub mod pcap;
 pub mod text;
 
-use crate::netfilter::{Hook, TableKind, Verdict};
+use crate::netfilter::eval::HitAction;
+use crate::netfilter::{Hook, RuleRef, Verdict};
 use crate::wire::Frame;
 use serde::Serialize;
 
@@ -60,16 +61,13 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NfStep {
     pub hook: Hook,
-    pub table: TableKind,
-    pub chain: String,
-    /// 1-based position of the rule in its chain; 0 when the chain's policy decided.
-    pub position: usize,
-    /// The rule as iptables-save prints it (`-A CHAIN ...`); empty for a policy.
-    pub rule: String,
-    pub comment: Option<String>,
-    /// What the rule did, in nft monitor trace's words (`verdict jump KUBE-SVC-...`,
-    /// `dnat to 10.244.2.5:8080`, `policy accept`).
-    pub action: String,
+    /// The rule (or policy) that touched the packet: table, chain, position, text.
+    #[serde(flatten)]
+    pub rule: RuleRef,
+    /// What the rule did. Traces print it in nft monitor trace's words (`verdict jump
+    /// KUBE-SVC-...`, `dnat to 10.244.2.5:8080`, `policy accept`).
+    #[serde(serialize_with = "action_words")]
+    pub action: HitAction,
     /// The final verdict when this step ended the table's walk.
     pub verdict: Option<Verdict>,
     pub iif: Option<String>,
@@ -80,6 +78,10 @@ pub struct NfStep {
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]
     pub evaluated: usize,
+}
+
+fn action_words<S: serde::Serializer>(a: &HitAction, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&a.describe())
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -59,8 +59,15 @@ fn step_line(s: &Step) -> String {
         None => s.netns.clone(),
     };
     let detail = match (&s.nf, s.hook) {
-        (Some(n), _) if n.position == 0 => format!(" {} {}", n.table.name(), n.chain),
-        (Some(n), _) => format!(" {} {} #{}", n.table.name(), n.chain, n.position),
+        (Some(n), _) if n.rule.is_policy() => {
+            format!(" {} {}", n.rule.table.name(), n.rule.chain)
+        }
+        (Some(n), _) => format!(
+            " {} {} #{}",
+            n.rule.table.name(),
+            n.rule.chain,
+            n.rule.position
+        ),
         (None, Some(h)) => format!(" {}", h.chain()),
         (None, None) => String::new(),
     };
@@ -76,13 +83,14 @@ fn step_line(s: &Step) -> String {
 fn nf_line(s: &Step) -> Option<String> {
     let n = s.nf.as_ref()?;
     let comment = n
+        .rule
         .comment
         .as_ref()
         .map(|c| format!("  \"{c}\""))
         .unwrap_or_default();
     Some(format!(
         "-> {}{comment}",
-        n.action.trim_start_matches("verdict ")
+        n.action.describe().trim_start_matches("verdict ")
     ))
 }
 

@@ -224,10 +224,10 @@ impl App {
         if let Some(n) = &s.nf {
             hay.push_str(&format!(
                 " {} {} {} {}",
-                n.chain,
-                n.rule,
-                n.action,
-                n.comment.as_deref().unwrap_or("")
+                n.rule.chain,
+                n.rule.text,
+                n.action.describe(),
+                n.rule.comment.as_deref().unwrap_or("")
             ));
         }
         !q.is_empty() && hay.to_lowercase().contains(&q)

@@ -288,12 +288,8 @@ impl Walk<'_> {
             };
             let nf = NfStep {
                 hook: w.hook,
-                table: w.table,
-                chain: h.chain.clone(),
-                position: h.position,
-                rule: h.rule.clone(),
-                comment: h.comment.clone(),
-                action: h.action.describe(),
+                rule: h.rule_ref(),
+                action: h.action.clone(),
                 verdict,
                 iif: iif_n.clone(),
                 oif: oif_n.clone(),

@@ -62,11 +62,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     hex(f, app, area);
 }
 
-fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, n: &kpath_sim::trace::NfStep) {
+fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::trace::NfStep) {
+    let n = &step.rule;
     let table = app
         .world
         .ns_by_name(ns)
-        .and_then(|ns| ns.netfilter.table(n.table))
+        .zip(n.table.iptables())
+        .and_then(|(ns, kind)| ns.netfilter.table(kind))
         .and_then(|t| t.chain(&n.chain));
     let Some(c) = table else {
         return pane(
@@ -106,7 +108,7 @@ fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, n: &kpath_sim::trace::N
         " {} table, {} chain — {} ",
         n.table.name(),
         n.chain,
-        n.action
+        step.action.describe()
     );
     pane(f, area, title, lines, n.position);
 }

@@ -13,16 +13,17 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 fn summary(s: &Step) -> String {
     match &s.nf {
         Some(n) => {
-            let what = if n.position == 0 {
-                n.action.clone()
+            let action = n.action.describe();
+            let what = if n.rule.is_policy() {
+                action
             } else {
                 format!(
                     "#{} {}",
-                    n.position,
-                    n.action.trim_start_matches("verdict ")
+                    n.rule.position,
+                    action.trim_start_matches("verdict ")
                 )
             };
-            format!("{} {} {what}", n.table.name(), n.chain)
+            format!("{} {} {what}", n.rule.table.name(), n.rule.chain)
         }
         None => s.func.to_string(),
     }
