@@ -356,7 +356,7 @@ fn a_jump_loop_that_slipped_past_the_reader_still_ends_the_walk() {
     let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
     assert!(!outcomes.is_empty());
     for o in &outcomes {
-        assert_eq!(o.verdict, "DROP");
+        assert_eq!(o.verdict, kpath_sim::rules_only::RuleVerdict::Drop);
         // The jump stack outgrew the table's chains at the first repeat: a handful of
         // hits, not a million.
         assert!(o.hits.len() < 10, "{} hits", o.hits.len());

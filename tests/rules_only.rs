@@ -3,7 +3,7 @@
 //! possible DNAT destination, whether it is masqueraded, and the verdict.
 
 use kpath_sim::netfilter::parse_iptables_save;
-use kpath_sim::rules_only::{RulesQuery, trace_rules};
+use kpath_sim::rules_only::{RuleVerdict, RulesQuery, trace_rules};
 
 const RULES: &str = include_str!("fixtures/kube-proxy-trace-packet.rules");
 const NODE_IPS: [&str; 3] = ["192.168.0.2", "192.168.1.2", "192.168.99.11"];
@@ -37,7 +37,7 @@ fn ask(src: &str, dst: &str, port: u16) -> (String, bool, Vec<&'static str>) {
     (
         dests.join(", "),
         masq,
-        outcomes.iter().map(|o| o.verdict).collect(),
+        outcomes.iter().map(|o| o.verdict.name()).collect(),
     )
 }
 
@@ -180,7 +180,10 @@ fn query(src: &str, dst: &str, dport: u16, local: &[&str]) -> RulesQuery {
 fn verdicts_of(rules: &str) -> Vec<&'static str> {
     let nf = parse_iptables_save("goto.rules", rules).unwrap_or_else(|e| panic!("{e}"));
     let q = query("10.0.0.2", "10.0.0.3", 80, &["10.0.0.3"]);
-    trace_rules(&nf, &q).iter().map(|o| o.verdict).collect()
+    trace_rules(&nf, &q)
+        .iter()
+        .map(|o| o.verdict.name())
+        .collect()
 }
 
 /// ipt_do_table: with nothing on the jump stack (a chain reached by -g from the base
@@ -209,7 +212,10 @@ fn ipset_matches_use_the_given_sets_and_missing_ones_are_named() {
     .unwrap();
     let mut q = query("10.0.0.2", "10.96.0.3", 80, &["10.96.0.3"]);
     let verdicts = |q: &RulesQuery| -> Vec<&'static str> {
-        trace_rules(&nf, q).iter().map(|o| o.verdict).collect()
+        trace_rules(&nf, q)
+            .iter()
+            .map(|o| o.verdict.name())
+            .collect()
     };
     assert_eq!(verdicts(&q), ["DROP"]);
     assert_eq!(
@@ -259,7 +265,10 @@ fn an_untranslated_connection_is_not_ctstate_dnat() {
     let q = query("10.0.0.2", "127.0.0.1", 30000, &["10.0.0.1"]);
     for rules in [firewall.to_string(), with_nat] {
         let nf = parse_iptables_save("fw", &rules).unwrap();
-        let v: Vec<&str> = trace_rules(&nf, &q).iter().map(|o| o.verdict).collect();
+        let v: Vec<&str> = trace_rules(&nf, &q)
+            .iter()
+            .map(|o| o.verdict.name())
+            .collect();
         assert_eq!(v, ["DROP"], "{rules}");
     }
 }
@@ -280,7 +289,7 @@ fn a_walk_cut_at_the_rule_cap_says_why() {
     let nf = parse_iptables_save("dag", &rules).unwrap();
     let q = query("10.0.0.2", "10.0.0.3", 80, &["10.0.0.3"]);
     let o = trace_rules(&nf, &q);
-    assert_eq!(o[0].verdict, "DROP");
+    assert_eq!(o[0].verdict, RuleVerdict::Drop);
     let last = o[0].hits.last().unwrap();
     assert!(
         last.comment

@@ -11,7 +11,11 @@ use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
 use kpath_sim::netfilter::ipset::parse_ipset_save;
 use kpath_sim::netfilter::parse_iptables_save;
 use kpath_sim::netfilter::{Netfilter, TableKind};
-use kpath_sim::rules_only::{RuleOutcome, RulesQuery, missing_ipvs, render_text, trace_rules};
+use kpath_sim::rules_only::RulePath::Ipvs;
+use kpath_sim::rules_only::RuleVerdict::{Accept, Reject};
+use kpath_sim::rules_only::{
+    IpvsResult, RuleOutcome, RulesQuery, missing_ipvs, render_text, trace_rules,
+};
 use kpath_sim::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
@@ -97,11 +101,11 @@ fn a_pod_to_a_cluster_ip_reaches_each_endpoint_with_probability_one_in_n() {
     );
     for x in &o {
         assert!((x.probability - 1.0 / 3.0).abs() < 1e-12, "{x:?}");
-        assert_eq!((x.verdict, x.path, x.masquerade), ("ACCEPT", "ipvs", false));
+        assert_eq!((x.verdict, x.path, x.masquerade), (Accept, Ipvs, false));
         let step = x.ipvs.as_ref().expect("IPVS took it");
         assert_eq!(
             (step.hook, step.priority, step.scheduler, step.result),
-            ("LOCAL_IN", 99, Some("rr"), "forwarded")
+            ("LOCAL_IN", 99, Some("rr"), IpvsResult::Forwarded)
         );
         assert_eq!(
             step.functions,
@@ -181,7 +185,7 @@ fn hairpin_node_originated_and_local_real_servers() {
     let step = o[0].ipvs.as_ref().unwrap();
     assert_eq!(
         (step.result, o[0].destination.as_deref(), o[0].path),
-        ("local", Some("172.31.0.11:6443"), "ipvs")
+        (IpvsResult::Local, Some("172.31.0.11:6443"), Ipvs)
     );
 }
 
@@ -235,7 +239,7 @@ fn a_node_port_from_outside_is_marked_then_masqueraded() {
     let x = &o[0];
     assert_eq!(
         (x.verdict, x.destination.as_deref(), x.path, x.masquerade),
-        ("ACCEPT", Some("10.244.2.5:80"), "ipvs", true)
+        (Accept, Some("10.244.2.5:80"), Ipvs, true)
     );
     let step = x.ipvs.as_ref().unwrap();
     let mark = hit(x, TableKind::Nat, "KUBE-NODE-PORT", "jump KUBE-MARK-MASQ").unwrap();
@@ -262,7 +266,7 @@ fn a_port_that_is_no_service_is_rejected_by_kube_ipvs_filter_before_ipvs() {
     let o = outcomes(&d, "10.244.0.2", "10.96.100.1", 22);
     assert_eq!(o.len(), 1);
     let x = &o[0];
-    assert_eq!((x.verdict, x.destination.as_deref()), ("REJECT", None));
+    assert_eq!((x.verdict, x.destination.as_deref()), (Reject, None));
     assert!(x.ipvs.is_none(), "IPVS never saw it: {x:?}");
     let last = x.hits.last().unwrap();
     assert_eq!(
@@ -283,12 +287,12 @@ fn a_service_without_endpoints_gets_ip_vs_leave() {
     let x = &o[0];
     assert_eq!(
         (x.verdict, x.destination.as_deref(), x.path),
-        ("REJECT", None, "ipvs")
+        (Reject, None, Ipvs)
     );
     let step = x.ipvs.as_ref().unwrap();
     assert_eq!(
         (step.result, step.real_server.as_deref()),
-        ("rejected", None)
+        (IpvsResult::Rejected, None)
     );
     assert_eq!(step.functions.last(), Some(&"ip_vs_leave"));
     assert!(
@@ -303,7 +307,10 @@ fn without_the_ipvs_table_the_answer_stops_at_ipvs_and_says_so() {
     let (nf, q) = ask(&d, IpProtocol::Udp, "10.244.0.2", "10.96.0.10", 53, false);
     let o = trace_rules(&nf, &q);
     assert_eq!(o.len(), 1);
-    assert_eq!(o[0].ipvs.as_ref().map(|s| s.result), Some("unknown"));
+    assert_eq!(
+        o[0].ipvs.as_ref().map(|s| s.result),
+        Some(IpvsResult::Unknown)
+    );
     assert!(missing_ipvs(&o));
     let text = render_text("node.rules", &q, &o);
     assert!(

@@ -49,6 +49,25 @@ impl Walk<'_> {
             LinkKind::Ethernet { peer } => self.cross(skb, peer, "dev_hard_start_xmit", "cable"),
             LinkKind::Bridge(_) => self.br_dev_xmit(skb),
             LinkKind::Vxlan(_) => self.vxlan_xmit(skb),
+            LinkKind::Uplink { .. } => {
+                let name = link.name.clone();
+                let why = format!(
+                    "{name} transmits the packet; what lies beyond it is not modelled, so the walk ends here"
+                );
+                self.record(
+                    &skb,
+                    Some(skb.dev),
+                    "dev_hard_start_xmit",
+                    StepKind::Link,
+                    why.clone(),
+                );
+                Next::End(super::End::Fate(self.fate(
+                    &skb,
+                    Some(skb.dev),
+                    DispositionKind::Transmitted,
+                    why,
+                )))
+            }
             LinkKind::Dummy => {
                 let name = link.name.clone();
                 self.drop_here(

@@ -240,19 +240,11 @@ pub fn flow_once(
                         L4::Tcp(_) => ("RST", "tcp_v4_send_reset"),
                         _ => ("ICMP error", "icmp_send"),
                     };
-                    let req = SendReq {
-                        ns,
-                        src: Some(ip.src),
-                        dst: ip.dst,
-                        ttl: Some(ip.ttl),
-                        df: ip.dont_frag,
-                        l4: L4Spec::Ready(ip.payload.clone()),
-                        func,
-                        what: format!(
-                            "the kernel of {ns_name} sends the {label} back to {}",
-                            ip.dst
-                        ),
-                    };
+                    let what = format!(
+                        "the kernel of {ns_name} sends the {label} back to {}",
+                        ip.dst
+                    );
+                    let req = SendReq::ready(ns, ip, func, what);
                     let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
                     let (frame, next) = walk.emit(req);
                     let d2 = walk.finish(next);

@@ -252,8 +252,12 @@ impl Walk<'_> {
                 "{} bytes exceed the MTU {mtu} and DF is clear: the kernel would split it into {} fragments; kpath follows the datagram whole (a simplification)",
                 ip.total_len(), (ip.total_len() - 20).div_ceil((mtu - 20) & !7)));
         }
-        if matches!(link.map(|l| l.kind), Some(LinkKind::Loopback)) {
-            // lo is IFF_NOARP: no neighbour, no MAC addresses.
+        if matches!(
+            link.map(|l| l.kind),
+            Some(LinkKind::Loopback | LinkKind::Uplink { .. })
+        ) {
+            // lo is IFF_NOARP: no neighbour, no MAC addresses. (An uplink's neighbours lie
+            // beyond the model.)
             return Next::Xmit(skb);
         }
         let nexthop = rt.via.unwrap_or(ip.dst);

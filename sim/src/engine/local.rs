@@ -209,7 +209,15 @@ impl Walk<'_> {
             L4::Udp(u) => u.sport,
             L4::Icmp(_) => 0,
         };
-        let socks = &self.world.ns(skb.ns).sockets;
+        let ns = self.world.ns(skb.ns);
+        let socks = &ns.sockets;
+        let assumed = ns.unknowns.sockets.then_some(Socket {
+            proto,
+            addr: ip.dst,
+            port,
+            peer: None,
+            owner: SocketOwner::Assumed,
+        });
         socks
             .iter()
             .find(|s| {
@@ -227,6 +235,7 @@ impl Walk<'_> {
                 })
             })
             .cloned()
+            .or(assumed)
     }
 
     /// `icmp_unreach` -> the protocol's err handler (`tcp_v4_err`, `__udp4_lib_err`,
@@ -334,6 +343,9 @@ pub fn socket_text(s: &Socket) -> String {
         SocketOwner::Container { container } => format!("container {container}"),
         SocketOwner::Vxlan { .. } => "VXLAN".to_string(),
         SocketOwner::Host { host } => format!("a program on {host}"),
+        SocketOwner::Assumed => {
+            "a listener kpath assumes: the node's sockets are not known".to_string()
+        }
     };
     match (s.proto, s.peer) {
         (IpProtocol::Icmp, _) => format!("the ping socket for echo id {} ({owner})", s.port),

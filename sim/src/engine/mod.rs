@@ -196,6 +196,55 @@ pub fn enumerate<T>(
     Ok(out)
 }
 
+/// A packet put into a world directly, not named by a scenario: rules-only mode asks about a
+/// node rebuilt from its dumps this way.
+#[derive(Clone, Debug)]
+pub struct Injection {
+    /// What the trace calls the packet.
+    pub name: String,
+    pub origin: Origin,
+    /// The packet as it arrives or as its program sends it.
+    pub packet: crate::wire::Ipv4,
+}
+
+/// Where an injected packet starts.
+#[derive(Clone, Copy, Debug)]
+pub enum Origin {
+    /// It arrives on device `dev` of namespace `ns`, from the wire (`__netif_receive_skb`).
+    Arrives { ns: NsId, dev: IfIndex },
+    /// A program in namespace `ns` sends it from its (local) source address
+    /// (`ip_route_output_key`, then `__ip_local_out`).
+    Sent { ns: NsId },
+}
+
+/// One walk of an injected packet through a fresh copy of `world`.
+pub fn injected_once(
+    world: &World,
+    inj: &Injection,
+    choices: choices::Choices,
+) -> (Trace, choices::Choices) {
+    let mut w = world.clone();
+    w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, &inj.name));
+    let mut walk = Walk::new(&mut w, choices, STEP_CAP);
+    let (sent, first) = walk.inject(inj);
+    let disposition = walk.finish(first);
+    let choices = std::mem::take(&mut walk.choices);
+    let trace = Trace {
+        scenario: String::new(),
+        packet: inj.name.clone(),
+        seed: world.seed,
+        sent: Some(sent),
+        steps: walk.steps,
+        disposition,
+    };
+    (trace, choices)
+}
+
+/// Every possible outcome of an injected packet, most probable first.
+pub fn injected_outcomes(world: &World, inj: &Injection) -> Vec<Outcome<Trace>> {
+    enumerate(|c| Ok(injected_once(world, inj, c)), |t| t.steps.len()).unwrap_or_default()
+}
+
 /// Every possible outcome of packet `name`.
 pub fn packet_outcomes(
     s: &Scenario,

@@ -37,6 +37,22 @@ pub(super) struct SendReq {
     pub what: String,
 }
 
+impl SendReq {
+    /// Send a packet already built, from its own source address, as it is.
+    pub fn ready(ns: NsId, ip: Ipv4, func: &'static str, what: String) -> SendReq {
+        SendReq {
+            ns,
+            src: Some(ip.src),
+            dst: ip.dst,
+            ttl: Some(ip.ttl),
+            df: ip.dont_frag,
+            l4: L4Spec::Ready(ip.payload),
+            func,
+            what,
+        }
+    }
+}
+
 /// The transport part, finished once the route (and with it the MSS) is known.
 pub(super) enum L4Spec {
     /// A TCP segment; SYNs get Linux's options for the route's MSS.
@@ -159,6 +175,34 @@ impl Walk<'_> {
         };
         let (frame, next) = self.emit(req);
         Ok((Some(frame), next))
+    }
+
+    /// Put an injected packet where it starts: on its device's receive path, or through
+    /// its program's send path.
+    pub(super) fn inject(&mut self, inj: &super::Injection) -> (Frame, Next) {
+        let ip = inj.packet.clone();
+        match inj.origin {
+            super::Origin::Arrives { ns, dev } => {
+                let mac = self.world.ns(ns).link(dev).map_or(Mac::ZERO, |l| l.mac);
+                let mut skb = Skb::probe(ns);
+                skb.frame = Frame {
+                    dst: mac,
+                    src: Mac::ZERO,
+                    payload: L3::Ipv4(ip),
+                };
+                skb.dev = dev;
+                (skb.frame.clone(), Next::Rx(skb))
+            }
+            super::Origin::Sent { ns } => {
+                let (func, what) = match &ip.payload {
+                    L4::Tcp(_) => ("tcp_v4_connect", "connect() sends a TCP SYN"),
+                    L4::Udp(_) => ("udp_sendmsg", "sendto() sends a UDP datagram"),
+                    L4::Icmp(_) => ("raw_sendmsg", "ping sends an ICMP echo request"),
+                };
+                let what = format!("a program in {}: {what}", self.ns_name(ns));
+                self.emit(SendReq::ready(ns, ip, func, what))
+            }
+        }
     }
 
     /// Where `to` points: an address and maybe a port. A DNS name is resolved as the

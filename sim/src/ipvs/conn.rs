@@ -3,6 +3,7 @@
 //! the client and virtual ends (`ip_vs_conn_in_get`), a reply by the real-server and client
 //! ends (`ip_vs_conn_out_get`).
 
+use super::Forward;
 use crate::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
@@ -18,6 +19,10 @@ pub struct IpvsConn {
     /// The real server (`cp->daddr`, `cp->dport`).
     pub daddr: Ipv4Addr,
     pub dport: u16,
+    /// How the real server is reached (`IP_VS_CONN_F_FWD_MASK` of `cp->flags`); kube-proxy
+    /// programs Masq only, so traces name it only when it is another.
+    #[serde(skip_serializing_if = "Forward::is_masq")]
+    pub forward: Forward,
 }
 
 impl IpvsConn {

@@ -15,7 +15,7 @@ use crate::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
 /// How a real server is reached (`IP_VS_CONN_F_FWD_MASK`); kube-proxy uses Masq only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Forward {
     Masq,
     Local,
@@ -24,6 +24,10 @@ pub enum Forward {
 }
 
 impl Forward {
+    pub fn is_masq(&self) -> bool {
+        matches!(self, Forward::Masq)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Forward::Masq => "Masq",

@@ -157,7 +157,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
     }
     rules.push_str("COMMIT\n");
     w.ns_mut(gw).netfilter =
-        parse_iptables_save("<rules kpath generated for the gateway>", &rules)?;
+        parse_iptables_save("<rules kpath generated for the gateway>", &rules)?.into();
 
     // Every node routes the rest of the world to the gateway.
     for n in &s.cluster.nodes {

@@ -520,8 +520,8 @@ pub(super) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
         for ip in &n.bound {
             ns.add_addr(dev, Ipv4Net::new(*ip, 32));
         }
-        ns.netfilter = netfilter;
-        ns.ipsets = n.ipsets;
+        ns.netfilter = netfilter.into();
+        ns.ipsets = n.ipsets.into();
         ns.ipvs = Some(n.ipvs);
     }
     Ok(())

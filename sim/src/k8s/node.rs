@@ -62,7 +62,7 @@ pub(super) fn node(
         );
         ns.sysctl.ip_forward = true;
         ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
-        ns.netfilter = netfilter;
+        ns.netfilter = netfilter.into();
         // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
         ns.conntrack = Some(Default::default());
         ns

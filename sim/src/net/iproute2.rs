@@ -247,6 +247,7 @@ pub fn ss(ns: &Netns) -> String {
                 format!("kernel (VXLAN socket of {})", ns.dev_name(*device))
             }
             SocketOwner::Host { host } => format!("a server on {host}"),
+            SocketOwner::Assumed => "assumed (the sockets are not known)".to_string(),
         };
         let _ = writeln!(out, "{netid:<5} {st:<6} {}:{:<10} {owner}", s.addr, s.port);
     }

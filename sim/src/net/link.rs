@@ -51,6 +51,13 @@ pub enum LinkKind {
     /// A dummy device (`drivers/net/dummy.c`): frames sent to it vanish. kube-proxy's
     /// kube-ipvs0 is one, kept down, holding every Service address.
     Dummy,
+    /// A NIC whose far side is not modelled: the node rebuilt from its dumps sees packets
+    /// arrive on it and sends packets out of it, and what it sends leaves the model. It needs
+    /// no neighbour (kpath treats it as IFF_NOARP). `name_known` is false when the question
+    /// did not name the interface: iptables' `-i`/`-o` then see no name at all.
+    Uplink {
+        name_known: bool,
+    },
 }
 
 impl LinkKind {
@@ -63,6 +70,7 @@ impl LinkKind {
             LinkKind::Bridge(_) => "bridge",
             LinkKind::Vxlan(_) => "vxlan",
             LinkKind::Dummy => "dummy",
+            LinkKind::Uplink { .. } => "uplink",
         }
     }
 

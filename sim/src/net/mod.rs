@@ -10,6 +10,6 @@ mod world;
 
 pub use link::{Bridge, FdbEntry, IfIndex, Link, LinkKind, LinkRef, NsId, Vxlan, VxlanFdb};
 pub use neigh::{Neigh, NudState};
-pub use netns::{Netns, NsKind, Socket, SocketOwner, Sysctls};
+pub use netns::{IpvsUnknown, Netns, NsKind, Socket, SocketOwner, Sysctls, Unknowns};
 pub use route::{Route, RouteProto, RouteTable, RouteType, Scope};
 pub use world::World;

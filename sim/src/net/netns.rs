@@ -59,6 +59,8 @@ pub enum SocketOwner {
     Vxlan { device: IfIndex },
     /// A server process on an internet host.
     Host { host: String },
+    /// A listener kpath assumes where the namespace's sockets are unknown (`Unknowns`).
+    Assumed,
 }
 
 /// A socket: listening (`peer` None; `addr` 0.0.0.0 means any local address), or
@@ -72,6 +74,30 @@ pub struct Socket {
     pub owner: SocketOwner,
 }
 
+/// What kpath does not know about a namespace and assumes instead. A scenario's worlds know
+/// everything; a node rebuilt from its dumps (rules-only mode) does not hold its sockets,
+/// its counters or, without `ipvsadm-save`, its IPVS table.
+#[derive(Clone, Debug, Default)]
+pub struct Unknowns {
+    /// The listening sockets are unknown: a packet delivered locally is assumed to find a
+    /// listener.
+    pub sockets: bool,
+    /// `-m statistic --mode nth` counters are unknown: both answers are outcomes, the match
+    /// with probability 1/every.
+    pub nth_counters: bool,
+    /// The IPVS table is unknown on a node that runs IPVS: a packet that may be for a
+    /// virtual service ends the walk undetermined where `ip_vs_in_hook` would look it up.
+    pub ipvs_table: Option<IpvsUnknown>,
+}
+
+/// How to tell a virtual-service address without the IPVS table: the sets that list them
+/// (kube-proxy's KUBE-IPVS-IPS, KUBE-CLUSTER-IP, ...), each with the directions its
+/// `--match-set` uses and the protocol it is for (None: any).
+#[derive(Clone, Debug, Default)]
+pub struct IpvsUnknown {
+    pub candidate_sets: Vec<(String, Vec<bool>, Option<IpProtocol>)>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Netns {
     pub id: NsId,
@@ -83,16 +109,19 @@ pub struct Netns {
     pub neigh: Vec<Neigh>,
     pub sysctl: Sysctls,
     pub sockets: Vec<Socket>,
-    pub netfilter: Netfilter,
+    /// The tables, shared between copies of the world: walks read them, never change them.
+    pub netfilter: std::sync::Arc<Netfilter>,
     /// Connection tracking, where it is loaded (nodes: kube-proxy needs it).
     pub conntrack: Option<Conntrack>,
     /// State kept by stateful matches (`-m recent` lists, `-m statistic --mode nth`).
     pub xt: XtState,
     /// ipsets, for `-m set` (kube-proxy's IPVS mode).
-    pub ipsets: Vec<crate::netfilter::ipset::IpSet>,
+    pub ipsets: std::sync::Arc<Vec<crate::netfilter::ipset::IpSet>>,
     /// IPVS, where virtual services exist (kube-proxy's IPVS mode); its hooks are
     /// registered only then (`ip_vs_register_hooks` on the first service).
     pub ipvs: Option<crate::ipvs::Ipvs>,
+    /// What kpath assumes where it does not know.
+    pub unknowns: Unknowns,
 }
 
 impl Netns {
@@ -106,11 +135,12 @@ impl Netns {
             neigh: Vec::new(),
             sysctl: Sysctls::default(),
             sockets: Vec::new(),
-            netfilter: Netfilter::default(),
+            netfilter: Default::default(),
             conntrack: None,
             xt: XtState::default(),
-            ipsets: Vec::new(),
+            ipsets: Default::default(),
             ipvs: None,
+            unknowns: Unknowns::default(),
         }
     }
 

@@ -146,6 +146,12 @@ pub enum DispositionKind {
     MessageTooLong,
     /// The walk did not end: a forwarding loop caught by the step cap.
     Loop,
+    /// Sent out of a device whose far side is not modelled (a node rebuilt from its dumps):
+    /// the packet left the model.
+    Transmitted,
+    /// The walk reached state its input does not hold (say, a node's IPVS table that was not
+    /// given), so kpath cannot tell what happens next.
+    Undetermined,
 }
 
 impl DispositionKind {
@@ -167,6 +173,8 @@ impl DispositionKind {
             DispositionKind::FragmentationNeeded => "fragmentation needed",
             DispositionKind::MessageTooLong => "message too long",
             DispositionKind::Loop => "loop",
+            DispositionKind::Transmitted => "transmitted",
+            DispositionKind::Undetermined => "undetermined",
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn command(
     format: Format,
 ) -> Result<Output, Failure> {
     let (name, text) = read_dump(dumps.iptables)?;
-    let nf = kpath_sim::netfilter::parse_iptables_save(&name, &text)?;
+    let nf = std::sync::Arc::new(kpath_sim::netfilter::parse_iptables_save(&name, &text)?);
     let sets = match dumps.ipsets {
         Some(f) => {
             let (n, t) = read_dump(f)?;
@@ -94,7 +94,7 @@ pub fn command(
         sets,
         ipvs,
     };
-    let outcomes = kpath_sim::rules_only::trace_rules(&nf, &q);
+    let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
     Ok(Output::Text(match format {
         Format::Text => {

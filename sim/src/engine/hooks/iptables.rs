@@ -89,6 +89,8 @@ struct NsEnv<'a> {
     rng: &'a mut ChaCha8Rng,
     choices: &'a mut Choices,
     now: u64,
+    /// The nth counters' state is unknown (a node rebuilt from its dumps).
+    nth_unknown: bool,
     /// Where in the ruleset the walk is (namespace, table, hook), to name random choices.
     place: (&'a str, TableKind, Hook),
 }
@@ -157,6 +159,14 @@ impl RuleEnv for NsEnv<'_> {
     }
 
     fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool {
+        if self.nth_unknown {
+            // One packet in `every` matches, and which one this is nobody knows: both
+            // answers are outcomes, the match with probability 1/every.
+            let stored = (2_147_483_648.0 / f64::from(every.max(1))) as u32;
+            let what =
+                format!("statistic nth: every {every}, packet {packet} (counter state unknown)");
+            return self.choices.statistic(self.rng, stored, what);
+        }
         let c = self
             .xt
             .nth
@@ -177,7 +187,7 @@ impl Walk<'_> {
         oif: Option<IfIndex>,
     ) -> Option<TableWalk> {
         let ip = skb.ipv4()?;
-        let names = |d: Option<IfIndex>| d.map(|d| self.dev_name(skb.ns, d));
+        let names = |d: Option<IfIndex>| d.and_then(|d| self.iptables_name(skb.ns, d));
         let (iif_n, oif_n, pin, pout) = (
             names(iif),
             names(oif),
@@ -207,6 +217,7 @@ impl Walk<'_> {
             xt,
             routes,
             ipsets,
+            unknowns,
             ..
         } = &mut netns[skb.ns.0];
         let table = netfilter.table(kind)?;
@@ -217,9 +228,19 @@ impl Walk<'_> {
             rng,
             choices,
             now,
+            nth_unknown: unknowns.nth_counters,
             place: (name, kind, hook),
         };
         Some(walk_table(table, hook, &meta, &mut env))
+    }
+
+    /// The interface name `-i`/`-o` compare: none for an uplink the question did not name.
+    fn iptables_name(&self, ns: crate::net::NsId, dev: IfIndex) -> Option<String> {
+        let link = self.world.ns(ns).link(dev);
+        match link.map(|l| &l.kind) {
+            Some(crate::net::LinkKind::Uplink { name_known: false }) => None,
+            _ => Some(self.dev_name(ns, dev)),
+        }
     }
 
     /// Conntrack's view of the packet for `-m conntrack`.
@@ -256,8 +277,8 @@ impl Walk<'_> {
         oif: Option<IfIndex>,
     ) {
         let (iif_n, oif_n) = (
-            iif.map(|d| self.dev_name(skb.ns, d)),
-            oif.map(|d| self.dev_name(skb.ns, d)),
+            iif.and_then(|d| self.iptables_name(skb.ns, d)),
+            oif.and_then(|d| self.iptables_name(skb.ns, d)),
         );
         let last = w.hits.len().saturating_sub(1);
         for (i, h) in w.hits.iter().enumerate() {

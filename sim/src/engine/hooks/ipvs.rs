@@ -7,8 +7,8 @@
 
 use super::super::nf_hook::{NfHookFn, NfHookOps, NfHookState, NfVerdict, Registrant};
 use super::super::{Next, Skb, Walk};
-use crate::ipvs::Scheduler;
 use crate::ipvs::conn::{IpvsConn, Template};
+use crate::ipvs::{Forward, Scheduler};
 use crate::net::{Netns, RouteType, route};
 use crate::netfilter::conntrack::Dir;
 use crate::netfilter::{Family, Hook, priority};
@@ -72,7 +72,9 @@ struct OutHook;
 /// (`ip_vs_register_hooks`). `ip_vs_forward_icmp` (FORWARD 99) is not modelled.
 impl Registrant for IpVs {
     fn register(&self, ns: &Netns, ops: &mut Vec<NfHookOps>) {
-        if ns.ipvs.is_none() {
+        // A node whose IPVS table is unknown still has IPVS's hooks: the walk must stop
+        // where they would look a packet up.
+        if ns.ipvs.is_none() && ns.unknowns.ipvs_table.is_none() {
             return;
         }
         let op = |hooknum, priority, name, hook: &'static dyn NfHookFn| NfHookOps {
@@ -142,7 +144,7 @@ impl Walk<'_> {
         };
         let Some(p) = ports(&ip) else { return Ok(()) };
         let Some(ipvs) = self.world.ns(skb.ns).ipvs.as_ref() else {
-            return Ok(());
+            return self.ip_vs_table_unknown(skb, hook, &ip, &p);
         };
         let (src, dst) = ((ip.src, p.sport), (ip.dst, p.dport));
         if let Some(c) = ipvs.conns.in_get(p.proto, src, dst).cloned() {
@@ -180,6 +182,18 @@ impl Walk<'_> {
             let d = self.drop_here(skb, None, "ip_vs_leave", DispositionKind::Rejected, why);
             return Err(Box::new(d));
         };
+        let forward = self
+            .world
+            .ns(skb.ns)
+            .ipvs
+            .as_ref()
+            .and_then(|v| {
+                v.services[si]
+                    .dests
+                    .iter()
+                    .find(|d| (d.addr, d.port) == (daddr, dport))
+            })
+            .map_or(Forward::Masq, |d| d.forward);
         let c = IpvsConn {
             proto: p.proto,
             caddr: ip.src,
@@ -188,6 +202,7 @@ impl Walk<'_> {
             vport: p.dport,
             daddr,
             dport,
+            forward,
         };
         if let Some(ipvs) = self.world.ns_mut(skb.ns).ipvs.as_mut() {
             ipvs.conns.conns.push(c.clone());
@@ -211,6 +226,49 @@ impl Walk<'_> {
         );
         self.ipvs_step(skb, hook, "ip_vs_in_hook", note, Some(&c));
         self.ip_vs_nat_xmit(skb, hook, &c)
+    }
+
+    /// Without the IPVS table (`Unknowns::ipvs_table`): a packet that may be for a virtual
+    /// service ends the walk undetermined; one the node's sets rule out goes on.
+    fn ip_vs_table_unknown(
+        &mut self,
+        skb: &Skb,
+        hook: Hook,
+        ip: &Ipv4,
+        p: &Ports,
+    ) -> Result<(), Box<Next>> {
+        let ns = self.world.ns(skb.ns);
+        let Some(unknown) = ns.unknowns.ipvs_table.as_ref() else {
+            return Ok(());
+        };
+        let mut known = Vec::new();
+        let mut member = None;
+        for (name, dirs, proto) in &unknown.candidate_sets {
+            let Some(set) = ns.ipsets.iter().find(|s| &s.name == name) else {
+                continue;
+            };
+            known.push(name.as_str());
+            if proto.is_none_or(|x| x == p.proto) && set.test(ip, dirs) {
+                member = Some(name.clone());
+                break;
+            }
+        }
+        let why = match (member, known.is_empty()) {
+            (Some(set), _) => format!("it is in the set {set}"),
+            (None, true) => "no set tells whether it is one".to_string(),
+            (None, false) => return Ok(()),
+        };
+        let why = format!(
+            "ip_vs_in_hook looks up a virtual service for {} {}:{} ({why}), but the IPVS table is not known: what IPVS does with the packet cannot be told",
+            p.proto, ip.dst, p.dport
+        );
+        self.ipvs_step(skb, hook, "ip_vs_in_hook", why.clone(), None);
+        Err(Box::new(Next::End(super::super::End::Fate(self.fate(
+            skb,
+            None,
+            DispositionKind::Undetermined,
+            why,
+        )))))
     }
 
     /// `ip_vs_schedule`: a persistent service's template first (`ip_vs_sched_persist`),
@@ -309,7 +367,8 @@ impl Walk<'_> {
         Some((d.addr, d.port, how))
     }
 
-    /// `ip_vs_nat_xmit`: route to the real server (`__ip_vs_get_out_rt`), decrement the TTL
+    /// `ip_vs_nat_xmit` (and, unchanged packets aside, `ip_vs_dr_xmit` and
+    /// `ip_vs_tunnel_xmit`): route to the real server (`__ip_vs_get_out_rt`), decrement the TTL
     /// (the packet is routed), rewrite the destination, tell conntrack the reply will come
     /// from the real server (`ip_vs_update_conntrack`), and send it through LOCAL_OUT from
     /// the start (`ip_vs_nat_send_or_cont`: NF_HOOK(LOCAL_OUT) and NF_STOLEN). A real
@@ -318,47 +377,62 @@ impl Walk<'_> {
         let Some(ip) = skb.ipv4().cloned() else {
             return Ok(());
         };
+        // ip_vs_bind_xmit: the connection's forwarding method picks the transmitter. kube-proxy
+        // programs Masq; a dump may hold the others, which send the packet on unchanged.
+        let (func, nat) = match c.forward {
+            Forward::Masq | Forward::Local => ("ip_vs_nat_xmit", true),
+            Forward::Route => ("ip_vs_dr_xmit", false),
+            Forward::Tunnel => ("ip_vs_tunnel_xmit", false),
+        };
         let ns = self.world.ns(skb.ns);
         let Some(rt) = route::lookup(&ns.routes, c.daddr).cloned() else {
-            let why = format!(
-                "ip_vs_nat_xmit: no route to real server {}: dropped",
-                c.daddr
-            );
+            let why = format!("{func}: no route to real server {}: dropped", c.daddr);
             return Err(Box::new(self.drop_here(
                 skb,
                 None,
-                "ip_vs_nat_xmit",
+                func,
                 DispositionKind::NoRoute,
                 why,
             )));
         };
         let local = rt.rtype == RouteType::Local;
-        if ip.src.is_loopback() && !local {
-            let why = format!(
-                "ip_vs_nat_xmit: a 127/8 source cannot leave for remote real server {} (crosses_local_route_boundary): dropped",
+        // "From world but DNAT to loopback address?": a packet that arrived may not be sent to
+        // 127.0.0.0/8; and a 127/8 source may not leave the host.
+        let refused = if local && c.daddr.is_loopback() && hook == Hook::Input {
+            Some(format!(
+                "{func}: stopping DNAT to loopback address {}: a packet from outside may not go to a 127.0.0.0/8 real server, dropped",
                 c.daddr
-            );
+            ))
+        } else if ip.src.is_loopback() && !local {
+            Some(format!(
+                "{func}: a 127/8 source cannot leave for remote real server {} (crosses_local_route_boundary): dropped",
+                c.daddr
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
             return Err(Box::new(self.drop_here(
                 skb,
                 None,
-                "ip_vs_nat_xmit",
+                func,
                 DispositionKind::Dropped,
                 why,
             )));
         }
         let mut ttl_note = String::new();
-        if !local {
+        if !local && nat {
             // decrement_ttl: the packet is routed to the real server.
             if ip.ttl <= 1 {
                 self.icmp_error(skb, IcmpMessage::TimeExceeded { code: 0 });
                 let why = format!(
-                    "ip_vs_nat_xmit: TTL {} would reach 0: dropped, ICMP time exceeded sent to {}",
+                    "{func}: TTL {} would reach 0: dropped, ICMP time exceeded sent to {}",
                     ip.ttl, ip.src
                 );
                 return Err(Box::new(self.drop_here(
                     skb,
                     None,
-                    "ip_vs_nat_xmit",
+                    func,
                     DispositionKind::TtlExceeded,
                     why,
                 )));
@@ -374,13 +448,13 @@ impl Walk<'_> {
                     },
                 );
                 let why = format!(
-                    "ip_vs_nat_xmit: {len} bytes do not fit the MTU {mtu} towards {} and DF is set: dropped, ICMP fragmentation needed sent to {}",
+                    "{func}: {len} bytes do not fit the MTU {mtu} towards {} and DF is set: dropped, ICMP fragmentation needed sent to {}",
                     c.daddr, ip.src
                 );
                 return Err(Box::new(self.drop_here(
                     skb,
                     None,
-                    "ip_vs_nat_xmit",
+                    func,
                     DispositionKind::FragmentationNeeded,
                     why,
                 )));
@@ -388,24 +462,42 @@ impl Walk<'_> {
             ttl_note = format!(", TTL {} -> {}", ip.ttl, ip.ttl - 1);
         }
         let rt_text = self.route_text(skb, &rt);
-        if let Some(i) = skb.ipv4_mut() {
+        if let Some(i) = skb.ipv4_mut().filter(|_| nat) {
             set_dst(i, c.daddr, c.dport);
             if !local {
                 i.ttl -= 1;
             }
         }
         skb.ipvs_property = true;
-        let ct_line = self.ip_vs_update_conntrack(skb, c);
+        let ct_line = if nat {
+            self.ip_vs_update_conntrack(skb, c)
+        } else {
+            None
+        };
         let then = if local {
             "the real server is on this host: the packet goes on to the local stack".to_string()
         } else {
             format!("routed by {rt_text}; it is sent through LOCAL_OUT again (NF_STOLEN here)")
         };
-        let note = format!(
-            "ip_vs_nat_xmit: destination {}:{} -> {}:{}{ttl_note}; {then}",
-            c.vaddr, c.vport, c.daddr, c.dport
-        );
-        let step = self.record(skb, Some(rt.dev), "ip_vs_nat_xmit", StepKind::Ipvs, note);
+        let note = if nat {
+            format!(
+                "{func}: destination {}:{} -> {}:{}{ttl_note}; {then}",
+                c.vaddr, c.vport, c.daddr, c.dport
+            )
+        } else {
+            format!(
+                "{func}: {} forwarding to real server {}:{} sends the packet on unchanged (kpath does not model the {} itself); {then}",
+                c.forward.name(),
+                c.daddr,
+                c.dport,
+                if c.forward == Forward::Tunnel {
+                    "IPIP encapsulation"
+                } else {
+                    "MAC rewrite"
+                }
+            )
+        };
+        let step = self.record(skb, Some(rt.dev), func, StepKind::Ipvs, note);
         step.hook = Some(hook);
         step.conntrack = ct_line;
         step.ipvs = Some(c.clone());

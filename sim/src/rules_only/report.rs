@@ -1,0 +1,139 @@
+//! The rules-only answer as text (one block per outcome, the rules that decided it
+//! underneath) and as JSON.
+
+use super::{IpvsResult, IpvsStep, RuleOutcome, RulesQuery};
+use serde::Serialize;
+
+/// The answer as text: one block per outcome, the rules that decided it underneath.
+pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> String {
+    use std::fmt::Write;
+    let proto = q.proto;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{file}: {proto} {} -> {}:{} (the first packet of a new connection)",
+        q.src, q.dst, q.dport
+    );
+    let locals: Vec<String> = q.local_ips.iter().map(|i| i.to_string()).collect();
+    let _ = writeln!(
+        out,
+        "node addresses: {}",
+        if locals.is_empty() {
+            "none given (--local-ip)".into()
+        } else {
+            locals.join(", ")
+        }
+    );
+    let implied = super::ipvs_addresses(q);
+    if !implied.is_empty() {
+        let shown: Vec<String> = implied.iter().take(6).map(|i| i.to_string()).collect();
+        let more = if implied.len() > 6 {
+            format!(", ... ({} in all)", implied.len())
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  and, on this IPVS node, kube-ipvs0's and the virtual services' addresses: {}{more}",
+            shown.join(", ")
+        );
+    }
+    let n = outcomes.len();
+    let _ = writeln!(
+        out,
+        "{n} possible outcome{}:",
+        if n == 1 { "" } else { "s" }
+    );
+    let covered: f64 = outcomes.iter().map(|o| o.probability).sum();
+    if covered < 1.0 - 1e-9 {
+        let _ = writeln!(
+            out,
+            "(cut short at {} outcomes, covering {:.2}% of the probability: the rest were not walked)",
+            crate::engine::MAX_OUTCOMES,
+            covered * 100.0
+        );
+    }
+    for o in outcomes {
+        let dest = o
+            .destination
+            .as_deref()
+            .map(|d| format!(" -> {d}"))
+            .unwrap_or_default();
+        let masq = if o.masquerade { ", masqueraded" } else { "" };
+        let _ = writeln!(
+            out,
+            "\n{:>7.2}%  {}{dest} ({}{masq})",
+            o.probability * 100.0,
+            o.verdict.name(),
+            o.path.name()
+        );
+        for (i, h) in o.hits.iter().enumerate() {
+            if let Some(step) = o.ipvs.as_ref().filter(|s| s.after_hits == i) {
+                out.push_str(&ipvs_text(step));
+            }
+            let pos = if h.position == 0 {
+                String::new()
+            } else {
+                format!(" #{}", h.position)
+            };
+            let comment = h
+                .comment
+                .as_ref()
+                .map(|c| format!("  \"{c}\""))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {} {}{pos} -> {}{comment}",
+                h.table.name(),
+                h.chain,
+                h.action.describe().trim_start_matches("verdict ")
+            );
+        }
+        if let Some(step) = o.ipvs.as_ref().filter(|s| s.after_hits >= o.hits.len()) {
+            out.push_str(&ipvs_text(step));
+        }
+        for n in &o.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
+    }
+    out
+}
+
+/// IPVS's step among the rules: `IPVS: 10.96.0.10:53 -> 10.244.1.3:53 (rr)`, then the
+/// hook and the kernel functions.
+fn ipvs_text(s: &IpvsStep) -> String {
+    let to = match (s.result, &s.real_server) {
+        (_, Some(rs)) => rs.clone(),
+        (IpvsResult::Rejected, None) => "no real server".to_string(),
+        _ => "? (no ipvsadm-save)".to_string(),
+    };
+    let sched = s.scheduler.map(|n| format!(" ({n})")).unwrap_or_default();
+    let then = match s.result {
+        IpvsResult::Forwarded => ", then LOCAL_OUT again and POSTROUTING",
+        IpvsResult::Local => ": the real server is the node, the walk goes on",
+        IpvsResult::Rejected => ": ICMP port unreachable",
+        IpvsResult::Dropped | IpvsResult::Unknown => "",
+    };
+    format!(
+        "    IPVS: {} -> {to}{sched}\n      {} at {} (priority {}){}{then}\n",
+        s.service,
+        s.functions.first().copied().unwrap_or("ip_vs_in_hook"),
+        s.hook,
+        s.priority,
+        s.functions
+            .iter()
+            .skip(1)
+            .map(|f| format!(" -> {f}"))
+            .collect::<String>(),
+    )
+}
+
+/// The answer as JSON: `outcomes` with verdict, destination, masquerade, probability and
+/// the matched rules.
+pub fn render_json(outcomes: &[RuleOutcome]) -> String {
+    #[derive(Serialize)]
+    struct View<'a> {
+        outcomes: &'a [RuleOutcome],
+    }
+    serde_json::to_string_pretty(&View { outcomes }).unwrap_or_default() + "\n"
+}
