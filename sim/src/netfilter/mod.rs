@@ -1,9 +1,10 @@
 //! Netfilter: hooks, tables and chains (`net/netfilter/`, `net/ipv4/netfilter/`).
 //!
-//! Each namespace holds the tables registered in it. At a hook the engine asks for the
-//! registered tables in priority order (`nf_hook_entries`), then walks each table's
-//! built-in chain for that hook. Rules arrive with kube-proxy; until a chain has rules,
-//! its policy decides.
+//! The rule engines' data and semantics, below the datapath: tables, chains and rules as
+//! iptables-restore reads them (`restore/`), their evaluation (`eval`), conntrack, ipsets,
+//! and the hook numbers and priorities. Which functions run at a hook, in what order, is
+//! the engine's hook registry (`engine/nf_hook.rs`), where each table registers at its
+//! priority as `nf_register_net_hooks` users do.
 
 pub mod conntrack;
 pub mod eval;
@@ -156,34 +157,5 @@ impl Netfilter {
     /// order... as iptables-save lists them: the order they were loaded).
     pub fn save(&self) -> String {
         self.tables.iter().map(|t| t.save()).collect()
-    }
-
-    /// The tables registered at `hook`, lowest priority first (the order `nf_hook_slow`
-    /// calls them). Ties keep table order, which matches registration order.
-    pub fn at(&self, hook: Hook) -> Vec<(i32, &Table)> {
-        let mut v: Vec<(i32, &Table)> = self
-            .tables
-            .iter()
-            .filter_map(|t| t.kind.priority(hook).map(|p| (p, t)))
-            .collect();
-        v.sort_by_key(|(p, _)| *p);
-        v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_run_in_kernel_priority_order() {
-        let nf = Netfilter::iptables_node();
-        let names = |h| -> Vec<&str> { nf.at(h).iter().map(|(_, t)| t.kind.name()).collect() };
-        assert_eq!(names(Hook::Prerouting), ["raw", "mangle", "nat"]);
-        assert_eq!(names(Hook::Input), ["mangle", "filter", "nat"]);
-        assert_eq!(names(Hook::Forward), ["mangle", "filter"]);
-        assert_eq!(names(Hook::Output), ["raw", "mangle", "nat", "filter"]);
-        assert_eq!(names(Hook::Postrouting), ["mangle", "nat"]);
-        assert!(Netfilter::default().at(Hook::Prerouting).is_empty());
     }
 }
