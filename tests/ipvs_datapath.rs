@@ -6,8 +6,8 @@ mod common;
 
 use common::scenario_path;
 use kpath_sim::compare::with_mode;
-use kpath_sim::engine::{flow_outcomes, packet_outcomes, run_flow};
 use kpath_sim::k8s::build_world;
+use kpath_sim::run::{flow_outcomes, packet_outcomes, run_flow};
 use kpath_sim::scenario::{ProxyMode, Scenario, load_scenario, load_scenario_str};
 use kpath_sim::trace::{DispositionKind, Trace};
 

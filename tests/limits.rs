@@ -3,8 +3,9 @@
 
 mod common;
 
-use kpath_sim::engine::{MAX_ENUMERATED_STEPS, explored, flow_outcomes};
+use kpath_sim::engine::{MAX_ENUMERATED_STEPS, explored};
 use kpath_sim::k8s::build_world;
+use kpath_sim::run::flow_outcomes;
 use kpath_sim::scenario::load_scenario_str;
 
 /// 16 connections to a Service of 3 endpoints picked at random: 3^16 outcomes of thousands

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use kpath_sim::engine::{flow_outcomes, packet_outcomes, run_flow};
 use kpath_sim::netfilter::eval::HitAction;
+use kpath_sim::run::{flow_outcomes, packet_outcomes, run_flow};
 use kpath_sim::trace::{DispositionKind, FlowTrace, Trace};
 
 fn flow(name: &str, f: &str) -> FlowTrace {

@@ -3,8 +3,9 @@
 //! expectation is written, what was expected, what happened and, for step paths, where the
 //! trace left the expected path, with a few steps of context.
 
-use crate::engine::{self, Outcome};
+use crate::engine::Outcome;
 use crate::net::World;
+use crate::run;
 use crate::scenario::expect::{CtMatch, Expect, FlowExpect, OutcomeMatch, RuleRef, StepMatch};
 use crate::scenario::{Endpoint, EndpointKind, Scenario};
 use crate::trace::json::PacketView;
@@ -540,7 +541,7 @@ pub fn check_packet(s: &Scenario, world: &World, name: &str) -> CaseResult {
         r.skipped = true;
         return r;
     };
-    match engine::run_packet(s, world, name) {
+    match run::run_packet(s, world, name) {
         Ok(t) => check_trace(e, &t, &mut r.mismatches),
         Err(err) => r.mismatches.push(Mismatch {
             line: 0,
@@ -551,7 +552,7 @@ pub fn check_packet(s: &Scenario, world: &World, name: &str) -> CaseResult {
         }),
     }
     if let Some(want) = &e.outcomes {
-        match engine::packet_outcomes(s, world, name) {
+        match run::packet_outcomes(s, world, name) {
             Ok(o) => check_outcomes(want, &o, packet_view, &mut r.mismatches),
             Err(err) => miss(&mut r.mismatches, want, "outcomes".into(), err.to_string()),
         }
@@ -571,7 +572,7 @@ pub fn check_flow(s: &Scenario, world: &World, name: &str) -> CaseResult {
         r.skipped = true;
         return r;
     };
-    match engine::run_flow(s, world, name) {
+    match run::run_flow(s, world, name) {
         Ok(f) => check_flow_trace(e, &f, &mut r.mismatches),
         Err(err) => r.mismatches.push(Mismatch {
             line: 0,
@@ -582,7 +583,7 @@ pub fn check_flow(s: &Scenario, world: &World, name: &str) -> CaseResult {
         }),
     }
     if let Some(want) = &e.outcomes {
-        match engine::flow_outcomes(s, world, name) {
+        match run::flow_outcomes(s, world, name) {
             Ok(o) => check_outcomes(
                 want,
                 &o,

@@ -3,7 +3,8 @@
 //! mode; IPVS at LOCAL_IN in IPVS mode), how many rules the walks looked at, and which
 //! endpoints the random or round-robin picks can reach. The renderers live in the binary.
 
-use crate::engine::{EngineError, flow_outcomes, packet_outcomes, run_flow, run_packet};
+use crate::resolve::ResolveError;
+use crate::run::{flow_outcomes, packet_outcomes, run_flow, run_packet};
 use crate::scenario::{ProxyMode, Scenario};
 use crate::trace::{DispositionKind, Role, StepKind, Trace};
 use crate::wire::{Frame, Ipv4, L3, L4};
@@ -60,7 +61,7 @@ pub enum CompareError {
     #[error("{0}")]
     Input(#[from] crate::diag::InputError),
     #[error("{0}")]
-    Engine(#[from] EngineError),
+    Engine(#[from] ResolveError),
     #[error("no flow named `{name}`; the scenario has: {}", known.join(", "))]
     UnknownFlow { name: String, known: Vec<String> },
 }

@@ -1,6 +1,7 @@
 //! kpath's engine: a deterministic model of the Linux/Kubernetes datapath.
 //!
-//! `scenario` (YAML) --controllers (`k8s`)--> `net::World` --`engine`--> `trace::Trace`
+//! `scenario` (YAML) --controllers (`k8s`)--> `net::World`; a packet named by the scenario
+//! --`resolve`--> its sender and target --`engine`--> `trace::Trace` (`run` does both)
 //! --renderers (`trace::text`, `trace::json`, `trace::pcap`)--> bytes for people and tools.
 //! Nothing here prints or touches a terminal; the `kpath` binary does that.
 //!
@@ -17,10 +18,12 @@ pub mod k8s;
 pub mod lab;
 pub mod net;
 pub mod netfilter;
+pub mod resolve;
 pub mod rules_only;
+pub mod run;
 pub mod scenario;
 pub mod trace;
 pub mod wire;
 
-pub use engine::run_packet;
+pub use run::run_packet;
 pub use scenario::{Scenario, load_scenario, load_scenario_str};

@@ -8,8 +8,8 @@
 //!
 //! and a completed TCP flow's replies reach the client from the address it connected to.
 
-use kpath_sim::engine::{flow_outcomes, run_flow};
 use kpath_sim::k8s::build_world;
+use kpath_sim::run::{flow_outcomes, run_flow};
 use kpath_sim::scenario::{Scenario, load_scenario_str};
 use kpath_sim::trace::{DispositionKind, Role, StepKind, Trace, text};
 use kpath_sim::wire::{Frame, Ipv4, L3, L4, UdpPayload};

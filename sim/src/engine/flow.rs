@@ -8,11 +8,12 @@
 //! ICMP error it caused has been walked back.
 
 use super::choices::Choices;
-use super::send::{L4Spec, SendReq, sender_of};
-use super::{EngineError, Outcome, STEP_CAP, Walk, enumerate, packet_seed};
-use crate::net::{NsId, Socket, SocketOwner, World};
-use crate::scenario::{Endpoint, EndpointKind, FlowSpec, IpProtocol, Scenario};
+use super::send::{L4Spec, SendReq};
+use super::{Outcome, STEP_CAP, Walk, enumerate, packet_seed};
+use crate::net::{NsId, Socket, World};
+use crate::resolve::{ResolvedFlow, Transport};
 use crate::trace::{DispositionKind, FlowPacket, FlowTrace, Role, Trace};
+use crate::wire::IpProtocol;
 use crate::wire::{Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L4, TcpFlags};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -39,11 +40,11 @@ enum Kind {
     EchoReply,
 }
 
-fn plan(f: &FlowSpec) -> Vec<(Side, &'static str, Kind)> {
+fn plan(f: &ResolvedFlow) -> Vec<(Side, &'static str, Kind)> {
     use Kind::*;
     use Side::*;
     match f.protocol {
-        IpProtocol::Tcp => {
+        Transport::Tcp => {
             let mut p = vec![
                 (Client, "SYN", Syn),
                 (Server, "SYN-ACK", SynAck),
@@ -64,16 +65,14 @@ fn plan(f: &FlowSpec) -> Vec<(Side, &'static str, Kind)> {
             }
             p
         }
-        IpProtocol::Udp => vec![
+        Transport::Udp => vec![
             (Client, "request", UdpRequest),
             (Server, "response", UdpResponse),
         ],
-        IpProtocol::Icmp => vec![
+        Transport::Icmp => vec![
             (Client, "echo request", EchoRequest),
             (Server, "echo reply", EchoReply),
         ],
-        // Validation refuses flows of other protocols: nothing to send.
-        IpProtocol::Sctp | IpProtocol::Other(_) => Vec::new(),
     }
 }
 
@@ -93,45 +92,35 @@ struct Ends {
     tsval: u32,
 }
 
-/// Walk flow `name` once, random choices drawn or forced by `choices`.
-pub fn flow_once(
-    s: &Scenario,
-    world: &World,
-    name: &str,
-    choices: Choices,
-) -> Result<(FlowTrace, Choices), EngineError> {
-    let f = s.flow(name).ok_or_else(|| EngineError::UnknownPacket {
-        name: name.to_string(),
-        known: s.flows.iter().map(|f| f.name.value.clone()).collect(),
-    })?;
-    let bad = |message: String| EngineError::BadEndpoint {
-        packet: name.to_string(),
-        message,
-    };
-    let from: Endpoint = f.from.value.parse().map_err(bad)?;
-    let to: Endpoint = f.to.value.parse().map_err(bad)?;
+/// Walk flow `f` once, random choices drawn or forced by `choices`.
+fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, Choices) {
+    let name = f.name.as_str();
     let mut w = world.clone();
     w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, &format!("flow/{name}")));
     let mut choices = choices;
     let mut packets: Vec<FlowPacket> = Vec::new();
-    let title = s.title().to_string();
     let trace_of = |label: &str, steps, sent, disposition| Trace {
-        scenario: title.clone(),
+        scenario: f.scenario.clone(),
         packet: format!("{name}: {label}"),
         seed: world.seed,
         sent,
         steps,
         disposition,
     };
+    let flow_trace = |packets, completed, summary| FlowTrace {
+        scenario: f.scenario.clone(),
+        flow: name.to_string(),
+        seed: world.seed,
+        packets,
+        completed,
+        summary,
+    };
 
-    // The first packet: resolve the destination (maybe through DNS), then send.
+    // The first packet: the resolver's lookup (maybe through DNS), then the send.
+    let client_ns = f.from.ns;
     let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
-    let client_ns = walk
-        .source_ns(s, &from)
-        .ok_or_else(|| bad(format!("`{}` is not in the world", f.from.value)))?;
-    let target = match walk.resolve_target(s, client_ns, &to) {
-        Ok(Some((ip, port))) => (ip, port.unwrap_or(0)),
-        Ok(None) => return Err(bad(format!("`{}` has no address", f.to.value))),
+    let target = match walk.lookup(client_ns, &f.to) {
+        Ok((ip, port)) => (ip, port.unwrap_or(0)),
         Err(d) => {
             let steps = std::mem::take(&mut walk.steps);
             choices = std::mem::take(&mut walk.choices);
@@ -141,33 +130,18 @@ pub fn flow_once(
                 side: "client",
                 trace: trace_of("name lookup", steps, None, d),
             });
-            return Ok((
-                FlowTrace {
-                    scenario: s.title().to_string(),
-                    flow: name.to_string(),
-                    seed: world.seed,
-                    packets,
-                    completed: false,
-                    summary,
-                },
-                choices,
-            ));
+            return (flow_trace(packets, false, summary), choices);
         }
     };
     let lookup_steps = std::mem::take(&mut walk.steps);
     choices = std::mem::take(&mut walk.choices);
     let (lo, hi) = w.ns(client_ns).sysctl.local_port_range;
-    let bound = match from.kind {
-        EndpointKind::Ip(ip) => Some(ip),
-        _ => None,
-    };
-    let sender = sender_of(&from);
     let mut completed = true;
     let mut summary = String::new();
     let steps_plan = plan(f);
-    let conns = f.connections().max(1);
+    let conns = f.connections.max(1);
     'conns: for conn in 0..conns {
-        let sport = match from.port {
+        let sport = match f.from.port {
             Some(p) if conn == 0 => p,
             _ => w.range_u16(lo, hi),
         };
@@ -190,7 +164,7 @@ pub fn flow_once(
             };
             let label = label.as_str();
             let req = match side {
-                Side::Client => client_packet(&ends, f, *kind, sport, bound, &sender, &w),
+                Side::Client => client_packet(&ends, f, *kind, sport, &w),
                 Side::Server => match server_packet(&ends, f, *kind, &w) {
                     Some(r) => r,
                     None => break,
@@ -209,7 +183,7 @@ pub fn flow_once(
                 && let Some(ip) = &sent_ip
             {
                 ends.client = Some((ip.src, ports(ip).0));
-                register(s, &mut w, client_ns, ip, f.protocol, &from);
+                register(&mut w, client_ns, ip, f);
             }
             let response = steps
                 .iter()
@@ -266,7 +240,7 @@ pub fn flow_once(
                 ends.server_ns = Some(ns);
                 ends.server_local = Some((ip.dst, ports(ip).1));
                 ends.server_peer = Some((ip.src, ports(ip).0));
-                if f.protocol == IpProtocol::Tcp {
+                if f.protocol == Transport::Tcp {
                     accept(&mut w, ns, ip);
                 }
             }
@@ -287,7 +261,7 @@ pub fn flow_once(
     };
     if completed {
         summary = match f.protocol {
-            IpProtocol::Tcp => format!(
+            Transport::Tcp => format!(
                 "every packet reached its socket: the connection {}",
                 if f.close {
                     "opened, exchanged its data and closed"
@@ -295,39 +269,22 @@ pub fn flow_once(
                     "opened and exchanged its data"
                 }
             ),
-            IpProtocol::Udp => {
-                "the request and its response both reached their sockets".to_string()
-            }
-            IpProtocol::Icmp => "the echo reply reached the ping socket".to_string(),
-            IpProtocol::Sctp | IpProtocol::Other(_) => String::new(),
+            Transport::Udp => "the request and its response both reached their sockets".to_string(),
+            Transport::Icmp => "the echo reply reached the ping socket".to_string(),
         } + &served;
     }
-    Ok((
-        FlowTrace {
-            scenario: s.title().to_string(),
-            flow: name.to_string(),
-            seed: world.seed,
-            packets,
-            completed,
-            summary,
-        },
-        choices,
-    ))
+    (flow_trace(packets, completed, summary), choices)
 }
 
-/// Walk flow `name` once, with random choices drawn from the seed.
-pub fn run_flow(s: &Scenario, world: &World, name: &str) -> Result<FlowTrace, EngineError> {
-    flow_once(s, world, name, Choices::default()).map(|(t, _)| t)
+/// Walk a resolved flow once, with random choices drawn from the seed.
+pub fn walk_flow(world: &World, f: &ResolvedFlow) -> FlowTrace {
+    flow_once(world, f, Choices::default()).0
 }
 
-/// Every possible outcome of flow `name`.
-pub fn flow_outcomes(
-    s: &Scenario,
-    world: &World,
-    name: &str,
-) -> Result<Vec<Outcome<FlowTrace>>, EngineError> {
+/// Every possible outcome of a resolved flow, most probable first.
+pub fn flow_outcomes(world: &World, f: &ResolvedFlow) -> Vec<Outcome<FlowTrace>> {
     enumerate(
-        |c| flow_once(s, world, name, c),
+        |c| flow_once(world, f, c),
         |f| f.packets.iter().map(|p| p.trace.steps.len()).sum(),
     )
 }
@@ -353,48 +310,25 @@ fn ports(ip: &Ipv4) -> (u16, u16) {
     }
 }
 
-fn owner(s: &Scenario, from: &Endpoint) -> SocketOwner {
-    match &from.kind {
-        EndpointKind::Pod {
-            container: Some(c), ..
-        } => SocketOwner::Container {
-            container: c.clone(),
-        },
-        EndpointKind::Pod { key, .. } => {
-            let first = s
-                .pod(key)
-                .and_then(|p| p.containers.first())
-                .map(|c| c.name.clone());
-            SocketOwner::Container {
-                container: first.unwrap_or_else(|| "app".into()),
-            }
-        }
-        EndpointKind::Host(h) => SocketOwner::Host { host: h.clone() },
-        _ => SocketOwner::Host {
-            host: "the node".into(),
-        },
-    }
-}
-
 /// The client's socket after connect() (TCP, UDP) or the ping socket (ICMP).
-fn register(s: &Scenario, w: &mut World, ns: NsId, ip: &Ipv4, proto: IpProtocol, from: &Endpoint) {
+fn register(w: &mut World, ns: NsId, ip: &Ipv4, f: &ResolvedFlow) {
     let (sport, dport) = ports(ip);
-    let connected = |proto| Socket {
-        proto,
-        addr: ip.src,
-        port: sport,
-        peer: Some((ip.dst, dport)),
-        owner: owner(s, from),
-    };
-    let sock = match proto {
-        IpProtocol::Icmp => Socket {
+    let owner = f.from.owner.clone();
+    let sock = match f.protocol {
+        Transport::Icmp => Socket {
             proto: IpProtocol::Icmp,
             addr: Ipv4Addr::UNSPECIFIED,
             port: sport,
             peer: None,
-            owner: owner(s, from),
+            owner,
         },
-        other => connected(other),
+        t => Socket {
+            proto: t.ip_protocol(),
+            addr: ip.src,
+            port: sport,
+            peer: Some((ip.dst, dport)),
+            owner,
+        },
     };
     w.ns_mut(ns).sockets.push(sock);
 }
@@ -419,17 +353,9 @@ fn accept(w: &mut World, ns: NsId, ip: &Ipv4) {
     }
 }
 
-fn client_packet(
-    e: &Ends,
-    f: &FlowSpec,
-    kind: Kind,
-    sport: u16,
-    bound: Option<Ipv4Addr>,
-    sender: &str,
-    w: &World,
-) -> SendReq {
+fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) -> SendReq {
     let (dst, dport) = e.target;
-    let src = e.client.map(|c| c.0).or(bound);
+    let src = e.client.map(|c| c.0).or(f.from.bound);
     let req_len = f.request;
     let resp_len = u32::from(f.response);
     let c = e.c_isn;
@@ -541,12 +467,12 @@ fn client_packet(
         df: true,
         l4,
         func,
-        what: format!("{sender} in {}: {what}", w.ns(e.client_ns).name),
+        what: format!("{} in {}: {what}", f.from.words, w.ns(e.client_ns).name),
     }
 }
 
 /// What the server sends next, answering what it received; None if it never received.
-fn server_packet(e: &Ends, f: &FlowSpec, kind: Kind, w: &World) -> Option<SendReq> {
+fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<SendReq> {
     let ns = e.server_ns?;
     let (local, lport) = e.server_local?;
     let (peer, pport) = e.server_peer?;
@@ -640,7 +566,7 @@ fn server_packet(e: &Ends, f: &FlowSpec, kind: Kind, w: &World) -> Option<SendRe
 }
 
 /// The echo reply carries the request's data back.
-fn echo_data(f: &FlowSpec) -> Vec<u8> {
+fn echo_data(f: &ResolvedFlow) -> Vec<u8> {
     let len = if f.request == 0 {
         super::send::PING_DEFAULT_SIZE
     } else {

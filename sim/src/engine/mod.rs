@@ -17,14 +17,13 @@ mod send;
 mod skb;
 mod vxlan;
 
-pub use flow::{flow_outcomes, run_flow};
+pub use flow::{flow_outcomes, walk_flow};
 pub use nf_hook::{RegisteredHook, registered_hooks};
-pub use send::EngineError;
 pub use skb::Skb;
 pub use vxlan::{flow_hash, udp_flow_src_port};
 
 use crate::net::{IfIndex, NsId, Route, World};
-use crate::scenario::Scenario;
+use crate::resolve::ResolvedPacket;
 use crate::trace::{Disposition, DispositionKind, NfStep, Step, StepKind, Trace};
 use crate::wire::Mac;
 use rand_chacha::ChaCha8Rng;
@@ -88,52 +87,38 @@ pub fn packet_seed(world_seed: u64, packet: &str) -> u64 {
     world_seed ^ crate::k8s::fnv1a(packet)
 }
 
-/// Trace the scenario's packet `name` through a fresh copy of `world`.
-pub fn run_packet(s: &Scenario, world: &World, name: &str) -> Result<Trace, EngineError> {
-    run_packet_capped(s, world, name, STEP_CAP)
+/// Trace a resolved packet through a fresh copy of `world`.
+pub fn walk_packet(world: &World, p: &ResolvedPacket) -> Trace {
+    packet_once(world, p, STEP_CAP, choices::Choices::default()).0
 }
 
-fn run_packet_capped(
-    s: &Scenario,
-    world: &World,
-    name: &str,
-    step_cap: usize,
-) -> Result<Trace, EngineError> {
-    packet_once(s, world, name, step_cap, choices::Choices::default()).map(|(t, _)| t)
-}
-
-/// One walk of packet `name` with the given (possibly forced) random choices.
+/// One walk of packet `p` with the given (possibly forced) random choices.
 fn packet_once(
-    s: &Scenario,
     world: &World,
-    name: &str,
+    p: &ResolvedPacket,
     step_cap: usize,
     choices: choices::Choices,
-) -> Result<(Trace, choices::Choices), EngineError> {
-    let spec = s.packet(name).ok_or_else(|| EngineError::UnknownPacket {
-        name: name.to_string(),
-        known: s.packets.iter().map(|p| p.name.value.clone()).collect(),
-    })?;
+) -> (Trace, choices::Choices) {
     let mut w = world.clone();
     // Every packet starts from a copy of the same world; without a reseed every packet
     // would draw the same source port, ISN and IP ID. (The flow-hash secret stays the
     // world's: it is per boot, not per packet.)
-    w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, name));
+    w.rng = ChaCha8Rng::seed_from_u64(packet_seed(world.seed, &p.name));
     let mut walk = Walk::new(&mut w, choices, step_cap);
-    let (sent, first) = walk.send(s, spec)?;
+    let (sent, first) = walk.send(p);
     let disposition = walk.finish(first);
     let choices = std::mem::take(&mut walk.choices);
-    Ok((
+    (
         Trace {
-            scenario: s.title().to_string(),
-            packet: name.to_string(),
+            scenario: p.scenario.clone(),
+            packet: p.name.clone(),
             seed: world.seed,
             sent,
             steps: walk.steps,
             disposition,
         },
         choices,
-    ))
+    )
 }
 
 /// One possible fate of a packet or flow, with the probability of the random choices
@@ -163,9 +148,9 @@ pub fn explored<T>(outcomes: &[Outcome<T>]) -> f64 {
 /// Every possible outcome of `run`, found by replaying it with forced choices
 /// (depth-first), most probable first.
 pub fn enumerate<T>(
-    mut run: impl FnMut(choices::Choices) -> Result<(T, choices::Choices), EngineError>,
+    mut run: impl FnMut(choices::Choices) -> (T, choices::Choices),
     steps: impl Fn(&T) -> usize,
-) -> Result<Vec<Outcome<T>>, EngineError> {
+) -> Vec<Outcome<T>> {
     let mut out = Vec::new();
     let mut kept = 0usize;
     let mut todo: Vec<Vec<usize>> = vec![Vec::new()];
@@ -174,7 +159,7 @@ pub fn enumerate<T>(
             forced,
             log: Vec::new(),
             enumerate: true,
-        })?;
+        });
         let mut alts = c.alternatives();
         alts.reverse();
         todo.extend(alts);
@@ -193,7 +178,7 @@ pub fn enumerate<T>(
             .partial_cmp(&a.probability)
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    Ok(out)
+    out
 }
 
 /// A packet put into a world directly, not named by a scenario: rules-only mode asks about a
@@ -242,19 +227,12 @@ pub fn injected_once(
 
 /// Every possible outcome of an injected packet, most probable first.
 pub fn injected_outcomes(world: &World, inj: &Injection) -> Vec<Outcome<Trace>> {
-    enumerate(|c| Ok(injected_once(world, inj, c)), |t| t.steps.len()).unwrap_or_default()
+    enumerate(|c| injected_once(world, inj, c), |t| t.steps.len())
 }
 
-/// Every possible outcome of packet `name`.
-pub fn packet_outcomes(
-    s: &Scenario,
-    world: &World,
-    name: &str,
-) -> Result<Vec<Outcome<Trace>>, EngineError> {
-    enumerate(
-        |c| packet_once(s, world, name, STEP_CAP, c),
-        |t| t.steps.len(),
-    )
+/// Every possible outcome of a resolved packet, most probable first.
+pub fn packet_outcomes(world: &World, p: &ResolvedPacket) -> Vec<Outcome<Trace>> {
+    enumerate(|c| packet_once(world, p, STEP_CAP, c), |t| t.steps.len())
 }
 
 impl<'w> Walk<'w> {
@@ -406,21 +384,22 @@ impl Walk<'_> {
 mod tests {
     use super::*;
 
-    fn cross_node() -> (Scenario, World) {
+    fn cross_node_ping() -> (World, ResolvedPacket) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../scenarios/pod-to-pod-cross-node.yaml");
         let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
         let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
-        (s, w)
+        let p = crate::resolve::packet(&s, &w, "ping").unwrap_or_else(|e| panic!("{e}"));
+        (w, p)
     }
 
     #[test]
     fn the_step_cap_inside_an_arp_exchange_ends_the_walk_as_a_loop() {
-        let (s, w) = cross_node();
-        let full = run_packet(&s, &w, "ping").unwrap();
+        let (w, p) = cross_node_ping();
+        let full = walk_packet(&w, &p);
         // The client's ARP for its gateway starts at step 4; stop the walk inside it.
         assert_eq!(full.steps[3].func, "arp_solicit");
-        let t = run_packet_capped(&s, &w, "ping", 6).unwrap();
+        let t = packet_once(&w, &p, 6, choices::Choices::default()).0;
         assert!(t.steps.len() < full.steps.len());
         assert_eq!(
             t.disposition.kind,

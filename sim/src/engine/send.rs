@@ -4,21 +4,11 @@
 
 use super::{Next, Skb, Walk};
 use crate::net::{NsId, RouteType, route};
-use crate::scenario::{Endpoint, EndpointKind, IpProtocol, PacketSpec, Scenario, TcpFlag};
+use crate::resolve::{ResolvedPacket, Target, Transport};
 use crate::trace::{DispositionKind, StepKind};
 use crate::wire::{
     Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags, Udp, UdpPayload,
 };
-
-/// Why a packet could not even be built. Scenario validation rules these out for loaded
-/// files; they remain for worlds built by hand.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EngineError {
-    #[error("no packet named `{name}`; the scenario has: {}", known.join(", "))]
-    UnknownPacket { name: String, known: Vec<String> },
-    #[error("packet `{packet}`: {message}")]
-    BadEndpoint { packet: String, message: String },
-}
 
 /// ping(8)'s default payload: 56 data bytes.
 pub const PING_DEFAULT_SIZE: u16 = 56;
@@ -80,37 +70,22 @@ pub(super) enum L4Spec {
 }
 
 impl Walk<'_> {
-    pub(super) fn send(
-        &mut self,
-        s: &Scenario,
-        p: &PacketSpec,
-    ) -> Result<(Option<Frame>, Next), EngineError> {
-        let bad = |message: String| EngineError::BadEndpoint {
-            packet: p.name.value.clone(),
-            message,
-        };
-        let from: Endpoint = p.from.value.parse().map_err(bad)?;
-        let to: Endpoint = p.to.value.parse().map_err(bad)?;
-        let ns = self
-            .source_ns(s, &from)
-            .ok_or_else(|| bad(format!("`{}` is not in the world", p.from.value)))?;
-        let (dst, dport) = match self.resolve_target(s, ns, &to) {
-            Ok(Some(t)) => t,
-            Ok(None) => return Err(bad(format!("`{}` has no address", p.to.value))),
-            Err(d) => return Ok((None, Next::End(super::End::Fate(d)))),
+    /// Send a resolved packet as its program would: the resolver's lookup first (a step, or
+    /// the end of the walk when the name does not resolve), then the socket call.
+    pub(super) fn send(&mut self, p: &ResolvedPacket) -> (Option<Frame>, Next) {
+        let ns = p.from.ns;
+        let (dst, dport) = match self.lookup(ns, &p.to) {
+            Ok(t) => t,
+            Err(d) => return (None, Next::End(super::End::Fate(d))),
         };
         let (lo, hi) = self.world.ns(ns).sysctl.local_port_range;
-        let sport = from.port.unwrap_or_else(|| self.world.range_u16(lo, hi));
-        let len = p
-            .size
-            .as_ref()
-            .map(|s| s.value)
-            .unwrap_or(match p.protocol {
-                IpProtocol::Icmp => PING_DEFAULT_SIZE,
-                _ => 0,
-            });
+        let sport = p.from.port.unwrap_or_else(|| self.world.range_u16(lo, hi));
+        let len = p.size.unwrap_or(match p.protocol {
+            Transport::Icmp => PING_DEFAULT_SIZE,
+            Transport::Udp | Transport::Tcp => 0,
+        });
         let (l4, func, what) = match p.protocol {
-            IpProtocol::Icmp => (
+            Transport::Icmp => (
                 L4Spec::EchoRequest {
                     ident: sport,
                     seq: 1,
@@ -119,7 +94,7 @@ impl Walk<'_> {
                 "raw_sendmsg",
                 "ping sends an ICMP echo request".to_string(),
             ),
-            IpProtocol::Udp => (
+            Transport::Udp => (
                 L4Spec::Udp {
                     sport,
                     dport: dport.unwrap_or(0),
@@ -128,14 +103,8 @@ impl Walk<'_> {
                 "udp_sendmsg",
                 "sendto() sends a UDP datagram".to_string(),
             ),
-            IpProtocol::Sctp | IpProtocol::Other(_) => {
-                return Err(bad(format!(
-                    "kpath sends tcp, udp and icmp packets, not {}",
-                    p.protocol
-                )));
-            }
-            IpProtocol::Tcp => {
-                let flags = tcp_flags(p);
+            Transport::Tcp => {
+                let flags = p.flags.unwrap_or(TcpFlags(TcpFlags::SYN));
                 let (seq, ack) = (self.world.next_u32(), self.world.next_u32());
                 let tsval = self.world.next_u32();
                 let ack = if flags.has(TcpFlags::ACK) { ack } else { 0 };
@@ -159,22 +128,35 @@ impl Walk<'_> {
                 )
             }
         };
-        let explicit = match from.kind {
-            EndpointKind::Ip(ip) => Some(ip),
-            _ => None,
-        };
         let req = SendReq {
             ns,
-            src: explicit,
+            src: p.from.bound,
             dst,
             ttl: p.ttl,
             df: p.df,
             l4,
             func,
-            what: format!("{} in {}: {what}", sender_of(&from), self.ns_name(ns)),
+            what: format!("{} in {}: {what}", p.from.words, self.ns_name(ns)),
         };
         let (frame, next) = self.emit(req);
-        Ok((Some(frame), next))
+        (Some(frame), next)
+    }
+
+    /// The resolver's part of sending to `to`: its lookup recorded as a step, and a name
+    /// that does not resolve ends the walk (Err).
+    pub(super) fn lookup(
+        &mut self,
+        ns: NsId,
+        to: &Target,
+    ) -> Result<(Ipv4Addr, Option<u16>), crate::trace::Disposition> {
+        let probe = Skb::probe(ns);
+        if let Some(note) = &to.lookup {
+            self.record(&probe, None, "getaddrinfo", StepKind::Socket, note.clone());
+        }
+        to.addr.clone().map_err(|reason| {
+            self.record(&probe, None, "getaddrinfo", StepKind::Drop, reason.clone());
+            self.fate(&probe, None, DispositionKind::NoSuchName, reason)
+        })
     }
 
     /// Put an injected packet where it starts: on its device's receive path, or through
@@ -203,58 +185,6 @@ impl Walk<'_> {
                 self.emit(SendReq::ready(ns, ip, func, what))
             }
         }
-    }
-
-    /// Where `to` points: an address and maybe a port. A DNS name is resolved as the
-    /// sender's resolver would, recorded as a step; a name that does not resolve ends the
-    /// walk (Err). Ok(None): the endpoint has no address at all (never for a valid scenario).
-    pub(super) fn resolve_target(
-        &mut self,
-        s: &Scenario,
-        ns: NsId,
-        to: &Endpoint,
-    ) -> Result<Option<(Ipv4Addr, Option<u16>)>, crate::trace::Disposition> {
-        let port = to.port;
-        Ok(match &to.kind {
-            EndpointKind::Pod { key, .. } => s.pod(key).map(|p| (p.ip.value, port)),
-            EndpointKind::Node(n) => s.node(n).map(|n| (n.ip.value, port)),
-            EndpointKind::Ip(ip) => Some((*ip, port)),
-            EndpointKind::Host(h) => s.host(h).map(|h| (h.ip.value, port)),
-            EndpointKind::Service(key) => s.service(key).and_then(|svc| {
-                let sp = svc.ports.iter().find(|p| match (&to.port_name, port) {
-                    (Some(n), _) => p.name.as_deref() == Some(n),
-                    (None, Some(n)) => p.port.value == n,
-                    (None, None) => false,
-                })?;
-                Some((svc.cluster_ip()?, Some(sp.port.value)))
-            }),
-            EndpointKind::Dns(name) => {
-                let pod_ns = match &self.world.ns(ns).kind {
-                    crate::net::NsKind::Pod { namespace, .. } => namespace.clone(),
-                    _ => "default".to_string(),
-                };
-                let look = crate::k8s::dns::resolve(s, name, &pod_ns);
-                let asked: Vec<String> = look
-                    .queries
-                    .iter()
-                    .map(|(q, a)| format!("{q}? {a}"))
-                    .collect();
-                let probe = Skb::probe(ns);
-                let note = format!(
-                    "the resolver (nameserver: the kube-dns Service, search {pod_ns}.svc.cluster.local svc.cluster.local cluster.local, ndots:5) asks: {}",
-                    asked.join("; ")
-                );
-                self.record(&probe, None, "getaddrinfo", StepKind::Socket, note);
-                match look.addrs.first() {
-                    Some(ip) => Some((*ip, port)),
-                    None => {
-                        let reason = format!("`{name}` does not resolve: every query got NXDOMAIN");
-                        self.record(&probe, None, "getaddrinfo", StepKind::Drop, reason.clone());
-                        return Err(self.fate(&probe, None, DispositionKind::NoSuchName, reason));
-                    }
-                }
-            }
-        })
     }
 
     /// The kernel side of sending: route (`ip_route_output_key`, which also picks the source
@@ -385,56 +315,6 @@ impl Walk<'_> {
             .or_else(|| n.primary_addr(rt.dev))
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         (rt.dev, src)
-    }
-
-    pub(super) fn source_ns(&self, s: &Scenario, e: &Endpoint) -> Option<NsId> {
-        let name = match &e.kind {
-            EndpointKind::Pod { key, .. } => key.clone(),
-            EndpointKind::Node(n) | EndpointKind::Host(n) => n.clone(),
-            EndpointKind::Ip(ip) => {
-                // A pod's address belongs to the pod; anything else to whoever holds it.
-                if let Some(p) = s.pods.iter().find(|p| p.ip.value == *ip) {
-                    p.key()
-                } else {
-                    return self
-                        .world
-                        .netns
-                        .iter()
-                        .find(|n| n.is_local(*ip))
-                        .map(|n| n.id);
-                }
-            }
-            EndpointKind::Service(_) | EndpointKind::Dns(_) => return None,
-        };
-        self.world.ns_by_name(&name).map(|n| n.id)
-    }
-}
-
-/// Who sends, in words.
-pub(super) fn sender_of(from: &Endpoint) -> String {
-    match &from.kind {
-        EndpointKind::Pod {
-            container: Some(c), ..
-        } => format!("container {c}"),
-        EndpointKind::Pod { .. } => "a container".to_string(),
-        EndpointKind::Host(_) => "a client program".to_string(),
-        _ => "a process".to_string(),
-    }
-}
-
-fn tcp_flags(p: &PacketSpec) -> TcpFlags {
-    match &p.flags {
-        None => TcpFlags(TcpFlags::SYN),
-        Some(f) => TcpFlags(f.value.iter().fold(0, |acc, f| {
-            acc | match f {
-                TcpFlag::Fin => TcpFlags::FIN,
-                TcpFlag::Syn => TcpFlags::SYN,
-                TcpFlag::Rst => TcpFlags::RST,
-                TcpFlag::Psh => TcpFlags::PSH,
-                TcpFlag::Ack => TcpFlags::ACK,
-                TcpFlag::Urg => TcpFlags::URG,
-            }
-        })),
     }
 }
 

@@ -2,8 +2,8 @@
 //! the command that makes the real kernel send the same packet, and kpath's outcomes to
 //! compare it with.
 
-use crate::engine::EngineError;
 use crate::net::World;
+use crate::resolve::ResolveError;
 use crate::scenario::{IpProtocol, Scenario};
 use crate::trace::Trace;
 use crate::trace::json::PacketView;
@@ -26,14 +26,14 @@ pub struct Item {
     pub outcomes: Vec<Trace>,
 }
 
-pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, EngineError> {
+pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, ResolveError> {
     let mut out = Vec::new();
     for p in s
         .packets
         .iter()
         .filter(|p| only.is_none_or(|o| o == p.name.value))
     {
-        let outcomes = crate::engine::packet_outcomes(s, w, &p.name.value)?;
+        let outcomes = crate::run::packet_outcomes(s, w, &p.name.value)?;
         let how = SendSpec {
             protocol: p.protocol,
             size: p.size.as_ref().map(|s| s.value),
@@ -52,7 +52,7 @@ pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, E
         .iter()
         .filter(|f| only.is_none_or(|o| o == f.name.value))
     {
-        let outcomes = crate::engine::flow_outcomes(s, w, &f.name.value)?;
+        let outcomes = crate::run::flow_outcomes(s, w, &f.name.value)?;
         let firsts = outcomes
             .into_iter()
             .filter_map(|o| o.result.packets.into_iter().next().map(|p| p.trace))

@@ -69,7 +69,7 @@ fn snapshot(s: &Scenario, seed: Option<u64>) -> Result<Vec<(String, String)>, St
         out.push((format!("packet {}", p.name.value), text::render(&t, &opts)));
     }
     for f in &s.flows {
-        let t = kpath_sim::engine::run_flow(s, &w, &f.name.value).map_err(|e| e.to_string())?;
+        let t = kpath_sim::run::run_flow(s, &w, &f.name.value).map_err(|e| e.to_string())?;
         out.push((
             format!("flow {}", f.name.value),
             text::render_flow(&t, &opts),

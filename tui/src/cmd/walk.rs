@@ -2,9 +2,9 @@
 //! ask `kpath_sim` to walk them once each.
 
 use crate::failure::{Failure, usage};
-use kpath_sim::engine::run_flow;
 use kpath_sim::k8s::build_world;
 use kpath_sim::net::World;
+use kpath_sim::run::run_flow;
 use kpath_sim::scenario::{Scenario, did_you_mean};
 use kpath_sim::trace::{FlowTrace, Trace};
 

@@ -12,8 +12,9 @@ use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use kpath_sim::engine::{EngineError, flow_outcomes, packet_outcomes};
 use kpath_sim::net::World;
+use kpath_sim::resolve::ResolveError;
+use kpath_sim::run::{flow_outcomes, packet_outcomes};
 use kpath_sim::scenario::Scenario;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -24,7 +25,7 @@ const MAX_FLOW_OUTCOMES: usize = 8;
 
 /// Everything the learner can follow: each packet (every outcome of it when kube-proxy's
 /// pick makes several), and each packet of each flow (per outcome).
-pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>, EngineError> {
+pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>, ResolveError> {
     let mut out = Vec::new();
     for p in s
         .packets
@@ -62,7 +63,7 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
             vec![kpath_sim::engine::Outcome {
                 probability: 1.0,
                 choices: Vec::new(),
-                result: kpath_sim::engine::run_flow(s, w, name)?,
+                result: kpath_sim::run::run_flow(s, w, name)?,
             }]
         } else {
             flow_outcomes(s, w, name)?

@@ -1,0 +1,45 @@
+//! A scenario's packets and flows, by name: resolve them against the world (`resolve`),
+//! then walk them (`engine`). The CLI, the TUI, `kpath test` and the lab all start here.
+
+use crate::engine::{self, Outcome};
+use crate::net::World;
+use crate::resolve::{self, ResolveError};
+use crate::scenario::Scenario;
+use crate::trace::{FlowTrace, Trace};
+
+/// Trace the scenario's packet `name` through a fresh copy of `world`.
+pub fn run_packet(s: &Scenario, world: &World, name: &str) -> Result<Trace, ResolveError> {
+    Ok(engine::walk_packet(
+        world,
+        &resolve::packet(s, world, name)?,
+    ))
+}
+
+/// Every possible outcome of packet `name`, most probable first.
+pub fn packet_outcomes(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+) -> Result<Vec<Outcome<Trace>>, ResolveError> {
+    Ok(engine::packet_outcomes(
+        world,
+        &resolve::packet(s, world, name)?,
+    ))
+}
+
+/// Walk the scenario's flow `name` once, with random choices drawn from the seed.
+pub fn run_flow(s: &Scenario, world: &World, name: &str) -> Result<FlowTrace, ResolveError> {
+    Ok(engine::walk_flow(world, &resolve::flow(s, world, name)?))
+}
+
+/// Every possible outcome of flow `name`, most probable first.
+pub fn flow_outcomes(
+    s: &Scenario,
+    world: &World,
+    name: &str,
+) -> Result<Vec<Outcome<FlowTrace>>, ResolveError> {
+    Ok(engine::flow_outcomes(
+        world,
+        &resolve::flow(s, world, name)?,
+    ))
+}
