@@ -19,6 +19,7 @@ pub mod net;
 pub mod netfilter;
 pub mod rules_only;
 pub mod scenario;
+pub mod topology;
 pub mod trace;
 pub mod wire;
 
