@@ -22,6 +22,7 @@ pub mod resolve;
 pub mod rules_only;
 pub mod run;
 pub mod scenario;
+pub mod topology;
 pub mod trace;
 pub mod wire;
 

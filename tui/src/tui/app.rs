@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kpath_sim::net::World;
 use kpath_sim::scenario::Scenario;
+use kpath_sim::topology::Topology;
 use kpath_sim::trace::{Step, StepKind, Trace};
 
 /// One trace the learner can follow: a packet, one outcome of it, or one packet of a flow.
@@ -45,6 +46,8 @@ pub enum Overlay {
 pub struct App {
     pub scenario: Scenario,
     pub world: World,
+    /// What the topology pane draws, read from the world once.
+    pub topology: Topology,
     pub tracks: Vec<Track>,
     pub track: usize,
     /// Index into the current trace's steps.
@@ -73,6 +76,7 @@ impl App {
     pub fn new(scenario: Scenario, world: World, tracks: Vec<Track>) -> App {
         App {
             scenario,
+            topology: Topology::of(&world),
             world,
             tracks,
             track: 0,
