@@ -10,15 +10,9 @@ use super::{Netfilter, TableKind, Verdict};
 use crate::diag::{InputError, did_you_mean};
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
+use words::{Tok, Words, tokenize};
 
-/// A word of a line and the 1-based column it starts at.
-#[derive(Clone, Debug)]
-struct Tok {
-    text: String,
-    col: usize,
-    /// Written in double quotes: `"!"` is a value, `!` a negation.
-    quoted: bool,
-}
+mod words;
 
 struct Ctx<'a> {
     file: &'a str,
@@ -47,72 +41,6 @@ impl Ctx<'_> {
         e.width = width.max(1);
         e
     }
-}
-
-/// The longest word iptables-restore takes: xshared.c `add_param` keeps each word in a
-/// 1024-byte buffer and fails with "Parameter too long!" when it fills.
-const MAX_WORD_BYTES: usize = 1023;
-
-/// Split a line into words; double quotes group, backslash escapes inside them (the way
-/// iptables-restore tokenizes).
-fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
-    let mut toks = Vec::new();
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut text = String::new();
-        if chars[i] == '"' {
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(ctx
-                            .err(start + 1, "unterminated quoted string")
-                            .with_hint("close the string with `\"`"));
-                    }
-                    Some('\\') if i + 1 < chars.len() => {
-                        text.push(chars[i + 1]);
-                        i += 2;
-                    }
-                    Some('"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        text.push(*c);
-                        i += 1;
-                    }
-                }
-            }
-        } else {
-            while i < chars.len() && !chars[i].is_whitespace() {
-                text.push(chars[i]);
-                i += 1;
-            }
-        }
-        if text.len() > MAX_WORD_BYTES {
-            return Err(ctx
-                .err(
-                    start + 1,
-                    format!(
-                        "a word of {} bytes; iptables-restore takes at most {MAX_WORD_BYTES} (\"Parameter too long!\")",
-                        text.len()
-                    ),
-                )
-                .with_hint("iptables-save never writes such a word: is the dump cut or two lines run together?"));
-        }
-        toks.push(Tok {
-            text,
-            col: start + 1,
-            quoted: chars[start] == '"',
-        });
-    }
-    Ok(toks)
 }
 
 /// Where each rule of a table was read: (line, column of its `-j`/`-g` value, or of `-A`
@@ -628,47 +556,6 @@ const BUILTIN_TARGETS: [&str; 10] = [
     "LOG",
     "TRACE",
 ];
-
-/// Walks the words of one rule.
-struct Words<'a> {
-    ctx: &'a Ctx<'a>,
-    toks: &'a [Tok],
-    i: usize,
-}
-
-impl<'a> Words<'a> {
-    fn next(&mut self) -> Option<&'a Tok> {
-        let t = self.toks.get(self.i);
-        self.i += 1;
-        t
-    }
-    /// The value after option `opt`.
-    fn value(&mut self, opt: &Tok) -> Result<&'a Tok, InputError> {
-        let v = self.next().ok_or_else(|| {
-            self.ctx
-                .err(opt.col, format!("`{}` needs a value", opt.text))
-                .with_hint(format!(
-                    "the value goes right after `{}`; is the line cut short?",
-                    opt.text
-                ))
-        })?;
-        // `-s ! 10.0.0.1`: the old intrapositioned negation, which iptables no longer reads
-        // for IPv4 (xshared.c check_inverse only allows it for arptables/ebtables).
-        if v.text == "!" && !v.quoted {
-            return Err(self
-                .ctx
-                .err(
-                    v.col,
-                    format!(
-                        "`!` after `{}`: the negation goes before the option",
-                        opt.text
-                    ),
-                )
-                .with_hint(format!("write `! {} VALUE`", opt.text)));
-        }
-        Ok(v)
-    }
-}
 
 fn append_rule(
     ctx: &Ctx,
