@@ -96,39 +96,10 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
             continue;
         }
         let inv = std::mem::take(&mut neg);
-        // The options whose `!` iptables refuses, instead of dropping it silently (which
-        // would read `! -j ACCEPT` as `-j ACCEPT`): xshared.c set_option "cannot have ! before
-        // --jump", xtoptions.c "option ... cannot be inverted" for options without
-        // XTOPT_INVERT (every target option, and those listed in `NOT_INVERTIBLE`).
         if inv {
-            let refused = match opt {
-                "-j" | "--jump" | "-g" | "--goto" => Some("a target cannot be negated"),
-                o if target_set && target_takes(&rule.target, o) => {
-                    Some("a target's options cannot be negated")
-                }
-                o if NOT_INVERTIBLE.contains(&o) => Some("this option cannot be negated"),
-                _ => None,
-            };
-            if let Some(why) = refused {
-                return Err(ctx
-                    .err(neg_col, format!("`!` before `{opt}`: {why}"))
-                    .with_hint("iptables-restore refuses it; `!` goes before a match option, e.g. `! -s 10.0.0.0/8` or `-m mark ! --mark 0x4000`"));
-            }
+            refuse_negation(ctx, &rule, target_set, opt, neg_col)?;
         }
-        // iptables takes each of these once per rule ("multiple -p flags not allowed").
-        let given = match opt {
-            "-s" | "--source" => rule.src.is_some().then_some("-s"),
-            "-d" | "--destination" => rule.dst.is_some().then_some("-d"),
-            "-i" | "--in-interface" => rule.in_iface.is_some().then_some("-i"),
-            "-o" | "--out-interface" => rule.out_iface.is_some().then_some("-o"),
-            "-p" | "--protocol" => rule.proto.is_some().then_some("-p"),
-            _ => None,
-        };
-        if let Some(flag) = given {
-            return Err(ctx
-                .err(t.col, format!("multiple {flag} flags not allowed"))
-                .with_hint("a rule matches one source, destination, interface and protocol; write two rules"));
-        }
+        refuse_repeat(ctx, &rule, t)?;
         match opt {
             "-s" | "--source" => rule.src = Some((parse_net(ctx, w.value(t)?)?, inv)),
             "-d" | "--destination" => rule.dst = Some((parse_net(ctx, w.value(t)?)?, inv)),
@@ -167,19 +138,7 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
                 } else if let Some(m) = module_for(&mut rule, o) {
                     match_option(w, m, t, inv)?;
                 } else {
-                    let hint = if target_set {
-                        format!(
-                            "`{o}` is not an option of `{}` or of any module loaded before it",
-                            target_name(&rule.target)
-                        )
-                    } else {
-                        format!(
-                            "`{o}` belongs to no module loaded with `-m` before it (modules: {MATCHES})"
-                        )
-                    };
-                    return Err(ctx
-                        .err(t.col, format!("unknown option `{o}`"))
-                        .with_hint(hint));
+                    return Err(unknown_option(ctx, &rule, target_set, t));
                 }
             }
             other => {
@@ -196,4 +155,67 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
         check_statistic(ctx, &rule.matches[i], col)?;
     }
     Ok((rule, target_col))
+}
+
+/// `!` before `opt`, refused where iptables refuses it instead of dropped silently (which
+/// would read `! -j ACCEPT` as `-j ACCEPT`): xshared.c set_option "cannot have ! before
+/// --jump", xtoptions.c "option ... cannot be inverted" for options without XTOPT_INVERT
+/// (every target option, and those listed in `NOT_INVERTIBLE`).
+fn refuse_negation(
+    ctx: &Ctx,
+    rule: &Rule,
+    target_set: bool,
+    opt: &str,
+    neg_col: usize,
+) -> Result<(), InputError> {
+    let refused = match opt {
+        "-j" | "--jump" | "-g" | "--goto" => Some("a target cannot be negated"),
+        o if target_set && target_takes(&rule.target, o) => {
+            Some("a target's options cannot be negated")
+        }
+        o if NOT_INVERTIBLE.contains(&o) => Some("this option cannot be negated"),
+        _ => None,
+    };
+    if let Some(why) = refused {
+        return Err(ctx
+            .err(neg_col, format!("`!` before `{opt}`: {why}"))
+            .with_hint("iptables-restore refuses it; `!` goes before a match option, e.g. `! -s 10.0.0.0/8` or `-m mark ! --mark 0x4000`"));
+    }
+    Ok(())
+}
+
+/// iptables takes each of `-s`, `-d`, `-i`, `-o` and `-p` once per rule ("multiple -p
+/// flags not allowed").
+fn refuse_repeat(ctx: &Ctx, rule: &Rule, t: &Tok) -> Result<(), InputError> {
+    let given = match t.text.as_str() {
+        "-s" | "--source" => rule.src.is_some().then_some("-s"),
+        "-d" | "--destination" => rule.dst.is_some().then_some("-d"),
+        "-i" | "--in-interface" => rule.in_iface.is_some().then_some("-i"),
+        "-o" | "--out-interface" => rule.out_iface.is_some().then_some("-o"),
+        "-p" | "--protocol" => rule.proto.is_some().then_some("-p"),
+        _ => None,
+    };
+    if let Some(flag) = given {
+        return Err(ctx
+            .err(t.col, format!("multiple {flag} flags not allowed"))
+            .with_hint(
+                "a rule matches one source, destination, interface and protocol; write two rules",
+            ));
+    }
+    Ok(())
+}
+
+/// Option `t`, which neither the rule's target nor any module loaded before it takes.
+fn unknown_option(ctx: &Ctx, rule: &Rule, target_set: bool, t: &Tok) -> InputError {
+    let o = t.text.as_str();
+    let hint = if target_set {
+        format!(
+            "`{o}` is not an option of `{}` or of any module loaded before it",
+            target_name(&rule.target)
+        )
+    } else {
+        format!("`{o}` belongs to no module loaded with `-m` before it (modules: {MATCHES})")
+    };
+    ctx.err(t.col, format!("unknown option `{o}`"))
+        .with_hint(hint)
 }
