@@ -6,7 +6,6 @@ pub mod dns;
 mod flannel;
 pub mod internet;
 pub mod kube_proxy;
-pub mod kube_proxy_ipvs;
 mod mac;
 mod node;
 pub mod node_rules;
@@ -29,7 +28,7 @@ pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputE
     for n in &s.cluster.nodes {
         cni_bridge::program(&mut w, s, n);
     }
-    kube_proxy_ipvs::program(&mut w, s)?;
+    kube_proxy::ipvs::program(&mut w, s)?;
     internet::program(&mut w, s, switch)?;
     Ok(w)
 }

@@ -41,11 +41,11 @@ pub(super) fn node(
     n: &Node,
     switch: NsId,
 ) -> Result<(), crate::diag::InputError> {
-    // In IPVS mode kube-proxy's rules need the node's addresses; kube_proxy_ipvs::program
+    // In IPVS mode kube-proxy's rules need the node's addresses; kube_proxy::ipvs::program
     // loads them once the CNI has made its devices.
     let netfilter = match s.proxy_mode() {
         ProxyMode::Iptables => {
-            let kp = super::kube_proxy::rules(s, &n.name.value);
+            let kp = super::kube_proxy::iptables::rules(s, &n.name.value);
             super::node_rules::node_netfilter(s, n, &kp)?
         }
         ProxyMode::Ipvs => Default::default(),

@@ -76,7 +76,7 @@ pub fn command(
 /// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
     use kpath_sim::ipvs::{Scheduler, print};
-    use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
+    use kpath_sim::k8s::kube_proxy::ipvs::{ipvs_node, node_ips};
     use kpath_sim::scenario::ProxyMode;
     let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
     let n = ipvs_node(s, &ns.name, &node_ips(ns), &sched);

@@ -3,10 +3,10 @@
 //! services with their real servers, and the iptables rules IPVS mode still writes.
 //! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources.
 
-use super::kube_proxy::{KubeProxyRules, LOCALNET_FIREWALL};
-use super::services::{ServicePortInfo, service_ports};
+use super::iptables::{KubeProxyRules, LOCALNET_FIREWALL};
 use crate::diag::InputError;
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
+use crate::k8s::services::{ServicePortInfo, service_ports};
 use crate::net::{LinkKind, NsKind, World};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
 use crate::scenario::{ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
@@ -491,7 +491,7 @@ pub fn kube_proxy_rules(n: &IpvsNode) -> KubeProxyRules {
 /// even for a device that is down), the ipsets, the IPVS table, and the node's ruleset with
 /// kube-proxy's IPVS-mode rules. Runs after the CNI made its devices: NodePort virtual
 /// services listen on every node address.
-pub(super) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
+pub(crate) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
     if s.proxy_mode() != ProxyMode::Ipvs {
         return Ok(());
     }
@@ -507,12 +507,12 @@ pub(super) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
             continue;
         };
         let n = ipvs_node(s, name, &node_ips(w.ns(id)), &sched);
-        let netfilter = super::node_rules::node_netfilter(s, node, &kube_proxy_rules(&n))?;
+        let netfilter = crate::k8s::node_rules::node_netfilter(s, node, &kube_proxy_rules(&n))?;
         let ns = w.ns_mut(id);
-        let mut dev = super::node::link(
+        let mut dev = crate::k8s::node::link(
             "kube-ipvs0",
             LinkKind::Dummy,
-            super::mac::from_name(&format!("{name}/kube-ipvs0")),
+            crate::k8s::mac::from_name(&format!("{name}/kube-ipvs0")),
             1500,
         );
         dev.up = false;

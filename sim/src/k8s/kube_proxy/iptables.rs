@@ -4,7 +4,7 @@
 //! `iptables-save` shows on a real node. Services are taken in name order (kube-proxy's
 //! own order is Go map order, i.e. random; its tests sort the same way).
 
-use super::services::{Endpoint, ServicePortInfo, service_ports};
+use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
 use crate::scenario::{Scenario, SessionAffinity, TrafficPolicy};
 use base32_std as b32;
 use sha2::{Digest, Sha256};
@@ -528,11 +528,11 @@ mod tests {
     /// same rules, chain by chain, as its expected output (testdata, copied verbatim).
     #[test]
     fn reproduces_kube_proxys_overall_rules_test() {
-        let yaml = include_str!("testdata/kube_proxy_overall.yaml");
+        let yaml = include_str!("../testdata/kube_proxy_overall.yaml");
         // Deserialized without validation: the test's endpoints sit outside any node CIDR.
         let s: crate::scenario::Scenario = serde_saphyr::from_str(yaml).unwrap();
         let kp = rules(&s, "test-node");
-        let expected = include_str!("testdata/kube_proxy_overall.rules");
+        let expected = include_str!("../testdata/kube_proxy_overall.rules");
         let per_chain = |text: &str| {
             let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
             for l in text.lines().filter(|l| l.starts_with("-A ")) {
