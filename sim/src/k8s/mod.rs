@@ -6,6 +6,7 @@ pub mod dns;
 mod flannel;
 pub mod internet;
 pub mod kube_proxy;
+mod link;
 mod mac;
 mod node;
 pub mod node_rules;

@@ -1,25 +1,12 @@
 //! Nodes and the underlay: each node's host namespace with lo and eth0, and the switch that
 //! joins every eth0 on one L2 segment.
 
+use super::link::link;
 use super::mac;
-use crate::net::{Bridge, FdbEntry, Link, LinkKind, Netns, NsId, NsKind, World};
+use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, World};
 use crate::scenario::{Node, ProxyMode, Scenario};
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
-
-pub(super) fn link(name: &str, kind: LinkKind, mac: Mac, mtu: u32) -> Link {
-    Link {
-        ifindex: 0,
-        name: name.to_string(),
-        kind,
-        mac,
-        mtu,
-        addrs: Vec::new(),
-        master: None,
-        hairpin: false,
-        up: true,
-    }
-}
 
 /// The underlay segment: a learning switch (a bridge `br0` in a namespace of its own, like
 /// the lab's `klwan`). It has no addresses and no netfilter.

@@ -509,7 +509,7 @@ pub(crate) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
         let n = ipvs_node(s, name, &node_ips(w.ns(id)), &sched);
         let netfilter = crate::k8s::node_rules::node_netfilter(s, node, &kube_proxy_rules(&n))?;
         let ns = w.ns_mut(id);
-        let mut dev = crate::k8s::node::link(
+        let mut dev = crate::k8s::link::link(
             "kube-ipvs0",
             LinkKind::Dummy,
             crate::k8s::mac::from_name(&format!("{name}/kube-ipvs0")),
