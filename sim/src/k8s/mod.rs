@@ -23,13 +23,28 @@ pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputE
     let mut w = World::new(seed);
     let switch = node::underlay_switch(&mut w, s);
     for n in &s.cluster.nodes {
-        node::node(&mut w, s, n, switch)?;
+        node::node(&mut w, s, n, switch);
     }
     flannel::program(&mut w, s);
     for n in &s.cluster.nodes {
         cni_bridge::program(&mut w, s, n);
     }
-    kube_proxy::ipvs::program(&mut w, s)?;
+    kube_proxy_on_nodes(&mut w, s)?;
     internet::program(&mut w, s, switch)?;
     Ok(w)
+}
+
+/// kube-proxy on every node, in the scenario's mode, once the CNI has made its devices (in
+/// IPVS mode NodePort virtual services listen on every node address); its rules are loaded
+/// with kubelet's and flannel's as the node's ruleset.
+fn kube_proxy_on_nodes(w: &mut World, s: &Scenario) -> Result<(), crate::diag::InputError> {
+    let proxier = kube_proxy::for_scenario(s);
+    for n in &s.cluster.nodes {
+        let Some(ns) = node::host_ns_mut(w, &n.name.value) else {
+            continue;
+        };
+        let rules = proxier.program(ns, s, n);
+        ns.netfilter = node_rules::node_netfilter(s, n, &rules)?;
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use super::link::link;
 use super::mac;
 use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, World};
-use crate::scenario::{Node, ProxyMode, Scenario};
+use crate::scenario::{Node, Scenario};
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
@@ -22,21 +22,16 @@ pub(super) fn underlay_switch(w: &mut World, s: &Scenario) -> NsId {
     id
 }
 
-pub(super) fn node(
-    w: &mut World,
-    s: &Scenario,
-    n: &Node,
-    switch: NsId,
-) -> Result<(), crate::diag::InputError> {
-    // In IPVS mode kube-proxy's rules need the node's addresses; kube_proxy::ipvs::program
-    // loads them once the CNI has made its devices.
-    let netfilter = match s.proxy_mode() {
-        ProxyMode::Iptables => {
-            let kp = super::kube_proxy::iptables::rules(s, &n.name.value);
-            super::node_rules::node_netfilter(s, n, &kp)?
-        }
-        ProxyMode::Ipvs => Default::default(),
-    };
+/// A node's host namespace, by the node's name.
+pub(super) fn host_ns_mut<'w>(w: &'w mut World, node: &str) -> Option<&'w mut Netns> {
+    w.netns
+        .iter_mut()
+        .find(|ns| matches!(&ns.kind, NsKind::Node { node: n } if n == node))
+}
+
+/// A node's host namespace with lo and eth0 cabled to the underlay switch. Its netfilter
+/// rules come later, with kube-proxy's (build_world).
+pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
     let ip: Ipv4Addr = n.ip.value;
     let mtu = s.cluster.underlay.mtu.value;
     let id = w.add_netns(|id| {
@@ -49,7 +44,6 @@ pub(super) fn node(
         );
         ns.sysctl.ip_forward = true;
         ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
-        ns.netfilter = netfilter;
         // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
         ns.conntrack = Some(Default::default());
         ns
@@ -93,5 +87,4 @@ pub(super) fn node(
             local: true,
         });
     }
-    Ok(())
 }

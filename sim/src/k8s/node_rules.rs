@@ -4,7 +4,7 @@
 //! `kpath show --iptables` prints is exactly what that reader makes of the agents' rules.
 
 use super::flannel;
-use super::kube_proxy::iptables::KubeProxyRules;
+use super::kube_proxy::KubeProxyRules;
 use crate::diag::InputError;
 use crate::netfilter::{Netfilter, parse_iptables_save};
 use crate::scenario::{Node, Scenario};

@@ -4,14 +4,30 @@
 //! `iptables-save` shows on a real node. Services are taken in name order (kube-proxy's
 //! own order is Go map order, i.e. random; its tests sort the same way).
 
+use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
-use crate::scenario::{Scenario, SessionAffinity, TrafficPolicy};
+use crate::net::Netns;
+use crate::scenario::{Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use base32_std as b32;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
-/// The masquerade mark, `1 << --iptables-masquerade-bit` (14).
-pub const MASQ_MARK: &str = "0x4000";
+/// kube-proxy's iptables mode: everything it programs on a node is iptables rules.
+pub struct Proxier;
+
+impl Provider for Proxier {
+    fn mode(&self) -> ProxyMode {
+        ProxyMode::Iptables
+    }
+
+    fn name(&self) -> &'static str {
+        "iptables"
+    }
+
+    fn program(&self, _ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
+        rules(s, &node.name.value)
+    }
+}
 
 /// `portProtoHash`: the first 16 characters of base32(sha256(servicePortName + protocol)).
 pub fn port_proto_hash(svc_port_name: &str, protocol: &str) -> String {
@@ -70,20 +86,6 @@ impl Buf {
         }
         s
     }
-}
-
-/// KUBE-FIREWALL's one rule: martian packets to 127/8 from outside are dropped (kubelet
-/// writes it, and kube-proxy's iptables mode too when localhostNodePorts is on).
-pub(super) const LOCALNET_FIREWALL: &str = "-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP";
-
-/// kube-proxy's rules for `node`: the filter and nat parts of its restore payload.
-pub struct KubeProxyRules {
-    pub filter: String,
-    pub nat: String,
-    /// The jumps from the built-in chains kube-proxy ensures (prepended, so listed here in
-    /// their final order).
-    pub filter_jumps: Vec<String>,
-    pub nat_jumps: Vec<String>,
 }
 
 /// The built-in chain jumps (`iptablesJumpChains`), in the order they end up after
@@ -153,19 +155,9 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
     ] {
         nat.chain(c);
     }
-    let random_fully = if kp.random_fully {
-        " --random-fully"
-    } else {
-        ""
-    };
-    nat.rule(format!(
-        "-A KUBE-POSTROUTING -m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN"
-    ));
-    nat.rule(format!(
-        "-A KUBE-POSTROUTING -j MARK --xor-mark {MASQ_MARK}"
-    ));
-    nat.rule(format!("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE{random_fully}"));
-    nat.rule(format!("-A KUBE-MARK-MASQ -j MARK --or-mark {MASQ_MARK}"));
+    for r in super::masquerade_rules(kp.random_fully) {
+        nat.rule(r);
+    }
     // localhostNodePorts (default true, IPv4): block martian localnet traffic.
     filter.chain("KUBE-FIREWALL");
     filter.rule(LOCALNET_FIREWALL.into());
@@ -196,8 +188,9 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
     filter.rule(format!(
         "-A KUBE-FORWARD -m conntrack --ctstate INVALID {nfacct}-j DROP"
     ));
-    filter.rule(format!("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT"));
-    filter.rule("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into());
+    for r in super::forward_accept_rules() {
+        filter.rule(r);
+    }
     let (filter_jumps, nat_jumps) = jumps();
     KubeProxyRules {
         filter: filter.text(),

@@ -3,13 +3,12 @@
 //! services with their real servers, and the iptables rules IPVS mode still writes.
 //! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources.
 
-use super::iptables::{KubeProxyRules, LOCALNET_FIREWALL};
-use crate::diag::InputError;
+use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
 use crate::k8s::services::{ServicePortInfo, service_ports};
-use crate::net::{LinkKind, NsKind, World};
+use crate::net::{LinkKind, Netns};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
-use crate::scenario::{ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
+use crate::scenario::{Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
@@ -323,14 +322,8 @@ fn iptables(
     if has("KUBE-LOAD-BALANCER") {
         nat.push("-A KUBE-SERVICES -m set --match-set KUBE-LOAD-BALANCER dst,dst -j ACCEPT".into());
     }
-    let rf = if random_fully { " --random-fully" } else { "" };
-    nat.extend([
-        "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN".to_string(),
-        "-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000".into(),
-        format!("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE{rf}"),
-        "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000".into(),
-        "COMMIT".into(),
-    ]);
+    nat.extend(super::masquerade_rules(random_fully));
+    nat.push("COMMIT".into());
     let mut filter = vec![
         "*filter".to_string(),
         ":KUBE-FORWARD - [0:0]".into(),
@@ -364,9 +357,8 @@ fn iptables(
             "-A KUBE-IPVS-OUT-FILTER -s {ip} -m ipvs --vaddr {ip} --vproto {proto} --vport {port} -j DROP"
         ));
     }
+    filter.extend(super::forward_accept_rules());
     filter.extend([
-        "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark 0x4000/0x4000 -j ACCEPT".into(),
-        "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
         format!("-A KUBE-NODE-PORT {} -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT", c("KUBE-HEALTH-CHECK-NODE-PORT")),
         "-A KUBE-IPVS-FILTER -m set --match-set KUBE-LOAD-BALANCER dst,dst -j RETURN".into(),
         "-A KUBE-IPVS-FILTER -m set --match-set KUBE-CLUSTER-IP dst,dst -j RETURN".into(),
@@ -486,29 +478,31 @@ pub fn kube_proxy_rules(n: &IpvsNode) -> KubeProxyRules {
     out
 }
 
-/// kube-proxy in IPVS mode on every node: the kube-ipvs0 dummy device (down, each Service
-/// address a /32 on it, so a `local` route in table local: `fib_add_ifaddr` adds that route
-/// even for a device that is down), the ipsets, the IPVS table, and the node's ruleset with
-/// kube-proxy's IPVS-mode rules. Runs after the CNI made its devices: NodePort virtual
-/// services listen on every node address.
-pub(crate) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
-    if s.proxy_mode() != ProxyMode::Ipvs {
-        return Ok(());
+/// The scheduler IPVS virtual services get (`--ipvs-scheduler`, rr by default).
+pub fn scheduler(s: &Scenario) -> Scheduler {
+    Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None })
+}
+
+/// kube-proxy's IPVS mode.
+pub struct Proxier;
+
+impl Provider for Proxier {
+    fn mode(&self) -> ProxyMode {
+        ProxyMode::Ipvs
     }
-    let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
-    for node in &s.cluster.nodes {
+
+    fn name(&self) -> &'static str {
+        "ipvs"
+    }
+
+    /// The kube-ipvs0 dummy device (down, each Service address a /32 on it, so a `local`
+    /// route in table local: `fib_add_ifaddr` adds that route even for a device that is
+    /// down), the ipsets, the IPVS table, and kube-proxy's IPVS-mode rules. NodePort virtual
+    /// services listen on every node address, so this runs after the CNI made its devices.
+    fn program(&self, ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
         let name = &node.name.value;
-        let Some(id) = w
-            .netns
-            .iter()
-            .find(|ns| matches!(&ns.kind, NsKind::Node { node } if node == name))
-            .map(|ns| ns.id)
-        else {
-            continue;
-        };
-        let n = ipvs_node(s, name, &node_ips(w.ns(id)), &sched);
-        let netfilter = crate::k8s::node_rules::node_netfilter(s, node, &kube_proxy_rules(&n))?;
-        let ns = w.ns_mut(id);
+        let n = ipvs_node(s, name, &node_ips(ns), &scheduler(s));
+        let rules = kube_proxy_rules(&n);
         let mut dev = crate::k8s::link::link(
             "kube-ipvs0",
             LinkKind::Dummy,
@@ -520,9 +514,8 @@ pub(crate) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
         for ip in &n.bound {
             ns.add_addr(dev, Ipv4Net::new(*ip, 32));
         }
-        ns.netfilter = netfilter;
         ns.ipsets = n.ipsets;
         ns.ipvs = Some(n.ipvs);
+        rules
     }
-    Ok(())
 }
