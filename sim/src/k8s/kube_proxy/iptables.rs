@@ -7,7 +7,7 @@
 use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
 use crate::net::Netns;
-use crate::scenario::{Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
+use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use base32_std as b32;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -26,6 +26,19 @@ impl Provider for Proxier {
 
     fn program(&self, _ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
         rules(s, &node.name.value)
+    }
+
+    fn keep_own_settings(&self, kp: &mut KubeProxy) {
+        kp.ipvs = None;
+    }
+
+    fn ipvs_view_note(&self) -> &'static str {
+        "what kube-proxy would program in IPVS mode. This scenario runs iptables mode:\n# add `kubeProxy: {mode: ipvs}` to walk packets through IPVS, or see both with `kpath compare`"
+    }
+
+    /// The lab builds iptables mode: its rules are what `iptables-restore` loads there.
+    fn lab_refusal(&self, _kernel_has_ipvs: bool) -> Option<String> {
+        None
     }
 }
 

@@ -8,7 +8,7 @@ use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
 use crate::k8s::services::{ServicePortInfo, service_ports};
 use crate::net::{LinkKind, Netns};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
-use crate::scenario::{Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
+use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
@@ -517,5 +517,24 @@ impl Provider for Proxier {
         ns.ipsets = n.ipsets;
         ns.ipvs = Some(n.ipvs);
         rules
+    }
+
+    fn keep_own_settings(&self, _kp: &mut KubeProxy) {}
+
+    fn ipvs_view_note(&self) -> &'static str {
+        "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it"
+    }
+
+    /// IPVS needs the kernel's IPVS (CONFIG_IP_VS), which the lab's kernel lacks, and
+    /// ipvsadm; the lab programs neither.
+    fn lab_refusal(&self, kernel_has_ipvs: bool) -> Option<String> {
+        let kernel = if kernel_has_ipvs {
+            "and kpath's lab does not program IPVS virtual services"
+        } else {
+            "and this kernel has no IPVS (/proc/net/ip_vs is missing: CONFIG_IP_VS is off)"
+        };
+        Some(format!(
+            "kube-proxy runs in IPVS mode here, which the lab cannot build: {kernel}. kpath's IPVS datapath follows the kernel's code instead (docs/design/ipvs.md cites each function); the same Services in `mode: iptables` can be verified"
+        ))
     }
 }
