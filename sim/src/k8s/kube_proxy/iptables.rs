@@ -7,10 +7,13 @@
 use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
 use crate::net::Netns;
-use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
+use crate::scenario::{
+    KubeProxy, Node, ProxyMode, Scenario, Service, SessionAffinity, TrafficPolicy,
+};
 use base32_std as b32;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
+use std::net::Ipv4Addr;
 
 /// kube-proxy's iptables mode: everything it programs on a node is iptables rules.
 pub struct Proxier;
@@ -213,220 +216,410 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
     }
 }
 
-/// The rules of one Service port (proxier.go, the body of the per-service loop).
+/// One Service port as the per-service loop of `syncProxyRules` sees it before it writes
+/// anything: its chains, its addresses, and what `CategorizeEndpoints` made of its
+/// endpoints on this node.
+struct SvcPort<'a> {
+    svc: &'a Service,
+    name: &'a str,
+    proto: &'static str,
+    port: u16,
+    /// `-m tcp -p tcp`.
+    m: String,
+    cluster_ip: Ipv4Addr,
+    node_port: Option<u16>,
+    external_ips: Vec<String>,
+    lb_ips: Vec<String>,
+    source_ranges: Vec<String>,
+    svc_chain: String,
+    svl_chain: String,
+    ext_chain: String,
+    fw_chain: String,
+    etp_local: bool,
+    /// Where ClusterIP traffic and external traffic go: KUBE-SVL- under a Local policy.
+    internal_chain: String,
+    external_chain: String,
+    has_endpoints: bool,
+    /// Whether ClusterIP traffic, and external traffic, have an endpoint to go to.
+    has_internal: bool,
+    has_external: bool,
+    uses_ext_chain: bool,
+    uses_fw_chain: bool,
+    /// The filter target and comment for traffic with nowhere to go: REJECT without
+    /// endpoints, DROP without local ones.
+    no_endpoint: (&'static str, String),
+    cluster_eps: Vec<&'a Endpoint>,
+    local_eps: Vec<&'a Endpoint>,
+    /// ClientIP session affinity's timeout.
+    affinity: Option<u32>,
+}
+
+impl<'a> SvcPort<'a> {
+    /// None for a Service without a ClusterIP (headless): kube-proxy writes nothing for it.
+    fn new(sp: &'a ServicePortInfo<'a>, node: &str) -> Option<SvcPort<'a>> {
+        let svc = sp.svc;
+        let name = sp.name.as_str();
+        let proto = sp.protocol();
+        let hash = port_proto_hash(name, proto);
+        let svc_chain = format!("KUBE-SVC-{hash}");
+        let svl_chain = format!("KUBE-SVL-{hash}");
+        let cluster_ip = svc.cluster_ip()?;
+        let node_port = sp.node_port();
+        let external_ips: Vec<String> = svc
+            .external_ips
+            .iter()
+            .map(|i| i.value.to_string())
+            .collect();
+        let lb_ips: Vec<String> = svc
+            .load_balancer_ip
+            .iter()
+            .map(|i| i.value.to_string())
+            .collect();
+        let source_ranges: Vec<String> = svc
+            .load_balancer_source_ranges
+            .iter()
+            .map(|r| r.value.network().to_string())
+            .collect();
+        let externally_accessible =
+            node_port.is_some() || !external_ips.is_empty() || !lb_ips.is_empty();
+
+        // CategorizeEndpoints.
+        let itp_local = svc.internal_traffic_policy == TrafficPolicy::Local;
+        let etp_local =
+            externally_accessible && svc.external_traffic_policy == TrafficPolicy::Local;
+        let ready = &sp.endpoints;
+        // UsesClusterEndpoints: even with eTP Local an externally reachable Service needs
+        // its cluster endpoints, for the short circuit of traffic from inside the cluster.
+        let uses_cluster = !itp_local || externally_accessible;
+        let uses_local = itp_local || etp_local;
+        let cluster_eps: Vec<&Endpoint> = if uses_cluster {
+            ready.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let local_eps: Vec<&Endpoint> = if uses_local {
+            ready.iter().filter(|e| e.node == node).collect()
+        } else {
+            Vec::new()
+        };
+        let has_endpoints = !ready.is_empty();
+        let internal_chain = if itp_local { &svl_chain } else { &svc_chain };
+        let external_chain = if etp_local { &svl_chain } else { &svc_chain };
+        let no_endpoint = if !has_endpoints {
+            ("REJECT", format!("{name} has no endpoints"))
+        } else {
+            ("DROP", format!("{name} has no local endpoints"))
+        };
+        Some(SvcPort {
+            svc,
+            name,
+            proto,
+            port: sp.port.port.value,
+            m: format!("-m {proto} -p {proto}"),
+            cluster_ip,
+            node_port,
+            ext_chain: format!("KUBE-EXT-{hash}"),
+            fw_chain: format!("KUBE-FW-{hash}"),
+            internal_chain: internal_chain.clone(),
+            external_chain: external_chain.clone(),
+            has_internal: has_endpoints && (!itp_local || !local_eps.is_empty()),
+            has_external: has_endpoints && (!etp_local || !local_eps.is_empty()),
+            uses_ext_chain: has_endpoints && externally_accessible,
+            uses_fw_chain: has_endpoints && !lb_ips.is_empty() && !source_ranges.is_empty(),
+            svc_chain,
+            svl_chain,
+            etp_local,
+            has_endpoints,
+            no_endpoint,
+            external_ips,
+            lb_ips,
+            source_ranges,
+            cluster_eps,
+            local_eps,
+            affinity: (svc.session_affinity == SessionAffinity::ClientIP)
+                .then_some(svc.session_affinity_timeout),
+        })
+    }
+}
+
+/// The rules of one Service port (proxier.go, the body of the per-service loop), written in
+/// its order; the numbers are the steps of that loop.
 fn service_port_rules(
     sp: &ServicePortInfo,
-    (node, node_ip): (&str, Option<std::net::Ipv4Addr>),
+    (node, node_ip): (&str, Option<Ipv4Addr>),
     cluster_cidr: &str,
     kp: &crate::scenario::KubeProxy,
     filter: &mut Buf,
     nat: &mut Buf,
 ) {
-    let svc = sp.svc;
-    let name = &sp.name;
-    let proto = sp.protocol();
-    let port = sp.port.port.value;
-    let hash = port_proto_hash(name, proto);
-    let svc_chain = format!("KUBE-SVC-{hash}");
-    let svl_chain = format!("KUBE-SVL-{hash}");
-    let ext_chain = format!("KUBE-EXT-{hash}");
-    let fw_chain = format!("KUBE-FW-{hash}");
-    let Some(cluster_ip) = svc.cluster_ip() else {
+    let Some(p) = SvcPort::new(sp, node) else {
         return;
     };
-    let node_port = sp.node_port();
-    let external_ips: Vec<String> = svc
-        .external_ips
-        .iter()
-        .map(|i| i.value.to_string())
-        .collect();
-    let lb_ips: Vec<String> = svc
-        .load_balancer_ip
-        .iter()
-        .map(|i| i.value.to_string())
-        .collect();
-    let source_ranges: Vec<String> = svc
-        .load_balancer_source_ranges
-        .iter()
-        .map(|r| r.value.network().to_string())
-        .collect();
-    let externally_accessible =
-        node_port.is_some() || !external_ips.is_empty() || !lb_ips.is_empty();
+    cluster_ip_rules(&p, filter, nat);
+    external_ip_rules(&p, filter, nat);
+    load_balancer_rules(&p, filter, nat);
+    node_port_rules(&p, kp.nfacct, filter, nat);
+    health_check_rule(&p, filter);
+    cluster_ip_masquerade(&p, cluster_cidr, kp.masquerade_all, nat);
+    external_chain(&p, cluster_cidr, nat);
+    firewall_chain(&p, node_ip, nat);
+    policy_chains(&p, nat);
+    endpoint_chains(&p, nat);
+}
 
-    // CategorizeEndpoints.
-    let itp_local = svc.internal_traffic_policy == TrafficPolicy::Local;
-    let etp_local = externally_accessible && svc.external_traffic_policy == TrafficPolicy::Local;
-    let ready = &sp.endpoints;
-    let local: Vec<&Endpoint> = ready.iter().filter(|e| e.node == node).collect();
-    // UsesClusterEndpoints: even with eTP Local an externally reachable Service needs its
-    // cluster endpoints, for the short circuit of traffic from inside the cluster.
-    let uses_cluster = !itp_local || externally_accessible;
-    let uses_local = itp_local || etp_local;
-    let cluster_eps: Vec<&Endpoint> = if uses_cluster {
-        ready.iter().collect()
+/// (1) ClusterIP: to the internal policy chain, or rejected (dropped) in filter when there is
+/// no endpoint (no local one under internalTrafficPolicy Local).
+fn cluster_ip_rules(p: &SvcPort, filter: &mut Buf, nat: &mut Buf) {
+    let SvcPort {
+        name,
+        m,
+        cluster_ip,
+        port,
+        ..
+    } = p;
+    if p.has_internal {
+        nat.rule(format!(
+            "-A KUBE-SERVICES -m comment --comment {} {m} -d {cluster_ip} --dport {port} -j {}",
+            comment(&format!("{name} cluster IP")),
+            p.internal_chain
+        ));
     } else {
-        Vec::new()
-    };
-    let local_eps: Vec<&Endpoint> = if uses_local {
-        local.clone()
-    } else {
-        Vec::new()
-    };
-    let has_endpoints = !ready.is_empty();
-    let internal_chain = if itp_local { &svl_chain } else { &svc_chain };
-    let external_chain = if etp_local { &svl_chain } else { &svc_chain };
-    let has_internal = has_endpoints && (!itp_local || !local_eps.is_empty());
-    let has_external = has_endpoints && (!etp_local || !local_eps.is_empty());
-    let uses_ext_chain = has_endpoints && externally_accessible;
-    let uses_fw_chain = has_endpoints && !lb_ips.is_empty() && !source_ranges.is_empty();
-    let (int_target, int_comment) = if !has_endpoints {
-        ("REJECT", format!("{name} has no endpoints"))
-    } else {
-        ("DROP", format!("{name} has no local endpoints"))
-    };
-    let (ext_target, ext_comment) = (int_target, int_comment.clone());
-    let m = format!("-m {proto} -p {proto}");
-
-    // 1. ClusterIP.
-    if has_internal {
-        nat.rule(format!("-A KUBE-SERVICES -m comment --comment {} {m} -d {cluster_ip} --dport {port} -j {internal_chain}", comment(&format!("{name} cluster IP"))));
-    } else {
-        filter.rule(format!("-A KUBE-SERVICES -m comment --comment {} {m} -d {cluster_ip} --dport {port} -j {int_target}", comment(&int_comment)));
+        let (target, why) = &p.no_endpoint;
+        filter.rule(format!(
+            "-A KUBE-SERVICES -m comment --comment {} {m} -d {cluster_ip} --dport {port} -j {target}",
+            comment(why)
+        ));
     }
-    // 2. External IPs.
-    for ip in &external_ips {
-        if has_endpoints {
-            nat.rule(format!("-A KUBE-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {ext_chain}", comment(&format!("{name} external IP"))));
+}
+
+/// (2) External IPs: to the external entry chain; rejected in filter without endpoints.
+fn external_ip_rules(p: &SvcPort, filter: &mut Buf, nat: &mut Buf) {
+    let SvcPort { name, m, port, .. } = p;
+    let (target, why) = &p.no_endpoint;
+    for ip in &p.external_ips {
+        if p.has_endpoints {
+            nat.rule(format!(
+                "-A KUBE-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {}",
+                comment(&format!("{name} external IP")),
+                p.ext_chain
+            ));
         }
-        if !has_external {
-            filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {ext_target}", comment(&ext_comment)));
+        if !p.has_external {
+            filter.rule(format!(
+                "-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {target}",
+                comment(why)
+            ));
         }
     }
-    // 3. Load balancer IPs.
-    for ip in &lb_ips {
-        if has_endpoints {
-            let to = if uses_fw_chain { &fw_chain } else { &ext_chain };
+}
+
+/// (3) Load balancer IPs: to the source-range firewall chain when there are ranges, else the
+/// external entry chain; KUBE-PROXY-FIREWALL drops what the firewall chain did not
+/// accept; rejected in filter without endpoints.
+fn load_balancer_rules(p: &SvcPort, filter: &mut Buf, nat: &mut Buf) {
+    let SvcPort {
+        name,
+        m,
+        port,
+        fw_chain,
+        ..
+    } = p;
+    for ip in &p.lb_ips {
+        if p.has_endpoints {
+            let to = if p.uses_fw_chain {
+                fw_chain
+            } else {
+                &p.ext_chain
+            };
             nat.rule(format!(
                 "-A KUBE-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {to}",
                 comment(&format!("{name} loadbalancer IP"))
             ));
         }
-        if uses_fw_chain {
+        if p.uses_fw_chain {
             filter.rule(format!(
                 "-A KUBE-PROXY-FIREWALL -m comment --comment {} {m} -d {ip} --dport {port} -j DROP",
                 comment(&format!("{name} traffic not accepted by {fw_chain}"))
             ));
         }
     }
-    if !has_external {
-        for ip in &lb_ips {
-            filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {ext_target}", comment(&ext_comment)));
-        }
-    }
-    // 4. NodePort.
-    if let Some(np) = node_port {
-        if has_endpoints {
-            // localhostNodePorts: with the nfacct counter, 127.0.0.0/8 NodePort traffic is
-            // counted by a rule of its own first.
-            if kp.nfacct {
-                nat.rule(format!("-A KUBE-NODEPORTS -m comment --comment {} {m} -d 127.0.0.0/8 --dport {np} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j {ext_chain}", comment(name)));
-            }
-            nat.rule(format!(
-                "-A KUBE-NODEPORTS -m comment --comment {} {m} --dport {np} -j {ext_chain}",
-                comment(name)
-            ));
-        }
-        if !has_external {
-            filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} -m addrtype --dst-type LOCAL {m} --dport {np} -j {ext_target}", comment(&ext_comment)));
-        }
-    }
-    // 5. Health check node port (eTP Local load balancers).
-    if let Some(hc) = svc.health_check_node_port.filter(|_| etp_local) {
-        filter.rule(format!(
-            "-A KUBE-NODEPORTS -m comment --comment {} -m tcp -p tcp --dport {hc} -j ACCEPT",
-            comment(&format!("{name} health check node port"))
-        ));
-    }
-    // 7. Masquerade off-cluster traffic to the ClusterIP.
-    if has_internal {
-        let args = format!(
-            "-m comment --comment {} {m} -d {cluster_ip} --dport {port}",
-            comment(&format!("{name} cluster IP"))
-        );
-        if kp.masquerade_all {
-            nat.rule(format!("-A {internal_chain} {args} -j KUBE-MARK-MASQ"));
-        } else {
-            nat.rule(format!(
-                "-A {internal_chain} {args} ! -s {cluster_cidr} -j KUBE-MARK-MASQ"
+    if !p.has_external {
+        let (target, why) = &p.no_endpoint;
+        for ip in &p.lb_ips {
+            filter.rule(format!(
+                "-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {m} -d {ip} --dport {port} -j {target}",
+                comment(why)
             ));
         }
     }
-    // 8. The external entry chain.
-    if uses_ext_chain {
-        nat.chain(&ext_chain);
-        if !etp_local {
-            nat.rule(format!(
-                "-A {ext_chain} -m comment --comment {} -j KUBE-MARK-MASQ",
-                comment(&format!(
-                    "masquerade traffic for {name} external destinations"
-                ))
-            ));
-        } else {
-            nat.rule(format!(
-                "-A {ext_chain} -m comment --comment {} -s {cluster_cidr} -j {svc_chain}",
-                comment(&format!("pod traffic for {name} external destinations"))
-            ));
-            nat.rule(format!("-A {ext_chain} -m comment --comment {} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ", comment(&format!("masquerade LOCAL traffic for {name} external destinations"))));
-            nat.rule(format!("-A {ext_chain} -m comment --comment {} -m addrtype --src-type LOCAL -j {svc_chain}", comment(&format!("route LOCAL traffic for {name} external destinations"))));
-        }
-        if has_external {
-            nat.rule(format!("-A {ext_chain} -j {external_chain}"));
-        }
-    }
-    // 9. The load balancer source-range firewall.
-    if uses_fw_chain {
-        nat.chain(&fw_chain);
-        let lb_comment = comment(&format!("{name} loadbalancer IP"));
-        for r in &source_ranges {
-            nat.rule(format!(
-                "-A {fw_chain} -m comment --comment {lb_comment} -s {r} -j {ext_chain}"
-            ));
-        }
-        // A VIP-like LB's address is often local to the node, so the node's own request
-        // loops back with the VIP as source: allowed when a range contains the node IP.
-        let allow_from_node = svc
-            .load_balancer_source_ranges
-            .iter()
-            .any(|r| node_ip.is_some_and(|ip| r.value.contains(ip)));
-        if allow_from_node {
-            for lb in &lb_ips {
-                nat.rule(format!(
-                    "-A {fw_chain} -m comment --comment {lb_comment} -s {lb}/32 -j {ext_chain}"
-                ));
-            }
+}
+
+/// (4) NodePort: KUBE-NODEPORTS to the external entry chain; rejected in filter (for local
+/// destinations) without endpoints.
+fn node_port_rules(p: &SvcPort, nfacct: bool, filter: &mut Buf, nat: &mut Buf) {
+    let Some(np) = p.node_port else {
+        return;
+    };
+    let SvcPort {
+        name, m, ext_chain, ..
+    } = p;
+    if p.has_endpoints {
+        // localhostNodePorts: with the nfacct counter, 127.0.0.0/8 NodePort traffic is
+        // counted by a rule of its own first.
+        if nfacct {
+            nat.rule(format!("-A KUBE-NODEPORTS -m comment --comment {} {m} -d 127.0.0.0/8 --dport {np} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j {ext_chain}", comment(name)));
         }
         nat.rule(format!(
-            "-A {fw_chain} -m comment --comment {}",
+            "-A KUBE-NODEPORTS -m comment --comment {} {m} --dport {np} -j {ext_chain}",
+            comment(name)
+        ));
+    }
+    if !p.has_external {
+        let (target, why) = &p.no_endpoint;
+        filter.rule(format!("-A KUBE-EXTERNAL-SERVICES -m comment --comment {} -m addrtype --dst-type LOCAL {m} --dport {np} -j {target}", comment(why)));
+    }
+}
+
+/// (5) The health check node port of an eTP Local Service, accepted in filter.
+fn health_check_rule(p: &SvcPort, filter: &mut Buf) {
+    if let Some(hc) = p.svc.health_check_node_port.filter(|_| p.etp_local) {
+        filter.rule(format!(
+            "-A KUBE-NODEPORTS -m comment --comment {} -m tcp -p tcp --dport {hc} -j ACCEPT",
+            comment(&format!("{} health check node port", p.name))
+        ));
+    }
+}
+
+/// (7) Masquerade off-cluster traffic to the ClusterIP (all of it with `--masquerade-all`),
+/// first in the internal policy chain.
+fn cluster_ip_masquerade(p: &SvcPort, cluster_cidr: &str, masquerade_all: bool, nat: &mut Buf) {
+    if !p.has_internal {
+        return;
+    }
+    let SvcPort {
+        name,
+        m,
+        cluster_ip,
+        port,
+        internal_chain,
+        ..
+    } = p;
+    let args = format!(
+        "-m comment --comment {} {m} -d {cluster_ip} --dport {port}",
+        comment(&format!("{name} cluster IP"))
+    );
+    if masquerade_all {
+        nat.rule(format!("-A {internal_chain} {args} -j KUBE-MARK-MASQ"));
+    } else {
+        nat.rule(format!(
+            "-A {internal_chain} {args} ! -s {cluster_cidr} -j KUBE-MARK-MASQ"
+        ));
+    }
+}
+
+/// (8) The external entry chain KUBE-EXT-: masquerade, then the external policy chain; under
+/// eTP Local, pod and node traffic short-circuit to the cluster chain instead.
+fn external_chain(p: &SvcPort, cluster_cidr: &str, nat: &mut Buf) {
+    if !p.uses_ext_chain {
+        return;
+    }
+    let SvcPort {
+        name,
+        ext_chain,
+        svc_chain,
+        ..
+    } = p;
+    nat.chain(ext_chain);
+    if !p.etp_local {
+        nat.rule(format!(
+            "-A {ext_chain} -m comment --comment {} -j KUBE-MARK-MASQ",
             comment(&format!(
-                "other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"
+                "masquerade traffic for {name} external destinations"
+            ))
+        ));
+    } else {
+        nat.rule(format!(
+            "-A {ext_chain} -m comment --comment {} -s {cluster_cidr} -j {svc_chain}",
+            comment(&format!("pod traffic for {name} external destinations"))
+        ));
+        nat.rule(format!(
+            "-A {ext_chain} -m comment --comment {} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ",
+            comment(&format!(
+                "masquerade LOCAL traffic for {name} external destinations"
+            ))
+        ));
+        nat.rule(format!(
+            "-A {ext_chain} -m comment --comment {} -m addrtype --src-type LOCAL -j {svc_chain}",
+            comment(&format!(
+                "route LOCAL traffic for {name} external destinations"
             ))
         ));
     }
-    let affinity =
-        (svc.session_affinity == SessionAffinity::ClientIP).then_some(svc.session_affinity_timeout);
-    // 10, 11. The policy chains.
-    if !cluster_eps.is_empty() {
-        nat.chain(&svc_chain);
-        endpoint_jumps(&svc_chain, name, proto, &cluster_eps, affinity, nat);
+    if p.has_external {
+        nat.rule(format!("-A {ext_chain} -j {}", p.external_chain));
     }
-    if !local_eps.is_empty() {
-        nat.chain(&svl_chain);
-        endpoint_jumps(&svl_chain, name, proto, &local_eps, affinity, nat);
+}
+
+/// (9) The load balancer source-range firewall KUBE-FW-: sources in range go on to the
+/// external entry chain; the rest fall through to KUBE-PROXY-FIREWALL's drop.
+fn firewall_chain(p: &SvcPort, node_ip: Option<Ipv4Addr>, nat: &mut Buf) {
+    if !p.uses_fw_chain {
+        return;
     }
-    // 12. One chain per endpoint.
-    let mut all: Vec<&Endpoint> = cluster_eps
+    let SvcPort {
+        name,
+        fw_chain,
+        ext_chain,
+        ..
+    } = p;
+    nat.chain(fw_chain);
+    let lb_comment = comment(&format!("{name} loadbalancer IP"));
+    for r in &p.source_ranges {
+        nat.rule(format!(
+            "-A {fw_chain} -m comment --comment {lb_comment} -s {r} -j {ext_chain}"
+        ));
+    }
+    // A VIP-like LB's address is often local to the node, so the node's own request loops
+    // back with the VIP as source: allowed when a range contains the node IP.
+    let allow_from_node = p
+        .svc
+        .load_balancer_source_ranges
         .iter()
-        .chain(local_eps.iter())
+        .any(|r| node_ip.is_some_and(|ip| r.value.contains(ip)));
+    if allow_from_node {
+        for lb in &p.lb_ips {
+            nat.rule(format!(
+                "-A {fw_chain} -m comment --comment {lb_comment} -s {lb}/32 -j {ext_chain}"
+            ));
+        }
+    }
+    nat.rule(format!(
+        "-A {fw_chain} -m comment --comment {}",
+        comment(&format!(
+            "other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"
+        ))
+    ));
+}
+
+/// (10, 11) The policy chains: KUBE-SVC- over the cluster endpoints, KUBE-SVL- over the
+/// local ones.
+fn policy_chains(p: &SvcPort, nat: &mut Buf) {
+    for (chain, eps) in [(&p.svc_chain, &p.cluster_eps), (&p.svl_chain, &p.local_eps)] {
+        if !eps.is_empty() {
+            nat.chain(chain);
+            endpoint_jumps(chain, p.name, p.proto, eps, p.affinity, nat);
+        }
+    }
+}
+
+/// (12) One KUBE-SEP- chain per endpoint (cluster and local, once each, by address): mark
+/// hairpin traffic for masquerade, remember the client for affinity, DNAT.
+fn endpoint_chains(p: &SvcPort, nat: &mut Buf) {
+    let SvcPort { name, proto, m, .. } = p;
+    let mut all: Vec<&Endpoint> = p
+        .cluster_eps
+        .iter()
+        .chain(p.local_eps.iter())
         .copied()
         .collect();
     all.sort_by_key(|e| e.addr());
@@ -439,7 +632,7 @@ fn service_port_rules(
             comment(name),
             ep.ip
         ));
-        let recent = if affinity.is_some() {
+        let recent = if p.affinity.is_some() {
             format!(" -m recent --name {sep} --set")
         } else {
             String::new()
