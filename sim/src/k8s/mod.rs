@@ -1,5 +1,7 @@
 //! Controllers: turn a scenario into the Linux state a real cluster would have, programmed
-//! the way the real agents program it. Each controller is a function over the world.
+//! the way the real agents program it. Each controller is a function over the world, but
+//! kube-proxy's: one per mode behind kube_proxy::Provider, which programs one node's
+//! namespace and hands back its iptables rules for node_rules to load.
 
 mod cni_bridge;
 pub mod dns;

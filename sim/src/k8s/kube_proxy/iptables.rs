@@ -2,7 +2,9 @@
 //! one node, written the way `syncProxyRules` writes them (its iptables-restore input), so
 //! that loading them through kpath's iptables-restore reader gives exactly what
 //! `iptables-save` shows on a real node. Services are taken in name order (kube-proxy's
-//! own order is Go map order, i.e. random; its tests sort the same way).
+//! own order is Go map order, i.e. random; its tests sort the same way). [`Proxier`] is the
+//! mode's controller; [`rules`] writes the payload, one function per step of the
+//! per-service loop.
 
 use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};

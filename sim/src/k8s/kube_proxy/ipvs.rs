@@ -1,7 +1,9 @@
 //! kube-proxy in IPVS mode (`pkg/proxy/ipvs/proxier.go`, `syncProxyRules`): for one node,
 //! the addresses bound on the kube-ipvs0 dummy device, the ipsets, the IPVS virtual
 //! services with their real servers, and the iptables rules IPVS mode still writes.
-//! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources.
+//! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources. [`Proxier`] is
+//! the mode's controller; [`ipvs_node`] computes the state alone, for `kpath show --ipvs`
+//! in any mode.
 
 use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
@@ -11,6 +13,67 @@ use crate::netfilter::ipset::{Elem, IpSet, SetType};
 use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
+
+/// The scheduler IPVS virtual services get (`--ipvs-scheduler`, rr by default).
+pub fn scheduler(s: &Scenario) -> Scheduler {
+    Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None })
+}
+
+/// kube-proxy's IPVS mode.
+pub struct Proxier;
+
+impl Provider for Proxier {
+    fn mode(&self) -> ProxyMode {
+        ProxyMode::Ipvs
+    }
+
+    fn name(&self) -> &'static str {
+        "ipvs"
+    }
+
+    /// The kube-ipvs0 dummy device (down, each Service address a /32 on it, so a `local`
+    /// route in table local: `fib_add_ifaddr` adds that route even for a device that is
+    /// down), the ipsets, the IPVS table, and kube-proxy's IPVS-mode rules. NodePort virtual
+    /// services listen on every node address, so this runs after the CNI made its devices.
+    fn program(&self, ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
+        let name = &node.name.value;
+        let n = ipvs_node(s, name, &node_ips(ns), &scheduler(s));
+        let rules = kube_proxy_rules(&n);
+        let mut dev = crate::k8s::link::link(
+            "kube-ipvs0",
+            LinkKind::Dummy,
+            crate::k8s::mac::from_name(&format!("{name}/kube-ipvs0")),
+            1500,
+        );
+        dev.up = false;
+        let dev = ns.add_link(dev);
+        for ip in &n.bound {
+            ns.add_addr(dev, Ipv4Net::new(*ip, 32));
+        }
+        ns.ipsets = n.ipsets;
+        ns.ipvs = Some(n.ipvs);
+        rules
+    }
+
+    fn keep_own_settings(&self, _kp: &mut KubeProxy) {}
+
+    fn ipvs_view_note(&self) -> &'static str {
+        "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it"
+    }
+
+    /// IPVS needs the kernel's IPVS (CONFIG_IP_VS), which the lab's kernel lacks, and
+    /// ipvsadm; the lab programs neither.
+    fn lab_refusal(&self, kernel_has_ipvs: bool) -> Option<String> {
+        let kernel = if kernel_has_ipvs {
+            "and kpath's lab does not program IPVS virtual services"
+        } else {
+            "and this kernel has no IPVS (/proc/net/ip_vs is missing: CONFIG_IP_VS is off)"
+        };
+        Some(format!(
+            "kube-proxy runs in IPVS mode here, which the lab cannot build: {kernel}. kpath's IPVS datapath follows the kernel's code instead (docs/design/ipvs.md cites each function); the same Services in `mode: iptables` can be verified"
+        ))
+    }
+}
 
 /// What kube-proxy's IPVS mode programs on one node.
 #[derive(Clone, Debug)]
@@ -476,65 +539,4 @@ pub fn kube_proxy_rules(n: &IpvsNode) -> KubeProxyRules {
         out.filter
     );
     out
-}
-
-/// The scheduler IPVS virtual services get (`--ipvs-scheduler`, rr by default).
-pub fn scheduler(s: &Scenario) -> Scheduler {
-    Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None })
-}
-
-/// kube-proxy's IPVS mode.
-pub struct Proxier;
-
-impl Provider for Proxier {
-    fn mode(&self) -> ProxyMode {
-        ProxyMode::Ipvs
-    }
-
-    fn name(&self) -> &'static str {
-        "ipvs"
-    }
-
-    /// The kube-ipvs0 dummy device (down, each Service address a /32 on it, so a `local`
-    /// route in table local: `fib_add_ifaddr` adds that route even for a device that is
-    /// down), the ipsets, the IPVS table, and kube-proxy's IPVS-mode rules. NodePort virtual
-    /// services listen on every node address, so this runs after the CNI made its devices.
-    fn program(&self, ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
-        let name = &node.name.value;
-        let n = ipvs_node(s, name, &node_ips(ns), &scheduler(s));
-        let rules = kube_proxy_rules(&n);
-        let mut dev = crate::k8s::link::link(
-            "kube-ipvs0",
-            LinkKind::Dummy,
-            crate::k8s::mac::from_name(&format!("{name}/kube-ipvs0")),
-            1500,
-        );
-        dev.up = false;
-        let dev = ns.add_link(dev);
-        for ip in &n.bound {
-            ns.add_addr(dev, Ipv4Net::new(*ip, 32));
-        }
-        ns.ipsets = n.ipsets;
-        ns.ipvs = Some(n.ipvs);
-        rules
-    }
-
-    fn keep_own_settings(&self, _kp: &mut KubeProxy) {}
-
-    fn ipvs_view_note(&self) -> &'static str {
-        "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it"
-    }
-
-    /// IPVS needs the kernel's IPVS (CONFIG_IP_VS), which the lab's kernel lacks, and
-    /// ipvsadm; the lab programs neither.
-    fn lab_refusal(&self, kernel_has_ipvs: bool) -> Option<String> {
-        let kernel = if kernel_has_ipvs {
-            "and kpath's lab does not program IPVS virtual services"
-        } else {
-            "and this kernel has no IPVS (/proc/net/ip_vs is missing: CONFIG_IP_VS is off)"
-        };
-        Some(format!(
-            "kube-proxy runs in IPVS mode here, which the lab cannot build: {kernel}. kpath's IPVS datapath follows the kernel's code instead (docs/design/ipvs.md cites each function); the same Services in `mode: iptables` can be verified"
-        ))
-    }
 }
