@@ -3,7 +3,7 @@
 //! the iptables rules it still writes).
 
 use kpath_sim::ipvs::{Scheduler, print};
-use kpath_sim::k8s::kube_proxy_ipvs::ipvs_node;
+use kpath_sim::k8s::kube_proxy::ipvs::ipvs_node;
 use std::net::Ipv4Addr;
 
 const SCENARIO: &str = "cluster:
@@ -23,7 +23,7 @@ services:
 packets: []
 ";
 
-fn node1() -> kpath_sim::k8s::kube_proxy_ipvs::IpvsNode {
+fn node1() -> kpath_sim::k8s::kube_proxy::ipvs::IpvsNode {
     let s = kpath_sim::load_scenario_str("ipvs.yaml", SCENARIO).unwrap_or_else(|e| panic!("{e}"));
     let ips: Vec<Ipv4Addr> = ["172.31.0.11", "10.244.1.0", "10.244.1.1"]
         .iter()
@@ -32,7 +32,7 @@ fn node1() -> kpath_sim::k8s::kube_proxy_ipvs::IpvsNode {
     ipvs_node(&s, "node-1", &ips, &Scheduler::by_name("rr").unwrap())
 }
 
-fn members(n: &kpath_sim::k8s::kube_proxy_ipvs::IpvsNode, set: &str) -> Vec<String> {
+fn members(n: &kpath_sim::k8s::kube_proxy::ipvs::IpvsNode, set: &str) -> Vec<String> {
     let s = n.ipsets.iter().find(|s| s.name == set).expect(set);
     s.entries
         .iter()

@@ -7,7 +7,7 @@ mod common;
 
 use kpath_sim::ipvs::parse::parse_ipvsadm_save;
 use kpath_sim::ipvs::{Scheduler, print};
-use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
+use kpath_sim::k8s::kube_proxy::ipvs::{ipvs_node, node_ips};
 use kpath_sim::netfilter::ipset::parse_ipset_save;
 use kpath_sim::netfilter::parse_iptables_save;
 use kpath_sim::netfilter::{Netfilter, TableKind};

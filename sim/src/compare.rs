@@ -3,6 +3,7 @@
 //! mode; IPVS at LOCAL_IN in IPVS mode), how many rules the walks looked at, and which
 //! endpoints the random or round-robin picks can reach. The renderers live in the binary.
 
+use crate::k8s::kube_proxy::controller;
 use crate::resolve::ResolveError;
 use crate::run::{flow_outcomes, packet_outcomes, run_flow, run_packet};
 use crate::scenario::{ProxyMode, Scenario};
@@ -66,7 +67,8 @@ pub enum CompareError {
     UnknownFlow { name: String, known: Vec<String> },
 }
 
-/// The scenario with kube-proxy in `mode` (every other setting kept).
+/// The scenario with kube-proxy in `mode` (every other setting kept, but those only another
+/// mode reads).
 pub fn with_mode(s: &Scenario, mode: ProxyMode) -> Scenario {
     let mut s = s.clone();
     let at = s
@@ -77,17 +79,8 @@ pub fn with_mode(s: &Scenario, mode: ProxyMode) -> Scenario {
             (m.referenced, m.defined)
         });
     s.kube_proxy.mode = Some(Spanned::new(mode, at.0, at.1));
-    if mode != ProxyMode::Ipvs {
-        s.kube_proxy.ipvs = None;
-    }
+    controller(mode).keep_own_settings(&mut s.kube_proxy);
     s
-}
-
-pub fn mode_name(m: ProxyMode) -> &'static str {
-    match m {
-        ProxyMode::Iptables => "iptables",
-        ProxyMode::Ipvs => "ipvs",
-    }
 }
 
 /// Walk `packets` and `flows` of `s` once per mode (with `seed`), and every outcome of each.
@@ -245,7 +238,7 @@ fn run(mode: ProxyMode, t: &Trace, fate: String, outcomes: Vec<(String, f64)>) -
     let delivered = t.disposition.kind == DispositionKind::Delivered;
     endpoints.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ModeRun {
-        mode: mode_name(mode),
+        mode: controller(mode).name(),
         fate,
         arrival: last.filter(|_| delivered).map(|ip| {
             let (s, d) = ends(ip);

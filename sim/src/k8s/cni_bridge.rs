@@ -2,8 +2,8 @@
 //! cni0 holding the node's gateway address, and per pod a namespace, a veth pair with one end
 //! on cni0, the pod's address, its default route and the route to the cluster's pod network.
 
+use super::link::link;
 use super::mac;
-use super::node::link;
 use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsKind, Route, Socket, SocketOwner, World};
 use crate::scenario::{IpProtocol, Node, Scenario};
 use crate::wire::Ipv4Net;

@@ -1,8 +1,8 @@
 //! flanneld (`pkg/backend/vxlan`, `pkg/backend/hostgw`): the overlay device and, per remote
 //! node, the routes, neighbours and FDB entries it programs.
 
+use super::link::link;
 use super::mac::flannel_vtep_mac;
-use super::node::link;
 use crate::net::{
     IfIndex, LinkKind, Neigh, NudState, Route, Socket, SocketOwner, Vxlan, VxlanFdb, World,
 };

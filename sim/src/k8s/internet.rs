@@ -4,8 +4,8 @@
 //! Service's address is routed by the gateway to one node, as a passthrough load balancer
 //! (MetalLB L2, or a cloud LB that keeps the destination) delivers it.
 
+use super::link::link;
 use super::mac;
-use super::node::link;
 use crate::diag::InputError;
 use crate::net::{
     Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, Route, Socket, SocketOwner, World,

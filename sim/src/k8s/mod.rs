@@ -1,12 +1,14 @@
 //! Controllers: turn a scenario into the Linux state a real cluster would have, programmed
-//! the way the real agents program it. Each controller is a function over the world.
+//! the way the real agents program it. Each controller is a function over the world, but
+//! kube-proxy's: one per mode behind kube_proxy::Provider, which programs one node's
+//! namespace and hands back its iptables rules for node_rules to load.
 
 mod cni_bridge;
 pub mod dns;
 mod flannel;
 pub mod internet;
 pub mod kube_proxy;
-pub mod kube_proxy_ipvs;
+mod link;
 mod mac;
 mod node;
 pub mod node_rules;
@@ -23,13 +25,28 @@ pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputE
     let mut w = World::new(seed);
     let switch = node::underlay_switch(&mut w, s);
     for n in &s.cluster.nodes {
-        node::node(&mut w, s, n, switch)?;
+        node::node(&mut w, s, n, switch);
     }
     flannel::program(&mut w, s);
     for n in &s.cluster.nodes {
         cni_bridge::program(&mut w, s, n);
     }
-    kube_proxy_ipvs::program(&mut w, s)?;
+    kube_proxy_on_nodes(&mut w, s)?;
     internet::program(&mut w, s, switch)?;
     Ok(w)
+}
+
+/// kube-proxy on every node, in the scenario's mode, once the CNI has made its devices (in
+/// IPVS mode NodePort virtual services listen on every node address); its rules are loaded
+/// with kubelet's and flannel's as the node's ruleset.
+fn kube_proxy_on_nodes(w: &mut World, s: &Scenario) -> Result<(), crate::diag::InputError> {
+    let proxier = kube_proxy::for_scenario(s);
+    for n in &s.cluster.nodes {
+        let Some(ns) = node::host_ns_mut(w, &n.name.value) else {
+            continue;
+        };
+        let rules = proxier.program(ns, s, n);
+        ns.netfilter = node_rules::node_netfilter(s, n, &rules)?.into();
+    }
+    Ok(())
 }

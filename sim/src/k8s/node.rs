@@ -1,25 +1,12 @@
 //! Nodes and the underlay: each node's host namespace with lo and eth0, and the switch that
 //! joins every eth0 on one L2 segment.
 
+use super::link::link;
 use super::mac;
-use crate::net::{Bridge, FdbEntry, Link, LinkKind, Netns, NsId, NsKind, World};
-use crate::scenario::{Node, ProxyMode, Scenario};
+use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, World};
+use crate::scenario::{Node, Scenario};
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
-
-pub(super) fn link(name: &str, kind: LinkKind, mac: Mac, mtu: u32) -> Link {
-    Link {
-        ifindex: 0,
-        name: name.to_string(),
-        kind,
-        mac,
-        mtu,
-        addrs: Vec::new(),
-        master: None,
-        hairpin: false,
-        up: true,
-    }
-}
 
 /// The underlay segment: a learning switch (a bridge `br0` in a namespace of its own, like
 /// the lab's `klwan`). It has no addresses and no netfilter.
@@ -35,21 +22,16 @@ pub(super) fn underlay_switch(w: &mut World, s: &Scenario) -> NsId {
     id
 }
 
-pub(super) fn node(
-    w: &mut World,
-    s: &Scenario,
-    n: &Node,
-    switch: NsId,
-) -> Result<(), crate::diag::InputError> {
-    // In IPVS mode kube-proxy's rules need the node's addresses; kube_proxy_ipvs::program
-    // loads them once the CNI has made its devices.
-    let netfilter = match s.proxy_mode() {
-        ProxyMode::Iptables => {
-            let kp = super::kube_proxy::rules(s, &n.name.value);
-            super::node_rules::node_netfilter(s, n, &kp)?
-        }
-        ProxyMode::Ipvs => Default::default(),
-    };
+/// A node's host namespace, by the node's name.
+pub(super) fn host_ns_mut<'w>(w: &'w mut World, node: &str) -> Option<&'w mut Netns> {
+    w.netns
+        .iter_mut()
+        .find(|ns| matches!(&ns.kind, NsKind::Node { node: n } if n == node))
+}
+
+/// A node's host namespace with lo and eth0 cabled to the underlay switch. Its netfilter
+/// rules come later, with kube-proxy's (build_world).
+pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
     let ip: Ipv4Addr = n.ip.value;
     let mtu = s.cluster.underlay.mtu.value;
     let id = w.add_netns(|id| {
@@ -62,7 +44,6 @@ pub(super) fn node(
         );
         ns.sysctl.ip_forward = true;
         ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
-        ns.netfilter = netfilter.into();
         // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
         ns.conntrack = Some(Default::default());
         ns
@@ -106,5 +87,4 @@ pub(super) fn node(
             local: true,
         });
     }
-    Ok(())
 }

@@ -4,7 +4,8 @@
 use crate::args::Format;
 use crate::cmd::shared::{load, no_packet_or_flow};
 use crate::failure::{Failure, Output, usage};
-use kpath_sim::compare::{Comparison, compare, mode_name};
+use kpath_sim::compare::{Comparison, compare};
+use kpath_sim::k8s::kube_proxy::{self, controller};
 use kpath_sim::scenario::{ProxyMode, Scenario};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -34,31 +35,19 @@ pub fn command(
     Ok(Output::Report { text, ok })
 }
 
-/// Parse `iptables,ipvs`.
+/// Parse `iptables,ipvs`: the modes kpath models (kube_proxy::parse_modes), at least two.
 pub fn parse_modes(text: &str) -> Result<Vec<ProxyMode>, Failure> {
-    let mut modes = Vec::new();
-    for m in text.split(',').map(str::trim) {
-        let mode = match m {
-            "iptables" => ProxyMode::Iptables,
-            "ipvs" => ProxyMode::Ipvs,
-            other => {
-                return Err(usage(format!(
-                    "--proxy-modes: unknown kube-proxy mode `{other}`\n  = hint: kpath models `iptables` and `ipvs`; write them comma-separated, e.g. `--proxy-modes iptables,ipvs`"
-                )));
-            }
-        };
-        if modes.contains(&mode) {
-            return Err(usage(format!(
-                "--proxy-modes: `{m}` is given twice\n  = hint: name each mode once"
-            )));
-        }
-        modes.push(mode);
-    }
+    let modes = kube_proxy::parse_modes("--proxy-modes", text)
+        .map_err(|e| usage(format!("{}\n  = hint: {}", e.message, e.hint)))?;
     if modes.len() < 2 {
-        return Err(usage(
-            "--proxy-modes: a comparison needs two modes\n  = hint: `--proxy-modes iptables,ipvs`"
-                .to_string(),
-        ));
+        let all: Vec<&str> = kube_proxy::MODES
+            .iter()
+            .map(|m| controller(*m).name())
+            .collect();
+        return Err(usage(format!(
+            "--proxy-modes: a comparison needs two modes\n  = hint: `--proxy-modes {}`",
+            all.join(",")
+        )));
     }
     Ok(modes)
 }
@@ -96,7 +85,7 @@ pub fn run(
                 "schema": "kpath.compare/1",
                 "scenario": s.title(),
                 "seed": seed,
-                "modes": modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>(),
+                "modes": modes.iter().map(|m| controller(*m).name()).collect::<Vec<_>>(),
                 "comparisons": cs.iter().map(|c| serde_json::json!({
                     "name": c.name,
                     "flow": c.flow,

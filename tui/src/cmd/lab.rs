@@ -189,20 +189,11 @@ pub fn up(s: &Scenario, w: &World, prefix: &str, stop: &AtomicBool) -> Result<()
     Ok(())
 }
 
-/// Why the lab cannot build this scenario's kube-proxy mode, if it cannot: IPVS needs the
-/// kernel's IPVS (CONFIG_IP_VS), which the lab's kernel lacks, and ipvsadm.
+/// Why the lab cannot build this scenario's kube-proxy mode, if it cannot (IPVS mode: the
+/// controller says why, given whether this kernel has IPVS).
 pub fn ipvs_refusal(s: &Scenario) -> Option<String> {
-    if s.proxy_mode() != kpath_sim::scenario::ProxyMode::Ipvs {
-        return None;
-    }
-    let kernel = if std::path::Path::new("/proc/net/ip_vs").exists() {
-        "and kpath's lab does not program IPVS virtual services"
-    } else {
-        "and this kernel has no IPVS (/proc/net/ip_vs is missing: CONFIG_IP_VS is off)"
-    };
-    Some(format!(
-        "kube-proxy runs in IPVS mode here, which the lab cannot build: {kernel}. kpath's IPVS datapath follows the kernel's code instead (docs/design/ipvs.md cites each function); the same Services in `mode: iptables` can be verified"
-    ))
+    let kernel_has_ipvs = std::path::Path::new("/proc/net/ip_vs").exists();
+    kpath_sim::k8s::kube_proxy::for_scenario(s).lab_refusal(kernel_has_ipvs)
 }
 
 /// Check the machine, build the scenario's world and its lab: the world, the lab's

@@ -75,15 +75,10 @@ pub fn command(
 
 /// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
-    use kpath_sim::ipvs::{Scheduler, print};
-    use kpath_sim::k8s::kube_proxy_ipvs::{ipvs_node, node_ips};
-    use kpath_sim::scenario::ProxyMode;
-    let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
-    let n = ipvs_node(s, &ns.name, &node_ips(ns), &sched);
-    let what = match s.proxy_mode() {
-        ProxyMode::Ipvs => "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it".to_string(),
-        ProxyMode::Iptables => "what kube-proxy would program in IPVS mode. This scenario runs iptables mode:\n# add `kubeProxy: {mode: ipvs}` to walk packets through IPVS, or see both with `kpath compare`".to_string(),
-    };
+    use kpath_sim::ipvs::print;
+    use kpath_sim::k8s::kube_proxy::{self, ipvs};
+    let n = ipvs::ipvs_node(s, &ns.name, &ipvs::node_ips(ns), &ipvs::scheduler(s));
+    let what = kube_proxy::for_scenario(s).ipvs_view_note();
     let bound: Vec<String> = n
         .bound
         .iter()

@@ -1,17 +1,79 @@
 //! kube-proxy in IPVS mode (`pkg/proxy/ipvs/proxier.go`, `syncProxyRules`): for one node,
 //! the addresses bound on the kube-ipvs0 dummy device, the ipsets, the IPVS virtual
 //! services with their real servers, and the iptables rules IPVS mode still writes.
-//! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources.
+//! docs/design/ipvs.md sections 1.2-1.6 hold the facts, with their sources. [`Proxier`] is
+//! the mode's controller; [`ipvs_node`] computes the state alone, for `kpath show --ipvs`
+//! in any mode.
 
-use super::kube_proxy::{KubeProxyRules, LOCALNET_FIREWALL};
-use super::services::{ServicePortInfo, service_ports};
-use crate::diag::InputError;
+use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
-use crate::net::{LinkKind, NsKind, World};
+use crate::k8s::services::{ServicePortInfo, service_ports};
+use crate::net::{LinkKind, Netns};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
-use crate::scenario::{ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
+use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
+
+/// The scheduler IPVS virtual services get (`--ipvs-scheduler`, rr by default).
+pub fn scheduler(s: &Scenario) -> Scheduler {
+    Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None })
+}
+
+/// kube-proxy's IPVS mode.
+pub struct Proxier;
+
+impl Provider for Proxier {
+    fn mode(&self) -> ProxyMode {
+        ProxyMode::Ipvs
+    }
+
+    fn name(&self) -> &'static str {
+        "ipvs"
+    }
+
+    /// The kube-ipvs0 dummy device (down, each Service address a /32 on it, so a `local`
+    /// route in table local: `fib_add_ifaddr` adds that route even for a device that is
+    /// down), the ipsets, the IPVS table, and kube-proxy's IPVS-mode rules. NodePort virtual
+    /// services listen on every node address, so this runs after the CNI made its devices.
+    fn program(&self, ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
+        let name = &node.name.value;
+        let n = ipvs_node(s, name, &node_ips(ns), &scheduler(s));
+        let rules = kube_proxy_rules(&n);
+        let mut dev = crate::k8s::link::link(
+            "kube-ipvs0",
+            LinkKind::Dummy,
+            crate::k8s::mac::from_name(&format!("{name}/kube-ipvs0")),
+            1500,
+        );
+        dev.up = false;
+        let dev = ns.add_link(dev);
+        for ip in &n.bound {
+            ns.add_addr(dev, Ipv4Net::new(*ip, 32));
+        }
+        ns.ipsets = n.ipsets.into();
+        ns.ipvs = Some(n.ipvs);
+        rules
+    }
+
+    fn keep_own_settings(&self, _kp: &mut KubeProxy) {}
+
+    fn ipvs_view_note(&self) -> &'static str {
+        "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it"
+    }
+
+    /// IPVS needs the kernel's IPVS (CONFIG_IP_VS), which the lab's kernel lacks, and
+    /// ipvsadm; the lab programs neither.
+    fn lab_refusal(&self, kernel_has_ipvs: bool) -> Option<String> {
+        let kernel = if kernel_has_ipvs {
+            "and kpath's lab does not program IPVS virtual services"
+        } else {
+            "and this kernel has no IPVS (/proc/net/ip_vs is missing: CONFIG_IP_VS is off)"
+        };
+        Some(format!(
+            "kube-proxy runs in IPVS mode here, which the lab cannot build: {kernel}. kpath's IPVS datapath follows the kernel's code instead (docs/design/ipvs.md cites each function); the same Services in `mode: iptables` can be verified"
+        ))
+    }
+}
 
 /// What kube-proxy's IPVS mode programs on one node.
 #[derive(Clone, Debug)]
@@ -323,14 +385,8 @@ fn iptables(
     if has("KUBE-LOAD-BALANCER") {
         nat.push("-A KUBE-SERVICES -m set --match-set KUBE-LOAD-BALANCER dst,dst -j ACCEPT".into());
     }
-    let rf = if random_fully { " --random-fully" } else { "" };
-    nat.extend([
-        "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN".to_string(),
-        "-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000".into(),
-        format!("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE{rf}"),
-        "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000".into(),
-        "COMMIT".into(),
-    ]);
+    nat.extend(super::masquerade_rules(random_fully));
+    nat.push("COMMIT".into());
     let mut filter = vec![
         "*filter".to_string(),
         ":KUBE-FORWARD - [0:0]".into(),
@@ -364,9 +420,8 @@ fn iptables(
             "-A KUBE-IPVS-OUT-FILTER -s {ip} -m ipvs --vaddr {ip} --vproto {proto} --vport {port} -j DROP"
         ));
     }
+    filter.extend(super::forward_accept_rules());
     filter.extend([
-        "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark 0x4000/0x4000 -j ACCEPT".into(),
-        "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
         format!("-A KUBE-NODE-PORT {} -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT", c("KUBE-HEALTH-CHECK-NODE-PORT")),
         "-A KUBE-IPVS-FILTER -m set --match-set KUBE-LOAD-BALANCER dst,dst -j RETURN".into(),
         "-A KUBE-IPVS-FILTER -m set --match-set KUBE-CLUSTER-IP dst,dst -j RETURN".into(),
@@ -484,45 +539,4 @@ pub fn kube_proxy_rules(n: &IpvsNode) -> KubeProxyRules {
         out.filter
     );
     out
-}
-
-/// kube-proxy in IPVS mode on every node: the kube-ipvs0 dummy device (down, each Service
-/// address a /32 on it, so a `local` route in table local: `fib_add_ifaddr` adds that route
-/// even for a device that is down), the ipsets, the IPVS table, and the node's ruleset with
-/// kube-proxy's IPVS-mode rules. Runs after the CNI made its devices: NodePort virtual
-/// services listen on every node address.
-pub(super) fn program(w: &mut World, s: &Scenario) -> Result<(), InputError> {
-    if s.proxy_mode() != ProxyMode::Ipvs {
-        return Ok(());
-    }
-    let sched = Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None });
-    for node in &s.cluster.nodes {
-        let name = &node.name.value;
-        let Some(id) = w
-            .netns
-            .iter()
-            .find(|ns| matches!(&ns.kind, NsKind::Node { node } if node == name))
-            .map(|ns| ns.id)
-        else {
-            continue;
-        };
-        let n = ipvs_node(s, name, &node_ips(w.ns(id)), &sched);
-        let netfilter = super::node_rules::node_netfilter(s, node, &kube_proxy_rules(&n))?;
-        let ns = w.ns_mut(id);
-        let mut dev = super::node::link(
-            "kube-ipvs0",
-            LinkKind::Dummy,
-            super::mac::from_name(&format!("{name}/kube-ipvs0")),
-            1500,
-        );
-        dev.up = false;
-        let dev = ns.add_link(dev);
-        for ip in &n.bound {
-            ns.add_addr(dev, Ipv4Net::new(*ip, 32));
-        }
-        ns.netfilter = netfilter.into();
-        ns.ipsets = n.ipsets.into();
-        ns.ipvs = Some(n.ipvs);
-    }
-    Ok(())
 }
