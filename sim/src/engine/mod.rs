@@ -18,7 +18,8 @@ mod skb;
 mod vxlan;
 
 pub use flow::{flow_outcomes, walk_flow};
-pub use nf_hook::{RegisteredHook, registered_hooks};
+pub use hooks::registered_hooks;
+pub use nf_hook::RegisteredHook;
 pub use skb::Skb;
 pub use vxlan::{flow_hash, udp_flow_src_port};
 
@@ -243,7 +244,7 @@ impl<'w> Walk<'w> {
             choices,
             arp_asks: Vec::new(),
             step_cap,
-            registries: Default::default(),
+            registries: nf_hook::Registries::new(hooks::REGISTRANTS),
         }
     }
 

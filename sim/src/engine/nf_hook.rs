@@ -7,7 +7,7 @@
 //! the hook early. Here the registrants are the modules under `hooks/` (conntrack, the
 //! iptables tables, NAT, IPVS, br_netfilter): each one registers in a namespace what the
 //! namespace has loaded, and the walk runs whatever is registered. A new rule engine is
-//! one more registrant; this file and the walk stay as they are.
+//! one more registrant, listed in `hooks/mod.rs`; this file and the walk stay as they are.
 
 use super::{Next, Skb, Walk};
 use crate::net::{IfIndex, Netns, NsId};
@@ -67,9 +67,9 @@ pub(super) trait Registrant: Sync {
 /// Every hook function registered in a namespace, in the order `nf_hook_slow` calls them:
 /// by family and hook, then priority; equal priorities keep registration order, as
 /// `nf_hook_entries_grow` inserts a new entry after those of the same priority.
-pub(super) fn registry(ns: &Netns) -> Rc<[NfHookOps]> {
+pub(super) fn registry(ns: &Netns, registrants: &[&dyn Registrant]) -> Rc<[NfHookOps]> {
     let mut ops = Vec::new();
-    for r in super::hooks::REGISTRANTS {
+    for r in registrants {
         r.register(ns, &mut ops);
     }
     ops.sort_by_key(|o| (o.pf, o.hooknum, o.priority));
@@ -86,29 +86,40 @@ pub struct RegisteredHook {
     pub function: &'static str,
 }
 
-/// What is registered in `ns`, in the order the kernel calls it at each hook.
-pub fn registered_hooks(ns: &Netns) -> Vec<RegisteredHook> {
-    registry(ns)
-        .iter()
-        .map(|o| RegisteredHook {
+impl From<&NfHookOps> for RegisteredHook {
+    fn from(o: &NfHookOps) -> RegisteredHook {
+        RegisteredHook {
             family: o.pf,
             hook: o.hooknum,
             priority: o.priority,
             function: o.name,
-        })
-        .collect()
+        }
+    }
 }
 
-/// The registries of the namespaces a walk has entered, built on first use.
-#[derive(Default)]
-pub(super) struct Registries(Vec<Option<Rc<[NfHookOps]>>>);
+/// The registries of the namespaces a walk has entered, built on first use from the
+/// registrants the walk was given.
+pub(super) struct Registries {
+    registrants: &'static [&'static dyn Registrant],
+    by_ns: Vec<Option<Rc<[NfHookOps]>>>,
+}
 
 impl Registries {
-    fn get(&mut self, ns: &Netns, id: NsId) -> Rc<[NfHookOps]> {
-        if self.0.len() <= id.0 {
-            self.0.resize(id.0 + 1, None);
+    pub(super) fn new(registrants: &'static [&'static dyn Registrant]) -> Registries {
+        Registries {
+            registrants,
+            by_ns: Vec::new(),
         }
-        self.0[id.0].get_or_insert_with(|| registry(ns)).clone()
+    }
+
+    fn get(&mut self, ns: &Netns, id: NsId) -> Rc<[NfHookOps]> {
+        if self.by_ns.len() <= id.0 {
+            self.by_ns.resize(id.0 + 1, None);
+        }
+        let registrants = self.registrants;
+        self.by_ns[id.0]
+            .get_or_insert_with(|| registry(ns, registrants))
+            .clone()
     }
 }
 
@@ -141,82 +152,5 @@ impl Walk<'_> {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(scenario: &str) -> crate::net::Netns {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../scenarios")
-            .join(scenario);
-        let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
-        let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
-        w.ns_by_name("node-1").unwrap().clone()
-    }
-
-    fn at(ns: &crate::net::Netns, pf: Family, hook: Hook) -> Vec<(i32, &'static str)> {
-        registered_hooks(ns)
-            .iter()
-            .filter(|o| o.family == pf && o.hook == hook)
-            .map(|o| (o.priority, o.function))
-            .collect()
-    }
-
-    #[test]
-    fn a_node_registers_what_the_kernel_registers_in_priority_order() {
-        // A node's ruleset has mangle, nat and filter (kube-proxy and flannel write no raw
-        // rules): conntrack, mangle and NAT at PREROUTING, after br_netfilter's sabotage.
-        let n = node("pod-to-pod-cross-node.yaml");
-        assert_eq!(
-            at(&n, Family::Ipv4, Hook::Prerouting),
-            [
-                (i32::MIN, "ip_sabotage_in"),
-                (-200, "ipv4_conntrack_in"),
-                (-150, "ipt_do_table"),
-                (-100, "nf_nat_ipv4_pre_routing"),
-            ]
-        );
-        assert_eq!(
-            at(&n, Family::Ipv4, Hook::Postrouting),
-            [
-                (-150, "ipt_do_table"),
-                (100, "nf_nat_ipv4_out"),
-                (i32::MAX, "ipv4_confirm"),
-            ]
-        );
-        assert_eq!(
-            at(&n, Family::Bridge, Hook::Forward),
-            [(-1, "br_nf_forward_ip")]
-        );
-    }
-
-    #[test]
-    fn ipvs_registers_around_filter_input_and_nat_output() {
-        let n = node("ipvs-clusterip.yaml");
-        assert_eq!(
-            at(&n, Family::Ipv4, Hook::Input),
-            [
-                (-150, "ipt_do_table"),
-                (0, "ipt_do_table"),
-                (98, "ip_vs_out_hook"),
-                (99, "ip_vs_in_hook"),
-                (100, "nf_nat_ipv4_local_in"),
-                (i32::MAX, "ipv4_confirm"),
-            ]
-        );
-        assert_eq!(
-            at(&n, Family::Ipv4, Hook::Output),
-            [
-                (-200, "ipv4_conntrack_local"),
-                (-150, "ipt_do_table"),
-                (-100, "nf_nat_ipv4_local_fn"),
-                (-99, "ip_vs_out_hook"),
-                (-98, "ip_vs_in_hook"),
-                (0, "ipt_do_table"),
-            ]
-        );
     }
 }

@@ -8,13 +8,97 @@ mod iptables;
 mod ipvs;
 mod nat;
 
-use super::nf_hook::Registrant;
+use super::nf_hook::{RegisteredHook, Registrant, registry};
+use crate::net::Netns;
 
 /// Every registrant, in registration order (which decides between equal priorities).
-pub(super) const REGISTRANTS: &[&dyn Registrant] = &[
+pub(super) const REGISTRANTS: &[&'static dyn Registrant] = &[
     &conntrack::NfConntrack,
     &iptables::Iptables,
     &nat::NfNat,
     &ipvs::IpVs,
     &br_netfilter::BrNetfilter,
 ];
+
+/// What is registered in `ns`, in the order the kernel calls it at each hook.
+pub fn registered_hooks(ns: &Netns) -> Vec<RegisteredHook> {
+    registry(ns, REGISTRANTS).iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netfilter::{Family, Hook};
+
+    fn node(scenario: &str) -> crate::net::Netns {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(scenario);
+        let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
+        let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
+        w.ns_by_name("node-1").unwrap().clone()
+    }
+
+    fn at(ns: &crate::net::Netns, pf: Family, hook: Hook) -> Vec<(i32, &'static str)> {
+        registered_hooks(ns)
+            .iter()
+            .filter(|o| o.family == pf && o.hook == hook)
+            .map(|o| (o.priority, o.function))
+            .collect()
+    }
+
+    #[test]
+    fn a_node_registers_what_the_kernel_registers_in_priority_order() {
+        // A node's ruleset has mangle, nat and filter (kube-proxy and flannel write no raw
+        // rules): conntrack, mangle and NAT at PREROUTING, after br_netfilter's sabotage.
+        let n = node("pod-to-pod-cross-node.yaml");
+        assert_eq!(
+            at(&n, Family::Ipv4, Hook::Prerouting),
+            [
+                (i32::MIN, "ip_sabotage_in"),
+                (-200, "ipv4_conntrack_in"),
+                (-150, "ipt_do_table"),
+                (-100, "nf_nat_ipv4_pre_routing"),
+            ]
+        );
+        assert_eq!(
+            at(&n, Family::Ipv4, Hook::Postrouting),
+            [
+                (-150, "ipt_do_table"),
+                (100, "nf_nat_ipv4_out"),
+                (i32::MAX, "ipv4_confirm"),
+            ]
+        );
+        assert_eq!(
+            at(&n, Family::Bridge, Hook::Forward),
+            [(-1, "br_nf_forward_ip")]
+        );
+    }
+
+    #[test]
+    fn ipvs_registers_around_filter_input_and_nat_output() {
+        let n = node("ipvs-clusterip.yaml");
+        assert_eq!(
+            at(&n, Family::Ipv4, Hook::Input),
+            [
+                (-150, "ipt_do_table"),
+                (0, "ipt_do_table"),
+                (98, "ip_vs_out_hook"),
+                (99, "ip_vs_in_hook"),
+                (100, "nf_nat_ipv4_local_in"),
+                (i32::MAX, "ipv4_confirm"),
+            ]
+        );
+        assert_eq!(
+            at(&n, Family::Ipv4, Hook::Output),
+            [
+                (-200, "ipv4_conntrack_local"),
+                (-150, "ipt_do_table"),
+                (-100, "nf_nat_ipv4_local_fn"),
+                (-99, "ip_vs_out_hook"),
+                (-98, "ip_vs_in_hook"),
+                (0, "ipt_do_table"),
+            ]
+        );
+    }
+}
