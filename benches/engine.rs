@@ -9,7 +9,7 @@ use std::path::Path;
 fn cross_node_ping(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pod-to-pod-cross-node.yaml");
     let s = kpath_sim::load_scenario(&path).expect("the shipped scenario loads");
-    let world = kpath_sim::k8s::build_world(&s, 0).expect("the world builds");
+    let world = kpath_sim::k8s::build_world(s.model(), 0).expect("the world builds");
     let steps = kpath_sim::run_packet(&s, &world, "ping")
         .expect("ping traces")
         .steps
@@ -22,7 +22,7 @@ fn cross_node_ping(c: &mut Criterion) {
     });
     g.finish();
     c.bench_function("build world (2 nodes, 2 pods)", |b| {
-        b.iter(|| kpath_sim::k8s::build_world(black_box(&s), 0).is_ok())
+        b.iter(|| kpath_sim::k8s::build_world(black_box(s.model()), 0).is_ok())
     });
 }
 
@@ -44,9 +44,9 @@ fn many_services(c: &mut Criterion) {
     let mut g = c.benchmark_group("scale");
     g.sample_size(10);
     g.bench_function("build world, 2000 Services", |b| {
-        b.iter(|| kpath_sim::k8s::build_world(black_box(&s), 0).is_ok())
+        b.iter(|| kpath_sim::k8s::build_world(black_box(s.model()), 0).is_ok())
     });
-    let world = kpath_sim::k8s::build_world(&s, 0).expect("the world builds");
+    let world = kpath_sim::k8s::build_world(s.model(), 0).expect("the world builds");
     g.bench_function("SYN to a ClusterIP among 2000", |b| {
         b.iter(|| kpath_sim::run_packet(black_box(&s), black_box(&world), "syn"))
     });
@@ -54,9 +54,9 @@ fn many_services(c: &mut Criterion) {
     // ruleset that does not grow with them.
     let ipvs = kpath_sim::compare::with_mode(&s, kpath_sim::scenario::ProxyMode::Ipvs);
     g.bench_function("build world, 2000 Services, IPVS mode", |b| {
-        b.iter(|| kpath_sim::k8s::build_world(black_box(&ipvs), 0).is_ok())
+        b.iter(|| kpath_sim::k8s::build_world(black_box(ipvs.model()), 0).is_ok())
     });
-    let world = kpath_sim::k8s::build_world(&ipvs, 0).expect("the IPVS world builds");
+    let world = kpath_sim::k8s::build_world(ipvs.model(), 0).expect("the IPVS world builds");
     g.bench_function("SYN to a ClusterIP among 2000, IPVS mode", |b| {
         b.iter(|| kpath_sim::run_packet(black_box(&ipvs), black_box(&world), "syn"))
     });

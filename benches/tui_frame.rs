@@ -11,7 +11,7 @@ use std::path::Path;
 fn long_trace_frame(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ingress.yaml");
     let s = kpath_sim::load_scenario(&path).expect("the shipped scenario loads");
-    let w = kpath_sim::k8s::build_world(&s, s.seed).expect("the world builds");
+    let w = kpath_sim::k8s::build_world(s.model(), s.seed).expect("the world builds");
     let tracks = kpath::tui::tracks(&s, &w, None).expect("traces");
     // One trace holding every step of every packet, renumbered.
     let mut long = tracks[0].trace.clone();

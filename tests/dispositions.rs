@@ -22,7 +22,11 @@ fn ttl_1_dies_at_the_first_router_with_time_exceeded() {
     let s = with_packets(
         "  - {name: ttl1, from: pod/default/client, to: pod/default/server, protocol: icmp, ttl: 1}\n",
     );
-    let t = run(&s, &kpath_sim::k8s::build_world(&s, 0).unwrap(), "ttl1");
+    let t = run(
+        &s,
+        &kpath_sim::k8s::build_world(s.model(), 0).unwrap(),
+        "ttl1",
+    );
     assert_eq!(t.disposition.kind, DispositionKind::TtlExceeded);
     assert_eq!(t.disposition.netns, "node-1");
     assert!(
@@ -37,7 +41,11 @@ fn an_address_nobody_has_ends_in_neighbour_unreachable_on_the_last_hop() {
     let s = with_packets(
         "  - {name: ghost, from: pod/default/client, to: 10.244.2.99, protocol: icmp}\n",
     );
-    let t = run(&s, &kpath_sim::k8s::build_world(&s, 0).unwrap(), "ghost");
+    let t = run(
+        &s,
+        &kpath_sim::k8s::build_world(s.model(), 0).unwrap(),
+        "ghost",
+    );
     assert_eq!(t.disposition.kind, DispositionKind::NeighbourUnreachable);
     assert_eq!(
         (
@@ -55,7 +63,11 @@ fn a_destination_outside_every_route_ends_in_no_route_at_the_node() {
     let s = with_packets(
         "  - {name: internet, from: pod/default/client, to: 8.8.8.8, protocol: icmp}\n",
     );
-    let t = run(&s, &kpath_sim::k8s::build_world(&s, 0).unwrap(), "internet");
+    let t = run(
+        &s,
+        &kpath_sim::k8s::build_world(s.model(), 0).unwrap(),
+        "internet",
+    );
     assert_eq!(t.disposition.kind, DispositionKind::NoRoute);
     assert_eq!(t.disposition.netns, "node-1");
     assert!(t.disposition.reason.contains("8.8.8.8"));
@@ -66,7 +78,11 @@ fn udp_to_a_closed_port_across_nodes_is_answered_with_port_unreachable() {
     let s = with_packets(
         "  - {name: dns, from: pod/default/client, to: 'pod/default/server:53', protocol: udp, size: 30}\n",
     );
-    let t = run(&s, &kpath_sim::k8s::build_world(&s, 0).unwrap(), "dns");
+    let t = run(
+        &s,
+        &kpath_sim::k8s::build_world(s.model(), 0).unwrap(),
+        "dns",
+    );
     assert_eq!(t.disposition.kind, DispositionKind::NoListener);
     assert_eq!(t.disposition.netns, "default/server");
 }
@@ -77,7 +93,7 @@ fn a_routing_loop_between_two_nodes_ends_in_ttl_exceeded() {
     let s = with_packets(
         "  - {name: loop, from: pod/default/client, to: 10.244.9.9, protocol: icmp}\n",
     );
-    let mut w = kpath_sim::k8s::build_world(&s, 0).unwrap();
+    let mut w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     let net: Ipv4Net = "10.244.9.0/24".parse().unwrap();
     for (node, vtep) in [("node-1", "10.244.2.0"), ("node-2", "10.244.1.0")] {
         let id = w.ns_by_name(node).unwrap().id;
@@ -106,7 +122,7 @@ fn a_routing_loop_between_two_nodes_ends_in_ttl_exceeded() {
 fn a_missing_vxlan_fdb_entry_drops_the_frame_at_vxlan_xmit() {
     // What an expired or never-programmed FDB entry does to the overlay.
     let s = with_packets("");
-    let mut w = kpath_sim::k8s::build_world(&s, 0).unwrap();
+    let mut w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     let id = w.ns_by_name("node-1").unwrap().id;
     let f1 = w.ns(id).link_by_name("flannel.1").unwrap().ifindex;
     if let Some(kpath_sim::net::LinkKind::Vxlan(v)) = w.ns_mut(id).link_mut(f1).map(|l| &mut l.kind)

@@ -30,7 +30,7 @@ fn clusterip_with(sched: &str) -> Scenario {
 }
 
 fn packet(s: &Scenario, name: &str) -> Trace {
-    let w = build_world(s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     kpath_sim::run_packet(s, &w, name).unwrap()
 }
 
@@ -84,7 +84,7 @@ fn a_bridged_reply_is_un_natted_by_ip_vs_out_hook_at_br_netfilters_forward() {
     // The pod answers the client on the same bridge: br_nf_forward_ip runs the IPv4
     // FORWARD hook, and IPVS's out hook (priority 100) restores the VIP as source.
     let s = ipvs("pod-to-clusterip-same-node");
-    let w = build_world(&s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
     assert!(f.completed, "{}", f.summary);
     let synack = f.packets.iter().find(|p| p.label == "SYN-ACK").unwrap();
@@ -99,7 +99,7 @@ fn a_bridged_reply_is_un_natted_by_ip_vs_out_hook_at_br_netfilters_forward() {
 #[test]
 fn without_br_netfilter_the_bridged_reply_keeps_the_pod_address_and_is_refused() {
     let s = ipvs("bridge-nf-call-iptables-off");
-    let w = build_world(&s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     let Some(flow) = s.flows.first() else {
         panic!("the lesson has a flow")
     };
@@ -118,7 +118,7 @@ fn ip_vs_sched_persist_keeps_a_client_on_one_server() {
     // sessionAffinity ClientIP: a persistent virtual service; the second connection finds
     // the template the first one made.
     let s = ipvs("session-affinity");
-    let w = build_world(&s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     let f = run_flow(&s, &w, "two-connections").unwrap();
     let syns: Vec<&Trace> = f
         .packets
@@ -156,7 +156,7 @@ fn ip_vs_sched_persist_keeps_a_client_on_one_server() {
 #[test]
 fn round_robin_moves_on_per_connection_and_all_outcomes_list_every_server() {
     let s = ipvs("ipvs-clusterip");
-    let w = build_world(&s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
     let ends = syn_ends(&f);
     // ip_vs_rr_schedule from the list head: the newest real server first (ip_vs_add_dest
@@ -175,7 +175,7 @@ fn round_robin_moves_on_per_connection_and_all_outcomes_list_every_server() {
 fn sh_lc_and_mh_decide_without_chance() {
     for sched in ["sh", "lc", "mh"] {
         let s = clusterip_with(sched);
-        let w = build_world(&s, s.seed).unwrap();
+        let w = build_world(s.model(), s.seed).unwrap();
         let outs = packet_outcomes(&s, &w, "syn").unwrap();
         assert_eq!(outs.len(), 1, "{sched}: one outcome");
         let t = &outs[0].result;
@@ -189,7 +189,7 @@ fn sh_lc_and_mh_decide_without_chance() {
     // sh: the source address's bucket (hash_32 of 10.244.1.2) picks the server; the same
     // client lands there on every connection.
     let s = clusterip_with("sh");
-    let w = build_world(&s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
     let ends = syn_ends(&f);
     assert_eq!(ends[0], ends[1]);
@@ -199,7 +199,7 @@ fn sh_lc_and_mh_decide_without_chance() {
     assert_eq!(ends[0], want);
     // lc: the first connection (still active) makes the other server the least loaded.
     let s = clusterip_with("lc");
-    let w = build_world(&s, s.seed).unwrap();
+    let w = build_world(s.model(), s.seed).unwrap();
     let f = run_flow(&s, &w, "curl").unwrap();
     let ends = syn_ends(&f);
     assert_ne!(ends[0], ends[1]);

@@ -29,7 +29,12 @@ fn node1() -> kpath_sim::k8s::kube_proxy::ipvs::IpvsNode {
         .iter()
         .map(|i| i.parse().unwrap())
         .collect();
-    ipvs_node(&s, "node-1", &ips, &Scheduler::by_name("rr").unwrap())
+    ipvs_node(
+        s.model(),
+        "node-1",
+        &ips,
+        &Scheduler::by_name("rr").unwrap(),
+    )
 }
 
 fn members(n: &kpath_sim::k8s::kube_proxy::ipvs::IpvsNode, set: &str) -> Vec<String> {

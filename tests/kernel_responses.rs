@@ -16,7 +16,7 @@ fn with_packets(extra: &str) -> kpath_sim::Scenario {
 }
 
 fn world(s: &kpath_sim::Scenario) -> World {
-    kpath_sim::k8s::build_world(s, 0).unwrap_or_else(|e| panic!("{e}"))
+    kpath_sim::k8s::build_world(s.model(), 0).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(s: &kpath_sim::Scenario, w: &World, name: &str) -> Trace {

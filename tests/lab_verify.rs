@@ -20,7 +20,7 @@ fn fixture(rel: &str) -> PathBuf {
 
 fn lab_cluster() -> (Scenario, World) {
     let s = load_scenario(&fixture("lab-cluster.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let w = build_world(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    let w = build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"));
     (s, w)
 }
 
@@ -102,7 +102,7 @@ fn the_kernel_s_random_pick_selects_the_outcome_compared() {
             .join("scenarios/pod-to-clusterip-cross-node.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let w = build_world(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    let w = build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"));
     let out = outcomes(&s, &w, "syn");
     let proto = s.packet("syn").unwrap().protocol;
     let (rows, chosen) = compare::compare(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));

@@ -24,7 +24,7 @@ fn every_shipped_scenario_loads_and_every_packet_ends_in_one_disposition() {
             "{}: say what the lesson teaches",
             path.display()
         );
-        let w = kpath_sim::k8s::build_world(&s, s.seed).unwrap();
+        let w = kpath_sim::k8s::build_world(s.model(), s.seed).unwrap();
         for p in &s.packets {
             let t = kpath_sim::run_packet(&s, &w, &p.name.value).unwrap();
             assert_ne!(
@@ -119,8 +119,8 @@ fn a_correct_pod_mtu_refuses_the_oversized_ping_locally() {
     );
     assert_ne!(src, fixed);
     let s = kpath_sim::load_scenario_str("fixed.yaml", &fixed).unwrap();
-    assert_eq!(s.pod_mtu(), 1450);
-    let w = kpath_sim::k8s::build_world(&s, 0).unwrap();
+    assert_eq!(s.model().network.pod_mtu(), 1450);
+    let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     let t = kpath_sim::run_packet(&s, &w, "ping-1472").unwrap();
     assert_eq!(t.disposition.kind, DispositionKind::MessageTooLong);
     assert_eq!(t.disposition.netns, "default/client");

@@ -21,7 +21,7 @@ fn enumerating_a_huge_flow_stops_at_the_step_budget() {
         );
     assert!(src.contains("connections: 16"));
     let s = load_scenario_str("big.yaml", &src).unwrap_or_else(|e| panic!("{e}"));
-    let w = build_world(&s, 0).unwrap();
+    let w = build_world(s.model(), 0).unwrap();
     let outs = flow_outcomes(&s, &w, "statsd").unwrap();
     let steps: usize = outs
         .iter()

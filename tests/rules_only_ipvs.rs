@@ -31,7 +31,7 @@ fn dumps(scenario: &str, node: &str) -> Dumps {
     let (s, w) = common::load(scenario);
     let ns = w.ns_by_name(node).expect(node);
     let local = node_ips(ns);
-    let n = ipvs_node(&s, node, &local, &Scheduler::by_name("rr").unwrap());
+    let n = ipvs_node(s.model(), node, &local, &Scheduler::by_name("rr").unwrap());
     // kube-proxy loads its payload with iptables-restore --noflush; iptables-save then
     // prints it with the built-in chains declared.
     let iptables = parse_iptables_save("payload", &n.iptables)

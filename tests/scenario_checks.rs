@@ -129,7 +129,7 @@ fn an_oversized_packet_cannot_make_an_oversized_outer_datagram() {
         base()
     );
     let s = load_scenario_str("ok.yaml", &src).unwrap();
-    let w = kpath_sim::k8s::build_world(&s, 0).unwrap();
+    let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     let t = kpath_sim::run_packet(&s, &w, "x").unwrap();
     assert!(t.steps.iter().any(|s| s.func == "vxlan_xmit_one"));
     for step in &t.steps {

@@ -352,7 +352,7 @@ packets:\n{packets}"
     );
     let s = kpath_sim::load_scenario_str("inline.yaml", &yaml)
         .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let w = kpath_sim::k8s::build_world(&s, 0).unwrap();
+    let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     (s, w)
 }
 

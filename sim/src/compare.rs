@@ -10,7 +10,6 @@ use crate::scenario::{ProxyMode, Scenario};
 use crate::trace::{DispositionKind, Role, StepKind, Trace};
 use crate::wire::{Frame, Ipv4, L3, L4};
 use serde::Serialize;
-use serde_saphyr::{Location, Spanned};
 
 /// A packet (or a flow's first packet) walked in one mode.
 #[derive(Clone, Debug, Serialize)]
@@ -67,20 +66,9 @@ pub enum CompareError {
     UnknownFlow { name: String, known: Vec<String> },
 }
 
-/// The scenario with kube-proxy in `mode` (every other setting kept, but those only another
-/// mode reads).
+/// The scenario with kube-proxy in `mode`, every other setting kept.
 pub fn with_mode(s: &Scenario, mode: ProxyMode) -> Scenario {
-    let mut s = s.clone();
-    let at = s
-        .kube_proxy
-        .mode
-        .as_ref()
-        .map_or((Location::UNKNOWN, Location::UNKNOWN), |m| {
-            (m.referenced, m.defined)
-        });
-    s.kube_proxy.mode = Some(Spanned::new(mode, at.0, at.1));
-    controller(mode).keep_own_settings(&mut s.kube_proxy);
-    s
+    s.clone().with_model(|c| c.kube_proxy.mode = mode)
 }
 
 /// Walk `packets` and `flows` of `s` once per mode (with `seed`), and every outcome of each.
@@ -95,7 +83,7 @@ pub fn compare(
         .iter()
         .map(|m| {
             let sm = with_mode(s, *m);
-            let w = crate::k8s::build_world(&sm, seed)?;
+            let w = crate::k8s::build_world(sm.model(), seed)?;
             Ok((*m, sm, w))
         })
         .collect::<Result<Vec<_>, CompareError>>()?;

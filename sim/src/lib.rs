@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
+pub mod cluster;
 pub mod compare;
 pub mod diag;
 pub mod engine;

@@ -3,6 +3,7 @@
 //! pod, node, host or Service named, or a DNS name looked up as the sender's resolver would
 //! look it up). The engine walks what this gives it and never reads the scenario.
 
+use crate::cluster::Cluster;
 use crate::net::{NsId, NsKind, SocketOwner, World};
 use crate::scenario::{Endpoint, EndpointKind, IpProtocol, Scenario, TcpFlag};
 use crate::wire::{Ipv4Addr, TcpFlags};
@@ -113,7 +114,7 @@ pub fn packet(s: &Scenario, world: &World, name: &str) -> Result<ResolvedPacket,
         name: name.to_string(),
         known: s.packets.iter().map(|p| p.name.value.clone()).collect(),
     })?;
-    let (from, to) = ends(s, world, name, &p.from.value, &p.to.value)?;
+    let (from, to) = ends(s.model(), world, name, &p.from.value, &p.to.value)?;
     Ok(ResolvedPacket {
         name: name.to_string(),
         scenario: s.title().to_string(),
@@ -133,7 +134,7 @@ pub fn flow(s: &Scenario, world: &World, name: &str) -> Result<ResolvedFlow, Res
         name: name.to_string(),
         known: s.flows.iter().map(|f| f.name.value.clone()).collect(),
     })?;
-    let (from, to) = ends(s, world, name, &f.from.value, &f.to.value)?;
+    let (from, to) = ends(s.model(), world, name, &f.from.value, &f.to.value)?;
     Ok(ResolvedFlow {
         name: name.to_string(),
         scenario: s.title().to_string(),
@@ -149,7 +150,7 @@ pub fn flow(s: &Scenario, world: &World, name: &str) -> Result<ResolvedFlow, Res
 
 /// Both ends of a packet or flow, `from` and `to` as the scenario writes them.
 fn ends(
-    s: &Scenario,
+    c: &Cluster,
     world: &World,
     name: &str,
     from: &str,
@@ -158,7 +159,7 @@ fn ends(
     let bad = |message: String| bad(name, message);
     let f: Endpoint = from.parse().map_err(bad)?;
     let t: Endpoint = to.parse().map_err(bad)?;
-    let ns = source_ns(s, world, &f).ok_or_else(|| bad(format!("`{from}` is not in the world")))?;
+    let ns = source_ns(c, world, &f).ok_or_else(|| bad(format!("`{from}` is not in the world")))?;
     let sender = Sender {
         ns,
         words: sender_words(&f),
@@ -167,9 +168,9 @@ fn ends(
             _ => None,
         },
         port: f.port,
-        owner: owner(s, &f),
+        owner: owner(c, &f),
     };
-    let target = target(s, world, ns, &t).ok_or_else(|| bad(format!("`{to}` has no address")))?;
+    let target = target(c, world, ns, &t).ok_or_else(|| bad(format!("`{to}` has no address")))?;
     Ok((sender, target))
 }
 
@@ -181,13 +182,13 @@ fn bad(name: &str, message: String) -> ResolveError {
 }
 
 /// The namespace that sends: a pod's, a node's, a host's, or whoever holds an address.
-fn source_ns(s: &Scenario, world: &World, e: &Endpoint) -> Option<NsId> {
+fn source_ns(c: &Cluster, world: &World, e: &Endpoint) -> Option<NsId> {
     let name = match &e.kind {
         EndpointKind::Pod { key, .. } => key.clone(),
         EndpointKind::Node(n) | EndpointKind::Host(n) => n.clone(),
         EndpointKind::Ip(ip) => {
             // A pod's address belongs to the pod; anything else to whoever holds it.
-            if let Some(p) = s.pods.iter().find(|p| p.ip.value == *ip) {
+            if let Some(p) = c.pods.iter().find(|p| p.ip == *ip) {
                 p.key()
             } else {
                 return world.netns.iter().find(|n| n.is_local(*ip)).map(|n| n.id);
@@ -201,7 +202,7 @@ fn source_ns(s: &Scenario, world: &World, e: &Endpoint) -> Option<NsId> {
 /// Where `to` points: an address and maybe a port. A DNS name is looked up as the sender's
 /// resolver would (its search path from the sender pod's namespace); None: the endpoint has
 /// no address at all (never for a valid scenario).
-fn target(s: &Scenario, world: &World, ns: NsId, to: &Endpoint) -> Option<Target> {
+fn target(c: &Cluster, world: &World, ns: NsId, to: &Endpoint) -> Option<Target> {
     let port = to.port;
     let found = |a: Option<(Ipv4Addr, Option<u16>)>| {
         a.map(|a| Target {
@@ -210,24 +211,24 @@ fn target(s: &Scenario, world: &World, ns: NsId, to: &Endpoint) -> Option<Target
         })
     };
     match &to.kind {
-        EndpointKind::Pod { key, .. } => found(s.pod(key).map(|p| (p.ip.value, port))),
-        EndpointKind::Node(n) => found(s.node(n).map(|n| (n.ip.value, port))),
+        EndpointKind::Pod { key, .. } => found(c.pod(key).map(|p| (p.ip, port))),
+        EndpointKind::Node(n) => found(c.node(n).map(|n| (n.ip, port))),
         EndpointKind::Ip(ip) => found(Some((*ip, port))),
-        EndpointKind::Host(h) => found(s.host(h).map(|h| (h.ip.value, port))),
-        EndpointKind::Service(key) => found(s.service(key).and_then(|svc| {
+        EndpointKind::Host(h) => found(c.host(h).map(|h| (h.ip, port))),
+        EndpointKind::Service(key) => found(c.service(key).and_then(|svc| {
             let sp = svc.ports.iter().find(|p| match (&to.port_name, port) {
                 (Some(n), _) => p.name.as_deref() == Some(n),
-                (None, Some(n)) => p.port.value == n,
+                (None, Some(n)) => p.port == n,
                 (None, None) => false,
             })?;
-            Some((svc.cluster_ip()?, Some(sp.port.value)))
+            Some((svc.cluster_ip()?, Some(sp.port)))
         })),
         EndpointKind::Dns(name) => {
             let pod_ns = match &world.ns(ns).kind {
                 NsKind::Pod { namespace, .. } => namespace.clone(),
                 _ => "default".to_string(),
             };
-            let look = crate::k8s::dns::resolve(s, name, &pod_ns);
+            let look = crate::k8s::dns::resolve(c, name, &pod_ns);
             let asked: Vec<String> = look
                 .queries
                 .iter()
@@ -264,7 +265,7 @@ fn sender_words(from: &Endpoint) -> String {
 }
 
 /// Who owns the sender's socket: the container named, or the pod's first.
-fn owner(s: &Scenario, from: &Endpoint) -> SocketOwner {
+fn owner(c: &Cluster, from: &Endpoint) -> SocketOwner {
     match &from.kind {
         EndpointKind::Pod {
             container: Some(c), ..
@@ -272,7 +273,7 @@ fn owner(s: &Scenario, from: &Endpoint) -> SocketOwner {
             container: c.clone(),
         },
         EndpointKind::Pod { key, .. } => {
-            let first = s
+            let first = c
                 .pod(key)
                 .and_then(|p| p.containers.first())
                 .map(|c| c.name.clone());

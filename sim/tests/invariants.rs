@@ -205,7 +205,7 @@ proptest! {
         let src = yaml(&c);
         let s = load_scenario_str("gen.yaml", &src)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{src}")))?;
-        let w = build_world(&s, seed).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let w = build_world(s.model(), seed).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let names: Vec<String> = w.netns.iter().map(|n| n.name.clone()).collect();
         for p in &s.packets {
             let a = kpath_sim::run_packet(&s, &w, &p.name.value)
@@ -259,7 +259,7 @@ packets:
   - {name: lost, from: pod/default/client, to: 10.99.0.1, protocol: icmp}
 ";
     let s = load_scenario_str("loop.yaml", src).unwrap_or_else(|e| panic!("{e}"));
-    let mut w = build_world(&s, 0).unwrap();
+    let mut w = build_world(s.model(), 0).unwrap();
     let dst = Ipv4Net::new("10.99.0.0".parse().unwrap(), 16);
     for (node, peer) in [("node-1", "172.31.0.12"), ("node-2", "172.31.0.11")] {
         let ns = w.netns.iter_mut().find(|n| n.name == node).unwrap();

@@ -16,7 +16,7 @@ pub fn scenario_path(name: &str) -> PathBuf {
 
 pub fn load(name: &str) -> (Scenario, World) {
     let s = load_scenario(&scenario_path(name)).unwrap_or_else(|e| panic!("{e}"));
-    let w = build_world(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    let w = build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"));
     (s, w)
 }
 

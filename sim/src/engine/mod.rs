@@ -389,7 +389,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../scenarios/pod-to-pod-cross-node.yaml");
         let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
-        let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
+        let w = crate::k8s::build_world(s.model(), 0).unwrap_or_else(|e| panic!("{e}"));
         let p = crate::resolve::packet(&s, &w, "ping").unwrap_or_else(|e| panic!("{e}"));
         (w, p)
     }

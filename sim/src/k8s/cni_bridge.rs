@@ -4,18 +4,19 @@
 
 use super::link::link;
 use super::mac;
+use crate::cluster::{Cluster, Node};
 use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsKind, Route, Socket, SocketOwner, World};
-use crate::scenario::{IpProtocol, Node, Scenario};
+use crate::wire::IpProtocol;
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
-pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
-    let Some(node) = w.ns_by_name(&n.name.value).map(|x| x.id) else {
+pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node) {
+    let Some(node) = w.ns_by_name(&n.name).map(|x| x.id) else {
         return;
     };
-    let cidr = n.pod_cidr.value.network();
+    let cidr = n.pod_cidr.network();
     let gw = cidr.nth(1);
-    let pod_mtu = s.pod_mtu();
+    let pod_mtu = cluster.network.pod_mtu();
     let cni0_mac = mac::cni_mac(gw);
     let cni0 = w.ns_mut(node).add_link(link(
         "cni0",
@@ -30,16 +31,16 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
         local: true,
     }];
 
-    for p in s.pods.iter().filter(|p| p.node.value == n.name.value) {
+    for p in cluster.pods.iter().filter(|p| p.node == n.name) {
         let key = p.key();
-        let pod_ip: Ipv4Addr = p.ip.value;
+        let pod_ip: Ipv4Addr = p.ip;
         let pod = w.add_netns(|id| {
             Netns::new(
                 id,
                 key.clone(),
                 NsKind::Pod {
                     namespace: p.namespace.clone(),
-                    name: p.name.value.clone(),
+                    name: p.name.clone(),
                 },
             )
         });
@@ -50,7 +51,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
             .add_addr(lo, Ipv4Net::new(Ipv4Addr::LOCALHOST, 8));
         // ip.RandomVethName gives `veth` + 8 random hex digits; ours come from the pod's name.
         let host_name = format!("veth{:08x}", super::fnv1a(&key) as u32);
-        let host_mac = mac::from_name(&format!("{}/{host_name}", n.name.value));
+        let host_mac = mac::from_name(&format!("{}/{host_name}", n.name));
         let (eth0, port) = w.connect(
             (
                 pod,
@@ -70,7 +71,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
         pns.routes
             .push(Route::via(Ipv4Net::DEFAULT, Some(gw), eth0, false));
         pns.routes.push(Route::via(
-            s.cluster.pod_cidr.value.network(),
+            cluster.network.pod_cidr.network(),
             Some(gw),
             eth0,
             false,
@@ -85,7 +86,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
                     proto,
                     peer: None,
                     addr: Ipv4Addr::UNSPECIFIED,
-                    port: port.container_port.value,
+                    port: port.container_port,
                     owner: SocketOwner::Container {
                         container: c.name.clone(),
                     },
@@ -94,7 +95,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, n: &Node) {
         }
         if let Some(l) = w.ns_mut(node).link_mut(port) {
             l.master = Some(cni0);
-            l.hairpin = s.cluster.cni.hairpin_mode;
+            l.hairpin = cluster.network.cni.hairpin_mode;
         }
         fdb.push(FdbEntry {
             mac: host_mac,

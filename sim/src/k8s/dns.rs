@@ -6,8 +6,7 @@
 //! - headless Service: one A record per ready endpoint pod.
 //! - ExternalName Service: a CNAME to its external name.
 
-use super::services;
-use crate::scenario::{Scenario, ServiceType};
+use crate::cluster::{Cluster, ServiceType};
 use std::net::Ipv4Addr;
 
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
@@ -29,26 +28,26 @@ pub struct Lookup {
 }
 
 /// Answer one fully qualified name from the cluster's Services.
-pub fn answer(s: &Scenario, fqdn: &str) -> Answer {
+pub fn answer(cluster: &Cluster, fqdn: &str) -> Answer {
     let name = fqdn.trim_end_matches('.');
     let suffix = format!(".svc.{CLUSTER_DOMAIN}");
     let Some(rest) = name.strip_suffix(&suffix) else {
         // Outside the cluster domain CoreDNS forwards upstream: public DNS knows the
         // scenario's internet hosts by their dnsName.
-        let host = s
+        let host = cluster
             .internet
             .iter()
             .flat_map(|i| &i.hosts)
             .find(|h| h.dns_name.as_deref().map(|d| d.trim_end_matches('.')) == Some(name));
         return match host {
-            Some(h) => Answer::A(vec![h.ip.value]),
+            Some(h) => Answer::A(vec![h.ip]),
             None => Answer::NxDomain,
         };
     };
     let Some((svc_name, ns)) = rest.split_once('.') else {
         return Answer::NxDomain;
     };
-    let Some(svc) = s.service(&format!("{ns}/{svc_name}")) else {
+    let Some(svc) = cluster.service(&format!("{ns}/{svc_name}")) else {
         return Answer::NxDomain;
     };
     if svc.kind == ServiceType::ExternalName {
@@ -58,11 +57,12 @@ pub fn answer(s: &Scenario, fqdn: &str) -> Answer {
         };
     }
     if svc.is_headless() {
-        let mut ips: Vec<Ipv4Addr> = s
-            .pods
-            .iter()
-            .filter(|p| p.ready && services::selects(svc, p))
-            .map(|p| p.ip.value)
+        // CoreDNS answers with the ready addresses of the Service's EndpointSlices.
+        let mut ips: Vec<Ipv4Addr> = cluster
+            .slices_of(svc)
+            .flat_map(|s| &s.endpoints)
+            .filter(|e| e.conditions.ready)
+            .map(|e| e.address)
             .collect();
         ips.sort();
         ips.dedup();
@@ -81,7 +81,7 @@ pub fn answer(s: &Scenario, fqdn: &str) -> Answer {
 /// Resolve `name` as a pod in namespace `pod_ns` would: with fewer than 5 dots (ndots:5),
 /// the search domains are tried first, then the name as given. A CNAME is followed once
 /// (to a name outside the cluster, which kpath's resolver cannot answer).
-pub fn resolve(s: &Scenario, name: &str, pod_ns: &str) -> Lookup {
+pub fn resolve(cluster: &Cluster, name: &str, pod_ns: &str) -> Lookup {
     let absolute = name.ends_with('.');
     let dots = name.trim_end_matches('.').matches('.').count();
     let mut candidates: Vec<String> = Vec::new();
@@ -97,14 +97,14 @@ pub fn resolve(s: &Scenario, name: &str, pod_ns: &str) -> Lookup {
     candidates.push(name.trim_end_matches('.').to_string());
     let mut queries = Vec::new();
     for c in candidates {
-        let a = answer(s, &c);
+        let a = answer(cluster, &c);
         let done = a != Answer::NxDomain;
         queries.push((c, a.clone()));
         if done {
             let addrs = match a {
                 Answer::A(ips) => ips,
                 Answer::Cname(target) => {
-                    let t = answer(s, &target);
+                    let t = answer(cluster, &target);
                     queries.push((target, t.clone()));
                     match t {
                         Answer::A(ips) => ips,

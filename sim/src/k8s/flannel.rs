@@ -3,10 +3,10 @@
 
 use super::link::link;
 use super::mac::flannel_vtep_mac;
+use crate::cluster::{Cluster, FlannelBackend};
 use crate::net::{
     IfIndex, LinkKind, Neigh, NudState, Route, Socket, SocketOwner, Vxlan, VxlanFdb, World,
 };
-use crate::scenario::{FlannelBackend, Scenario};
 use crate::wire::IpProtocol;
 use crate::wire::Ipv4Addr;
 use crate::wire::Ipv4Net;
@@ -15,10 +15,10 @@ use crate::wire::Ipv4Net;
 pub const FLANNEL_VNI: u32 = 1;
 pub const FLANNEL_VXLAN_PORT: u16 = 8472;
 
-pub(super) fn program(w: &mut World, s: &Scenario) {
-    match s.cluster.cni.backend {
-        FlannelBackend::Vxlan => vxlan(w, s),
-        FlannelBackend::HostGw => host_gw(w, s),
+pub(super) fn program(w: &mut World, cluster: &Cluster) {
+    match cluster.network.cni.backend {
+        FlannelBackend::Vxlan => vxlan(w, cluster),
+        FlannelBackend::HostGw => host_gw(w, cluster),
     }
 }
 
@@ -35,24 +35,24 @@ fn dev(w: &World, ns: crate::net::NsId, name: &str) -> IfIndex {
 /// `ip neigh add 10.244.M.0 lladdr <VtepMAC-M> dev flannel.1 nud permanent`,
 /// `bridge fdb append <VtepMAC-M> dev flannel.1 dst <nodeIP-M>`,
 /// `ip route add 10.244.M.0/24 via 10.244.M.0 dev flannel.1 onlink`.
-fn vxlan(w: &mut World, s: &Scenario) {
-    let mtu = s.cluster.underlay.mtu.value - s.overlay_overhead();
-    for n in &s.cluster.nodes {
-        let Some(id) = node_ns(w, &n.name.value) else {
+fn vxlan(w: &mut World, cluster: &Cluster) {
+    let mtu = cluster.network.underlay.mtu - cluster.network.overlay_overhead();
+    for n in &cluster.nodes {
+        let Some(id) = node_ns(w, &n.name) else {
             continue;
         };
         let eth0 = dev(w, id, "eth0");
         let kind = LinkKind::Vxlan(Vxlan {
             vni: FLANNEL_VNI,
             dstport: FLANNEL_VXLAN_PORT,
-            local: n.ip.value,
+            local: n.ip,
             dev: eth0,
             learning: false,
             fdb: Vec::new(),
         });
         let ns = w.ns_mut(id);
-        let f1 = ns.add_link(link("flannel.1", kind, flannel_vtep_mac(n.ip.value), mtu));
-        ns.add_addr(f1, Ipv4Net::new(n.pod_cidr.value.network().addr, 32));
+        let f1 = ns.add_link(link("flannel.1", kind, flannel_vtep_mac(n.ip), mtu));
+        ns.add_addr(f1, Ipv4Net::new(n.pod_cidr.network().addr, 32));
         // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:8472.
         ns.sockets.push(Socket {
             proto: IpProtocol::Udp,
@@ -62,19 +62,14 @@ fn vxlan(w: &mut World, s: &Scenario) {
             owner: SocketOwner::Vxlan { device: f1 },
         });
     }
-    for n in &s.cluster.nodes {
-        let Some(id) = node_ns(w, &n.name.value) else {
+    for n in &cluster.nodes {
+        let Some(id) = node_ns(w, &n.name) else {
             continue;
         };
         let f1 = dev(w, id, "flannel.1");
-        for m in s
-            .cluster
-            .nodes
-            .iter()
-            .filter(|m| m.name.value != n.name.value)
-        {
-            let vtep = m.pod_cidr.value.network().addr;
-            let vmac = flannel_vtep_mac(m.ip.value);
+        for m in cluster.nodes.iter().filter(|m| m.name != n.name) {
+            let vtep = m.pod_cidr.network().addr;
+            let vmac = flannel_vtep_mac(m.ip);
             let ns = w.ns_mut(id);
             ns.neigh.push(Neigh {
                 ip: vtep,
@@ -85,32 +80,26 @@ fn vxlan(w: &mut World, s: &Scenario) {
             if let Some(LinkKind::Vxlan(v)) = ns.link_mut(f1).map(|l| &mut l.kind) {
                 v.fdb.push(VxlanFdb {
                     mac: vmac,
-                    dst: m.ip.value,
+                    dst: m.ip,
                 });
             }
-            ns.routes
-                .push(Route::via(m.pod_cidr.value, Some(vtep), f1, true));
+            ns.routes.push(Route::via(m.pod_cidr, Some(vtep), f1, true));
         }
     }
 }
 
 /// host-gw: `ip route add 10.244.M.0/24 via <nodeIP-M> dev eth0` for every other node; the
 /// nodes must share an L2 segment, which the underlay is.
-fn host_gw(w: &mut World, s: &Scenario) {
-    for n in &s.cluster.nodes {
-        let Some(id) = node_ns(w, &n.name.value) else {
+fn host_gw(w: &mut World, cluster: &Cluster) {
+    for n in &cluster.nodes {
+        let Some(id) = node_ns(w, &n.name) else {
             continue;
         };
         let eth0 = dev(w, id, "eth0");
-        for m in s
-            .cluster
-            .nodes
-            .iter()
-            .filter(|m| m.name.value != n.name.value)
-        {
+        for m in cluster.nodes.iter().filter(|m| m.name != n.name) {
             w.ns_mut(id)
                 .routes
-                .push(Route::via(m.pod_cidr.value, Some(m.ip.value), eth0, false));
+                .push(Route::via(m.pod_cidr, Some(m.ip), eth0, false));
         }
     }
 }
@@ -120,12 +109,12 @@ fn host_gw(w: &mut World, s: &Scenario) {
 /// KUBE-POSTROUTING) and forwarding for the pod network (FLANNEL-FWD). flanneld appends
 /// them, so their jumps come after kube-proxy's. Returns (nat chains+rules, filter ...).
 pub(super) fn iptables(
-    s: &Scenario,
+    cluster: &Cluster,
     node_cidr: crate::wire::Ipv4Net,
 ) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
-    let net = s.cluster.pod_cidr.value.network();
+    let net = cluster.network.pod_cidr.network();
     let sub = node_cidr.network();
-    let rf = if s.kube_proxy.random_fully {
+    let rf = if cluster.kube_proxy.random_fully {
         " --random-fully"
     } else {
         ""

@@ -6,26 +6,27 @@
 
 use super::link::link;
 use super::mac;
+use crate::cluster::Cluster;
 use crate::diag::InputError;
 use crate::net::{
     Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, Route, Socket, SocketOwner, World,
 };
 use crate::netfilter::parse_iptables_save;
-use crate::scenario::{IpProtocol, Scenario};
+use crate::wire::IpProtocol;
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
 /// The gateway's namespace name.
 pub const GATEWAY: &str = "gateway";
 
-pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), InputError> {
-    let Some(net) = &s.internet else {
+pub(super) fn program(w: &mut World, cluster: &Cluster, switch: NsId) -> Result<(), InputError> {
+    let Some(net) = &cluster.internet else {
         return Ok(());
     };
-    let gw_ip = net.gateway.ip.value;
-    let public = net.gateway.public_ip.value;
-    let underlay = s.cluster.underlay.cidr.value;
-    let mtu = s.cluster.underlay.mtu.value;
+    let gw_ip = net.gateway.ip;
+    let public = net.gateway.public_ip;
+    let underlay = cluster.network.underlay.cidr;
+    let mtu = cluster.network.underlay.mtu;
     let gw = w.add_netns(|id| {
         let mut ns = Netns::new(id, GATEWAY, NsKind::Router);
         ns.sysctl.ip_forward = true;
@@ -72,8 +73,8 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
     // Internet hosts, one point-to-point link each: `ext-NAME` on the gateway (holding the
     // public address), `eth0` on the host with `default via <public> dev eth0 onlink`.
     for h in &net.hosts {
-        let name = &h.name.value;
-        let ip = h.ip.value;
+        let name = &h.name;
+        let ip = h.ip;
         let host =
             w.add_netns(|id| Netns::new(id, name.clone(), NsKind::Host { host: name.clone() }));
         let hlo = w
@@ -120,7 +121,7 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
                 proto,
                 peer: None,
                 addr: Ipv4Addr::UNSPECIFIED,
-                port: p.container_port.value,
+                port: p.container_port,
                 owner: SocketOwner::Host { host: name.clone() },
             });
         }
@@ -129,14 +130,13 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
     // Load balancer addresses go to one node.
     let lb_node = net
         .load_balancer_node
-        .as_ref()
-        .map(|n| n.value.clone())
-        .or_else(|| s.cluster.nodes.first().map(|n| n.name.value.clone()));
-    if let Some(node_ip) = lb_node.and_then(|n| s.node(&n)).map(|n| n.ip.value) {
-        for svc in &s.services {
-            if let Some(lb) = &svc.load_balancer_ip {
+        .clone()
+        .or_else(|| cluster.nodes.first().map(|n| n.name.clone()));
+    if let Some(node_ip) = lb_node.and_then(|n| cluster.node(&n)).map(|n| n.ip) {
+        for svc in &cluster.services {
+            if let Some(lb) = svc.load_balancer_ip {
                 w.ns_mut(gw).routes.push(Route::via(
-                    Ipv4Net::new(lb.value, 32),
+                    Ipv4Net::new(lb, 32),
                     Some(node_ip),
                     eth0,
                     false,
@@ -160,8 +160,8 @@ pub(super) fn program(w: &mut World, s: &Scenario, switch: NsId) -> Result<(), I
         parse_iptables_save("<rules kpath generated for the gateway>", &rules)?.into();
 
     // Every node routes the rest of the world to the gateway.
-    for n in &s.cluster.nodes {
-        if let Some(id) = w.ns_by_name(&n.name.value).map(|x| x.id) {
+    for n in &cluster.nodes {
+        if let Some(id) = w.ns_by_name(&n.name).map(|x| x.id) {
             let dev = w
                 .ns(id)
                 .link_by_name("eth0")

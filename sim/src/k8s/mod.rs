@@ -16,37 +16,37 @@ pub mod services;
 
 pub use mac::{flannel_vtep_mac, fnv1a};
 
+use crate::cluster::Cluster;
 use crate::net::World;
-use crate::scenario::Scenario;
 
 /// Build the world for a scenario. The same scenario and seed always give the same world.
 /// Fails only if a controller wrote rules kpath's own iptables reader refuses (a bug).
-pub fn build_world(s: &Scenario, seed: u64) -> Result<World, crate::diag::InputError> {
+pub fn build_world(cluster: &Cluster, seed: u64) -> Result<World, crate::diag::InputError> {
     let mut w = World::new(seed);
-    let switch = node::underlay_switch(&mut w, s);
-    for n in &s.cluster.nodes {
-        node::node(&mut w, s, n, switch);
+    let switch = node::underlay_switch(&mut w, cluster);
+    for n in &cluster.nodes {
+        node::node(&mut w, cluster, n, switch);
     }
-    flannel::program(&mut w, s);
-    for n in &s.cluster.nodes {
-        cni_bridge::program(&mut w, s, n);
+    flannel::program(&mut w, cluster);
+    for n in &cluster.nodes {
+        cni_bridge::program(&mut w, cluster, n);
     }
-    kube_proxy_on_nodes(&mut w, s)?;
-    internet::program(&mut w, s, switch)?;
+    kube_proxy_on_nodes(&mut w, cluster)?;
+    internet::program(&mut w, cluster, switch)?;
     Ok(w)
 }
 
 /// kube-proxy on every node, in the scenario's mode, once the CNI has made its devices (in
 /// IPVS mode NodePort virtual services listen on every node address); its rules are loaded
 /// with kubelet's and flannel's as the node's ruleset.
-fn kube_proxy_on_nodes(w: &mut World, s: &Scenario) -> Result<(), crate::diag::InputError> {
-    let proxier = kube_proxy::for_scenario(s);
-    for n in &s.cluster.nodes {
-        let Some(ns) = node::host_ns_mut(w, &n.name.value) else {
+fn kube_proxy_on_nodes(w: &mut World, cluster: &Cluster) -> Result<(), crate::diag::InputError> {
+    let proxier = kube_proxy::for_cluster(cluster);
+    for n in &cluster.nodes {
+        let Some(ns) = node::host_ns_mut(w, &n.name) else {
             continue;
         };
-        let rules = proxier.program(ns, s, n);
-        ns.netfilter = node_rules::node_netfilter(s, n, &rules)?.into();
+        let rules = proxier.program(ns, cluster, n);
+        ns.netfilter = node_rules::node_netfilter(cluster, n, &rules)?.into();
     }
     Ok(())
 }

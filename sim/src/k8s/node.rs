@@ -3,20 +3,20 @@
 
 use super::link::link;
 use super::mac;
+use crate::cluster::{Cluster, Node};
 use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsId, NsKind, World};
-use crate::scenario::{Node, Scenario};
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
 /// The underlay segment: a learning switch (a bridge `br0` in a namespace of its own, like
 /// the lab's `klwan`). It has no addresses and no netfilter.
-pub(super) fn underlay_switch(w: &mut World, s: &Scenario) -> NsId {
+pub(super) fn underlay_switch(w: &mut World, cluster: &Cluster) -> NsId {
     let id = w.add_netns(|id| Netns::new(id, "underlay", NsKind::Switch));
     let br = link(
         "br0",
         LinkKind::Bridge(Bridge::default()),
         mac::from_name("underlay/br0"),
-        s.cluster.underlay.mtu.value,
+        cluster.network.underlay.mtu,
     );
     w.ns_mut(id).add_link(br);
     id
@@ -31,19 +31,19 @@ pub(super) fn host_ns_mut<'w>(w: &'w mut World, node: &str) -> Option<&'w mut Ne
 
 /// A node's host namespace with lo and eth0 cabled to the underlay switch. Its netfilter
 /// rules come later, with kube-proxy's (build_world).
-pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
-    let ip: Ipv4Addr = n.ip.value;
-    let mtu = s.cluster.underlay.mtu.value;
+pub(super) fn node(w: &mut World, cluster: &Cluster, n: &Node, switch: NsId) {
+    let ip: Ipv4Addr = n.ip;
+    let mtu = cluster.network.underlay.mtu;
     let id = w.add_netns(|id| {
         let mut ns = Netns::new(
             id,
-            n.name.value.clone(),
+            n.name.clone(),
             NsKind::Node {
-                node: n.name.value.clone(),
+                node: n.name.clone(),
             },
         );
         ns.sysctl.ip_forward = true;
-        ns.sysctl.bridge_nf_call_iptables = s.cluster.cni.bridge_nf_call_iptables;
+        ns.sysctl.bridge_nf_call_iptables = cluster.network.cni.bridge_nf_call_iptables;
         // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
         ns.conntrack = Some(Default::default());
         ns
@@ -55,7 +55,7 @@ pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
         .add_addr(lo, Ipv4Net::new(Ipv4Addr::LOCALHOST, 8));
 
     // The NIC, cabled to a port of the underlay switch.
-    let port_name = format!("{}-eth0", n.name.value);
+    let port_name = format!("{}-eth0", n.name);
     let (eth0, port) = w.connect(
         (
             id,
@@ -73,7 +73,7 @@ pub(super) fn node(w: &mut World, s: &Scenario, n: &Node, switch: NsId) {
         |peer| LinkKind::Ethernet { peer },
     );
     w.ns_mut(id)
-        .add_addr(eth0, Ipv4Net::new(ip, s.cluster.underlay.cidr.value.prefix));
+        .add_addr(eth0, Ipv4Net::new(ip, cluster.network.underlay.cidr.prefix));
     let sw = w.ns_mut(switch);
     let br0 = sw.link_by_name("br0").map(|l| l.ifindex).unwrap_or(1);
     if let Some(p) = sw.link_mut(port) {

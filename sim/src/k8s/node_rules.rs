@@ -5,16 +5,16 @@
 
 use super::flannel;
 use super::kube_proxy::KubeProxyRules;
+use crate::cluster::{Cluster, Node};
 use crate::diag::InputError;
 use crate::netfilter::{Netfilter, parse_iptables_save};
-use crate::scenario::{Node, Scenario};
 use std::fmt::Write;
 
 /// The ruleset text for `node`, in iptables-restore format, with kube-proxy's part `kp`
 /// (from its iptables or its IPVS mode).
-pub fn node_ruleset_text(s: &Scenario, node: &Node, kp: &KubeProxyRules) -> String {
+pub fn node_ruleset_text(cluster: &Cluster, node: &Node, kp: &KubeProxyRules) -> String {
     let (fl_nat_jumps, fl_nat, fl_filter_jumps, fl_filter) =
-        flannel::iptables(s, node.pod_cidr.value);
+        flannel::iptables(cluster, node.pod_cidr);
     let mut t = String::new();
     t.push_str("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
     // kubelet and kube-proxy create these empty chains to notice a flushed table.
@@ -72,13 +72,10 @@ pub fn node_ruleset_text(s: &Scenario, node: &Node, kp: &KubeProxyRules) -> Stri
 /// Load the node's ruleset with kube-proxy's part `kp`. An error here is a bug in a
 /// controller, reported as such.
 pub fn node_netfilter(
-    s: &Scenario,
+    cluster: &Cluster,
     node: &Node,
     kp: &KubeProxyRules,
 ) -> Result<Netfilter, InputError> {
-    let text = node_ruleset_text(s, node, kp);
-    parse_iptables_save(
-        &format!("<rules kpath generated for {}>", node.name.value),
-        &text,
-    )
+    let text = node_ruleset_text(cluster, node, kp);
+    parse_iptables_save(&format!("<rules kpath generated for {}>", node.name), &text)
 }

@@ -1,8 +1,9 @@
-//! Services and their endpoints, as the EndpointSlice controller derives them: the ready
-//! pods the selector matches, with the target port resolved (by number, or by the name of
-//! a container port).
+//! A Service's ports as a proxy sees them: each port of each Service that has a ClusterIP,
+//! with its ready endpoints read from the Service's EndpointSlices, the way kube-proxy's
+//! EndpointSliceCache matches a slice's ports to a Service port by name and protocol.
 
-use crate::scenario::{IpProtocol, Pod, Scenario, Service, ServicePort, ServiceType, TargetPort};
+use crate::cluster::{Cluster, Service, ServicePort, ServiceType};
+use crate::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
 /// One endpoint of a Service port.
@@ -40,60 +41,31 @@ impl ServicePortInfo<'_> {
 
     pub fn node_port(&self) -> Option<u16> {
         match self.svc.kind {
-            ServiceType::NodePort | ServiceType::LoadBalancer => {
-                self.port.node_port.as_ref().map(|n| n.value)
-            }
+            ServiceType::NodePort | ServiceType::LoadBalancer => self.port.node_port,
             _ => None,
         }
-    }
-}
-
-/// Does the pod carry every label of the selector? An empty selector selects nothing
-/// (such Services get their endpoints by hand, which kpath does not model).
-pub fn selects(svc: &Service, pod: &Pod) -> bool {
-    pod.namespace == svc.namespace
-        && !svc.selector.is_empty()
-        && svc
-            .selector
-            .iter()
-            .all(|(k, v)| pod.labels.get(k) == Some(v))
-}
-
-/// The port on the pod a Service port targets, or None when a named target port is not a
-/// port of the pod (the pod is then not an endpoint of that port).
-pub fn target_port(port: &ServicePort, pod: &Pod) -> Option<u16> {
-    match port.target_port.as_ref().map(|t| &t.value) {
-        None => Some(port.port.value),
-        Some(TargetPort::Number(n)) => Some(*n),
-        Some(TargetPort::Name(name)) => pod
-            .containers
-            .iter()
-            .flat_map(|c| &c.ports)
-            .find(|p| p.name.as_deref() == Some(name) && p.protocol == port.protocol)
-            .map(|p| p.container_port.value),
     }
 }
 
 /// Every Service port that a proxy programs (not ExternalName, not headless), sorted by
 /// port name. kube-proxy walks a Go map (random order); kpath sorts, as kube-proxy's own
 /// tests do, so that output is stable.
-pub fn service_ports(s: &Scenario) -> Vec<ServicePortInfo<'_>> {
+pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo<'_>> {
     let mut out: Vec<ServicePortInfo> = Vec::new();
-    for svc in &s.services {
-        if svc.kind == ServiceType::ExternalName || svc.is_headless() || svc.cluster_ip().is_none()
-        {
+    for svc in &cluster.services {
+        if svc.kind == ServiceType::ExternalName || svc.cluster_ip().is_none() {
             continue;
         }
         for port in &svc.ports {
-            let name = match &port.name {
-                Some(n) if !n.is_empty() => format!("{}:{n}", svc.key()),
-                _ => svc.key(),
+            let name = match port.name() {
+                "" => svc.key(),
+                n => format!("{}:{n}", svc.key()),
             };
             out.push(ServicePortInfo {
                 svc,
                 port,
                 name,
-                endpoints: endpoints(s, svc, port),
+                endpoints: endpoints(cluster, svc, port),
             });
         }
     }
@@ -101,22 +73,32 @@ pub fn service_ports(s: &Scenario) -> Vec<ServicePortInfo<'_>> {
     out
 }
 
-/// The ready endpoints of one Service port.
-pub fn endpoints(s: &Scenario, svc: &Service, port: &ServicePort) -> Vec<Endpoint> {
-    let mut eps: Vec<Endpoint> = s
-        .pods
-        .iter()
-        .filter(|p| p.ready && selects(svc, p))
-        .filter_map(|p| {
-            Some(Endpoint {
-                ip: p.ip.value,
-                port: target_port(port, p)?,
-                pod: p.key(),
-                node: p.node.value.clone(),
-            })
-        })
-        .collect();
+/// The ready endpoints of one Service port, from the Service's EndpointSlices, each once.
+pub fn endpoints(cluster: &Cluster, svc: &Service, port: &ServicePort) -> Vec<Endpoint> {
+    let mut eps: Vec<Endpoint> = Vec::new();
+    for slice in cluster.slices_of(svc) {
+        let Some(p) = slice
+            .ports
+            .iter()
+            .find(|p| p.name == port.name() && p.protocol == port.protocol)
+        else {
+            continue;
+        };
+        eps.extend(
+            slice
+                .endpoints
+                .iter()
+                .filter(|e| e.conditions.ready)
+                .map(|e| Endpoint {
+                    ip: e.address,
+                    port: p.port,
+                    pod: e.pod.clone(),
+                    node: e.node_name.clone(),
+                }),
+        );
+    }
     eps.sort_by_key(|e| e.addr());
+    eps.dedup_by(|a, b| a.ip == b.ip && a.port == b.port);
     eps
 }
 

@@ -9,12 +9,16 @@
 mod endpoint;
 pub mod expect;
 mod lint;
+mod model;
 mod validate;
 mod yaml_errors;
 
 pub use crate::diag::{InputError as ScenarioError, did_you_mean};
 pub use endpoint::{Endpoint, EndpointKind};
 
+pub use crate::cluster::{
+    CniPlugin, FlannelBackend, ProxyMode, ServiceType, SessionAffinity, TargetPort, TrafficPolicy,
+};
 pub use crate::wire::IpProtocol;
 use crate::wire::Ipv4Net;
 use serde::Deserialize;
@@ -59,6 +63,9 @@ pub struct Scenario {
     /// What loaded but looks unintended (set by the loader): a selector matching no pod.
     #[serde(skip)]
     pub warnings: Vec<crate::diag::InputError>,
+    /// The cluster the file describes (made by the loader once the file is valid).
+    #[serde(skip)]
+    model: std::sync::OnceLock<crate::cluster::Cluster>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,19 +101,6 @@ pub struct Cni {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CniPlugin {
-    Flannel,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FlannelBackend {
-    Vxlan,
-    HostGw,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,29 +220,6 @@ impl Service {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum ServiceType {
-    #[default]
-    ClusterIP,
-    NodePort,
-    LoadBalancer,
-    ExternalName,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum TrafficPolicy {
-    #[default]
-    Cluster,
-    Local,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum SessionAffinity {
-    #[default]
-    None,
-    ClientIP,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServicePort {
@@ -264,13 +235,6 @@ pub struct ServicePort {
     /// NodePort and LoadBalancer Services: the port on every node (30000-32767).
     #[serde(default)]
     pub node_port: Option<Spanned<u16>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum TargetPort {
-    Number(u16),
-    Name(String),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -309,15 +273,6 @@ impl Default for KubeProxy {
             nfacct: false,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProxyMode {
-    #[default]
-    Iptables,
-    /// kube-ipvs0, ipsets and IPVS virtual services (`pkg/proxy/ipvs`).
-    Ipvs,
 }
 
 /// `ipvs:` in kube-proxy's configuration.
@@ -490,31 +445,6 @@ impl Scenario {
         self.services.iter().find(|s| s.key() == key)
     }
 
-    /// The mode kube-proxy runs in.
-    pub fn proxy_mode(&self) -> ProxyMode {
-        self.kube_proxy
-            .mode
-            .as_ref()
-            .map(|m| m.value)
-            .unwrap_or_default()
-    }
-
-    /// IPVS mode's scheduler name (`--ipvs-scheduler`; kube-proxy's default is rr).
-    pub fn ipvs_scheduler(&self) -> &str {
-        self.kube_proxy
-            .ipvs
-            .as_ref()
-            .and_then(|i| i.value.scheduler.as_ref())
-            .map_or("rr", |s| s.value.as_str())
-    }
-
-    /// kube-proxy's cluster CIDR (for "masquerade traffic from outside the cluster").
-    pub fn cluster_cidr(&self) -> Ipv4Net {
-        self.kube_proxy
-            .cluster_cidr
-            .unwrap_or(self.cluster.pod_cidr.value)
-    }
-
     pub fn flow(&self, name: &str) -> Option<&FlowSpec> {
         self.flows.iter().find(|f| f.name.value == name)
     }
@@ -531,21 +461,19 @@ impl Scenario {
         self.packets.iter().find(|p| p.name.value == name)
     }
 
-    /// The pod MTU flannel's CNI config hands the bridge plugin.
-    pub fn pod_mtu(&self) -> u32 {
-        match &self.cluster.cni.mtu {
-            Some(m) => m.value,
-            None => self.cluster.underlay.mtu.value - self.overlay_overhead(),
-        }
+    /// The cluster the scenario describes, as Kubernetes objects: what the controllers
+    /// and the resolver read.
+    pub fn model(&self) -> &crate::cluster::Cluster {
+        self.model.get_or_init(|| model::cluster(self))
     }
 
-    /// Bytes the backend's encapsulation adds: VXLAN = outer IPv4 20 + UDP 8 + VXLAN 8 +
-    /// inner Ethernet 14 (flannel: `MTU = extIface.MTU - 50`).
-    pub fn overlay_overhead(&self) -> u32 {
-        match self.cluster.cni.backend {
-            FlannelBackend::Vxlan => 50,
-            FlannelBackend::HostGw => 0,
-        }
+    /// The scenario with its cluster changed by `f` (`kpath compare` switches the
+    /// kube-proxy mode this way).
+    pub fn with_model(mut self, f: impl FnOnce(&mut crate::cluster::Cluster)) -> Scenario {
+        let mut c = self.model().clone();
+        f(&mut c);
+        self.model = std::sync::OnceLock::from(c);
+        self
     }
 }
 
@@ -619,6 +547,7 @@ pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioErro
     s.file = file.to_string();
     validate::check(&s, src)?;
     s.warnings = lint::warnings(&s, src);
+    s.model();
     Ok(s)
 }
 

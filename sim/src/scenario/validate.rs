@@ -222,7 +222,14 @@ fn check_flow(c: &Checker, f: &super::FlowSpec) -> Result<(), ScenarioError> {
 fn check_ipvs_config(c: &Checker) -> Result<(), ScenarioError> {
     let kp = &c.s.kube_proxy;
     let Some(cfg) = &kp.ipvs else { return Ok(()) };
-    if c.s.proxy_mode() != super::ProxyMode::Ipvs {
+    if c.s
+        .kube_proxy
+        .mode
+        .as_ref()
+        .map(|m| m.value)
+        .unwrap_or_default()
+        != super::ProxyMode::Ipvs
+    {
         return Err(c
             .err_at(
                 cfg,

@@ -8,7 +8,7 @@ fn world(name: &str) -> (crate::Scenario, World) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{name}.yaml"));
     let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
-    let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
+    let w = crate::k8s::build_world(s.model(), 0).unwrap_or_else(|e| panic!("{e}"));
     (s, w)
 }
 

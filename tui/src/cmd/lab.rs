@@ -193,7 +193,7 @@ pub fn up(s: &Scenario, w: &World, prefix: &str, stop: &AtomicBool) -> Result<()
 /// controller says why, given whether this kernel has IPVS).
 pub fn ipvs_refusal(s: &Scenario) -> Option<String> {
     let kernel_has_ipvs = std::path::Path::new("/proc/net/ip_vs").exists();
-    kpath_sim::k8s::kube_proxy::for_scenario(s).lab_refusal(kernel_has_ipvs)
+    kpath_sim::k8s::kube_proxy::for_cluster(s.model()).lab_refusal(kernel_has_ipvs)
 }
 
 /// Check the machine, build the scenario's world and its lab: the world, the lab's
@@ -208,7 +208,7 @@ fn build_lab(s: &Scenario, seed: Option<u64>) -> Result<(World, String, Arc<Atom
     if let Some(why) = unavailable() {
         return Err(usage(why));
     }
-    let w = build_world(s, seed.unwrap_or(s.seed))?;
+    let w = build_world(s.model(), seed.unwrap_or(s.seed))?;
     let prefix = lab::prefix(s.title());
     let stop = interrupted();
     up(s, &w, &prefix, &stop).map_err(|e| Failure {

@@ -18,7 +18,7 @@ pub fn command(
     seed: Option<u64>,
 ) -> Result<Output, Failure> {
     let s = load(&scenario)?;
-    let w = build_world(&s, seed.unwrap_or(s.seed))?;
+    let w = build_world(s.model(), seed.unwrap_or(s.seed))?;
     let names: Vec<String> = match (&node, &pod) {
         (Some(n), _) => vec![n.clone()],
         (_, Some(p)) => vec![p.clone()],
@@ -77,8 +77,13 @@ pub fn command(
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
     use kpath_sim::ipvs::print;
     use kpath_sim::k8s::kube_proxy::{self, ipvs};
-    let n = ipvs::ipvs_node(s, &ns.name, &ipvs::node_ips(ns), &ipvs::scheduler(s));
-    let what = kube_proxy::for_scenario(s).ipvs_view_note();
+    let n = ipvs::ipvs_node(
+        s.model(),
+        &ns.name,
+        &ipvs::node_ips(ns),
+        &ipvs::scheduler(s.model()),
+    );
+    let what = kube_proxy::for_cluster(s.model()).ipvs_view_note();
     let bound: Vec<String> = n
         .bound
         .iter()

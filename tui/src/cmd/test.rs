@@ -61,7 +61,7 @@ pub fn golden_path(scenario: &Path) -> PathBuf {
 
 /// The deterministic text snapshot of every packet and flow: `### packet NAME` sections.
 fn snapshot(s: &Scenario, seed: Option<u64>) -> Result<Vec<(String, String)>, String> {
-    let w = build_world(s, seed.unwrap_or(s.seed)).map_err(|e| e.to_string())?;
+    let w = build_world(s.model(), seed.unwrap_or(s.seed)).map_err(|e| e.to_string())?;
     let opts = text::TextOptions { explain: false };
     let mut out = Vec::new();
     for p in &s.packets {
@@ -241,7 +241,7 @@ pub fn run(paths: &[PathBuf], bless: bool, seed: Option<u64>) -> Result<Vec<Case
         for w in &s.warnings {
             eprintln!("{}\n", w.as_warning());
         }
-        let w = match build_world(&s, seed.unwrap_or(s.seed)) {
+        let w = match build_world(s.model(), seed.unwrap_or(s.seed)) {
             Ok(w) => w,
             Err(e) => {
                 cases.push(Case {

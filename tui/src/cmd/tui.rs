@@ -13,7 +13,7 @@ pub fn command(
     seed: Option<u64>,
 ) -> Result<Output, Failure> {
     let s = load(&scenario)?;
-    let w = build_world(&s, seed.unwrap_or(s.seed))?;
+    let w = build_world(s.model(), seed.unwrap_or(s.seed))?;
     let tracks = crate::tui::tracks(&s, &w, None).map_err(|e| usage(e.to_string()))?;
     if tracks.is_empty() {
         return Err(usage(format!(

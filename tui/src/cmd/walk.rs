@@ -96,7 +96,7 @@ pub(super) fn names(s: &Scenario, sel: &Selection) -> Result<(Vec<String>, Vec<S
 }
 
 pub(super) fn world(s: &Scenario, seed: Option<u64>) -> Result<World, Failure> {
-    Ok(build_world(s, seed.unwrap_or(s.seed))?)
+    Ok(build_world(s.model(), seed.unwrap_or(s.seed))?)
 }
 
 /// Walk the selection once each (random choices from the seed).

@@ -35,7 +35,7 @@ mod tests {
             .join("../scenarios")
             .join(scenario);
         let s = crate::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
-        let w = crate::k8s::build_world(&s, 0).unwrap_or_else(|e| panic!("{e}"));
+        let w = crate::k8s::build_world(s.model(), 0).unwrap_or_else(|e| panic!("{e}"));
         w.ns_by_name("node-1").unwrap().clone()
     }
 

@@ -7,11 +7,9 @@
 //! per-service loop.
 
 use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
+use crate::cluster::{Cluster, Node, ProxyMode, Service, SessionAffinity, TrafficPolicy};
 use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
 use crate::net::Netns;
-use crate::scenario::{
-    KubeProxy, Node, ProxyMode, Scenario, Service, SessionAffinity, TrafficPolicy,
-};
 use base32_std as b32;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -29,12 +27,8 @@ impl Provider for Proxier {
         "iptables"
     }
 
-    fn program(&self, _ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
-        rules(s, &node.name.value)
-    }
-
-    fn keep_own_settings(&self, kp: &mut KubeProxy) {
-        kp.ipvs = None;
+    fn program(&self, _ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules {
+        rules(cluster, &node.name)
     }
 
     fn ipvs_view_note(&self) -> &'static str {
@@ -151,9 +145,9 @@ fn jumps() -> (Vec<String>, Vec<String>) {
 }
 
 /// `syncProxyRules` for one node.
-pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
-    let kp = &s.kube_proxy;
-    let cluster_cidr = s.cluster_cidr().network();
+pub fn rules(cluster: &Cluster, node: &str) -> KubeProxyRules {
+    let kp = &cluster.kube_proxy;
+    let cluster_cidr = cluster.cluster_cidr().network();
     let mut filter = Buf::default();
     let mut nat = Buf::default();
     for c in [
@@ -180,13 +174,8 @@ pub fn rules(s: &Scenario, node: &str) -> KubeProxyRules {
     filter.chain("KUBE-FIREWALL");
     filter.rule(LOCALNET_FIREWALL.into());
 
-    let node_ip = s
-        .cluster
-        .nodes
-        .iter()
-        .find(|n| n.name.value == node)
-        .map(|n| n.ip.value);
-    for sp in service_ports(s) {
+    let node_ip = cluster.nodes.iter().find(|n| n.name == node).map(|n| n.ip);
+    for sp in service_ports(cluster) {
         service_port_rules(
             &sp,
             (node, node_ip),
@@ -267,20 +256,12 @@ impl<'a> SvcPort<'a> {
         let svl_chain = format!("KUBE-SVL-{hash}");
         let cluster_ip = svc.cluster_ip()?;
         let node_port = sp.node_port();
-        let external_ips: Vec<String> = svc
-            .external_ips
-            .iter()
-            .map(|i| i.value.to_string())
-            .collect();
-        let lb_ips: Vec<String> = svc
-            .load_balancer_ip
-            .iter()
-            .map(|i| i.value.to_string())
-            .collect();
+        let external_ips: Vec<String> = svc.external_ips.iter().map(|i| i.to_string()).collect();
+        let lb_ips: Vec<String> = svc.load_balancer_ip.iter().map(|i| i.to_string()).collect();
         let source_ranges: Vec<String> = svc
             .load_balancer_source_ranges
             .iter()
-            .map(|r| r.value.network().to_string())
+            .map(|r| r.network().to_string())
             .collect();
         let externally_accessible =
             node_port.is_some() || !external_ips.is_empty() || !lb_ips.is_empty();
@@ -316,7 +297,7 @@ impl<'a> SvcPort<'a> {
             svc,
             name,
             proto,
-            port: sp.port.port.value,
+            port: sp.port.port,
             m: format!("-m {proto} -p {proto}"),
             cluster_ip,
             node_port,
@@ -350,7 +331,7 @@ fn service_port_rules(
     sp: &ServicePortInfo,
     (node, node_ip): (&str, Option<Ipv4Addr>),
     cluster_cidr: &str,
-    kp: &crate::scenario::KubeProxy,
+    kp: &crate::cluster::KubeProxyConfig,
     filter: &mut Buf,
     nat: &mut Buf,
 ) {
@@ -587,7 +568,7 @@ fn firewall_chain(p: &SvcPort, node_ip: Option<Ipv4Addr>, nat: &mut Buf) {
         .svc
         .load_balancer_source_ranges
         .iter()
-        .any(|r| node_ip.is_some_and(|ip| r.value.contains(ip)));
+        .any(|r| node_ip.is_some_and(|ip| r.contains(ip)));
     if allow_from_node {
         for lb in &p.lb_ips {
             nat.rule(format!(
@@ -732,7 +713,7 @@ mod tests {
         let yaml = include_str!("../testdata/kube_proxy_overall.yaml");
         // Deserialized without validation: the test's endpoints sit outside any node CIDR.
         let s: crate::scenario::Scenario = serde_saphyr::from_str(yaml).unwrap();
-        let kp = rules(&s, "test-node");
+        let kp = rules(s.model(), "test-node");
         let expected = include_str!("../testdata/kube_proxy_overall.rules");
         let per_chain = |text: &str| {
             let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();

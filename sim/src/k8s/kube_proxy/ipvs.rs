@@ -6,17 +6,17 @@
 //! in any mode.
 
 use super::{KubeProxyRules, LOCALNET_FIREWALL, Provider};
+use crate::cluster::{Cluster, Node, ProxyMode, SessionAffinity, TrafficPolicy};
 use crate::ipvs::{Ipvs, RealServer, Scheduler, VirtualService};
 use crate::k8s::services::{ServicePortInfo, service_ports};
 use crate::net::{LinkKind, Netns};
 use crate::netfilter::ipset::{Elem, IpSet, SetType};
-use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario, SessionAffinity, TrafficPolicy};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// The scheduler IPVS virtual services get (`--ipvs-scheduler`, rr by default).
-pub fn scheduler(s: &Scenario) -> Scheduler {
-    Scheduler::by_name(s.ipvs_scheduler()).unwrap_or(Scheduler::Rr { last: None })
+pub fn scheduler(cluster: &Cluster) -> Scheduler {
+    Scheduler::by_name(&cluster.kube_proxy.ipvs_scheduler).unwrap_or(Scheduler::Rr { last: None })
 }
 
 /// kube-proxy's IPVS mode.
@@ -35,9 +35,9 @@ impl Provider for Proxier {
     /// route in table local: `fib_add_ifaddr` adds that route even for a device that is
     /// down), the ipsets, the IPVS table, and kube-proxy's IPVS-mode rules. NodePort virtual
     /// services listen on every node address, so this runs after the CNI made its devices.
-    fn program(&self, ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules {
-        let name = &node.name.value;
-        let n = ipvs_node(s, name, &node_ips(ns), &scheduler(s));
+    fn program(&self, ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules {
+        let name = &node.name;
+        let n = ipvs_node(cluster, name, &node_ips(ns), &scheduler(cluster));
         let rules = kube_proxy_rules(&n);
         let mut dev = crate::k8s::link::link(
             "kube-ipvs0",
@@ -54,8 +54,6 @@ impl Provider for Proxier {
         ns.ipvs = Some(n.ipvs);
         rules
     }
-
-    fn keep_own_settings(&self, _kp: &mut KubeProxy) {}
 
     fn ipvs_view_note(&self) -> &'static str {
         "what kube-proxy in IPVS mode programmed; `kpath trace` walks packets through it"
@@ -208,7 +206,7 @@ fn service(
     };
     let proto = sp.protocol();
     let p = Some(sp.port.protocol);
-    let port = sp.port.port.value;
+    let port = sp.port.port;
     let pe = Elem::Port(p, port);
     let local: Vec<_> = sp.endpoints.iter().filter(|e| e.node == node).collect();
     // Hairpin: each local endpoint may reach itself through the VIP.
@@ -242,19 +240,19 @@ fn service(
     if !out.bound.contains(&cip) {
         out.bound.push(cip);
     }
-    for ext in &sp.svc.external_ips {
+    for &ext in &sp.svc.external_ips {
         let set = if etp_local {
             "KUBE-EXTERNAL-IP-LOCAL"
         } else {
             "KUBE-EXTERNAL-IP"
         };
-        sets.add(set, vec![Elem::Ip(ext.value), pe]);
-        out.ipvs.services.push(new_vs(ext.value, port, etp_local));
-        if !node_ips.contains(&ext.value) && !out.bound.contains(&ext.value) {
-            out.bound.push(ext.value);
+        sets.add(set, vec![Elem::Ip(ext), pe]);
+        out.ipvs.services.push(new_vs(ext, port, etp_local));
+        if !node_ips.contains(&ext) && !out.bound.contains(&ext) {
+            out.bound.push(ext);
         }
     }
-    if let Some(lb) = sp.svc.load_balancer_ip.as_ref().map(|l| l.value) {
+    if let Some(lb) = sp.svc.load_balancer_ip {
         sets.add("KUBE-LOAD-BALANCER", vec![Elem::Ip(lb), pe]);
         if etp_local {
             sets.add("KUBE-LOAD-BALANCER-LOCAL", vec![Elem::Ip(lb), pe]);
@@ -262,10 +260,10 @@ fn service(
         let ranges = &sp.svc.load_balancer_source_ranges;
         if !ranges.is_empty() {
             sets.add("KUBE-LOAD-BALANCER-FW", vec![Elem::Ip(lb), pe]);
-            for r in ranges {
+            for &r in ranges {
                 sets.add(
                     "KUBE-LOAD-BALANCER-SOURCE-CIDR",
-                    vec![Elem::Ip(lb), pe, Elem::Net(r.value)],
+                    vec![Elem::Ip(lb), pe, Elem::Net(r)],
                 );
             }
             // The node's own requests to a local VIP loop back with the VIP as source: let
@@ -273,7 +271,7 @@ fn service(
             // (lbNoNodeAccessIPPortProtocolEntries).
             if ranges
                 .iter()
-                .any(|r| node_ips.first().is_some_and(|n| r.value.contains(*n)))
+                .any(|r| node_ips.first().is_some_and(|n| r.contains(*n)))
             {
                 sets.add(
                     "KUBE-LOAD-BALANCER-SOURCE-IP",
@@ -461,7 +459,7 @@ pub fn node_ips(ns: &crate::net::Netns) -> Vec<Ipv4Addr> {
 /// `syncProxyRules` in IPVS mode for one node. `node_ips` are the node's own addresses,
 /// its primary (eth0) first: NodePort virtual services listen on every one of them.
 pub fn ipvs_node(
-    s: &Scenario,
+    cluster: &Cluster,
     node: &str,
     node_ips: &[Ipv4Addr],
     scheduler: &Scheduler,
@@ -478,7 +476,7 @@ pub fn ipvs_node(
             .map(|(n, t, c)| IpSet::new(n, *t, Some(c)))
             .collect(),
     );
-    for sp in service_ports(s) {
+    for sp in service_ports(cluster) {
         if sp.svc.is_headless() {
             continue;
         }
@@ -487,11 +485,11 @@ pub fn ipvs_node(
     for ip in out.bound.clone() {
         sets.add("KUBE-IPVS-IPS", vec![Elem::Ip(ip)]);
     }
-    let kp = &s.kube_proxy;
+    let kp = &cluster.kube_proxy;
     out.iptables = iptables(
         &sets,
         &out.no_node_access,
-        &s.cluster_cidr().network().to_string(),
+        &cluster.cluster_cidr().network().to_string(),
         kp.masquerade_all,
         kp.random_fully,
     );

@@ -14,8 +14,8 @@
 pub mod iptables;
 pub mod ipvs;
 
+use crate::cluster::{Cluster, Node, ProxyMode};
 use crate::net::Netns;
-use crate::scenario::{KubeProxy, Node, ProxyMode, Scenario};
 
 /// One kube-proxy mode.
 pub trait Provider {
@@ -25,10 +25,7 @@ pub trait Provider {
     fn name(&self) -> &'static str;
     /// `syncProxyRules` on one node: program the node's host namespace `ns` (already built,
     /// with the CNI's devices and addresses) and return kube-proxy's iptables rules.
-    fn program(&self, ns: &mut Netns, s: &Scenario, node: &Node) -> KubeProxyRules;
-    /// Drop the settings only another mode reads (IPVS's `ipvs:` block), so that a scenario
-    /// switched to this mode (`kpath compare`) still makes sense.
-    fn keep_own_settings(&self, kp: &mut KubeProxy);
+    fn program(&self, ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules;
     /// The heading of `kpath show --ipvs` (which shows IPVS mode's state for a node) when
     /// the scenario runs in this mode.
     fn ipvs_view_note(&self) -> &'static str;
@@ -96,9 +93,9 @@ fn listed(names: &[&str]) -> String {
     }
 }
 
-/// The controller for the mode `s` runs kube-proxy in.
-pub fn for_scenario(s: &Scenario) -> &'static dyn Provider {
-    controller(s.proxy_mode())
+/// The controller for the mode the cluster runs kube-proxy in.
+pub fn for_cluster(cluster: &Cluster) -> &'static dyn Provider {
+    controller(cluster.kube_proxy.mode)
 }
 
 /// kube-proxy's rules for one node, split the way the node's ruleset is put together

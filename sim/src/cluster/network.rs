@@ -1,0 +1,65 @@
+//! How the cluster's network is built: the pod and service ranges, the CNI plugin with its
+//! backend (flannel's `net-conf.json`), and the underlay the nodes sit on.
+
+use crate::wire::Ipv4Net;
+use serde::Deserialize;
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// The cluster-wide pod network (flannel's `Network`), e.g. 10.244.0.0/16.
+    pub pod_cidr: Ipv4Net,
+    /// kube-apiserver's `--service-cluster-ip-range`, e.g. 10.96.0.0/12.
+    pub service_cidr: Ipv4Net,
+    pub cni: Cni,
+    pub underlay: Underlay,
+}
+
+#[derive(Clone, Debug)]
+pub struct Cni {
+    pub plugin: CniPlugin,
+    pub backend: FlannelBackend,
+    /// The pod interface MTU when set by hand; else what flannel computes.
+    pub mtu: Option<u32>,
+    /// `net.bridge.bridge-nf-call-iptables` on every node (kube-proxy wants 1).
+    pub bridge_nf_call_iptables: bool,
+    /// The bridge plugin's `hairpinMode` (flannel's CNI config sets it).
+    pub hairpin_mode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CniPlugin {
+    Flannel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlannelBackend {
+    Vxlan,
+    HostGw,
+}
+
+/// The L2 segment all nodes' eth0 sit on.
+#[derive(Clone, Debug)]
+pub struct Underlay {
+    pub cidr: Ipv4Net,
+    pub mtu: u32,
+}
+
+impl Network {
+    /// The pod MTU flannel's CNI config hands the bridge plugin.
+    pub fn pod_mtu(&self) -> u32 {
+        self.cni
+            .mtu
+            .unwrap_or(self.underlay.mtu - self.overlay_overhead())
+    }
+
+    /// Bytes the backend's encapsulation adds: VXLAN = outer IPv4 20 + UDP 8 + VXLAN 8 +
+    /// inner Ethernet 14 (flannel: `MTU = extIface.MTU - 50`).
+    pub fn overlay_overhead(&self) -> u32 {
+        match self.cni.backend {
+            FlannelBackend::Vxlan => 50,
+            FlannelBackend::HostGw => 0,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! A Node (core/v1), as far as the datapath cares.
+
+use crate::wire::Ipv4Net;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    /// The node's address on the underlay (`status.addresses` InternalIP; eth0).
+    pub ip: Ipv4Addr,
+    /// The node's slice of the pod network (`spec.podCIDR`).
+    pub pod_cidr: Ipv4Net,
+}
