@@ -5,7 +5,7 @@
 //! so they run anywhere. The last one builds each scenario's lab and asks the kernel again.
 
 use kpath_sim::k8s::build_world;
-use kpath_sim::lab::compare::{self, Evidence, Row};
+use kpath_sim::lab::verify::{self, Evidence, Row};
 use kpath_sim::lab::{nft_trace, probe, read_pcap};
 use kpath_sim::net::World;
 use kpath_sim::scenario::{Scenario, load_scenario};
@@ -78,7 +78,7 @@ fn differences(rows: &[Row]) -> Vec<String> {
 fn the_recorded_kernel_run_agrees_with_kpath_rule_by_rule() {
     let (s, w) = lab_cluster();
     let out = outcomes(&s, &w, "syn-cross-node");
-    let (rows, chosen) = compare::compare(
+    let (rows, chosen) = verify::compare_paths(
         &w,
         &out,
         s.packet("syn-cross-node").unwrap().protocol,
@@ -105,7 +105,7 @@ fn the_kernel_s_random_pick_selects_the_outcome_compared() {
     let w = build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"));
     let out = outcomes(&s, &w, "syn");
     let proto = s.packet("syn").unwrap().protocol;
-    let (rows, chosen) = compare::compare(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
+    let (rows, chosen) = verify::compare_paths(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
     assert!(differences(&rows).is_empty(), "{:#?}", differences(&rows));
     // The recorded kernel picked 10.244.2.5:3000 (downloader-c) - not kpath's first outcome.
     assert_eq!(out[chosen].disposition.netns, "default/downloader-c");
@@ -118,7 +118,7 @@ fn the_kernel_s_random_pick_selects_the_outcome_compared() {
     let ev = recorded_in("clusterip-syn", |t| {
         t.replace("dnat to 10.244.2.5:3000", "dnat to 10.244.9.9:3000")
     });
-    let (rows, _) = compare::compare(&w, &out, proto, &ev);
+    let (rows, _) = verify::compare_paths(&w, &out, proto, &ev);
     assert!(
         rows.iter().any(|r| r.what == "endpoint choice" && !r.ok),
         "{:#?}",
@@ -137,7 +137,7 @@ fn a_rule_the_kernel_did_not_walk_shows_as_a_difference() {
             .collect::<Vec<_>>()
             .join("\n")
     });
-    let (rows, _) = compare::compare(&w, &out, s.packet("syn-cross-node").unwrap().protocol, &ev);
+    let (rows, _) = verify::compare_paths(&w, &out, s.packet("syn-cross-node").unwrap().protocol, &ev);
     let diff = differences(&rows);
     assert!(
         diff.iter()
@@ -155,7 +155,7 @@ fn a_different_fate_or_header_shows_as_a_difference() {
     let mut ev = recorded(|t| t);
     ev.sender_ok = false;
     ev.sender_said = "nc: connect to 10.96.0.22 port 80 (tcp) failed: Connection refused".into();
-    let (rows, _) = compare::compare(&w, &out, proto, &ev);
+    let (rows, _) = verify::compare_paths(&w, &out, proto, &ev);
     assert!(
         rows.iter()
             .any(|r| r.what == "fate" && !r.ok && r.kernel == "refused")
@@ -163,7 +163,7 @@ fn a_different_fate_or_header_shows_as_a_difference() {
     // Nothing crossed the underlay.
     let mut ev = recorded(|t| t);
     ev.underlay.clear();
-    let (rows, _) = compare::compare(&w, &out, proto, &ev);
+    let (rows, _) = verify::compare_paths(&w, &out, proto, &ev);
     assert!(
         rows.iter()
             .any(|r| r.what == "VXLAN outer" && !r.ok && r.kernel == "none")

@@ -7,7 +7,7 @@ use crate::args::LabAction;
 use crate::cmd::shared::{load, no_packet_or_flow};
 use crate::failure::{Failure, Output, usage};
 use kpath_sim::k8s::build_world;
-use kpath_sim::lab::compare::{self, Evidence};
+use kpath_sim::lab::verify::{self, Evidence};
 use kpath_sim::lab::{self, Cmd};
 use kpath_sim::lab::{nft_trace, probe};
 use kpath_sim::net::{NsKind, SocketOwner, World};
@@ -375,7 +375,7 @@ fn verify_in_lab(
     };
     // Trace every namespace that has netfilter tables: a chain at priority -400 (before
     // conntrack) on prerouting and output sets nftrace, as `nft monitor trace` needs.
-    let traced = compare::traced_namespaces(w);
+    let traced = verify::traced_namespaces(w);
     for ns in &traced {
         let rules = "table ip kpath_trace {\n chain pre { type filter hook prerouting priority -400; meta nftrace set 1; }\n chain out { type filter hook output priority -400; meta nftrace set 1; }\n}\n";
         let mut argv: Vec<String> = ["ip", "netns", "exec"].map(String::from).to_vec();
@@ -421,9 +421,9 @@ fn verify_in_lab(
         let dir = dir.join(&item.name);
         let _ = std::fs::create_dir_all(&dir);
         let ev = observe(w, &real, &dir, &traced, &item.outcomes, &src_ns, &argv);
-        let (rows, _) = compare::compare(w, &item.outcomes, item.how.protocol, &ev);
+        let (rows, _) = verify::compare_paths(w, &item.outcomes, item.how.protocol, &ev);
         all_ok &= rows.iter().all(|r| r.ok);
-        report.push_str(&compare::render(&label, &rows));
+        report.push_str(&verify::render(&label, &rows));
     }
     let _ = writeln!(
         report,
@@ -490,7 +490,7 @@ fn observe(
     }
     // One capture per place an outcome could arrive: the kernel's random choice is known
     // only afterwards.
-    let dests = compare::destinations(outcomes);
+    let dests = verify::destinations(outcomes);
     for (ns, dev) in &dests {
         let cap = cap_of(ns, dev);
         let _ = std::fs::remove_file(&cap);

@@ -1,4 +1,4 @@
-//! Comparing what the kernel did with a packet in the lab to what kpath says it does: the
+//! `kpath verify`: what the kernel did with a packet in the lab against what kpath says it does: the
 //! rule-by-rule path per namespace (`nft monitor trace`), the packet's fate, the headers it
 //! arrived with and the VXLAN outer headers on the underlay. The binary gathers the
 //! evidence (it runs the commands); deciding what agrees happens here.
@@ -139,7 +139,7 @@ fn probe(outcomes: &[Trace], sent: Option<&PacketView>, proto: IpProtocol) -> Pr
 /// Compare one packet: `outcomes` are kpath's possible outcomes of it (most probable
 /// first). The kernel's random choice (its DNAT target) picks which outcome is compared.
 /// Returns the rows and the index of the outcome compared.
-pub fn compare(
+pub fn compare_paths(
     w: &World,
     outcomes: &[Trace],
     proto: IpProtocol,
