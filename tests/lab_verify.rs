@@ -105,7 +105,8 @@ fn the_kernel_s_random_pick_selects_the_outcome_compared() {
     let w = build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"));
     let out = outcomes(&s, &w, "syn");
     let proto = s.packet("syn").unwrap().protocol;
-    let (rows, chosen) = verify::compare_paths(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
+    let (rows, chosen) =
+        verify::compare_paths(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
     assert!(differences(&rows).is_empty(), "{:#?}", differences(&rows));
     // The recorded kernel picked 10.244.2.5:3000 (downloader-c) - not kpath's first outcome.
     assert_eq!(out[chosen].disposition.netns, "default/downloader-c");
@@ -137,7 +138,8 @@ fn a_rule_the_kernel_did_not_walk_shows_as_a_difference() {
             .collect::<Vec<_>>()
             .join("\n")
     });
-    let (rows, _) = verify::compare_paths(&w, &out, s.packet("syn-cross-node").unwrap().protocol, &ev);
+    let (rows, _) =
+        verify::compare_paths(&w, &out, s.packet("syn-cross-node").unwrap().protocol, &ev);
     let diff = differences(&rows);
     assert!(
         diff.iter()

@@ -3,9 +3,9 @@
 //! back (`nft monitor trace`). Running the commands is the binary's job; this module only
 //! says what to run and how to read the answers.
 
-pub mod verify;
 pub mod nft_trace;
 pub mod probe;
+pub mod verify;
 
 use crate::net::{LinkKind, NsId, NsKind, NudState, RouteProto, RouteTable, World};
 
