@@ -122,42 +122,27 @@ pub(super) fn module_for<'r>(rule: &'r mut Rule, opt: &str) -> Option<&'r mut Ma
     if let Some(p) = pos {
         return rule.matches.get_mut(p);
     }
+    // `-p tcp|udp|icmp` loads its protocol's module implicitly, for the options it takes.
     let implicit = match rule.proto {
-        Some((IpProtocol::Tcp, _))
-            if matches!(
-                opt,
-                "--sport"
-                    | "--dport"
-                    | "--source-port"
-                    | "--destination-port"
-                    | "--tcp-flags"
-                    | "--syn"
-            ) =>
-        {
-            Match::Tcp {
-                sport: None,
-                dport: None,
-                flags: None,
-            }
-        }
-        Some((IpProtocol::Udp, _))
-            if matches!(
-                opt,
-                "--sport" | "--dport" | "--source-port" | "--destination-port"
-            ) =>
-        {
-            Match::Udp {
-                sport: None,
-                dport: None,
-            }
-        }
-        Some((IpProtocol::Icmp, _)) if opt == "--icmp-type" => Match::Icmp {
+        Some((IpProtocol::Tcp, _)) => Match::Tcp {
+            sport: None,
+            dport: None,
+            flags: None,
+        },
+        Some((IpProtocol::Udp, _)) => Match::Udp {
+            sport: None,
+            dport: None,
+        },
+        Some((IpProtocol::Icmp, _)) => Match::Icmp {
             icmp_type: 255,
             code: None,
             neg: false,
         },
         _ => return None,
     };
+    if !takes(&implicit, opt) {
+        return None;
+    }
     rule.matches.push(implicit);
     rule.matches.last_mut()
 }
