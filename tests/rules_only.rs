@@ -246,7 +246,7 @@ fn a_cut_short_enumeration_says_so() {
     let q = query("10.0.0.2", "10.0.0.3", 80, &[]);
     let outcomes = trace_rules(&nf, &q);
     assert_eq!(outcomes.len(), kpath_sim::engine::MAX_OUTCOMES);
-    let text = kpath_sim::rules_only::render_text("coins", &q, &outcomes);
+    let text = kpath_sim::render::rules::text("coins", &q, &outcomes, &[]);
     assert!(
         text.contains("cut short at 4096 outcomes, covering 50.00%"),
         "{}",

@@ -8,7 +8,7 @@ use crate::net::World;
 use crate::run;
 use crate::scenario::expect::{CtMatch, Expect, FlowExpect, OutcomeMatch, RuleRef, StepMatch};
 use crate::scenario::{Endpoint, EndpointKind, Scenario};
-use crate::trace::json::PacketView;
+use crate::trace::PacketView;
 use crate::trace::{FlowTrace, Role, Step, Trace};
 use serde_saphyr::{Location, Spanned};
 
@@ -39,6 +39,96 @@ impl CaseResult {
     pub fn passed(&self) -> bool {
         !self.skipped && self.mismatches.is_empty()
     }
+}
+
+impl Mismatch {
+    /// The mismatch as a report prints it: `FILE:LINE:COL: expected ...`, what happened, and
+    /// the steps around the place the trace left the expected path.
+    pub fn lines(&self, file: &str) -> Vec<String> {
+        let place = if self.line > 0 {
+            format!("{file}:{}:{}: ", self.line, self.column)
+        } else {
+            format!("{file}: ")
+        };
+        let mut v = vec![
+            format!("{place}expected {}", self.expected),
+            format!("  got: {}", self.got),
+        ];
+        if !self.context.is_empty() {
+            v.push("  where the trace leaves the expected path:".into());
+            v.extend(self.context.iter().map(|c| format!("    {c}")));
+        }
+        v
+    }
+}
+
+/// How a reported case ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// One case of `kpath test`'s report: a packet's or flow's expectations, a golden trace,
+/// or a scenario that failed to load. `render::test_report` prints a list of them.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Case {
+    pub file: String,
+    /// `packet NAME`, `flow NAME`, `golden NAME`, or `load`.
+    pub name: String,
+    pub status: Status,
+    /// What failed, in lines.
+    pub details: Vec<String>,
+}
+
+impl Case {
+    /// A packet's or flow's expectations checked in scenario `file`.
+    pub fn of(file: &str, r: CaseResult) -> Case {
+        let status = if r.skipped {
+            Status::Skip
+        } else if r.passed() {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
+        let mut details: Vec<String> = r.mismatches.iter().flat_map(|m| m.lines(file)).collect();
+        if r.skipped {
+            details.push("no `expect:` block".into());
+        }
+        Case {
+            file: file.to_string(),
+            name: format!("{} {}", r.kind, r.name),
+            status,
+            details,
+        }
+    }
+
+    /// A case that failed for one reason.
+    pub fn failed(file: &str, name: &str, why: String) -> Case {
+        Case {
+            file: file.to_string(),
+            name: name.to_string(),
+            status: Status::Fail,
+            details: vec![why],
+        }
+    }
+}
+
+/// Whether any case failed: `kpath test`'s exit status.
+pub fn any_failed(cases: &[Case]) -> bool {
+    cases.iter().any(|c| c.status == Status::Fail)
 }
 
 fn at<T>(s: &Spanned<T>) -> (usize, usize) {

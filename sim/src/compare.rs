@@ -1,7 +1,7 @@
 //! One scenario under each kube-proxy mode, packet by packet: how each packet ended, which
 //! kernel function changed its addresses and at which hook (nat at PREROUTING in iptables
 //! mode; IPVS at LOCAL_IN in IPVS mode), how many rules the walks looked at, and which
-//! endpoints the random or round-robin picks can reach. The renderers live in the binary.
+//! endpoints the random or round-robin picks can reach. `render::compare` prints it.
 
 use crate::k8s::kube_proxy::controller;
 use crate::resolve::ResolveError;

@@ -2,7 +2,7 @@
 //!
 //! `scenario` (YAML) --controllers (`k8s`)--> `net::World`; a packet named by the scenario
 //! --`resolve`--> its sender and target --`engine`--> `trace::Trace` (`run` does both)
-//! --renderers (`trace::text`, `trace::json`, `trace::pcap`)--> bytes for people and tools.
+//! --renderers (`render`: text, JSON, pcapng, reports)--> bytes for people and tools.
 //! Nothing here prints or touches a terminal; the `kpath` binary does that.
 //!
 //! Input never panics the library: no `unwrap`/`expect` outside tests (clippy enforces it;
@@ -19,6 +19,7 @@ pub mod k8s;
 pub mod lab;
 pub mod net;
 pub mod netfilter;
+pub mod render;
 pub mod resolve;
 pub mod rules_only;
 pub mod run;

@@ -7,6 +7,23 @@ use crate::resolve::{self, ResolveError};
 use crate::scenario::Scenario;
 use crate::trace::{FlowTrace, Trace};
 
+/// A walked packet or flow: what `kpath trace`, `kpath pcap` and the TUI show.
+#[derive(Clone, Debug)]
+pub enum Walked {
+    Packet(Trace),
+    Flow(FlowTrace),
+}
+
+impl Walked {
+    /// The traces, in order (one, or a flow's packets).
+    pub fn traces(&self) -> Vec<&Trace> {
+        match self {
+            Walked::Packet(t) => vec![t],
+            Walked::Flow(f) => f.packets.iter().map(|p| &p.trace).collect(),
+        }
+    }
+}
+
 /// Trace the scenario's packet `name` through a fresh copy of `world`.
 pub fn run_packet(s: &Scenario, world: &World, name: &str) -> Result<Trace, ResolveError> {
     Ok(engine::walk_packet(

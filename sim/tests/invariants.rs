@@ -9,9 +9,10 @@
 //! and a completed TCP flow's replies reach the client from the address it connected to.
 
 use kpath_sim::k8s::build_world;
+use kpath_sim::render::text;
 use kpath_sim::run::{flow_outcomes, run_flow};
 use kpath_sim::scenario::{Scenario, load_scenario_str};
-use kpath_sim::trace::{DispositionKind, Role, StepKind, Trace, text};
+use kpath_sim::trace::{DispositionKind, Role, StepKind, Trace};
 use kpath_sim::wire::{Frame, Ipv4, L3, L4, UdpPayload};
 use proptest::prelude::*;
 
@@ -214,7 +215,7 @@ proptest! {
             // The same seed, the same walk, byte for byte.
             let b = kpath_sim::run_packet(&s, &w, &p.name.value).unwrap();
             let opts = text::TextOptions { explain: true };
-            prop_assert_eq!(text::render(&a, &opts), text::render(&b, &opts));
+            prop_assert_eq!(text::trace(&a, &opts), text::trace(&b, &opts));
         }
         if !s.flows.is_empty() {
             let f = run_flow(&s, &w, "f").map_err(|e| TestCaseError::fail(format!("{e}")))?;

@@ -5,8 +5,8 @@
 use crate::net::World;
 use crate::resolve::ResolveError;
 use crate::scenario::{IpProtocol, Scenario};
+use crate::trace::PacketView;
 use crate::trace::Trace;
-use crate::trace::json::PacketView;
 
 /// How a packet is sent: the part of a `packets:` or `flows:` entry the sender needs.
 pub struct SendSpec {

@@ -6,10 +6,9 @@
 use super::nft_trace::{self, Event, Probe};
 use crate::net::{LinkKind, World};
 use crate::scenario::IpProtocol;
-use crate::trace::json::{OuterView, PacketView};
 use crate::trace::{DispositionKind, Role, Trace};
+use crate::trace::{OuterView, PacketView};
 use crate::wire::Frame;
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 /// What the lab saw while one packet crossed it.
@@ -373,20 +372,4 @@ fn vxlan_row(chosen: &Trace, ev: &Evidence) -> Option<Row> {
         kpath: fmt(&m_outer),
         ok,
     })
-}
-
-/// The rows as a table; `!` marks a difference.
-pub fn render(label: &str, rows: &[Row]) -> String {
-    let bad = rows.iter().filter(|r| !r.ok).count();
-    let verdict = if bad == 0 { "AGREES" } else { "DIFFERS" };
-    let mut out = format!(
-        "\n{label}: {verdict} ({} checks, {bad} differences)\n",
-        rows.len()
-    );
-    let _ = writeln!(out, "  {:<28} {:<44} kpath", "check", "kernel");
-    for r in rows {
-        let mark = if r.ok { ' ' } else { '!' };
-        let _ = writeln!(out, "{mark} {:<28} {:<44} {}", r.what, r.kernel, r.kpath);
-    }
-    out
 }

@@ -5,14 +5,12 @@
 //! hook registry, conntrack, NAT and IPVS. Every random choice (`-m statistic`, the
 //! position of an IPVS round robin) is enumerated, so the answer lists every possible
 //! outcome with its probability, the way kube-proxy's own test tracer lists endpoints.
-//! `outcome.rs` reads each walk's trace back as an answer; `report.rs` prints it.
+//! `outcome.rs` reads each walk's trace back as an answer; `crate::render::rules` prints it.
 
 mod node;
 mod outcome;
-mod report;
 
 pub use node::{DumpedNode, build};
-pub use report::{render_json, render_text};
 
 use crate::ipvs::Ipvs;
 use crate::netfilter::eval::{HitAction, RuleHit};

@@ -1,9 +1,9 @@
 //! A trace: every step the kernel took with one packet, and how its journey ended.
-//! Renderers (`text`, `json`, `pcap`) turn a trace into bytes; they never decide anything.
+//! The renderers in `crate::render` turn a trace into bytes; they never decide anything.
 
-pub mod json;
-pub mod pcap;
-pub mod text;
+mod view;
+
+pub use view::{OuterView, PacketView};
 
 use crate::netfilter::eval::HitAction;
 use crate::netfilter::{Hook, RuleRef, Verdict};

@@ -423,7 +423,7 @@ fn verify_in_lab(
         let ev = observe(w, &real, &dir, &traced, &item.outcomes, &src_ns, &argv);
         let (rows, _) = verify::compare_paths(w, &item.outcomes, item.how.protocol, &ev);
         all_ok &= rows.iter().all(|r| r.ok);
-        report.push_str(&verify::render(&label, &rows));
+        report.push_str(&kpath_sim::render::verify::as_text(&label, &rows));
     }
     let _ = writeln!(
         report,

@@ -4,7 +4,8 @@
 use crate::cmd::shared::load;
 use crate::cmd::walk::{Selection, walk};
 use crate::failure::{Failure, Output};
-use kpath_sim::trace::{Trace, pcap};
+use kpath_sim::render::pcap;
+use kpath_sim::trace::Trace;
 use std::path::PathBuf;
 
 /// `kpath pcap`.
@@ -22,7 +23,7 @@ pub fn command(
     };
     let walked = walk(&s, &sel, seed)?;
     let traces: Vec<&Trace> = walked.iter().flat_map(|w| w.traces()).collect();
-    let bytes = pcap::render_many(&traces).map_err(|e| Failure {
+    let bytes = pcap::traces(&traces).map_err(|e| Failure {
         message: format!("error: cannot build the capture: {e}"),
         status: 1,
     })?;

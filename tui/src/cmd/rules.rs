@@ -4,6 +4,7 @@
 use crate::args::Format;
 use crate::cmd::dump::read_dump;
 use crate::failure::{Failure, Output, usage};
+use kpath_sim::render;
 use kpath_sim::wire::IpProtocol;
 
 /// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets
@@ -97,21 +98,7 @@ pub fn command(
     let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
     Ok(Output::Text(match format {
-        Format::Text => {
-            let mut text = kpath_sim::rules_only::render_text(&name, &q, &outcomes);
-            if !missing.is_empty() {
-                text.push_str(&format!(
-                    "note: the rules match ipsets this answer does not have ({}); each reads as empty - give the node's `ipset save` with --ipset-save FILE\n",
-                    missing.join(", ")
-                ));
-            }
-            if kpath_sim::rules_only::missing_ipvs(&outcomes) {
-                text.push_str(
-                    "note: this is a kube-proxy IPVS-mode dump and the packet is for a virtual service the answer cannot see - give the node's `ipvsadm-save -n` with --ipvsadm-save FILE\n",
-                );
-            }
-            text
-        }
-        Format::Json => kpath_sim::rules_only::render_json(&outcomes),
+        Format::Text => render::rules::text(&name, &q, &outcomes, &missing),
+        Format::Json => render::rules::json(&outcomes),
     }))
 }

@@ -4,23 +4,11 @@
 
 use crate::args::TestFormat;
 use crate::failure::{Failure, Output, usage};
-use kpath_sim::check::{CaseResult, Mismatch, check_flow, check_packet};
+use kpath_sim::check::{Case, Status, any_failed, check_flow, check_packet};
 use kpath_sim::k8s::build_world;
+use kpath_sim::render::{test_report, text};
 use kpath_sim::scenario::{Scenario, load_scenario};
-use kpath_sim::trace::text;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-/// One reported case: a packet's or flow's expectations, a golden trace, or a scenario that
-/// failed to load.
-#[derive(serde::Serialize)]
-pub struct Case {
-    pub file: String,
-    /// `packet NAME`, `flow NAME`, `golden NAME`, or `load`.
-    pub name: String,
-    pub status: &'static str,
-    pub details: Vec<String>,
-}
 
 /// Every scenario file under the paths (folders searched recursively), in sorted order.
 fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
@@ -66,14 +54,11 @@ fn snapshot(s: &Scenario, seed: Option<u64>) -> Result<Vec<(String, String)>, St
     let mut out = Vec::new();
     for p in &s.packets {
         let t = kpath_sim::run_packet(s, &w, &p.name.value).map_err(|e| e.to_string())?;
-        out.push((format!("packet {}", p.name.value), text::render(&t, &opts)));
+        out.push((format!("packet {}", p.name.value), text::trace(&t, &opts)));
     }
     for f in &s.flows {
         let t = kpath_sim::run::run_flow(s, &w, &f.name.value).map_err(|e| e.to_string())?;
-        out.push((
-            format!("flow {}", f.name.value),
-            text::render_flow(&t, &opts),
-        ));
+        out.push((format!("flow {}", f.name.value), text::flow(&t, &opts)));
     }
     Ok(out)
 }
@@ -159,47 +144,6 @@ pub fn line_diff(old: &str, new: &str) -> Vec<String> {
     out
 }
 
-fn mismatch_lines(file: &str, m: &Mismatch) -> Vec<String> {
-    let place = if m.line > 0 {
-        format!("{file}:{}:{}: ", m.line, m.column)
-    } else {
-        format!("{file}: ")
-    };
-    let mut v = vec![
-        format!("{place}expected {}", m.expected),
-        format!("  got: {}", m.got),
-    ];
-    if !m.context.is_empty() {
-        v.push("  where the trace leaves the expected path:".into());
-        v.extend(m.context.iter().map(|c| format!("    {c}")));
-    }
-    v
-}
-
-fn case_of(file: &str, r: CaseResult) -> Case {
-    let status = if r.skipped {
-        "skip"
-    } else if r.passed() {
-        "pass"
-    } else {
-        "fail"
-    };
-    let mut details: Vec<String> = r
-        .mismatches
-        .iter()
-        .flat_map(|m| mismatch_lines(file, m))
-        .collect();
-    if r.skipped {
-        details.push("no `expect:` block".into());
-    }
-    Case {
-        file: file.to_string(),
-        name: format!("{} {}", r.kind, r.name),
-        status,
-        details,
-    }
-}
-
 /// `kpath test`.
 pub fn command(
     paths: Vec<PathBuf>,
@@ -213,9 +157,13 @@ pub fn command(
         paths
     };
     let cases = run(&paths, bless, seed)?;
-    let text = render(&cases, format);
+    let text = match format {
+        TestFormat::Text => test_report::as_text(&cases),
+        TestFormat::Json => test_report::as_json(&cases),
+        TestFormat::Junit => test_report::as_junit(&cases),
+    };
     Ok(Output::Report {
-        ok: !failed(&cases),
+        ok: !any_failed(&cases),
         text,
     })
 }
@@ -231,7 +179,7 @@ pub fn run(paths: &[PathBuf], bless: bool, seed: Option<u64>) -> Result<Vec<Case
                 cases.push(Case {
                     file: name,
                     name: "load".into(),
-                    status: "fail",
+                    status: Status::Fail,
                     details: e.to_string().lines().map(str::to_string).collect(),
                 });
                 continue;
@@ -244,20 +192,15 @@ pub fn run(paths: &[PathBuf], bless: bool, seed: Option<u64>) -> Result<Vec<Case
         let w = match build_world(s.model(), seed.unwrap_or(s.seed)) {
             Ok(w) => w,
             Err(e) => {
-                cases.push(Case {
-                    file: name,
-                    name: "load".into(),
-                    status: "fail",
-                    details: vec![e.to_string()],
-                });
+                cases.push(Case::failed(&name, "load", e.to_string()));
                 continue;
             }
         };
         for p in &s.packets {
-            cases.push(case_of(&name, check_packet(&s, &w, &p.name.value)));
+            cases.push(Case::of(&name, check_packet(&s, &w, &p.name.value)));
         }
         for f in &s.flows {
-            cases.push(case_of(&name, check_flow(&s, &w, &f.name.value)));
+            cases.push(Case::of(&name, check_flow(&s, &w, &f.name.value)));
         }
         cases.extend(golden(&file, &name, &s, bless, seed));
     }
@@ -270,12 +213,7 @@ fn golden(file: &Path, name: &str, s: &Scenario, bless: bool, seed: Option<u64>)
     let now = match snapshot(s, seed) {
         Ok(n) => n,
         Err(e) => {
-            return vec![Case {
-                file: name.into(),
-                name: "golden".into(),
-                status: "fail",
-                details: vec![e],
-            }];
+            return vec![Case::failed(name, "golden", e)];
         }
     };
     if bless {
@@ -283,15 +221,14 @@ fn golden(file: &Path, name: &str, s: &Scenario, bless: bool, seed: Option<u64>)
             Ok(()) => vec![Case {
                 file: name.into(),
                 name: "golden (blessed)".into(),
-                status: "pass",
+                status: Status::Pass,
                 details: vec![format!("wrote {}", gp.display())],
             }],
-            Err(e) => vec![Case {
-                file: name.into(),
-                name: "golden".into(),
-                status: "fail",
-                details: vec![format!("cannot write {}: {e}", gp.display())],
-            }],
+            Err(e) => vec![Case::failed(
+                name,
+                "golden",
+                format!("cannot write {}: {e}", gp.display()),
+            )],
         };
     }
     let Ok(text) = std::fs::read_to_string(&gp) else {
@@ -305,7 +242,7 @@ fn golden(file: &Path, name: &str, s: &Scenario, bless: bool, seed: Option<u64>)
             Some((_, old)) if old == body => cases.push(Case {
                 file: name.into(),
                 name: case_name,
-                status: "pass",
+                status: Status::Pass,
                 details: Vec::new(),
             }),
             Some((_, old)) => {
@@ -317,124 +254,32 @@ fn golden(file: &Path, name: &str, s: &Scenario, bless: bool, seed: Option<u64>)
                 cases.push(Case {
                     file: name.into(),
                     name: case_name,
-                    status: "fail",
+                    status: Status::Fail,
                     details,
                 });
             }
-            None => cases.push(Case {
-                file: name.into(),
-                name: case_name,
-                status: "fail",
-                details: vec![format!(
+            None => cases.push(Case::failed(
+                name,
+                &case_name,
+                format!(
                     "{} has no trace for `{item}` (run `kpath test --bless`)",
                     gp.display()
-                )],
-            }),
+                ),
+            )),
         }
     }
     for (item, _) in before
         .iter()
         .filter(|(n, _)| !now.iter().any(|(m, _)| m == n))
     {
-        cases.push(Case { file: name.into(), name: format!("golden {item}"), status: "fail", details: vec![format!("{} has a trace for `{item}`, which the scenario no longer has (run `kpath test --bless`)", gp.display())] });
+        cases.push(Case::failed(
+            name,
+            &format!("golden {item}"),
+            format!(
+                "{} has a trace for `{item}`, which the scenario no longer has (run `kpath test --bless`)",
+                gp.display()
+            ),
+        ));
     }
     cases
-}
-
-fn counts(cases: &[Case]) -> (usize, usize, usize) {
-    let c = |s| cases.iter().filter(|x| x.status == s).count();
-    (c("pass"), c("fail"), c("skip"))
-}
-
-/// The closing line: `N passed, N failed` and `, N skipped` when any.
-pub fn closing(cases: &[Case]) -> String {
-    let (p, f, s) = counts(cases);
-    if s > 0 {
-        format!("{p} passed, {f} failed, {s} skipped")
-    } else {
-        format!("{p} passed, {f} failed")
-    }
-}
-
-pub fn render(cases: &[Case], format: TestFormat) -> String {
-    match format {
-        TestFormat::Text => {
-            let mut out = String::new();
-            for c in cases {
-                let _ = writeln!(out, "{} {} {}", c.status.to_uppercase(), c.file, c.name);
-                if c.status == "fail" {
-                    for d in &c.details {
-                        let _ = writeln!(out, "     {d}");
-                    }
-                }
-            }
-            let _ = writeln!(out, "{}", closing(cases));
-            out
-        }
-        TestFormat::Json => {
-            let (p, f, s) = counts(cases);
-            serde_json::to_string_pretty(
-                &serde_json::json!({"cases": cases, "passed": p, "failed": f, "skipped": s}),
-            )
-            .unwrap_or_default()
-                + "\n"
-        }
-        TestFormat::Junit => junit(cases),
-    }
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// JUnit XML, the format CI systems read.
-fn junit(cases: &[Case]) -> String {
-    let (_, f, s) = counts(cases);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"kpath\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">",
-        cases.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"kpath scenarios\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">",
-        cases.len()
-    );
-    for c in cases {
-        let open = format!(
-            "    <testcase classname=\"{}\" name=\"{}\"",
-            xml(&c.file),
-            xml(&c.name)
-        );
-        match c.status {
-            "fail" => {
-                let first = c.details.first().cloned().unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "{open}>\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    xml(&first),
-                    xml(&c.details.join("\n"))
-                );
-            }
-            "skip" => {
-                let _ = writeln!(
-                    out,
-                    "{open}>\n      <skipped message=\"no expect block\"/>\n    </testcase>"
-                );
-            }
-            _ => {
-                let _ = writeln!(out, "{open}/>");
-            }
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-pub fn failed(cases: &[Case]) -> bool {
-    cases.iter().any(|c| c.status == "fail")
 }

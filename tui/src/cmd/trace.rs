@@ -6,60 +6,11 @@ use crate::cmd::shared::load;
 use crate::cmd::walk::{Selection, Walked, engine_error, names, walk, world};
 use crate::failure::{Failure, Output, usage};
 use kpath_sim::engine::Outcome;
+use kpath_sim::render::outcomes::Named;
+use kpath_sim::render::{self, json, text};
 use kpath_sim::run::{flow_outcomes, packet_outcomes};
 use kpath_sim::scenario::Scenario;
-use kpath_sim::trace::{DispositionKind, json, text};
 use std::path::PathBuf;
-
-impl Walked {
-    fn text(&self, opts: &text::TextOptions) -> String {
-        match self {
-            Walked::Packet(t) => text::render(t, opts),
-            Walked::Flow(f) => text::render_flow(f, opts),
-        }
-    }
-    fn json(&self) -> String {
-        match self {
-            Walked::Packet(t) => json::render(t),
-            Walked::Flow(f) => json::render_flow(f),
-        }
-    }
-    /// One line: how it ended.
-    fn summary(&self) -> String {
-        match self {
-            Walked::Packet(t) => {
-                let d = &t.disposition;
-                let at = match t
-                    .steps
-                    .last()
-                    .map(|s| kpath_sim::trace::json::PacketView::of(&s.packet))
-                {
-                    Some(p) if d.kind == DispositionKind::Delivered => format!(
-                        " as {}{} -> {}{}",
-                        p.src,
-                        port(p.sport),
-                        p.dst,
-                        port(p.dport)
-                    ),
-                    _ => String::new(),
-                };
-                format!("{} at {}{at}", d.kind.name(), d.netns)
-            }
-            Walked::Flow(f) => format!(
-                "{}: {}",
-                if f.completed { "completed" } else { "failed" },
-                f.summary
-            ),
-        }
-    }
-}
-
-fn port(p: Option<u16>) -> String {
-    p.map(|p| format!(":{p}")).unwrap_or_default()
-}
-
-/// A packet's or flow's name with its outcomes.
-type Named = (String, Vec<Outcome<Walked>>);
 
 /// Every possible outcome of each selected packet and flow.
 fn outcomes(s: &Scenario, sel: &Selection, seed: Option<u64>) -> Result<Vec<Named>, Failure> {
@@ -146,94 +97,13 @@ pub fn trace(
     if !all {
         let walked = walk(s, sel, seed)?;
         return Ok(match format {
-            Format::Text => walked
-                .iter()
-                .map(|w| w.text(&opts))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Format::Json if walked.len() == 1 => walked[0].json() + "\n",
-            Format::Json => format!(
-                "[\n{}\n]\n",
-                walked
-                    .iter()
-                    .map(|w| w.json())
-                    .collect::<Vec<_>>()
-                    .join(",\n")
-            ),
+            Format::Text => text::walks(&walked, &opts),
+            Format::Json => json::walks(&walked),
         });
     }
     let all = outcomes(s, sel, seed)?;
     Ok(match format {
-        Format::Text => {
-            let mut out = String::new();
-            for (name, os) in &all {
-                out.push_str(&format!(
-                    "{}: `{name}` has {} possible outcome{}:\n",
-                    s.title(),
-                    os.len(),
-                    if os.len() == 1 { "" } else { "s" }
-                ));
-                let covered = kpath_sim::engine::explored(os);
-                if covered < 1.0 - 1e-9 {
-                    out.push_str(&format!(
-                        "  (cut short after {} outcomes - kpath keeps at most {} outcomes or {} steps in all - covering {:.2}% of the probability: the rest were not walked)\n",
-                        os.len(),
-                        kpath_sim::engine::MAX_OUTCOMES,
-                        kpath_sim::engine::MAX_ENUMERATED_STEPS,
-                        covered * 100.0
-                    ));
-                }
-                for (i, o) in os.iter().enumerate() {
-                    out.push_str(&format!(
-                        "  {:>2}. {:>6.2}%  {}\n",
-                        i + 1,
-                        o.probability * 100.0,
-                        o.result.summary()
-                    ));
-                }
-                for (i, o) in os.iter().enumerate() {
-                    let why: Vec<String> = o
-                        .choices
-                        .iter()
-                        .map(|c| format!("{} -> {}", c.what, c.taken()))
-                        .collect();
-                    out.push_str(&format!(
-                        "\n--- outcome {} of {} ({:.2}%){} ---\n",
-                        i + 1,
-                        os.len(),
-                        o.probability * 100.0,
-                        if why.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", why.join("; "))
-                        }
-                    ));
-                    out.push_str(&o.result.text(&opts));
-                }
-            }
-            out
-        }
-        Format::Json => {
-            let v: Vec<serde_json::Value> = all
-                .iter()
-                .map(|(name, os)| {
-                    serde_json::json!({
-                        "name": name,
-                        "outcomes": os.iter().map(|o| serde_json::json!({
-                            "probability": o.probability,
-                            "summary": o.result.summary(),
-                            "choices": o.choices,
-                            "trace": serde_json::from_str::<serde_json::Value>(&o.result.json()).unwrap_or(serde_json::Value::Null),
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let doc = if v.len() == 1 {
-                v.into_iter().next().unwrap_or_default()
-            } else {
-                serde_json::Value::Array(v)
-            };
-            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
-        }
+        Format::Text => render::outcomes::as_text(s.title(), &all, &opts),
+        Format::Json => render::outcomes::as_json(&all),
     })
 }

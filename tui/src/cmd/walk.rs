@@ -4,31 +4,14 @@
 use crate::failure::{Failure, usage};
 use kpath_sim::k8s::build_world;
 use kpath_sim::net::World;
+pub use kpath_sim::run::Walked;
 use kpath_sim::run::run_flow;
 use kpath_sim::scenario::{Scenario, did_you_mean};
-use kpath_sim::trace::{FlowTrace, Trace};
 
 /// What the user asked to walk.
 pub struct Selection<'a> {
     pub packet: Option<&'a str>,
     pub flow: Option<&'a str>,
-}
-
-/// A walked packet or flow.
-pub enum Walked {
-    Packet(Trace),
-    Flow(FlowTrace),
-}
-
-/// Its text and JSON renderings and its one-line summary are `kpath trace`'s (cmd/trace.rs).
-impl Walked {
-    /// The traces, in order (one, or a flow's packets).
-    pub fn traces(&self) -> Vec<&Trace> {
-        match self {
-            Walked::Packet(t) => vec![t],
-            Walked::Flow(f) => f.packets.iter().map(|p| &p.trace).collect(),
-        }
-    }
 }
 
 pub(super) fn engine_error(

@@ -1,11 +1,20 @@
 //! The rules-only answer as text (one block per outcome, the rules that decided it
 //! underneath) and as JSON.
 
-use super::{IpvsResult, IpvsStep, RuleOutcome, RulesQuery};
+use crate::rules_only::{
+    IpvsResult, IpvsStep, RuleOutcome, RulesQuery, ipvs_addresses, missing_ipvs,
+};
 use serde::Serialize;
 
-/// The answer as text: one block per outcome, the rules that decided it underneath.
-pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> String {
+/// The answer as text: one block per outcome, the rules that decided it underneath, then a
+/// note for what the answer could not see: the ipsets the rules match that were not given
+/// (`missing_sets`, from `rules_only::missing_sets`) and an IPVS table that was not given.
+pub fn text(
+    file: &str,
+    q: &RulesQuery,
+    outcomes: &[RuleOutcome],
+    missing_sets: &[String],
+) -> String {
     use std::fmt::Write;
     let proto = q.proto;
     let mut out = String::new();
@@ -24,7 +33,7 @@ pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> Stri
             locals.join(", ")
         }
     );
-    let implied = super::ipvs_addresses(q);
+    let implied = ipvs_addresses(q);
     if !implied.is_empty() {
         let shown: Vec<String> = implied.iter().take(6).map(|i| i.to_string()).collect();
         let more = if implied.len() > 6 {
@@ -96,6 +105,18 @@ pub fn render_text(file: &str, q: &RulesQuery, outcomes: &[RuleOutcome]) -> Stri
             let _ = writeln!(out, "    note: {n}");
         }
     }
+    if !missing_sets.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: the rules match ipsets this answer does not have ({}); each reads as empty - give the node's `ipset save` with --ipset-save FILE",
+            missing_sets.join(", ")
+        );
+    }
+    if missing_ipvs(outcomes) {
+        out.push_str(
+            "note: this is a kube-proxy IPVS-mode dump and the packet is for a virtual service the answer cannot see - give the node's `ipvsadm-save -n` with --ipvsadm-save FILE\n",
+        );
+    }
     out
 }
 
@@ -130,7 +151,7 @@ fn ipvs_text(s: &IpvsStep) -> String {
 
 /// The answer as JSON: `outcomes` with verdict, destination, masquerade, probability and
 /// the matched rules.
-pub fn render_json(outcomes: &[RuleOutcome]) -> String {
+pub fn json(outcomes: &[RuleOutcome]) -> String {
     #[derive(Serialize)]
     struct View<'a> {
         outcomes: &'a [RuleOutcome],

@@ -2,7 +2,8 @@
 //! packet's headers on an indented line whenever they change — outer and inner for VXLAN.
 //! With `explain`, each step's plain-words note follows, wrapped to 80 columns.
 
-use super::{Role, Step, Trace};
+use crate::run::Walked;
+use crate::trace::{FlowTrace, Role, Step, Trace};
 use crate::wire::{Frame, L3, L4, UdpPayload};
 use std::fmt::Write;
 
@@ -113,7 +114,7 @@ fn wrap(text: &str, indent: usize) -> String {
     out
 }
 
-pub fn render(t: &Trace, opts: &TextOptions) -> String {
+pub fn trace(t: &Trace, opts: &TextOptions) -> String {
     let mut out = String::new();
     out.push_str(&wrap(
         &format!("{}: packet `{}` (seed {})", t.scenario, t.packet, t.seed),
@@ -154,7 +155,7 @@ pub fn render(t: &Trace, opts: &TextOptions) -> String {
 }
 
 /// A flow: each packet's trace under a header naming it, then how the flow ended.
-pub fn render_flow(f: &super::FlowTrace, opts: &TextOptions) -> String {
+pub fn flow(f: &FlowTrace, opts: &TextOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -173,7 +174,7 @@ pub fn render_flow(f: &super::FlowTrace, opts: &TextOptions) -> String {
             p.label,
             p.side
         );
-        out.push_str(&render(&p.trace, opts));
+        out.push_str(&trace(&p.trace, opts));
     }
     let _ = writeln!(
         out,
@@ -182,4 +183,20 @@ pub fn render_flow(f: &super::FlowTrace, opts: &TextOptions) -> String {
     );
     out.push_str(&wrap(&f.summary, 3));
     out
+}
+
+/// A walked packet or flow.
+pub fn walked(w: &Walked, opts: &TextOptions) -> String {
+    match w {
+        Walked::Packet(t) => trace(t, opts),
+        Walked::Flow(f) => flow(f, opts),
+    }
+}
+
+/// Several walks, one after the other, a blank line between.
+pub fn walks(ws: &[Walked], opts: &TextOptions) -> String {
+    ws.iter()
+        .map(|w| walked(w, opts))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -1,30 +1,9 @@
-//! The JSON form of a trace (schema in docs/trace-json.md): stable field names, every step
-//! with the packet as it is after the step, the inner packet first and the VXLAN outer
-//! headers under `outer`.
+//! A packet's headers flattened for machines and for comparisons: the JSON trace prints it,
+//! scenario expectations and `kpath verify` compare it. The VXLAN outer headers sit under
+//! `outer`, the inner packet's at the top.
 
-use super::{Step, Trace};
 use crate::wire::{Frame, Ipv4, L3, L4, UdpPayload};
 use serde::Serialize;
-
-/// Bump when a field changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Serialize)]
-struct TraceView<'a> {
-    schema: u32,
-    scenario: &'a str,
-    packet_name: &'a str,
-    seed: u64,
-    steps: Vec<StepView<'a>>,
-    disposition: &'a super::Disposition,
-}
-
-#[derive(Serialize)]
-struct StepView<'a> {
-    #[serde(flatten)]
-    step: &'a Step,
-    packet: PacketView,
-}
 
 /// The headers of a packet, flattened for machines.
 #[derive(Serialize, Debug, PartialEq, Eq)]
@@ -137,64 +116,4 @@ fn ipv4_view(f: &Frame, ip: &Ipv4, frame_len: usize) -> PacketView {
         icmp,
         outer: None,
     }
-}
-
-/// Render a trace as pretty JSON (deterministic: fields in declaration order).
-pub fn render(t: &Trace) -> String {
-    let view = TraceView {
-        schema: SCHEMA_VERSION,
-        scenario: &t.scenario,
-        packet_name: &t.packet,
-        seed: t.seed,
-        steps: t
-            .steps
-            .iter()
-            .map(|s| StepView {
-                step: s,
-                packet: PacketView::of(&s.packet),
-            })
-            .collect(),
-        disposition: &t.disposition,
-    };
-    // Serializing plain structs of strings and numbers cannot fail.
-    serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
-
-/// A flow as JSON: `packets[]`, each with its label, side and full trace.
-pub fn render_flow(f: &super::FlowTrace) -> String {
-    #[derive(Serialize)]
-    struct PacketView<'a> {
-        label: &'a str,
-        side: &'a str,
-        trace: serde_json::Value,
-    }
-    #[derive(Serialize)]
-    struct FlowView<'a> {
-        schema: u32,
-        scenario: &'a str,
-        flow: &'a str,
-        seed: u64,
-        completed: bool,
-        summary: &'a str,
-        packets: Vec<PacketView<'a>>,
-    }
-    let packets = f
-        .packets
-        .iter()
-        .map(|p| PacketView {
-            label: &p.label,
-            side: p.side,
-            trace: serde_json::from_str(&render(&p.trace)).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    let view = FlowView {
-        schema: SCHEMA_VERSION,
-        scenario: &f.scenario,
-        flow: &f.flow,
-        seed: f.seed,
-        completed: f.completed,
-        summary: &f.summary,
-        packets,
-    };
-    serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -1,22 +1,18 @@
 //! The pcapng form of a trace: one interface per link the packet crossed (a veth pair, a
 //! cable, a VXLAN device, lo), one packet each time it crossed, its comment naming the step.
 
-use super::Trace;
+use crate::trace::Trace;
 use crate::wire::pcapng::{PcapInterface, PcapRecord, write_pcapng};
 
 /// Steps are 1 µs apart on the capture's clock, starting at the epoch: no wall clock.
 const STEP_NS: u64 = 1_000;
 
-pub fn render(t: &Trace) -> Result<Vec<u8>, String> {
-    render_many(&[t])
-}
-
-/// Several traces (the packets of a flow) in one capture, one after the other on the
+/// Traces (one packet, or the packets of a flow) in one capture, one after the other on the
 /// same clock and the same interfaces.
-pub fn render_many(traces: &[&Trace]) -> Result<Vec<u8>, String> {
+pub fn traces(ts: &[&Trace]) -> Result<Vec<u8>, String> {
     let mut ifaces: Vec<PcapInterface> = Vec::new();
     let mut records = Vec::new();
-    for (n, s) in traces
+    for (n, s) in ts
         .iter()
         .flat_map(|t| t.steps.iter().map(move |s| (t, s)))
         .enumerate()
