@@ -1,0 +1,458 @@
+//! The cluster objects, checked as the API server would: networks, nodes, pods, Services, the internet.
+
+use super::Checker;
+use super::names::{LABEL_RULE, SUBDOMAIN_RULE, is_dns_subdomain, label_problem, shorten};
+use crate::scenario::{IpProtocol, ProxyMode, ScenarioError, ServiceType, did_you_mean};
+
+pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
+    let cl = &c.s.cluster;
+    if cl.pod_cidr.value.overlaps(&cl.service_cidr.value) {
+        return Err(c.err_at(&cl.service_cidr, format!(
+            "service CIDR {} overlaps the pod CIDR {}", cl.service_cidr.value, cl.pod_cidr.value))
+            .with_hint("kubeadm's defaults are podCIDR 10.244.0.0/16 (flannel) and serviceCIDR 10.96.0.0/12"));
+    }
+    for (net, what) in [
+        (&cl.pod_cidr, "pod CIDR"),
+        (&cl.service_cidr, "service CIDR"),
+    ] {
+        if net.value.overlaps(&cl.underlay.cidr.value) {
+            return Err(c
+                .err_at(
+                    net,
+                    format!(
+                        "the {what} {} overlaps the underlay {}",
+                        net.value, cl.underlay.cidr.value
+                    ),
+                )
+                .with_hint(
+                    "node addresses, pod addresses and Service addresses must not share a range",
+                ));
+        }
+    }
+    let mtu = cl.underlay.mtu.value;
+    if !(576..=9216).contains(&mtu) {
+        return Err(c
+            .err_at(
+                &cl.underlay.mtu,
+                format!("underlay MTU {mtu} is out of range"),
+            )
+            .with_hint("use 576 to 9216 (1500 for ordinary Ethernet, 9000 for jumbo frames)"));
+    }
+    if let Some(m) = &cl.cni.mtu
+        && (m.value < 576 || m.value > mtu)
+    {
+        return Err(c
+            .err_at(m, format!("pod MTU {} is out of range", m.value))
+            .with_hint(format!(
+                "use 576 to the underlay MTU {mtu}; leave it out to get flannel's value"
+            )));
+    }
+    if cl.nodes.is_empty() {
+        return Err(
+            ScenarioError::whole_file(&c.s.file, "the cluster has no nodes")
+                .with_hint("add at least one entry under cluster.nodes"),
+        );
+    }
+    for (i, n) in cl.nodes.iter().enumerate() {
+        let earlier = &cl.nodes[..i];
+        if let Some(msg) = label_problem("node name", &n.name.value) {
+            return Err(c
+                .err_at(&n.name, msg)
+                .with_hint(format!("a node name is {LABEL_RULE}")));
+        }
+        if n.name.value == "underlay" {
+            return Err(c
+                .err_at(&n.name, "node name `underlay` is reserved")
+                .with_hint("kpath names the underlay switch's namespace `underlay`; pick another node name"));
+        }
+        if earlier.iter().any(|e| e.name.value == n.name.value) {
+            return Err(c.err_at(&n.name, format!("node `{}` is defined twice", n.name.value)));
+        }
+        if let Some(e) = earlier.iter().find(|e| e.ip.value == n.ip.value) {
+            return Err(c.err_at(
+                &n.ip,
+                format!(
+                    "node IP {} is already node `{}`'s",
+                    n.ip.value, e.name.value
+                ),
+            ));
+        }
+        let u = cl.underlay.cidr.value;
+        if !u.contains(n.ip.value) || n.ip.value == u.network().addr || n.ip.value == u.broadcast()
+        {
+            return Err(c
+                .err_at(
+                    &n.ip,
+                    format!(
+                        "node IP {} is not a host address of the underlay {u}",
+                        n.ip.value
+                    ),
+                )
+                .with_hint(format!(
+                    "pick an address between {} and {}",
+                    u.nth(1),
+                    prev(u.broadcast())
+                )));
+        }
+        if !cl.pod_cidr.value.covers(&n.pod_cidr.value) {
+            return Err(c.err_at(
+                &n.pod_cidr,
+                format!(
+                    "node `{}`'s pod CIDR {} is not inside the cluster's pod CIDR {}",
+                    n.name.value, n.pod_cidr.value, cl.pod_cidr.value
+                ),
+            ));
+        }
+        if n.pod_cidr.value.prefix > 30 {
+            return Err(c
+                .err_at(
+                    &n.pod_cidr,
+                    format!("node pod CIDR {} is too small", n.pod_cidr.value),
+                )
+                .with_hint("flannel gives each node a /24 (SubnetLen)"));
+        }
+        if let Some(e) = earlier
+            .iter()
+            .find(|e| e.pod_cidr.value.overlaps(&n.pod_cidr.value))
+        {
+            return Err(c.err_at(&n.pod_cidr, format!(
+                "node `{}`'s pod CIDR {} overlaps node `{}`'s {}",
+                n.name.value, n.pod_cidr.value, e.name.value, e.pod_cidr.value))
+                .with_hint("each node owns its own slice: node N gets 10.244.N.0/24 in flannel's default layout"));
+        }
+    }
+    Ok(())
+}
+
+/// The address before `ip` (the last host address before a broadcast address).
+fn prev(ip: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(u32::from(ip).wrapping_sub(1))
+}
+
+pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
+    let nodes: Vec<&str> =
+        c.s.cluster
+            .nodes
+            .iter()
+            .map(|n| n.name.value.as_str())
+            .collect();
+    for (i, p) in c.s.pods.iter().enumerate() {
+        let earlier = &c.s.pods[..i];
+        let name = &p.name.value;
+        if name.chars().count() > 253 || !is_dns_subdomain(name) {
+            let msg = if name.chars().count() > 253 {
+                format!(
+                    "pod name `{}` is longer than 253 characters ({})",
+                    shorten(name),
+                    name.chars().count()
+                )
+            } else {
+                format!("pod name `{name}` is not a DNS-1123 subdomain")
+            };
+            return Err(c
+                .err_at(&p.name, msg)
+                .with_hint(format!("a pod name is {SUBDOMAIN_RULE}")));
+        }
+        if let Some(msg) = label_problem("namespace", &p.namespace) {
+            let msg = format!("pod `{}`: {msg}", shorten(name));
+            let hint = format!("a namespace name is {LABEL_RULE}");
+            let at = c.find_key_value("namespace", &p.namespace, p.name.referenced.line() as usize);
+            let e = match at {
+                Some((line, col)) => ScenarioError::at(&c.s.file, c.src, line, col, msg),
+                None => c.err_at(&p.name, msg),
+            };
+            return Err(e.with_hint(hint));
+        }
+        if earlier.iter().any(|e| e.key() == p.key()) {
+            return Err(c.err_at(&p.name, format!("pod `{}` is defined twice", p.key())));
+        }
+        let Some(node) = c.s.node(&p.node.value) else {
+            let hint = match did_you_mean(&p.node.value, nodes.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`? nodes: {}", nodes.join(", ")),
+                None => format!("nodes: {}", nodes.join(", ")),
+            };
+            return Err(c
+                .err_at(
+                    &p.node,
+                    format!("pod `{}` is on unknown node `{}`", p.key(), p.node.value),
+                )
+                .with_hint(hint));
+        };
+        let cidr = node.pod_cidr.value.network();
+        let ip = p.ip.value;
+        if !cidr.contains(ip) {
+            return Err(c
+                .err_at(
+                    &p.ip,
+                    format!(
+                        "pod `{}`'s IP {ip} is outside node `{}`'s pod CIDR {cidr}",
+                        p.key(),
+                        node.name.value
+                    ),
+                )
+                .with_hint(format!(
+                    "pods on {} get addresses from {cidr} (from {} up; .1 is cni0)",
+                    node.name.value,
+                    cidr.nth(2)
+                )));
+        }
+        if ip == cidr.nth(0) || ip == cidr.nth(1) || ip == cidr.broadcast() {
+            return Err(c.err_at(&p.ip, format!(
+                "pod `{}`'s IP {ip} is reserved on node `{}`", p.key(), node.name.value))
+                .with_hint(format!("{} is the network (flannel.1's address), {} is cni0, {} is broadcast; use {} or above",
+                    cidr.nth(0), cidr.nth(1), cidr.broadcast(), cidr.nth(2))));
+        }
+        if let Some(e) = earlier.iter().find(|e| e.ip.value == ip) {
+            return Err(c.err_at(&p.ip, format!("pod IP {ip} is already pod `{}`'s", e.key())));
+        }
+        let mut seen: Vec<(IpProtocol, u16)> = Vec::new();
+        for ct in &p.containers {
+            for port in &ct.ports {
+                let k = (port.protocol, port.container_port.value);
+                if port.protocol == IpProtocol::Icmp {
+                    return Err(c
+                        .err_at(&port.container_port, "ICMP has no ports")
+                        .with_hint("container ports are TCP or UDP"));
+                }
+                if k.1 == 0 {
+                    return Err(c
+                        .err_at(&port.container_port, "port 0 cannot be listened on")
+                        .with_hint("ports are 1 to 65535"));
+                }
+                if seen.contains(&k) {
+                    return Err(c.err_at(&port.container_port, format!(
+                        "{}/{} is already bound in pod `{}`", k.1, port.protocol.name(), p.key()))
+                        .with_hint("containers of a pod share one network namespace, so one port can be bound once"));
+                }
+                seen.push(k);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// IPVS settings: only with `mode: ipvs`, and a scheduler kpath models.
+fn check_ipvs_config(c: &Checker) -> Result<(), ScenarioError> {
+    let kp = &c.s.kube_proxy;
+    let Some(cfg) = &kp.ipvs else { return Ok(()) };
+    if c.s
+        .kube_proxy
+        .mode
+        .as_ref()
+        .map(|m| m.value)
+        .unwrap_or_default()
+        != ProxyMode::Ipvs
+    {
+        return Err(c
+            .err_at(
+                cfg,
+                "`ipvs:` settings apply only when kube-proxy runs in IPVS mode",
+            )
+            .with_hint("add `mode: ipvs` to kubeProxy, or drop the `ipvs:` block"));
+    }
+    if let Some(sched) = &cfg.value.scheduler
+        && crate::ipvs::Scheduler::by_name(&sched.value).is_none()
+    {
+        return Err(c
+            .err_at(
+                sched,
+                format!("kpath does not model the IPVS scheduler `{}`", sched.value),
+            )
+            .with_hint(format!(
+                "use one of: {}",
+                crate::ipvs::Scheduler::NAMES.join(", ")
+            )));
+    }
+    Ok(())
+}
+
+/// Services: unique names, ClusterIPs inside the service CIDR and unique, ports that make
+/// sense for the type (NodePorts in kube-apiserver's default range, unique).
+pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
+    let s = c.s;
+    check_ipvs_config(c)?;
+    let scidr = s.cluster.service_cidr.value;
+    let mut node_ports: Vec<(u16, &str)> = Vec::new();
+    for (i, svc) in s.services.iter().enumerate() {
+        let key = svc.key();
+        if s.services[..i].iter().any(|o| o.key() == key) {
+            return Err(c.err_at(&svc.name, format!("Service `{key}` is defined twice")));
+        }
+        if svc.kind == ServiceType::ExternalName {
+            if svc.external_name.is_none() {
+                return Err(c
+                    .err_at(
+                        &svc.name,
+                        format!("ExternalName Service `{key}` has no externalName"),
+                    )
+                    .with_hint("add `externalName: db.example.com`"));
+            }
+            continue;
+        }
+        let Some(cip) = &svc.cluster_ip else {
+            return Err(c.err_at(&svc.name, format!("Service `{key}` has no clusterIP")).with_hint(format!(
+                "kpath does not allocate one for you: pick an address in {scidr}, or `None` for a headless Service")));
+        };
+        if cip.value != "None" {
+            let Ok(ip) = cip.value.parse::<std::net::Ipv4Addr>() else {
+                return Err(c
+                    .err_at(cip, format!("`{}` is not an IPv4 address", cip.value))
+                    .with_hint("an address, or `None` for a headless Service"));
+            };
+            if !scidr.contains(ip) {
+                return Err(c
+                    .err_at(
+                        cip,
+                        format!("ClusterIP {ip} is outside the service CIDR {scidr}"),
+                    )
+                    .with_hint(format!("pick an address in {scidr}")));
+            }
+            if let Some(o) = s.services[..i].iter().find(|o| o.cluster_ip() == Some(ip)) {
+                return Err(c.err_at(
+                    cip,
+                    format!("ClusterIP {ip} is already Service `{}`'s", o.key()),
+                ));
+            }
+        }
+        if svc.ports.is_empty() && !svc.is_headless() {
+            return Err(c
+                .err_at(&svc.name, format!("Service `{key}` has no ports"))
+                .with_hint("add `ports: [{port: 80}]`"));
+        }
+        for (j, p) in svc.ports.iter().enumerate() {
+            if p.protocol == IpProtocol::Icmp {
+                return Err(c
+                    .err_at(&p.port, "Service ports are TCP or UDP")
+                    .with_hint("protocol: TCP or UDP"));
+            }
+            if svc.ports.len() > 1 && p.name.as_deref().is_none_or(str::is_empty) {
+                return Err(c
+                    .err_at(
+                        &p.port,
+                        format!("Service `{key}` has several ports, so each needs a name"),
+                    )
+                    .with_hint("add `name: http` (Kubernetes requires it)"));
+            }
+            if svc.ports[..j]
+                .iter()
+                .any(|o| o.port.value == p.port.value && o.protocol == p.protocol)
+            {
+                return Err(c.err_at(
+                    &p.port,
+                    format!(
+                        "port {}/{} appears twice in Service `{key}`",
+                        p.port.value,
+                        p.protocol.name()
+                    ),
+                ));
+            }
+            let wants_np = matches!(svc.kind, ServiceType::NodePort | ServiceType::LoadBalancer);
+            match (&p.node_port, wants_np) {
+                (Some(np), false) => {
+                    return Err(c
+                        .err_at(
+                            np,
+                            format!("Service `{key}` is a {:?}: it has no nodePort", svc.kind),
+                        )
+                        .with_hint("use type NodePort or LoadBalancer"));
+                }
+                (None, true) => {
+                    return Err(c
+                        .err_at(
+                            &p.port,
+                            format!(
+                                "Service `{key}` is a {:?}: give each port a nodePort",
+                                svc.kind
+                            ),
+                        )
+                        .with_hint("kpath does not allocate one for you: pick 30000-32767"));
+                }
+                (Some(np), true) => {
+                    if !(30000..=32767).contains(&np.value) {
+                        return Err(c.err_at(np, format!("nodePort {} is outside 30000-32767", np.value)).with_hint("kube-apiserver's --service-node-port-range defaults to 30000-32767"));
+                    }
+                    if let Some((_, other)) = node_ports.iter().find(|(n, _)| *n == np.value) {
+                        return Err(c.err_at(
+                            np,
+                            format!("nodePort {} is already used by Service `{other}`", np.value),
+                        ));
+                    }
+                    node_ports.push((np.value, s.services[i].name.value.as_str()));
+                }
+                (None, false) => {}
+            }
+        }
+        if svc.kind == ServiceType::LoadBalancer && svc.load_balancer_ip.is_none() {
+            return Err(c.err_at(&svc.name, format!("LoadBalancer Service `{key}` has no loadBalancerIP")).with_hint("give the address the load balancer got (`loadBalancerIP:`); kpath has no cloud to ask"));
+        }
+    }
+    Ok(())
+}
+
+/// The internet: the gateway on the underlay, hosts with unique names and public addresses.
+pub(super) fn check_internet(c: &Checker) -> Result<(), ScenarioError> {
+    let Some(net) = &c.s.internet else {
+        return Ok(());
+    };
+    let cl = &c.s.cluster;
+    let g = &net.gateway;
+    let u = cl.underlay.cidr.value;
+    if !u.contains(g.ip.value) || g.ip.value == u.network().addr || g.ip.value == u.broadcast() {
+        return Err(c
+            .err_at(
+                &g.ip,
+                format!(
+                    "the gateway {} is not a host address of the underlay {u}",
+                    g.ip.value
+                ),
+            )
+            .with_hint("the nodes' default route points at it, so it sits on their segment"));
+    }
+    if let Some(n) = cl.nodes.iter().find(|n| n.ip.value == g.ip.value) {
+        return Err(c.err_at(
+            &g.ip,
+            format!("{} is node `{}`'s address", g.ip.value, n.name.value),
+        ));
+    }
+    let inside = |ip: std::net::Ipv4Addr| {
+        u.contains(ip) || cl.pod_cidr.value.contains(ip) || cl.service_cidr.value.contains(ip)
+    };
+    if inside(g.public_ip.value) {
+        return Err(c
+            .err_at(
+                &g.public_ip,
+                format!(
+                    "the public address {} is inside the cluster's own ranges",
+                    g.public_ip.value
+                ),
+            )
+            .with_hint("use an address outside the underlay, pod and service CIDRs"));
+    }
+    for (i, h) in net.hosts.iter().enumerate() {
+        let name = &h.name.value;
+        if net.hosts[..i].iter().any(|o| &o.name.value == name)
+            || cl.nodes.iter().any(|n| &n.name.value == name)
+            || name == "gateway"
+            || name == "underlay"
+        {
+            return Err(c.err_at(&h.name, format!("the name `{name}` is taken")).with_hint("internet hosts need names of their own (not a node's, `gateway` or `underlay`)"));
+        }
+        if inside(h.ip.value) || h.ip.value == g.public_ip.value {
+            return Err(c.err_at(&h.ip, format!("internet host `{name}`'s address {} is not an internet address here", h.ip.value)).with_hint("use an address outside the underlay, pod and service CIDRs and other than the gateway's"));
+        }
+        if let Some(o) = net.hosts[..i].iter().find(|o| o.ip.value == h.ip.value) {
+            return Err(c.err_at(
+                &h.ip,
+                format!("{} is already host `{}`'s", h.ip.value, o.name.value),
+            ));
+        }
+    }
+    if let Some(n) = &net.load_balancer_node
+        && c.s.node(&n.value).is_none()
+    {
+        return Err(c
+            .err_at(n, format!("unknown node `{}`", n.value))
+            .with_hint("loadBalancerNode names the node that receives LoadBalancer traffic"));
+    }
+    Ok(())
+}
