@@ -7,7 +7,7 @@ pub mod nft_trace;
 pub mod probe;
 pub mod verify;
 
-use crate::net::{LinkKind, NsId, NsKind, NudState, RouteProto, RouteTable, World};
+use crate::net::{LinkKind, Netns, NsId, NsKind, NudState, RouteProto, RouteTable, World};
 
 /// The prefix every lab namespace of a scenario carries: `kp` + 4 hex digits of the
 /// scenario's name, so two scenarios' labs never collide and `lab down` finds its own.
@@ -56,211 +56,229 @@ pub fn up_commands(world: &World, prefix: &str) -> Vec<Cmd> {
         c.push(Cmd::new(&["ip", "netns", "add", &name(ns.id)]));
     }
     for ns in &world.netns {
-        let n = name(ns.id);
-        c.push(Cmd::new(&["ip", "-n", &n, "link", "set", "lo", "up"]));
-        // IPv6 only adds noise (router solicitations) to traces and captures.
-        for which in ["all", "default"] {
-            let key = format!("net.ipv6.conf.{which}.disable_ipv6=1");
-            c.push(Cmd::new(&[
-                "ip", "netns", "exec", &n, "sysctl", "-qw", &key,
-            ]));
-        }
+        loopback(&name(ns.id), &mut c);
     }
     // Devices that are not point-to-point first (bridges must exist before ports join).
     for ns in &world.netns {
-        let n = name(ns.id);
-        for l in &ns.links {
-            match &l.kind {
-                LinkKind::Bridge(_) => c.push(Cmd::new(&[
-                    "ip", "-n", &n, "link", "add", &l.name, "type", "bridge",
-                ])),
-                LinkKind::Veth { peer } | LinkKind::Ethernet { peer }
-                    // Each pair once, from the end in the lower namespace (or lower ifindex).
-                    if (ns.id, l.ifindex) < (peer.ns, peer.ifindex) => {
-                        let pn = world
-                            .link(*peer)
-                            .map(|p| p.name.clone())
-                            .unwrap_or_default();
-                        c.push(Cmd::new(&[
-                            "ip",
-                            "link",
-                            "add",
-                            &l.name,
-                            "netns",
-                            &n,
-                            "type",
-                            "veth",
-                            "peer",
-                            "name",
-                            &pn,
-                            "netns",
-                            &name(peer.ns),
-                        ]));
-                    }
-                _ => {}
-            }
-        }
+        devices(world, ns, &name, &mut c);
+    }
+    for ns in &world.netns {
+        links(ns, &name(ns.id), &mut c);
     }
     for ns in &world.netns {
         let n = name(ns.id);
-        for l in &ns.links {
-            if let LinkKind::Vxlan(v) = &l.kind {
-                let local = v.local.to_string();
-                let vni = v.vni.to_string();
-                let port = v.dstport.to_string();
-                let dev = ns.dev_name(v.dev);
-                let mut argv = vec![
-                    "ip", "-n", &n, "link", "add", &l.name, "type", "vxlan", "id", &vni, "local",
-                    &local, "dev", &dev, "dstport", &port,
-                ];
-                if !v.learning {
-                    argv.push("nolearning");
-                }
-                c.push(Cmd::new(&argv));
-            }
-            if matches!(l.kind, LinkKind::Loopback) {
-                continue;
-            }
-            let mac = l.mac.to_string();
-            let mtu = l.mtu.to_string();
-            c.push(Cmd::new(&[
-                "ip", "-n", &n, "link", "set", &l.name, "address", &mac, "mtu", &mtu,
-            ]));
-        }
-        for l in &ns.links {
-            if let Some(m) = l.master {
-                let br = ns.dev_name(m);
-                c.push(Cmd::new(&[
-                    "ip", "-n", &n, "link", "set", &l.name, "master", &br,
-                ]));
-                if l.hairpin {
+        tables(ns, &n, &mut c);
+        settings(ns, &n, &mut c);
+    }
+    c
+}
+
+/// `lo` up, IPv6 off: IPv6 only adds noise (router solicitations) to traces and captures.
+fn loopback(n: &str, c: &mut Vec<Cmd>) {
+    c.push(Cmd::new(&["ip", "-n", n, "link", "set", "lo", "up"]));
+    for which in ["all", "default"] {
+        let key = format!("net.ipv6.conf.{which}.disable_ipv6=1");
+        c.push(Cmd::new(&["ip", "netns", "exec", n, "sysctl", "-qw", &key]));
+    }
+}
+
+/// Bridges, and each veth (or cable) pair once, from the end in the lower namespace.
+fn devices(world: &World, ns: &Netns, name: &dyn Fn(NsId) -> String, c: &mut Vec<Cmd>) {
+    let n = name(ns.id);
+    for l in &ns.links {
+        match &l.kind {
+            LinkKind::Bridge(_) => c.push(Cmd::new(&[
+                "ip", "-n", &n, "link", "add", &l.name, "type", "bridge",
+            ])),
+            LinkKind::Veth { peer } | LinkKind::Ethernet { peer }
+                // Each pair once, from the end in the lower namespace (or lower ifindex).
+                if (ns.id, l.ifindex) < (peer.ns, peer.ifindex) => {
+                    let pn = world
+                        .link(*peer)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default();
                     c.push(Cmd::new(&[
                         "ip",
-                        "-n",
-                        &n,
                         "link",
-                        "set",
+                        "add",
                         &l.name,
+                        "netns",
+                        &n,
                         "type",
-                        "bridge_slave",
-                        "hairpin",
-                        "on",
+                        "veth",
+                        "peer",
+                        "name",
+                        &pn,
+                        "netns",
+                        &name(peer.ns),
                     ]));
                 }
-            }
-        }
-        for l in ns
-            .links
-            .iter()
-            .filter(|l| !matches!(l.kind, LinkKind::Loopback))
-        {
-            c.push(Cmd::new(&["ip", "-n", &n, "link", "set", &l.name, "up"]));
-        }
-        for l in &ns.links {
-            for a in &l.addrs {
-                if a.addr.is_loopback() {
-                    continue;
-                }
-                let addr = a.to_string();
-                c.push(Cmd::new(&[
-                    "ip", "-n", &n, "addr", "add", &addr, "dev", &l.name,
-                ]));
-            }
+            _ => {}
         }
     }
-    for ns in &world.netns {
-        let n = name(ns.id);
-        for r in ns
-            .routes
-            .iter()
-            .filter(|r| r.table == RouteTable::Main && r.proto != RouteProto::Kernel)
-        {
-            let dst = if r.dst.prefix == 0 {
-                "default".to_string()
-            } else {
-                r.dst.network().to_string()
-            };
-            let dev = ns.dev_name(r.dev);
+}
+
+/// Each device's VXLAN settings, address and MTU, bridge port, state and addresses.
+fn links(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
+    for l in &ns.links {
+        if let LinkKind::Vxlan(v) = &l.kind {
+            let local = v.local.to_string();
+            let vni = v.vni.to_string();
+            let port = v.dstport.to_string();
+            let dev = ns.dev_name(v.dev);
             let mut argv = vec![
-                "ip".to_string(),
-                "-n".into(),
-                n.clone(),
-                "route".into(),
-                "add".into(),
-                dst,
+                "ip", "-n", n, "link", "add", &l.name, "type", "vxlan", "id", &vni, "local",
+                &local, "dev", &dev, "dstport", &port,
             ];
-            if let Some(g) = r.via {
-                argv.extend(["via".into(), g.to_string()]);
+            if !v.learning {
+                argv.push("nolearning");
             }
-            argv.extend(["dev".into(), dev]);
-            if r.onlink {
-                argv.push("onlink".into());
-            }
-            c.push(Cmd { argv, stdin: None });
+            c.push(Cmd::new(&argv));
         }
-        for nb in ns.neigh.iter().filter(|nb| nb.state == NudState::Permanent) {
-            if let Some(mac) = nb.lladdr {
+        if matches!(l.kind, LinkKind::Loopback) {
+            continue;
+        }
+        let mac = l.mac.to_string();
+        let mtu = l.mtu.to_string();
+        c.push(Cmd::new(&[
+            "ip", "-n", n, "link", "set", &l.name, "address", &mac, "mtu", &mtu,
+        ]));
+    }
+    for l in &ns.links {
+        if let Some(m) = l.master {
+            let br = ns.dev_name(m);
+            c.push(Cmd::new(&[
+                "ip", "-n", n, "link", "set", &l.name, "master", &br,
+            ]));
+            if l.hairpin {
                 c.push(Cmd::new(&[
                     "ip",
                     "-n",
-                    &n,
-                    "neigh",
-                    "add",
-                    &nb.ip.to_string(),
-                    "lladdr",
-                    &mac.to_string(),
-                    "dev",
-                    &ns.dev_name(nb.dev),
-                    "nud",
-                    "permanent",
+                    n,
+                    "link",
+                    "set",
+                    &l.name,
+                    "type",
+                    "bridge_slave",
+                    "hairpin",
+                    "on",
                 ]));
             }
         }
-        for l in &ns.links {
-            if let LinkKind::Vxlan(v) = &l.kind {
-                for e in &v.fdb {
-                    c.push(Cmd::new(&[
-                        "bridge",
-                        "-n",
-                        &n,
-                        "fdb",
-                        "append",
-                        &e.mac.to_string(),
-                        "dev",
-                        &l.name,
-                        "dst",
-                        &e.dst.to_string(),
-                    ]));
-                }
+    }
+    for l in ns
+        .links
+        .iter()
+        .filter(|l| !matches!(l.kind, LinkKind::Loopback))
+    {
+        c.push(Cmd::new(&["ip", "-n", n, "link", "set", &l.name, "up"]));
+    }
+    for l in &ns.links {
+        for a in &l.addrs {
+            if a.addr.is_loopback() {
+                continue;
             }
-        }
-        let fwd = format!("net.ipv4.ip_forward={}", u8::from(ns.sysctl.ip_forward));
-        c.push(Cmd::new(&[
-            "ip", "netns", "exec", &n, "sysctl", "-qw", &fwd,
-        ]));
-        if matches!(ns.kind, NsKind::Node { .. }) {
-            let brnf = format!(
-                "net.bridge.bridge-nf-call-iptables={}",
-                u8::from(ns.sysctl.bridge_nf_call_iptables)
-            );
+            let addr = a.to_string();
             c.push(Cmd::new(&[
-                "ip", "netns", "exec", &n, "sysctl", "-qw", &brnf,
+                "ip", "-n", n, "addr", "add", &addr, "dev", &l.name,
             ]));
         }
-        if !ns.netfilter.tables.is_empty() {
-            c.push(Cmd {
-                argv: vec![
-                    "ip".into(),
-                    "netns".into(),
-                    "exec".into(),
-                    n.clone(),
-                    "iptables-restore".into(),
-                ],
-                stdin: Some(ns.netfilter.save()),
-            });
+    }
+}
+
+/// Routes, permanent neighbours and the VXLAN FDB, as flannel programs them.
+fn tables(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
+    for r in ns
+        .routes
+        .iter()
+        .filter(|r| r.table == RouteTable::Main && r.proto != RouteProto::Kernel)
+    {
+        let dst = if r.dst.prefix == 0 {
+            "default".to_string()
+        } else {
+            r.dst.network().to_string()
+        };
+        let dev = ns.dev_name(r.dev);
+        let mut argv = vec![
+            "ip".to_string(),
+            "-n".into(),
+            n.to_string(),
+            "route".into(),
+            "add".into(),
+            dst,
+        ];
+        if let Some(g) = r.via {
+            argv.extend(["via".into(), g.to_string()]);
+        }
+        argv.extend(["dev".into(), dev]);
+        if r.onlink {
+            argv.push("onlink".into());
+        }
+        c.push(Cmd { argv, stdin: None });
+    }
+    for nb in ns.neigh.iter().filter(|nb| nb.state == NudState::Permanent) {
+        if let Some(mac) = nb.lladdr {
+            c.push(Cmd::new(&[
+                "ip",
+                "-n",
+                n,
+                "neigh",
+                "add",
+                &nb.ip.to_string(),
+                "lladdr",
+                &mac.to_string(),
+                "dev",
+                &ns.dev_name(nb.dev),
+                "nud",
+                "permanent",
+            ]));
         }
     }
-    c
+    for l in &ns.links {
+        if let LinkKind::Vxlan(v) = &l.kind {
+            for e in &v.fdb {
+                c.push(Cmd::new(&[
+                    "bridge",
+                    "-n",
+                    n,
+                    "fdb",
+                    "append",
+                    &e.mac.to_string(),
+                    "dev",
+                    &l.name,
+                    "dst",
+                    &e.dst.to_string(),
+                ]));
+            }
+        }
+    }
+}
+
+/// The sysctls the datapath reads, and the node's iptables rules (iptables-restore).
+fn settings(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
+    let fwd = format!("net.ipv4.ip_forward={}", u8::from(ns.sysctl.ip_forward));
+    c.push(Cmd::new(&["ip", "netns", "exec", n, "sysctl", "-qw", &fwd]));
+    if matches!(ns.kind, NsKind::Node { .. }) {
+        let brnf = format!(
+            "net.bridge.bridge-nf-call-iptables={}",
+            u8::from(ns.sysctl.bridge_nf_call_iptables)
+        );
+        c.push(Cmd::new(&[
+            "ip", "netns", "exec", n, "sysctl", "-qw", &brnf,
+        ]));
+    }
+    if !ns.netfilter.tables.is_empty() {
+        c.push(Cmd {
+            argv: vec![
+                "ip".into(),
+                "netns".into(),
+                "exec".into(),
+                n.to_string(),
+                "iptables-restore".into(),
+            ],
+            stdin: Some(ns.netfilter.save()),
+        });
+    }
 }
 
 /// The namespaces of a lab, for `lab down` and for entering them.
