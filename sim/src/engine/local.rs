@@ -6,9 +6,11 @@ use crate::net::{Socket, SocketOwner};
 use crate::netfilter::{Family, Hook};
 use crate::trace::{Disposition, DispositionKind, StepKind};
 use crate::wire::IpProtocol;
-use crate::wire::{IcmpMessage, L4, TcpFlags, UdpPayload};
+use crate::wire::{IcmpMessage, Ipv4, L4, Tcp, TcpFlags, Udp, UdpPayload};
 
 impl Walk<'_> {
+    /// `ip_local_deliver`: the LOCAL_IN hook, then `ip_protocol_deliver_rcu` hands the
+    /// packet to the handler of its protocol (`icmp_rcv`, `udp_rcv`, `tcp_v4_rcv`).
     pub(super) fn ip_local_deliver(&mut self, mut skb: Skb) -> Next {
         let dev = skb.dev;
         self.record(
@@ -31,173 +33,196 @@ impl Walk<'_> {
             );
         };
         match &ip.payload {
-            L4::Icmp(icmp) => {
-                match icmp.msg {
-                    IcmpMessage::EchoRequest { ident, seq } => {
-                        self.record(&skb, Some(dev), "icmp_echo", StepKind::Delivery, format!(
-                        "icmp_rcv: echo request id {ident} seq {seq} arrives with TTL {}; the kernel answers it with an echo reply", ip.ttl));
-                        self.delivered(
-                            &skb,
-                            "the kernel's ICMP echo responder (icmp_echo)".into(),
-                            format!(
-                                "ICMP echo request answered by the kernel of {}",
-                                self.ns_name(skb.ns)
-                            ),
-                        )
-                    }
-                    IcmpMessage::EchoReply { ident, seq } => {
-                        match self.lookup_socket(&skb, IpProtocol::Icmp, ident) {
-                        Some(sock) => {
-                            let who = socket_text(&sock);
-                            self.record(&skb, Some(dev), "ping_rcv", StepKind::Delivery, format!(
-                            "icmp_rcv: echo reply id {ident} seq {seq} from {} with TTL {}: handed to {who}", ip.src, ip.ttl));
-                            self.delivered(
-                                &skb,
-                                who.clone(),
-                                format!("echo reply delivered to {who}"),
-                            )
-                        }
-                        None => self.drop_here(
-                            &skb,
-                            Some(dev),
-                            "ping_rcv",
-                            DispositionKind::Dropped,
-                            format!(
-                                "no ping socket waits for echo id {ident}: the reply is discarded"
-                            ),
-                        ),
-                    }
-                    }
-                    other @ (IcmpMessage::DestUnreachable { .. }
-                    | IcmpMessage::TimeExceeded { .. }) => self.icmp_err_to_socket(skb, other),
-                }
+            L4::Icmp(icmp) => self.icmp_rcv(skb, &ip, icmp.msg),
+            L4::Udp(u) => self.udp_rcv(skb, &ip, u),
+            L4::Tcp(t) => self.tcp_v4_rcv(skb, &ip, t),
+        }
+    }
+
+    /// `icmp_rcv` (net/ipv4/icmp.c): an echo request goes to `icmp_echo`, an echo reply to
+    /// `ping_rcv`, an error to the socket that sent the packet it quotes.
+    fn icmp_rcv(&mut self, skb: Skb, ip: &Ipv4, msg: IcmpMessage) -> Next {
+        let dev = skb.dev;
+        match msg {
+            IcmpMessage::EchoRequest { ident, seq } => {
+                self.record(&skb, Some(dev), "icmp_echo", StepKind::Delivery, format!(
+                "icmp_rcv: echo request id {ident} seq {seq} arrives with TTL {}; the kernel answers it with an echo reply", ip.ttl));
+                self.delivered(
+                    &skb,
+                    "the kernel's ICMP echo responder (icmp_echo)".into(),
+                    format!(
+                        "ICMP echo request answered by the kernel of {}",
+                        self.ns_name(skb.ns)
+                    ),
+                )
             }
-            L4::Udp(u) => {
-                let sock = self.lookup_socket(&skb, IpProtocol::Udp, u.dport);
-                match sock {
-                    Some(Socket {
-                        owner: SocketOwner::Vxlan { device },
-                        ..
-                    }) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
-                        let dn = self.dev_name(skb.ns, device);
-                        self.record(&skb, Some(dev), "udp_rcv", StepKind::Socket, format!(
-                            "UDP port {} belongs to {dn}'s VXLAN socket: encap_rcv hands it to vxlan_rcv", u.dport));
-                        self.vxlan_rcv(skb, device)
+            IcmpMessage::EchoReply { ident, seq } => {
+                match self.lookup_socket(&skb, IpProtocol::Icmp, ident) {
+                    Some(sock) => {
+                        let who = socket_text(&sock);
+                        self.record(&skb, Some(dev), "ping_rcv", StepKind::Delivery, format!(
+                        "icmp_rcv: echo reply id {ident} seq {seq} from {} with TTL {}: handed to {who}", ip.src, ip.ttl));
+                        self.delivered(&skb, who.clone(), format!("echo reply delivered to {who}"))
                     }
-                    Some(s) => {
-                        let who = socket_text(&s);
-                        self.record(
-                            &skb,
-                            Some(dev),
-                            "udp_rcv",
-                            StepKind::Delivery,
-                            format!("__udp4_lib_lookup finds {who}: the datagram is queued to it"),
-                        );
-                        self.delivered(&skb, who.clone(), format!("delivered to {who}"))
-                    }
-                    None => {
-                        self.icmp_error(
-                            &skb,
-                            IcmpMessage::DestUnreachable {
-                                code: 3,
-                                next_hop_mtu: 0,
-                            },
-                        );
-                        let ns = self.ns_name(skb.ns);
-                        self.drop_here(&skb, Some(dev), "__udp4_lib_rcv", DispositionKind::NoListener,
-                            format!("nothing listens on UDP port {} in {ns}: ICMP port unreachable sent to {}", u.dport, ip.src))
-                    }
-                }
-            }
-            L4::Tcp(t) => {
-                let ns = self.ns_name(skb.ns);
-                let Some(s) = self.lookup_socket(&skb, IpProtocol::Tcp, t.dport) else {
-                    if !t.flags.has(TcpFlags::RST) {
-                        self.tcp_reset(&skb);
-                    }
-                    // A socket on this port connected elsewhere: the reply came from the
-                    // wrong address (a missed reverse NAT), which is worth saying plainly.
-                    let other = self
-                        .world
-                        .ns(skb.ns)
-                        .sockets
-                        .iter()
-                        .find(|x| {
-                            x.proto == IpProtocol::Tcp && x.port == t.dport && x.peer.is_some()
-                        })
-                        .and_then(|x| x.peer);
-                    let why = match other {
-                        Some((pa, pp)) => format!(
-                            "no socket takes {}:{} -> {}:{}: the socket on port {} is connected to {pa}:{pp}, not to {}:{}, so tcp_v4_send_reset answers with RST",
-                            ip.src, t.sport, ip.dst, t.dport, t.dport, ip.src, t.sport
-                        ),
-                        None => format!(
-                            "nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)",
-                            t.dport
-                        ),
-                    };
-                    return self.drop_here(
+                    None => self.drop_here(
                         &skb,
                         Some(dev),
-                        "tcp_v4_rcv",
-                        DispositionKind::NoListener,
-                        why,
-                    );
-                };
-                let who = socket_text(&s);
-                if s.peer.is_some() {
-                    let what = if t.flags.has(TcpFlags::RST) {
-                        "the connection is reset"
-                    } else {
-                        "the segment is processed by the connection's state machine"
-                    };
-                    self.record(
-                        &skb,
-                        Some(dev),
-                        "tcp_v4_rcv",
-                        StepKind::Delivery,
-                        format!(
-                            "__inet_lookup_established finds {who}: {what} ({})",
-                            t.flags
-                        ),
-                    );
-                    return self.delivered(
-                        &skb,
-                        who.clone(),
-                        format!("TCP [{}] delivered to {who}", t.flags),
-                    );
+                        "ping_rcv",
+                        DispositionKind::Dropped,
+                        format!("no ping socket waits for echo id {ident}: the reply is discarded"),
+                    ),
                 }
-                // tcp_rcv_state_process for a socket in LISTEN: ACK first, then RST, then
-                // SYN (without FIN); everything else is discarded.
-                let f = t.flags;
-                if f.has(TcpFlags::ACK) {
-                    if f.has(TcpFlags::RST) {
-                        // tcp_v4_send_reset never answers a RST.
-                        return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
-                            format!("{who} is in LISTEN; a segment with ACK is refused, but it carries RST ({f}) and a RST is never answered: silently discarded"));
-                    }
-                    self.tcp_reset(&skb);
-                    return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
-                        format!("{who} is in LISTEN and this segment ({f}) carries ACK of no connection: tcp_rcv_state_process refuses it, tcp_v4_send_reset answers with RST (seq = its ack)"));
-                }
-                if f.has(TcpFlags::RST) {
-                    return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
-                        format!("{who} is in LISTEN; a RST ({f}) for no connection is silently discarded"));
-                }
-                if f.has(TcpFlags::SYN) && !f.has(TcpFlags::FIN) {
-                    self.record(&skb, Some(dev), "tcp_v4_rcv", StepKind::Delivery, format!(
-                        "__inet_lookup_listener finds {who}: tcp_v4_conn_request queues the SYN and a SYN-ACK goes back"));
-                    return self.delivered(&skb, who.clone(), format!("SYN accepted by {who}"));
-                }
-                let what = if f.has(TcpFlags::SYN) {
-                    "SYN with FIN"
-                } else {
-                    "neither SYN, ACK nor RST"
-                };
-                self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
-                    format!("{who} is in LISTEN; this segment ({f}) has {what}: tcp_rcv_state_process discards it silently (SKB_DROP_REASON_TCP_FLAGS)"))
+            }
+            other @ (IcmpMessage::DestUnreachable { .. } | IcmpMessage::TimeExceeded { .. }) => {
+                self.icmp_err_to_socket(skb, other)
             }
         }
+    }
+
+    /// `udp_rcv` -> `__udp4_lib_rcv` (net/ipv4/udp.c): the socket of the destination port
+    /// takes the datagram (a VXLAN socket through its `encap_rcv`); with none, ICMP port
+    /// unreachable.
+    fn udp_rcv(&mut self, skb: Skb, ip: &Ipv4, u: &Udp) -> Next {
+        let dev = skb.dev;
+        let sock = self.lookup_socket(&skb, IpProtocol::Udp, u.dport);
+        match sock {
+            Some(Socket {
+                owner: SocketOwner::Vxlan { device },
+                ..
+            }) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
+                let dn = self.dev_name(skb.ns, device);
+                self.record(&skb, Some(dev), "udp_rcv", StepKind::Socket, format!(
+                    "UDP port {} belongs to {dn}'s VXLAN socket: encap_rcv hands it to vxlan_rcv", u.dport));
+                self.vxlan_rcv(skb, device)
+            }
+            Some(s) => {
+                let who = socket_text(&s);
+                self.record(
+                    &skb,
+                    Some(dev),
+                    "udp_rcv",
+                    StepKind::Delivery,
+                    format!("__udp4_lib_lookup finds {who}: the datagram is queued to it"),
+                );
+                self.delivered(&skb, who.clone(), format!("delivered to {who}"))
+            }
+            None => {
+                self.icmp_error(
+                    &skb,
+                    IcmpMessage::DestUnreachable {
+                        code: 3,
+                        next_hop_mtu: 0,
+                    },
+                );
+                let ns = self.ns_name(skb.ns);
+                self.drop_here(
+                    &skb,
+                    Some(dev),
+                    "__udp4_lib_rcv",
+                    DispositionKind::NoListener,
+                    format!(
+                        "nothing listens on UDP port {} in {ns}: ICMP port unreachable sent to {}",
+                        u.dport, ip.src
+                    ),
+                )
+            }
+        }
+    }
+
+    /// `tcp_v4_rcv` (net/ipv4/tcp_ipv4.c): an established socket takes the segment; a
+    /// listener answers it as `tcp_rcv_state_process` does in LISTEN; with no socket,
+    /// `tcp_v4_send_reset`.
+    fn tcp_v4_rcv(&mut self, skb: Skb, ip: &Ipv4, t: &Tcp) -> Next {
+        let dev = skb.dev;
+        let ns = self.ns_name(skb.ns);
+        let Some(s) = self.lookup_socket(&skb, IpProtocol::Tcp, t.dport) else {
+            if !t.flags.has(TcpFlags::RST) {
+                self.tcp_reset(&skb);
+            }
+            // A socket on this port connected elsewhere: the reply came from the
+            // wrong address (a missed reverse NAT), which is worth saying plainly.
+            let other = self
+                .world
+                .ns(skb.ns)
+                .sockets
+                .iter()
+                .find(|x| x.proto == IpProtocol::Tcp && x.port == t.dport && x.peer.is_some())
+                .and_then(|x| x.peer);
+            let why = match other {
+                Some((pa, pp)) => format!(
+                    "no socket takes {}:{} -> {}:{}: the socket on port {} is connected to {pa}:{pp}, not to {}:{}, so tcp_v4_send_reset answers with RST",
+                    ip.src, t.sport, ip.dst, t.dport, t.dport, ip.src, t.sport
+                ),
+                None => format!(
+                    "nothing listens on TCP port {} in {ns}: tcp_v4_send_reset answers with RST (connection refused)",
+                    t.dport
+                ),
+            };
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "tcp_v4_rcv",
+                DispositionKind::NoListener,
+                why,
+            );
+        };
+        let who = socket_text(&s);
+        if s.peer.is_some() {
+            let what = if t.flags.has(TcpFlags::RST) {
+                "the connection is reset"
+            } else {
+                "the segment is processed by the connection's state machine"
+            };
+            self.record(
+                &skb,
+                Some(dev),
+                "tcp_v4_rcv",
+                StepKind::Delivery,
+                format!(
+                    "__inet_lookup_established finds {who}: {what} ({})",
+                    t.flags
+                ),
+            );
+            return self.delivered(
+                &skb,
+                who.clone(),
+                format!("TCP [{}] delivered to {who}", t.flags),
+            );
+        }
+        // tcp_rcv_state_process for a socket in LISTEN: ACK first, then RST, then
+        // SYN (without FIN); everything else is discarded.
+        let f = t.flags;
+        if f.has(TcpFlags::ACK) {
+            if f.has(TcpFlags::RST) {
+                // tcp_v4_send_reset never answers a RST.
+                return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
+                    format!("{who} is in LISTEN; a segment with ACK is refused, but it carries RST ({f}) and a RST is never answered: silently discarded"));
+            }
+            self.tcp_reset(&skb);
+            return self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::NoListener,
+                format!("{who} is in LISTEN and this segment ({f}) carries ACK of no connection: tcp_rcv_state_process refuses it, tcp_v4_send_reset answers with RST (seq = its ack)"));
+        }
+        if f.has(TcpFlags::RST) {
+            return self.drop_here(
+                &skb,
+                Some(dev),
+                "tcp_v4_rcv",
+                DispositionKind::Dropped,
+                format!("{who} is in LISTEN; a RST ({f}) for no connection is silently discarded"),
+            );
+        }
+        if f.has(TcpFlags::SYN) && !f.has(TcpFlags::FIN) {
+            self.record(&skb, Some(dev), "tcp_v4_rcv", StepKind::Delivery, format!(
+                "__inet_lookup_listener finds {who}: tcp_v4_conn_request queues the SYN and a SYN-ACK goes back"));
+            return self.delivered(&skb, who.clone(), format!("SYN accepted by {who}"));
+        }
+        let what = if f.has(TcpFlags::SYN) {
+            "SYN with FIN"
+        } else {
+            "neither SYN, ACK nor RST"
+        };
+        self.drop_here(&skb, Some(dev), "tcp_v4_rcv", DispositionKind::Dropped,
+            format!("{who} is in LISTEN; this segment ({f}) has {what}: tcp_rcv_state_process discards it silently (SKB_DROP_REASON_TCP_FLAGS)"))
     }
 
     /// The socket for the packet: a connected one for its exact 4-tuple first

@@ -252,183 +252,9 @@ struct Line {
     weight: Option<u32>,
 }
 
+/// One `-A` or `-a` line: its options, then what its kind of line must have.
 fn parse_line(ctx: &Ctx, cmd: Cmd, cmd_tok: &Tok, toks: &[Tok]) -> Result<Line, InputError> {
-    let mut l = Line::default();
-    let mut seen: Vec<Opt> = Vec::new();
-    let mut sched_flags: Option<&Tok> = None;
-    let mut i = 0;
-    while let Some(tok) = toks.get(i) {
-        i += 1;
-        let Some(opt) = option(tok.text) else {
-            let msg = if tok.text.starts_with('-') {
-                format!("unknown option `{}`", tok.text)
-            } else {
-                format!("unexpected `{}`", tok.text)
-            };
-            let e = ctx.err(tok, msg);
-            return Err(match did_you_mean(tok.text, KNOWN_OPTIONS) {
-                Some(m) if tok.text.starts_with('-') => e.with_hint(format!("did you mean `{m}`?")),
-                _ => e.with_hint(
-                    "a saved service is `-A -t|-u ADDR:PORT -s SCHED [-p SECONDS]`, a real server `-a -t|-u ADDR:PORT -r ADDR:PORT -m|-g|-i -w WEIGHT`",
-                ),
-            });
-        };
-        // One forwarding method per real server: -m, -g and -i are the same option.
-        let key = match opt {
-            Opt::Masq | Opt::Route | Opt::Tunnel => Opt::Masq,
-            Opt::Tcp | Opt::Udp | Opt::Sctp | Opt::Fwmark => Opt::Tcp,
-            o => o,
-        };
-        if seen.contains(&key) {
-            return Err(ctx.err(tok, format!("`{}` repeats an option given before on this line", tok.text))
-                .with_hint("a line names one service, one scheduler, one real server, one forwarding method (-m, -g or -i) and one weight"));
-        }
-        seen.push(key);
-        let mut value = || -> Result<&Tok, InputError> {
-            let v = toks
-                .get(i)
-                .ok_or_else(|| ctx.err(tok, format!("`{}` needs a value", tok.text)))?;
-            i += 1;
-            Ok(v)
-        };
-        let service_only = |name: &str| -> Result<(), InputError> {
-            if cmd == Cmd::AddServer {
-                return Err(ctx
-                    .err(tok, format!("`{}` belongs to a service's `-A` line, not to a real server's `-a` line", tok.text))
-                    .with_hint(format!("the {name} is set once for the service, on its -A line")));
-            }
-            Ok(())
-        };
-        let server_only = |tok: &Tok| -> Result<(), InputError> {
-            if cmd == Cmd::AddService {
-                return Err(ctx
-                    .err(tok, format!("`{}` belongs to a real server's `-a` line, not to a service's `-A` line", tok.text))
-                    .with_hint("add real servers with `-a -t|-u ADDR:PORT -r ADDR:PORT -m -w 1`"));
-            }
-            Ok(())
-        };
-        match opt {
-            Opt::Tcp | Opt::Udp | Opt::Sctp => {
-                let v = value()?;
-                let (addr, port) = addr_port(ctx, v, "virtual service address", false)?;
-                let port = port.unwrap_or(0);
-                if port == 0 {
-                    return Err(ctx
-                        .err(
-                            v,
-                            format!("virtual service `{}` has port 0 (every port)", v.text),
-                        )
-                        .with_hint(
-                            "kpath models services on one port, as kube-proxy programs them",
-                        ));
-                }
-                let proto = match opt {
-                    Opt::Tcp => IpProtocol::Tcp,
-                    Opt::Udp => IpProtocol::Udp,
-                    _ => IpProtocol::Sctp,
-                };
-                l.service = Some((proto, addr, port));
-            }
-            Opt::Fwmark => {
-                return Err(ctx
-                    .err(tok, "firewall-mark services (`-f`) are not modelled")
-                    .with_hint("kpath models services on ADDR:PORT (-t, -u, --sctp-service), as kube-proxy programs them"));
-            }
-            Opt::Ipv6 => {
-                return Err(ctx
-                    .err(
-                        tok,
-                        format!("`{}`: IPv6 services are not modelled", tok.text),
-                    )
-                    .with_hint("kpath models IPv4 only"));
-            }
-            Opt::Sched => {
-                service_only("scheduler")?;
-                let v = value()?;
-                let Some(s) = Scheduler::by_name(v.text) else {
-                    let known = modelled();
-                    let e = if KERNEL_SCHEDULERS.contains(&v.text) {
-                        ctx.err(
-                            v,
-                            format!("scheduler `{}` is not modelled by kpath", v.text),
-                        )
-                    } else {
-                        ctx.err(v, format!("unknown scheduler `{}`", v.text))
-                    };
-                    let hint = match did_you_mean(v.text, known.iter().copied()) {
-                        Some(m) if !KERNEL_SCHEDULERS.contains(&v.text) => {
-                            format!("did you mean `{m}`? kpath models {}", known.join(", "))
-                        }
-                        _ => format!("kpath models {}", known.join(", ")),
-                    };
-                    return Err(e.with_hint(hint));
-                };
-                l.scheduler = Some(s);
-            }
-            Opt::Persistent => {
-                service_only("persistence")?;
-                let v = value()?;
-                l.persistent = Some(number(
-                    ctx,
-                    v,
-                    "persistence timeout in seconds",
-                    1,
-                    u64::from(u32::MAX),
-                )? as u32);
-            }
-            Opt::Netmask => {
-                service_only("persistence netmask")?;
-                let v = value()?;
-                if v.text != "255.255.255.255" {
-                    return Err(ctx
-                        .err(v, format!("persistence netmask `{}` is not modelled", v.text))
-                        .with_hint("kpath models per-client persistence (netmask 255.255.255.255), as kube-proxy's ClientIP affinity sets it"));
-                }
-            }
-            Opt::SchedFlags => {
-                service_only("scheduler flags")?;
-                sched_flags = Some(value()?);
-            }
-            Opt::Ops => {
-                return Err(ctx
-                    .err(tok, "one-packet scheduling is not modelled")
-                    .with_hint("kube-proxy never sets it"));
-            }
-            Opt::Pe => {
-                return Err(ctx
-                    .err(tok, "persistence engines are not modelled")
-                    .with_hint("kube-proxy never sets one"));
-            }
-            Opt::Real => {
-                server_only(tok)?;
-                let v = value()?;
-                l.real = Some(addr_port(ctx, v, "real server address", true)?);
-            }
-            Opt::Masq | Opt::Route | Opt::Tunnel => {
-                server_only(tok)?;
-                l.forward = Some(match opt {
-                    Opt::Masq => Forward::Masq,
-                    Opt::Route => Forward::Route,
-                    _ => Forward::Tunnel,
-                });
-            }
-            Opt::Weight => {
-                server_only(tok)?;
-                let v = value()?;
-                l.weight = Some(number(ctx, v, "weight", 0, i32::MAX as u64)? as u32);
-            }
-            Opt::UThreshold | Opt::LThreshold => {
-                return Err(ctx
-                    .err(
-                        tok,
-                        format!("connection thresholds (`{}`) are not modelled", tok.text),
-                    )
-                    .with_hint(
-                        "kube-proxy never sets them, so no real server is ever overloaded",
-                    ));
-            }
-        }
-    }
+    let (mut l, sched_flags) = parse_options(ctx, cmd, toks)?;
     if l.service.is_none() {
         return Err(ctx
             .err(
@@ -440,29 +266,266 @@ fn parse_line(ctx: &Ctx, cmd: Cmd, cmd_tok: &Tok, toks: &[Tok]) -> Result<Line, 
             ));
     }
     match cmd {
-        Cmd::AddService => {
-            let Some(s) = &mut l.scheduler else {
-                return Err(ctx
-                    .err(cmd_tok, "the service has no scheduler (`-s`)")
-                    .with_hint(format!(
-                        "ipvsadm-save always prints it; ipvsadm's default, wlc, is not modelled (kpath models {})",
-                        modelled().join(", ")
-                    )));
-            };
-            sched_flags_of(ctx, sched_flags, s)?;
-        }
-        Cmd::AddServer => {
-            if l.real.is_none() {
-                return Err(ctx
-                    .err(
-                        cmd_tok,
-                        "the real server line has no real server (`-r ADDR:PORT`)",
-                    )
-                    .with_hint("`-a -t 10.96.0.10:53 -r 10.244.1.3:53 -m -w 1`"));
+        Cmd::AddService => service_line(ctx, cmd_tok, &mut l, sched_flags)?,
+        Cmd::AddServer => server_line(ctx, cmd_tok, &l)?,
+    }
+    Ok(l)
+}
+
+/// A virtual service's `-A` line has a scheduler, and its `-b` flags are the scheduler's.
+fn service_line(
+    ctx: &Ctx,
+    cmd_tok: &Tok,
+    l: &mut Line,
+    sched_flags: Option<&Tok>,
+) -> Result<(), InputError> {
+    let Some(s) = &mut l.scheduler else {
+        return Err(ctx
+            .err(cmd_tok, "the service has no scheduler (`-s`)")
+            .with_hint(format!(
+                "ipvsadm-save always prints it; ipvsadm's default, wlc, is not modelled (kpath models {})",
+                modelled().join(", ")
+            )));
+    };
+    sched_flags_of(ctx, sched_flags, s)
+}
+
+/// A real server's `-a` line names the real server.
+fn server_line(ctx: &Ctx, cmd_tok: &Tok, l: &Line) -> Result<(), InputError> {
+    if l.real.is_none() {
+        return Err(ctx
+            .err(
+                cmd_tok,
+                "the real server line has no real server (`-r ADDR:PORT`)",
+            )
+            .with_hint("`-a -t 10.96.0.10:53 -r 10.244.1.3:53 -m -w 1`"));
+    }
+    Ok(())
+}
+
+/// The options of a line, left to right as `ipvsadm.c: parse_options` reads them, and the
+/// `-b` word, which is read once the scheduler is known.
+fn parse_options<'t>(
+    ctx: &Ctx,
+    cmd: Cmd,
+    toks: &'t [Tok<'t>],
+) -> Result<(Line, Option<&'t Tok<'t>>), InputError> {
+    let mut l = Line::default();
+    let mut seen: Vec<Opt> = Vec::new();
+    let mut sched_flags: Option<&Tok> = None;
+    let mut i = 0;
+    while let Some(tok) = toks.get(i) {
+        i += 1;
+        let opt = known_option(ctx, tok)?;
+        once(ctx, tok, opt, &mut seen)?;
+        let mut value = || -> Result<&Tok, InputError> {
+            let v = toks
+                .get(i)
+                .ok_or_else(|| ctx.err(tok, format!("`{}` needs a value", tok.text)))?;
+            i += 1;
+            Ok(v)
+        };
+        match opt {
+            Opt::Tcp | Opt::Udp | Opt::Sctp => {
+                l.service = Some(virtual_service(ctx, opt, value()?)?);
+            }
+            Opt::Sched => {
+                service_only(ctx, cmd, tok, "scheduler")?;
+                l.scheduler = Some(scheduler(ctx, value()?)?);
+            }
+            Opt::Persistent => {
+                service_only(ctx, cmd, tok, "persistence")?;
+                let v = value()?;
+                l.persistent = Some(number(
+                    ctx,
+                    v,
+                    "persistence timeout in seconds",
+                    1,
+                    u64::from(u32::MAX),
+                )? as u32);
+            }
+            Opt::Netmask => {
+                service_only(ctx, cmd, tok, "persistence netmask")?;
+                let v = value()?;
+                if v.text != "255.255.255.255" {
+                    return Err(ctx
+                        .err(v, format!("persistence netmask `{}` is not modelled", v.text))
+                        .with_hint("kpath models per-client persistence (netmask 255.255.255.255), as kube-proxy's ClientIP affinity sets it"));
+                }
+            }
+            Opt::SchedFlags => {
+                service_only(ctx, cmd, tok, "scheduler flags")?;
+                sched_flags = Some(value()?);
+            }
+            Opt::Real => {
+                server_only(ctx, cmd, tok)?;
+                let v = value()?;
+                l.real = Some(addr_port(ctx, v, "real server address", true)?);
+            }
+            Opt::Masq | Opt::Route | Opt::Tunnel => {
+                server_only(ctx, cmd, tok)?;
+                l.forward = Some(match opt {
+                    Opt::Masq => Forward::Masq,
+                    Opt::Route => Forward::Route,
+                    _ => Forward::Tunnel,
+                });
+            }
+            Opt::Weight => {
+                server_only(ctx, cmd, tok)?;
+                let v = value()?;
+                l.weight = Some(number(ctx, v, "weight", 0, i32::MAX as u64)? as u32);
+            }
+            Opt::Fwmark | Opt::Ipv6 | Opt::Ops | Opt::Pe | Opt::UThreshold | Opt::LThreshold => {
+                return Err(unmodelled(ctx, opt, tok));
             }
         }
     }
-    Ok(l)
+    Ok((l, sched_flags))
+}
+
+/// The option `tok` names; any other word is refused.
+fn known_option(ctx: &Ctx, tok: &Tok) -> Result<Opt, InputError> {
+    let Some(opt) = option(tok.text) else {
+        let msg = if tok.text.starts_with('-') {
+            format!("unknown option `{}`", tok.text)
+        } else {
+            format!("unexpected `{}`", tok.text)
+        };
+        let e = ctx.err(tok, msg);
+        return Err(match did_you_mean(tok.text, KNOWN_OPTIONS) {
+            Some(m) if tok.text.starts_with('-') => e.with_hint(format!("did you mean `{m}`?")),
+            _ => e.with_hint(
+                "a saved service is `-A -t|-u ADDR:PORT -s SCHED [-p SECONDS]`, a real server `-a -t|-u ADDR:PORT -r ADDR:PORT -m|-g|-i -w WEIGHT`",
+            ),
+        });
+    };
+    Ok(opt)
+}
+
+/// Each option at most once a line: `seen` holds the options read so far.
+fn once(ctx: &Ctx, tok: &Tok, opt: Opt, seen: &mut Vec<Opt>) -> Result<(), InputError> {
+    // One forwarding method per real server: -m, -g and -i are the same option.
+    let key = match opt {
+        Opt::Masq | Opt::Route | Opt::Tunnel => Opt::Masq,
+        Opt::Tcp | Opt::Udp | Opt::Sctp | Opt::Fwmark => Opt::Tcp,
+        o => o,
+    };
+    if seen.contains(&key) {
+        return Err(ctx.err(tok, format!("`{}` repeats an option given before on this line", tok.text))
+            .with_hint("a line names one service, one scheduler, one real server, one forwarding method (-m, -g or -i) and one weight"));
+    }
+    seen.push(key);
+    Ok(())
+}
+
+/// `tok`, an option of the service (its `name`), is refused on a real server's `-a` line.
+fn service_only(ctx: &Ctx, cmd: Cmd, tok: &Tok, name: &str) -> Result<(), InputError> {
+    if cmd == Cmd::AddServer {
+        return Err(ctx
+            .err(
+                tok,
+                format!(
+                    "`{}` belongs to a service's `-A` line, not to a real server's `-a` line",
+                    tok.text
+                ),
+            )
+            .with_hint(format!(
+                "the {name} is set once for the service, on its -A line"
+            )));
+    }
+    Ok(())
+}
+
+/// `tok`, an option of a real server, is refused on a service's `-A` line.
+fn server_only(ctx: &Ctx, cmd: Cmd, tok: &Tok) -> Result<(), InputError> {
+    if cmd == Cmd::AddService {
+        return Err(ctx
+            .err(
+                tok,
+                format!(
+                    "`{}` belongs to a real server's `-a` line, not to a service's `-A` line",
+                    tok.text
+                ),
+            )
+            .with_hint("add real servers with `-a -t|-u ADDR:PORT -r ADDR:PORT -m -w 1`"));
+    }
+    Ok(())
+}
+
+/// `-t|-u|--sctp-service ADDR:PORT`, the value `v` of `opt`: the line's virtual service.
+fn virtual_service(
+    ctx: &Ctx,
+    opt: Opt,
+    v: &Tok,
+) -> Result<(IpProtocol, Ipv4Addr, u16), InputError> {
+    let (addr, port) = addr_port(ctx, v, "virtual service address", false)?;
+    let port = port.unwrap_or(0);
+    if port == 0 {
+        return Err(ctx
+            .err(
+                v,
+                format!("virtual service `{}` has port 0 (every port)", v.text),
+            )
+            .with_hint("kpath models services on one port, as kube-proxy programs them"));
+    }
+    let proto = match opt {
+        Opt::Tcp => IpProtocol::Tcp,
+        Opt::Udp => IpProtocol::Udp,
+        _ => IpProtocol::Sctp,
+    };
+    Ok((proto, addr, port))
+}
+
+/// `-s NAME`: one of the schedulers kpath models.
+fn scheduler(ctx: &Ctx, v: &Tok) -> Result<Scheduler, InputError> {
+    let Some(s) = Scheduler::by_name(v.text) else {
+        let known = modelled();
+        let e = if KERNEL_SCHEDULERS.contains(&v.text) {
+            ctx.err(
+                v,
+                format!("scheduler `{}` is not modelled by kpath", v.text),
+            )
+        } else {
+            ctx.err(v, format!("unknown scheduler `{}`", v.text))
+        };
+        let hint = match did_you_mean(v.text, known.iter().copied()) {
+            Some(m) if !KERNEL_SCHEDULERS.contains(&v.text) => {
+                format!("did you mean `{m}`? kpath models {}", known.join(", "))
+            }
+            _ => format!("kpath models {}", known.join(", ")),
+        };
+        return Err(e.with_hint(hint));
+    };
+    Ok(s)
+}
+
+/// The error for `tok`, an option kpath does not model (`-f`, `-6`, `ops`, `--pe`, `-x`,
+/// `-y`).
+fn unmodelled(ctx: &Ctx, opt: Opt, tok: &Tok) -> InputError {
+    match opt {
+        Opt::Fwmark => ctx
+            .err(tok, "firewall-mark services (`-f`) are not modelled")
+            .with_hint("kpath models services on ADDR:PORT (-t, -u, --sctp-service), as kube-proxy programs them"),
+        Opt::Ipv6 => ctx
+            .err(
+                tok,
+                format!("`{}`: IPv6 services are not modelled", tok.text),
+            )
+            .with_hint("kpath models IPv4 only"),
+        Opt::Ops => ctx
+            .err(tok, "one-packet scheduling is not modelled")
+            .with_hint("kube-proxy never sets it"),
+        Opt::Pe => ctx
+            .err(tok, "persistence engines are not modelled")
+            .with_hint("kube-proxy never sets one"),
+        // -x, -y
+        _ => ctx
+            .err(
+                tok,
+                format!("connection thresholds (`{}`) are not modelled", tok.text),
+            )
+            .with_hint("kube-proxy never sets them, so no real server is ever overloaded"),
+    }
 }
 
 /// `-b FLAGS` (ipvsadm 1.29 and later print the scheduler flags this way, after `-p`):
