@@ -39,7 +39,7 @@ fn node1() -> kpath_sim::k8s::kube_proxy::ipvs::IpvsNode {
 
 fn members(n: &kpath_sim::k8s::kube_proxy::ipvs::IpvsNode, set: &str) -> Vec<String> {
     let s = n.ipsets.iter().find(|s| s.name == set).expect(set);
-    s.entries
+    s.entries()
         .iter()
         .map(|e| {
             e.iter()

@@ -32,6 +32,7 @@ pub use service::{
 };
 
 use crate::wire::Ipv4Net;
+use std::collections::HashMap;
 
 /// A whole cluster: its objects, how its network is built, and what lies outside it.
 #[derive(Clone, Debug)]
@@ -77,6 +78,18 @@ impl Cluster {
         self.endpoint_slices
             .iter()
             .filter(move |e| e.namespace == svc.namespace && e.service == svc.name)
+    }
+
+    /// Every Service's EndpointSlices, keyed by (namespace, Service name), in one pass. A
+    /// lookup table only: nothing iterates it, so its order never reaches an output.
+    pub fn slices_by_service(&self) -> HashMap<(&str, &str), Vec<&EndpointSlice>> {
+        let mut by: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+        for e in &self.endpoint_slices {
+            by.entry((e.namespace.as_str(), e.service.as_str()))
+                .or_default()
+                .push(e);
+        }
+        by
     }
 
     /// kube-proxy's cluster CIDR (for "masquerade traffic from outside the cluster"):

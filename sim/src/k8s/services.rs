@@ -2,7 +2,7 @@
 //! with its ready endpoints read from the Service's EndpointSlices, the way kube-proxy's
 //! EndpointSliceCache matches a slice's ports to a Service port by name and protocol.
 
-use crate::cluster::{Cluster, Service, ServicePort, ServiceType};
+use crate::cluster::{Cluster, EndpointSlice, Service, ServicePort, ServiceType};
 use crate::wire::IpProtocol;
 use std::net::Ipv4Addr;
 
@@ -52,7 +52,13 @@ impl ServicePortInfo<'_> {
 /// tests do, so that output is stable.
 pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo<'_>> {
     let mut out: Vec<ServicePortInfo> = Vec::new();
+    // One pass over the slices, not one per Service: kube-proxy's EndpointSliceCache keys
+    // slices by Service the same way.
+    let slices = cluster.slices_by_service();
     for svc in &cluster.services {
+        let own = slices
+            .get(&(svc.namespace.as_str(), svc.name.as_str()))
+            .map_or(&[][..], Vec::as_slice);
         if svc.kind == ServiceType::ExternalName || svc.cluster_ip().is_none() {
             continue;
         }
@@ -65,7 +71,7 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo<'_>> {
                 svc,
                 port,
                 name,
-                endpoints: endpoints(cluster, svc, port),
+                endpoints: endpoints(own, port),
             });
         }
     }
@@ -74,9 +80,9 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo<'_>> {
 }
 
 /// The ready endpoints of one Service port, from the Service's EndpointSlices, each once.
-pub fn endpoints(cluster: &Cluster, svc: &Service, port: &ServicePort) -> Vec<Endpoint> {
+fn endpoints(slices: &[&EndpointSlice], port: &ServicePort) -> Vec<Endpoint> {
     let mut eps: Vec<Endpoint> = Vec::new();
-    for slice in cluster.slices_of(svc) {
+    for slice in slices {
         let Some(p) = slice
             .ports
             .iter()
@@ -97,7 +103,7 @@ pub fn endpoints(cluster: &Cluster, svc: &Service, port: &ServicePort) -> Vec<En
                 }),
         );
     }
-    eps.sort_by_key(|e| e.addr());
+    eps.sort_by_cached_key(|e| e.addr());
     eps.dedup_by(|a, b| a.ip == b.ip && a.port == b.port);
     eps
 }

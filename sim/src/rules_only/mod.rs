@@ -162,7 +162,7 @@ pub fn ipvs_addresses(q: &RulesQuery) -> Vec<Ipv4Addr> {
         .sets
         .iter()
         .filter(|s| s.name == "KUBE-IPVS-IPS")
-        .flat_map(|s| s.entries.iter())
+        .flat_map(|s| s.entries().iter())
         .filter_map(|e| match e.first() {
             Some(Elem::Ip(a)) => Some(*a),
             _ => None,

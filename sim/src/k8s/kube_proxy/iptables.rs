@@ -13,6 +13,7 @@ use crate::net::Netns;
 use base32_std as b32;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 /// kube-proxy's iptables mode: everything it programs on a node is iptables rules.
@@ -75,13 +76,18 @@ fn comment(c: &str) -> String {
 /// writes them into separate buffers and concatenates them).
 #[derive(Default)]
 struct Buf {
+    /// Chains in the order they were first declared (the order `:CHAIN` lines print in).
     chains: Vec<String>,
+    /// The same names, to declare each once without scanning the list (kube-proxy's
+    /// `natChains` buffer is written once per chain the same way).
+    declared: HashSet<String>,
     rules: Vec<String>,
 }
 
 impl Buf {
     fn chain(&mut self, name: &str) {
-        if !self.chains.iter().any(|c| c == name) {
+        if !self.declared.contains(name) {
+            self.declared.insert(name.to_string());
             self.chains.push(name.to_string());
         }
     }

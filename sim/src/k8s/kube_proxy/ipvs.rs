@@ -183,7 +183,7 @@ impl Sets {
         self.0
             .iter()
             .find(|s| s.name == name)
-            .is_none_or(|s| s.entries.is_empty())
+            .is_none_or(|s| s.entries().is_empty())
     }
     fn comment(name: &str) -> &'static str {
         SETS.iter()

@@ -15,6 +15,7 @@ pub use save::parse_ipset_save;
 
 use crate::diag::InputError;
 use crate::wire::{IpProtocol, Ipv4, Ipv4Net, L4};
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 /// The set types kube-proxy uses (`ipset create NAME TYPE`).
@@ -67,7 +68,7 @@ impl SetType {
 }
 
 /// One dimension of an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Elem {
     Ip(Ipv4Addr),
     Net(Ipv4Net),
@@ -81,7 +82,10 @@ pub struct IpSet {
     pub kind: SetType,
     /// What the set is for, as kube-proxy describes it (not part of `ipset save`).
     pub comment: Option<String>,
-    pub entries: Vec<Vec<Elem>>,
+    /// Entries in the order they were added (the order `ipset save` prints here).
+    entries: Vec<Vec<Elem>>,
+    /// The same entries, so that adding one does not scan the list (`-exist`).
+    members: HashSet<Vec<Elem>>,
 }
 
 impl IpSet {
@@ -91,12 +95,19 @@ impl IpSet {
             kind,
             comment: comment.map(str::to_string),
             entries: Vec::new(),
+            members: HashSet::new(),
         }
+    }
+
+    /// The entries, in the order they were added.
+    pub fn entries(&self) -> &[Vec<Elem>] {
+        &self.entries
     }
 
     /// Add an entry unless it is there already (`ipset add -exist`).
     pub fn add(&mut self, entry: Vec<Elem>) {
-        if !self.entries.contains(&entry) {
+        if !self.members.contains(&entry) {
+            self.members.insert(entry.clone());
             self.entries.push(entry);
         }
     }
