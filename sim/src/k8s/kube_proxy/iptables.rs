@@ -12,8 +12,8 @@ use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
 use crate::net::Netns;
 use base32_std as b32;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::fmt::Write;
-use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 /// kube-proxy's iptables mode: everything it programs on a node is iptables rules.
@@ -80,7 +80,7 @@ struct Buf {
     chains: Vec<String>,
     /// The same names, to declare each once without scanning the list (kube-proxy's
     /// `natChains` buffer is written once per chain the same way).
-    declared: HashSet<String>,
+    declared: BTreeSet<String>,
     rules: Vec<String>,
 }
 

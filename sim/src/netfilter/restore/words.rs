@@ -23,44 +23,55 @@ const MAX_WORD_BYTES: usize = 1023;
 /// iptables-restore tokenizes).
 pub(super) fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
     let mut toks = Vec::new();
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
+    let mut chars = line.char_indices().peekable();
+    // Columns count characters, not bytes; `col` is the 0-based column of the next one.
+    let mut col = 0;
+    while let Some(&(from, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            col += 1;
             continue;
         }
-        let start = i;
-        let mut text = String::new();
-        if chars[i] == '"' {
-            i += 1;
+        let start = col;
+        let quoted = c == '"';
+        let text = if quoted {
+            chars.next();
+            col += 1;
+            let mut text = String::new();
             loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(ctx
-                            .err(start + 1, "unterminated quoted string")
-                            .with_hint("close the string with `\"`"));
-                    }
-                    Some('\\') if i + 1 < chars.len() => {
-                        text.push(chars[i + 1]);
-                        i += 2;
-                    }
-                    Some('"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        text.push(*c);
-                        i += 1;
-                    }
+                let Some((_, c)) = chars.next() else {
+                    return Err(ctx
+                        .err(start + 1, "unterminated quoted string")
+                        .with_hint("close the string with `\"`"));
+                };
+                col += 1;
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some((_, escaped)) => {
+                            col += 1;
+                            text.push(escaped);
+                        }
+                        // A backslash that ends the line is itself, and the string is open.
+                        None => text.push(c),
+                    },
+                    c => text.push(c),
                 }
             }
+            text
         } else {
-            while i < chars.len() && !chars[i].is_whitespace() {
-                text.push(chars[i]);
-                i += 1;
+            // An unquoted word is a slice of the line: one allocation, no per-char pushes.
+            let mut to = line.len();
+            while let Some(&(at, c)) = chars.peek() {
+                if c.is_whitespace() {
+                    to = at;
+                    break;
+                }
+                chars.next();
+                col += 1;
             }
-        }
+            line[from..to].to_string()
+        };
         if text.len() > MAX_WORD_BYTES {
             return Err(ctx
                 .err(
@@ -75,7 +86,7 @@ pub(super) fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
         toks.push(Tok {
             text,
             col: start + 1,
-            quoted: chars[start] == '"',
+            quoted,
         });
     }
     Ok(toks)
