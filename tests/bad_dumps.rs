@@ -323,7 +323,7 @@ fn an_endless_file_is_read_only_up_to_the_size_limit() {
         &stdout,
         &stderr,
         "dumps are limited to",
-        Some("give the dump of one node"),
+        Some("is this a node's dump?"),
         Some("/dev/zero"),
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));

@@ -23,6 +23,7 @@ pub mod render;
 pub mod resolve;
 pub mod rules_only;
 pub mod run;
+pub mod scale;
 pub mod scenario;
 pub mod topology;
 pub mod trace;

@@ -145,6 +145,29 @@ pub enum Command {
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
+    /// Write a cluster of a chosen size as a scenario (to stdout), or one node's dump of it:
+    /// N ClusterIP Services of E endpoints on K nodes, for trying kpath at scale.
+    Generate {
+        /// How many ClusterIP Services.
+        #[arg(long)]
+        services: usize,
+        /// Ready endpoints per Service.
+        #[arg(long, default_value_t = 5)]
+        endpoints: usize,
+        /// Nodes (flannel VXLAN on one underlay).
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Groups of backend pods the Services share (Service i selects group i mod
+        /// GROUPS); the count of --services gives every Service pods of its own.
+        #[arg(long, default_value_t = 10)]
+        groups: usize,
+        /// kube-proxy's mode: iptables or ipvs.
+        #[arg(long, value_name = "MODE", default_value = "iptables")]
+        proxy_mode: String,
+        /// Print node-1's dump in this format instead of the scenario.
+        #[arg(long, value_enum)]
+        dump: Option<DumpFormat>,
+    },
     /// Walk the scenario's packets in each kube-proxy mode and show them side by side:
     /// fate, where the destination was translated and by which hook, rules matched and
     /// looked at, and the endpoints every outcome reaches. Exit status 1 when the modes
@@ -186,6 +209,17 @@ fn parse_ipv4(text: &str) -> Result<std::net::Ipv4Addr, String> {
             "`{text}` is not an IPv4 address\n  = hint: four numbers from 0 to 255, e.g. 10.244.1.2 (kpath models IPv4 only; no host names)"
         )
     })
+}
+
+/// A node's dump, as the node's own tools print it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DumpFormat {
+    /// `iptables-save`
+    IptablesSave,
+    /// `ipset save`
+    IpsetSave,
+    /// `ipvsadm-save -n`
+    IpvsadmSave,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@
 
 pub mod compare;
 mod dump;
+pub mod generate;
 pub mod lab;
 pub mod pcap;
 pub mod rules;
@@ -85,6 +86,23 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             keep,
             seed,
         } => lab::verify_command(scenario, packet, keep, seed),
+        Command::Generate {
+            services,
+            endpoints,
+            nodes,
+            groups,
+            proxy_mode,
+            dump,
+        } => generate::command(
+            kpath_sim::scale::Size {
+                nodes,
+                services,
+                endpoints,
+                groups,
+                proxy_mode: generate::mode(&proxy_mode)?,
+            },
+            dump,
+        ),
         Command::Compare {
             scenario,
             proxy_modes,
