@@ -59,8 +59,8 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
     let mut current: Option<(Table, usize)> = None;
     // Chain name -> (position in the current table, line declaring it): dumps hold
     // thousands of chains.
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut declared: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut index: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
+    let mut declared: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
     let mut places: Places = Vec::new();
     for (idx, raw) in src.lines().enumerate() {
         let ctx = Ctx {
@@ -247,7 +247,7 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
 fn check_table(
     ctx: &Ctx,
     t: &Table,
-    index: &std::collections::HashMap<String, usize>,
+    index: &rustc_hash::FxHashMap<String, usize>,
     places: &Places,
 ) -> Result<(), InputError> {
     // The rule's place, or the COMMIT line for a rule not read from this text.
@@ -369,7 +369,7 @@ fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
         })
         .collect();
     // Propagate along jumps until nothing changes (chains form no loops: checked after).
-    let index: std::collections::HashMap<&str, usize> = t
+    let index: rustc_hash::FxHashMap<&str, usize> = t
         .chains
         .iter()
         .enumerate()
@@ -467,7 +467,7 @@ fn check_targets(
 /// last the same) and the (chain index, rule index) of the jump that closes it.
 fn find_loop(t: &Table) -> Option<(Vec<String>, usize, usize)> {
     let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-    let index: std::collections::HashMap<&str, usize> =
+    let index: rustc_hash::FxHashMap<&str, usize> =
         names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     // Each chain's jumps, as (target index, rule index), computed once.
     let edges: Vec<Vec<(usize, usize)>> = t

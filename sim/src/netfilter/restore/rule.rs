@@ -17,7 +17,7 @@ use crate::netfilter::table::{Chain, Table, Verdict};
 pub(super) fn append_rule(
     ctx: &Ctx,
     table: &mut Table,
-    index: &mut std::collections::HashMap<String, usize>,
+    index: &mut rustc_hash::FxHashMap<String, usize>,
     places: &mut Places,
     toks: &[Tok],
 ) -> Result<(), InputError> {
