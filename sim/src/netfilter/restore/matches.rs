@@ -34,7 +34,7 @@ pub(super) const NOT_INVERTIBLE: [&str; 13] = [
 ];
 
 pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
-    Ok(match v.text.as_str() {
+    Ok(match v.text.as_ref() {
         "comment" => Match::Comment(String::new()),
         "tcp" => Match::Tcp {
             sport: None,
@@ -211,13 +211,13 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
 /// rule's words, to take its value from.
 struct Opt<'r, 'a> {
     w: &'r mut Words<'a>,
-    tok: &'r Tok,
+    tok: &'r Tok<'r>,
     inv: bool,
 }
 
 impl<'a> Opt<'_, 'a> {
     /// The value after the option.
-    fn value(&mut self) -> Result<&'a Tok, InputError> {
+    fn value(&mut self) -> Result<&'a Tok<'a>, InputError> {
         self.w.value(self.tok)
     }
 }
@@ -234,7 +234,7 @@ pub(super) fn match_option(
     match m {
         // libxt_comment's --comment and libxt_nfacct's --nfacct-name: one word, kept.
         Match::Comment(text) | Match::Nfacct(text) => {
-            *text = o.value()?.text.clone();
+            *text = o.value()?.text.to_string();
             Ok(())
         }
         Match::Tcp {
@@ -285,7 +285,7 @@ fn tcp_option(
     flags: &mut Option<(u8, u8, bool)>,
 ) -> Result<(), InputError> {
     let (ctx, tok, inv) = (o.w.ctx, o.tok, o.inv);
-    match tok.text.as_str() {
+    match tok.text.as_ref() {
         "--sport" | "--source-port" => *sport = Some((port_range(ctx, o.value()?, ':')?, inv)),
         "--dport" | "--destination-port" => *dport = Some((port_range(ctx, o.value()?, ':')?, inv)),
         "--syn" => *flags = Some((0x17, 0x02, inv)),
@@ -305,7 +305,7 @@ fn udp_option(
     dport: &mut Option<(PortRange, bool)>,
 ) -> Result<(), InputError> {
     let (ctx, tok, inv) = (o.w.ctx, o.tok, o.inv);
-    match tok.text.as_str() {
+    match tok.text.as_ref() {
         "--sport" | "--source-port" => *sport = Some((port_range(ctx, o.value()?, ':')?, inv)),
         _ => *dport = Some((port_range(ctx, o.value()?, ':')?, inv)),
     }
@@ -333,7 +333,7 @@ fn multiport_option(
     neg: &mut bool,
 ) -> Result<(), InputError> {
     let ctx = o.w.ctx;
-    *kind = match o.tok.text.as_str() {
+    *kind = match o.tok.text.as_ref() {
         "--sports" | "--source-ports" => MultiportKind::Sports,
         "--dports" | "--destination-ports" => MultiportKind::Dports,
         _ => MultiportKind::Ports,
@@ -389,7 +389,7 @@ fn addrtype_option(
     limit_iface_out: &mut bool,
 ) -> Result<(), InputError> {
     let (ctx, tok, inv) = (o.w.ctx, o.tok, o.inv);
-    match tok.text.as_str() {
+    match tok.text.as_ref() {
         "--src-type" => *src = Some((addr_types(ctx, o.value()?)?, inv)),
         "--dst-type" => *dst = Some((addr_types(ctx, o.value()?)?, inv)),
         "--limit-iface-in" => *limit_iface_in = true,
@@ -402,11 +402,11 @@ fn addrtype_option(
 /// and `--packet P` (nth). What is missing at the end of the rule is [`check_statistic`]'s.
 fn statistic_option(o: &mut Opt, s: &mut Statistic) -> Result<(), InputError> {
     let (ctx, tok, inv) = (o.w.ctx, o.tok, o.inv);
-    let name = tok.text.as_str();
+    let name = tok.text.as_ref();
     match name {
         "--mode" => {
             let v = o.value()?;
-            *s = match v.text.as_str() {
+            *s = match v.text.as_ref() {
                 "random" => Statistic::Random {
                     probability: u32::MAX,
                     neg: false,
@@ -472,7 +472,7 @@ fn conntrack_option(
     ctorigdstport: &mut Option<(PortRange, bool)>,
 ) -> Result<(), InputError> {
     let (ctx, tok, inv) = (o.w.ctx, o.tok, o.inv);
-    match tok.text.as_str() {
+    match tok.text.as_ref() {
         "--ctstate" => *ctstate = Some((ct_states(ctx, o.value()?)?, inv)),
         "--ctorigdst" => *ctorigdst = Some((parse_net(ctx, o.value()?)?, inv)),
         _ => *ctorigdstport = Some((port_range(ctx, o.value()?, ':')?, inv)),
@@ -491,7 +491,7 @@ fn state_option(o: &mut Opt, states: &mut Vec<CtState>, neg: &mut bool) -> Resul
 /// negates, and its modifiers.
 fn recent_option(o: &mut Opt, r: &mut Recent) -> Result<(), InputError> {
     let (ctx, tok) = (o.w.ctx, o.tok);
-    let name = tok.text.as_str();
+    let name = tok.text.as_ref();
     match name {
         "--set" | "--rcheck" | "--update" | "--remove" => {
             r.cmd = match name {
@@ -505,7 +505,7 @@ fn recent_option(o: &mut Opt, r: &mut Recent) -> Result<(), InputError> {
         "--seconds" => r.seconds = Some(num(ctx, o.value()?)?),
         "--hitcount" => r.hitcount = Some(num(ctx, o.value()?)?),
         "--reap" => r.reap = true,
-        "--name" => r.name = o.value()?.text.clone(),
+        "--name" => r.name = o.value()?.text.to_string(),
         "--mask" => {
             let v = o.value()?;
             r.mask = v
@@ -527,7 +527,7 @@ fn set_option(
     neg: &mut bool,
 ) -> Result<(), InputError> {
     let ctx = o.w.ctx;
-    *name = o.value()?.text.clone();
+    *name = o.value()?.text.to_string();
     let v = o.value()?;
     *dirs = v
         .text
@@ -548,7 +548,7 @@ fn set_option(
 /// `--vmethod GATE|IPIP|MASQ`.
 fn ipvs_option(o: &mut Opt, m: &mut IpvsMatch) -> Result<(), InputError> {
     let (ctx, tok, inv) = (o.w.ctx, o.tok, o.inv);
-    match tok.text.as_str() {
+    match tok.text.as_ref() {
         "--ipvs" => m.property = Some(inv),
         "--vproto" => m.vproto = Some((parse_proto(ctx, o.value()?)?, inv)),
         "--vaddr" => m.vaddr = Some((parse_net(ctx, o.value()?)?, inv)),
@@ -593,9 +593,9 @@ fn physdev_option(
     is_bridged: &mut Option<bool>,
 ) -> Result<(), InputError> {
     let (tok, inv) = (o.tok, o.inv);
-    match tok.text.as_str() {
-        "--physdev-in" => *physdev_in = Some((o.value()?.text.clone(), inv)),
-        "--physdev-out" => *physdev_out = Some((o.value()?.text.clone(), inv)),
+    match tok.text.as_ref() {
+        "--physdev-in" => *physdev_in = Some((o.value()?.text.to_string(), inv)),
+        "--physdev-out" => *physdev_out = Some((o.value()?.text.to_string(), inv)),
         "--physdev-is-in" => *is_in = Some(inv),
         "--physdev-is-out" => *is_out = Some(inv),
         _ => *is_bridged = Some(inv),

@@ -218,7 +218,7 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
         return Err(ctx.err(toks[0].col, format!("chain `{name}` has no policy")).with_hint("write `:CHAIN ACCEPT [0:0]` for a built-in chain, `:CHAIN - [0:0]` for a user chain"));
     };
     let builtin = table.kind.builtin_chains().contains(&name);
-    let policy = match (policy.text.as_str(), builtin) {
+    let policy = match (policy.text.as_ref(), builtin) {
         ("-", false) => None,
         ("ACCEPT", true) => Some(Verdict::Accept),
         ("DROP", true) => Some(Verdict::Drop),

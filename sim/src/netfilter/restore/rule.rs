@@ -36,20 +36,20 @@ pub(super) fn append_rule(
     let chain_tok = w.value(cmd)?;
     // A table always has its built-in chains: `iptables-restore --noflush` (how kube-proxy
     // loads its rules) appends to them without a `:CHAIN` line, keeping their policy.
-    if !index.contains_key(&chain_tok.text)
+    if !index.contains_key(&*chain_tok.text)
         && table
             .kind
             .builtin_chains()
-            .contains(&chain_tok.text.as_str())
+            .contains(&chain_tok.text.as_ref())
     {
         table.chains.push(Chain {
-            name: chain_tok.text.clone(),
+            name: chain_tok.text.to_string(),
             policy: Some(Verdict::Accept),
             rules: Vec::new(),
         });
-        index.insert(chain_tok.text.clone(), table.chains.len() - 1);
+        index.insert(chain_tok.text.to_string(), table.chains.len() - 1);
     }
-    let Some(&ci) = index.get(&chain_tok.text) else {
+    let Some(&ci) = index.get(&*chain_tok.text) else {
         let names: Vec<&str> = table.chains.iter().map(|c| c.name.as_str()).collect();
         let hint = match did_you_mean(&chain_tok.text, names.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
@@ -83,7 +83,7 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
     let mut target_col = None;
     let mut statistic_cols: Vec<(usize, usize)> = Vec::new();
     while let Some(t) = w.next() {
-        let opt = t.text.as_str();
+        let opt = t.text.as_ref();
         if opt == "!" && !t.quoted {
             // xshared.c do_parse: "multiple consecutive ! not allowed".
             if neg {
@@ -103,8 +103,8 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
         match opt {
             "-s" | "--source" => rule.src = Some((parse_net(ctx, w.value(t)?)?, inv)),
             "-d" | "--destination" => rule.dst = Some((parse_net(ctx, w.value(t)?)?, inv)),
-            "-i" | "--in-interface" => rule.in_iface = Some((w.value(t)?.text.clone(), inv)),
-            "-o" | "--out-interface" => rule.out_iface = Some((w.value(t)?.text.clone(), inv)),
+            "-i" | "--in-interface" => rule.in_iface = Some((w.value(t)?.text.to_string(), inv)),
+            "-o" | "--out-interface" => rule.out_iface = Some((w.value(t)?.text.to_string(), inv)),
             "-p" | "--protocol" => {
                 let v = w.value(t)?;
                 rule.proto = Some((parse_proto(ctx, v)?, inv));
@@ -187,7 +187,7 @@ fn refuse_negation(
 /// iptables takes each of `-s`, `-d`, `-i`, `-o` and `-p` once per rule ("multiple -p
 /// flags not allowed").
 fn refuse_repeat(ctx: &Ctx, rule: &Rule, t: &Tok) -> Result<(), InputError> {
-    let given = match t.text.as_str() {
+    let given = match t.text.as_ref() {
         "-s" | "--source" => rule.src.is_some().then_some("-s"),
         "-d" | "--destination" => rule.dst.is_some().then_some("-d"),
         "-i" | "--in-interface" => rule.in_iface.is_some().then_some("-i"),
@@ -207,7 +207,7 @@ fn refuse_repeat(ctx: &Ctx, rule: &Rule, t: &Tok) -> Result<(), InputError> {
 
 /// Option `t`, which neither the rule's target nor any module loaded before it takes.
 fn unknown_option(ctx: &Ctx, rule: &Rule, target_set: bool, t: &Tok) -> InputError {
-    let o = t.text.as_str();
+    let o = t.text.as_ref();
     let hint = if target_set {
         format!(
             "`{o}` is not an option of `{}` or of any module loaded before it",

@@ -98,9 +98,9 @@ pub(super) fn target_takes(t: &Target, opt: &str) -> bool {
 
 pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<(), InputError> {
     let ctx = w.ctx;
-    let o = opt.text.as_str();
+    let o = opt.text.as_ref();
     match t {
-        Target::Reject { with } => *with = w.value(opt)?.text.clone(),
+        Target::Reject { with } => *with = w.value(opt)?.text.to_string(),
         Target::Dnat {
             to,
             random,
@@ -151,7 +151,7 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
         Target::Log { prefix, level } => {
             let v = w.value(opt)?;
             if o == "--log-prefix" {
-                *prefix = Some(v.text.clone());
+                *prefix = Some(v.text.to_string());
             } else {
                 let names = [
                     "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",

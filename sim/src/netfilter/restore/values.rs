@@ -13,7 +13,7 @@ use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
 pub(super) fn num(ctx: &Ctx, v: &Tok) -> Result<u32, InputError> {
-    let t = v.text.as_str();
+    let t = v.text.as_ref();
     let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(h) => u32::from_str_radix(h, 16),
         None => t.parse::<u32>(),
@@ -65,7 +65,7 @@ pub(super) fn port(ctx: &Ctx, s: &str, col: usize) -> Result<u16, InputError> {
 pub(super) fn port_range(ctx: &Ctx, v: &Tok, sep: char) -> Result<PortRange, InputError> {
     let (a, b, b_col) = match v.text.split_once(sep) {
         Some((a, b)) => (a, b, v.col + a.chars().count() + 1),
-        None => (v.text.as_str(), v.text.as_str(), v.col),
+        None => (v.text.as_ref(), v.text.as_ref(), v.col),
     };
     let lo = if a.is_empty() {
         0
@@ -114,7 +114,7 @@ pub(super) fn parse_net(ctx: &Ctx, v: &Tok) -> Result<Ipv4Net, InputError> {
 pub(super) fn nat_range(ctx: &Ctx, v: &Tok) -> Result<NatRange, InputError> {
     let (ips, ports) = match v.text.split_once(':') {
         Some((i, p)) => (i, Some(p)),
-        None => (v.text.as_str(), None),
+        None => (v.text.as_ref(), None),
     };
     let bad = || {
         ctx.err(v.col, format!("`{}` is not an address range", v.text))

@@ -5,11 +5,13 @@
 
 use super::Ctx;
 use crate::diag::InputError;
+use std::borrow::Cow;
 
 /// A word of a line and the 1-based column it starts at.
 #[derive(Clone, Debug)]
-pub(super) struct Tok {
-    pub(super) text: String,
+pub(super) struct Tok<'a> {
+    /// Borrowed from the line unless quoting changed it.
+    pub(super) text: Cow<'a, str>,
     pub(super) col: usize,
     /// Written in double quotes: `"!"` is a value, `!` a negation.
     pub(super) quoted: bool,
@@ -21,9 +23,23 @@ const MAX_WORD_BYTES: usize = 1023;
 
 /// Split a line into words; double quotes group, backslash escapes inside them (the way
 /// iptables-restore tokenizes).
-pub(super) fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
-    let mut toks = Vec::new();
-    let mut chars = line.char_indices().peekable();
+pub(super) fn tokenize<'a>(ctx: &Ctx, line: &'a str) -> Result<Vec<Tok<'a>>, InputError> {
+    // Dumps are ASCII nearly always: their bytes are their chars, with no UTF-8 decoding.
+    if line.is_ascii() {
+        split(ctx, line, line.bytes().map(char::from).enumerate())
+    } else {
+        split(ctx, line, line.char_indices())
+    }
+}
+
+/// The words of `line`, from its chars with their byte offsets.
+fn split<'a>(
+    ctx: &Ctx,
+    line: &'a str,
+    chars: impl Iterator<Item = (usize, char)>,
+) -> Result<Vec<Tok<'a>>, InputError> {
+    let mut toks = Vec::with_capacity(32);
+    let mut chars = chars.peekable();
     // Columns count characters, not bytes; `col` is the 0-based column of the next one.
     let mut col = 0;
     while let Some(&(from, c)) = chars.peek() {
@@ -58,7 +74,7 @@ pub(super) fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
                     c => text.push(c),
                 }
             }
-            text
+            Cow::Owned(text)
         } else {
             // An unquoted word is a slice of the line: one allocation, no per-char pushes.
             let mut to = line.len();
@@ -70,7 +86,7 @@ pub(super) fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
                 chars.next();
                 col += 1;
             }
-            line[from..to].to_string()
+            Cow::Borrowed(&line[from..to])
         };
         if text.len() > MAX_WORD_BYTES {
             return Err(ctx
@@ -95,18 +111,18 @@ pub(super) fn tokenize(ctx: &Ctx, line: &str) -> Result<Vec<Tok>, InputError> {
 /// Walks the words of one rule.
 pub(super) struct Words<'a> {
     pub(super) ctx: &'a Ctx<'a>,
-    pub(super) toks: &'a [Tok],
+    pub(super) toks: &'a [Tok<'a>],
     pub(super) i: usize,
 }
 
 impl<'a> Words<'a> {
-    pub(super) fn next(&mut self) -> Option<&'a Tok> {
+    pub(super) fn next(&mut self) -> Option<&'a Tok<'a>> {
         let t = self.toks.get(self.i);
         self.i += 1;
         t
     }
     /// The value after option `opt`.
-    pub(super) fn value(&mut self, opt: &Tok) -> Result<&'a Tok, InputError> {
+    pub(super) fn value(&mut self, opt: &Tok) -> Result<&'a Tok<'a>, InputError> {
         let v = self.next().ok_or_else(|| {
             self.ctx
                 .err(opt.col, format!("`{}` needs a value", opt.text))
@@ -130,5 +146,36 @@ impl<'a> Words<'a> {
                 .with_hint(format!("write `! {} VALUE`", opt.text)));
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<(String, usize, bool)> {
+        let ctx = Ctx {
+            file: "t",
+            src: line,
+            line: 1,
+        };
+        tokenize(&ctx, line)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.text.into_owned(), t.col, t.quoted))
+            .collect()
+    }
+
+    #[test]
+    fn columns_count_chars_on_ascii_and_non_ascii_lines_alike() {
+        let ascii = words(r#"-A X -m comment --comment "a \"b\" c" -j ACCEPT"#);
+        assert_eq!(ascii[4], ("--comment".into(), 17, false));
+        assert_eq!(ascii[5], (r#"a "b" c"#.into(), 27, true));
+        assert_eq!(ascii[6], ("-j".into(), 39, false));
+        // The same line with a two-byte char in the comment: the columns after it are
+        // the same, since columns count chars.
+        let utf8 = words(r#"-A X -m comment --comment "é \"b\" c" -j ACCEPT"#);
+        assert_eq!(utf8[5], (r#"é "b" c"#.into(), 27, true));
+        assert_eq!(utf8[6], ("-j".into(), 39, false));
     }
 }
