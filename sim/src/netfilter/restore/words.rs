@@ -53,28 +53,40 @@ fn split<'a>(
         let text = if quoted {
             chars.next();
             col += 1;
-            let mut text = String::new();
-            loop {
-                let Some((_, c)) = chars.next() else {
+            // Borrowed from the line between the quotes, unless a backslash escapes a char:
+            // then the unescaped text is built.
+            let mut owned: Option<String> = None;
+            let close = loop {
+                let Some((at, c)) = chars.next() else {
                     return Err(ctx
                         .err(start + 1, "unterminated quoted string")
                         .with_hint("close the string with `\"`"));
                 };
                 col += 1;
                 match c {
-                    '"' => break,
-                    '\\' => match chars.next() {
-                        Some((_, escaped)) => {
-                            col += 1;
-                            text.push(escaped);
+                    '"' => break at,
+                    '\\' => {
+                        let text = owned.get_or_insert_with(|| line[from + 1..at].to_string());
+                        match chars.next() {
+                            Some((_, escaped)) => {
+                                col += 1;
+                                text.push(escaped);
+                            }
+                            // A backslash that ends the line is itself, and the string is open.
+                            None => text.push(c),
                         }
-                        // A backslash that ends the line is itself, and the string is open.
-                        None => text.push(c),
-                    },
-                    c => text.push(c),
+                    }
+                    c => {
+                        if let Some(text) = owned.as_mut() {
+                            text.push(c);
+                        }
+                    }
                 }
+            };
+            match owned {
+                Some(text) => Cow::Owned(text),
+                None => Cow::Borrowed(&line[from + 1..close]),
             }
-            Cow::Owned(text)
         } else {
             // An unquoted word is a slice of the line: one allocation, no per-char pushes.
             let mut to = line.len();
