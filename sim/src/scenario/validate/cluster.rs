@@ -3,6 +3,7 @@
 use super::Checker;
 use super::names::{LABEL_RULE, SUBDOMAIN_RULE, is_dns_subdomain, label_problem, shorten};
 use crate::scenario::{IpProtocol, ProxyMode, ScenarioError, ServiceType, did_you_mean};
+use std::collections::{HashMap, HashSet};
 
 pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
     let cl = &c.s.cluster;
@@ -272,10 +273,14 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
     let s = c.s;
     check_ipvs_config(c)?;
     let scidr = s.cluster.service_cidr.value;
-    let mut node_ports: Vec<(u16, &str)> = Vec::new();
-    for (i, svc) in s.services.iter().enumerate() {
+    // What earlier Services hold, looked up instead of rescanned: a scenario may have
+    // tens of thousands of Services. The first holder of a ClusterIP or nodePort is named.
+    let mut keys: HashSet<String> = HashSet::new();
+    let mut cluster_ips: HashMap<std::net::Ipv4Addr, String> = HashMap::new();
+    let mut node_ports: HashMap<u16, &str> = HashMap::new();
+    for svc in &s.services {
         let key = svc.key();
-        if s.services[..i].iter().any(|o| o.key() == key) {
+        if !keys.insert(key.clone()) {
             return Err(c.err_at(&svc.name, format!("Service `{key}` is defined twice")));
         }
         if svc.kind == ServiceType::ExternalName {
@@ -286,6 +291,10 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
                         format!("ExternalName Service `{key}` has no externalName"),
                     )
                     .with_hint("add `externalName: db.example.com`"));
+            }
+            // An address written on one still counts as taken for the Services after it.
+            if let Some(ip) = svc.cluster_ip() {
+                cluster_ips.entry(ip).or_insert(key);
             }
             continue;
         }
@@ -307,12 +316,13 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
                     )
                     .with_hint(format!("pick an address in {scidr}")));
             }
-            if let Some(o) = s.services[..i].iter().find(|o| o.cluster_ip() == Some(ip)) {
+            if let Some(other) = cluster_ips.get(&ip) {
                 return Err(c.err_at(
                     cip,
-                    format!("ClusterIP {ip} is already Service `{}`'s", o.key()),
+                    format!("ClusterIP {ip} is already Service `{other}`'s"),
                 ));
             }
+            cluster_ips.insert(ip, key.clone());
         }
         if svc.ports.is_empty() && !svc.is_headless() {
             return Err(c
@@ -371,13 +381,13 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
                     if !(30000..=32767).contains(&np.value) {
                         return Err(c.err_at(np, format!("nodePort {} is outside 30000-32767", np.value)).with_hint("kube-apiserver's --service-node-port-range defaults to 30000-32767"));
                     }
-                    if let Some((_, other)) = node_ports.iter().find(|(n, _)| *n == np.value) {
+                    if let Some(other) = node_ports.get(&np.value) {
                         return Err(c.err_at(
                             np,
                             format!("nodePort {} is already used by Service `{other}`", np.value),
                         ));
                     }
-                    node_ports.push((np.value, s.services[i].name.value.as_str()));
+                    node_ports.insert(np.value, svc.name.value.as_str());
                 }
                 (None, false) => {}
             }
