@@ -29,11 +29,24 @@ pub struct Chain {
     pub rules: Vec<Rule>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Table {
     pub kind: TableKind,
     pub chains: Vec<Chain>,
+    /// Chain name -> position in `chains`, so that a jump finds its chain without reading
+    /// every name (kube-proxy nodes have tens of thousands of chains). Filled by
+    /// [`Table::push_chain`] and [`Table::reindex`]; a lookup checks the name it finds.
+    by_name: rustc_hash::FxHashMap<String, usize>,
 }
+
+/// Two tables are equal when their chains are: the index is only a way to find them.
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.kind == other.kind && self.chains == other.chains
+    }
+}
+
+impl Eq for Table {}
 
 impl TableKind {
     /// The built-in chains of the table, in iptables' order.
@@ -50,22 +63,48 @@ impl TableKind {
 impl Table {
     /// A table with its built-in chains, empty, policy ACCEPT (as iptables creates it).
     pub fn builtin(kind: TableKind) -> Table {
+        let mut t = Table::new(kind);
+        for n in kind.builtin_chains() {
+            t.push_chain(Chain {
+                name: n.to_string(),
+                policy: Some(Verdict::Accept),
+                rules: Vec::new(),
+            });
+        }
+        t
+    }
+
+    /// A table with no chains at all (what a `*table` line starts).
+    pub fn new(kind: TableKind) -> Table {
         Table {
             kind,
-            chains: kind
-                .builtin_chains()
-                .iter()
-                .map(|n| Chain {
-                    name: n.to_string(),
-                    policy: Some(Verdict::Accept),
-                    rules: Vec::new(),
-                })
-                .collect(),
+            chains: Vec::new(),
+            by_name: Default::default(),
         }
     }
 
+    /// Add a chain at the end, indexed by its name.
+    pub fn push_chain(&mut self, c: Chain) {
+        self.by_name.insert(c.name.clone(), self.chains.len());
+        self.chains.push(c);
+    }
+
+    /// Index every chain again, after `chains` was changed directly.
+    pub fn reindex(&mut self) {
+        self.by_name = self
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+    }
+
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        match self.by_name.get(name).and_then(|&i| self.chains.get(i)) {
+            Some(c) if c.name == name => Some(c),
+            // Not indexed (a table whose `chains` was changed directly): read the names.
+            _ => self.chains.iter().find(|c| c.name == name),
+        }
     }
 
     /// The built-in chain this table has at `hook`.

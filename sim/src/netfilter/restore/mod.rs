@@ -101,13 +101,7 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
             if nf.tables.iter().any(|t| t.kind == kind) {
                 return Err(ctx.err(first.col, format!("table `{name}` appears twice")));
             }
-            current = Some((
-                Table {
-                    kind,
-                    chains: Vec::new(),
-                },
-                ctx.line,
-            ));
+            current = Some((Table::new(kind), ctx.line));
             index.clear();
             declared.clear();
             places.clear();
@@ -235,7 +229,7 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
                 .with_hint("ACCEPT, DROP, or `-` for a user chain"));
         }
     };
-    table.chains.push(Chain {
+    table.push_chain(Chain {
         name: name.to_string(),
         policy,
         rules: Vec::new(),

@@ -42,7 +42,7 @@ pub(super) fn append_rule(
             .builtin_chains()
             .contains(&chain_tok.text.as_ref())
     {
-        table.chains.push(Chain {
+        table.push_chain(Chain {
             name: chain_tok.text.to_string(),
             policy: Some(Verdict::Accept),
             rules: Vec::new(),
