@@ -457,8 +457,8 @@ pub fn rule_matches(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) 
 }
 
 /// Walk `table`'s built-in chain for `hook`. `mark` is the packet's mark going in.
-pub fn walk_table(
-    table: &Table,
+pub fn walk_table<'a>(
+    table: &'a Table,
     hook: Hook,
     meta: &PacketMeta,
     env: &mut dyn RuleEnv,
@@ -500,9 +500,19 @@ pub fn walk_table(
         };
         done(v, None, mark, hits, evaluated)
     };
-    // (chain, next rule index) frames; jumps push, gotos replace the top.
-    let mut stack: Vec<(&super::Chain, usize)> = vec![(base, 0)];
-    while let Some((chain, i)) = stack.pop() {
+    // (chain, next rule index, the chain's destination index) frames; jumps push, gotos
+    // replace the top.
+    type Frame<'t> = (&'t super::Chain, usize, Option<&'t super::DstIndex>);
+    let frame = |c: &'a super::Chain| -> Frame<'a> { (c, 0, table.dst_index(c)) };
+    let mut stack: Vec<Frame> = vec![frame(base)];
+    while let Some((chain, mut i, ix)) = stack.pop() {
+        // Step over the rules that require another destination (dst_index.rs): the
+        // kernel reads them and rejects each at its IP header, so they count as looked at.
+        if let Some(ix) = ix {
+            let next = ix.next_candidate(i, meta.ip.dst);
+            evaluated += next - i;
+            i = next;
+        }
         let Some(rule) = chain.rules.get(i) else {
             // Off the end: an implicit return to the caller or, with nothing to return to
             // (the base chain itself, or a chain reached by -g from it), the base chain's
@@ -541,7 +551,7 @@ pub fn walk_table(
             ..meta.clone()
         };
         if !rule_matches(rule, &m, env, &key) {
-            stack.push((chain, i + 1));
+            stack.push((chain, i + 1, ix));
             continue;
         }
         let hit = |action: HitAction, mark: u32| RuleHit {
@@ -556,12 +566,12 @@ pub fn walk_table(
         match &rule.target {
             Target::None | Target::Log { .. } | Target::Trace => {
                 hits.push(hit(HitAction::Continue, mark));
-                stack.push((chain, i + 1));
+                stack.push((chain, i + 1, ix));
             }
             Target::Mark { value, mask } => {
                 mark = (mark & !mask) ^ value;
                 hits.push(hit(HitAction::Continue, mark));
-                stack.push((chain, i + 1));
+                stack.push((chain, i + 1, ix));
             }
             Target::Accept => {
                 hits.push(hit(HitAction::Accept, mark));
@@ -599,7 +609,7 @@ pub fn walk_table(
                     mark,
                 ));
                 if !goto {
-                    stack.push((chain, i + 1));
+                    stack.push((chain, i + 1, ix));
                 }
                 // Without a loop a chain is on the jump stack at most once, so the stack
                 // never holds more frames than the table has chains (the kernel sizes its
@@ -615,7 +625,7 @@ pub fn walk_table(
                     return done(Final::Drop, None, mark, hits, evaluated);
                 }
                 match table.chain(to) {
-                    Some(c) => stack.push((c, 0)),
+                    Some(c) => stack.push(frame(c)),
                     // Loading refuses jumps to missing chains; a hand-built table may not.
                     None => return done(Final::Drop, None, mark, hits, evaluated),
                 }

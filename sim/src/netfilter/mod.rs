@@ -7,6 +7,7 @@
 //! priority as `nf_register_net_hooks` users do.
 
 pub mod conntrack;
+mod dst_index;
 pub mod eval;
 pub mod ipset;
 mod restore;
@@ -14,6 +15,7 @@ pub mod rule;
 mod rule_ref;
 mod table;
 
+pub use dst_index::DstIndex;
 pub use restore::parse_iptables_save;
 pub use rule::{Match, Rule, Target};
 pub use rule_ref::{RuleRef, RuleTable};
@@ -133,6 +135,13 @@ pub struct Netfilter {
 }
 
 impl Netfilter {
+    /// Every table without its destination indexes ([`Table::without_rule_index`]).
+    pub fn without_rule_index(&self) -> Netfilter {
+        Netfilter {
+            tables: self.tables.iter().map(Table::without_rule_index).collect(),
+        }
+    }
+
     /// The iptables tables a Kubernetes node has loaded (kube-proxy and flannel use all
     /// four), with empty built-in chains and ACCEPT policies.
     pub fn iptables_node() -> Netfilter {

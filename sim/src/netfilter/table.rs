@@ -1,5 +1,6 @@
 //! Tables and chains, as iptables-save lists them.
 
+use super::DstIndex;
 use super::rule::Rule;
 use super::{Hook, TableKind};
 use serde::Serialize;
@@ -37,6 +38,9 @@ pub struct Table {
     /// every name (kube-proxy nodes have tens of thousands of chains). Filled by
     /// [`Table::push_chain`] and [`Table::reindex`]; a lookup checks the name it finds.
     by_name: rustc_hash::FxHashMap<String, usize>,
+    /// The long chains' rules by destination (`index_rules`), for walks to step over
+    /// rules for other destinations.
+    dst: rustc_hash::FxHashMap<String, DstIndex>,
 }
 
 /// Two tables are equal when their chains are: the index is only a way to find them.
@@ -80,6 +84,7 @@ impl Table {
             kind,
             chains: Vec::new(),
             by_name: Default::default(),
+            dst: Default::default(),
         }
     }
 
@@ -97,6 +102,29 @@ impl Table {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i))
             .collect();
+    }
+
+    /// Index the long chains' rules by the destination they require (after loading).
+    pub fn index_rules(&mut self) {
+        self.dst = self
+            .chains
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), DstIndex::of(c)?)))
+            .collect();
+    }
+
+    /// The table without its destination indexes: walks read every rule, as the kernel
+    /// does (to check that the indexes change nothing).
+    pub fn without_rule_index(&self) -> Table {
+        Table {
+            dst: Default::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The destination index of `chain`, if it has one that still fits it.
+    pub fn dst_index(&self, chain: &Chain) -> Option<&DstIndex> {
+        self.dst.get(&chain.name).filter(|ix| ix.fits(chain))
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {

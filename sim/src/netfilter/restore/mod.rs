@@ -112,6 +112,8 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                     .with_hint("a table starts with a line like `*nat`"));
             };
             check_table(&ctx, &t, &index, &places)?;
+            let mut t = t;
+            t.index_rules();
             nf.tables.push(t);
         } else {
             let Some((table, _)) = current.as_mut() else {
