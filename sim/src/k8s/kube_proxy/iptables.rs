@@ -95,7 +95,10 @@ impl Buf {
         self.rules.push(r);
     }
     fn text(&self) -> String {
-        let mut s = String::new();
+        // Sized once: a node's nat table is tens of megabytes at 10,000 Services.
+        let len = self.chains.iter().map(|c| c.len() + 10).sum::<usize>()
+            + self.rules.iter().map(|r| r.len() + 1).sum::<usize>();
+        let mut s = String::with_capacity(len);
         for c in &self.chains {
             let _ = writeln!(s, ":{c} - [0:0]");
         }
