@@ -36,7 +36,7 @@ pub struct Table {
     pub chains: Vec<Chain>,
     /// Chain name -> position in `chains`, so that a jump finds its chain without reading
     /// every name (kube-proxy nodes have tens of thousands of chains). Filled by
-    /// [`Table::push_chain`] and [`Table::reindex`]; a lookup checks the name it finds.
+    /// [`Table::push_chain`]; a lookup checks the name it finds.
     by_name: rustc_hash::FxHashMap<String, usize>,
     /// The long chains' rules by destination (`index_rules`), for walks to step over
     /// rules for other destinations.
@@ -94,16 +94,6 @@ impl Table {
         self.chains.push(c);
     }
 
-    /// Index every chain again, after `chains` was changed directly.
-    pub fn reindex(&mut self) {
-        self.by_name = self
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
-    }
-
     /// Index the long chains' rules by the destination they require (after loading).
     pub fn index_rules(&mut self) {
         self.dst = self
@@ -127,12 +117,17 @@ impl Table {
         self.dst.get(&chain.name).filter(|ix| ix.fits(chain))
     }
 
-    pub fn chain(&self, name: &str) -> Option<&Chain> {
-        match self.by_name.get(name).and_then(|&i| self.chains.get(i)) {
-            Some(c) if c.name == name => Some(c),
+    /// Where chain `name` is in `chains`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        match self.by_name.get(name) {
+            Some(&i) if self.chains.get(i).is_some_and(|c| c.name == name) => Some(i),
             // Not indexed (a table whose `chains` was changed directly): read the names.
-            _ => self.chains.iter().find(|c| c.name == name),
+            _ => self.chains.iter().position(|c| c.name == name),
         }
+    }
+
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.position(name).map(|i| &self.chains[i])
     }
 
     /// The built-in chain this table has at `hook`.

@@ -59,7 +59,6 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
     let mut current: Option<(Table, usize)> = None;
     // Chain name -> (position in the current table, line declaring it): dumps hold
     // thousands of chains.
-    let mut index: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
     let mut declared: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
     let mut places: Places = Vec::new();
     for (idx, raw) in src.lines().enumerate() {
@@ -102,7 +101,6 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                 return Err(ctx.err(first.col, format!("table `{name}` appears twice")));
             }
             current = Some((Table::new(kind), ctx.line));
-            index.clear();
             declared.clear();
             places.clear();
         } else if first.text == "COMMIT" {
@@ -111,7 +109,7 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                     .err(first.col, "COMMIT outside a table")
                     .with_hint("a table starts with a line like `*nat`"));
             };
-            check_table(&ctx, &t, &index, &places)?;
+            check_table(&ctx, &t, &places)?;
             let mut t = t;
             t.index_rules();
             nf.tables.push(t);
@@ -136,7 +134,7 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                             "iptables-restore refuses it (\"Chain already exists\"); keep one declaration"
                         }));
                 }
-                if index.contains_key(name) {
+                if table.position(name).is_some() {
                     // A built-in chain `-A` used before its declaration line.
                     return Err(ctx
                         .err(
@@ -148,7 +146,6 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                         ));
                 }
                 declare_chain(&ctx, table, name, &toks)?;
-                index.insert(name.to_string(), table.chains.len() - 1);
                 declared.insert(name.to_string(), ctx.line);
             } else {
                 let toks = if first.text.starts_with('[') && first.text.ends_with(']') {
@@ -164,7 +161,7 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                 } else {
                     &toks[..]
                 };
-                append_rule(&ctx, table, &mut index, &mut places, toks)?;
+                append_rule(&ctx, table, &mut places, toks)?;
             }
         }
     }
@@ -240,12 +237,7 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
 }
 
 /// At COMMIT: every jump goes to a chain of this table, and no chain reaches itself.
-fn check_table(
-    ctx: &Ctx,
-    t: &Table,
-    index: &rustc_hash::FxHashMap<String, usize>,
-    places: &Places,
-) -> Result<(), InputError> {
+fn check_table(ctx: &Ctx, t: &Table, places: &Places) -> Result<(), InputError> {
     // The rule's place, or the COMMIT line for a rule not read from this text.
     let place = |ci: usize, i: usize| {
         places
@@ -267,7 +259,7 @@ fn check_table(
             let (Target::Jump(to) | Target::Goto(to)) = &r.target else {
                 continue;
             };
-            let target = index.get(to).map(|&i| &t.chains[i]);
+            let target = t.chain(to);
             if target.is_some_and(|x| x.policy.is_none()) {
                 continue;
             }
@@ -365,12 +357,6 @@ fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
         })
         .collect();
     // Propagate along jumps until nothing changes (chains form no loops: checked after).
-    let index: rustc_hash::FxHashMap<&str, usize> = t
-        .chains
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i))
-        .collect();
     for _ in 0..=t.chains.len() {
         let mut changed = false;
         for (ci, c) in t.chains.iter().enumerate() {
@@ -380,7 +366,7 @@ fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
             let from = out[ci].1.clone();
             for r in &c.rules {
                 if let Target::Jump(to) | Target::Goto(to) = &r.target
-                    && let Some(&j) = index.get(to.as_str())
+                    && let Some(j) = t.position(to)
                 {
                     for h in &from {
                         if !out[j].1.contains(h) {
@@ -463,8 +449,6 @@ fn check_targets(
 /// last the same) and the (chain index, rule index) of the jump that closes it.
 fn find_loop(t: &Table) -> Option<(Vec<String>, usize, usize)> {
     let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-    let index: rustc_hash::FxHashMap<&str, usize> =
-        names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     // Each chain's jumps, as (target index, rule index), computed once.
     let edges: Vec<Vec<(usize, usize)>> = t
         .chains
@@ -474,7 +458,7 @@ fn find_loop(t: &Table) -> Option<(Vec<String>, usize, usize)> {
                 .iter()
                 .enumerate()
                 .filter_map(|(ri, r)| match &r.target {
-                    Target::Jump(to) | Target::Goto(to) => index.get(to.as_str()).map(|&j| (j, ri)),
+                    Target::Jump(to) | Target::Goto(to) => t.position(to).map(|j| (j, ri)),
                     _ => None,
                 })
                 .collect()

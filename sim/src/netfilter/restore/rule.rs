@@ -17,7 +17,6 @@ use crate::netfilter::table::{Chain, Table, Verdict};
 pub(super) fn append_rule(
     ctx: &Ctx,
     table: &mut Table,
-    index: &mut rustc_hash::FxHashMap<String, usize>,
     places: &mut Places,
     toks: &[Tok],
 ) -> Result<(), InputError> {
@@ -36,7 +35,7 @@ pub(super) fn append_rule(
     let chain_tok = w.value(cmd)?;
     // A table always has its built-in chains: `iptables-restore --noflush` (how kube-proxy
     // loads its rules) appends to them without a `:CHAIN` line, keeping their policy.
-    if !index.contains_key(&*chain_tok.text)
+    if table.position(&chain_tok.text).is_none()
         && table
             .kind
             .builtin_chains()
@@ -47,9 +46,8 @@ pub(super) fn append_rule(
             policy: Some(Verdict::Accept),
             rules: Vec::new(),
         });
-        index.insert(chain_tok.text.to_string(), table.chains.len() - 1);
     }
-    let Some(&ci) = index.get(&*chain_tok.text) else {
+    let Some(ci) = table.position(&chain_tok.text) else {
         let names: Vec<&str> = table.chains.iter().map(|c| c.name.as_str()).collect();
         let hint = match did_you_mean(&chain_tok.text, names.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
