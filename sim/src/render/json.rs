@@ -26,9 +26,8 @@ struct StepView<'a> {
     packet: PacketView,
 }
 
-/// Render a trace as pretty JSON (deterministic: fields in declaration order).
-pub fn trace(t: &Trace) -> String {
-    let view = TraceView {
+fn view(t: &Trace) -> TraceView<'_> {
+    TraceView {
         schema: SCHEMA_VERSION,
         scenario: &t.scenario,
         packet_name: &t.packet,
@@ -42,48 +41,75 @@ pub fn trace(t: &Trace) -> String {
             })
             .collect(),
         disposition: &t.disposition,
-    };
-    // Serializing plain structs of strings and numbers cannot fail.
-    serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
 }
 
-/// A flow as JSON: `packets[]`, each with its label, side and full trace.
-pub fn flow(f: &FlowTrace) -> String {
-    #[derive(Serialize)]
-    struct FlowPacketView<'a> {
-        label: &'a str,
-        side: &'a str,
-        trace: serde_json::Value,
-    }
-    #[derive(Serialize)]
-    struct FlowView<'a> {
-        schema: u32,
-        scenario: &'a str,
-        flow: &'a str,
-        seed: u64,
-        completed: bool,
-        summary: &'a str,
-        packets: Vec<FlowPacketView<'a>>,
-    }
-    let packets = f
-        .packets
-        .iter()
-        .map(|p| FlowPacketView {
-            label: &p.label,
-            side: p.side,
-            trace: serde_json::from_str(&trace(&p.trace)).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    let view = FlowView {
+/// Render a trace as pretty JSON (deterministic: fields in declaration order).
+pub fn trace(t: &Trace) -> String {
+    // Serializing plain structs of strings and numbers cannot fail.
+    serde_json::to_string_pretty(&view(t)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A trace as a JSON value, to nest in a larger document (a flow, a list of outcomes).
+pub fn trace_value(t: &Trace) -> serde_json::Value {
+    serde_json::to_value(view(t)).unwrap_or(serde_json::Value::Null)
+}
+
+#[derive(Serialize)]
+struct FlowPacketView<'a> {
+    label: &'a str,
+    side: &'a str,
+    trace: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct FlowView<'a> {
+    schema: u32,
+    scenario: &'a str,
+    flow: &'a str,
+    seed: u64,
+    completed: bool,
+    summary: &'a str,
+    packets: Vec<FlowPacketView<'a>>,
+}
+
+fn flow_view(f: &FlowTrace) -> FlowView<'_> {
+    FlowView {
         schema: SCHEMA_VERSION,
         scenario: &f.scenario,
         flow: &f.flow,
         seed: f.seed,
         completed: f.completed,
         summary: &f.summary,
-        packets,
-    };
-    serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        packets: f
+            .packets
+            .iter()
+            .map(|p| FlowPacketView {
+                label: &p.label,
+                side: p.side,
+                trace: trace_value(&p.trace),
+            })
+            .collect(),
+    }
+}
+
+/// A flow as JSON: `packets[]`, each with its label, side and full trace.
+pub fn flow(f: &FlowTrace) -> String {
+    serde_json::to_string_pretty(&flow_view(f))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A flow as a JSON value.
+fn flow_value(f: &FlowTrace) -> serde_json::Value {
+    serde_json::to_value(flow_view(f)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A walked packet or flow as a JSON value.
+pub fn walked_value(w: &Walked) -> serde_json::Value {
+    match w {
+        Walked::Packet(t) => trace_value(t),
+        Walked::Flow(f) => flow_value(f),
+    }
 }
 
 /// A walked packet or flow.

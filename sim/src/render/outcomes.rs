@@ -105,7 +105,7 @@ pub fn as_json(all: &[Named]) -> String {
                     "probability": o.probability,
                     "summary": summary(&o.result),
                     "choices": o.choices,
-                    "trace": serde_json::from_str::<serde_json::Value>(&json::walked(&o.result)).unwrap_or(serde_json::Value::Null),
+                    "trace": json::walked_value(&o.result),
                 })).collect::<Vec<_>>(),
             })
         })
