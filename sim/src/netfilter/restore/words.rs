@@ -88,7 +88,7 @@ fn split<'a>(
                 None => Cow::Borrowed(&line[from + 1..close]),
             }
         } else {
-            // An unquoted word is a slice of the line: one allocation, no per-char pushes.
+            // An unquoted word is a slice of the line: nothing is copied.
             let mut to = line.len();
             while let Some(&(at, c)) = chars.peek() {
                 if c.is_whitespace() {
