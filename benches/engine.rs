@@ -2,6 +2,10 @@
 //! exchanges included, ~100 kernel steps), reported as walks per second and, through the
 //! step count printed once, steps per second.
 
+// The allocator the `kpath` binary runs with (tui/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;

@@ -5,11 +5,20 @@
 //! Services built and traced, in iptables and IPVS mode. The kernel's side of the load is
 //! benches/against-iptables-restore.sh (it needs root and a network namespace).
 
+// The allocator the `kpath` binary runs with (tui/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use kpath_sim::rules_only::{RulesQuery, trace_rules_shared};
 use kpath_sim::scale::{Size, scenario_yaml};
 use kpath_sim::scenario::ProxyMode;
+use kpath_sim::netfilter::eval::{PacketMeta, RuleEnv, walk_table};
+use kpath_sim::netfilter::rule::{AddrType, Recent};
+use kpath_sim::netfilter::{Hook, Netfilter, TableKind};
+use kpath_sim::wire::{Ipv4, L4, Tcp, TcpFlags};
 use std::hint::black_box;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 const SERVICES: usize = 10_000;
@@ -51,11 +60,93 @@ fn rules_only(c: &mut Criterion) {
         sets: Vec::new(),
         ipvs: None,
     };
+    walk(&mut g, &nf);
     g.bench_function(
         "every outcome of a SYN to the last of 10,000 Services",
         |b| b.iter(|| trace_rules_shared(black_box(nf.clone()), &q)),
     );
     g.finish();
+}
+
+/// What the nat rules ask of the node in one walk: its own address is LOCAL, and every
+/// `-m statistic` draw fails (so the walk goes to each Service's last endpoint).
+struct Node;
+
+impl RuleEnv for Node {
+    fn addr_type(&self, ip: Ipv4Addr) -> AddrType {
+        if ip == Ipv4Addr::new(172, 16, 0, 16) {
+            AddrType::Local
+        } else {
+            AddrType::Unicast
+        }
+    }
+    fn in_set(&self, _: &str, _: &[bool], _: &PacketMeta) -> Option<bool> {
+        None
+    }
+    fn recent(&mut self, _: &Recent, _: Ipv4Addr) -> bool {
+        false
+    }
+    fn random(&mut self, _: u32) -> bool {
+        false
+    }
+    fn nth(&mut self, _: &str, _: u32, _: u32) -> bool {
+        false
+    }
+}
+
+/// One nat PREROUTING walk of a pod's SYN to the last of 10,000 Services, beside the same
+/// walk reading every rule as the kernel's `ipt_do_table` does (the table without its
+/// destination index): both look at the same rules and end at the same DNAT.
+fn walk(g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>, nf: &Netfilter) {
+    let syn = Ipv4 {
+        tos: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: 64,
+        src: Ipv4Addr::new(10, 128, 0, 2),
+        dst: Size::cluster_ip(SERVICES - 1),
+        payload: L4::Tcp(Tcp {
+            sport: 40000,
+            dport: 80,
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags(TcpFlags::SYN),
+            window: 64240,
+            options: vec![],
+            payload: vec![],
+        }),
+    };
+    let meta = PacketMeta {
+        ip: &syn,
+        iif: Some("cni0"),
+        oif: None,
+        physin: None,
+        physout: None,
+        mark: 0,
+        ct: None,
+        ipvs_property: false,
+        ipvs_vs: None,
+    };
+    let indexed = nf.table(TableKind::Nat).expect("a nat table");
+    let linear = indexed.without_rule_index();
+    let a = walk_table(indexed, Hook::Prerouting, &meta, &mut Node);
+    let b = walk_table(&linear, Hook::Prerouting, &meta, &mut Node);
+    assert_eq!(a.evaluated, b.evaluated, "both look at the same rules");
+    assert!(a.nat.is_some(), "the walk ends at a DNAT");
+    println!(
+        "nat PREROUTING to the last of {SERVICES} Services: {} rules looked at, {} matched",
+        a.evaluated,
+        a.hits.len()
+    );
+    g.bench_function("one nat PREROUTING walk to the last of 10,000 Services", |b| {
+        b.iter(|| walk_table(indexed, Hook::Prerouting, black_box(&meta), &mut Node))
+    });
+    g.bench_function(
+        "the same walk reading every rule (ipt_do_table's way)",
+        |b| b.iter(|| walk_table(&linear, Hook::Prerouting, black_box(&meta), &mut Node)),
+    );
 }
 
 fn scenario(c: &mut Criterion) {

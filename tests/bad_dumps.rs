@@ -336,12 +336,17 @@ fn a_jump_loop_that_slipped_past_the_reader_still_ends_the_walk() {
     // built by hand can still hold one, and evaluation must end anyway, saying why.
     let text = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A FORWARD -j A\n-A INPUT -j A\n-A A -j B\n-A B -j RETURN\nCOMMIT\n";
     let mut nf = kpath_sim::netfilter::parse_iptables_save("loop.rules", text).unwrap();
-    let b = nf.tables[0]
-        .chains
-        .iter_mut()
-        .find(|c| c.name == "B")
-        .unwrap();
-    b.rules[0].target = Target::Jump("A".into());
+    let mut looped = kpath_sim::netfilter::Table::new(nf.tables[0].kind);
+    for c in nf.tables[0].chains() {
+        let mut c = c.clone();
+        if c.name == "B" {
+            let mut r = (*c.rules[0]).clone();
+            r.target = Target::Jump("A".into());
+            c.rules[0] = std::sync::Arc::new(r);
+        }
+        looped.push_chain(c);
+    }
+    nf.tables[0] = looped;
     let q = kpath_sim::rules_only::RulesQuery {
         src: "10.244.1.2".parse().unwrap(),
         dst: "10.96.0.10".parse().unwrap(),

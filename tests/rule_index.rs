@@ -31,6 +31,7 @@ fn traces_are_the_same_with_and_without_the_destination_index() {
     let indexed = build_world(s.model(), 3).unwrap();
     let mut linear = indexed.clone();
     for ns in &mut linear.netns {
+        let ns = Arc::make_mut(ns);
         ns.netfilter = Arc::new(ns.netfilter.without_rule_index());
     }
     let mut looked_at = 0;

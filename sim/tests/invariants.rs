@@ -263,7 +263,8 @@ packets:
     let mut w = build_world(s.model(), 0).unwrap();
     let dst = Ipv4Net::new("10.99.0.0".parse().unwrap(), 16);
     for (node, peer) in [("node-1", "172.31.0.12"), ("node-2", "172.31.0.11")] {
-        let ns = w.netns.iter_mut().find(|n| n.name == node).unwrap();
+        let id = w.ns_by_name(node).unwrap().id;
+        let ns = w.ns_mut(id);
         let eth0 = ns.link_by_name("eth0").unwrap().ifindex;
         ns.routes
             .push(Route::via(dst, Some(peer.parse().unwrap()), eth0, false));

@@ -41,12 +41,14 @@ pub fn build_world(cluster: &Cluster, seed: u64) -> Result<World, crate::diag::I
 /// with kubelet's and flannel's as the node's ruleset.
 fn kube_proxy_on_nodes(w: &mut World, cluster: &Cluster) -> Result<(), crate::diag::InputError> {
     let proxier = kube_proxy::for_cluster(cluster);
+    // Every node gets kube-proxy's rules for every Service: read each distinct line once.
+    let mut cache = crate::netfilter::RuleCache::default();
     for n in &cluster.nodes {
         let Some(ns) = node::host_ns_mut(w, &n.name) else {
             continue;
         };
         let rules = proxier.program(ns, cluster, n);
-        ns.netfilter = node_rules::node_netfilter(cluster, n, &rules)?.into();
+        ns.netfilter = node_rules::node_netfilter(cluster, n, rules, &mut cache)?.into();
     }
     Ok(())
 }

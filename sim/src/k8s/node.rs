@@ -27,6 +27,7 @@ pub(super) fn host_ns_mut<'w>(w: &'w mut World, node: &str) -> Option<&'w mut Ne
     w.netns
         .iter_mut()
         .find(|ns| matches!(&ns.kind, NsKind::Node { node: n } if n == node))
+        .map(std::sync::Arc::make_mut)
 }
 
 /// A node's host namespace with lo and eth0 cabled to the underlay switch. Its netfilter

@@ -4,12 +4,17 @@ use super::link::{IfIndex, Link, LinkRef, NsId};
 use super::netns::Netns;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
+use std::sync::Arc;
 
 /// All state a walk reads and changes. Walks take a clone, so one packet's ARP and FDB
 /// learning never leaks into the next packet's trace unless a flow asks for it.
 #[derive(Clone, Debug)]
 pub struct World {
-    pub netns: Vec<Netns>,
+    /// Shared between copies of the world, and copied on first write ([`World::ns_mut`]):
+    /// a walk starts from a copy of the world and changes only the namespaces it enters
+    /// (their conntrack, neighbours, FDB, IPVS and `-m recent` state), so only those are
+    /// copied, not every namespace of a cluster of thousands of nodes.
+    pub netns: Vec<Arc<Netns>>,
     pub seed: u64,
     /// The kernel's per-boot flow-hash secret (`hashrnd` in `net/core/flow_dissector.c`),
     /// drawn from the seed: it decides VXLAN source ports.
@@ -45,7 +50,7 @@ impl World {
 
     pub fn add_netns(&mut self, build: impl FnOnce(NsId) -> Netns) -> NsId {
         let id = NsId(self.netns.len());
-        self.netns.push(build(id));
+        self.netns.push(Arc::new(build(id)));
         id
     }
 
@@ -53,12 +58,14 @@ impl World {
         &self.netns[id.0]
     }
 
+    /// The namespace to change: this copy of the world gets its own copy of it first if it
+    /// still shares it.
     pub fn ns_mut(&mut self, id: NsId) -> &mut Netns {
-        &mut self.netns[id.0]
+        Arc::make_mut(&mut self.netns[id.0])
     }
 
     pub fn ns_by_name(&self, name: &str) -> Option<&Netns> {
-        self.netns.iter().find(|n| n.name == name)
+        self.netns.iter().find(|n| n.name == name).map(|n| &**n)
     }
 
     pub fn link(&self, r: LinkRef) -> Option<&Link> {

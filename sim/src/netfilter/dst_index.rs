@@ -87,7 +87,7 @@ mod tests {
         let chain = Chain {
             name: "KUBE-SERVICES".into(),
             policy: None,
-            rules,
+            rules: rules.into_iter().map(std::sync::Arc::new).collect(),
         };
         let ix = DstIndex::of(&chain).unwrap();
         let to = |a: &str| a.parse::<Ipv4Addr>().unwrap();
@@ -105,7 +105,7 @@ mod tests {
         let chain = Chain {
             name: "X".into(),
             policy: None,
-            rules: vec![rule(None); MIN_RULES - 1],
+            rules: vec![std::sync::Arc::new(rule(None)); MIN_RULES - 1],
         };
         assert!(DstIndex::of(&chain).is_none());
     }

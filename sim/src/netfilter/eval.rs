@@ -615,7 +615,7 @@ pub fn walk_table<'a>(
                 // never holds more frames than the table has chains (the kernel sizes its
                 // jumpstack the same way). Deeper means a loop - loading refuses those, a
                 // hand-built table may not: end the walk now, saying so.
-                if stack.len() > table.chains.len() {
+                if stack.len() > table.chains().len() {
                     hits.push(stopped(
                         table.kind,
                         &chain.name,

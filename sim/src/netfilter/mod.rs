@@ -16,7 +16,7 @@ mod rule_ref;
 mod table;
 
 pub use dst_index::DstIndex;
-pub use restore::parse_iptables_save;
+pub use restore::{RuleCache, parse_iptables_save, parse_iptables_save_cached};
 pub use rule::{Match, Rule, Target};
 pub use rule_ref::{RuleRef, RuleTable};
 pub use table::{Chain, Table, Verdict};

@@ -5,6 +5,7 @@ use super::rule::Rule;
 use super::{Hook, TableKind};
 use serde::Serialize;
 use std::fmt::Write;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -27,13 +28,18 @@ pub struct Chain {
     pub name: String,
     /// Built-in chains have a policy; user chains return to their caller.
     pub policy: Option<Verdict>,
-    pub rules: Vec<Rule>,
+    /// Shared: the nodes of a cluster hold many identical rules (kube-proxy writes the same
+    /// Service rules on every node), and a world keeps one copy of each
+    /// ([`super::RuleCache`]).
+    pub rules: Vec<Arc<Rule>>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Table {
     pub kind: TableKind,
-    pub chains: Vec<Chain>,
+    /// Private so that `by_name` always indexes every chain: chains are added with
+    /// [`Table::push_chain`] and read with [`Table::chains`].
+    chains: Vec<Chain>,
     /// Chain name -> position in `chains`, so that a jump finds its chain without reading
     /// every name (kube-proxy nodes have tens of thousands of chains). Filled by
     /// [`Table::push_chain`]; a lookup checks the name it finds.
@@ -117,13 +123,19 @@ impl Table {
         self.dst.get(&chain.name).filter(|ix| ix.fits(chain))
     }
 
-    /// Where chain `name` is in `chains`.
+    /// Where chain `name` is in [`Table::chains`].
     pub fn position(&self, name: &str) -> Option<usize> {
-        match self.by_name.get(name) {
-            Some(&i) if self.chains.get(i).is_some_and(|c| c.name == name) => Some(i),
-            // Not indexed (a table whose `chains` was changed directly): read the names.
-            _ => self.chains.iter().position(|c| c.name == name),
-        }
+        self.by_name.get(name).copied()
+    }
+
+    /// The chains in the order they were declared.
+    pub fn chains(&self) -> &[Chain] {
+        &self.chains
+    }
+
+    /// Append `rule` to the chain at `position` (what `-A` does).
+    pub fn append_rule(&mut self, position: usize, rule: Arc<Rule>) {
+        self.chains[position].rules.push(rule);
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {

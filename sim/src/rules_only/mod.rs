@@ -181,7 +181,7 @@ pub fn ipvs_addresses(q: &RulesQuery) -> Vec<Ipv4Addr> {
 
 /// A dump of kube-proxy's IPVS mode: its filter chain or its sets are there.
 fn ipvs_mode(nf: &Netfilter) -> bool {
-    nf.tables.iter().flat_map(|t| t.chains.iter()).any(|c| {
+    nf.tables.iter().flat_map(|t| t.chains().iter()).any(|c| {
         c.name == "KUBE-IPVS-FILTER"
             || c.rules.iter().any(|r| {
                 r.matches.iter().any(|m| {
@@ -222,7 +222,7 @@ pub fn trace_rules_shared(nf: Arc<Netfilter>, q: &RulesQuery) -> Vec<RuleOutcome
 pub fn missing_sets(nf: &Netfilter, q: &RulesQuery) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in &nf.tables {
-        for c in &t.chains {
+        for c in t.chains() {
             for r in &c.rules {
                 for m in &r.matches {
                     if let Match::Set { name, .. } = m

@@ -219,7 +219,7 @@ impl Walk<'_> {
             ipsets,
             unknowns,
             ..
-        } = &mut netns[skb.ns.0];
+        } = std::sync::Arc::make_mut(&mut netns[skb.ns.0]);
         let table = netfilter.table(kind)?;
         let mut env = NsEnv {
             routes,

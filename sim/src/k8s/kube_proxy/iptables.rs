@@ -12,7 +12,6 @@ use crate::k8s::services::{Endpoint, ServicePortInfo, service_ports};
 use crate::net::Netns;
 use base32_std as b32;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
@@ -80,8 +79,9 @@ struct Buf {
     chains: Vec<String>,
     /// The same names, to declare each once without scanning the list (kube-proxy's
     /// `natChains` buffer is written once per chain the same way).
-    declared: BTreeSet<String>,
-    rules: Vec<String>,
+    declared: rustc_hash::FxHashSet<String>,
+    /// The `-A` lines, each ending in a newline.
+    rules: String,
 }
 
 impl Buf {
@@ -92,19 +92,17 @@ impl Buf {
         }
     }
     fn rule(&mut self, r: String) {
-        self.rules.push(r);
+        self.rules.push_str(&r);
+        self.rules.push('\n');
     }
     fn text(&self) -> String {
         // Sized once: a node's nat table is tens of megabytes at 10,000 Services.
-        let len = self.chains.iter().map(|c| c.len() + 10).sum::<usize>()
-            + self.rules.iter().map(|r| r.len() + 1).sum::<usize>();
+        let len = self.chains.iter().map(|c| c.len() + 10).sum::<usize>() + self.rules.len();
         let mut s = String::with_capacity(len);
         for c in &self.chains {
             let _ = writeln!(s, ":{c} - [0:0]");
         }
-        for r in &self.rules {
-            let _ = writeln!(s, "{r}");
-        }
+        s.push_str(&self.rules);
         s
     }
 }
@@ -216,13 +214,21 @@ pub fn rules(cluster: &Cluster, node: &str) -> KubeProxyRules {
     }
 }
 
+/// An endpoint with the names kube-proxy gives it (`endpointInfo`'s cached chain name).
+struct Ep<'a> {
+    ep: &'a Endpoint,
+    /// `ip:port`.
+    addr: String,
+    /// Its KUBE-SEP- chain.
+    sep: String,
+}
+
 /// One Service port as the per-service loop of `syncProxyRules` sees it before it writes
 /// anything: its chains, its addresses, and what `CategorizeEndpoints` made of its
 /// endpoints on this node.
 struct SvcPort<'a> {
     svc: &'a Service,
     name: &'a str,
-    proto: &'static str,
     port: u16,
     /// `-m tcp -p tcp`.
     m: String,
@@ -248,8 +254,11 @@ struct SvcPort<'a> {
     /// The filter target and comment for traffic with nowhere to go: REJECT without
     /// endpoints, DROP without local ones.
     no_endpoint: (&'static str, String),
-    cluster_eps: Vec<&'a Endpoint>,
-    local_eps: Vec<&'a Endpoint>,
+    /// The ready endpoints with their names, and which of them each policy chain uses
+    /// (positions in `eps`).
+    eps: Vec<Ep<'a>>,
+    cluster_eps: Vec<usize>,
+    local_eps: Vec<usize>,
     /// ClientIP session affinity's timeout.
     affinity: Option<u32>,
 }
@@ -284,16 +293,29 @@ impl<'a> SvcPort<'a> {
         // its cluster endpoints, for the short circuit of traffic from inside the cluster.
         let uses_cluster = !itp_local || externally_accessible;
         let uses_local = itp_local || etp_local;
-        let cluster_eps: Vec<&Endpoint> = if uses_cluster {
-            ready.iter().collect()
+        let cluster_eps: Vec<usize> = if uses_cluster {
+            (0..ready.len()).collect()
         } else {
             Vec::new()
         };
-        let local_eps: Vec<&Endpoint> = if uses_local {
-            ready.iter().filter(|e| e.node == node).collect()
+        let local_eps: Vec<usize> = if uses_local {
+            (0..ready.len())
+                .filter(|&i| ready[i].node == node)
+                .collect()
         } else {
             Vec::new()
         };
+        let eps = ready
+            .iter()
+            .map(|ep| {
+                let addr = ep.addr();
+                Ep {
+                    sep: sep_chain(name, proto, &addr),
+                    addr,
+                    ep,
+                }
+            })
+            .collect();
         let has_endpoints = !ready.is_empty();
         let internal_chain = if itp_local { &svl_chain } else { &svc_chain };
         let external_chain = if etp_local { &svl_chain } else { &svc_chain };
@@ -305,7 +327,6 @@ impl<'a> SvcPort<'a> {
         Some(SvcPort {
             svc,
             name,
-            proto,
             port: sp.port.port,
             m: format!("-m {proto} -p {proto}"),
             cluster_ip,
@@ -326,6 +347,7 @@ impl<'a> SvcPort<'a> {
             external_ips,
             lb_ips,
             source_ranges,
+            eps,
             cluster_eps,
             local_eps,
             affinity: (svc.session_affinity == SessionAffinity::ClientIP)
@@ -599,7 +621,8 @@ fn policy_chains(p: &SvcPort, nat: &mut Buf) {
     for (chain, eps) in [(&p.svc_chain, &p.cluster_eps), (&p.svl_chain, &p.local_eps)] {
         if !eps.is_empty() {
             nat.chain(chain);
-            endpoint_jumps(chain, p.name, p.proto, eps, p.affinity, nat);
+            let eps: Vec<&Ep> = eps.iter().map(|&i| &p.eps[i]).collect();
+            endpoint_jumps(chain, p.name, &eps, p.affinity, nat);
         }
     }
 }
@@ -607,18 +630,17 @@ fn policy_chains(p: &SvcPort, nat: &mut Buf) {
 /// (12) One KUBE-SEP- chain per endpoint (cluster and local, once each, by address): mark
 /// hairpin traffic for masquerade, remember the client for affinity, DNAT.
 fn endpoint_chains(p: &SvcPort, nat: &mut Buf) {
-    let SvcPort { name, proto, m, .. } = p;
-    let mut all: Vec<&Endpoint> = p
+    let SvcPort { name, m, .. } = p;
+    let mut all: Vec<&Ep> = p
         .cluster_eps
         .iter()
         .chain(p.local_eps.iter())
-        .copied()
+        .map(|&i| &p.eps[i])
         .collect();
-    all.sort_by_key(|e| e.addr());
-    all.dedup_by_key(|e| e.addr());
-    for ep in all {
-        let sep = sep_chain(name, proto, &ep.addr());
-        nat.chain(&sep);
+    all.sort_by(|a, b| a.addr.cmp(&b.addr));
+    all.dedup_by(|a, b| a.addr == b.addr);
+    for Ep { ep, addr, sep } in all {
+        nat.chain(sep);
         nat.rule(format!(
             "-A {sep} -m comment --comment {} -s {} -j KUBE-MARK-MASQ",
             comment(name),
@@ -630,33 +652,23 @@ fn endpoint_chains(p: &SvcPort, nat: &mut Buf) {
             String::new()
         };
         nat.rule(format!(
-            "-A {sep} -m comment --comment {}{recent} {m} -j DNAT --to-destination {}",
+            "-A {sep} -m comment --comment {}{recent} {m} -j DNAT --to-destination {addr}",
             comment(name),
-            ep.addr()
         ));
     }
 }
 
 /// `writeServiceToEndpointRules`: affinity checks first, then one jump per endpoint with
 /// probability 1/(n-i), the last unconditional.
-fn endpoint_jumps(
-    chain: &str,
-    name: &str,
-    proto: &str,
-    eps: &[&Endpoint],
-    affinity: Option<u32>,
-    nat: &mut Buf,
-) {
+fn endpoint_jumps(chain: &str, name: &str, eps: &[&Ep], affinity: Option<u32>, nat: &mut Buf) {
     if let Some(timeout) = affinity {
-        for ep in eps {
-            let sep = sep_chain(name, proto, &ep.addr());
-            nat.rule(format!("-A {chain} -m comment --comment {} -m recent --name {sep} --rcheck --seconds {timeout} --reap -j {sep}", comment(&format!("{name} -> {}", ep.addr()))));
+        for Ep { addr, sep, .. } in eps {
+            nat.rule(format!("-A {chain} -m comment --comment {} -m recent --name {sep} --rcheck --seconds {timeout} --reap -j {sep}", comment(&format!("{name} -> {addr}"))));
         }
     }
     let n = eps.len();
-    for (i, ep) in eps.iter().enumerate() {
-        let sep = sep_chain(name, proto, &ep.addr());
-        let c = comment(&format!("{name} -> {}", ep.addr()));
+    for (i, Ep { addr, sep, .. }) in eps.iter().enumerate() {
+        let c = comment(&format!("{name} -> {addr}"));
         if i < n - 1 {
             nat.rule(format!("-A {chain} -m comment --comment {c} -m statistic --mode random --probability {} -j {sep}", probability(n - i)));
         } else {

@@ -8,7 +8,7 @@ use super::rule::*;
 use super::table::{Chain, Table};
 use super::{Netfilter, TableKind, Verdict};
 use crate::diag::{InputError, did_you_mean};
-use rule::append_rule;
+use rule::{ReadRule, append_read_rule, append_rule};
 use targets::*;
 use words::{Tok, tokenize};
 
@@ -55,6 +55,26 @@ type Places = Vec<Vec<(usize, usize)>>;
 
 /// Parse a whole iptables-save dump. `file` names it in errors.
 pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputError> {
+    read(file, src, None)
+}
+
+/// Rule lines already read, by their text, so that the dumps of many nodes (whose
+/// kube-proxy rules are mostly the same) read each distinct line once and share the rule.
+#[derive(Default)]
+pub struct RuleCache {
+    lines: rustc_hash::FxHashMap<Box<str>, ReadRule>,
+}
+
+/// [`parse_iptables_save`], reusing and filling `cache`: the result is the same as without it.
+pub fn parse_iptables_save_cached(
+    file: &str,
+    src: &str,
+    cache: &mut RuleCache,
+) -> Result<Netfilter, InputError> {
+    read(file, src, Some(cache))
+}
+
+fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netfilter, InputError> {
     let mut nf = Netfilter::default();
     let mut current: Option<(Table, usize)> = None;
     // Chain name -> (position in the current table, line declaring it): dumps hold
@@ -70,6 +90,12 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
         let line = raw.trim_end();
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if let (Some(cache), Some((table, _))) = (cache.as_deref(), current.as_mut())
+            && let Some(read) = cache.lines.get(line)
+        {
+            append_read_rule(&ctx, table, &mut places, read)?;
             continue;
         }
         let toks = tokenize(&ctx, line)?;
@@ -161,7 +187,10 @@ pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputErro
                 } else {
                     &toks[..]
                 };
-                append_rule(&ctx, table, &mut places, toks)?;
+                let read = append_rule(&ctx, table, &mut places, toks)?;
+                if let Some(cache) = cache.as_deref_mut() {
+                    cache.lines.insert(line.into(), read);
+                }
             }
         }
     }
@@ -254,13 +283,20 @@ fn check_table(ctx: &Ctx, t: &Table, places: &Places) -> Result<(), InputError> 
         }
         .err(col, msg)
     };
-    for (ci, c) in t.chains.iter().enumerate() {
+    // Each chain's jumps, as (target position, rule index): found once, read by the
+    // reachability and loop checks below.
+    let mut edges: Edges = vec![Vec::new(); t.chains().len()];
+    for (ci, c) in t.chains().iter().enumerate() {
         for (i, r) in c.rules.iter().enumerate() {
             let (Target::Jump(to) | Target::Goto(to)) = &r.target else {
                 continue;
             };
-            let target = t.chain(to);
-            if target.is_some_and(|x| x.policy.is_none()) {
+            let j = t.position(to);
+            let target = j.map(|j| &t.chains()[j]);
+            if let Some(j) = j
+                && target.is_some_and(|x| x.policy.is_none())
+            {
+                edges[ci].push((j, i));
                 continue;
             }
             match target {
@@ -274,7 +310,7 @@ fn check_table(ctx: &Ctx, t: &Table, places: &Places) -> Result<(), InputError> 
                 None => {
                     // A typo of a target (`ACCEPTT`, `accept`) reads as a jump to a chain:
                     // suggest targets as well as the table's chains.
-                    let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
+                    let names: Vec<&str> = t.chains().iter().map(|c| c.name.as_str()).collect();
                     let upper = to.to_ascii_uppercase();
                     let suggestion = BUILTIN_TARGETS
                         .iter()
@@ -313,8 +349,8 @@ fn check_table(ctx: &Ctx, t: &Table, places: &Places) -> Result<(), InputError> 
             }
         }
     }
-    check_targets(t, &|ci, i, msg| at(place(ci, i), msg))?;
-    if let Some((cycle, ci, i)) = find_loop(t) {
+    check_targets(t, &edges, &|ci, i, msg| at(place(ci, i), msg))?;
+    if let Some((cycle, ci, i)) = find_loop(t, &edges) {
         let path: Vec<String> = cycle.iter().map(|c| format!("`{c}`")).collect();
         return Err(at(
             place(ci, i),
@@ -327,73 +363,62 @@ fn check_table(ctx: &Ctx, t: &Table, places: &Places) -> Result<(), InputError> 
     Ok(())
 }
 
-/// A chain that can reach itself through jumps/gotos: (chain, the jump target that closes it).
+/// Each chain's jumps and gotos to user chains: (target position, rule index).
+type Edges = Vec<Vec<(usize, usize)>>;
+
 /// The hooks from which each chain can be reached (its own hook for a built-in chain, the
-/// union of its callers' for a user chain): what the kernel's `mark_source_chains`
-/// computes before `xt_check_target` checks each target against them.
-fn reaching_hooks(t: &Table) -> Vec<(String, Vec<super::Hook>)> {
-    use super::Hook;
-    let hook_of = |name: &str| {
-        [
-            Hook::Prerouting,
-            Hook::Input,
-            Hook::Forward,
-            Hook::Output,
-            Hook::Postrouting,
-        ]
-        .into_iter()
-        .find(|h| h.chain() == name)
-    };
-    let mut out: Vec<(String, Vec<Hook>)> = t
-        .chains
+/// union of its callers' for a user chain), in chain order: what the kernel's
+/// `mark_source_chains` computes before `xt_check_target` checks each target against them.
+/// A set of hooks is a bit mask of `HOOKS` positions.
+fn reaching_hooks(t: &Table, edges: &Edges) -> Vec<u8> {
+    let mut reach: Vec<u8> = t
+        .chains()
         .iter()
-        .map(|c| {
-            let own = if c.policy.is_some() {
-                hook_of(&c.name)
-            } else {
-                None
-            };
-            (c.name.clone(), own.into_iter().collect())
+        .map(|c| match c.policy {
+            Some(_) => HOOKS
+                .iter()
+                .position(|h| h.chain() == c.name)
+                .map_or(0, |i| 1 << i),
+            None => 0,
         })
         .collect();
-    // Propagate along jumps until nothing changes (chains form no loops: checked after).
-    for _ in 0..=t.chains.len() {
-        let mut changed = false;
-        for (ci, c) in t.chains.iter().enumerate() {
-            if out[ci].1.is_empty() {
-                continue;
+    // Propagate along jumps: a chain is looked at again whenever a caller gives it a hook it
+    // did not have, so each chain is visited at most once per hook.
+    let mut work: Vec<usize> = (0..reach.len()).filter(|&c| reach[c] != 0).collect();
+    while let Some(c) = work.pop() {
+        for &(j, _) in &edges[c] {
+            if reach[c] & !reach[j] != 0 {
+                reach[j] |= reach[c];
+                work.push(j);
             }
-            let from = out[ci].1.clone();
-            for r in &c.rules {
-                if let Target::Jump(to) | Target::Goto(to) = &r.target
-                    && let Some(j) = t.position(to)
-                {
-                    for h in &from {
-                        if !out[j].1.contains(h) {
-                            out[j].1.push(*h);
-                            changed = true;
-                        }
-                    }
-                }
-            }
-        }
-        if !changed {
-            break;
         }
     }
-    out
+    reach
 }
+
+const HOOKS: [super::Hook; 5] = [
+    super::Hook::Prerouting,
+    super::Hook::Input,
+    super::Hook::Forward,
+    super::Hook::Output,
+    super::Hook::Postrouting,
+];
 
 /// Targets that only some tables or hooks allow, refused as iptables-restore refuses them
 /// (`xt_check_target`: "RULE_APPEND failed (Invalid argument)").
 fn check_targets(
     t: &Table,
+    edges: &Edges,
     err_at: &dyn Fn(usize, usize, String) -> InputError,
 ) -> Result<(), InputError> {
     use super::{Hook, TableKind};
-    let reach = reaching_hooks(t);
-    // `reach` is in chain order.
-    for (ci, (c, (_, hooks))) in t.chains.iter().zip(&reach).enumerate() {
+    let reach = reaching_hooks(t, edges);
+    for (ci, (c, &mask)) in t.chains().iter().zip(&reach).enumerate() {
+        let hooks = HOOKS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, h)| h);
         for (i, r) in c.rules.iter().enumerate() {
             let (name, table, allowed): (&str, Option<TableKind>, &[Hook]) = match &r.target {
                 Target::Dnat { .. } => (
@@ -419,7 +444,7 @@ fn check_targets(
                 _ => continue,
             };
             let wrong_table = table.is_some_and(|k| k != t.kind);
-            let bad_hook = hooks.iter().find(|h| !allowed.contains(h));
+            let bad_hook = hooks.clone().find(|h| !allowed.contains(h));
             if !wrong_table && bad_hook.is_none() {
                 continue;
             }
@@ -447,23 +472,8 @@ fn check_targets(
 
 /// A chain that can reach itself through jumps/gotos: the cycle's chain names (first and
 /// last the same) and the (chain index, rule index) of the jump that closes it.
-fn find_loop(t: &Table) -> Option<(Vec<String>, usize, usize)> {
-    let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-    // Each chain's jumps, as (target index, rule index), computed once.
-    let edges: Vec<Vec<(usize, usize)>> = t
-        .chains
-        .iter()
-        .map(|c| {
-            c.rules
-                .iter()
-                .enumerate()
-                .filter_map(|(ri, r)| match &r.target {
-                    Target::Jump(to) | Target::Goto(to) => t.position(to).map(|j| (j, ri)),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect();
+fn find_loop(t: &Table, edges: &Edges) -> Option<(Vec<String>, usize, usize)> {
+    let names: Vec<&str> = t.chains().iter().map(|c| c.name.as_str()).collect();
     // Iterative DFS with colours: 0 unseen, 1 on the path, 2 done. The stack is the path
     // from `start`, so a jump back to a chain on it names the whole cycle.
     let mut colour = vec![0u8; names.len()];

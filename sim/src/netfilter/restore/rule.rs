@@ -13,15 +13,31 @@ use super::{Ctx, Places};
 use crate::diag::{InputError, did_you_mean};
 use crate::netfilter::rule::{Rule, Target};
 use crate::netfilter::table::{Chain, Table, Verdict};
+use std::sync::Arc;
 
+/// One `-A` line as read: kept by a [`RuleCache`] to be placed again, without reading the
+/// words a second time, wherever the same line recurs.
+#[derive(Clone)]
+pub(super) struct ReadRule {
+    chain: Box<str>,
+    chain_col: usize,
+    rule: Arc<Rule>,
+    /// Where errors found at COMMIT point: the target's column, or `-A`'s.
+    place_col: usize,
+}
+
+/// Read a rule line's words (`-A CHAIN ...`, counters already taken off) and append the
+/// rule to its chain, as `-A` does. Returns what was read, for a cache.
 pub(super) fn append_rule(
     ctx: &Ctx,
     table: &mut Table,
     places: &mut Places,
     toks: &[Tok],
-) -> Result<(), InputError> {
+) -> Result<ReadRule, InputError> {
     let mut w = Words { ctx, toks, i: 0 };
-    let Some(cmd) = w.next() else { return Ok(()) };
+    let Some(cmd) = w.next() else {
+        return Err(ctx.err(1, "empty rule"));
+    };
     if cmd.text != "-A" && cmd.text != "--append" {
         let hint = if cmd.text == "-I" || cmd.text == "-N" || cmd.text == "-P" {
             "iptables-save dumps only use `-A`; declare chains with `:NAME - [0:0]`"
@@ -33,42 +49,68 @@ pub(super) fn append_rule(
             .with_hint(hint));
     }
     let chain_tok = w.value(cmd)?;
+    // The chain first: iptables-restore looks it up before it reads the rule's options.
+    let ci = chain_position(ctx, table, &chain_tok.text, chain_tok.col)?;
+    let (rule, target_col) = parse_rule(&mut w)?;
+    let read = ReadRule {
+        chain: chain_tok.text.as_ref().into(),
+        chain_col: chain_tok.col,
+        rule: Arc::new(rule),
+        place_col: target_col.unwrap_or(cmd.col),
+    };
+    place(ctx, table, places, ci, &read);
+    Ok(read)
+}
+
+/// Append a rule read before (from the same line text) to its chain.
+pub(super) fn append_read_rule(
+    ctx: &Ctx,
+    table: &mut Table,
+    places: &mut Places,
+    read: &ReadRule,
+) -> Result<(), InputError> {
+    let ci = chain_position(ctx, table, &read.chain, read.chain_col)?;
+    place(ctx, table, places, ci, read);
+    Ok(())
+}
+
+fn place(ctx: &Ctx, table: &mut Table, places: &mut Places, ci: usize, read: &ReadRule) {
+    table.append_rule(ci, read.rule.clone());
+    places.resize_with(table.chains().len(), Vec::new);
+    places[ci].push((ctx.line, read.place_col));
+}
+
+/// The position of the chain a rule is appended to.
+fn chain_position(
+    ctx: &Ctx,
+    table: &mut Table,
+    chain: &str,
+    col: usize,
+) -> Result<usize, InputError> {
     // A table always has its built-in chains: `iptables-restore --noflush` (how kube-proxy
     // loads its rules) appends to them without a `:CHAIN` line, keeping their policy.
-    if table.position(&chain_tok.text).is_none()
-        && table
-            .kind
-            .builtin_chains()
-            .contains(&chain_tok.text.as_ref())
-    {
+    if table.position(chain).is_none() && table.kind.builtin_chains().contains(&chain) {
         table.push_chain(Chain {
-            name: chain_tok.text.to_string(),
+            name: chain.to_string(),
             policy: Some(Verdict::Accept),
             rules: Vec::new(),
         });
     }
-    let Some(ci) = table.position(&chain_tok.text) else {
-        let names: Vec<&str> = table.chains.iter().map(|c| c.name.as_str()).collect();
-        let hint = match did_you_mean(&chain_tok.text, names.iter().copied()) {
+    table.position(chain).ok_or_else(|| {
+        let names: Vec<&str> = table.chains().iter().map(|c| c.name.as_str()).collect();
+        let hint = match did_you_mean(chain, names.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
-            None => format!("declare it first with `:{} - [0:0]`", chain_tok.text),
+            None => format!("declare it first with `:{chain} - [0:0]`"),
         };
-        return Err(ctx
-            .err(
-                chain_tok.col,
-                format!(
-                    "chain `{}` is not declared in the {} table",
-                    chain_tok.text,
-                    table.kind.name()
-                ),
-            )
-            .with_hint(hint));
-    };
-    let (rule, target_col) = parse_rule(&mut w)?;
-    table.chains[ci].rules.push(rule);
-    places.resize_with(table.chains.len(), Vec::new);
-    places[ci].push((ctx.line, target_col.unwrap_or(cmd.col)));
-    Ok(())
+        ctx.err(
+            col,
+            format!(
+                "chain `{chain}` is not declared in the {} table",
+                table.kind.name()
+            ),
+        )
+        .with_hint(hint)
+    })
 }
 
 /// A rule's words after `-A CHAIN`, and the column of its target's name.
