@@ -10,12 +10,12 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kpath_sim::rules_only::{RulesQuery, trace_rules_shared};
-use kpath_sim::scale::{Size, scenario_yaml};
-use kpath_sim::scenario::ProxyMode;
 use kpath_sim::netfilter::eval::{PacketMeta, RuleEnv, walk_table};
 use kpath_sim::netfilter::rule::{AddrType, Recent};
 use kpath_sim::netfilter::{Hook, Netfilter, TableKind};
+use kpath_sim::rules_only::{RulesQuery, trace_rules_shared};
+use kpath_sim::scale::{Size, scenario_yaml};
+use kpath_sim::scenario::ProxyMode;
 use kpath_sim::wire::{Ipv4, L4, Tcp, TcpFlags};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -140,9 +140,10 @@ fn walk(g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>, nf:
         a.evaluated,
         a.hits.len()
     );
-    g.bench_function("one nat PREROUTING walk to the last of 10,000 Services", |b| {
-        b.iter(|| walk_table(indexed, Hook::Prerouting, black_box(&meta), &mut Node))
-    });
+    g.bench_function(
+        "one nat PREROUTING walk to the last of 10,000 Services",
+        |b| b.iter(|| walk_table(indexed, Hook::Prerouting, black_box(&meta), &mut Node)),
+    );
     g.bench_function(
         "the same walk reading every rule (ipt_do_table's way)",
         |b| b.iter(|| walk_table(&linear, Hook::Prerouting, black_box(&meta), &mut Node)),

@@ -127,7 +127,7 @@ fn a_missing_vxlan_fdb_entry_drops_the_frame_at_vxlan_xmit() {
     let f1 = w.ns(id).link_by_name("flannel.1").unwrap().ifindex;
     if let Some(kpath_sim::net::LinkKind::Vxlan(v)) = w.ns_mut(id).link_mut(f1).map(|l| &mut l.kind)
     {
-        v.fdb.clear();
+        v.fdb.make_mut().clear();
     }
     let t = run(&s, &w, "ping");
     assert_eq!(t.disposition.kind, DispositionKind::Dropped);

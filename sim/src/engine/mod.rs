@@ -240,7 +240,8 @@ impl<'w> Walk<'w> {
     fn new(world: &'w mut World, choices: choices::Choices, step_cap: usize) -> Walk<'w> {
         Walk {
             world,
-            steps: Vec::new(),
+            // A cross-node packet takes about 130 steps; growing from empty copies them often.
+            steps: Vec::with_capacity(256),
             choices,
             arp_asks: Vec::new(),
             step_cap,

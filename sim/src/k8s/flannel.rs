@@ -10,6 +10,8 @@ use crate::net::{
 use crate::wire::IpProtocol;
 use crate::wire::Ipv4Addr;
 use crate::wire::Ipv4Net;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// flannel's VNI and the Linux kernel's default VXLAN port (IANA's is 4789).
 pub const FLANNEL_VNI: u32 = 1;
@@ -48,7 +50,7 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
             local: n.ip,
             dev: eth0,
             learning: false,
-            fdb: Vec::new(),
+            fdb: Default::default(),
         });
         let ns = w.ns_mut(id);
         let f1 = ns.add_link(link("flannel.1", kind, flannel_vtep_mac(n.ip), mtu));
@@ -62,45 +64,63 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
             owner: SocketOwner::Vxlan { device: f1 },
         });
     }
-    for n in &cluster.nodes {
+    // Every node holds one entry per other node, alike in all nodes: each holds the list of
+    // every node's entry, shared, less its own (net::Entries).
+    let fdb: Arc<[VxlanFdb]> = cluster
+        .nodes
+        .iter()
+        .map(|m| VxlanFdb {
+            mac: flannel_vtep_mac(m.ip),
+            dst: m.ip,
+        })
+        .collect();
+    let mut by_dev: BTreeMap<IfIndex, (Arc<[Neigh]>, Arc<[Route]>)> = BTreeMap::new();
+    for (i, n) in cluster.nodes.iter().enumerate() {
         let Some(id) = node_ns(w, &n.name) else {
             continue;
         };
         let f1 = dev(w, id, "flannel.1");
-        for m in cluster.nodes.iter().filter(|m| m.name != n.name) {
-            let vtep = m.pod_cidr.network().addr;
-            let vmac = flannel_vtep_mac(m.ip);
-            let ns = w.ns_mut(id);
-            ns.neigh.push(Neigh {
-                ip: vtep,
-                dev: f1,
-                lladdr: Some(vmac),
-                state: NudState::Permanent,
-            });
-            if let Some(LinkKind::Vxlan(v)) = ns.link_mut(f1).map(|l| &mut l.kind) {
-                v.fdb.push(VxlanFdb {
-                    mac: vmac,
-                    dst: m.ip,
+        let (neigh, routes) = by_dev
+            .entry(f1)
+            .or_insert_with(|| {
+                let neigh = cluster.nodes.iter().map(|m| Neigh {
+                    ip: m.pod_cidr.network().addr,
+                    dev: f1,
+                    lladdr: Some(flannel_vtep_mac(m.ip)),
+                    state: NudState::Permanent,
                 });
-            }
-            ns.routes.push(Route::via(m.pod_cidr, Some(vtep), f1, true));
+                let routes = cluster
+                    .nodes
+                    .iter()
+                    .map(|m| Route::via(m.pod_cidr, Some(m.pod_cidr.network().addr), f1, true));
+                (neigh.collect(), routes.collect())
+            })
+            .clone();
+        let ns = w.ns_mut(id);
+        ns.neigh.push_shared(neigh, Some(i));
+        if let Some(LinkKind::Vxlan(v)) = ns.link_mut(f1).map(|l| &mut l.kind) {
+            v.fdb.push_shared(fdb.clone(), Some(i));
         }
+        ns.routes.push_shared(routes, Some(i));
     }
 }
 
 /// host-gw: `ip route add 10.244.M.0/24 via <nodeIP-M> dev eth0` for every other node; the
 /// nodes must share an L2 segment, which the underlay is.
 fn host_gw(w: &mut World, cluster: &Cluster) {
-    for n in &cluster.nodes {
+    let mut by_dev: BTreeMap<IfIndex, Arc<[Route]>> = BTreeMap::new();
+    for (i, n) in cluster.nodes.iter().enumerate() {
         let Some(id) = node_ns(w, &n.name) else {
             continue;
         };
         let eth0 = dev(w, id, "eth0");
-        for m in cluster.nodes.iter().filter(|m| m.name != n.name) {
-            w.ns_mut(id)
-                .routes
-                .push(Route::via(m.pod_cidr, Some(m.ip), eth0, false));
-        }
+        let routes = by_dev.entry(eth0).or_insert_with(|| {
+            (cluster.nodes.iter())
+                .map(|m| Route::via(m.pod_cidr, Some(m.ip), eth0, false))
+                .collect()
+        });
+        let routes = routes.clone();
+        w.ns_mut(id).routes.push_shared(routes, Some(i));
     }
 }
 

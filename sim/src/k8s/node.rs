@@ -24,10 +24,12 @@ pub(super) fn underlay_switch(w: &mut World, cluster: &Cluster) -> NsId {
 
 /// A node's host namespace, by the node's name.
 pub(super) fn host_ns_mut<'w>(w: &'w mut World, node: &str) -> Option<&'w mut Netns> {
-    w.netns
-        .iter_mut()
-        .find(|ns| matches!(&ns.kind, NsKind::Node { node: n } if n == node))
-        .map(std::sync::Arc::make_mut)
+    // Named after the node (node::node); the kind says it is the host's, not a pod's.
+    let id = w
+        .ns_by_name(node)
+        .filter(|ns| matches!(&ns.kind, NsKind::Node { node: n } if n == node))?
+        .id;
+    Some(w.ns_mut(id))
 }
 
 /// A node's host namespace with lo and eth0 cabled to the underlay switch. Its netfilter

@@ -136,7 +136,7 @@ pub struct Vxlan {
     pub dev: IfIndex,
     pub learning: bool,
     /// `bridge fdb append <mac> dev flannel.1 dst <ip>`: where to send frames for a MAC.
-    pub fdb: Vec<VxlanFdb>,
+    pub fdb: super::Entries<VxlanFdb>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

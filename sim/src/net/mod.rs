@@ -1,6 +1,7 @@
 //! The Linux objects the datapath walks through. A `World` is every namespace of a
 //! cluster, as the controllers in `k8s` programmed them.
 
+pub mod entries;
 pub mod iproute2;
 pub mod link;
 pub mod neigh;
@@ -8,6 +9,7 @@ pub mod netns;
 pub mod route;
 mod world;
 
+pub use entries::Entries;
 pub use link::{Bridge, FdbEntry, IfIndex, Link, LinkKind, LinkRef, NsId, Vxlan, VxlanFdb};
 pub use neigh::{Neigh, NudState};
 pub use netns::{IpvsUnknown, Netns, NsKind, Socket, SocketOwner, Sysctls, Unknowns};

@@ -112,10 +112,13 @@ impl Route {
 
 /// `fib_lookup`: the local table first, then main; longest prefix wins within a table,
 /// and among equal prefixes the first added (lowest metric in our model).
-pub fn lookup(routes: &[Route], dst: Ipv4Addr) -> Option<&Route> {
+pub fn lookup<'a, R>(routes: R, dst: Ipv4Addr) -> Option<&'a Route>
+where
+    R: IntoIterator<Item = &'a Route> + Copy,
+{
     [RouteTable::Local, RouteTable::Main].iter().find_map(|t| {
         routes
-            .iter()
+            .into_iter()
             .filter(|r| r.table == *t && r.dst.contains(dst))
             .fold(None, |best: Option<&Route>, r| match best {
                 Some(b) if b.dst.prefix >= r.dst.prefix => Some(b),

@@ -15,6 +15,9 @@ pub struct World {
     /// (their conntrack, neighbours, FDB, IPVS and `-m recent` state), so only those are
     /// copied, not every namespace of a cluster of thousands of nodes.
     pub netns: Vec<Arc<Netns>>,
+    /// Namespace name -> id, for [`World::ns_by_name`] (a cluster of 5,000 nodes has
+    /// 10,000 namespaces, and the controllers look up each node's by name).
+    by_name: Arc<rustc_hash::FxHashMap<String, NsId>>,
     pub seed: u64,
     /// The kernel's per-boot flow-hash secret (`hashrnd` in `net/core/flow_dissector.c`),
     /// drawn from the seed: it decides VXLAN source ports.
@@ -30,6 +33,7 @@ impl World {
         let flow_hash_secret = rng.next_u32();
         World {
             netns: Vec::new(),
+            by_name: Default::default(),
             seed,
             flow_hash_secret,
             rng,
@@ -50,7 +54,11 @@ impl World {
 
     pub fn add_netns(&mut self, build: impl FnOnce(NsId) -> Netns) -> NsId {
         let id = NsId(self.netns.len());
-        self.netns.push(Arc::new(build(id)));
+        let ns = build(id);
+        Arc::make_mut(&mut self.by_name)
+            .entry(ns.name.clone())
+            .or_insert(id);
+        self.netns.push(Arc::new(ns));
         id
     }
 
@@ -65,7 +73,11 @@ impl World {
     }
 
     pub fn ns_by_name(&self, name: &str) -> Option<&Netns> {
-        self.netns.iter().find(|n| n.name == name).map(|n| &**n)
+        let id = self.by_name.get(name)?;
+        self.netns
+            .get(id.0)
+            .map(|n| &**n)
+            .filter(|n| n.name == name)
     }
 
     pub fn link(&self, r: LinkRef) -> Option<&Link> {

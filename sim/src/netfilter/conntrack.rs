@@ -68,17 +68,26 @@ impl Tuple {
 
     /// `src=.. dst=.. sport=.. dport=..` (or `type=8 code=0 id=..` for ICMP) as conntrack -L.
     pub fn text(&self) -> String {
-        if self.proto == IpProtocol::Icmp {
-            format!(
+        let mut s = String::with_capacity(64);
+        self.write_text(&mut s);
+        s
+    }
+
+    fn write_text(&self, s: &mut String) {
+        use std::fmt::Write;
+        let _ = if self.proto == IpProtocol::Icmp {
+            write!(
+                s,
                 "src={} dst={} type={} code=0 id={}",
                 self.src, self.dst, self.dport, self.sport
             )
         } else {
-            format!(
+            write!(
+                s,
                 "src={} dst={} sport={} dport={}",
                 self.src, self.dst, self.sport, self.dport
             )
-        }
+        };
     }
 }
 
@@ -220,18 +229,23 @@ impl Conn {
             (None, IpProtocol::Udp) if self.assured => 120,
             _ => 30,
         };
-        let state = self
-            .tcp
-            .map(|s| format!(" {}", s.name()))
-            .unwrap_or_default();
         let unreplied = if self.seen_reply { "" } else { " [UNREPLIED]" };
         let assured = if self.assured { " [ASSURED]" } else { "" };
-        format!(
-            "{name:<8} {num} {timeout}{state} {}{unreplied} {}{assured} mark={} use=1",
-            self.orig.text(),
-            self.reply.text(),
-            self.mark
-        )
+        // Written in one buffer: every conntrack step of a walk prints its entry.
+        use std::fmt::Write;
+        let mut s = String::with_capacity(192);
+        let _ = write!(s, "{name:<8} {num} {timeout}");
+        if let Some(t) = self.tcp {
+            s.push(' ');
+            s.push_str(t.name());
+        }
+        s.push(' ');
+        self.orig.write_text(&mut s);
+        s.push_str(unreplied);
+        s.push(' ');
+        self.reply.write_text(&mut s);
+        let _ = write!(s, "{assured} mark={} use=1", self.mark);
+        s
     }
 }
 

@@ -339,7 +339,8 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             None => false,
         },
         Match::Mark { value, mask, neg } => ((p.mark & mask) == *value) != *neg,
-        Match::AddrType { src, dst, .. } => {
+        Match::AddrType(m) => {
+            let AddrTypeMatch { src, dst, .. } = &**m;
             let ok = |spec: &Option<(Vec<AddrType>, bool)>, a: Ipv4Addr| {
                 spec.as_ref()
                     .is_none_or(|(ts, n)| ts.contains(&env.addr_type(a)) != *n)
@@ -352,11 +353,12 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
         Match::Statistic(Statistic::Nth { every, packet, neg }) => {
             env.nth(key, *every, *packet) != *neg
         }
-        Match::Conntrack {
-            ctstate,
-            ctorigdst,
-            ctorigdstport,
-        } => {
+        Match::Conntrack(m) => {
+            let ConntrackMatch {
+                ctstate,
+                ctorigdst,
+                ctorigdstport,
+            } = &**m;
             // No conntrack entry reads as INVALID (xt_conntrack: !ct and not the untracked
             // template; kpath models no NOTRACK).
             let state = p.ct.map(|c| c.state).unwrap_or(CtState::Invalid);
@@ -385,15 +387,16 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             let masked = Ipv4Addr::from(u32::from(a) & u32::from(r.mask));
             env.recent(r, masked) != r.neg
         }
-        Match::Set { name, dirs, neg } => env.in_set(name, dirs, p).unwrap_or(false) != *neg,
+        Match::Set(m) => env.in_set(&m.name, &m.dirs, p).unwrap_or(false) != m.neg,
         Match::Ipvs(m) => ipvs_matches(m, p),
-        Match::Physdev {
-            physdev_in,
-            physdev_out,
-            is_in,
-            is_out,
-            is_bridged,
-        } => {
+        Match::Physdev(m) => {
+            let PhysdevMatch {
+                physdev_in,
+                physdev_out,
+                is_in,
+                is_out,
+                is_bridged,
+            } = &**m;
             let name_ok = |spec: &Option<(String, bool)>, v: Option<&str>| {
                 spec.as_ref()
                     .is_none_or(|(pat, n)| iface_matches(pat, v) != *n)
@@ -435,12 +438,12 @@ pub fn rule_matches(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) 
     {
         return false;
     }
-    if let Some((pat, inv)) = &r.in_iface
+    if let Some((pat, inv)) = r.in_iface.as_deref()
         && iface_matches(pat, p.iif) == *inv
     {
         return false;
     }
-    if let Some((pat, inv)) = &r.out_iface
+    if let Some((pat, inv)) = r.out_iface.as_deref()
         && iface_matches(pat, p.oif) == *inv
     {
         return false;
@@ -558,7 +561,7 @@ pub fn walk_table<'a>(
             table: table.kind,
             chain: chain.name.clone(),
             position: i + 1,
-            rule: format!("-A {} {}", chain.name, rule.spec()),
+            rule: rule.text(&chain.name).into_owned(),
             comment: rule.comment().map(str::to_string),
             action,
             mark,

@@ -181,41 +181,59 @@ pub enum Match {
         mask: u32,
         neg: bool,
     },
-    AddrType {
-        src: Option<(Vec<AddrType>, bool)>,
-        dst: Option<(Vec<AddrType>, bool)>,
-        limit_iface_in: bool,
-        limit_iface_out: bool,
-    },
+    // The larger modules are boxed: a node's dump holds hundreds of thousands of matches,
+    // most of them comments and ports, and each takes the size of the largest variant.
+    AddrType(Box<AddrTypeMatch>),
     Statistic(Statistic),
-    Conntrack {
-        ctstate: Option<(Vec<CtState>, bool)>,
-        ctorigdst: Option<(Ipv4Net, bool)>,
-        ctorigdstport: Option<(PortRange, bool)>,
-    },
+    Conntrack(Box<ConntrackMatch>),
     /// The older `-m state --state`.
     State {
         states: Vec<CtState>,
         neg: bool,
     },
-    Recent(Recent),
-    Set {
-        name: String,
-        /// `src`/`dst` per dimension (`dst,dst`).
-        dirs: Vec<bool>,
-        neg: bool,
-    },
+    Recent(Box<Recent>),
+    Set(Box<SetMatch>),
     /// `-m nfacct --nfacct-name NAME`: counts into an accounting object; always matches.
     Nfacct(String),
     /// `-m ipvs` (xt_ipvs): the IPVS connection the packet belongs to.
-    Ipvs(IpvsMatch),
-    Physdev {
-        physdev_in: Option<(String, bool)>,
-        physdev_out: Option<(String, bool)>,
-        is_in: Option<bool>,
-        is_out: Option<bool>,
-        is_bridged: Option<bool>,
-    },
+    Ipvs(Box<IpvsMatch>),
+    Physdev(Box<PhysdevMatch>),
+}
+
+/// `-m addrtype`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddrTypeMatch {
+    pub src: Option<(Vec<AddrType>, bool)>,
+    pub dst: Option<(Vec<AddrType>, bool)>,
+    pub limit_iface_in: bool,
+    pub limit_iface_out: bool,
+}
+
+/// `-m conntrack`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConntrackMatch {
+    pub ctstate: Option<(Vec<CtState>, bool)>,
+    pub ctorigdst: Option<(Ipv4Net, bool)>,
+    pub ctorigdstport: Option<(PortRange, bool)>,
+}
+
+/// `-m set --match-set NAME DIRS`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SetMatch {
+    pub name: String,
+    /// `src`/`dst` per dimension (`dst,dst`).
+    pub dirs: Vec<bool>,
+    pub neg: bool,
+}
+
+/// `-m physdev` (bridge ports, for br_netfilter's bridged frames).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PhysdevMatch {
+    pub physdev_in: Option<(String, bool)>,
+    pub physdev_out: Option<(String, bool)>,
+    pub is_in: Option<bool>,
+    pub is_out: Option<bool>,
+    pub is_bridged: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,12 +333,41 @@ impl fmt::Display for NatRange {
 pub struct Rule {
     pub src: Option<(Ipv4Net, bool)>,
     pub dst: Option<(Ipv4Net, bool)>,
-    pub in_iface: Option<(String, bool)>,
-    pub out_iface: Option<(String, bool)>,
+    /// Boxed, as most rules have none (a rule is 48 bytes smaller for it).
+    pub in_iface: Option<Box<(String, bool)>>,
+    pub out_iface: Option<Box<(String, bool)>>,
     /// `-p`; protocol 0 is `all`.
     pub proto: Option<(IpProtocol, bool)>,
     pub matches: Vec<Match>,
     pub target: Target,
+    /// The rule's text, printed once when a walk first hits it ([`Rule::text`]).
+    pub text: TextCache,
+}
+
+/// A rule's `-A CHAIN ...` text, kept once made: a trace names every rule it hits by its
+/// text, and the same rule is hit by every walk (and shared by every node of a cluster).
+/// It is not part of the rule: copies start without it, and it never makes rules unequal.
+#[derive(Default)]
+pub struct TextCache(std::sync::OnceLock<Box<(Box<str>, Box<str>)>>);
+
+impl Clone for TextCache {
+    fn clone(&self) -> Self {
+        TextCache::default()
+    }
+}
+
+impl PartialEq for TextCache {
+    fn eq(&self, _: &TextCache) -> bool {
+        true
+    }
+}
+
+impl Eq for TextCache {}
+
+impl fmt::Debug for TextCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TextCache")
+    }
 }
 
 impl Rule {
@@ -333,6 +380,7 @@ impl Rule {
             proto: None,
             matches: Vec::new(),
             target,
+            text: TextCache::default(),
         }
     }
 
@@ -489,12 +537,13 @@ impl fmt::Display for Match {
                     let _ = write!(s, "/{}", hex(*mask));
                 }
             }
-            Match::AddrType {
-                src,
-                dst,
-                limit_iface_in,
-                limit_iface_out,
-            } => {
+            Match::AddrType(m) => {
+                let AddrTypeMatch {
+                    src,
+                    dst,
+                    limit_iface_in,
+                    limit_iface_out,
+                } = &**m;
                 s.push_str(" -m addrtype");
                 if let Some((t, n)) = src {
                     let _ = write!(s, "{} --src-type {}", neg(*n), types(t));
@@ -532,11 +581,12 @@ impl fmt::Display for Match {
                     neg(*n)
                 );
             }
-            Match::Conntrack {
-                ctstate,
-                ctorigdst,
-                ctorigdstport,
-            } => {
+            Match::Conntrack(m) => {
+                let ConntrackMatch {
+                    ctstate,
+                    ctorigdst,
+                    ctorigdstport,
+                } = &**m;
                 s.push_str(" -m conntrack");
                 if let Some((st, n)) = ctstate {
                     let _ = write!(s, "{} --ctstate {}", neg(*n), states(st));
@@ -572,7 +622,8 @@ impl fmt::Display for Match {
                 let _ = write!(s, " --name {} --mask {}", r.name, r.mask);
                 s.push_str(if r.source { " --rsource" } else { " --rdest" });
             }
-            Match::Set { name, dirs, neg: n } => {
+            Match::Set(m) => {
+                let SetMatch { name, dirs, neg: n } = &**m;
                 let d = dirs
                     .iter()
                     .map(|d| if *d { "src" } else { "dst" })
@@ -621,13 +672,14 @@ impl fmt::Display for Match {
                 // libxt_nfacct prints " --nfacct-name " then xtables_save_string's own space.
                 let _ = write!(s, " -m nfacct --nfacct-name  {}", save_string(name));
             }
-            Match::Physdev {
-                physdev_in,
-                physdev_out,
-                is_in,
-                is_out,
-                is_bridged,
-            } => {
+            Match::Physdev(m) => {
+                let PhysdevMatch {
+                    physdev_in,
+                    physdev_out,
+                    is_in,
+                    is_out,
+                    is_bridged,
+                } = &**m;
                 s.push_str(" -m physdev");
                 if let Some((d, n)) = physdev_in {
                     let _ = write!(s, "{} --physdev-in {d}", neg(*n));
@@ -735,6 +787,21 @@ impl fmt::Display for Target {
 impl Rule {
     /// The rule's text after `-A CHAIN`, exactly as iptables-save prints it: `-s -d -i -o
     /// -p` first, then the modules in the order they were given, then the target.
+    /// `-A CHAIN spec`, as iptables-save prints the rule in chain `chain`; made once.
+    pub fn text(&self, chain: &str) -> std::borrow::Cow<'_, str> {
+        let (c, text) = self
+            .text
+            .0
+            .get_or_init(|| Box::new((chain.into(), format!("-A {chain} {}", self.spec()).into())))
+            .as_ref();
+        if **c == *chain {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            // The same rule in another chain (only tables built by hand share rules so).
+            std::borrow::Cow::Owned(format!("-A {chain} {}", self.spec()))
+        }
+    }
+
     pub fn spec(&self) -> String {
         let mut s = String::new();
         if let Some((n, inv)) = &self.src {
@@ -743,10 +810,10 @@ impl Rule {
         if let Some((n, inv)) = &self.dst {
             let _ = write!(s, "{} -d {}", neg(*inv), net_text(n));
         }
-        if let Some((i, inv)) = &self.in_iface {
+        if let Some((i, inv)) = self.in_iface.as_deref() {
             let _ = write!(s, "{} -i {i}", neg(*inv));
         }
-        if let Some((o, inv)) = &self.out_iface {
+        if let Some((o, inv)) = self.out_iface.as_deref() {
             let _ = write!(s, "{} -o {o}", neg(*inv));
         }
         if let Some((p, inv)) = &self.proto {

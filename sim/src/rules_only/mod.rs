@@ -185,8 +185,8 @@ fn ipvs_mode(nf: &Netfilter) -> bool {
         c.name == "KUBE-IPVS-FILTER"
             || c.rules.iter().any(|r| {
                 r.matches.iter().any(|m| {
-                    matches!(m, Match::Set { name, .. }
-                        if name == "KUBE-IPVS-IPS" || name == "KUBE-CLUSTER-IP")
+                    matches!(m, Match::Set(s)
+                        if s.name == "KUBE-IPVS-IPS" || s.name == "KUBE-CLUSTER-IP")
                 })
             })
     })
@@ -225,7 +225,8 @@ pub fn missing_sets(nf: &Netfilter, q: &RulesQuery) -> Vec<String> {
         for c in t.chains() {
             for r in &c.rules {
                 for m in &r.matches {
-                    if let Match::Set { name, .. } = m
+                    if let Match::Set(set) = m
+                        && let name = &set.name
                         && !q.sets.iter().any(|s| &s.name == name)
                         && !out.contains(name)
                     {

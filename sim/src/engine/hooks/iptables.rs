@@ -83,7 +83,7 @@ impl NfHookFn for IptDoTable {
 
 /// What rules see of the namespace around them.
 struct NsEnv<'a> {
-    routes: &'a [crate::net::Route],
+    routes: &'a crate::net::Entries<crate::net::Route>,
     ipsets: &'a [crate::netfilter::ipset::IpSet],
     xt: &'a mut XtState,
     rng: &'a mut ChaCha8Rng,
@@ -222,7 +222,7 @@ impl Walk<'_> {
         } = std::sync::Arc::make_mut(&mut netns[skb.ns.0]);
         let table = netfilter.table(kind)?;
         let mut env = NsEnv {
-            routes,
+            routes: &*routes,
             ipsets,
             xt,
             rng,
@@ -294,18 +294,14 @@ impl Walk<'_> {
                     h.action.describe()
                 )
             } else {
-                let comment = h
-                    .comment
-                    .as_ref()
-                    .map(|c| format!(" \"{c}\""))
-                    .unwrap_or_default();
-                format!(
-                    "{} {} rule {}{comment}: {}",
-                    w.table.name(),
-                    h.chain,
-                    h.position,
-                    h.action.describe()
-                )
+                use std::fmt::Write;
+                let mut s = String::with_capacity(96);
+                let _ = write!(s, "{} {} rule {}", w.table.name(), h.chain, h.position);
+                if let Some(c) = &h.comment {
+                    let _ = write!(s, " \"{c}\"");
+                }
+                let _ = write!(s, ": {}", h.action.describe());
+                s
             };
             let nf = NfStep {
                 hook: w.hook,

@@ -60,26 +60,17 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
             mask: u32::MAX,
             neg: false,
         },
-        "addrtype" => Match::AddrType {
-            src: None,
-            dst: None,
-            limit_iface_in: false,
-            limit_iface_out: false,
-        },
+        "addrtype" => Match::AddrType(Default::default()),
         "statistic" => Match::Statistic(Statistic::Random {
             probability: u32::MAX,
             neg: false,
         }),
-        "conntrack" => Match::Conntrack {
-            ctstate: None,
-            ctorigdst: None,
-            ctorigdstport: None,
-        },
+        "conntrack" => Match::Conntrack(Default::default()),
         "state" => Match::State {
             states: Vec::new(),
             neg: false,
         },
-        "recent" => Match::Recent(Recent {
+        "recent" => Match::Recent(Box::new(Recent {
             cmd: RecentCmd::Set,
             name: "DEFAULT".into(),
             seconds: None,
@@ -88,21 +79,11 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
             mask: Ipv4Addr::BROADCAST,
             source: true,
             neg: false,
-        }),
-        "set" => Match::Set {
-            name: String::new(),
-            dirs: Vec::new(),
-            neg: false,
-        },
+        })),
+        "set" => Match::Set(Default::default()),
         "nfacct" => Match::Nfacct(String::new()),
         "ipvs" => Match::Ipvs(Default::default()),
-        "physdev" => Match::Physdev {
-            physdev_in: None,
-            physdev_out: None,
-            is_in: None,
-            is_out: None,
-            is_bridged: None,
-        },
+        "physdev" => Match::Physdev(Default::default()),
         other => {
             let hint = match did_you_mean(other, MATCHES.split(", ")) {
                 Some(m) => format!("did you mean `{m}`? kpath models: {MATCHES}"),
@@ -169,12 +150,12 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
             "--sports" | "--dports" | "--ports" | "--source-ports" | "--destination-ports"
         ),
         Match::Mark { .. } => opt == "--mark",
-        Match::AddrType { .. } => matches!(
+        Match::AddrType(_) => matches!(
             opt,
             "--src-type" | "--dst-type" | "--limit-iface-in" | "--limit-iface-out"
         ),
         Match::Statistic(_) => matches!(opt, "--mode" | "--probability" | "--every" | "--packet"),
-        Match::Conntrack { .. } => matches!(opt, "--ctstate" | "--ctorigdst" | "--ctorigdstport"),
+        Match::Conntrack(_) => matches!(opt, "--ctstate" | "--ctorigdst" | "--ctorigdstport"),
         Match::State { .. } => opt == "--state",
         Match::Recent(_) => matches!(
             opt,
@@ -190,13 +171,13 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
                 | "--rsource"
                 | "--rdest"
         ),
-        Match::Set { .. } => opt == "--match-set",
+        Match::Set(_) => opt == "--match-set",
         Match::Nfacct(_) => opt == "--nfacct-name",
         Match::Ipvs(_) => matches!(
             opt,
             "--ipvs" | "--vproto" | "--vaddr" | "--vport" | "--vdir" | "--vmethod"
         ),
-        Match::Physdev { .. } => matches!(
+        Match::Physdev(_) => matches!(
             opt,
             "--physdev-in"
                 | "--physdev-out"
@@ -250,29 +231,41 @@ pub(super) fn match_option(
         } => icmp_option(o, t, code, neg),
         Match::Multiport { kind, ports, neg } => multiport_option(o, kind, ports, neg),
         Match::Mark { value, mask, neg } => mark_option(o, value, mask, neg),
-        Match::AddrType {
-            src,
-            dst,
-            limit_iface_in,
-            limit_iface_out,
-        } => addrtype_option(o, src, dst, limit_iface_in, limit_iface_out),
+        Match::AddrType(m) => {
+            let AddrTypeMatch {
+                src,
+                dst,
+                limit_iface_in,
+                limit_iface_out,
+            } = &mut **m;
+            addrtype_option(o, src, dst, limit_iface_in, limit_iface_out)
+        }
         Match::Statistic(s) => statistic_option(o, s),
-        Match::Conntrack {
-            ctstate,
-            ctorigdst,
-            ctorigdstport,
-        } => conntrack_option(o, ctstate, ctorigdst, ctorigdstport),
+        Match::Conntrack(m) => {
+            let ConntrackMatch {
+                ctstate,
+                ctorigdst,
+                ctorigdstport,
+            } = &mut **m;
+            conntrack_option(o, ctstate, ctorigdst, ctorigdstport)
+        }
         Match::State { states, neg } => state_option(o, states, neg),
         Match::Recent(r) => recent_option(o, r),
-        Match::Set { name, dirs, neg } => set_option(o, name, dirs, neg),
+        Match::Set(m) => {
+            let SetMatch { name, dirs, neg } = &mut **m;
+            set_option(o, name, dirs, neg)
+        }
         Match::Ipvs(m) => ipvs_option(o, m),
-        Match::Physdev {
-            physdev_in,
-            physdev_out,
-            is_in,
-            is_out,
-            is_bridged,
-        } => physdev_option(o, physdev_in, physdev_out, is_in, is_out, is_bridged),
+        Match::Physdev(m) => {
+            let PhysdevMatch {
+                physdev_in,
+                physdev_out,
+                is_in,
+                is_out,
+                is_bridged,
+            } = &mut **m;
+            physdev_option(o, physdev_in, physdev_out, is_in, is_out, is_bridged)
+        }
     }
 }
 

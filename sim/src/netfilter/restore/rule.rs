@@ -143,8 +143,12 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
         match opt {
             "-s" | "--source" => rule.src = Some((parse_net(ctx, w.value(t)?)?, inv)),
             "-d" | "--destination" => rule.dst = Some((parse_net(ctx, w.value(t)?)?, inv)),
-            "-i" | "--in-interface" => rule.in_iface = Some((w.value(t)?.text.to_string(), inv)),
-            "-o" | "--out-interface" => rule.out_iface = Some((w.value(t)?.text.to_string(), inv)),
+            "-i" | "--in-interface" => {
+                rule.in_iface = Some(Box::new((w.value(t)?.text.to_string(), inv)))
+            }
+            "-o" | "--out-interface" => {
+                rule.out_iface = Some(Box::new((w.value(t)?.text.to_string(), inv)))
+            }
             "-p" | "--protocol" => {
                 let v = w.value(t)?;
                 rule.proto = Some((parse_proto(ctx, v)?, inv));

@@ -54,6 +54,9 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
                 .with_hint("add at least one entry under cluster.nodes"),
         );
     }
+    // The nodes checked so far, by name and by IP (clusters have thousands).
+    let mut names: HashSet<&str> = HashSet::new();
+    let mut ips: HashMap<std::net::Ipv4Addr, &str> = HashMap::new();
     for (i, n) in cl.nodes.iter().enumerate() {
         let earlier = &cl.nodes[..i];
         if let Some(msg) = label_problem("node name", &n.name.value) {
@@ -66,16 +69,13 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
                 .err_at(&n.name, "node name `underlay` is reserved")
                 .with_hint("kpath names the underlay switch's namespace `underlay`; pick another node name"));
         }
-        if earlier.iter().any(|e| e.name.value == n.name.value) {
+        if !names.insert(&n.name.value) {
             return Err(c.err_at(&n.name, format!("node `{}` is defined twice", n.name.value)));
         }
-        if let Some(e) = earlier.iter().find(|e| e.ip.value == n.ip.value) {
+        if let Some(e) = ips.insert(n.ip.value, &n.name.value) {
             return Err(c.err_at(
                 &n.ip,
-                format!(
-                    "node IP {} is already node `{}`'s",
-                    n.ip.value, e.name.value
-                ),
+                format!("node IP {} is already node `{e}`'s", n.ip.value),
             ));
         }
         let u = cl.underlay.cidr.value;
@@ -137,8 +137,17 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
             .iter()
             .map(|n| n.name.value.as_str())
             .collect();
+    let by_name: HashMap<&str, &crate::scenario::Node> =
+        c.s.cluster
+            .nodes
+            .iter()
+            .rev()
+            .map(|n| (n.name.value.as_str(), n))
+            .collect();
+    // The pods checked so far, by namespace/name and by IP (clusters have thousands).
+    let mut keys: HashSet<(&str, &str)> = HashSet::new();
+    let mut ips: HashMap<std::net::Ipv4Addr, usize> = HashMap::new();
     for (i, p) in c.s.pods.iter().enumerate() {
-        let earlier = &c.s.pods[..i];
         let name = &p.name.value;
         if name.chars().count() > 253 || !is_dns_subdomain(name) {
             let msg = if name.chars().count() > 253 {
@@ -164,10 +173,10 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
             };
             return Err(e.with_hint(hint));
         }
-        if earlier.iter().any(|e| e.key() == p.key()) {
+        if !keys.insert((&p.namespace, &p.name.value)) {
             return Err(c.err_at(&p.name, format!("pod `{}` is defined twice", p.key())));
         }
-        let Some(node) = c.s.node(&p.node.value) else {
+        let Some(node) = by_name.get(p.node.value.as_str()) else {
             let hint = match did_you_mean(&p.node.value, nodes.iter().copied()) {
                 Some(m) => format!("did you mean `{m}`? nodes: {}", nodes.join(", ")),
                 None => format!("nodes: {}", nodes.join(", ")),
@@ -203,9 +212,11 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
                 .with_hint(format!("{} is the network (flannel.1's address), {} is cni0, {} is broadcast; use {} or above",
                     cidr.nth(0), cidr.nth(1), cidr.broadcast(), cidr.nth(2))));
         }
-        if let Some(e) = earlier.iter().find(|e| e.ip.value == ip) {
+        if let Some(&e) = ips.get(&ip) {
+            let e = &c.s.pods[e];
             return Err(c.err_at(&p.ip, format!("pod IP {ip} is already pod `{}`'s", e.key())));
         }
+        ips.insert(ip, i);
         let mut seen: Vec<(IpProtocol, u16)> = Vec::new();
         for ct in &p.containers {
             for port in &ct.ports {
