@@ -1,8 +1,10 @@
 //! kpath at the sizes real nodes have (issue: 10,000 Services), with `kpath generate`'s
 //! clusters (kpath_sim::scale): a kube-proxy node's iptables-save of 10,000 Services x 5
-//! endpoints loaded as `kpath trace --iptables-save` loads it; every outcome of a SYN to the
+//! endpoints loaded as `kpath trace --iptables-save` loads it; one nat PREROUTING walk to the
+//! last Service beside the same walk reading every rule; every outcome of a SYN to the
 //! last Service (the longest walk through KUBE-SERVICES); and a 3-node scenario of the same
-//! Services built and traced, in iptables and IPVS mode. The kernel's side of the load is
+//! Services built and traced, in iptables and IPVS mode (and with 1,000 Services, for the
+//! growth); a cluster of 5,000 nodes (and of 500). The kernel's side of the load is
 //! benches/against-iptables-restore.sh (it needs root and a network namespace).
 
 // The allocator the `kpath` binary runs with (tui/src/main.rs).
@@ -150,6 +152,13 @@ fn walk(g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>, nf:
     );
 }
 
+/// Load a generated scenario, build its world and trace one packet, as `kpath trace` does.
+fn load_build_trace(yaml: &str, packet: &str) -> kpath_sim::trace::Trace {
+    let s = kpath_sim::load_scenario_str("scale.yaml", black_box(yaml)).unwrap();
+    let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
+    kpath_sim::run_packet(&s, &w, packet).unwrap()
+}
+
 fn scenario(c: &mut Criterion) {
     let mut g = c.benchmark_group("scale-10k");
     g.sample_size(10);
@@ -157,17 +166,41 @@ fn scenario(c: &mut Criterion) {
         let yaml = scenario_yaml(&size(mode)).expect("the size fits");
         g.bench_function(
             format!("3 nodes, 10,000 Services ({mode:?}): load, build, trace"),
-            |b| {
-                b.iter(|| {
-                    let s = kpath_sim::load_scenario_str("scale.yaml", black_box(&yaml)).unwrap();
-                    let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
-                    kpath_sim::run_packet(&s, &w, "to-last").unwrap()
-                })
-            },
+            |b| b.iter(|| load_build_trace(&yaml, "to-last")),
         );
+    }
+    // The same at a tenth of the Services, beside it: the cost grows with the Services.
+    let tenth = Size {
+        services: SERVICES / 10,
+        ..size(ProxyMode::Iptables)
+    };
+    let yaml = scenario_yaml(&tenth).expect("the size fits");
+    g.bench_function("3 nodes, 1,000 Services (Iptables): load, build, trace", |b| {
+        b.iter(|| load_build_trace(&yaml, "to-last"))
+    });
+    g.finish();
+}
+
+/// Kubernetes' largest cluster: 5,000 nodes with a pod each (and one Service), beside 500
+/// nodes. Every node holds a route, a neighbour and an FDB entry for every other node.
+fn many_nodes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale-nodes");
+    g.sample_size(10);
+    for nodes in [500, 5000] {
+        let yaml = scenario_yaml(&Size {
+            nodes,
+            services: 1,
+            endpoints: 1,
+            groups: nodes,
+            proxy_mode: ProxyMode::Iptables,
+        })
+        .expect("the size fits");
+        g.bench_function(format!("{nodes} nodes: load, build, trace"), |b| {
+            b.iter(|| load_build_trace(&yaml, "to-first"))
+        });
     }
     g.finish();
 }
 
-criterion_group!(benches, rules_only, scenario);
+criterion_group!(benches, rules_only, scenario, many_nodes);
 criterion_main!(benches);

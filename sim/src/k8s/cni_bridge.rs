@@ -4,13 +4,13 @@
 
 use super::link::link;
 use super::mac;
-use crate::cluster::{Cluster, Node};
+use crate::cluster::{Cluster, Node, Pod};
 use crate::net::{Bridge, FdbEntry, LinkKind, Netns, NsKind, Route, Socket, SocketOwner, World};
 use crate::wire::IpProtocol;
 use crate::wire::Ipv4Net;
 use crate::wire::{Ipv4Addr, Mac};
 
-pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node) {
+pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node, pods: &[&Pod]) {
     let Some(node) = w.ns_by_name(&n.name).map(|x| x.id) else {
         return;
     };
@@ -31,7 +31,7 @@ pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node) {
         local: true,
     }];
 
-    for p in cluster.pods.iter().filter(|p| p.node == n.name) {
+    for p in pods {
         let key = p.key();
         let pod_ip: Ipv4Addr = p.ip;
         let pod = w.add_netns(|id| {

@@ -28,8 +28,14 @@ pub fn build_world(cluster: &Cluster, seed: u64) -> Result<World, crate::diag::I
         node::node(&mut w, cluster, n, switch);
     }
     flannel::program(&mut w, cluster);
+    // Each node's pods, in the scenario's order.
+    let mut pods: std::collections::HashMap<&str, Vec<&crate::cluster::Pod>> = Default::default();
+    for p in &cluster.pods {
+        pods.entry(p.node.as_str()).or_default().push(p);
+    }
     for n in &cluster.nodes {
-        cni_bridge::program(&mut w, cluster, n);
+        let on_node = pods.get(n.name.as_str()).map_or(&[][..], Vec::as_slice);
+        cni_bridge::program(&mut w, cluster, n, on_node);
     }
     kube_proxy_on_nodes(&mut w, cluster)?;
     internet::program(&mut w, cluster, switch)?;

@@ -105,6 +105,8 @@ pub struct Netns {
     pub name: String,
     pub kind: NsKind,
     pub links: Vec<Link>,
+    /// The highest device number handed out ([`Netns::add_link`]).
+    last_ifindex: IfIndex,
     pub routes: super::Entries<Route>,
     pub neigh: super::Entries<Neigh>,
     pub sysctl: Sysctls,
@@ -131,6 +133,7 @@ impl Netns {
             name: name.into(),
             kind,
             links: Vec::new(),
+            last_ifindex: 0,
             routes: Default::default(),
             neigh: Default::default(),
             sysctl: Sysctls::default(),
@@ -145,11 +148,22 @@ impl Netns {
     }
 
     pub fn link(&self, ifindex: IfIndex) -> Option<&Link> {
-        self.links.iter().find(|l| l.ifindex == ifindex)
+        self.link_position(ifindex).map(|i| &self.links[i])
     }
 
     pub fn link_mut(&mut self, ifindex: IfIndex) -> Option<&mut Link> {
-        self.links.iter_mut().find(|l| l.ifindex == ifindex)
+        self.link_position(ifindex).map(|i| &mut self.links[i])
+    }
+
+    /// Where device `ifindex` is in `links`. `add_link` numbers devices in the order it adds
+    /// them, so the list is sorted and a search finds it (the underlay switch of a
+    /// cluster of thousands of nodes has a port per node); a list built otherwise is read
+    /// through.
+    fn link_position(&self, ifindex: IfIndex) -> Option<usize> {
+        match self.links.binary_search_by_key(&ifindex, |l| l.ifindex) {
+            Ok(i) => Some(i),
+            Err(_) => self.links.iter().position(|l| l.ifindex == ifindex),
+        }
     }
 
     pub fn link_by_name(&self, name: &str) -> Option<&Link> {
@@ -165,7 +179,13 @@ impl Netns {
 
     /// Add a device, giving it the next ifindex.
     pub fn add_link(&mut self, mut link: Link) -> IfIndex {
-        link.ifindex = self.links.iter().map(|l| l.ifindex).max().unwrap_or(0) + 1;
+        // The next number after the highest in use (dev_new_index), kept rather than
+        // searched for: the underlay switch of a large cluster has a port per node.
+        self.last_ifindex = self
+            .last_ifindex
+            .max(self.links.last().map_or(0, |l| l.ifindex))
+            + 1;
+        link.ifindex = self.last_ifindex;
         let i = link.ifindex;
         self.links.push(link);
         i

@@ -520,7 +520,16 @@ pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> 
 
 /// Parse and validate scenario text; `file` names it in errors.
 pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
-    let opts = serde_saphyr::options! { with_snippet: false };
+    // The YAML reader's default budget (250,000 nodes) stops a cluster of about 30,000
+    // pods; the budget kpath sets grows with the file size it accepts instead (a YAML node
+    // takes at least two bytes), and aliases stay capped, which is what stops YAML bombs.
+    let opts = serde_saphyr::options! {
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_nodes: MAX_SCENARIO_BYTES as usize / 2,
+            max_events: MAX_SCENARIO_BYTES as usize,
+        },
+    };
     let mut s: Scenario = serde_saphyr::from_str_with_options(src, opts).map_err(|e| {
         let (line, col) = e
             .location()

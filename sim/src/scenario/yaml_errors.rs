@@ -32,6 +32,15 @@ pub fn explain(msg: &str, token: &str) -> (String, Option<String>) {
             owned("YAML would keep only one of them; remove the other"),
         );
     }
+    if let Some(rest) = msg.strip_prefix("budget breached: ") {
+        return (
+            format!("the YAML is larger than kpath reads ({rest})"),
+            owned(&format!(
+                "kpath reads scenarios of up to {} MiB; split the cluster, or give fewer nodes and pods",
+                super::MAX_SCENARIO_BYTES / (1024 * 1024)
+            )),
+        );
+    }
     if msg.contains("unknown variant") {
         return (
             msg.to_string(),

@@ -57,8 +57,9 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
     // The nodes checked so far, by name and by IP (clusters have thousands).
     let mut names: HashSet<&str> = HashSet::new();
     let mut ips: HashMap<std::net::Ipv4Addr, &str> = HashMap::new();
+    // The pod CIDRs checked so far (disjoint), by first address: (last address, node).
+    let mut cidrs: std::collections::BTreeMap<u32, (u32, usize)> = Default::default();
     for (i, n) in cl.nodes.iter().enumerate() {
-        let earlier = &cl.nodes[..i];
         if let Some(msg) = label_problem("node name", &n.name.value) {
             return Err(c
                 .err_at(&n.name, msg)
@@ -112,15 +113,25 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
                 )
                 .with_hint("flannel gives each node a /24 (SubnetLen)"));
         }
-        if let Some(e) = earlier
-            .iter()
-            .find(|e| e.pod_cidr.value.overlaps(&n.pod_cidr.value))
-        {
+        let (first, last) = (
+            u32::from(n.pod_cidr.value.network().addr),
+            u32::from(n.pod_cidr.value.broadcast()),
+        );
+        // The earliest node whose CIDR overlaps: the one starting at or before `first` if it
+        // reaches it, and any starting inside.
+        let before = cidrs
+            .range(..=first)
+            .next_back()
+            .filter(|(_, (end, _))| *end >= first);
+        let inside = cidrs.range(first..=last);
+        let overlap = before.into_iter().chain(inside).map(|(_, (_, e))| *e).min();
+        if let Some(e) = overlap.map(|e| &cl.nodes[e]) {
             return Err(c.err_at(&n.pod_cidr, format!(
                 "node `{}`'s pod CIDR {} overlaps node `{}`'s {}",
                 n.name.value, n.pod_cidr.value, e.name.value, e.pod_cidr.value))
                 .with_hint("each node owns its own slice: node N gets 10.244.N.0/24 in flannel's default layout"));
         }
+        cidrs.insert(first, (last, i));
     }
     Ok(())
 }
