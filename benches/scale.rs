@@ -175,9 +175,10 @@ fn scenario(c: &mut Criterion) {
         ..size(ProxyMode::Iptables)
     };
     let yaml = scenario_yaml(&tenth).expect("the size fits");
-    g.bench_function("3 nodes, 1,000 Services (Iptables): load, build, trace", |b| {
-        b.iter(|| load_build_trace(&yaml, "to-last"))
-    });
+    g.bench_function(
+        "3 nodes, 1,000 Services (Iptables): load, build, trace",
+        |b| b.iter(|| load_build_trace(&yaml, "to-last")),
+    );
     g.finish();
 }
 

@@ -74,7 +74,7 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
             dst: m.ip,
         })
         .collect();
-    let mut by_dev: BTreeMap<IfIndex, (Arc<[Neigh]>, Arc<[Route]>)> = BTreeMap::new();
+    let mut by_dev: BTreeMap<IfIndex, PeerEntries> = BTreeMap::new();
     for (i, n) in cluster.nodes.iter().enumerate() {
         let Some(id) = node_ns(w, &n.name) else {
             continue;
@@ -104,6 +104,10 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
         ns.routes.push_shared(routes, Some(i));
     }
 }
+
+/// One overlay device's neighbour and route for every node, shared by the nodes whose
+/// flannel.1 has that device number.
+type PeerEntries = (Arc<[Neigh]>, Arc<[Route]>);
 
 /// host-gw: `ip route add 10.244.M.0/24 via <nodeIP-M> dev eth0` for every other node; the
 /// nodes must share an L2 segment, which the underlay is.

@@ -105,7 +105,9 @@ mod tests {
         let chain = Chain {
             name: "X".into(),
             policy: None,
-            rules: vec![std::sync::Arc::new(rule(None)); MIN_RULES - 1],
+            rules: (1..MIN_RULES)
+                .map(|_| std::sync::Arc::new(rule(None)))
+                .collect(),
         };
         assert!(DstIndex::of(&chain).is_none());
     }
