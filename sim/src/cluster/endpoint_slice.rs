@@ -6,6 +6,7 @@
 
 use super::{Pod, Service, ServicePort, ServiceType, TargetPort};
 use crate::wire::IpProtocol;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,13 +50,38 @@ pub struct EndpointConditions {
 /// The slices of every Service with a selector (ExternalName Services get none), in the
 /// Services' order.
 pub fn endpoint_slices(services: &[Service], pods: &[Pod]) -> Vec<EndpointSlice> {
+    // The pods carrying each (namespace, label, value), in the pods' order: a Service's
+    // candidates are the pods with the rarest label of its selector, not every pod (a
+    // cluster of 10,000 Services has tens of thousands of pods).
+    let mut by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
+    for (i, p) in pods.iter().enumerate() {
+        for (k, v) in &p.labels {
+            by_label
+                .entry((p.namespace.as_str(), k.as_str(), v.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
     let mut out = Vec::new();
     for svc in services {
         if svc.kind == ServiceType::ExternalName || svc.selector.is_empty() {
             continue;
         }
+        let candidates = svc
+            .selector
+            .iter()
+            .map(|(k, v)| {
+                let key = (svc.namespace.as_str(), k.as_str(), v.as_str());
+                by_label.get(&key).map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|c| c.len())
+            .unwrap_or(&[]);
         let mut slices: Vec<EndpointSlice> = Vec::new();
-        for pod in pods.iter().filter(|p| selects(svc, p)) {
+        for pod in candidates
+            .iter()
+            .map(|&i| &pods[i])
+            .filter(|p| selects(svc, p))
+        {
             let ports: Vec<EndpointPort> = svc
                 .ports
                 .iter()

@@ -49,11 +49,28 @@ fn kube_proxy_on_nodes(w: &mut World, cluster: &Cluster) -> Result<(), crate::di
     let proxier = kube_proxy::for_cluster(cluster);
     // Every node gets kube-proxy's rules for every Service: read each distinct line once.
     let mut cache = crate::netfilter::RuleCache::default();
+    // The rules last written, with the node view they were written for: the next node with
+    // that view gets them as they are.
+    let mut written: Option<(String, kube_proxy::KubeProxyRules)> = None;
     for n in &cluster.nodes {
         let Some(ns) = node::host_ns_mut(w, &n.name) else {
             continue;
         };
-        let rules = proxier.program(ns, cluster, n);
+        let own;
+        let rules = match proxier.node_view(cluster, n) {
+            Some(view) => {
+                if written.as_ref().is_none_or(|(w, _)| *w != view) {
+                    drop(written.take()); // before the next rules are written: tens of MB
+                    written = Some((view, proxier.program(ns, cluster, n)));
+                }
+                written.as_ref().map(|(_, r)| r)
+            }
+            None => {
+                own = proxier.program(ns, cluster, n);
+                Some(&own)
+            }
+        };
+        let Some(rules) = rules else { continue };
         ns.netfilter = node_rules::node_netfilter(cluster, n, rules, &mut cache)?.into();
     }
     Ok(())

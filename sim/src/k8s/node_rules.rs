@@ -54,17 +54,15 @@ fn lines_starting(t: &mut String, text: &str, prefix: &str) {
     }
 }
 
-/// Load the node's ruleset with kube-proxy's part `kp` (dropped once its text is written:
-/// at 10,000 Services it is tens of megabytes). Lines read for earlier nodes come from
-/// `cache`. An error here is a bug in a controller, reported as such.
+/// Load the node's ruleset with kube-proxy's part `kp`. Lines read for earlier nodes come
+/// from `cache`. An error here is a bug in a controller, reported as such.
 pub fn node_netfilter(
     cluster: &Cluster,
     node: &Node,
-    kp: KubeProxyRules,
+    kp: &KubeProxyRules,
     cache: &mut RuleCache,
 ) -> Result<Netfilter, InputError> {
-    let text = node_ruleset_text(cluster, node, &kp);
-    drop(kp);
+    let text = node_ruleset_text(cluster, node, kp);
     parse_iptables_save_cached(
         &format!("<rules kpath generated for {}>", node.name),
         &text,

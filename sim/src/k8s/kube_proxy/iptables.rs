@@ -31,6 +31,10 @@ impl Provider for Proxier {
         rules(cluster, &node.name)
     }
 
+    fn node_view(&self, cluster: &Cluster, node: &Node) -> Option<String> {
+        Some(node_view(cluster, node))
+    }
+
     fn ipvs_view_note(&self) -> &'static str {
         "what kube-proxy would program in IPVS mode. This scenario runs iptables mode:\n# add `kubeProxy: {mode: ipvs}` to walk packets through IPVS, or see both with `kpath compare`"
     }
@@ -149,6 +153,48 @@ fn jumps() -> (Vec<String>, Vec<String>) {
             .to_string(),
     ];
     (filter, nat)
+}
+
+/// What `rules` reads of `node`: for each Service port that uses node-local endpoints (a
+/// Local traffic policy), which of its ready endpoints are on the node; and the node's IP
+/// when some Service has loadBalancerSourceRanges (its firewall chain lets the node's own
+/// requests through when a range holds it). Nothing else in the rules depends on the node.
+pub fn node_view(cluster: &Cluster, node: &Node) -> String {
+    let ports = service_ports(cluster);
+    let mut view = String::new();
+    if ports
+        .iter()
+        .any(|sp| !sp.svc.load_balancer_source_ranges.is_empty())
+    {
+        let _ = write!(view, "ip {};", node.ip);
+    }
+    for (i, sp) in ports.iter().enumerate() {
+        if uses_local_endpoints(sp) {
+            let _ = write!(view, "{i}:");
+            for (j, e) in sp.endpoints.iter().enumerate() {
+                if e.node == node.name {
+                    let _ = write!(view, "{j},");
+                }
+            }
+            view.push(';');
+        }
+    }
+    view
+}
+
+/// Whether a Service is reachable from outside the cluster: a NodePort, external IPs or a
+/// load balancer IP (`ExternallyAccessible`).
+fn externally_accessible(sp: &ServicePortInfo) -> bool {
+    let svc = sp.svc;
+    sp.node_port().is_some() || !svc.external_ips.is_empty() || svc.load_balancer_ip.is_some()
+}
+
+/// Whether kube-proxy needs the Service port's endpoints on this node (`CategorizeEndpoints`
+/// with a Local internal or external traffic policy).
+fn uses_local_endpoints(sp: &ServicePortInfo) -> bool {
+    let svc = sp.svc;
+    svc.internal_traffic_policy == TrafficPolicy::Local
+        || (externally_accessible(sp) && svc.external_traffic_policy == TrafficPolicy::Local)
 }
 
 /// `syncProxyRules` for one node.
@@ -281,8 +327,7 @@ impl<'a> SvcPort<'a> {
             .iter()
             .map(|r| r.network().to_string())
             .collect();
-        let externally_accessible =
-            node_port.is_some() || !external_ips.is_empty() || !lb_ips.is_empty();
+        let externally_accessible = externally_accessible(sp);
 
         // CategorizeEndpoints.
         let itp_local = svc.internal_traffic_policy == TrafficPolicy::Local;
@@ -292,7 +337,8 @@ impl<'a> SvcPort<'a> {
         // UsesClusterEndpoints: even with eTP Local an externally reachable Service needs
         // its cluster endpoints, for the short circuit of traffic from inside the cluster.
         let uses_cluster = !itp_local || externally_accessible;
-        let uses_local = itp_local || etp_local;
+        let uses_local = uses_local_endpoints(sp);
+        debug_assert_eq!(uses_local, itp_local || etp_local);
         let cluster_eps: Vec<usize> = if uses_cluster {
             (0..ready.len()).collect()
         } else {

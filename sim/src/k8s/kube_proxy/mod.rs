@@ -26,6 +26,12 @@ pub trait Provider {
     /// `syncProxyRules` on one node: program the node's host namespace `ns` (already built,
     /// with the CNI's devices and addresses) and return kube-proxy's iptables rules.
     fn program(&self, ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules;
+    /// What of `node` this mode's rules depend on. kube-proxy writes most of its rules alike
+    /// on every node: nodes with the same view get the same rules, so they are written once
+    /// for a run of such nodes. None: `program` runs for every node (it changes the node).
+    fn node_view(&self, _cluster: &Cluster, _node: &Node) -> Option<String> {
+        None
+    }
     /// The heading of `kpath show --ipvs` (which shows IPVS mode's state for a node) when
     /// the scenario runs in this mode.
     fn ipvs_view_note(&self) -> &'static str;
