@@ -77,9 +77,9 @@ pub fn parse_iptables_save_cached(
 fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netfilter, InputError> {
     let mut nf = Netfilter::default();
     let mut current: Option<(Table, usize)> = None;
-    // Chain name -> (position in the current table, line declaring it): dumps hold
-    // thousands of chains.
-    let mut declared: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
+    // The line declaring each chain of the current table, by its position (0: created by
+    // `-A`, a built-in chain without a declaration): dumps hold thousands of chains.
+    let mut declared: Vec<usize> = Vec::new();
     let mut places: Places = Vec::new();
     for (idx, raw) in src.lines().enumerate() {
         let ctx = Ctx {
@@ -146,7 +146,8 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
                     .with_hint("a table starts with a line like `*nat`"));
             };
             if let Some(name) = first.text.strip_prefix(':') {
-                if let Some(at) = declared.get(name) {
+                let at = table.position(name).and_then(|i| declared.get(i).copied());
+                if let Some(at) = at.filter(|&l| l > 0) {
                     return Err(ctx
                         .err(
                             toks[0].col,
@@ -172,7 +173,8 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
                         ));
                 }
                 declare_chain(&ctx, table, name, &toks)?;
-                declared.insert(name.to_string(), ctx.line);
+                declared.resize(table.chains().len(), 0);
+                declared[table.chains().len() - 1] = ctx.line;
             } else {
                 let toks = if first.text.starts_with('[') && first.text.ends_with(']') {
                     if toks.len() == 1 {
