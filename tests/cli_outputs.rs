@@ -1,5 +1,6 @@
 //! The four commands of the README, run as a user would: text, JSON, pcapng (read back
-//! with tshark when it is installed) and `show`; and byte-identical output for a seed.
+//! with tshark when it is installed) and `show`; byte-identical output for a seed; and the
+//! sample output README shows, line for line.
 
 mod common;
 
@@ -322,4 +323,37 @@ fn show_ipvs_prints_ipvsadm_ipset_and_the_dummy_device() {
     ));
     assert!(text.contains("add KUBE-NODE-PORT-TCP 31771"));
     assert!(text.contains("-m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT"));
+}
+
+#[test]
+fn readme_sample_output_is_what_kpath_prints() {
+    // README's "What you see" shows `kpath trace ... --packet ping` with some stretches cut
+    // (` ...`): every other line must be the command's output, in the same order.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("## What you see\n\n```\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .expect("README has a sample under \"What you see\"");
+    let mut lines = block.lines();
+    let command = lines.next().expect("the sample starts with its command");
+    let args: Vec<&str> = command
+        .strip_prefix("$ kpath ")
+        .expect("the sample's first line is `$ kpath ...`")
+        .split_whitespace()
+        .collect();
+    assert_eq!(args[1], "scenarios/pod-to-pod-cross-node.yaml");
+    let mut args = args;
+    let path = cross_node();
+    args[1] = &path;
+    let out = String::from_utf8(run(&args).stdout).unwrap();
+    let mut printed = out.lines();
+    for want in lines.filter(|l| l.trim() != "...") {
+        assert!(
+            printed.any(|got| got == want),
+            "README's sample line {want:?} is not in `kpath {}`'s output (in order):\n{out}",
+            args.join(" ")
+        );
+    }
 }
