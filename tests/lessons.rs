@@ -131,3 +131,31 @@ fn a_correct_pod_mtu_refuses_the_oversized_ping_locally() {
     );
     assert!(crossings(&t).is_empty(), "nothing leaves the pod");
 }
+
+#[test]
+fn the_text_trace_shows_where_the_masquerade_mark_is_set_and_cleared() {
+    // Hairpin: kube-proxy marks the packet (KUBE-MARK-MASQ) and KUBE-POSTROUTING clears the
+    // mark before it masquerades; the lesson is in those two lines.
+    let s = kpath_sim::load_scenario(&scenario_path("hairpin")).unwrap();
+    let name = s.packets[0].name.value.clone();
+    let opts = kpath_sim::render::text::TextOptions { explain: false };
+    let text = kpath_sim::render::text::trace(&trace("hairpin", &name), &opts);
+    let lines: Vec<&str> = text.lines().collect();
+    let after = |step: &str| {
+        let i = lines
+            .iter()
+            .position(|l| l.contains(step))
+            .unwrap_or_else(|| panic!("no `{step}` step:\n{text}"));
+        lines[i + 1].trim()
+    };
+    assert_eq!(
+        after("nat KUBE-MARK-MASQ #1"),
+        "-> continue, mark 0x0 -> 0x4000"
+    );
+    assert_eq!(
+        after("nat KUBE-POSTROUTING #2"),
+        "-> continue, mark 0x4000 -> 0x0"
+    );
+    // A rule that leaves the mark alone says nothing of it.
+    assert!(!after("nat POSTROUTING #1").contains("mark"));
+}

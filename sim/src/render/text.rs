@@ -89,8 +89,14 @@ fn nf_line(s: &Step) -> Option<String> {
         .as_ref()
         .map(|c| format!("  \"{c}\""))
         .unwrap_or_default();
+    // The mark is the heart of kube-proxy's masquerade: show where a rule changes it.
+    let mark = if n.mark != n.mark_before {
+        format!(", mark {:#x} -> {:#x}", n.mark_before, n.mark)
+    } else {
+        String::new()
+    };
     Some(format!(
-        "-> {}{comment}",
+        "-> {}{mark}{comment}",
         n.action.describe().trim_start_matches("verdict ")
     ))
 }

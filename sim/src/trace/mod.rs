@@ -74,6 +74,10 @@ pub struct NfStep {
     pub oif: Option<String>,
     /// The packet mark after the rule.
     pub mark: u32,
+    /// The packet mark before the rule (the text trace shows a change: `mark 0x0 ->
+    /// 0x4000`; JSON steps carry each step's `mark`, so it is not repeated there).
+    #[serde(skip)]
+    pub mark_before: u32,
     /// On the step that ended a table's walk: how many rules the walk looked at, matched
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]

@@ -311,6 +311,8 @@ impl Walk<'_> {
                 iif: iif_n.clone(),
                 oif: oif_n.clone(),
                 mark: h.mark,
+                // The walk starts with the skb's mark (set from the walk after recording).
+                mark_before: if i == 0 { skb.mark } else { w.hits[i - 1].mark },
                 evaluated: if i == last { w.evaluated } else { 0 },
             };
             self.nf_step(skb, oif.or(iif), nf, what);
