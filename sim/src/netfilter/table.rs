@@ -42,7 +42,7 @@ pub struct Table {
     chains: Vec<Chain>,
     /// Chain name -> position in `chains`, so that a jump finds its chain without reading
     /// every name (kube-proxy nodes have tens of thousands of chains). Filled by
-    /// [`Table::push_chain`]; a lookup checks the name it finds.
+    /// [`Table::push_chain`], the only way a chain is added.
     by_name: rustc_hash::FxHashMap<String, usize>,
     /// The long chains' rules by destination (`index_rules`), for walks to step over
     /// rules for other destinations.

@@ -226,11 +226,10 @@ pub fn missing_sets(nf: &Netfilter, q: &RulesQuery) -> Vec<String> {
             for r in &c.rules {
                 for m in &r.matches {
                     if let Match::Set(set) = m
-                        && let name = &set.name
-                        && !q.sets.iter().any(|s| &s.name == name)
-                        && !out.contains(name)
+                        && !q.sets.iter().any(|s| s.name == set.name)
+                        && !out.contains(&set.name)
                     {
-                        out.push(name.clone());
+                        out.push(set.name.clone());
                     }
                 }
             }

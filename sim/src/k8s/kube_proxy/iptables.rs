@@ -169,7 +169,8 @@ pub fn node_view(cluster: &Cluster, node: &Node) -> String {
         let _ = write!(view, "ip {};", node.ip);
     }
     for (i, sp) in ports.iter().enumerate() {
-        if uses_local_endpoints(sp) {
+        let (itp_local, etp_local) = local_policies(sp);
+        if itp_local || etp_local {
             let _ = write!(view, "{i}:");
             for (j, e) in sp.endpoints.iter().enumerate() {
                 if e.node == node.name {
@@ -189,12 +190,15 @@ fn externally_accessible(sp: &ServicePortInfo) -> bool {
     sp.node_port().is_some() || !svc.external_ips.is_empty() || svc.load_balancer_ip.is_some()
 }
 
-/// Whether kube-proxy needs the Service port's endpoints on this node (`CategorizeEndpoints`
-/// with a Local internal or external traffic policy).
-fn uses_local_endpoints(sp: &ServicePortInfo) -> bool {
+/// `CategorizeEndpoints`' two questions: does the Service port use the node's own endpoints
+/// for traffic from inside the cluster (internalTrafficPolicy Local), and for traffic from
+/// outside (externalTrafficPolicy Local, for a Service reachable from outside)?
+fn local_policies(sp: &ServicePortInfo) -> (bool, bool) {
     let svc = sp.svc;
-    svc.internal_traffic_policy == TrafficPolicy::Local
-        || (externally_accessible(sp) && svc.external_traffic_policy == TrafficPolicy::Local)
+    (
+        svc.internal_traffic_policy == TrafficPolicy::Local,
+        externally_accessible(sp) && svc.external_traffic_policy == TrafficPolicy::Local,
+    )
 }
 
 /// `syncProxyRules` for one node.
@@ -330,15 +334,12 @@ impl<'a> SvcPort<'a> {
         let externally_accessible = externally_accessible(sp);
 
         // CategorizeEndpoints.
-        let itp_local = svc.internal_traffic_policy == TrafficPolicy::Local;
-        let etp_local =
-            externally_accessible && svc.external_traffic_policy == TrafficPolicy::Local;
+        let (itp_local, etp_local) = local_policies(sp);
         let ready = &sp.endpoints;
         // UsesClusterEndpoints: even with eTP Local an externally reachable Service needs
         // its cluster endpoints, for the short circuit of traffic from inside the cluster.
         let uses_cluster = !itp_local || externally_accessible;
-        let uses_local = uses_local_endpoints(sp);
-        debug_assert_eq!(uses_local, itp_local || etp_local);
+        let uses_local = itp_local || etp_local;
         let cluster_eps: Vec<usize> = if uses_cluster {
             (0..ready.len()).collect()
         } else {
