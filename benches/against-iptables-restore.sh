@@ -20,6 +20,11 @@ dst="$((last >> 24 & 255)).$((last >> 16 & 255)).$((last >> 8 & 255)).$((last & 
 echo "dump: $n Services x $e endpoints, $(stat -c %s "$dir/node.rules") bytes; packet to $dst"
 measure() { /usr/bin/time -f "%e %M %U %S" "$@" > /dev/null 2> "$dir/time" || { cat "$dir/time" >&2; exit 1; }; tail -1 "$dir/time"; }
 for r in $(seq "$rounds"); do
+  # An untimed warm-up run first, as hyperfine's --warmup does: on a VM the first process
+  # to touch memory that the previous round's namespace freed pays for the host to back it
+  # again (0.1-0.3 s of clear_page in the kernel, whatever the process), and without it
+  # that cost lands on whichever tool runs first.
+  "$kpath" trace --iptables-save "$dir/node.rules" --src 10.128.0.2 --dst "$dst" --local-ip 172.16.0.16 > /dev/null
   read -r pt pm pu ps < <(measure "$kpath" trace --iptables-save "$dir/node.rules" --src 10.128.0.2 --dst "$dst" --local-ip 172.16.0.16)
   ip netns add "$ns"
   read -r kt km ku ks < <(measure ip netns exec "$ns" iptables-restore "$dir/node.rules")
@@ -32,4 +37,8 @@ for r in $(seq "$rounds"); do
   awk -v r="$r" -v kt="$kt" -v km="$km" -v ku="$ku" -v ks="$ks" -v pt="$pt" -v pm="$pm" -v pu="$pu" -v ps="$ps" 'BEGIN {
     printf "round %d: iptables-restore %.2f s (cpu %.2f s) %d MB | kpath load and answer %.2f s (cpu %.2f s) %d MB | kpath %.1fx faster\n",
       r, kt, ku + ks, km / 1024, pt, pu + ps, pm / 1024, (pt > 0 ? kt / pt : 0) }'
+  echo "$kt $pt" >> "$dir/ratios"
 done
+# The median round's ratio: one slow round (the VM's noise) neither makes nor breaks it.
+sort -n -k1,1 <(awk '{ printf "%.1f\n", ($2 > 0 ? $1 / $2 : 0) }' "$dir/ratios") \
+  | awk '{ v[NR] = $1 } END { printf "median of %d rounds: kpath %.1fx faster (slowest round %.1fx)\n", NR, v[int((NR + 1) / 2)], v[1] }'

@@ -40,10 +40,11 @@ pub struct Table {
     /// Private so that `by_name` always indexes every chain: chains are added with
     /// [`Table::push_chain`] and read with [`Table::chains`].
     chains: Vec<Chain>,
-    /// Chain name -> position in `chains`, so that a jump finds its chain without reading
-    /// every name (kube-proxy nodes have tens of thousands of chains). Filled by
-    /// [`Table::push_chain`], the only way a chain is added.
-    by_name: rustc_hash::FxHashMap<String, usize>,
+    /// The positions in `chains`, hashed by chain name, so that a jump finds its chain
+    /// without reading every name (kube-proxy nodes have tens of thousands of chains). A
+    /// table of positions rather than a map from names: each name is kept once, in its
+    /// chain. Filled by [`Table::push_chain`], the only way a chain is added.
+    by_name: hashbrown::HashTable<u32>,
     /// The long chains' rules by destination (`index_rules`), for walks to step over
     /// rules for other destinations.
     dst: rustc_hash::FxHashMap<String, DstIndex>,
@@ -57,6 +58,11 @@ impl PartialEq for Table {
 }
 
 impl Eq for Table {}
+
+fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(name)
+}
 
 impl TableKind {
     /// The built-in chains of the table, in iptables' order.
@@ -94,9 +100,14 @@ impl Table {
         }
     }
 
-    /// Add a chain at the end, indexed by its name.
+    /// Add a chain at the end, indexed by its name, which no chain of the table has yet
+    /// (the reader refuses a second declaration before it gets here).
     pub fn push_chain(&mut self, c: Chain) {
-        self.by_name.insert(c.name.clone(), self.chains.len());
+        debug_assert!(self.position(&c.name).is_none(), "chain {} twice", c.name);
+        let chains = &self.chains;
+        self.by_name.insert_unique(name_hash(&c.name), chains.len() as u32, |&i| {
+            name_hash(&chains[i as usize].name)
+        });
         self.chains.push(c);
     }
 
@@ -125,7 +136,9 @@ impl Table {
 
     /// Where chain `name` is in [`Table::chains`].
     pub fn position(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        self.by_name
+            .find(name_hash(name), |&i| self.chains[i as usize].name == name)
+            .map(|&i| i as usize)
     }
 
     /// The chains in the order they were declared.

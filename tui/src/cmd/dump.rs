@@ -9,10 +9,44 @@ use kpath_sim::scenario::ScenarioError;
 /// Services, and memory stays bounded on any input.
 pub(super) const MAX_DUMP_BYTES: u64 = 128 * 1024 * 1024;
 
+/// A dump's bytes: mapped from the file when it is a regular file, read otherwise.
+///
+/// A node's dump is tens of megabytes that are read once, front to back. Mapping them
+/// shares the page cache's pages instead of copying them into as many freshly zeroed ones,
+/// which on a VM cost more than the parse itself. Stated assumption: the file is not
+/// changed while kpath reads it (as for any tool that maps its input, e.g. ripgrep).
+pub(super) enum Bytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Read(v) => v,
+        }
+    }
+}
+
+/// A dump read whole: its name for errors, and its bytes, checked to be UTF-8 text.
+pub(super) struct Dump {
+    pub(super) name: String,
+    bytes: Bytes,
+}
+
+impl Dump {
+    pub(super) fn text(&self) -> &str {
+        // Checked by `read_dump`.
+        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    }
+}
+
 /// Read a dump file, refusing one too large to be a node's dump, a directory, and bytes
 /// that are not UTF-8 text (located, not read lossily: a stray byte would otherwise turn
 /// into a word no rule has).
-pub(super) fn read_dump(file: &std::path::Path) -> Result<(String, String), Failure> {
+pub(super) fn read_dump(file: &std::path::Path) -> Result<Dump, Failure> {
     use std::io::Read;
     let name = file.display().to_string();
     let limit = MAX_DUMP_BYTES;
@@ -49,18 +83,29 @@ pub(super) fn read_dump(file: &std::path::Path) -> Result<(String, String), Fail
     if meta.len() > limit {
         return Err(too_large(meta.len().to_string()));
     }
-    // At most limit + 1 bytes, whatever the metadata said: a FIFO, /dev/zero or a file
-    // still growing has no size to check first, and memory stays bounded.
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(format!("more than {limit}")));
+    let f = std::fs::File::open(file).map_err(cannot)?;
+    let bytes = if meta.is_file() && meta.len() > 0 {
+        // SAFETY: the map is read only, and kpath does not change the file; another
+        // process changing it meanwhile is outside what kpath can know (see `Bytes`).
+        match unsafe { memmap2::Mmap::map(&f) } {
+            Ok(m) if m.len() as u64 <= limit => Bytes::Mapped(m),
+            Ok(m) => return Err(too_large(m.len().to_string())),
+            Err(e) => return Err(cannot(e)),
+        }
+    } else {
+        // At most limit + 1 bytes, whatever the metadata said: a FIFO, /dev/zero or a
+        // file still growing has no size to check first, and memory stays bounded.
+        let mut v = Vec::new();
+        f.take(limit + 1).read_to_end(&mut v).map_err(cannot)?;
+        if v.len() as u64 > limit {
+            return Err(too_large(format!("more than {limit}")));
+        }
+        Bytes::Read(v)
+    };
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return Err(not_utf8(&name, &bytes, e));
     }
-    let text =
-        String::from_utf8(bytes).map_err(|e| not_utf8(&name, e.as_bytes(), e.utf8_error()))?;
-    Ok((name, text))
+    Ok(Dump { name, bytes })
 }
 
 /// Bytes that are not UTF-8, located: the first bad byte's offset as line:column (columns

@@ -24,19 +24,22 @@ pub fn command(
     local_ips: Vec<std::net::Ipv4Addr>,
     format: Format,
 ) -> Result<Output, Failure> {
-    let (name, text) = read_dump(dumps.iptables)?;
-    let nf = std::sync::Arc::new(kpath_sim::netfilter::parse_iptables_save(&name, &text)?);
+    let dump = read_dump(dumps.iptables)?;
+    let nf = std::sync::Arc::new(kpath_sim::netfilter::parse_iptables_save(
+        &dump.name,
+        dump.text(),
+    )?);
     let sets = match dumps.ipsets {
         Some(f) => {
-            let (n, t) = read_dump(f)?;
-            kpath_sim::netfilter::ipset::parse_ipsets(&n, &t)?
+            let d = read_dump(f)?;
+            kpath_sim::netfilter::ipset::parse_ipsets(&d.name, d.text())?
         }
         None => Vec::new(),
     };
     let ipvs = match dumps.ipvs {
         Some(f) => {
-            let (n, t) = read_dump(f)?;
-            Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(&n, &t)?)
+            let d = read_dump(f)?;
+            Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(&d.name, d.text())?)
         }
         None => None,
     };
@@ -98,7 +101,7 @@ pub fn command(
     let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
     Ok(Output::Text(match format {
-        Format::Text => render::rules::text(&name, &q, &outcomes, &missing),
+        Format::Text => render::rules::text(&dump.name, &q, &outcomes, &missing),
         Format::Json => render::rules::json(&outcomes),
     }))
 }

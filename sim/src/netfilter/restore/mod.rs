@@ -47,12 +47,6 @@ impl Ctx<'_> {
     }
 }
 
-/// Where each rule of a table was read: (line, column of its `-j`/`-g` value, or of `-A`
-/// when it has no target), per chain in the table's chain order. Errors found at COMMIT
-/// (jumps, loops, targets in the wrong place) point at the rule with it; finding the rule
-/// again by scanning the text misplaced `--append` rules and targets named inside comments.
-type Places = Vec<Vec<(usize, usize)>>;
-
 /// Parse a whole iptables-save dump. `file` names it in errors.
 pub fn parse_iptables_save(file: &str, src: &str) -> Result<Netfilter, InputError> {
     read(file, src, None)
@@ -80,7 +74,6 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
     // The line declaring each chain of the current table, by its position (0: created by
     // `-A`, a built-in chain without a declaration): dumps hold thousands of chains.
     let mut declared: Vec<usize> = Vec::new();
-    let mut places: Places = Vec::new();
     for (idx, raw) in src.lines().enumerate() {
         let ctx = Ctx {
             file,
@@ -95,7 +88,7 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
         if let (Some(cache), Some((table, _))) = (cache.as_deref(), current.as_mut())
             && let Some(read) = cache.lines.get(line)
         {
-            append_read_rule(&ctx, table, &mut places, read)?;
+            append_read_rule(&ctx, table, read)?;
             continue;
         }
         let toks = tokenize(&ctx, line)?;
@@ -128,14 +121,13 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
             }
             current = Some((Table::new(kind), ctx.line));
             declared.clear();
-            places.clear();
         } else if first.text == "COMMIT" {
-            let Some((t, _)) = current.take() else {
+            let Some((t, from)) = current.take() else {
                 return Err(ctx
                     .err(first.col, "COMMIT outside a table")
                     .with_hint("a table starts with a line like `*nat`"));
             };
-            check_table(&ctx, &t, &places)?;
+            check_table(&ctx, &t, from)?;
             let mut t = t;
             t.index_rules();
             nf.tables.push(t);
@@ -189,7 +181,7 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
                 } else {
                     &toks[..]
                 };
-                let read = append_rule(&ctx, table, &mut places, toks)?;
+                let read = append_rule(&ctx, table, toks)?;
                 if let Some(cache) = cache.as_deref_mut() {
                     cache.lines.insert(line.into(), read);
                 }
@@ -267,16 +259,10 @@ fn declare_chain(ctx: &Ctx, table: &mut Table, name: &str, toks: &[Tok]) -> Resu
     Ok(())
 }
 
-/// At COMMIT: every jump goes to a chain of this table, and no chain reaches itself.
-fn check_table(ctx: &Ctx, t: &Table, places: &Places) -> Result<(), InputError> {
-    // The rule's place, or the COMMIT line for a rule not read from this text.
-    let place = |ci: usize, i: usize| {
-        places
-            .get(ci)
-            .and_then(|v| v.get(i))
-            .copied()
-            .unwrap_or((ctx.line, 1))
-    };
+/// At COMMIT (`ctx`'s line): every jump of the table begun on line `from` goes to a chain
+/// of this table, and no chain reaches itself.
+fn check_table(ctx: &Ctx, t: &Table, from: usize) -> Result<(), InputError> {
+    let place = |ci: usize, i: usize| rule::locate(ctx, t, from, ci, i);
     let at = |(line, col): (usize, usize), msg: String| {
         Ctx {
             file: ctx.file,

@@ -9,7 +9,8 @@ use super::matches::{
 use super::targets::{new_target, target_name, target_option, target_takes};
 use super::values::{parse_net, parse_proto};
 use super::words::{Tok, Words};
-use super::{Ctx, Places};
+use super::Ctx;
+use super::words::tokenize;
 use crate::diag::{InputError, did_you_mean};
 use crate::netfilter::rule::{Rule, Target};
 use crate::netfilter::table::{Chain, Table, Verdict};
@@ -22,8 +23,6 @@ pub(super) struct ReadRule {
     chain: Box<str>,
     chain_col: usize,
     rule: Arc<Rule>,
-    /// Where errors found at COMMIT point: the target's column, or `-A`'s.
-    place_col: usize,
 }
 
 /// Read a rule line's words (`-A CHAIN ...`, counters already taken off) and append the
@@ -31,7 +30,6 @@ pub(super) struct ReadRule {
 pub(super) fn append_rule(
     ctx: &Ctx,
     table: &mut Table,
-    places: &mut Places,
     toks: &[Tok],
 ) -> Result<ReadRule, InputError> {
     let mut w = Words { ctx, toks, i: 0 };
@@ -51,14 +49,13 @@ pub(super) fn append_rule(
     let chain_tok = w.value(cmd)?;
     // The chain first: iptables-restore looks it up before it reads the rule's options.
     let ci = chain_position(ctx, table, &chain_tok.text, chain_tok.col)?;
-    let (rule, target_col) = parse_rule(&mut w)?;
+    let (rule, _) = parse_rule(&mut w)?;
     let read = ReadRule {
         chain: chain_tok.text.as_ref().into(),
         chain_col: chain_tok.col,
         rule: Arc::new(rule),
-        place_col: target_col.unwrap_or(cmd.col),
     };
-    place(ctx, table, places, ci, &read);
+    table.append_rule(ci, read.rule.clone());
     Ok(read)
 }
 
@@ -66,18 +63,54 @@ pub(super) fn append_rule(
 pub(super) fn append_read_rule(
     ctx: &Ctx,
     table: &mut Table,
-    places: &mut Places,
     read: &ReadRule,
 ) -> Result<(), InputError> {
     let ci = chain_position(ctx, table, &read.chain, read.chain_col)?;
-    place(ctx, table, places, ci, read);
+    table.append_rule(ci, read.rule.clone());
     Ok(())
 }
 
-fn place(ctx: &Ctx, table: &mut Table, places: &mut Places, ci: usize, read: &ReadRule) {
-    table.append_rule(ci, read.rule.clone());
-    places.resize_with(table.chains().len(), Vec::new);
-    places[ci].push((ctx.line, read.place_col));
+/// Where rule `i` of chain `ci` was read: its line, and the column of its `-j`/`-g` value
+/// (or of `-A` when it has no target). Errors found at COMMIT (`ctx`'s line: jumps, loops,
+/// targets in the wrong place) point at the rule; it is found by reading the table's lines
+/// (after line `from`) again the way they were read, so that a load keeps no position per
+/// rule (a node's dump has hundreds of thousands), and `--append`, counters and targets
+/// named inside comments are placed right.
+pub(super) fn locate(ctx: &Ctx, t: &Table, from: usize, ci: usize, i: usize) -> (usize, usize) {
+    let chain = t.chains()[ci].name.as_str();
+    let mut seen = 0;
+    for (idx, raw) in ctx.src.lines().enumerate().take(ctx.line).skip(from) {
+        let at = Ctx {
+            file: ctx.file,
+            src: ctx.src,
+            line: idx + 1,
+        };
+        let Ok(toks) = tokenize(&at, raw.trim_end()) else {
+            continue;
+        };
+        let toks = match toks.first() {
+            Some(c) if c.text.starts_with('[') => &toks[1..],
+            _ => &toks[..],
+        };
+        let mut w = Words {
+            ctx: &at,
+            toks,
+            i: 0,
+        };
+        let Some(cmd) = w.next().filter(|c| c.text == "-A" || c.text == "--append") else {
+            continue;
+        };
+        if w.value(cmd).ok().is_none_or(|c| c.text != chain) {
+            continue;
+        }
+        if seen == i {
+            let target_col = parse_rule(&mut w).ok().and_then(|(_, col)| col);
+            return (at.line, target_col.unwrap_or(cmd.col));
+        }
+        seen += 1;
+    }
+    // Not read from this text: the COMMIT line.
+    (ctx.line, 1)
 }
 
 /// The position of the chain a rule is appended to.
@@ -87,30 +120,33 @@ fn chain_position(
     chain: &str,
     col: usize,
 ) -> Result<usize, InputError> {
+    if let Some(at) = table.position(chain) {
+        return Ok(at);
+    }
     // A table always has its built-in chains: `iptables-restore --noflush` (how kube-proxy
     // loads its rules) appends to them without a `:CHAIN` line, keeping their policy.
-    if table.position(chain).is_none() && table.kind.builtin_chains().contains(&chain) {
+    if table.kind.builtin_chains().contains(&chain) {
         table.push_chain(Chain {
             name: chain.to_string(),
             policy: Some(Verdict::Accept),
             rules: Vec::new(),
         });
+        return Ok(table.chains().len() - 1);
     }
-    table.position(chain).ok_or_else(|| {
-        let names: Vec<&str> = table.chains().iter().map(|c| c.name.as_str()).collect();
-        let hint = match did_you_mean(chain, names.iter().copied()) {
-            Some(m) => format!("did you mean `{m}`?"),
-            None => format!("declare it first with `:{chain} - [0:0]`"),
-        };
-        ctx.err(
+    let names: Vec<&str> = table.chains().iter().map(|c| c.name.as_str()).collect();
+    let hint = match did_you_mean(chain, names.iter().copied()) {
+        Some(m) => format!("did you mean `{m}`?"),
+        None => format!("declare it first with `:{chain} - [0:0]`"),
+    };
+    Err(ctx
+        .err(
             col,
             format!(
                 "chain `{chain}` is not declared in the {} table",
                 table.kind.name()
             ),
         )
-        .with_hint(hint)
-    })
+        .with_hint(hint))
 }
 
 /// A rule's words after `-A CHAIN`, and the column of its target's name.
@@ -198,6 +234,12 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
     for (i, col) in statistic_cols {
         check_statistic(ctx, &rule.matches[i], col)?;
     }
+    // Exactly as long as it is: pushing left room for four (a node's dump holds hundreds of
+    // thousands of rules with one or two matches).
+    // (A new buffer: `shrink_to_fit` may keep the old one, since allocators shrink in place.)
+    let mut exact = Vec::with_capacity(rule.matches.len());
+    exact.append(&mut rule.matches);
+    rule.matches = exact;
     Ok((rule, target_col))
 }
 

@@ -26,10 +26,75 @@ const MAX_WORD_BYTES: usize = 1023;
 pub(super) fn tokenize<'a>(ctx: &Ctx, line: &'a str) -> Result<Vec<Tok<'a>>, InputError> {
     // Dumps are ASCII nearly always: their bytes are their chars, with no UTF-8 decoding.
     if line.is_ascii() {
+        if !line.contains('\\') {
+            return split_plain(ctx, line);
+        }
         split(ctx, line, line.bytes().map(char::from).enumerate())
     } else {
         split(ctx, line, line.char_indices())
     }
+}
+
+/// [`split`] for an ASCII line without backslashes (nearly every line of a dump): every
+/// word, quoted or not, is a slice of the line, and a byte's offset is its column.
+fn split_plain<'a>(ctx: &Ctx, line: &'a str) -> Result<Vec<Tok<'a>>, InputError> {
+    // `char::is_whitespace` on ASCII: tab, line feed, vertical tab, form feed, CR, space.
+    let space = |c: u8| matches!(c, b'\t'..=b'\r' | b' ');
+    let b = line.as_bytes();
+    let mut toks = Vec::with_capacity(32);
+    let mut i = 0;
+    while i < b.len() {
+        if space(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let quoted = b[i] == b'"';
+        let text = if quoted {
+            let Some(len) = b[i + 1..].iter().position(|&c| c == b'"') else {
+                return Err(ctx
+                    .err(start + 1, "unterminated quoted string")
+                    .with_hint("close the string with `\"`"));
+            };
+            i += 1 + len + 1;
+            &line[start + 1..start + 1 + len]
+        } else {
+            while i < b.len() && !space(b[i]) {
+                i += 1;
+            }
+            &line[start..i]
+        };
+        push_word(ctx, &mut toks, Cow::Borrowed(text), start, quoted)?;
+    }
+    Ok(toks)
+}
+
+/// Add a word that starts at 0-based column `start`, refusing one longer than
+/// iptables-restore takes.
+fn push_word<'a>(
+    ctx: &Ctx,
+    toks: &mut Vec<Tok<'a>>,
+    text: Cow<'a, str>,
+    start: usize,
+    quoted: bool,
+) -> Result<(), InputError> {
+    if text.len() > MAX_WORD_BYTES {
+        return Err(ctx
+            .err(
+                start + 1,
+                format!(
+                    "a word of {} bytes; iptables-restore takes at most {MAX_WORD_BYTES} (\"Parameter too long!\")",
+                    text.len()
+                ),
+            )
+            .with_hint("iptables-save never writes such a word: is the dump cut or two lines run together?"));
+    }
+    toks.push(Tok {
+        text,
+        col: start + 1,
+        quoted,
+    });
+    Ok(())
 }
 
 /// The words of `line`, from its chars with their byte offsets.
@@ -100,22 +165,7 @@ fn split<'a>(
             }
             Cow::Borrowed(&line[from..to])
         };
-        if text.len() > MAX_WORD_BYTES {
-            return Err(ctx
-                .err(
-                    start + 1,
-                    format!(
-                        "a word of {} bytes; iptables-restore takes at most {MAX_WORD_BYTES} (\"Parameter too long!\")",
-                        text.len()
-                    ),
-                )
-                .with_hint("iptables-save never writes such a word: is the dump cut or two lines run together?"));
-        }
-        toks.push(Tok {
-            text,
-            col: start + 1,
-            quoted,
-        });
+        push_word(ctx, &mut toks, text, start, quoted)?;
     }
     Ok(toks)
 }
@@ -176,6 +226,53 @@ mod tests {
             .into_iter()
             .map(|t| (t.text.into_owned(), t.col, t.quoted))
             .collect()
+    }
+
+    /// The words of `line` as the general splitter reads them (every char decoded).
+    fn words_general(line: &str) -> Result<Vec<(String, usize, bool)>, String> {
+        let ctx = Ctx {
+            file: "t",
+            src: line,
+            line: 1,
+        };
+        split(&ctx, line, line.char_indices())
+            .map(|toks| {
+                toks.into_iter()
+                    .map(|t| (t.text.into_owned(), t.col, t.quoted))
+                    .collect()
+            })
+            .map_err(|e| format!("{}:{} {}", e.column, e.width, e.message))
+    }
+
+    #[test]
+    fn plain_lines_split_as_the_general_splitter_splits_them() {
+        let lines = [
+            r#"-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU"#,
+            "  -A\tX\x0b-j   ACCEPT \r",
+            r#"-A X -m comment --comment "" -j ACCEPT"#,
+            r#"-A X -m comment --comment "a"b"c" -j ACCEPT"#,
+            r#"-A X a"b c" -j"#,
+            r#"-A X -m comment --comment "never closed"#,
+            &format!("-A X --comment \"{}\"", "w".repeat(1024)),
+            &format!("-A X {}", "w".repeat(1024)),
+            "",
+            "   ",
+        ];
+        for line in lines {
+            let ctx = Ctx {
+                file: "t",
+                src: line,
+                line: 1,
+            };
+            let plain = split_plain(&ctx, line)
+                .map(|toks| {
+                    toks.into_iter()
+                        .map(|t| (t.text.into_owned(), t.col, t.quoted))
+                        .collect::<Vec<_>>()
+                })
+                .map_err(|e| format!("{}:{} {}", e.column, e.width, e.message));
+            assert_eq!(plain, words_general(line), "{line}");
+        }
     }
 
     #[test]
