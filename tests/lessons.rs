@@ -150,12 +150,61 @@ fn the_text_trace_shows_where_the_masquerade_mark_is_set_and_cleared() {
     };
     assert_eq!(
         after("nat KUBE-MARK-MASQ #1"),
-        "-> continue, mark 0x0 -> 0x4000"
+        "-> continue (MARK sets the mark and goes on), mark 0x0 -> 0x4000"
     );
     assert_eq!(
         after("nat KUBE-POSTROUTING #2"),
-        "-> continue, mark 0x4000 -> 0x0"
+        "-> continue (MARK sets the mark and goes on), mark 0x4000 -> 0x0"
     );
     // A rule that leaves the mark alone says nothing of it.
     assert!(!after("nat POSTROUTING #1").contains("mark"));
+}
+
+/// The text lines of a lesson packet's trace, and the line after the first step line
+/// containing `step`.
+fn text_after(scenario: &str, packet: &str, explain: bool, step: &str) -> (String, String) {
+    let opts = kpath_sim::render::text::TextOptions { explain };
+    let text = kpath_sim::render::text::trace(&trace(scenario, packet), &opts);
+    let lines: Vec<&str> = text.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains(step))
+        .unwrap_or_else(|| panic!("no `{step}` step:\n{text}"));
+    let next = lines[i + 1].trim().to_string();
+    (text, next)
+}
+
+#[test]
+fn the_text_trace_says_why_a_rule_returned_and_what_conntrack_and_nat_decided() {
+    let at = |step| text_after("pod-to-clusterip-cross-node", "syn", false, step).1;
+    // No masquerade mark, so KUBE-POSTROUTING sends the packet back: the lesson's point.
+    assert_eq!(
+        at("nat KUBE-POSTROUTING #1"),
+        "-> return (mark 0x0 & 0x4000 is 0x0)"
+    );
+    // flannel does not masquerade pod-to-pod traffic, and says with which addresses.
+    let (text, _) = text_after(
+        "pod-to-clusterip-cross-node",
+        "syn",
+        false,
+        "FLANNEL-POSTRTG #2",
+    );
+    assert!(
+        text.contains("-> return (source 10.244.0.2 is in 10.244.0.0/24; destination"),
+        "{text}"
+    );
+    assert_eq!(
+        at("nf_conntrack_in PREROUTING"),
+        "-> NEW: no entry matches, so a new (unconfirmed) connection starts"
+    );
+    assert!(
+        at("nf_nat_packet PREROUTING")
+            .starts_with("-> DNAT: destination 10.96.100.1:80 -> 10.244.2.5:3000"),
+        "{}",
+        at("nf_nat_packet PREROUTING")
+    );
+    // --explain adds what the lines do not say yet, and never repeats the `->` line.
+    let (text, _) = text_after("pod-to-clusterip-cross-node", "syn", true, "ip_forward");
+    assert!(!text.contains("nf_nat_packet: DNAT"), "{text}");
+    assert!(!text.contains(": verdict jump"), "{text}");
 }

@@ -72,6 +72,7 @@ fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
         comment: Some(why),
         action: HitAction::Drop,
         mark,
+        why: None,
     }
 }
 
@@ -216,6 +217,9 @@ pub struct RuleHit {
     pub action: HitAction,
     /// The packet mark after this rule.
     pub mark: u32,
+    /// Why a `return` or `continue` went on, in a few words ([`super::why`]); text only.
+    #[serde(skip)]
+    pub why: Option<String>,
 }
 
 impl RuleHit {
@@ -495,6 +499,7 @@ pub fn walk_table<'a>(
             comment: None,
             action: HitAction::Policy(policy),
             mark,
+            why: None,
         });
         let v = if policy == Verdict::Accept {
             Final::Accept
@@ -565,15 +570,17 @@ pub fn walk_table<'a>(
             comment: rule.comment().map(str::to_string),
             action,
             mark,
+            why: None,
         };
         match &rule.target {
-            Target::None | Target::Log { .. } | Target::Trace => {
-                hits.push(hit(HitAction::Continue, mark));
-                stack.push((chain, i + 1, ix));
-            }
-            Target::Mark { value, mask } => {
-                mark = (mark & !mask) ^ value;
-                hits.push(hit(HitAction::Continue, mark));
+            Target::None | Target::Log { .. } | Target::Trace | Target::Mark { .. } => {
+                if let Target::Mark { value, mask } = rule.target {
+                    mark = (mark & !mask) ^ value;
+                }
+                hits.push(RuleHit {
+                    why: super::why::continues(rule).map(str::to_string),
+                    ..hit(HitAction::Continue, mark)
+                });
                 stack.push((chain, i + 1, ix));
             }
             Target::Accept => {
@@ -595,7 +602,11 @@ pub fn walk_table<'a>(
                 );
             }
             Target::Return => {
-                hits.push(hit(HitAction::Return, mark));
+                let why = super::why::facts(rule, &m, &*env).join("; ");
+                hits.push(RuleHit {
+                    why: (!why.is_empty()).then_some(why),
+                    ..hit(HitAction::Return, mark)
+                });
                 if stack.is_empty() {
                     // RETURN with nothing to return to: the base chain's policy decides.
                     return policy_end(mark, hits, evaluated);

@@ -14,6 +14,7 @@ mod restore;
 pub mod rule;
 mod rule_ref;
 mod table;
+pub mod why;
 
 pub use dst_index::DstIndex;
 pub use restore::{RuleCache, parse_iptables_save, parse_iptables_save_cached};

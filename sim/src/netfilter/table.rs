@@ -105,9 +105,10 @@ impl Table {
     pub fn push_chain(&mut self, c: Chain) {
         debug_assert!(self.position(&c.name).is_none(), "chain {} twice", c.name);
         let chains = &self.chains;
-        self.by_name.insert_unique(name_hash(&c.name), chains.len() as u32, |&i| {
-            name_hash(&chains[i as usize].name)
-        });
+        self.by_name
+            .insert_unique(name_hash(&c.name), chains.len() as u32, |&i| {
+                name_hash(&chains[i as usize].name)
+            });
         self.chains.push(c);
     }
 

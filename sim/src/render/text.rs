@@ -3,7 +3,7 @@
 //! With `explain`, each step's plain-words note follows, wrapped to 80 columns.
 
 use crate::run::Walked;
-use crate::trace::{FlowTrace, Role, Step, Trace};
+use crate::trace::{FlowTrace, Role, Step, StepKind, Trace};
 use crate::wire::{Frame, L3, L4, UdpPayload};
 use std::fmt::Write;
 
@@ -95,10 +95,28 @@ fn nf_line(s: &Step) -> Option<String> {
     } else {
         String::new()
     };
+    let why = n
+        .why
+        .as_ref()
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
     Some(format!(
-        "-> {}{mark}{comment}",
+        "-> {}{why}{mark}{comment}",
         n.action.describe().trim_start_matches("verdict ")
     ))
+}
+
+/// What a conntrack or NAT step decided, for the line under it: the connection's state
+/// (`-> NEW: no entry matches, ...`) or the translation (`-> DNAT: destination A -> B`).
+/// Their notes say exactly that, so the line is the note.
+fn state_line(s: &Step) -> Option<String> {
+    match s.kind {
+        StepKind::Conntrack | StepKind::Nat => Some(format!(
+            "-> {}",
+            s.note.trim_start_matches("nf_nat_packet: ")
+        )),
+        _ => None,
+    }
 }
 
 fn wrap(text: &str, indent: usize) -> String {
@@ -133,10 +151,13 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
     let mut shown: Vec<String> = Vec::new();
     for s in &t.steps {
         let _ = writeln!(out, "{}", step_line(s));
-        if let Some(l) = nf_line(s) {
-            out.push_str(&wrap(&l, 7));
+        let said = nf_line(s).or_else(|| state_line(s));
+        if let Some(l) = &said {
+            out.push_str(&wrap(l, 7));
         }
-        if opts.explain {
+        // A netfilter step's note repeats its `->` line, and a conntrack or NAT step's note
+        // is its `->` line: explain only what is not said yet.
+        if opts.explain && said.is_none() {
             out.push_str(&wrap(&s.note, 7));
         }
         let lines = packet_lines(&s.packet);

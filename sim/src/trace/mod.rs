@@ -78,6 +78,9 @@ pub struct NfStep {
     /// 0x4000`; JSON steps carry each step's `mark`, so it is not repeated there).
     #[serde(skip)]
     pub mark_before: u32,
+    /// Why a `return` or `continue` went on (text only: JSON steps carry the rule).
+    #[serde(skip)]
+    pub why: Option<String>,
     /// On the step that ended a table's walk: how many rules the walk looked at, matched
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]

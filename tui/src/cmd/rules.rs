@@ -39,7 +39,10 @@ pub fn command(
     let ipvs = match dumps.ipvs {
         Some(f) => {
             let d = read_dump(f)?;
-            Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(&d.name, d.text())?)
+            Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(
+                &d.name,
+                d.text(),
+            )?)
         }
         None => None,
     };

@@ -3,14 +3,14 @@
 //! `-m` loading a match module whose options follow, one `-j`/`-g`, and `!` before the
 //! option it negates (refused where iptables refuses it).
 
+use super::Ctx;
 use super::matches::{
     MATCHES, NOT_INVERTIBLE, check_statistic, match_option, module_for, new_match,
 };
 use super::targets::{new_target, target_name, target_option, target_takes};
 use super::values::{parse_net, parse_proto};
-use super::words::{Tok, Words};
-use super::Ctx;
 use super::words::tokenize;
+use super::words::{Tok, Words};
 use crate::diag::{InputError, did_you_mean};
 use crate::netfilter::rule::{Rule, Target};
 use crate::netfilter::table::{Chain, Table, Verdict};
