@@ -357,3 +357,59 @@ fn readme_sample_output_is_what_kpath_prints() {
         );
     }
 }
+
+#[test]
+fn readme_excerpts_are_what_kpath_prints() {
+    // Every `$ kpath trace ...` in README's code blocks, its sample lines after it (up to
+    // the next command or the block's end) in the command's output, in the same order.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    // The code blocks' lines, block by block.
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    let mut inside = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            inside = !inside;
+            if inside {
+                blocks.push(Vec::new());
+            }
+        } else if inside && let Some(b) = blocks.last_mut() {
+            b.push(line);
+        }
+    }
+    let mut checked = 0;
+    for block in &blocks {
+        let mut lines = block.iter().copied().peekable();
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ kpath trace ") else {
+                continue;
+            };
+            let command = command.trim_end().trim_end_matches("(excerpt)");
+            let mut args: Vec<String> = vec!["trace".into()];
+            for a in command.split_whitespace() {
+                match a
+                    .strip_prefix("scenarios/")
+                    .and_then(|f| f.strip_suffix(".yaml"))
+                {
+                    Some(name) => args.push(scenario_path(name).to_string_lossy().into_owned()),
+                    None => args.push(a.into()),
+                }
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = String::from_utf8(run(&args).stdout).unwrap();
+            let mut printed = out.lines();
+            while let Some(want) = lines.next_if(|l| !l.starts_with("$ ")) {
+                if want.trim().is_empty() || want.trim() == "..." {
+                    continue;
+                }
+                assert!(
+                    printed.any(|got| got == want),
+                    "README's line {want:?} is not in `kpath {}`'s output (in order):\n{out}",
+                    args.join(" ")
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} README samples checked");
+}

@@ -138,7 +138,10 @@ fn the_text_trace_shows_where_the_masquerade_mark_is_set_and_cleared() {
     // mark before it masquerades; the lesson is in those two lines.
     let s = kpath_sim::load_scenario(&scenario_path("hairpin")).unwrap();
     let name = s.packets[0].name.value.clone();
-    let opts = kpath_sim::render::text::TextOptions { explain: false };
+    let opts = kpath_sim::render::text::TextOptions {
+        explain: false,
+        why: false,
+    };
     let text = kpath_sim::render::text::trace(&trace("hairpin", &name), &opts);
     let lines: Vec<&str> = text.lines().collect();
     let after = |step: &str| {
@@ -163,7 +166,10 @@ fn the_text_trace_shows_where_the_masquerade_mark_is_set_and_cleared() {
 /// The text lines of a lesson packet's trace, and the line after the first step line
 /// containing `step`.
 fn text_after(scenario: &str, packet: &str, explain: bool, step: &str) -> (String, String) {
-    let opts = kpath_sim::render::text::TextOptions { explain };
+    let opts = kpath_sim::render::text::TextOptions {
+        explain,
+        why: false,
+    };
     let text = kpath_sim::render::text::trace(&trace(scenario, packet), &opts);
     let lines: Vec<&str> = text.lines().collect();
     let i = lines

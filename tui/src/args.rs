@@ -63,6 +63,11 @@ pub enum Command {
         /// Print each step's plain-words explanation (text format).
         #[arg(long, short)]
         explain: bool,
+        /// At every netfilter step, list the rules of its chain the packet met before it,
+        /// each with the first condition that failed and the packet's value (a drop or a
+        /// reject always lists them).
+        #[arg(long)]
+        why: bool,
         /// Seed of the world's RNG; overrides the scenario's `seed:`.
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,

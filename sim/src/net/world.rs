@@ -25,6 +25,10 @@ pub struct World {
     pub(crate) rng: ChaCha8Rng,
     /// Simulated seconds since boot (for `-m recent --seconds`); flows advance it.
     pub now: u64,
+    /// Walks say why each rule they met did not match (`NfStep::passed`), for text traces
+    /// whose drops explain themselves. Off unless asked: putting each miss in words costs
+    /// about a fifth of a walk.
+    pub why_not: bool,
 }
 
 impl World {
@@ -38,6 +42,7 @@ impl World {
             flow_hash_secret,
             rng,
             now: 0,
+            why_not: false,
         }
     }
 

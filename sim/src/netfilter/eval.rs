@@ -5,6 +5,7 @@
 
 use super::rule::*;
 use super::table::{Table, Verdict};
+use super::why::Part;
 use super::{Hook, TableKind};
 use crate::wire::Ipv4Net;
 use crate::wire::{IpProtocol, Ipv4, L4};
@@ -49,6 +50,10 @@ pub struct PacketMeta<'a> {
 
 /// What the rules ask of the world around them.
 pub trait RuleEnv {
+    /// Should the walk say why each rule it met did not match ([`RuleHit::passed`])?
+    fn why_not(&self) -> bool {
+        false
+    }
     /// `inet_addr_type` in the namespace: LOCAL for its own addresses, BROADCAST, ...
     fn addr_type(&self, ip: Ipv4Addr) -> AddrType;
     /// Is the packet's (ip, port, ip...) in ipset `name`? None when there is no such set.
@@ -73,6 +78,7 @@ fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
         action: HitAction::Drop,
         mark,
         why: None,
+        passed: Vec::new(),
     }
 }
 
@@ -220,6 +226,11 @@ pub struct RuleHit {
     /// Why a `return` or `continue` went on, in a few words ([`super::why`]); text only.
     #[serde(skip)]
     pub why: Option<String>,
+    /// The rules of this chain the packet met since the walk entered it or its last hit
+    /// there, each with the first condition that failed ([`super::why::missed`]): what
+    /// "why not the others?" asks of a drop. Filled when the env asks ([`RuleEnv::why_not`]).
+    #[serde(skip)]
+    pub passed: Vec<String>,
 }
 
 impl RuleHit {
@@ -431,36 +442,45 @@ fn icmp_type_code(l4: &L4) -> (u8, u8) {
 
 /// Does the rule's whole match part hold?
 pub fn rule_matches(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> bool {
+    first_miss(r, p, env, key).is_none()
+}
+
+/// The first of the rule's conditions that does not hold, in the order the kernel tests
+/// them (`ip_packet_match`, then each match); None when the rule matches.
+pub fn first_miss(r: &Rule, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> Option<Part> {
     let ip = p.ip;
     if let Some((n, inv)) = &r.src
         && in_net(n, ip.src) == *inv
     {
-        return false;
+        return Some(Part::Src);
     }
     if let Some((n, inv)) = &r.dst
         && in_net(n, ip.dst) == *inv
     {
-        return false;
+        return Some(Part::Dst);
     }
     if let Some((pat, inv)) = r.in_iface.as_deref()
         && iface_matches(pat, p.iif) == *inv
     {
-        return false;
+        return Some(Part::In);
     }
     if let Some((pat, inv)) = r.out_iface.as_deref()
         && iface_matches(pat, p.oif) == *inv
     {
-        return false;
+        return Some(Part::Out);
     }
     if let Some((proto, inv)) = &r.proto {
         let hit = proto.number() == 0 || *proto == ip.protocol();
         if hit == *inv {
-            return false;
+            return Some(Part::Proto);
         }
     }
     // Matches are evaluated in order and stop at the first miss, as xt does; this matters
     // for stateful ones (recent --set, statistic draws) that come after a miss.
-    r.matches.iter().all(|m| match_one(m, p, env, key))
+    r.matches
+        .iter()
+        .position(|m| !match_one(m, p, env, key))
+        .map(Part::Module)
 }
 
 /// Walk `table`'s built-in chain for `hook`. `mark` is the packet's mark going in.
@@ -490,7 +510,7 @@ pub fn walk_table<'a>(
         return done(Final::Accept, None, mark, hits, evaluated);
     };
     let policy = base.policy.unwrap_or(Verdict::Accept);
-    let policy_end = |mark: u32, mut hits: Vec<RuleHit>, evaluated: usize| {
+    let policy_end = |mark: u32, mut hits: Vec<RuleHit>, passed: Vec<String>, evaluated: usize| {
         hits.push(RuleHit {
             table: table.kind,
             chain: base.name.clone(),
@@ -500,6 +520,7 @@ pub fn walk_table<'a>(
             action: HitAction::Policy(policy),
             mark,
             why: None,
+            passed,
         });
         let v = if policy == Verdict::Accept {
             Final::Accept
@@ -513,11 +534,25 @@ pub fn walk_table<'a>(
     type Frame<'t> = (&'t super::Chain, usize, Option<&'t super::DstIndex>);
     let frame = |c: &'a super::Chain| -> Frame<'a> { (c, 0, table.dst_index(c)) };
     let mut stack: Vec<Frame> = vec![frame(base)];
+    // Why not: the rules the packet met in the current chain since its last hit there.
+    let why_not = env.why_not();
+    let mut passed: Vec<String> = Vec::new();
     while let Some((chain, mut i, ix)) = stack.pop() {
         // Step over the rules that require another destination (dst_index.rs): the
         // kernel reads them and rejects each at its IP header, so they count as looked at.
         if let Some(ix) = ix {
             let next = ix.next_candidate(i, meta.ip.dst);
+            if why_not && next > i {
+                let which = if next - i == 1 {
+                    format!("#{}", i + 1)
+                } else {
+                    format!("#{}-#{}", i + 1, next)
+                };
+                passed.push(format!(
+                    "{which} -d: each needs another destination than {}",
+                    meta.ip.dst
+                ));
+            }
             evaluated += next - i;
             i = next;
         }
@@ -526,8 +561,10 @@ pub fn walk_table<'a>(
             // (the base chain itself, or a chain reached by -g from it), the base chain's
             // policy - ipt_do_table's underflow entry for the hook.
             if stack.is_empty() {
-                return policy_end(mark, hits, evaluated);
+                return policy_end(mark, hits, std::mem::take(&mut passed), evaluated);
             }
+            // The caller's rules met before its jump went with that jump's hit.
+            passed.clear();
             continue;
         };
         evaluated += 1;
@@ -558,10 +595,14 @@ pub fn walk_table<'a>(
             mark,
             ..meta.clone()
         };
-        if !rule_matches(rule, &m, env, &key) {
+        if let Some(part) = first_miss(rule, &m, env, &key) {
+            if why_not {
+                passed.push(super::why::missed(rule, i + 1, part, &m, &*env));
+            }
             stack.push((chain, i + 1, ix));
             continue;
         }
+        let met = std::mem::take(&mut passed);
         let hit = |action: HitAction, mark: u32| RuleHit {
             table: table.kind,
             chain: chain.name.clone(),
@@ -571,6 +612,7 @@ pub fn walk_table<'a>(
             action,
             mark,
             why: None,
+            passed: met.clone(),
         };
         match &rule.target {
             Target::None | Target::Log { .. } | Target::Trace | Target::Mark { .. } => {
@@ -602,14 +644,14 @@ pub fn walk_table<'a>(
                 );
             }
             Target::Return => {
-                let why = super::why::facts(rule, &m, &*env).join("; ");
+                let why = super::why::held(rule, &m, &*env);
                 hits.push(RuleHit {
                     why: (!why.is_empty()).then_some(why),
                     ..hit(HitAction::Return, mark)
                 });
                 if stack.is_empty() {
                     // RETURN with nothing to return to: the base chain's policy decides.
-                    return policy_end(mark, hits, evaluated);
+                    return policy_end(mark, hits, std::mem::take(&mut passed), evaluated);
                 }
             }
             Target::Jump(to) | Target::Goto(to) => {
@@ -679,7 +721,7 @@ pub fn walk_table<'a>(
             }
         }
     }
-    policy_end(mark, hits, evaluated)
+    policy_end(mark, hits, passed, evaluated)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! packet's headers on an indented line whenever they change — outer and inner for VXLAN.
 //! With `explain`, each step's plain-words note follows, wrapped to 80 columns.
 
+use crate::netfilter::eval::HitAction;
 use crate::run::Walked;
 use crate::trace::{FlowTrace, Role, Step, StepKind, Trace};
 use crate::wire::{Frame, L3, L4, UdpPayload};
@@ -12,6 +13,9 @@ const WIDTH: usize = 80;
 pub struct TextOptions {
     /// Print every step's explanation under it.
     pub explain: bool,
+    /// At every netfilter step, list the rules of its chain the packet met before it and
+    /// why each did not match (a drop or a reject always lists them).
+    pub why: bool,
 }
 
 /// The packet's headers as text lines: `[outer, inner]` for VXLAN, else one line; none
@@ -106,6 +110,28 @@ fn nf_line(s: &Step) -> Option<String> {
     ))
 }
 
+/// The rules the packet met in a netfilter step's chain before the rule that acted, each
+/// with the first condition that failed: always under a drop or a reject (the first
+/// question a drop raises is why the rules before it did not take the packet), and under
+/// every netfilter step with `--why`.
+fn why_not(s: &Step, all: bool) -> String {
+    let Some(n) = s.nf.as_ref().filter(|n| !n.passed.is_empty()) else {
+        return String::new();
+    };
+    let stopped = matches!(
+        n.action,
+        HitAction::Drop | HitAction::Reject(_) | HitAction::Policy(crate::netfilter::Verdict::Drop)
+    );
+    if !all && !stopped {
+        return String::new();
+    }
+    let mut out = wrap(&format!("not matched before it in {}:", n.rule.chain), 7);
+    for p in &n.passed {
+        out.push_str(&wrap(p, 9));
+    }
+    out
+}
+
 /// What a conntrack or NAT step decided, for the line under it: the connection's state
 /// (`-> NEW: no entry matches, ...`) or the translation (`-> DNAT: destination A -> B`).
 /// Their notes say exactly that, so the line is the note.
@@ -155,6 +181,7 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
         if let Some(l) = &said {
             out.push_str(&wrap(l, 7));
         }
+        out.push_str(&why_not(s, opts.why));
         // A netfilter step's note repeats its `->` line, and a conntrack or NAT step's note
         // is its `->` line: explain only what is not said yet.
         if opts.explain && said.is_none() {

@@ -34,6 +34,7 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
                 action: n.action.clone(),
                 mark: n.mark,
                 why: n.why.clone(),
+                passed: n.passed.clone(),
             });
         }
     }

@@ -81,6 +81,10 @@ pub struct NfStep {
     /// Why a `return` or `continue` went on (text only: JSON steps carry the rule).
     #[serde(skip)]
     pub why: Option<String>,
+    /// The rules of the chain the packet met before this one, each with the first
+    /// condition that failed (text only; filled when the walk was asked why not).
+    #[serde(skip)]
+    pub passed: Vec<String>,
     /// On the step that ended a table's walk: how many rules the walk looked at, matched
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]

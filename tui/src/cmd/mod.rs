@@ -46,9 +46,13 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             all_outcomes,
             format,
             explain,
+            why,
             seed,
             ..
-        } => trace::command(scenario, packet, flow, all_outcomes, format, explain, seed),
+        } => {
+            let opts = kpath_sim::render::text::TextOptions { explain, why };
+            trace::command(scenario, packet, flow, all_outcomes, format, opts, seed)
+        }
         Command::Pcap {
             scenario,
             packet,

@@ -49,8 +49,13 @@ pub fn golden_path(scenario: &Path) -> PathBuf {
 
 /// The deterministic text snapshot of every packet and flow: `### packet NAME` sections.
 fn snapshot(s: &Scenario, seed: Option<u64>) -> Result<Vec<(String, String)>, String> {
-    let w = build_world(s.model(), seed.unwrap_or(s.seed)).map_err(|e| e.to_string())?;
-    let opts = text::TextOptions { explain: false };
+    let mut w = build_world(s.model(), seed.unwrap_or(s.seed)).map_err(|e| e.to_string())?;
+    // As `kpath trace` prints it: drops say why the rules before them did not match.
+    w.why_not = true;
+    let opts = text::TextOptions {
+        explain: false,
+        why: false,
+    };
     let mut out = Vec::new();
     for p in &s.packets {
         let t = kpath_sim::run_packet(s, &w, &p.name.value).map_err(|e| e.to_string())?;

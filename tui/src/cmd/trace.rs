@@ -67,7 +67,7 @@ pub fn command(
     flow: Option<String>,
     all_outcomes: bool,
     format: Format,
-    explain: bool,
+    opts: text::TextOptions,
     seed: Option<u64>,
 ) -> Result<Output, Failure> {
     let Some(scenario) = scenario else {
@@ -80,7 +80,7 @@ pub fn command(
         packet: packet.as_deref(),
         flow: flow.as_deref(),
     };
-    let out = trace(&s, &sel, seed, format, explain, all_outcomes)?;
+    let out = trace(&s, &sel, seed, format, &opts, all_outcomes)?;
     Ok(Output::Text(out))
 }
 
@@ -90,20 +90,19 @@ pub fn trace(
     sel: &Selection,
     seed: Option<u64>,
     format: Format,
-    explain: bool,
+    opts: &text::TextOptions,
     all: bool,
 ) -> Result<String, Failure> {
-    let opts = text::TextOptions { explain };
     if !all {
         let walked = walk(s, sel, seed)?;
         return Ok(match format {
-            Format::Text => text::walks(&walked, &opts),
+            Format::Text => text::walks(&walked, opts),
             Format::Json => json::walks(&walked),
         });
     }
     let all = outcomes(s, sel, seed)?;
     Ok(match format {
-        Format::Text => render::outcomes::as_text(s.title(), &all, &opts),
+        Format::Text => render::outcomes::as_text(s.title(), &all, opts),
         Format::Json => render::outcomes::as_json(&all),
     })
 }

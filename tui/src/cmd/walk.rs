@@ -79,7 +79,10 @@ pub(super) fn names(s: &Scenario, sel: &Selection) -> Result<(Vec<String>, Vec<S
 }
 
 pub(super) fn world(s: &Scenario, seed: Option<u64>) -> Result<World, Failure> {
-    Ok(build_world(s.model(), seed.unwrap_or(s.seed))?)
+    let mut w = build_world(s.model(), seed.unwrap_or(s.seed))?;
+    // The command line's traces say why the rules before a drop did not match.
+    w.why_not = true;
+    Ok(w)
 }
 
 /// Walk the selection once each (random choices from the seed).

@@ -93,9 +93,14 @@ struct NsEnv<'a> {
     nth_unknown: bool,
     /// Where in the ruleset the walk is (namespace, table, hook), to name random choices.
     place: (&'a str, TableKind, Hook),
+    why_not: bool,
 }
 
 impl RuleEnv for NsEnv<'_> {
+    fn why_not(&self) -> bool {
+        self.why_not
+    }
+
     /// `inet_addr_type`: zeronet/limited broadcast, multicast, then the local table.
     fn addr_type(&self, ip: Ipv4Addr) -> AddrType {
         if ip.is_unspecified() || ip.is_broadcast() {
@@ -210,7 +215,12 @@ impl Walk<'_> {
         // Disjoint borrows: the table and routes are read, the xt state, RNG and choices written.
         let Walk { world, choices, .. } = self;
         let now = world.now;
-        let crate::net::World { netns, rng, .. } = &mut **world;
+        let crate::net::World {
+            netns,
+            rng,
+            why_not,
+            ..
+        } = &mut **world;
         let Netns {
             name,
             netfilter,
@@ -230,6 +240,7 @@ impl Walk<'_> {
             now,
             nth_unknown: unknowns.nth_counters,
             place: (name, kind, hook),
+            why_not: *why_not,
         };
         Some(walk_table(table, hook, &meta, &mut env))
     }
@@ -315,6 +326,7 @@ impl Walk<'_> {
                 mark_before: if i == 0 { skb.mark } else { w.hits[i - 1].mark },
                 evaluated: if i == last { w.evaluated } else { 0 },
                 why: h.why.clone(),
+                passed: h.passed.clone(),
             };
             self.nf_step(skb, oif.or(iif), nf, what);
         }
