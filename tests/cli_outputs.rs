@@ -413,3 +413,52 @@ fn readme_excerpts_are_what_kpath_prints() {
     }
     assert!(checked >= 4, "only {checked} README samples checked");
 }
+
+#[test]
+fn brief_keeps_the_hops_and_decisions_and_all_outcomes_is_brief_by_default() {
+    let path = scenario_path("pod-to-clusterip-cross-node");
+    let path = path.to_string_lossy();
+    let text = |args: &[&str]| String::from_utf8(run(args).stdout).unwrap();
+    let full = text(&["trace", &path, "-p", "syn"]);
+    let brief = text(&["trace", &path, "-p", "syn", "--brief"]);
+    assert!(brief.lines().count() <= 60, "{brief}");
+    assert!(brief.lines().count() * 2 < full.lines().count());
+    // The decisions: the endpoint's DNAT rule and its translation, the tunnel, the
+    // forwarding verdicts, conntrack's state, the socket; in the full trace's order.
+    let mut at = 0;
+    for want in [
+        "tcp_v4_connect",
+        "nf_conntrack_in PREROUTING",
+        "-> dnat to 10.244.2.5:3000",
+        "-> DNAT: destination 10.96.100.1:80 -> 10.244.2.5:3000",
+        "ip_forward",
+        "-> accept \"flanneld forward\"",
+        "vxlan_xmit_one",
+        "vxlan_rcv",
+        "tcp_v4_rcv",
+        "=> DELIVERED at default/downloader-c eth0",
+    ] {
+        let found = brief[at..]
+            .find(want)
+            .unwrap_or_else(|| panic!("no {want} after {at}:\n{brief}"));
+        at += found + want.len();
+    }
+    // Not hops or decisions: ARP, bridge internals, jumps, returns, policies that accept.
+    for not in [
+        "arp_solicit",
+        "br_flood",
+        "-> jump",
+        "-> return",
+        "-> policy accept",
+    ] {
+        assert!(!brief.contains(not), "{not} in:\n{brief}");
+        assert!(full.contains(not), "{not} not in the full trace");
+    }
+    // --all-outcomes: the summary and each outcome's brief trace; --full for every step.
+    let all = text(&["trace", &path, "-p", "syn", "--all-outcomes"]);
+    let all_full = text(&["trace", &path, "-p", "syn", "--all-outcomes", "--full"]);
+    assert!(all.contains("has 3 possible outcomes"));
+    assert!(all.contains("(brief: one line per hop or decision"));
+    assert!(!all.contains("arp_solicit") && all_full.contains("arp_solicit"));
+    assert!(all.lines().count() * 3 < all_full.lines().count());
+}

@@ -42,8 +42,10 @@ fn a_generated_scenario_traces_to_its_last_service() {
         "-p",
         "to-last",
         "--all-outcomes",
+        "--full",
     ]);
-    // Three endpoints, each a third, all delivered; the last Service's rule is #60.
+    // Three endpoints, each a third, all delivered; the last Service's rule is #60 (a
+    // jump, which the brief form leaves out).
     assert!(out.contains("has 3 possible outcomes"), "{out}");
     assert_eq!(out.matches("33.33%  delivered").count(), 3, "{out}");
     assert!(out.contains("nat KUBE-SERVICES #60"), "{out}");

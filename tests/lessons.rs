@@ -141,6 +141,7 @@ fn the_text_trace_shows_where_the_masquerade_mark_is_set_and_cleared() {
     let opts = kpath_sim::render::text::TextOptions {
         explain: false,
         why: false,
+        brief: false,
     };
     let text = kpath_sim::render::text::trace(&trace("hairpin", &name), &opts);
     let lines: Vec<&str> = text.lines().collect();
@@ -169,6 +170,7 @@ fn text_after(scenario: &str, packet: &str, explain: bool, step: &str) -> (Strin
     let opts = kpath_sim::render::text::TextOptions {
         explain,
         why: false,
+        brief: false,
     };
     let text = kpath_sim::render::text::trace(&trace(scenario, packet), &opts);
     let lines: Vec<&str> = text.lines().collect();
@@ -213,4 +215,41 @@ fn the_text_trace_says_why_a_rule_returned_and_what_conntrack_and_nat_decided() 
     let (text, _) = text_after("pod-to-clusterip-cross-node", "syn", true, "ip_forward");
     assert!(!text.contains("nf_nat_packet: DNAT"), "{text}");
     assert!(!text.contains(": verdict jump"), "{text}");
+}
+
+#[test]
+fn a_fate_is_decided_before_the_answer_it_sends() {
+    // `ip_forward` finds the MTU too small and then calls icmp_send; `tcp_v4_rcv` finds no
+    // socket and then tcp_v4_send_reset: in every shipped trace the deciding step comes
+    // first, and no answer is followed by the drop that caused it.
+    let mut answers = 0;
+    for name in [
+        "mtu-too-big",
+        "pod-to-pod-same-node",
+        "container-to-container",
+    ] {
+        let s = kpath_sim::load_scenario(&scenario_path(name)).unwrap();
+        let w = kpath_sim::k8s::build_world(s.model(), s.seed).unwrap();
+        for p in &s.packets {
+            let t = kpath_sim::run_packet(&s, &w, &p.name.value).unwrap();
+            for pair in t.steps.windows(2) {
+                assert!(
+                    !(pair[0].role == Role::Response && pair[1].kind == StepKind::Drop),
+                    "{name} {}: {} {} comes before {} {}",
+                    p.name.value,
+                    pair[0].index,
+                    pair[0].func,
+                    pair[1].index,
+                    pair[1].func
+                );
+                if pair[1].role == Role::Response && pair[0].kind == StepKind::Drop {
+                    answers += 1;
+                }
+            }
+            for (i, s) in t.steps.iter().enumerate() {
+                assert_eq!(s.index, i + 1, "{name}: steps are numbered in order");
+            }
+        }
+    }
+    assert!(answers >= 3, "only {answers} answered drops seen");
 }

@@ -15,7 +15,7 @@ fn flow(name: &str, f: &str) -> FlowTrace {
 
 /// The packet as its socket got it: (src, sport, dst, dport).
 fn arrived(t: &Trace) -> (String, u16, String, u16) {
-    let ip = ipv4(&t.steps.last().unwrap().packet).unwrap().clone();
+    let ip = ipv4(&t.arrival().unwrap().packet).unwrap().clone();
     let (sp, dp) = match &ip.payload {
         kpath_sim::wire::L4::Tcp(t) => (t.sport, t.dport),
         kpath_sim::wire::L4::Udp(u) => (u.sport, u.dport),

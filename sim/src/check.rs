@@ -154,11 +154,6 @@ fn miss<T>(out: &mut Vec<Mismatch>, s: &Spanned<T>, expected: String, got: Strin
     });
 }
 
-/// The traced packet's last step: the packet as it arrived (or as it was when it ended).
-fn arrival(t: &Trace) -> Option<&Step> {
-    t.steps.iter().rev().find(|s| s.role == Role::Packet)
-}
-
 fn addr_port(v: &PacketView, src: bool) -> (String, Option<u16>) {
     if src {
         (v.src.clone(), v.sport)
@@ -288,7 +283,7 @@ pub fn check_trace(e: &Expect, t: &Trace, out: &mut Vec<Mismatch>) {
             );
         }
     }
-    let arrived = arrival(t).map(|s| PacketView::of(&s.packet));
+    let arrived = t.arrival().map(|s| PacketView::of(&s.packet));
     if let Some(want) = &e.at {
         let (ns, port) = place(&want.value);
         let got_port = arrived.as_ref().and_then(|v| v.dport);
@@ -612,7 +607,8 @@ fn check_outcomes<T>(
 
 /// How an outcome of a packet ended: (disposition, namespace, destination on arrival).
 fn packet_view(t: &Trace) -> (String, String, String) {
-    let dest = arrival(t)
+    let dest = t
+        .arrival()
         .map(|s| PacketView::of(&s.packet))
         .map(|v| show(&v.dst, v.dport))
         .unwrap_or_default();
@@ -728,7 +724,7 @@ fn check_flow_trace(e: &FlowExpect, f: &FlowTrace, out: &mut Vec<Mismatch>) {
         let mut bad = None;
         for p in f.packets.iter().filter(|p| p.side == "server") {
             if let (Some(v), Some((ip, port))) = (
-                arrival(&p.trace).map(|s| PacketView::of(&s.packet)),
+                p.trace.arrival().map(|s| PacketView::of(&s.packet)),
                 &target,
             ) && (&v.src, v.sport) != (ip, *port)
             {

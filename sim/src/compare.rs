@@ -222,7 +222,7 @@ fn run(mode: ProxyMode, t: &Trace, fate: String, outcomes: Vec<(String, f64)>) -
         }
     }
     let nf = || t.steps.iter().filter_map(|s| s.nf.as_ref());
-    let last = t.steps.last().and_then(|s| ipv4(&s.packet));
+    let last = t.arrival().and_then(|s| ipv4(&s.packet));
     let delivered = t.disposition.kind == DispositionKind::Delivered;
     endpoints.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ModeRun {

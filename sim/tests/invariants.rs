@@ -214,7 +214,7 @@ proptest! {
             check_trace(&s, &names, &a)?;
             // The same seed, the same walk, byte for byte.
             let b = kpath_sim::run_packet(&s, &w, &p.name.value).unwrap();
-            let opts = text::TextOptions { explain: true, why: false };
+            let opts = text::TextOptions { explain: true, why: false, brief: false };
             prop_assert_eq!(text::trace(&a, &opts), text::trace(&b, &opts));
         }
         if !s.flows.is_empty() {

@@ -55,7 +55,8 @@ pub enum Command {
         #[arg(long)]
         flow: Option<String>,
         /// List every possible outcome of the random choices (kube-proxy's endpoint pick)
-        /// with its probability, instead of the one the seed picks.
+        /// with its probability, instead of the one the seed picks; each outcome's trace in
+        /// its brief form (--full for every step).
         #[arg(long)]
         all_outcomes: bool,
         #[arg(long, short, value_enum, default_value_t = Format::Text)]
@@ -68,6 +69,14 @@ pub enum Command {
         /// reject always lists them).
         #[arg(long)]
         why: bool,
+        /// One line per hop or decision (the packet leaving a namespace, a route, a rule
+        /// that changed the packet or decided, conntrack, NAT, the tunnel, the end) instead
+        /// of every step.
+        #[arg(long)]
+        brief: bool,
+        /// With --all-outcomes, each outcome's every step (its brief form is the default).
+        #[arg(long, conflicts_with = "brief")]
+        full: bool,
         /// Seed of the world's RNG; overrides the scenario's `seed:`.
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,

@@ -191,7 +191,12 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
                 .find(|s| s.role == Role::Response)
                 .map(|s| (s.netns.clone(), s.packet.clone()));
             let delivered = d.kind == DispositionKind::Delivered;
-            let arrived = steps.last().map(|s| s.packet.clone());
+            // The traced packet's last step (an answer the kernel sent comes after it).
+            let arrived = steps
+                .iter()
+                .rev()
+                .find(|s| s.role == Role::Packet)
+                .map(|s| s.packet.clone());
             let delivered_ns = w.ns_by_name(&d.netns).map(|n| n.id);
             summary = d.reason.clone();
             packets.push(FlowPacket {

@@ -25,7 +25,7 @@ pub use vxlan::{flow_hash, udp_flow_src_port};
 
 use crate::net::{IfIndex, NsId, Route, World};
 use crate::resolve::ResolvedPacket;
-use crate::trace::{Disposition, DispositionKind, NfStep, Step, StepKind, Trace};
+use crate::trace::{Disposition, DispositionKind, NfStep, Role, Step, StepKind, Trace};
 use crate::wire::Mac;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -372,7 +372,33 @@ impl Walk<'_> {
         reason: String,
     ) -> Next {
         self.record(skb, dev, func, StepKind::Drop, reason.clone());
+        self.cause_before_effects();
         Next::End(End::Fate(self.fate(skb, dev, kind, reason)))
+    }
+
+    /// The step just recorded decided a fate whose answer (an ICMP error, a RST) was
+    /// recorded while it was being decided: put the decision first, as the kernel runs it
+    /// (`ip_forward` finds the MTU too small, then calls `icmp_send`; `tcp_v4_rcv` finds no
+    /// socket, then `tcp_v4_send_reset`), and number the steps in that order.
+    fn cause_before_effects(&mut self) {
+        let Some(last) = self.steps.len().checked_sub(1) else {
+            return;
+        };
+        let answers = self.steps[..last]
+            .iter()
+            .rev()
+            .take_while(|s| {
+                s.role == Role::Response && matches!(s.func, "icmp_send" | "tcp_v4_send_reset")
+            })
+            .count();
+        if answers == 0 {
+            return;
+        }
+        let from = last - answers;
+        self.steps[from..].rotate_right(1);
+        for (i, s) in self.steps.iter_mut().enumerate().skip(from) {
+            s.index = i + 1;
+        }
     }
 
     fn nf_step(&mut self, skb: &Skb, dev: Option<IfIndex>, nf: NfStep, note: String) {

@@ -122,7 +122,7 @@ fn dnat_choice(nft: &[(String, Vec<Event>)]) -> Option<String> {
 fn probe(outcomes: &[Trace], sent: Option<&PacketView>, proto: IpProtocol) -> Probe {
     let mut dsts: Vec<Ipv4Addr> = outcomes
         .iter()
-        .filter_map(|o| o.steps.last())
+        .filter_map(|o| o.arrival())
         .filter_map(|s| PacketView::of(&s.packet).dst.parse().ok())
         .collect();
     dsts.extend(sent.and_then(|v| v.dst.parse::<Ipv4Addr>().ok()));
@@ -279,7 +279,7 @@ fn arrival(
         .chain(
             outcomes
                 .iter()
-                .filter_map(|o| o.steps.last().map(|s| PacketView::of(&s.packet).src)),
+                .filter_map(|o| o.arrival().map(|s| PacketView::of(&s.packet).src)),
         )
         .collect();
     looked

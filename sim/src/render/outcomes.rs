@@ -17,7 +17,7 @@ pub fn summary(w: &Walked) -> String {
     match w {
         Walked::Packet(t) => {
             let d = &t.disposition;
-            let at = match t.steps.last().map(|s| PacketView::of(&s.packet)) {
+            let at = match t.arrival().map(|s| PacketView::of(&s.packet)) {
                 Some(p) if d.kind == DispositionKind::Delivered => format!(
                     " as {}{} -> {}{}",
                     p.src,

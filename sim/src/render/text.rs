@@ -16,6 +16,41 @@ pub struct TextOptions {
     /// At every netfilter step, list the rules of its chain the packet met before it and
     /// why each did not match (a drop or a reject always lists them).
     pub why: bool,
+    /// One line per hop or decision ([`in_brief`]) instead of every step.
+    pub brief: bool,
+}
+
+/// Is step `i` a hop or a decision, shown in the brief form? The packet leaving a
+/// namespace, a route taken, a rule that changed the packet or decided its fate, what
+/// conntrack, NAT and IPVS decided, the tunnel, and the end. ARP, bridge internals,
+/// rules that only jump or return, and policies that accept are left to the full trace.
+pub fn in_brief(steps: &[Step], i: usize) -> bool {
+    let s = &steps[i];
+    if matches!(s.role, Role::ArpRequest | Role::ArpReply) {
+        return false;
+    }
+    let leaves = steps.get(i + 1).is_some_and(|n| n.netns != s.netns);
+    match s.kind {
+        StepKind::Socket | StepKind::Nat | StepKind::Ipvs | StepKind::Encap | StepKind::Decap => {
+            true
+        }
+        StepKind::Delivery | StepKind::Drop | StepKind::Icmp => true,
+        StepKind::Link => leaves,
+        StepKind::Bridge | StepKind::Neighbour => false,
+        StepKind::Routing => matches!(s.func, "ip_forward" | "ip_local_deliver") || leaves,
+        StepKind::Conntrack => s.ct_state.is_some(),
+        StepKind::Netfilter => s.nf.as_ref().is_some_and(|n| {
+            n.mark != n.mark_before
+                || !matches!(
+                    n.action,
+                    HitAction::Jump(_)
+                        | HitAction::Goto(_)
+                        | HitAction::Return
+                        | HitAction::Continue
+                        | HitAction::Policy(crate::netfilter::Verdict::Accept)
+                )
+        }),
+    }
 }
 
 /// The packet's headers as text lines: `[outer, inner]` for VXLAN, else one line; none
@@ -173,9 +208,19 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
     for l in t.sent.iter().flat_map(packet_lines) {
         out.push_str(&wrap(&format!("sends {l}"), 2));
     }
-    let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
+    if opts.brief {
+        let _ = writeln!(
+            out,
+            "  (brief: one line per hop or decision; without --brief, every step)"
+        );
+    } else {
+        let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
+    }
     let mut shown: Vec<String> = Vec::new();
-    for s in &t.steps {
+    for (i, s) in t.steps.iter().enumerate() {
+        if opts.brief && !in_brief(&t.steps, i) {
+            continue;
+        }
         let _ = writeln!(out, "{}", step_line(s));
         let said = nf_line(s).or_else(|| state_line(s));
         if let Some(l) = &said {

@@ -48,7 +48,8 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
         DispositionKind::Rejected => RuleVerdict::Reject,
         _ => RuleVerdict::Drop,
     };
-    let last = steps.last();
+    // The step that ended the packet (an answer the kernel sent comes after it).
+    let last = steps.iter().rev().find(|s| s.role == Role::Packet);
     let ended_by_ipvs =
         last.is_some_and(|s| s.kind == StepKind::Ipvs || s.func.starts_with("ip_vs_"));
     let ended_by_rule = last.is_some_and(|s| s.nf.is_some());

@@ -218,6 +218,15 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// The traced packet's last step: the packet as it arrived, or as it was when it
+    /// ended. An answer the kernel sent (an ICMP error, a RST) comes after the step that
+    /// decided it, so it may be the trace's last step, but it is not the packet.
+    pub fn arrival(&self) -> Option<&Step> {
+        self.steps.iter().rev().find(|s| s.role == Role::Packet)
+    }
+}
+
+impl Trace {
     /// Steps about the traced packet itself (not ARP or responses it caused).
     pub fn packet_steps(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.role == Role::Packet)

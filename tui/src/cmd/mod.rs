@@ -47,10 +47,18 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             format,
             explain,
             why,
+            brief,
+            full,
             seed,
             ..
         } => {
-            let opts = kpath_sim::render::text::TextOptions { explain, why };
+            let opts = kpath_sim::render::text::TextOptions {
+                explain,
+                why,
+                // Every outcome at every step is hundreds of lines: --all-outcomes is brief
+                // unless --full.
+                brief: brief || (all_outcomes && !full),
+            };
             trace::command(scenario, packet, flow, all_outcomes, format, opts, seed)
         }
         Command::Pcap {

@@ -55,6 +55,7 @@ fn snapshot(s: &Scenario, seed: Option<u64>) -> Result<Vec<(String, String)>, St
     let opts = text::TextOptions {
         explain: false,
         why: false,
+        brief: false,
     };
     let mut out = Vec::new();
     for p in &s.packets {
