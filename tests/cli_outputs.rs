@@ -462,3 +462,49 @@ fn brief_keeps_the_hops_and_decisions_and_all_outcomes_is_brief_by_default() {
     assert!(!all.contains("arp_solicit") && all_full.contains("arp_solicit"));
     assert!(all.lines().count() * 3 < all_full.lines().count());
 }
+
+#[test]
+fn an_adhoc_packet_or_connection_is_traced_without_editing_the_scenario() {
+    let path = scenario_path("pod-to-clusterip-cross-node");
+    let path = path.to_string_lossy();
+    let out = |args: &[&str]| String::from_utf8(run(args).stdout).unwrap();
+    let base = ["trace", &path, "--from", "pod/default/client"];
+    // A SYN to the Service by name reaches one of its endpoints, through its DNAT.
+    let syn = out(&[&base[..], &["--to", "service/default/service1:80"]].concat());
+    assert!(syn.contains("packet `pod/default/client ->"), "{syn}");
+    assert!(
+        syn.contains("-> DNAT: destination 10.96.100.1:80 -> 10.244."),
+        "{syn}"
+    );
+    assert!(syn.contains("=> DELIVERED at default/downloader-"), "{syn}");
+    // The whole connection with --flow, and UDP with --proto.
+    let flow = out(&[
+        &base[..],
+        &["--to", "service/default/service1:80", "--flow"],
+    ]
+    .concat());
+    assert!(flow.contains("=> FLOW COMPLETED"), "{flow}");
+    assert!(flow.contains("SYN-ACK"), "{flow}");
+    let dns = out(&[&base[..], &["--to", "10.96.0.10:53", "--proto", "udp"]].concat());
+    assert!(dns.contains("UDP"), "{dns}");
+    // A wrong endpoint is named by its option, with the scenario's own hint.
+    let bad = kpath()
+        .args([&base[..], &["--to", "service/default/servic1:80"]].concat())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--to service/default/servic1:80: unknown Service `default/servic1`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `service/default/service1`?"),
+        "{err}"
+    );
+    // The same run gives the same bytes (the ad-hoc packet takes the seed like any other).
+    assert_eq!(
+        syn,
+        out(&[&base[..], &["--to", "service/default/service1:80"]].concat())
+    );
+}

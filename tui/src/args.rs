@@ -32,7 +32,7 @@ pub enum Command {
         /// Rules-only mode: the destination, IP:PORT.
         #[arg(long, value_name = "IP:PORT")]
         dst: Option<String>,
-        /// Rules-only mode: the protocol.
+        /// The protocol of an ad-hoc packet (--from/--to) or of rules-only mode's.
         #[arg(long, default_value = "tcp", value_parser = parse_proto())]
         proto: IpProtocol,
         /// Rules-only mode: an address of the node (repeat for each); decides
@@ -52,8 +52,23 @@ pub enum Command {
         #[arg(long, short, conflicts_with = "flow")]
         packet: Option<String>,
         /// The flow to run: every packet of a connection or exchange, replies included.
-        #[arg(long)]
+        /// Without a NAME, with --from and --to: that connection.
+        #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
         flow: Option<String>,
+        /// Send a packet the scenario does not define, from this endpoint: pod/NS/NAME,
+        /// node/NAME, host/NAME or an IP (with --to; --proto, tcp by default; --flow for the
+        /// whole connection).
+        #[arg(
+            long,
+            value_name = "ENDPOINT",
+            requires = "to",
+            conflicts_with = "packet"
+        )]
+        from: Option<String>,
+        /// The ad-hoc packet's destination: service/NS/NAME:PORT, pod/NS/NAME:PORT,
+        /// node/NAME:PORT, host/NAME:PORT, IP:PORT or a DNS name.
+        #[arg(long, value_name = "ENDPOINT", requires = "from")]
+        to: Option<String>,
         /// List every possible outcome of the random choices (kube-proxy's endpoint pick)
         /// with its probability, instead of the one the seed picks; each outcome's trace in
         /// its brief form (--full for every step).

@@ -6,6 +6,7 @@
 //! Kubernetes' camelCase so later issues can add `services`, `kubeProxy`, `flows` and
 //! `expect` blocks beside these without breaking existing files.
 
+pub mod adhoc;
 mod endpoint;
 pub mod expect;
 mod lint;

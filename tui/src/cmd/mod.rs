@@ -50,6 +50,9 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             brief,
             full,
             seed,
+            from,
+            to,
+            proto,
             ..
         } => {
             let opts = kpath_sim::render::text::TextOptions {
@@ -59,7 +62,21 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 // unless --full.
                 brief: brief || (all_outcomes && !full),
             };
-            trace::command(scenario, packet, flow, all_outcomes, format, opts, seed)
+            let adhoc = from.zip(to).map(|(from, to)| trace::AdhocArgs {
+                from,
+                to,
+                protocol: proto.name().to_string(),
+            });
+            trace::command(
+                scenario,
+                packet,
+                flow,
+                adhoc,
+                all_outcomes,
+                format,
+                opts,
+                seed,
+            )
         }
         Command::Pcap {
             scenario,

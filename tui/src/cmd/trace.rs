@@ -60,11 +60,20 @@ fn outcomes(s: &Scenario, sel: &Selection, seed: Option<u64>) -> Result<Vec<Name
     Ok(out)
 }
 
+/// `--from A --to B [--proto P]`: a packet the scenario does not define.
+pub struct AdhocArgs {
+    pub from: String,
+    pub to: String,
+    pub protocol: String,
+}
+
 /// `kpath trace SCENARIO ...` (rules-only mode, with --iptables-save, is cmd/rules.rs).
+#[allow(clippy::too_many_arguments)]
 pub fn command(
     scenario: Option<PathBuf>,
     packet: Option<String>,
     flow: Option<String>,
+    adhoc: Option<AdhocArgs>,
     all_outcomes: bool,
     format: Format,
     opts: text::TextOptions,
@@ -75,7 +84,36 @@ pub fn command(
             "give a scenario file, or --iptables-save FILE with --src and --dst".into(),
         ));
     };
-    let s = load(&scenario)?;
+    let mut s = load(&scenario)?;
+    let mut packet = packet;
+    let mut flow = flow;
+    match adhoc {
+        Some(a) => {
+            let ask = kpath_sim::scenario::adhoc::Adhoc {
+                from: &a.from,
+                to: &a.to,
+                protocol: &a.protocol,
+                flow: flow.as_deref() == Some(""),
+            };
+            if flow.as_deref().is_some_and(|f| !f.is_empty()) {
+                return Err(usage(
+                    "--from/--to send their own packet; --flow takes no NAME with them\n  = hint: add --flow alone for the whole connection".into(),
+                ));
+            }
+            let name = kpath_sim::scenario::adhoc::add(&mut s, &ask).map_err(usage)?;
+            if ask.flow {
+                flow = Some(name);
+            } else {
+                packet = Some(name);
+            }
+        }
+        None if flow.as_deref() == Some("") => {
+            return Err(usage(
+                "--flow needs the NAME of one of the scenario's flows\n  = hint: or give --from and --to for a connection the scenario does not define".into(),
+            ));
+        }
+        None => {}
+    }
     let sel = Selection {
         packet: packet.as_deref(),
         flow: flow.as_deref(),

@@ -80,6 +80,25 @@ impl Checker<'_> {
     }
 }
 
+/// Check one packet given outside the scenario's text; `src` is the text its locations
+/// point into.
+pub(super) fn check_packet_alone(
+    s: &Scenario,
+    src: &str,
+    p: &crate::scenario::PacketSpec,
+) -> Result<(), ScenarioError> {
+    check_packet(&Checker { s, src }, p)
+}
+
+/// Check one flow given outside the scenario's text (as [`check_packet_alone`]).
+pub(super) fn check_flow_alone(
+    s: &Scenario,
+    src: &str,
+    f: &crate::scenario::FlowSpec,
+) -> Result<(), ScenarioError> {
+    check_flow(&Checker { s, src }, f)
+}
+
 pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
     let c = Checker { s, src };
     check_cluster(&c)?;
