@@ -96,6 +96,25 @@ pub enum Command {
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
+    /// Draw a packet's or a flow's journey: a Mermaid sequence diagram (namespaces and
+    /// devices, hooks and NAT as notes, the VXLAN stretch highlighted), or an SVG of the
+    /// cluster's topology with the path drawn across it.
+    Diagram {
+        scenario: PathBuf,
+        /// The packet to draw.
+        #[arg(long, short, required_unless_present = "flow", conflicts_with = "flow")]
+        packet: Option<String>,
+        /// Or a whole flow, every packet of it.
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long, short, value_enum)]
+        format: DiagramFormat,
+        /// Write it to this file instead of printing it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Option<u64>,
+    },
     /// Write the packet's journey as a pcapng capture: one interface per link it crossed.
     Pcap {
         scenario: PathBuf,
@@ -273,6 +292,14 @@ fn parse_proto() -> impl clap::builder::TypedValueParser<Value = IpProtocol> {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiagramFormat {
+    /// A Mermaid sequence diagram (GitHub renders it in a ```mermaid block).
+    Mermaid,
+    /// The topology with the path, as SVG.
+    Svg,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,9 +9,12 @@
 //! - `rules`: the rules-only answer for a node's dumps (`trace --iptables-save`);
 //! - `compare`: one scenario in each kube-proxy mode, side by side (`kpath compare`);
 //! - `verify`: the kernel against kpath, check by check (`kpath verify`);
-//! - `test_report`: `kpath test`'s results as text, JSON or JUnit XML.
+//! - `test_report`: `kpath test`'s results as text, JSON or JUnit XML;
+//! - `diagram`: a journey as a Mermaid sequence diagram, and the topology with the path as
+//!   SVG (`kpath diagram`).
 
 pub mod compare;
+pub mod diagram;
 pub mod json;
 pub mod outcomes;
 pub mod pcap;

@@ -4,6 +4,7 @@
 //! for trace and pcap), so no command imports another, nor this file that imports them all.
 
 pub mod compare;
+pub mod diagram;
 mod dump;
 pub mod generate;
 pub mod lab;
@@ -78,6 +79,14 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 seed,
             )
         }
+        Command::Diagram {
+            scenario,
+            packet,
+            flow,
+            format,
+            output,
+            seed,
+        } => diagram::command(scenario, packet, flow, format, output, seed),
         Command::Pcap {
             scenario,
             packet,
