@@ -79,6 +79,7 @@ fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
         mark,
         why: None,
         passed: Vec::new(),
+        held: None,
     }
 }
 
@@ -231,6 +232,10 @@ pub struct RuleHit {
     /// "why not the others?" asks of a drop. Filled when the env asks ([`RuleEnv::why_not`]).
     #[serde(skip)]
     pub passed: Vec<String>,
+    /// Why this rule matched, in the packet's values (`10.244.1.3,tcp:80,10.244.1.3 is in
+    /// KUBE-LOOP-BACK`); filled with `passed`, shown on request (`--why`).
+    #[serde(skip)]
+    pub held: Option<String>,
 }
 
 impl RuleHit {
@@ -521,6 +526,7 @@ pub fn walk_table<'a>(
             mark,
             why: None,
             passed,
+            held: None,
         });
         let v = if policy == Verdict::Accept {
             Final::Accept
@@ -603,6 +609,9 @@ pub fn walk_table<'a>(
             continue;
         }
         let met = std::mem::take(&mut passed);
+        let held = why_not
+            .then(|| super::why::held(rule, &m, &*env))
+            .filter(|h| !h.is_empty());
         let hit = |action: HitAction, mark: u32| RuleHit {
             table: table.kind,
             chain: chain.name.clone(),
@@ -613,6 +622,7 @@ pub fn walk_table<'a>(
             mark,
             why: None,
             passed: met.clone(),
+            held: held.clone(),
         };
         match &rule.target {
             Target::None | Target::Log { .. } | Target::Trace | Target::Mark { .. } => {

@@ -120,7 +120,8 @@ fn step_line(s: &Step) -> String {
 }
 
 /// What a netfilter step did, for the line under it: `-> jump KUBE-SVC-...  "comment"`.
-fn nf_line(s: &Step) -> Option<String> {
+/// With `held`, a rule that matched says why (`--why`), unless it says so already.
+fn nf_line(s: &Step, held: bool) -> Option<String> {
     let n = s.nf.as_ref()?;
     let comment = n
         .rule
@@ -137,6 +138,7 @@ fn nf_line(s: &Step) -> Option<String> {
     let why = n
         .why
         .as_ref()
+        .or(n.held.as_ref().filter(|_| held))
         .map(|w| format!(" ({w})"))
         .unwrap_or_default();
     Some(format!(
@@ -222,7 +224,7 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
             continue;
         }
         let _ = writeln!(out, "{}", step_line(s));
-        let said = nf_line(s).or_else(|| state_line(s));
+        let said = nf_line(s, opts.why).or_else(|| state_line(s));
         if let Some(l) = &said {
             out.push_str(&wrap(l, 7));
         }

@@ -35,6 +35,7 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
                 mark: n.mark,
                 why: n.why.clone(),
                 passed: n.passed.clone(),
+                held: n.held.clone(),
             });
         }
     }

@@ -85,6 +85,9 @@ pub struct NfStep {
     /// condition that failed (text only; filled when the walk was asked why not).
     #[serde(skip)]
     pub passed: Vec<String>,
+    /// Why the rule matched, in the packet's values (text only, shown with `--why`).
+    #[serde(skip)]
+    pub held: Option<String>,
     /// On the step that ended a table's walk: how many rules the walk looked at, matched
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]

@@ -327,6 +327,7 @@ impl Walk<'_> {
                 evaluated: if i == last { w.evaluated } else { 0 },
                 why: h.why.clone(),
                 passed: h.passed.clone(),
+                held: h.held.clone(),
             };
             self.nf_step(skb, oif.or(iif), nf, what);
         }

@@ -1,0 +1,245 @@
+//! README's lesson table: every claim of a row is shown by that row's own commands. The
+//! test runs each command the row gives (as a learner would copy it) and looks in the
+//! output for the evidence of each claim; `!` marks what must not be there.
+
+mod common;
+
+use common::{kpath, scenario_path};
+
+/// The evidence of each row's claims, by scenario.
+const CLAIMS: &[(&str, &[&str])] = &[
+    (
+        "container-to-container",
+        &[
+            "loopback_xmit",
+            "default/web lo",
+            "=> DELIVERED at default/web",
+            "!veth_xmit",
+        ],
+    ),
+    (
+        "pod-to-pod-same-node",
+        &[
+            "node-1 cni0            br_forward",
+            "br_nf_pre_routing PREROUTING",
+            "ipt_do_table filter FORWARD",
+            "ICMP echo request id 43035 seq 1, ttl 64",
+            "tcp_v4_send_reset",
+            "=> NO LISTENER",
+        ],
+    ),
+    (
+        "pod-to-pod-cross-node",
+        &[
+            "flannel.1",
+            "VXLAN vni 1",
+            "> 8472",
+            "ttl 63",
+            "ttl 62",
+            "vxlan_rcv",
+            "len 84",
+        ],
+    ),
+    (
+        "pod-to-pod-host-gw",
+        &["ip_forward", "ttl 63", "!VXLAN", "!flannel.1"],
+    ),
+    (
+        "node-to-pod",
+        &[
+            "sends 10.244.1.0",
+            "flannel.1",
+            "=> DELIVERED at default/web-remote",
+            "sends 10.244.1.1",
+            "=> DELIVERED at default/web-local",
+        ],
+    ),
+    (
+        "mtu-too-big",
+        &[
+            "ip_forward",
+            "ICMP frag needed, mtu 1450",
+            "=> FRAGMENTATION NEEDED",
+        ],
+    ),
+    (
+        "pod-to-clusterip-same-node",
+        &[
+            "KUBE-SERVICES",
+            "KUBE-SVC-",
+            "KUBE-SEP-",
+            "dnat to",
+            "br_forward",
+            "reverse DNAT",
+            "=> FLOW COMPLETED",
+        ],
+    ),
+    (
+        "pod-to-clusterip-cross-node",
+        &[
+            "has 3 possible outcomes",
+            "statistic probability 0.33333333349",
+            "statistic probability 0.50000000000",
+            "RELATED: an ICMP error about a packet of a known connection",
+            "translation of an ICMP error",
+        ],
+    ),
+    (
+        "hairpin",
+        &[
+            "KUBE-MARK-MASQ",
+            "mark 0x0 -> 0x4000",
+            "hairpin mode is on",
+            "-> masquerade",
+            "10.244.1.1",
+        ],
+    ),
+    (
+        "bridge-nf-call-iptables-off",
+        &["!br_nf_pre_routing", "tcp_v4_send_reset", "=> FLOW FAILED"],
+    ),
+    (
+        "nodeport-external",
+        &[
+            "flow `nodeport`",
+            "-> masquerade",
+            "flow `local-no-endpoint`",
+            "=> DROPPED",
+            "flow `local-keeps-client-ip`",
+            "203.0.113.10",
+        ],
+    ),
+    (
+        "loadbalancer",
+        &[
+            "KUBE-FW-",
+            "#1 -s 203.0.113.0/25: source 203.0.113.200 is outside",
+            "filter KUBE-PROXY-FIREWALL",
+            "=> DROPPED",
+        ],
+    ),
+    (
+        "externalname",
+        &["CNAME db.example.com", "!ipt_do_table nat KUBE-SVC"],
+    ),
+    (
+        "headless",
+        &[
+            "getaddrinfo",
+            "!dnat to",
+            "=> DELIVERED at default/cassandra-",
+        ],
+    ),
+    ("no-endpoints-reject", &["reject", "ECONNREFUSED"]),
+    (
+        "session-affinity",
+        &[
+            "has 2 possible outcomes",
+            "served by default/cart-a",
+            "served by default/cart-b",
+            "connection 2: SYN",
+            "-m recent --rcheck",
+            "-m recent --set",
+        ],
+    ),
+    (
+        "pod-to-internet",
+        &["-> masquerade", "reverse SNAT", "=> FLOW COMPLETED"],
+    ),
+    (
+        "ipvs-clusterip",
+        &[
+            "inet 10.96.100.10/32 scope global kube-ipvs0",
+            "TCP  10.96.100.10:80 rr",
+            "ip_local_deliver",
+            "ip_vs_in_hook INPUT",
+            "ip_vs_nat_xmit",
+            "ttl 63",
+            "ip_vs_out_hook FORWARD",
+            "filter KUBE-IPVS-FILTER",
+            "-> reject",
+            "ip_vs_leave",
+        ],
+    ),
+    (
+        "ipvs-nodeport",
+        &[
+            "TCP  172.31.0.11:31771 rr",
+            "TCP  10.244.1.0:31771 rr",
+            "add KUBE-NODE-PORT-TCP 31771",
+            "flow `local-no-endpoint` in each kube-proxy mode",
+            "failed: dropped at node-1   completed",
+            "-> 10.244.1.0:",
+        ],
+    ),
+    (
+        "ipvs-hairpin",
+        &["-> masquerade (10.244.1.3,tcp:80,10.244.1.3 is in KUBE-LOOP-BACK)"],
+    ),
+    ("ingress", &["ingress", "=> DELIVERED"]),
+];
+
+#[test]
+fn every_lesson_row_s_commands_show_each_of_its_claims() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| scenario | what it teaches | watch it |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(
+        rows.len() >= 20,
+        "README's lesson table has {} rows",
+        rows.len()
+    );
+    for row in rows {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let name = cells[0].trim_start_matches("| ").trim();
+        let claims = CLAIMS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no claims listed here for README's lesson {name}"))
+            .1;
+        // Every `kpath ...` of the row's last cell, run as written.
+        let mut out = String::new();
+        let commands: Vec<&str> = cells
+            .last()
+            .unwrap()
+            .split('`')
+            .filter(|c| c.starts_with("kpath "))
+            .collect();
+        assert!(!commands.is_empty(), "{name}: no command");
+        for c in commands {
+            let args: Vec<String> = c
+                .split_whitespace()
+                .skip(1)
+                .map(|a| {
+                    match a
+                        .strip_prefix("scenarios/")
+                        .and_then(|f| f.strip_suffix(".yaml"))
+                    {
+                        Some(n) => scenario_path(n).to_string_lossy().into_owned(),
+                        None => a.to_string(),
+                    }
+                })
+                .collect();
+            let o = kpath().args(&args).output().unwrap();
+            // `kpath compare` exits 1 when the modes differ, which is what its lessons show.
+            let differ = args[0] == "compare" && o.status.code() == Some(1);
+            assert!(
+                o.status.success() || differ,
+                "{c}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            out.push_str(&String::from_utf8_lossy(&o.stdout));
+        }
+        for claim in claims {
+            match claim.strip_prefix('!') {
+                Some(not) => assert!(!out.contains(not), "{name}: `{not}` in its output:\n{out}"),
+                None => assert!(out.contains(claim), "{name}: no `{claim}` in its output"),
+            }
+        }
+    }
+}
