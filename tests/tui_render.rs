@@ -206,7 +206,25 @@ fn tab_follows_another_outcome_and_click_selects_a_step() {
     assert_eq!(a.tracks.len(), 3, "three endpoints, three outcomes");
     code(&mut a, KeyCode::Tab);
     assert_eq!(a.track, 1);
-    assert!(a.tracks[1].label.contains("outcome 2/3"));
+    // Each outcome's label says where it ends, before the pane cuts it.
+    let labels: Vec<&str> = a.tracks.iter().map(|t| t.label.as_str()).collect();
+    for (l, pod) in labels
+        .iter()
+        .zip(["downloader-a", "downloader-b", "downloader-c"])
+    {
+        assert!(l.starts_with("syn 33%: delivered at default/"), "{l}");
+        assert!(l.ends_with(pod), "{l}");
+    }
+    // The outcome `kpath trace` prints for the seed is the one marked to open on.
+    let (s, w) = common::load("pod-to-clusterip-cross-node");
+    let printed = kpath_sim::run_packet(&s, &w, "syn").unwrap();
+    let seeded: Vec<&str> = a
+        .tracks
+        .iter()
+        .filter(|t| t.seeded)
+        .map(|t| t.trace.disposition.netns.as_str())
+        .collect();
+    assert_eq!(seeded, [printed.disposition.netns.as_str()]);
     // Draw once so the list knows where it is, then click its third row.
     let _ = screen(&a, 100, 32);
     let (area, first) = a.list_area.get();
@@ -266,4 +284,30 @@ fn every_lesson_draws_at_every_size() {
             }
         }
     }
+}
+
+#[test]
+fn no_invented_headers_before_a_packet_or_its_layer_2_exists() {
+    // The resolver's step comes before any packet: the pane says so, with no header.
+    let mut a = app("headless", None);
+    let at = a
+        .trace()
+        .steps
+        .iter()
+        .position(|s| s.func == "getaddrinfo")
+        .expect("the headless lesson resolves a name");
+    a.step = at;
+    a.focus_change();
+    let (text, _) = screen(&a, 100, 32);
+    assert!(
+        text.contains("no packet at this step: getaddrinfo"),
+        "{text}"
+    );
+    assert!(!text.contains("0.0.0.0"), "{text}");
+    // A packet the stack has not given layer 2 yet shows no all-zero Ethernet header.
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    a.first();
+    let (text, _) = screen(&a, 100, 32);
+    assert!(!text.contains("00:00:00:00:00:00"), "{text}");
+    assert!(text.contains("IPv4"), "{text}");
 }

@@ -21,17 +21,24 @@ pub fn command(
             s.file
         )));
     }
-    let start = match &packet {
-        Some(p) => tracks
-            .iter()
-            .position(|t| {
-                t.trace.packet == *p
-                    || t.label.starts_with(&format!("{p}:"))
-                    || t.label.starts_with(&format!("{p} "))
-            })
-            .ok_or_else(|| no_packet_or_flow(&s, p))?,
-        None => 0,
+    // The first track of the packet (or of all), at the outcome `kpath trace` prints for
+    // this seed.
+    let of = |t: &crate::tui::app::Track| match &packet {
+        Some(p) => {
+            t.trace.packet == *p
+                || t.label.starts_with(&format!("{p}:"))
+                || t.label.starts_with(&format!("{p} "))
+        }
+        None => true,
     };
+    let start = tracks
+        .iter()
+        .position(|t| of(t) && t.seeded)
+        .or_else(|| tracks.iter().position(of))
+        .ok_or_else(|| match &packet {
+            Some(p) => no_packet_or_flow(&s, p),
+            None => usage("no packets".into()),
+        })?;
     let mut app = crate::tui::app::App::new(s, w, tracks);
     app.set_track(start);
     crate::tui::run(app).map_err(|e| Failure {

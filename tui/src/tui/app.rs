@@ -12,6 +12,9 @@ use kpath_sim::trace::{Step, StepKind, Trace};
 pub struct Track {
     pub label: String,
     pub trace: Trace,
+    /// The outcome `kpath trace` gives for the same seed (every track of a packet or
+    /// flow with one outcome): where the TUI opens.
+    pub seeded: bool,
 }
 
 /// The step kinds, in the order the filter overlay lists them (keys 1-9, 0, a, b, c).

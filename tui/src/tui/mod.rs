@@ -35,18 +35,27 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
         let name = &p.name.value;
         let outcomes = packet_outcomes(s, w, name)?;
         let n = outcomes.len();
-        for (i, o) in outcomes.into_iter().enumerate() {
+        // The outcome `kpath trace` prints for this seed: the one the TUI opens on.
+        let seeded = (n > 1)
+            .then(|| kpath_sim::run_packet(s, w, name))
+            .transpose()?
+            .map(|t| same_json(&t));
+        for o in outcomes {
+            // What tells the outcomes apart first (a label is cut where the pane ends).
             let label = if n == 1 {
                 name.clone()
             } else {
+                let d = &o.result.disposition;
                 format!(
-                    "{name} outcome {}/{n} ({:.0}%)",
-                    i + 1,
-                    o.probability * 100.0
+                    "{name} {:.0}%: {} at {}",
+                    o.probability * 100.0,
+                    d.kind.name(),
+                    d.netns
                 )
             };
             out.push(Track {
                 label,
+                seeded: seeded.as_ref().is_none_or(|j| *j == same_json(&o.result)),
                 trace: o.result,
             });
         }
@@ -69,26 +78,39 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
             flow_outcomes(s, w, name)?
         };
         let n = outcomes.len();
-        for (i, o) in outcomes.into_iter().take(MAX_FLOW_OUTCOMES).enumerate() {
+        let seeded = (n > 1)
+            .then(|| kpath_sim::run::run_flow(s, w, name))
+            .transpose()?
+            .map(|f| same_json(&f));
+        for o in outcomes.into_iter().take(MAX_FLOW_OUTCOMES) {
+            let is_seeded = seeded.as_ref().is_none_or(|j| *j == same_json(&o.result));
+            // Where the flow's first packet arrived tells its outcomes apart.
+            let at = o
+                .result
+                .packets
+                .first()
+                .map(|p| p.trace.disposition.netns.clone())
+                .unwrap_or_default();
             for p in o.result.packets {
                 let label = if n == 1 {
                     format!("{name}: {}", p.label)
                 } else {
-                    format!(
-                        "{name} #{}/{n} ({:.0}%): {}",
-                        i + 1,
-                        o.probability * 100.0,
-                        p.label
-                    )
+                    format!("{name} {:.0}% {at}: {}", o.probability * 100.0, p.label)
                 };
                 out.push(Track {
                     label,
+                    seeded: is_seeded,
                     trace: p.trace,
                 });
             }
         }
     }
     Ok(out)
+}
+
+/// A trace or flow as JSON: two outcomes are the same walk when these are equal.
+fn same_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 fn restore() {

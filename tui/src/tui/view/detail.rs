@@ -231,9 +231,22 @@ fn routes(f: &mut Frame, app: &App, area: Rect) {
 
 fn hex(f: &mut Frame, app: &App, area: Rect) {
     let Some(s) = app.current() else { return };
-    let bytes = s.packet.emit();
+    // No bytes before a packet exists, and none of an Ethernet header it does not have yet
+    // (the packet pane shows neither).
+    if kpath_sim::render::text::packet_lines(&s.packet).is_empty() {
+        return;
+    }
+    let l2 = if super::packet::has_l2(&s.packet) {
+        0
+    } else {
+        14
+    };
+    let bytes = s.packet.emit().split_off(l2);
     let (fs, sel) = selected(app).unwrap_or_default();
-    let range = fs.get(sel).map(|f| f.range.clone()).unwrap_or(0..0);
+    let range = fs
+        .get(sel)
+        .map(|f| f.range.start.saturating_sub(l2)..f.range.end.saturating_sub(l2))
+        .unwrap_or(0..0);
     // 16 bytes a row (as tcpdump -X), 8 where the pane is too narrow for 16.
     let per_row = if area.width >= 58 { 16 } else { 8 };
     let mut lines = Vec::new();

@@ -14,9 +14,26 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 /// The fields of the current step's packet and the index of the selected one.
 pub fn selected(app: &App) -> Option<(Vec<Field>, usize)> {
     let s = app.current()?;
-    let fs = fields(&s.packet);
+    let mut fs = fields(&s.packet);
+    if !has_l2(&s.packet) {
+        fs.retain(|f| f.layer != fs_first_layer(&s.packet));
+    }
     let i = app.field.min(fs.len().saturating_sub(1));
     Some((fs, i))
+}
+
+/// Has the frame an Ethernet header yet? Until the neighbour layer fills them, a
+/// locally sent packet's MAC addresses are zero: it has no layer 2 to show.
+pub fn has_l2(f: &kpath_sim::wire::Frame) -> bool {
+    !(f.src == kpath_sim::wire::Mac::ZERO && f.dst == kpath_sim::wire::Mac::ZERO)
+}
+
+/// The name of the frame's first (Ethernet) layer, as `fields` names it.
+fn fs_first_layer(f: &kpath_sim::wire::Frame) -> String {
+    fields(f)
+        .first()
+        .map(|x| x.layer.clone())
+        .unwrap_or_default()
 }
 
 fn role_name(s: &Step) -> &'static str {
@@ -36,6 +53,19 @@ pub fn draw(f: &mut TermFrame, app: &App, area: Rect) {
         );
         return;
     };
+    // No invented headers: a step before any packet exists (the resolver) shows none,
+    // and a packet that has no layer 2 yet (before neighbour resolution) no Ethernet.
+    if kpath_sim::render::text::packet_lines(&s.packet).is_empty() {
+        f.render_widget(
+            Paragraph::new(format!(
+                "no packet at this step: {} happens before any packet is sent",
+                s.func
+            ))
+            .block(Block::default().borders(Borders::ALL).title(" packet ")),
+            area,
+        );
+        return;
+    }
     let Some((fs, sel)) = selected(app) else {
         return;
     };
@@ -97,7 +127,7 @@ pub fn draw(f: &mut TermFrame, app: &App, area: Rect) {
     let title = format!(
         " {} ({} bytes), {} field(s) changed — {} {} ",
         role_name(s),
-        s.packet.emit().len(),
+        s.packet.emit().len() - if has_l2(&s.packet) { 0 } else { 14 },
         changed.len(),
         fs[sel].layer,
         fs[sel].name

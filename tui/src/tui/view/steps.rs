@@ -2,7 +2,7 @@
 //! its kind.
 
 use super::{App, kind_color};
-use kpath_sim::trace::Step;
+use kpath_sim::trace::{Role, Step};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -69,10 +69,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     None => ns.to_string(),
                 }
             };
-            let place: String = place.chars().take(18).collect();
+            let place: String = place.chars().take(17).collect();
+            // The text trace's markers: a = ARP for this packet, r = an answer sent back.
+            let mark = match s.role {
+                Role::Packet => ' ',
+                Role::ArpRequest | Role::ArpReply => 'a',
+                Role::Response => 'r',
+            };
             Line::from(vec![
-                Span::styled(format!("{:>3} ", s.index), style),
-                Span::styled(format!("{place:<18} {}", summary(s)), style),
+                Span::styled(format!("{:>3}{mark} ", s.index), style),
+                Span::styled(format!("{place:<17} {}", summary(s)), style),
             ])
         })
         .collect();
