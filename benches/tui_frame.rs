@@ -32,6 +32,7 @@ fn long_trace_frame(c: &mut Criterion) {
         vec![Track {
             label: "all packets".into(),
             trace: long,
+            seeded: true,
         }],
     );
     app.step = n / 2;
