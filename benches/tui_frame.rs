@@ -33,6 +33,7 @@ fn long_trace_frame(c: &mut Criterion) {
             label: "all packets".into(),
             trace: long,
             seeded: true,
+            group: 0,
         }],
     );
     app.step = n / 2;

@@ -271,7 +271,7 @@ fn every_lesson_draws_at_every_size() {
                         let shown = match overlay {
                             Overlay::None => " kpath ",
                             Overlay::Help => "keys — Esc closes",
-                            Overlay::Filter => "show step kinds",
+                            Overlay::Filter => "show steps by kind",
                             Overlay::Tracks => "follow which packet",
                         };
                         assert!(
@@ -310,4 +310,43 @@ fn no_invented_headers_before_a_packet_or_its_layer_2_exists() {
     let (text, _) = screen(&a, 100, 32);
     assert!(!text.contains("00:00:00:00:00:00"), "{text}");
     assert!(text.contains("IPv4"), "{text}");
+}
+
+#[test]
+fn play_goes_on_across_a_flows_packets_and_the_filter_hides_a_protocol() {
+    let mut a = app("pod-to-clusterip-same-node", Some("curl"));
+    assert!(a.tracks.len() > 2, "a flow of several packets");
+    let group = a.tracks[0].group;
+    assert!(a.tracks.iter().take(3).all(|t| t.group == group));
+    a.set_track(0);
+    a.last();
+    a.playing = true;
+    a.tick();
+    assert_eq!(a.track, 1, "play moved on to the flow's next packet");
+    assert!(a.playing);
+    // At the end of the flow's last packet, play stops.
+    let last = a.tracks.iter().rposition(|t| t.group == group).unwrap();
+    a.set_track(last);
+    a.last();
+    a.tick();
+    assert_eq!(a.track, last);
+    assert!(!a.playing);
+    // Hiding ARP hides every step of the ARP frames, whatever their kind.
+    let mut a = app("pod-to-pod-cross-node", Some("ping"));
+    let arp = |a: &App| {
+        a.visible_steps()
+            .iter()
+            .filter(|&&i| kpath::tui::app::proto_of(&a.trace().steps[i]) == "ARP")
+            .count()
+    };
+    assert!(arp(&a) > 0);
+    a.overlay = Overlay::Filter;
+    press(&mut a, "A");
+    assert_eq!(arp(&a), 0);
+    assert!(a.visible_steps().iter().all(|&i| {
+        let s = &a.trace().steps[i];
+        !matches!(s.func, "br_flood" | "arp_process")
+    }));
+    press(&mut a, "A");
+    assert!(arp(&a) > 0, "the key shows them again");
 }

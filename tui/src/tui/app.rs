@@ -15,6 +15,9 @@ pub struct Track {
     /// The outcome `kpath trace` gives for the same seed (every track of a packet or
     /// flow with one outcome): where the TUI opens.
     pub seeded: bool,
+    /// Tracks with the same group are the packets of one flow (one outcome of it), in
+    /// order: play goes on from one to the next.
+    pub group: usize,
 }
 
 /// The step kinds, in the order the filter overlay lists them (keys 1-9, 0, a, b, c).
@@ -38,6 +41,25 @@ pub const KIND_KEYS: [char; 13] = [
     '1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'a', 'b', 'c',
 ];
 
+/// The protocols a step's packet can be, for the filter by protocol (an ARP frame, a VXLAN
+/// frame whatever it carries, or the IPv4 packet's protocol), and their keys.
+pub const PROTOS: [&str; 5] = ["ARP", "ICMP", "TCP", "UDP", "VXLAN"];
+pub const PROTO_KEYS: [char; 5] = ['A', 'I', 'T', 'U', 'V'];
+
+/// Which of [`PROTOS`] a step's packet is.
+pub fn proto_of(s: &Step) -> &'static str {
+    use kpath_sim::wire::{L3, L4, UdpPayload};
+    match &s.packet.payload {
+        L3::Arp(_) => "ARP",
+        L3::Ipv4(ip) => match &ip.payload {
+            L4::Udp(u) if matches!(u.payload, UdpPayload::Vxlan(_)) => "VXLAN",
+            L4::Udp(_) => "UDP",
+            L4::Tcp(_) => "TCP",
+            L4::Icmp(_) => "ICMP",
+        },
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overlay {
     None,
@@ -59,6 +81,8 @@ pub struct App {
     /// Milliseconds between steps while playing.
     pub speed_ms: u64,
     pub hidden: Vec<StepKind>,
+    /// Protocols hidden by the filter ([`PROTOS`]).
+    pub hidden_protos: Vec<&'static str>,
     pub overlay: Overlay,
     /// Typing a search (after `/`).
     pub typing: bool,
@@ -87,6 +111,7 @@ impl App {
             playing: false,
             speed_ms: 400,
             hidden: Vec::new(),
+            hidden_protos: Vec::new(),
             overlay: Overlay::None,
             typing: false,
             query: String::new(),
@@ -114,7 +139,7 @@ impl App {
     }
 
     pub fn visible(&self, s: &Step) -> bool {
-        !self.hidden.contains(&s.kind)
+        !self.hidden.contains(&s.kind) && !self.hidden_protos.contains(&proto_of(s))
     }
 
     /// Indices of the steps the filter lets through.
@@ -245,9 +270,20 @@ impl App {
         self.first();
     }
 
-    /// One tick of play: advance, and stop at the end.
+    /// One tick of play: advance; at the end of a flow's packet, on to its next packet;
+    /// stop at the end of the packet or flow.
     pub fn tick(&mut self) {
-        if self.playing && !self.step_forward() {
+        if !self.playing || self.step_forward() {
+            return;
+        }
+        let next = self.track + 1;
+        if self
+            .tracks
+            .get(next)
+            .is_some_and(|t| t.group == self.tracks[self.track].group)
+        {
+            self.set_track(next);
+        } else {
             self.playing = false;
         }
     }
@@ -314,13 +350,16 @@ impl App {
                 match k.code {
                     KeyCode::Esc | KeyCode::Char('f') => self.overlay = Overlay::None,
                     KeyCode::Char(c) => {
-                        if let Some(i) = KIND_KEYS.iter().position(|k| *k == c) {
-                            let kind = KINDS[i];
-                            if let Some(p) = self.hidden.iter().position(|h| *h == kind) {
-                                self.hidden.remove(p);
-                            } else {
-                                self.hidden.push(kind);
-                            }
+                        let toggled = if let Some(i) = KIND_KEYS.iter().position(|k| *k == c) {
+                            toggle(&mut self.hidden, KINDS[i]);
+                            true
+                        } else if let Some(i) = PROTO_KEYS.iter().position(|k| *k == c) {
+                            toggle(&mut self.hidden_protos, PROTOS[i]);
+                            true
+                        } else {
+                            false
+                        };
+                        if toggled {
                             if !self.current().is_some_and(|s| self.visible(s))
                                 && !self.step_forward()
                             {
@@ -404,5 +443,15 @@ impl App {
             self.step = i;
             self.focus_change();
         }
+    }
+}
+
+/// Hide `x` if shown, show it if hidden.
+fn toggle<T: PartialEq>(hidden: &mut Vec<T>, x: T) {
+    match hidden.iter().position(|h| *h == x) {
+        Some(p) => {
+            hidden.remove(p);
+        }
+        None => hidden.push(x),
     }
 }

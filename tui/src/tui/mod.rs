@@ -56,6 +56,7 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
             out.push(Track {
                 label,
                 seeded: seeded.as_ref().is_none_or(|j| *j == same_json(&o.result)),
+                group: out.len(),
                 trace: o.result,
             });
         }
@@ -83,6 +84,8 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
             .transpose()?
             .map(|f| same_json(&f));
         for o in outcomes.into_iter().take(MAX_FLOW_OUTCOMES) {
+            // The packets of this outcome play one after the other.
+            let group = out.len();
             let is_seeded = seeded.as_ref().is_none_or(|j| *j == same_json(&o.result));
             // Where the flow's first packet arrived tells its outcomes apart.
             let at = o
@@ -100,6 +103,7 @@ pub fn tracks(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Track>,
                 out.push(Track {
                     label,
                     seeded: is_seeded,
+                    group,
                     trace: p.trace,
                 });
             }

@@ -6,7 +6,7 @@ mod packet;
 mod steps;
 mod topology;
 
-use super::app::{App, KIND_KEYS, KINDS, Overlay};
+use super::app::{App, KIND_KEYS, KINDS, Overlay, PROTO_KEYS, PROTOS};
 use kpath_sim::trace::StepKind;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -196,7 +196,7 @@ pub const HELP: [(&str, &str); 19] = [
         "next / previous packet, outcome or flow packet",
     ),
     ("t", "list of packets and outcomes to follow"),
-    ("f", "filter step kinds"),
+    ("f", "filter by step kind or protocol"),
     (
         "↓ j / ↑ k",
         "select a header field (its bytes light up in hex)",
@@ -236,19 +236,34 @@ fn overlay(f: &mut Frame, r: Rect, title: &str, lines: Vec<Line>) {
 }
 
 fn filter(f: &mut Frame, app: &App, area: Rect) {
-    let r = centered(area, 44, KINDS.len() as u16 + 4);
-    let lines: Vec<Line> = KINDS
+    let r = centered(area, 44, (KINDS.len() + 2) as u16 + 4);
+    let mark = |on: bool| if on { 'x' } else { ' ' };
+    let mut lines: Vec<Line> = KINDS
         .iter()
         .zip(KIND_KEYS)
         .map(|(k, c)| {
             let on = !app.hidden.contains(k);
             Line::from(vec![
-                Span::raw(format!(" {c}  [{}] ", if on { 'x' } else { ' ' })),
+                Span::raw(format!(" {c}  [{}] ", mark(on))),
                 Span::styled(kind_name(*k), Style::default().fg(kind_color(*k))),
             ])
         })
         .collect();
-    overlay(f, r, " show step kinds — key toggles, Esc closes ", lines);
+    // The protocols, two to a line: the overlay fits 24 rows.
+    let protos: Vec<String> = PROTOS
+        .iter()
+        .zip(PROTO_KEYS)
+        .map(|(p, c)| format!(" {c}  [{}] {p:<6}", mark(!app.hidden_protos.contains(p))))
+        .collect();
+    for pair in protos.chunks(3) {
+        lines.push(Line::raw(pair.concat()));
+    }
+    overlay(
+        f,
+        r,
+        " show steps by kind, by protocol — key toggles ",
+        lines,
+    );
 }
 
 fn tracks(f: &mut Frame, app: &App, area: Rect) {
