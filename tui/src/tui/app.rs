@@ -359,12 +359,12 @@ impl App {
                         } else {
                             false
                         };
-                        if toggled {
-                            if !self.current().is_some_and(|s| self.visible(s))
-                                && !self.step_forward()
-                            {
-                                self.step_back();
-                            }
+                        // The current step hidden: on to the next shown one (or back).
+                        if toggled
+                            && !self.current().is_some_and(|s| self.visible(s))
+                            && !self.step_forward()
+                        {
+                            self.step_back();
                         }
                     }
                     _ => {}
