@@ -216,3 +216,48 @@ fn ipvs_scenarios_are_refused_by_the_lab_with_the_reason() {
     let e = kpath::cmd::lab::lab_up(&s, None).expect_err("nor buildable");
     assert!(e.message.contains("IPVS mode"), "{}", e.message);
 }
+
+/// `kpath lab up` starts a listener on every declared container port and lists a command
+/// per packet: each TCP connect gets from the real kernel what kpath says (a connection
+/// for "delivered", "refused" for "no listener").
+#[test]
+fn the_lab_listens_where_pods_declare_ports_and_its_commands_get_kpaths_answer() {
+    if let Some(why) = kpath::cmd::lab::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/pod-to-pod-same-node.yaml");
+    let s = load_scenario(&f).unwrap();
+    let up = kpath::cmd::lab::lab_up(&s, None).unwrap_or_else(|e| panic!("{}", e.message));
+    let lines: Vec<&str> = up.lines().map(str::trim).collect();
+    let mut checked = 0;
+    for pair in lines.windows(2) {
+        let (Some(cmd), Some(says)) = (
+            pair[0].strip_prefix("ip netns exec "),
+            pair[1].strip_prefix("# kpath: "),
+        ) else {
+            continue;
+        };
+        if !cmd.contains("nc -zv") {
+            continue;
+        }
+        let argv: Vec<&str> = cmd.split_whitespace().collect();
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec"])
+            .args(&argv)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        if says.contains("delivered") {
+            assert!(out.status.success(), "{cmd}: {said} (kpath: {says})");
+        } else if says.contains("no listener") {
+            assert!(
+                !out.status.success() && said.contains("refused"),
+                "{cmd}: {said}"
+            );
+        }
+        checked += 1;
+    }
+    kpath::cmd::lab::lab_down(&s).unwrap();
+    assert!(checked >= 2, "only {checked} commands tried:\n{up}");
+}

@@ -5,6 +5,7 @@
 
 pub mod nft_trace;
 pub mod probe;
+pub mod tries;
 pub mod verify;
 
 use crate::net::{LinkKind, Netns, NsId, NsKind, NudState, RouteProto, RouteTable, World};

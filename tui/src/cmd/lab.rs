@@ -239,12 +239,78 @@ pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
     for (ns, real) in lab::namespaces(&w, &prefix) {
         let _ = writeln!(out, "  ip netns exec {real:<28} bash   # {ns}");
     }
+    let listening = listen(&w, &prefix);
     let _ = writeln!(
         out,
         "\nthen ping, curl, tcpdump -ni any, conntrack -L, iptables-save as on a real node;"
     );
+    let _ = writeln!(
+        out,
+        "{listening} listener(s) run on the ports the pods' containers declare (nc), so these get what kpath predicts:"
+    );
+    for t in kpath_sim::lab::tries::tries(s, &w, &prefix) {
+        let _ = writeln!(
+            out,
+            "  {}
+      # kpath: {}",
+            t.command, t.kpath_says
+        );
+    }
     let _ = writeln!(out, "remove it all with: kpath lab down {}", s.file);
     Ok(out)
+}
+
+/// Start a listener on every port a pod's containers (or a host) declare, detached so that
+/// it outlives this command (`setsid -f`); `kpath lab down` kills it with the namespace's
+/// other processes. Returns how many were started.
+fn listen(w: &World, prefix: &str) -> usize {
+    let mut n = 0;
+    for ns in &w.netns {
+        let real = lab::netns_name(prefix, &ns.name);
+        for sock in ns.sockets.iter().filter(|x| {
+            matches!(
+                x.owner,
+                SocketOwner::Container { .. } | SocketOwner::Host { .. }
+            )
+        }) {
+            let listen = match sock.proto {
+                IpProtocol::Tcp => "-lk",
+                IpProtocol::Udp => "-lku",
+                _ => continue,
+            };
+            let port = sock.port.to_string();
+            let started = Command::new("setsid")
+                .args([
+                    "-f", "ip", "netns", "exec", &real, "nc", listen, "-n", "-p", &port,
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            n += usize::from(started);
+            if started && sock.proto == IpProtocol::Tcp {
+                wait_listening(&real, sock.port);
+            }
+        }
+    }
+    n
+}
+
+/// Wait (up to 2 s) until a TCP port listens in lab namespace `ns`, so that the commands
+/// printed next meet their listener even when tried at once.
+fn wait_listening(ns: &str, port: u16) {
+    let filter = format!("sport = :{port}");
+    for _ in 0..100 {
+        let listening = Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-Hltn", &filter])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty());
+        if listening {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// `kpath lab down`.

@@ -1,0 +1,65 @@
+//! What a learner can try in a lab to see kpath's answer from the real kernel: one command
+//! per packet and flow of the scenario, sent from the same namespace to the same address,
+//! with kpath's prediction beside it. The lab's listeners (every port a pod's containers
+//! declare) make a TCP connect or a UDP datagram meet a socket, as kpath assumes.
+
+use super::netns_name;
+use crate::net::World;
+use crate::render::outcomes::summary;
+use crate::run::Walked;
+use crate::scenario::Scenario;
+use crate::trace::{PacketView, Trace};
+
+/// One command to try, and what kpath says it will do.
+pub struct Try {
+    pub command: String,
+    pub kpath_says: String,
+}
+
+/// The command that sends `t`'s packet from its sender's lab namespace: `nc -zv` connects
+/// (TCP: succeeded, refused or timed out), `nc -u` sends a datagram, `ping -c 1` an echo.
+fn command_for(t: &Trace, prefix: &str) -> Option<String> {
+    let first = t.steps.first()?;
+    let sent = PacketView::of(t.sent.as_ref()?);
+    let ns = netns_name(prefix, &first.netns);
+    let cmd = match (sent.proto, sent.dport) {
+        ("tcp", Some(p)) => format!("nc -zv -w 2 {} {p}", sent.dst),
+        ("udp", Some(p)) => format!("sh -c 'echo hi | nc -u -w 1 {} {p}'", sent.dst),
+        ("icmp", _) => format!("ping -c 1 -W 2 {}", sent.dst),
+        _ => return None,
+    };
+    Some(format!("ip netns exec {ns} {cmd}"))
+}
+
+/// A command for each packet and flow of the scenario (a flow: its first packet, the one
+/// its client sends), in the scenario's order.
+pub fn tries(s: &Scenario, w: &World, prefix: &str) -> Vec<Try> {
+    let mut out = Vec::new();
+    for p in &s.packets {
+        let Ok(t) = crate::run_packet(s, w, &p.name.value) else {
+            continue;
+        };
+        if let Some(command) = command_for(&t, prefix) {
+            out.push(Try {
+                command,
+                kpath_says: format!("{}: {}", p.name.value, summary(&Walked::Packet(t))),
+            });
+        }
+    }
+    for f in &s.flows {
+        let Ok(ft) = crate::run::run_flow(s, w, &f.name.value) else {
+            continue;
+        };
+        let command = ft
+            .packets
+            .first()
+            .and_then(|p| command_for(&p.trace, prefix));
+        if let Some(command) = command {
+            out.push(Try {
+                command,
+                kpath_says: format!("{}: {}", f.name.value, summary(&Walked::Flow(ft))),
+            });
+        }
+    }
+    out
+}
