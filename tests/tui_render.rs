@@ -350,3 +350,29 @@ fn play_goes_on_across_a_flows_packets_and_the_filter_hides_a_protocol() {
     press(&mut a, "A");
     assert!(arp(&a) > 0, "the key shows them again");
 }
+
+#[test]
+fn at_80x24_a_step_row_still_says_what_the_step_did() {
+    let mut a = app("pod-to-clusterip-same-node", Some("syn"));
+    let at = a
+        .trace()
+        .steps
+        .iter()
+        .position(|s| s.nf.as_ref().is_some_and(|n| n.action.dnat_to().is_some()))
+        .unwrap();
+    a.step = at;
+    a.focus_change();
+    let (text, _) = screen(&a, 80, 24);
+    // The DNAT rule's row: table, chain (its hash cut to 4), position and the action.
+    let row = text
+        .lines()
+        .find(|l| l.contains("nat KUBE-SEP-"))
+        .unwrap_or_else(|| panic!("no DNAT row:\n{text}"));
+    assert!(
+        row.contains("nat KUBE-SEP-BHMT… #2 dnat 10.244.1.3:80"),
+        "{row}"
+    );
+    // The list takes the larger share at 80 columns: 40 characters for what a step did.
+    let list = a.list_area.get().0.width;
+    assert!(list >= 45, "{list} columns for the step list at 80x24");
+}

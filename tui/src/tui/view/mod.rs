@@ -76,8 +76,14 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(area);
     title_bar(f, app, title);
     topology::draw(f, app, topo);
-    let [list, right] =
-        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+    // Below 100 columns the step list takes the larger share: its rows are what a learner
+    // reads first, and the packet's fields fit a narrow pane.
+    let list_share = if area.width < 100 { 60 } else { 42 };
+    let [list, right] = Layout::horizontal([
+        Constraint::Percentage(list_share),
+        Constraint::Percentage(100 - list_share),
+    ])
+    .areas(body);
     steps::draw(f, app, list);
     let [pkt, det] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right);

@@ -9,21 +9,45 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-/// What a step did, in a few words, for its row.
-fn summary(s: &Step) -> String {
+/// A kube-proxy chain name with its 16-character hash cut to 4 (`KUBE-SEP-BHMT…`): the
+/// hash tells chains apart, and 4 characters of it are enough to on one screen.
+fn short_chain(name: &str) -> String {
+    match name.rsplit_once('-') {
+        Some((kind, hash))
+            if name.starts_with("KUBE-")
+                && hash.len() == 16
+                && hash
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) =>
+        {
+            format!("{kind}-{}…", &hash[..4])
+        }
+        _ => name.to_string(),
+    }
+}
+
+/// What a step did, in a few words, for its row; `narrow` shortens chain names and
+/// actions so that a row of a 80-column terminal still says what happened.
+fn summary(s: &Step, narrow: bool) -> String {
     match &s.nf {
         Some(n) => {
             let action = n.action.describe();
-            let what = if n.rule.is_policy() {
-                action
+            let action = action.trim_start_matches("verdict ");
+            let (chain, action) = if narrow {
+                let a = action
+                    .replacen("dnat to ", "dnat ", 1)
+                    .replacen("snat to ", "snat ", 1);
+                let a = a.split_whitespace().map(short_chain).collect::<Vec<_>>();
+                (short_chain(&n.rule.chain), a.join(" "))
             } else {
-                format!(
-                    "#{} {}",
-                    n.rule.position,
-                    action.trim_start_matches("verdict ")
-                )
+                (n.rule.chain.clone(), action.to_string())
             };
-            format!("{} {} {what}", n.rule.table.name(), n.rule.chain)
+            let what = if n.rule.is_policy() {
+                format!("policy {}", action.trim_start_matches("policy "))
+            } else {
+                format!("#{} {action}", n.rule.position)
+            };
+            format!("{} {chain} {what}", n.rule.table.name())
         }
         None => s.func.to_string(),
     }
@@ -41,6 +65,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         .min(vis.len().saturating_sub(rows));
     app.list_area.set((inner, first));
     let t = app.trace();
+    // Below 50 columns (an 80-column terminal) the place column goes: the line under the
+    // panes says where each step is, and the row keeps room for what it did.
+    let narrow = inner.width < 50;
+    let place_w = if narrow { 0 } else { 17 };
     let lines: Vec<Line> = vis
         .iter()
         .skip(first)
@@ -69,7 +97,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     None => ns.to_string(),
                 }
             };
-            let place: String = place.chars().take(17).collect();
+            let place: String = place.chars().take(place_w).collect();
             // The text trace's markers: a = ARP for this packet, r = an answer sent back.
             let mark = match s.role {
                 Role::Packet => ' ',
@@ -78,7 +106,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             };
             Line::from(vec![
                 Span::styled(format!("{:>3}{mark} ", s.index), style),
-                Span::styled(format!("{place:<17} {}", summary(s)), style),
+                Span::styled(
+                    if narrow {
+                        summary(s, true)
+                    } else {
+                        format!("{place:<17} {}", summary(s, false))
+                    },
+                    style,
+                ),
             ])
         })
         .collect();
