@@ -259,8 +259,11 @@ fn every_lesson_draws_at_every_size() {
                     Overlay::Help,
                     Overlay::Filter,
                     Overlay::Tracks,
+                    Overlay::Send,
                 ] {
                     a.overlay = overlay;
+                    a.form =
+                        (overlay == Overlay::Send).then(|| kpath::tui::send::Form::for_app(&a));
                     let sizes: &[(u16, u16)] = if overlay == Overlay::None {
                         &[(80, 24), (200, 60)]
                     } else {
@@ -273,6 +276,7 @@ fn every_lesson_draws_at_every_size() {
                             Overlay::Help => "keys — Esc closes",
                             Overlay::Filter => "show steps by kind",
                             Overlay::Tracks => "follow which packet",
+                            Overlay::Send => "send a packet",
                         };
                         assert!(
                             text.contains(shown),
@@ -375,4 +379,55 @@ fn at_80x24_a_step_row_still_says_what_the_step_did() {
     // The list takes the larger share at 80 columns: 40 characters for what a step did.
     let list = a.list_area.get().0.width;
     assert!(list >= 45, "{list} columns for the step list at 80x24");
+}
+
+#[test]
+fn the_send_form_sends_a_packet_the_scenario_does_not_define() {
+    let mut a = app("pod-to-clusterip-cross-node", Some("syn"));
+    let before = a.tracks.len();
+    press(&mut a, "s");
+    assert_eq!(a.overlay, Overlay::Send);
+    // It starts from the current trace's pod, on the `to` field.
+    assert_eq!(a.form.as_ref().unwrap().from, "pod/default/client");
+    press(&mut a, "service/default/servic1:80");
+    code(&mut a, KeyCode::Enter);
+    assert!(
+        a.message.contains("unknown Service `default/servic1`"),
+        "{}",
+        a.message
+    );
+    assert!(
+        a.message
+            .contains("did you mean `service/default/service1`?")
+    );
+    let (text, _) = screen(&a, 80, 24);
+    assert!(text.contains("send a packet"), "{text}");
+    for _ in 0.."service/default/servic1:80".len() {
+        code(&mut a, KeyCode::Backspace);
+    }
+    press(&mut a, "service/default/service1:80");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.overlay, Overlay::None, "{}", a.message);
+    // Every outcome of the new packet is a track, and the seeded one is followed.
+    assert_eq!(a.tracks.len(), before + 3);
+    assert!(a.track >= before && a.tracks[a.track].seeded);
+    assert!(
+        a.tracks[a.track]
+            .label
+            .starts_with("pod/default/client -> service/default/service1:80 (tcp)")
+    );
+    assert_eq!(
+        a.trace().disposition.kind,
+        kpath_sim::trace::DispositionKind::Delivered
+    );
+    // UDP to the DNS Service, chosen on the protocol field.
+    press(&mut a, "s");
+    for _ in 0..40 {
+        code(&mut a, KeyCode::Backspace);
+    }
+    press(&mut a, "10.96.0.10:53");
+    code(&mut a, KeyCode::Tab);
+    code(&mut a, KeyCode::Right);
+    code(&mut a, KeyCode::Enter);
+    assert!(a.trace().packet.contains("(udp)"), "{}", a.message);
 }

@@ -66,6 +66,8 @@ pub enum Overlay {
     Help,
     Filter,
     Tracks,
+    /// The send form (`s`): a new packet.
+    Send,
 }
 
 pub struct App {
@@ -94,6 +96,8 @@ pub struct App {
     /// A one-line message (search misses, ...).
     pub message: String,
     pub quit: bool,
+    /// The send form, while it is open.
+    pub form: Option<super::send::Form>,
     /// Where the step list was last drawn (its inner area) and the first visible entry
     /// there, for mouse clicks.
     pub list_area: std::cell::Cell<(ratatui::layout::Rect, usize)>,
@@ -119,6 +123,7 @@ impl App {
             force_hex: false,
             message: String::new(),
             quit: false,
+            form: None,
             list_area: std::cell::Cell::new((ratatui::layout::Rect::default(), 0)),
         }
     }
@@ -346,6 +351,10 @@ impl App {
                 }
                 return;
             }
+            Overlay::Send => {
+                super::send::key(self, k);
+                return;
+            }
             Overlay::Filter => {
                 match k.code {
                     KeyCode::Esc | KeyCode::Char('f') => self.overlay = Overlay::None,
@@ -390,6 +399,10 @@ impl App {
             KeyCode::Char('?') => self.overlay = Overlay::Help,
             KeyCode::Char('f') => self.overlay = Overlay::Filter,
             KeyCode::Char('t') => self.overlay = Overlay::Tracks,
+            KeyCode::Char('s') => {
+                self.form = Some(super::send::Form::for_app(self));
+                self.overlay = Overlay::Send;
+            }
             KeyCode::Esc => self.playing = false,
             KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') => {
                 self.step_forward();

@@ -2,6 +2,7 @@
 //! trace before the first frame; this module only shows them and turns keys into moves.
 
 pub mod app;
+pub mod send;
 pub mod view;
 
 use app::{App, Track};

@@ -95,6 +95,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Overlay::Help => help(f, area),
         Overlay::Filter => filter(f, app, area),
         Overlay::Tracks => tracks(f, app, area),
+        Overlay::Send => send(f, app, area),
         Overlay::None => {}
     }
 }
@@ -187,7 +188,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// Every key, for `?`.
-pub const HELP: [(&str, &str); 19] = [
+pub const HELP: [(&str, &str); 20] = [
     ("→ l space", "next step"),
     ("← h", "previous step"),
     ("Home g / End G", "first / last step"),
@@ -202,6 +203,7 @@ pub const HELP: [(&str, &str); 19] = [
         "next / previous packet, outcome or flow packet",
     ),
     ("t", "list of packets and outcomes to follow"),
+    ("s", "send a new packet: from, to, protocol"),
     ("f", "filter by step kind or protocol"),
     (
         "↓ j / ↑ k",
@@ -230,6 +232,55 @@ fn help(f: &mut Frame, area: Rect) {
         })
         .collect();
     overlay(f, r, " keys — Esc closes ", lines);
+}
+
+/// The send form: from, to and protocol, the field being edited marked, and the last
+/// error (an unknown pod, a port missing) under it.
+fn send(f: &mut Frame, app: &App, area: Rect) {
+    let Some(form) = &app.form else { return };
+    let r = centered(area, 74, 9);
+    let field = |i: usize, name: &str, value: String| {
+        let style = if form.field == i {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        Line::from(vec![
+            Span::raw(format!(" {name:<9}")),
+            Span::styled(format!("{value}▏"), style),
+        ])
+    };
+    let proto = crate::tui::send::PROTOCOLS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i == form.protocol {
+                format!("[{p}]")
+            } else {
+                format!(" {p} ")
+            }
+        })
+        .collect::<String>();
+    let lines = vec![
+        field(0, "from", form.from.clone()),
+        field(1, "to", form.to.clone()),
+        field(2, "protocol", proto),
+        Line::raw(""),
+        Line::styled(
+            " pod/NS/NAME, node/NAME, host/NAME, service/NS/NAME:PORT, IP[:PORT]",
+            Style::default().add_modifier(Modifier::DIM),
+        ),
+        Line::styled(
+            format!(" {}", app.message),
+            Style::default().fg(Color::LightRed),
+        ),
+    ];
+    overlay(
+        f,
+        r,
+        " send a packet — Tab next field, Enter send, Esc close ",
+        lines,
+    );
 }
 
 /// A bordered box drawn over whatever is under it.
