@@ -5,7 +5,7 @@
 
 use super::rule::*;
 use super::table::{Table, Verdict};
-use super::why::Part;
+use super::why::{Part, Reasons};
 use super::{Hook, TableKind};
 use crate::wire::Ipv4Net;
 use crate::wire::{IpProtocol, Ipv4, L4};
@@ -50,7 +50,7 @@ pub struct PacketMeta<'a> {
 
 /// What the rules ask of the world around them.
 pub trait RuleEnv {
-    /// Should the walk say why each rule it met did not match ([`RuleHit::passed`])?
+    /// Should the walk say why each rule it met did not match ([`Reasons::passed`])?
     fn why_not(&self) -> bool {
         false
     }
@@ -77,9 +77,7 @@ fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
         comment: Some(why),
         action: HitAction::Drop,
         mark,
-        why: None,
-        passed: Vec::new(),
-        held: None,
+        reasons: Reasons::default(),
     }
 }
 
@@ -224,18 +222,9 @@ pub struct RuleHit {
     pub action: HitAction,
     /// The packet mark after this rule.
     pub mark: u32,
-    /// Why a `return` or `continue` went on, in a few words ([`super::why`]); text only.
+    /// Why it acted and why the rules before it did not (text only).
     #[serde(skip)]
-    pub why: Option<String>,
-    /// The rules of this chain the packet met since the walk entered it or its last hit
-    /// there, each with the first condition that failed ([`super::why::missed`]): what
-    /// "why not the others?" asks of a drop. Filled when the env asks ([`RuleEnv::why_not`]).
-    #[serde(skip)]
-    pub passed: Vec<String>,
-    /// Why this rule matched, in the packet's values (`10.244.1.3,tcp:80,10.244.1.3 is in
-    /// KUBE-LOOP-BACK`); filled with `passed`, shown on request (`--why`).
-    #[serde(skip)]
-    pub held: Option<String>,
+    pub reasons: Reasons,
 }
 
 impl RuleHit {
@@ -524,9 +513,10 @@ pub fn walk_table<'a>(
             comment: None,
             action: HitAction::Policy(policy),
             mark,
-            why: None,
-            passed,
-            held: None,
+            reasons: Reasons {
+                passed,
+                ..Reasons::default()
+            },
         });
         let v = if policy == Verdict::Accept {
             Final::Accept
@@ -620,19 +610,20 @@ pub fn walk_table<'a>(
             comment: rule.comment().map(str::to_string),
             action,
             mark,
-            why: None,
-            passed: met.clone(),
-            held: held.clone(),
+            reasons: Reasons {
+                why: None,
+                passed: met.clone(),
+                held: held.clone(),
+            },
         };
         match &rule.target {
             Target::None | Target::Log { .. } | Target::Trace | Target::Mark { .. } => {
                 if let Target::Mark { value, mask } = rule.target {
                     mark = (mark & !mask) ^ value;
                 }
-                hits.push(RuleHit {
-                    why: super::why::continues(rule).map(str::to_string),
-                    ..hit(HitAction::Continue, mark)
-                });
+                let mut h = hit(HitAction::Continue, mark);
+                h.reasons.why = super::why::continues(rule).map(str::to_string);
+                hits.push(h);
                 stack.push((chain, i + 1, ix));
             }
             Target::Accept => {
@@ -655,10 +646,9 @@ pub fn walk_table<'a>(
             }
             Target::Return => {
                 let why = super::why::held(rule, &m, &*env);
-                hits.push(RuleHit {
-                    why: (!why.is_empty()).then_some(why),
-                    ..hit(HitAction::Return, mark)
-                });
+                let mut h = hit(HitAction::Return, mark);
+                h.reasons.why = (!why.is_empty()).then_some(why);
+                hits.push(h);
                 if stack.is_empty() {
                     // RETURN with nothing to return to: the base chain's policy decides.
                     return policy_end(mark, hits, std::mem::take(&mut passed), evaluated);

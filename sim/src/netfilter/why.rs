@@ -7,6 +7,20 @@ use super::eval::{PacketMeta, RuleEnv};
 use super::rule::{Match, Rule, Target};
 use crate::wire::L4;
 
+/// What a walk says of one rule it acted on, for the text trace (JSON carries the rule).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reasons {
+    /// Why a `return` or `continue` went on, in a few words ([`held`], [`continues`]).
+    pub why: Option<String>,
+    /// The rules of its chain the packet met since the walk entered the chain or last acted
+    /// there, each with the first condition that failed ([`missed`]): what "why not the
+    /// others?" asks of a drop. Filled when the env asks (`RuleEnv::why_not`).
+    pub passed: Vec<String>,
+    /// Why the rule matched, in the packet's values (`10.244.1.3,tcp:80,10.244.1.3 is in
+    /// KUBE-LOOP-BACK`); filled with `passed`, shown on request (`--why`).
+    pub held: Option<String>,
+}
+
 /// One condition of a rule, in the order the kernel tests them: the IP header's fields
 /// (`ip_packet_match`), then each `-m` module (`xt_ematch_foreach`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

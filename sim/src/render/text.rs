@@ -136,9 +136,10 @@ fn nf_line(s: &Step, held: bool) -> Option<String> {
         String::new()
     };
     let why = n
+        .reasons
         .why
         .as_ref()
-        .or(n.held.as_ref().filter(|_| held))
+        .or(n.reasons.held.as_ref().filter(|_| held))
         .map(|w| format!(" ({w})"))
         .unwrap_or_default();
     Some(format!(
@@ -152,7 +153,7 @@ fn nf_line(s: &Step, held: bool) -> Option<String> {
 /// question a drop raises is why the rules before it did not take the packet), and under
 /// every netfilter step with `--why`.
 fn why_not(s: &Step, all: bool) -> String {
-    let Some(n) = s.nf.as_ref().filter(|n| !n.passed.is_empty()) else {
+    let Some(n) = s.nf.as_ref().filter(|n| !n.reasons.passed.is_empty()) else {
         return String::new();
     };
     let stopped = matches!(
@@ -163,7 +164,7 @@ fn why_not(s: &Step, all: bool) -> String {
         return String::new();
     }
     let mut out = wrap(&format!("not matched before it in {}:", n.rule.chain), 7);
-    for p in &n.passed {
+    for p in &n.reasons.passed {
         out.push_str(&wrap(p, 9));
     }
     out

@@ -33,9 +33,7 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
                 comment: n.rule.comment.clone(),
                 action: n.action.clone(),
                 mark: n.mark,
-                why: n.why.clone(),
-                passed: n.passed.clone(),
-                held: n.held.clone(),
+                reasons: n.reasons.clone(),
             });
         }
     }

@@ -67,36 +67,23 @@ pub fn add(s: &mut Scenario, a: &Adhoc) -> Result<String, String> {
         let hint = hint.map(|h| format!("\n  = hint: {h}")).unwrap_or_default();
         format!("{}: {message}{hint}", option(column))
     };
-    let checked = if a.flow {
-        serde_saphyr::from_str::<FlowSpec>(&text)
-            .map_err(|e| {
-                say(
-                    e.location().map_or(0, |l| l.column() as usize),
-                    &super::strip_location(&e.to_string()),
-                    None,
-                )
-            })
-            .and_then(|f| {
-                validate::check_flow_alone(s, &text, &f)
-                    .map_err(|e| say(e.column, &e.message, e.hint.as_deref()))?;
-                s.flows.push(f);
-                Ok(())
-            })
-    } else {
-        serde_saphyr::from_str::<PacketSpec>(&text)
-            .map_err(|e| {
-                say(
-                    e.location().map_or(0, |l| l.column() as usize),
-                    &super::strip_location(&e.to_string()),
-                    None,
-                )
-            })
-            .and_then(|p| {
-                validate::check_packet_alone(s, &text, &p)
-                    .map_err(|e| say(e.column, &e.message, e.hint.as_deref()))?;
-                s.packets.push(p);
-                Ok(())
-            })
+    // The one line read as the scenario reads its entries, then checked alone.
+    let yaml_error = |e: serde_saphyr::Error| {
+        say(
+            e.location().map_or(0, |l| l.column() as usize),
+            &super::strip_location(&e.to_string()),
+            None,
+        )
     };
-    checked.map(|()| name)
+    let check_error = |e: super::ScenarioError| say(e.column, &e.message, e.hint.as_deref());
+    if a.flow {
+        let f: FlowSpec = serde_saphyr::from_str(&text).map_err(yaml_error)?;
+        validate::check_flow_alone(s, &text, &f).map_err(check_error)?;
+        s.flows.push(f);
+    } else {
+        let p: PacketSpec = serde_saphyr::from_str(&text).map_err(yaml_error)?;
+        validate::check_packet_alone(s, &text, &p).map_err(check_error)?;
+        s.packets.push(p);
+    }
+    Ok(name)
 }

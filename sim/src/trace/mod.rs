@@ -78,16 +78,10 @@ pub struct NfStep {
     /// 0x4000`; JSON steps carry each step's `mark`, so it is not repeated there).
     #[serde(skip)]
     pub mark_before: u32,
-    /// Why a `return` or `continue` went on (text only: JSON steps carry the rule).
+    /// Why the rule acted and why the rules before it did not (text only: JSON steps
+    /// carry the rule).
     #[serde(skip)]
-    pub why: Option<String>,
-    /// The rules of the chain the packet met before this one, each with the first
-    /// condition that failed (text only; filled when the walk was asked why not).
-    #[serde(skip)]
-    pub passed: Vec<String>,
-    /// Why the rule matched, in the packet's values (text only, shown with `--why`).
-    #[serde(skip)]
-    pub held: Option<String>,
+    pub reasons: crate::netfilter::why::Reasons,
     /// On the step that ended a table's walk: how many rules the walk looked at, matched
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]

@@ -325,9 +325,7 @@ impl Walk<'_> {
                 // The walk starts with the skb's mark (set from the walk after recording).
                 mark_before: if i == 0 { skb.mark } else { w.hits[i - 1].mark },
                 evaluated: if i == last { w.evaluated } else { 0 },
-                why: h.why.clone(),
-                passed: h.passed.clone(),
-                held: h.held.clone(),
+                reasons: h.reasons.clone(),
             };
             self.nf_step(skb, oif.or(iif), nf, what);
         }
