@@ -262,8 +262,8 @@ fn every_lesson_draws_at_every_size() {
                     Overlay::Send,
                 ] {
                     a.overlay = overlay;
-                    a.form =
-                        (overlay == Overlay::Send).then(|| kpath::tui::send::Form::for_app(&a));
+                    a.form = (overlay == Overlay::Send)
+                        .then(|| kpath::tui::send::Form::starting_from(None));
                     let sizes: &[(u16, u16)] = if overlay == Overlay::None {
                         &[(80, 24), (200, 60)]
                     } else {

@@ -5,15 +5,16 @@
 
 use super::netns_name;
 use crate::net::World;
-use crate::render::outcomes::summary;
 use crate::run::Walked;
 use crate::scenario::Scenario;
 use crate::trace::{PacketView, Trace};
 
-/// One command to try, and what kpath says it will do.
+/// One command to try, for a packet or flow of the scenario, and kpath's walk of it (what
+/// kpath says the command will meet).
 pub struct Try {
+    pub name: String,
     pub command: String,
-    pub kpath_says: String,
+    pub kpath: Walked,
 }
 
 /// The command that sends `t`'s packet from its sender's lab namespace: `nc -zv` connects
@@ -41,8 +42,9 @@ pub fn tries(s: &Scenario, w: &World, prefix: &str) -> Vec<Try> {
         };
         if let Some(command) = command_for(&t, prefix) {
             out.push(Try {
+                name: p.name.value.clone(),
                 command,
-                kpath_says: format!("{}: {}", p.name.value, summary(&Walked::Packet(t))),
+                kpath: Walked::Packet(t),
             });
         }
     }
@@ -56,8 +58,9 @@ pub fn tries(s: &Scenario, w: &World, prefix: &str) -> Vec<Try> {
             .and_then(|p| command_for(&p.trace, prefix));
         if let Some(command) = command {
             out.push(Try {
+                name: f.name.value.clone(),
                 command,
-                kpath_says: format!("{}: {}", f.name.value, summary(&Walked::Flow(ft))),
+                kpath: Walked::Flow(ft),
             });
         }
     }

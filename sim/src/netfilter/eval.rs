@@ -3,69 +3,18 @@
 //! running off a built-in chain applies its policy. Non-terminating targets (MARK, LOG,
 //! TRACE, a bare counter) let the walk go on.
 
+pub use super::packet_meta::{CtView, PacketMeta, RuleEnv};
 use super::rule::*;
 use super::table::{Table, Verdict};
 use super::why::{Part, Reasons};
 use super::{Hook, TableKind};
 use crate::wire::Ipv4Net;
-use crate::wire::{IpProtocol, Ipv4, L4};
+use crate::wire::{Ipv4, L4};
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
 /// A guard against pathological rulesets: no real packet evaluates this many rules.
 pub const MAX_RULES_PER_WALK: usize = 1_000_000;
-
-/// Conntrack's view of the packet, for `-m conntrack` and `-m state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CtView {
-    pub state: CtState,
-    /// The original direction's destination (`--ctorigdst`, `--ctorigdstport`).
-    pub orig_dst: Ipv4Addr,
-    pub orig_dport: u16,
-    pub dnat: bool,
-    pub snat: bool,
-    /// The packet travels in the reply direction.
-    pub reply: bool,
-}
-
-/// What the rules can see of a packet.
-#[derive(Clone, Debug)]
-pub struct PacketMeta<'a> {
-    pub ip: &'a Ipv4,
-    pub iif: Option<&'a str>,
-    pub oif: Option<&'a str>,
-    /// Bridge ports, for `-m physdev` (br_netfilter sets them for bridged frames).
-    pub physin: Option<&'a str>,
-    pub physout: Option<&'a str>,
-    pub mark: u32,
-    /// None: no conntrack entry (`--ctstate INVALID` matches it).
-    pub ct: Option<CtView>,
-    /// `skb->ipvs_property`: IPVS handled the packet.
-    pub ipvs_property: bool,
-    /// The virtual service (protocol, address, port) of the IPVS connection whose request
-    /// this packet is, after IPVS sent it to the real server (what xt_ipvs finds with
-    /// `conn_out_get` on the inverted packet).
-    pub ipvs_vs: Option<(IpProtocol, Ipv4Addr, u16)>,
-}
-
-/// What the rules ask of the world around them.
-pub trait RuleEnv {
-    /// Should the walk say why each rule it met did not match ([`Reasons::passed`])?
-    fn why_not(&self) -> bool {
-        false
-    }
-    /// `inet_addr_type` in the namespace: LOCAL for its own addresses, BROADCAST, ...
-    fn addr_type(&self, ip: Ipv4Addr) -> AddrType;
-    /// Is the packet's (ip, port, ip...) in ipset `name`? None when there is no such set.
-    fn in_set(&self, name: &str, dirs: &[bool], meta: &PacketMeta) -> Option<bool>;
-    /// `-m recent`: run the command against the named list; true when it matches.
-    fn recent(&mut self, r: &Recent, addr: Ipv4Addr) -> bool;
-    /// `-m statistic --mode random`: true with probability `stored / 2^31` (the kernel's
-    /// `(get_random_u32() & 0x7FFFFFFF) < probability`).
-    fn random(&mut self, stored: u32) -> bool;
-    /// `-m statistic --mode nth`: this rule's packet counter (keyed by table/chain/position).
-    fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool;
-}
 
 /// The hit that ends a walk kpath had to stop (a guard, not a rule): says why.
 fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {

@@ -10,6 +10,7 @@ pub mod conntrack;
 mod dst_index;
 pub mod eval;
 pub mod ipset;
+mod packet_meta;
 mod restore;
 pub mod rule;
 mod rule_ref;

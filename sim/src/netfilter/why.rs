@@ -3,7 +3,7 @@
 //! that failed: `-s 203.0.113.0/25: source 203.0.113.200 is outside`), so that a learner
 //! sees the reason without reading the rule's options against the packet by hand.
 
-use super::eval::{PacketMeta, RuleEnv};
+use super::packet_meta::{PacketMeta, RuleEnv};
 use super::rule::{Match, Rule, Target};
 use crate::wire::L4;
 

@@ -249,12 +249,9 @@ pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
         "{listening} listener(s) run on the ports the pods' containers declare (nc), so these get what kpath predicts:"
     );
     for t in kpath_sim::lab::tries::tries(s, &w, &prefix) {
-        let _ = writeln!(
-            out,
-            "  {}
-      # kpath: {}",
-            t.command, t.kpath_says
-        );
+        let says = kpath_sim::render::outcomes::summary(&t.kpath);
+        let _ = writeln!(out, "  {}", t.command);
+        let _ = writeln!(out, "      # kpath: {}: {says}", t.name);
     }
     let _ = writeln!(out, "remove it all with: kpath lab down {}", s.file);
     Ok(out)

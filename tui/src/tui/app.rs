@@ -8,17 +8,7 @@ use kpath_sim::scenario::Scenario;
 use kpath_sim::topology::Topology;
 use kpath_sim::trace::{Step, StepKind, Trace};
 
-/// One trace the learner can follow: a packet, one outcome of it, or one packet of a flow.
-pub struct Track {
-    pub label: String,
-    pub trace: Trace,
-    /// The outcome `kpath trace` gives for the same seed (every track of a packet or
-    /// flow with one outcome): where the TUI opens.
-    pub seeded: bool,
-    /// Tracks with the same group are the packets of one flow (one outcome of it), in
-    /// order: play goes on from one to the next.
-    pub group: usize,
-}
+pub use super::tracks::Track;
 
 /// The step kinds, in the order the filter overlay lists them (keys 1-9, 0, a, b, c).
 pub const KINDS: [StepKind; 13] = [
@@ -270,6 +260,54 @@ impl App {
         !q.is_empty() && hay.to_lowercase().contains(&q)
     }
 
+    /// Send what the form holds: checked as `--from/--to` (`scenario::adhoc`), walked in
+    /// every outcome, added as tracks, the seeded outcome followed. An error stays on the
+    /// form's message line.
+    fn send_form(&mut self) {
+        let Some(form) = self.form.clone() else {
+            return;
+        };
+        let ask = kpath_sim::scenario::adhoc::Adhoc {
+            from: form.from.trim(),
+            to: form.to.trim(),
+            protocol: super::send::PROTOCOLS[form.protocol],
+            flow: false,
+        };
+        let mut scenario = self.scenario.clone();
+        let name = match kpath_sim::scenario::adhoc::add(&mut scenario, &ask) {
+            Ok(name) => name,
+            Err(e) => {
+                self.message = e.replace('\n', " ");
+                return;
+            }
+        };
+        let new = match super::tracks::tracks(&scenario, &self.world, Some(&name)) {
+            Ok(new) if !new.is_empty() => new,
+            Ok(_) => {
+                self.message = format!("{name}: nothing to follow");
+                return;
+            }
+            Err(e) => {
+                self.message = e.to_string();
+                return;
+            }
+        };
+        let first = self.tracks.len();
+        let group = self.tracks.iter().map(|t| t.group + 1).max().unwrap_or(0);
+        self.tracks.extend(new.into_iter().map(|mut t| {
+            t.group += group;
+            t
+        }));
+        self.scenario = scenario;
+        self.form = None;
+        self.overlay = Overlay::None;
+        let start = (first..self.tracks.len())
+            .find(|&i| self.tracks[i].seeded)
+            .unwrap_or(first);
+        self.set_track(start);
+        self.message = format!("sent {name}");
+    }
+
     pub fn set_track(&mut self, i: usize) {
         self.track = i.min(self.tracks.len().saturating_sub(1));
         self.first();
@@ -352,7 +390,15 @@ impl App {
                 return;
             }
             Overlay::Send => {
-                super::send::key(self, k);
+                let action = self.form.as_mut().map(|f| f.key(k));
+                match action {
+                    Some(super::send::Action::Edit) => {}
+                    Some(super::send::Action::Send) => self.send_form(),
+                    _ => {
+                        self.form = None;
+                        self.overlay = Overlay::None;
+                    }
+                }
                 return;
             }
             Overlay::Filter => {
@@ -400,7 +446,14 @@ impl App {
             KeyCode::Char('f') => self.overlay = Overlay::Filter,
             KeyCode::Char('t') => self.overlay = Overlay::Tracks,
             KeyCode::Char('s') => {
-                self.form = Some(super::send::Form::for_app(self));
+                // From the current trace's pod, when it starts in one.
+                let from = self
+                    .trace()
+                    .steps
+                    .first()
+                    .filter(|s| s.netns.contains('/'))
+                    .map(|s| format!("pod/{}", s.netns));
+                self.form = Some(super::send::Form::starting_from(from));
                 self.overlay = Overlay::Send;
             }
             KeyCode::Esc => self.playing = false,
