@@ -138,12 +138,7 @@ fn the_text_trace_shows_where_the_masquerade_mark_is_set_and_cleared() {
     // mark before it masquerades; the lesson is in those two lines.
     let s = kpath_sim::load_scenario(&scenario_path("hairpin")).unwrap();
     let name = s.packets[0].name.value.clone();
-    let opts = kpath_sim::render::text::TextOptions {
-        explain: false,
-        why: false,
-        brief: false,
-    };
-    let text = kpath_sim::render::text::trace(&trace("hairpin", &name), &opts);
+    let (text, _) = text_after("hairpin", &name, false, "tcp_v4_connect");
     let lines: Vec<&str> = text.lines().collect();
     let after = |step: &str| {
         let i = lines
@@ -172,7 +167,11 @@ fn text_after(scenario: &str, packet: &str, explain: bool, step: &str) -> (Strin
         why: false,
         brief: false,
     };
-    let text = kpath_sim::render::text::trace(&trace(scenario, packet), &opts);
+    // As the command line walks it: saying why (World::why_not).
+    let (s, mut w) = load(scenario);
+    w.why_not = true;
+    let t = kpath_sim::run_packet(&s, &w, packet).unwrap();
+    let text = kpath_sim::render::text::trace(&t, &opts);
     let lines: Vec<&str> = text.lines().collect();
     let i = lines
         .iter()

@@ -26,7 +26,7 @@ fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
         comment: Some(why),
         action: HitAction::Drop,
         mark,
-        reasons: Reasons::default(),
+        reasons: None,
     }
 }
 
@@ -171,9 +171,10 @@ pub struct RuleHit {
     pub action: HitAction,
     /// The packet mark after this rule.
     pub mark: u32,
-    /// Why it acted and why the rules before it did not (text only).
+    /// Why it acted and why the rules before it did not (text only), when the walk was
+    /// asked ([`RuleEnv::why_not`]); boxed, as most walks keep none.
     #[serde(skip)]
-    pub reasons: Reasons,
+    pub reasons: Option<Box<Reasons>>,
 }
 
 impl RuleHit {
@@ -462,10 +463,12 @@ pub fn walk_table<'a>(
             comment: None,
             action: HitAction::Policy(policy),
             mark,
-            reasons: Reasons {
-                passed,
-                ..Reasons::default()
-            },
+            reasons: (!passed.is_empty()).then(|| {
+                Box::new(Reasons {
+                    passed,
+                    ..Reasons::default()
+                })
+            }),
         });
         let v = if policy == Verdict::Accept {
             Final::Accept
@@ -559,11 +562,13 @@ pub fn walk_table<'a>(
             comment: rule.comment().map(str::to_string),
             action,
             mark,
-            reasons: Reasons {
-                why: None,
-                passed: met.clone(),
-                held: held.clone(),
-            },
+            reasons: why_not.then(|| {
+                Box::new(Reasons {
+                    why: None,
+                    passed: met.clone(),
+                    held: held.clone(),
+                })
+            }),
         };
         match &rule.target {
             Target::None | Target::Log { .. } | Target::Trace | Target::Mark { .. } => {
@@ -571,7 +576,9 @@ pub fn walk_table<'a>(
                     mark = (mark & !mask) ^ value;
                 }
                 let mut h = hit(HitAction::Continue, mark);
-                h.reasons.why = super::why::continues(rule).map(str::to_string);
+                if let Some(r) = h.reasons.as_mut() {
+                    r.why = super::why::continues(rule).map(str::to_string);
+                }
                 hits.push(h);
                 stack.push((chain, i + 1, ix));
             }
@@ -594,9 +601,12 @@ pub fn walk_table<'a>(
                 );
             }
             Target::Return => {
-                let why = super::why::held(rule, &m, &*env);
+                // Why it returned: the conditions that held, in the packet's values (put
+                // in words only when asked, like every other reason).
                 let mut h = hit(HitAction::Return, mark);
-                h.reasons.why = (!why.is_empty()).then_some(why);
+                if let Some(r) = h.reasons.as_mut() {
+                    r.why = held.clone();
+                }
                 hits.push(h);
                 if stack.is_empty() {
                     // RETURN with nothing to return to: the base chain's policy decides.

@@ -21,6 +21,20 @@ pub struct Reasons {
     pub held: Option<String>,
 }
 
+/// No reasons: what a walk that was not asked why says.
+static NONE: Reasons = Reasons {
+    why: None,
+    passed: Vec::new(),
+    held: None,
+};
+
+impl Reasons {
+    /// The reasons a walk kept (boxed, as most walks keep none), or none.
+    pub fn of(kept: &Option<Box<Reasons>>) -> &Reasons {
+        kept.as_deref().unwrap_or(&NONE)
+    }
+}
+
 /// One condition of a rule, in the order the kernel tests them: the IP header's fields
 /// (`ip_packet_match`), then each `-m` module (`xt_ematch_foreach`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

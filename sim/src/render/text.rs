@@ -3,6 +3,7 @@
 //! With `explain`, each step's plain-words note follows, wrapped to 80 columns.
 
 use crate::netfilter::eval::HitAction;
+use crate::netfilter::why::Reasons;
 use crate::run::Walked;
 use crate::trace::{FlowTrace, Role, Step, StepKind, Trace};
 use crate::wire::{Frame, L3, L4, UdpPayload};
@@ -135,11 +136,11 @@ fn nf_line(s: &Step, held: bool) -> Option<String> {
     } else {
         String::new()
     };
-    let why = n
-        .reasons
+    let reasons = Reasons::of(&n.reasons);
+    let why = reasons
         .why
         .as_ref()
-        .or(n.reasons.held.as_ref().filter(|_| held))
+        .or(reasons.held.as_ref().filter(|_| held))
         .map(|w| format!(" ({w})"))
         .unwrap_or_default();
     Some(format!(
@@ -153,7 +154,10 @@ fn nf_line(s: &Step, held: bool) -> Option<String> {
 /// question a drop raises is why the rules before it did not take the packet), and under
 /// every netfilter step with `--why`.
 fn why_not(s: &Step, all: bool) -> String {
-    let Some(n) = s.nf.as_ref().filter(|n| !n.reasons.passed.is_empty()) else {
+    let Some(n) =
+        s.nf.as_ref()
+            .filter(|n| !Reasons::of(&n.reasons).passed.is_empty())
+    else {
         return String::new();
     };
     let stopped = matches!(
@@ -164,7 +168,7 @@ fn why_not(s: &Step, all: bool) -> String {
         return String::new();
     }
     let mut out = wrap(&format!("not matched before it in {}:", n.rule.chain), 7);
-    for p in &n.reasons.passed {
+    for p in &Reasons::of(&n.reasons).passed {
         out.push_str(&wrap(p, 9));
     }
     out

@@ -81,7 +81,7 @@ pub struct NfStep {
     /// Why the rule acted and why the rules before it did not (text only: JSON steps
     /// carry the rule).
     #[serde(skip)]
-    pub reasons: crate::netfilter::why::Reasons,
+    pub reasons: Option<Box<crate::netfilter::why::Reasons>>,
     /// On the step that ended a table's walk: how many rules the walk looked at, matched
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]

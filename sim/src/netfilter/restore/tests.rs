@@ -3,6 +3,7 @@
 
 use crate::netfilter::eval::*;
 use crate::netfilter::rule::*;
+use crate::netfilter::why::Reasons;
 use crate::netfilter::*;
 use crate::wire::{Ipv4, L4, Tcp, TcpFlags};
 use std::net::Ipv4Addr;
@@ -410,16 +411,16 @@ COMMIT\n";
     assert_eq!((drop.chain.as_str(), drop.position), ("FORWARD", 4));
     // FW's miss ended with FW (it returned); the jump to FW took no rule before it.
     assert_eq!(
-        drop.reasons.passed,
+        Reasons::of(&drop.reasons).passed,
         [
             "#2 -p udp: protocol is tcp",
             "#3 -m mark --mark 0x4000/0x4000: mark 0x0 & 0x4000 is 0x0",
         ]
     );
-    assert!(w.hits[0].reasons.passed.is_empty());
+    assert!(Reasons::of(&w.hits[0].reasons).passed.is_empty());
     // Not asked: the walk is the same, and says nothing of the rules that missed.
     let quiet = walk_table(filter, Hook::Forward, &meta, &mut env());
-    assert!(quiet.hits.iter().all(|h| h.reasons.passed.is_empty()));
+    assert!(quiet.hits.iter().all(|h| h.reasons.is_none()));
     assert_eq!(quiet.verdict, w.verdict);
     // A source outside the rule's network fails at `-s`, and the fate is the policy's.
     let ip = syn("172.16.0.1", "10.9.9.9", 53);
@@ -432,7 +433,7 @@ COMMIT\n";
     let policy = w.hits.last().unwrap();
     assert_eq!(policy.position, 0);
     assert_eq!(
-        policy.reasons.passed,
+        Reasons::of(&policy.reasons).passed,
         [
             "#2 -s 10.0.0.0/8: source 172.16.0.1 is outside",
             "#3 -m mark --mark 0x4000/0x4000: mark 0x0 & 0x4000 is 0x0",
