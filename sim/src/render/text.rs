@@ -218,7 +218,7 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
     if opts.brief {
         let _ = writeln!(
             out,
-            "  (brief: one line per hop or decision; without --brief, every step)"
+            "  (brief: one line per hop or decision; --full or no --brief: every step)"
         );
     } else {
         let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
