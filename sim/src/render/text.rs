@@ -39,7 +39,9 @@ pub fn in_brief(steps: &[Step], i: usize) -> bool {
         StepKind::Link => leaves,
         StepKind::Bridge | StepKind::Neighbour => false,
         StepKind::Routing => matches!(s.func, "ip_forward" | "ip_local_deliver") || leaves,
-        StepKind::Conntrack => s.ct_state.is_some(),
+        // Conntrack's decision for the traced packet's connection; the tunnel's own UDP
+        // flow (the outer packet) is the full trace's business.
+        StepKind::Conntrack => s.ct_state.is_some() && !encapsulated(&s.packet),
         StepKind::Netfilter => s.nf.as_ref().is_some_and(|n| {
             n.mark != n.mark_before
                 || !matches!(
@@ -52,6 +54,11 @@ pub fn in_brief(steps: &[Step], i: usize) -> bool {
                 )
         }),
     }
+}
+
+/// Is the frame a VXLAN packet (the outer one, carrying the traced packet)?
+fn encapsulated(f: &Frame) -> bool {
+    matches!(&f.payload, L3::Ipv4(ip) if matches!(&ip.payload, L4::Udp(u) if matches!(u.payload, UdpPayload::Vxlan(_))))
 }
 
 /// The packet's headers as text lines: `[outer, inner]` for VXLAN, else one line; none
