@@ -153,13 +153,18 @@ fn decision(steps: &[Step], i: usize) -> Option<String> {
     }
     match s.kind {
         StepKind::Netfilter => s.nf.as_ref().map(|n| {
-            format!(
-                "{} {} #{}: {}",
-                n.rule.table.name(),
-                n.rule.chain,
-                n.rule.position,
-                n.action.describe().trim_start_matches("verdict ")
-            )
+            let action = n.action.describe();
+            let action = action.trim_start_matches("verdict ");
+            if n.rule.is_policy() {
+                format!("{} {}: {action}", n.rule.table.name(), n.rule.chain)
+            } else {
+                format!(
+                    "{} {} #{}: {action}",
+                    n.rule.table.name(),
+                    n.rule.chain,
+                    n.rule.position
+                )
+            }
         }),
         StepKind::Nat | StepKind::Ipvs => {
             Some(s.note.trim_start_matches("nf_nat_packet: ").to_string())
