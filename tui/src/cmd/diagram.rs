@@ -1,8 +1,7 @@
 //! `kpath diagram`: a packet's or a flow's journey as a picture, Mermaid or SVG.
 
 use crate::args::DiagramFormat;
-use crate::cmd::shared::load;
-use crate::cmd::walk::{Selection, walk, world};
+use crate::cmd::walk::{load_and_walk, world};
 use crate::failure::{Failure, Output};
 use kpath_sim::render::diagram::{journey, mermaid, svg};
 use kpath_sim::run::Walked;
@@ -17,12 +16,7 @@ pub fn command(
     output: Option<PathBuf>,
     seed: Option<u64>,
 ) -> Result<Output, Failure> {
-    let s = load(&scenario)?;
-    let sel = Selection {
-        packet: packet.as_deref(),
-        flow: flow.as_deref(),
-    };
-    let walked = walk(&s, &sel, seed)?;
+    let (s, walked) = load_and_walk(&scenario, packet.as_deref(), flow.as_deref(), seed)?;
     let Some(w) = walked.first() else {
         return Err(crate::failure::usage(
             "give --packet NAME or --flow NAME".into(),

@@ -1,8 +1,7 @@
 //! `kpath pcap`: the journey of a packet or flow as a pcapng capture, one interface per
 //! link it crossed.
 
-use crate::cmd::shared::load;
-use crate::cmd::walk::{Selection, walk};
+use crate::cmd::walk::load_and_walk;
 use crate::failure::{Failure, Output};
 use kpath_sim::render::pcap;
 use kpath_sim::trace::Trace;
@@ -16,12 +15,7 @@ pub fn command(
     output: PathBuf,
     seed: Option<u64>,
 ) -> Result<Output, Failure> {
-    let s = load(&scenario)?;
-    let sel = Selection {
-        packet: packet.as_deref(),
-        flow: flow.as_deref(),
-    };
-    let walked = walk(&s, &sel, seed)?;
+    let (_, walked) = load_and_walk(&scenario, packet.as_deref(), flow.as_deref(), seed)?;
     let traces: Vec<&Trace> = walked.iter().flat_map(|w| w.traces()).collect();
     let bytes = pcap::traces(&traces).map_err(|e| Failure {
         message: format!("error: cannot build the capture: {e}"),

@@ -1,5 +1,5 @@
-//! What `kpath trace` and `kpath pcap` walk: pick the packets and flows of a scenario and
-//! ask `kpath_sim` to walk them once each.
+//! What `kpath trace`, `kpath pcap` and `kpath diagram` walk: pick the packets and flows
+//! of a scenario and ask `kpath_sim` to walk them once each.
 
 use crate::failure::{Failure, usage};
 use kpath_sim::k8s::build_world;
@@ -83,6 +83,18 @@ pub(super) fn world(s: &Scenario, seed: Option<u64>) -> Result<World, Failure> {
     // The command line's traces say why the rules before a drop did not match.
     w.why_not = true;
     Ok(w)
+}
+
+/// Load the scenario file and walk `--packet NAME` or `--flow NAME` (or everything) once.
+pub fn load_and_walk(
+    scenario: &std::path::Path,
+    packet: Option<&str>,
+    flow: Option<&str>,
+    seed: Option<u64>,
+) -> Result<(Scenario, Vec<Walked>), Failure> {
+    let s = crate::cmd::shared::load(scenario)?;
+    let walked = walk(&s, &Selection { packet, flow }, seed)?;
+    Ok((s, walked))
 }
 
 /// Walk the selection once each (random choices from the seed).

@@ -116,20 +116,18 @@ pub fn render(w: &World, title: &str, traces: &[(&Trace, bool)]) -> String {
         placed.insert(n.0, node);
     }
     // The gateway, then the internet's hosts, right of the nodes.
-    for kind in ["router", "host"] {
-        for &n in &ids {
-            let here = match (&w.ns(n).kind, kind) {
-                (NsKind::Router, "router") => place(w, n, x, NODE_Y, 150, NODE_H),
-                (NsKind::Host { .. }, "host") => place(w, n, x, POD_Y, 150, POD_H),
-                _ => continue,
-            };
-            if kind == "host" {
-                x += here.w + GAP;
-            }
+    for &n in &ids {
+        if matches!(w.ns(n).kind, NsKind::Router) {
+            let here = place(w, n, x, NODE_Y, 150, NODE_H);
+            x += here.w + 3 * GAP;
             placed.insert(n.0, here);
         }
-        if kind == "router" && placed.values().any(|p| p.y == NODE_Y && p.x == x) {
-            x += 150 + 3 * GAP;
+    }
+    for &n in &ids {
+        if matches!(w.ns(n).kind, NsKind::Host { .. }) {
+            let here = place(w, n, x, POD_Y, 150, POD_H);
+            x += here.w + GAP;
+            placed.insert(n.0, here);
         }
     }
     // The underlay switch spans everything, each port under the device it is cabled to.
