@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{kpath, scenario_path};
+use common::{kpath, scenario_path, tshark_installed};
 use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
@@ -222,12 +222,7 @@ fn show_prints_the_node_as_ip_and_bridge_print_it() {
 
 #[test]
 fn tshark_decodes_the_capture_with_valid_checksums() {
-    if std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: tshark is not installed (.ci/run installs it)");
+    if !tshark_installed() {
         return;
     }
     let p = temp("ping.pcapng");

@@ -72,6 +72,10 @@ const CLAIMS: &[(&str, &[&str])] = &[
             "br_forward",
             "reverse DNAT",
             "=> FLOW COMPLETED",
+            "10.96.0.10.53: DNS",
+            "web.default.svc.cluster.local. (47)",
+            "dnat to 10.244.1.10:53",
+            "10.96.0.10.53 > 10.244.1.2.",
         ],
     ),
     (
@@ -120,13 +124,20 @@ const CLAIMS: &[(&str, &[&str])] = &[
     ),
     (
         "externalname",
-        &["CNAME db.example.com", "!ipt_do_table nat KUBE-SVC"],
+        &[
+            "db.example.com., A 203.0.113.20",
+            "dnat to 10.244.1.10:53",
+            "203.0.113.20.5432",
+            "!\"shop/db",
+        ],
     ),
     (
         "headless",
         &[
             "getaddrinfo",
-            "!dnat to",
+            "NXDomain",
+            "A 10.244.2.10",
+            "!dnat to 10.244.2",
             "=> DELIVERED at default/cassandra-",
         ],
     ),
@@ -144,7 +155,14 @@ const CLAIMS: &[(&str, &[&str])] = &[
     ),
     (
         "pod-to-internet",
-        &["-> masquerade", "reverse SNAT", "=> FLOW COMPLETED"],
+        &[
+            "-> masquerade",
+            "reverse SNAT",
+            "=> FLOW COMPLETED",
+            "example.com.default.svc.cluster.local. (55)",
+            "NXDomain",
+            "A 93.184.216.34",
+        ],
     ),
     (
         "ipvs-clusterip",

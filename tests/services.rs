@@ -6,7 +6,8 @@ mod common;
 use common::*;
 use kpath_sim::netfilter::eval::HitAction;
 use kpath_sim::run::{flow_outcomes, packet_outcomes, run_flow};
-use kpath_sim::trace::{DispositionKind, FlowTrace, Trace};
+use kpath_sim::trace::{DispositionKind, FlowTrace, Role, Trace};
+use kpath_sim::wire::{L4, UdpPayload};
 
 fn flow(name: &str, f: &str) -> FlowTrace {
     let (s, w) = load(name);
@@ -183,12 +184,46 @@ fn load_balancer_source_ranges() {
     );
 }
 
+/// The DNS messages of a trace's lookup, in the order they were sent: each query as the
+/// resolver sent it, each answer as CoreDNS sent it.
+fn dns_messages(t: &Trace) -> Vec<(String, kpath_sim::wire::dns::Dns)> {
+    t.steps
+        .iter()
+        .filter(|s| s.role == Role::Dns && s.func == "udp_sendmsg")
+        .filter_map(|s| match &ipv4(&s.packet)?.payload {
+            L4::Udp(u) => match &u.payload {
+                UdpPayload::Dns(d) => Some((s.netns.clone(), (**d).clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn externalname_is_a_cname_and_no_rule() {
     let f = flow("externalname", "connect-db");
     assert!(f.completed, "{}", f.summary);
     let syn = packet(&f, "SYN");
-    let lookup = syn.steps.iter().find(|s| s.func == "getaddrinfo").unwrap();
+    // The lookup is walked: the query to the kube-dns ClusterIP, DNATed to CoreDNS, whose
+    // answer carries the CNAME and the address CoreDNS resolved for it.
+    let msgs = dns_messages(syn);
+    assert_eq!(msgs.len(), 2, "one query, one answer");
+    let (asker, query) = &msgs[0];
+    assert_eq!(asker, "shop/api");
+    assert_eq!(query.questions[0].name, "db.shop.svc.cluster.local");
+    let (server, answer) = &msgs[1];
+    assert_eq!(server, "kube-system/coredns");
+    assert_eq!(answer.id, query.id, "the answer matches the query's id");
+    assert!(answer.is_response());
+    assert_eq!(
+        answer.addresses(),
+        ["203.0.113.20".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    assert!(
+        matches!(&answer.answers[0].data, kpath_sim::wire::dns::RData::Cname(n) if n == "db.example.com")
+    );
+    let lookup = syn.steps.iter().rfind(|s| s.func == "getaddrinfo").unwrap();
     assert!(
         lookup
             .note
@@ -197,7 +232,8 @@ fn externalname_is_a_cname_and_no_rule() {
         "{}",
         lookup.note
     );
-    assert!(!syn.steps.iter().any(|s| {
+    // The connection itself meets no Service rule: ExternalName is only DNS.
+    assert!(!syn.packet_steps().any(|s| {
         s.nf.as_ref()
             .is_some_and(|n| n.rule.chain.starts_with("KUBE-SVC"))
     }));
@@ -214,10 +250,25 @@ fn headless_resolves_to_ready_pods_only_and_skips_dnat() {
     assert!(f.completed);
     let syn = packet(&f, "SYN");
     assert_eq!(arrived(syn).2, "10.244.2.10");
+    // Four dots are fewer than ndots:5: the three search domains are asked first.
+    let asked: Vec<String> = dns_messages(syn)
+        .iter()
+        .filter(|(_, d)| !d.is_response())
+        .map(|(_, d)| d.questions[0].name.clone())
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "cassandra.default.svc.cluster.local.default.svc.cluster.local",
+            "cassandra.default.svc.cluster.local.svc.cluster.local",
+            "cassandra.default.svc.cluster.local.cluster.local",
+            "cassandra.default.svc.cluster.local",
+        ]
+    );
     assert!(syn.steps.iter().any(|s| s.func == "getaddrinfo"
         && s.note.contains("A 10.244.2.10")
         && !s.note.contains("10.244.2.11")));
-    assert!(!syn.steps.iter().any(|s| s.func == "nf_nat_packet"));
+    assert!(!syn.packet_steps().any(|s| s.func == "nf_nat_packet"));
 }
 
 #[test]

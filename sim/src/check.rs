@@ -221,6 +221,7 @@ fn role_ok(m: &StepMatch, s: &Step) -> bool {
         "any" => true,
         "arp" => matches!(s.role, Role::ArpRequest | Role::ArpReply),
         "response" => s.role == Role::Response,
+        "dns" => s.role == Role::Dns,
         _ => s.role == Role::Packet,
     }
 }

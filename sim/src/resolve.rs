@@ -36,10 +36,22 @@ pub struct Sender {
 /// Where the packet goes.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// For a DNS name: the resolver's questions and answers, as its `getaddrinfo` step says.
-    pub lookup: Option<String>,
-    /// The address and port; Err with the reason when the name does not resolve.
+    /// For a DNS name: the lookup the sender's resolver makes first.
+    pub lookup: Option<NameLookup>,
+    /// The address and port (for a name, its first address); Err with the reason when the
+    /// name does not resolve.
     pub addr: Result<(Ipv4Addr, Option<u16>), String>,
+}
+
+/// A DNS name to look up before sending: CoreDNS's replies to each question, and where the
+/// resolver sends the questions.
+#[derive(Clone, Debug)]
+pub struct NameLookup {
+    pub name: String,
+    pub lookup: crate::k8s::dns::Lookup,
+    /// The cluster DNS Service's address and port, which the questions are walked to; Err:
+    /// why the lookup is not walked as packets, stated as an assumption.
+    pub server: Result<(Ipv4Addr, u16), String>,
 }
 
 /// The transport a program sends with: what kpath's senders speak (validation refuses
@@ -224,28 +236,33 @@ fn target(c: &Cluster, world: &World, ns: NsId, to: &Endpoint) -> Option<Target>
             Some((svc.cluster_ip()?, Some(sp.port)))
         })),
         EndpointKind::Dns(name) => {
-            let pod_ns = match &world.ns(ns).kind {
-                NsKind::Pod { namespace, .. } => namespace.clone(),
-                _ => "default".to_string(),
+            let (pod_ns, server) = match &world.ns(ns).kind {
+                NsKind::Pod { namespace, .. } => {
+                    (namespace.clone(), crate::k8s::dns::server(c))
+                }
+                _ => (
+                    "default".to_string(),
+                    Err("the sender is not in a pod: its resolver is its host's own, which kpath does not model, so it is assumed to answer as the cluster DNS would for a pod in namespace default".to_string()),
+                ),
             };
-            let look = crate::k8s::dns::resolve(c, name, &pod_ns);
-            let asked: Vec<String> = look
-                .queries
-                .iter()
-                .map(|(q, a)| format!("{q}? {a}"))
-                .collect();
-            let note = format!(
-                "the resolver (nameserver: the kube-dns Service, search {pod_ns}.svc.cluster.local svc.cluster.local cluster.local, ndots:5) asks: {}",
-                asked.join("; ")
-            );
-            let addr = match look.addrs.first() {
+            let lookup = crate::k8s::dns::resolve(c, name, &pod_ns);
+            let addr = match lookup.addrs.first() {
                 Some(ip) => Ok((*ip, port)),
                 None => Err(format!(
-                    "`{name}` does not resolve: every query got NXDOMAIN"
+                    "`{name}` does not resolve: {}",
+                    match lookup.queries.last() {
+                        Some(q) if q.reply.is_nxdomain() => "every query got NXDOMAIN".to_string(),
+                        Some(q) => format!("{} has no address ({})", q.name, q.reply),
+                        None => "no query was sent".to_string(),
+                    }
                 )),
             };
             Some(Target {
-                lookup: Some(note),
+                lookup: Some(NameLookup {
+                    name: name.clone(),
+                    lookup,
+                    server,
+                }),
                 addr,
             })
         }

@@ -47,8 +47,8 @@ fn l4() -> impl Strategy<Value = L4> {
                 })
             ),
         (
-            any::<u16>(),
-            any::<u16>().prop_filter("not VXLAN", |p| *p != 8472),
+            any::<u16>().prop_filter("not DNS", |p| *p != 53),
+            any::<u16>().prop_filter("not VXLAN or DNS", |p| *p != 8472 && *p != 53),
             prop::collection::vec(any::<u8>(), 0..100)
         )
             .prop_map(|(sport, dport, d)| L4::Udp(Udp {
@@ -56,7 +56,62 @@ fn l4() -> impl Strategy<Value = L4> {
                 dport,
                 payload: UdpPayload::Data(d)
             })),
+        (any::<u16>(), any::<bool>(), dns_message()).prop_map(|(port, query, m)| {
+            let (sport, dport) = if query { (port, 53) } else { (53, port) };
+            L4::Udp(Udp {
+                sport,
+                dport,
+                payload: UdpPayload::Dns(Box::new(m)),
+            })
+        }),
     ]
+}
+
+/// A DNS name of 1 to 5 labels.
+fn dns_name() -> impl Strategy<Value = String> {
+    prop::collection::vec("[a-z0-9][a-z0-9-]{0,20}", 1..5).prop_map(|l| l.join("."))
+}
+
+fn record() -> impl Strategy<Value = dns::Record> {
+    let data = prop_oneof![
+        ip().prop_map(dns::RData::A),
+        dns_name().prop_map(dns::RData::Cname),
+        (dns_name(), dns_name(), any::<[u32; 5]>()).prop_map(|(m, r, v)| {
+            dns::RData::Soa(dns::Soa {
+                mname: m,
+                rname: r,
+                serial: v[0],
+                refresh: v[1],
+                retry: v[2],
+                expire: v[3],
+                minimum: v[4],
+            })
+        }),
+    ];
+    (dns_name(), any::<u32>(), data).prop_map(|(name, ttl, data)| dns::Record {
+        name,
+        class: dns::CLASS_IN,
+        ttl,
+        data,
+    })
+}
+
+/// A query or an answer, as the resolver and CoreDNS write them.
+fn dns_message() -> impl Strategy<Value = dns::Dns> {
+    (
+        any::<u16>(),
+        any::<u16>(),
+        dns_name(),
+        prop::collection::vec(record(), 0..4),
+        prop::collection::vec(record(), 0..2),
+    )
+        .prop_map(|(id, flags, q, answers, authority)| {
+            let mut m = dns::Dns::query(id, &q, dns::TYPE_A);
+            m.flags = flags;
+            m.answers = answers;
+            m.authority = authority;
+            m
+        })
 }
 
 fn ipv4_frame() -> impl Strategy<Value = Frame> {

@@ -38,7 +38,7 @@ pub fn vxlan(f: &Frame) -> Option<(&Ipv4, &Vxlan)> {
     match &ip.payload {
         L4::Udp(u) => match &u.payload {
             UdpPayload::Vxlan(v) => Some((ip, v)),
-            UdpPayload::Data(_) => None,
+            UdpPayload::Data(_) | UdpPayload::Dns(_) => None,
         },
         _ => None,
     }
@@ -49,6 +49,18 @@ pub fn crossings(t: &Trace) -> Vec<(&str, &Step)> {
     t.packet_steps()
         .filter_map(|s| s.wire.as_deref().map(|w| (w, s)))
         .collect()
+}
+
+/// Is tshark here to read captures back? Says SKIPPED when not.
+pub fn tshark_installed() -> bool {
+    let here = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !here {
+        eprintln!("SKIPPED: tshark is not installed (.ci/run installs it)");
+    }
+    here
 }
 
 pub fn kpath() -> std::process::Command {

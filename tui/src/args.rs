@@ -1,7 +1,7 @@
 //! Command-line arguments: the clap types and their value parsers. What each command does
 //! is in cmd/, one file per command.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use kpath_sim::wire::IpProtocol;
 use std::path::PathBuf;
 
@@ -92,9 +92,8 @@ pub enum Command {
         /// With --all-outcomes, each outcome's every step (its brief form is the default).
         #[arg(long, conflicts_with = "brief")]
         full: bool,
-        /// Seed of the world's RNG; overrides the scenario's `seed:`.
-        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
-        seed: Option<u64>,
+        #[command(flatten)]
+        world: WorldArgs,
     },
     /// Draw a packet's or a flow's journey: a Mermaid sequence diagram (namespaces and
     /// devices, hooks and NAT as notes, the VXLAN stretch highlighted), or an SVG of the
@@ -112,8 +111,8 @@ pub enum Command {
         /// Write it to this file instead of printing it.
         #[arg(long, short)]
         output: Option<PathBuf>,
-        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
-        seed: Option<u64>,
+        #[command(flatten)]
+        world: WorldArgs,
     },
     /// Write the packet's journey as a pcapng capture: one interface per link it crossed.
     Pcap {
@@ -127,8 +126,8 @@ pub enum Command {
         /// Where to write the capture.
         #[arg(long, short)]
         output: PathBuf,
-        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
-        seed: Option<u64>,
+        #[command(flatten)]
+        world: WorldArgs,
     },
     /// Check every expectation of the scenarios (and their golden traces).
     Test {
@@ -168,8 +167,8 @@ pub enum Command {
         /// Start with this packet or flow (its `name:`); every one can be picked with `t`.
         #[arg(long, short)]
         packet: Option<String>,
-        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
-        seed: Option<u64>,
+        #[command(flatten)]
+        world: WorldArgs,
     },
     /// Build a scenario for real out of network namespaces (needs root), to explore with
     /// ping, tcpdump and iptables-save beside kpath's trace.
@@ -236,6 +235,26 @@ pub enum Command {
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
+}
+
+/// How the world a walk starts from is set up: its seed, and how name lookups are shown.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct WorldArgs {
+    /// Seed of the world's RNG; overrides the scenario's `seed:`.
+    #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+    pub seed: Option<u64>,
+    /// How a DNS name in `to:` is looked up: `packets` walks each query to the cluster DNS
+    /// Service and CoreDNS's answer back before the packet; `short` states the answers in
+    /// one step.
+    #[arg(long, value_enum, default_value_t = DnsForm::Packets)]
+    pub dns: DnsForm,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DnsForm {
+    #[default]
+    Packets,
+    Short,
 }
 
 /// `--seed N`: clap's own message for `abc` ("invalid digit found in string") names no

@@ -119,7 +119,7 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
     // The first packet: the resolver's lookup (maybe through DNS), then the send.
     let client_ns = f.from.ns;
     let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
-    let target = match walk.lookup(client_ns, &f.to) {
+    let target = match walk.lookup(&f.from, &f.to) {
         Ok((ip, port)) => (ip, port.unwrap_or(0)),
         Err(d) => {
             let steps = std::mem::take(&mut walk.steps);
@@ -473,6 +473,7 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
         l4,
         func,
         what: format!("{} in {}: {what}", f.from.words, w.ns(e.client_ns).name),
+        role: Role::Packet,
     }
 }
 
@@ -567,6 +568,7 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
             },
             w.ns(ns).name
         ),
+        role: Role::Packet,
     })
 }
 

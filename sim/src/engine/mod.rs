@@ -13,6 +13,7 @@ mod ip;
 mod local;
 mod neigh;
 mod nf_hook;
+mod resolver;
 mod send;
 mod skb;
 mod vxlan;

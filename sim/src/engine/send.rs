@@ -4,8 +4,8 @@
 
 use super::{Next, Skb, Walk};
 use crate::net::{NsId, RouteType, route};
-use crate::resolve::{ResolvedPacket, Target, Transport};
-use crate::trace::{DispositionKind, StepKind};
+use crate::resolve::{ResolvedPacket, Transport};
+use crate::trace::{DispositionKind, Role, StepKind};
 use crate::wire::{
     Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags, Udp, UdpPayload,
 };
@@ -25,6 +25,8 @@ pub(super) struct SendReq {
     /// The socket call (`tcp_v4_connect`, `raw_sendmsg`, ...) and what it does, in words.
     pub func: &'static str,
     pub what: String,
+    /// Whose packet it is: the traced packet's, or (before it) the resolver's.
+    pub role: Role,
 }
 
 impl SendReq {
@@ -39,6 +41,7 @@ impl SendReq {
             l4: L4Spec::Ready(ip.payload),
             func,
             what,
+            role: Role::Packet,
         }
     }
 }
@@ -74,7 +77,7 @@ impl Walk<'_> {
     /// the end of the walk when the name does not resolve), then the socket call.
     pub(super) fn send(&mut self, p: &ResolvedPacket) -> (Option<Frame>, Next) {
         let ns = p.from.ns;
-        let (dst, dport) = match self.lookup(ns, &p.to) {
+        let (dst, dport) = match self.lookup(&p.from, &p.to) {
             Ok(t) => t,
             Err(d) => return (None, Next::End(super::End::Fate(d))),
         };
@@ -137,26 +140,10 @@ impl Walk<'_> {
             l4,
             func,
             what: format!("{} in {}: {what}", p.from.words, self.ns_name(ns)),
+            role: Role::Packet,
         };
         let (frame, next) = self.emit(req);
         (Some(frame), next)
-    }
-
-    /// The resolver's part of sending to `to`: its lookup recorded as a step, and a name
-    /// that does not resolve ends the walk (Err).
-    pub(super) fn lookup(
-        &mut self,
-        ns: NsId,
-        to: &Target,
-    ) -> Result<(Ipv4Addr, Option<u16>), crate::trace::Disposition> {
-        let probe = Skb::probe(ns);
-        if let Some(note) = &to.lookup {
-            self.record(&probe, None, "getaddrinfo", StepKind::Socket, note.clone());
-        }
-        to.addr.clone().map_err(|reason| {
-            self.record(&probe, None, "getaddrinfo", StepKind::Drop, reason.clone());
-            self.fate(&probe, None, DispositionKind::NoSuchName, reason)
-        })
     }
 
     /// Put an injected packet where it starts: on its device's receive path, or through
@@ -215,6 +202,7 @@ impl Walk<'_> {
             }),
         };
         let mut skb = Skb::probe(ns);
+        skb.role = req.role;
         let rt = route::lookup(&self.world.ns(ns).routes, dst).cloned();
         let Some(rt) = rt else {
             skb.frame = frame.clone();

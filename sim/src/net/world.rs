@@ -29,6 +29,9 @@ pub struct World {
     /// whose drops explain themselves. Off unless asked: putting each miss in words costs
     /// about a fifth of a walk.
     pub why_not: bool,
+    /// Name lookups are walked as DNS packets to the cluster DNS Service and back (on by
+    /// default); off, each lookup is one step that states the answers.
+    pub dns_packets: bool,
 }
 
 impl World {
@@ -43,6 +46,7 @@ impl World {
             rng,
             now: 0,
             why_not: false,
+            dns_packets: true,
         }
     }
 

@@ -30,6 +30,24 @@ pub fn in_brief(steps: &[Step], i: usize) -> bool {
     if matches!(s.role, Role::ArpRequest | Role::ArpReply) {
         return false;
     }
+    // A DNS lookup before the packet: who asked, what NAT and the rules did to it, who
+    // answered.
+    if s.role == Role::Dns {
+        return match s.kind {
+            StepKind::Socket
+            | StepKind::Nat
+            | StepKind::Delivery
+            | StepKind::Drop
+            | StepKind::Icmp => true,
+            StepKind::Netfilter => s.nf.as_ref().is_some_and(|n| {
+                matches!(
+                    n.action,
+                    HitAction::Nat(_) | HitAction::Drop | HitAction::Reject(_)
+                )
+            }),
+            _ => false,
+        };
+    }
     let leaves = steps.get(i + 1).is_some_and(|n| n.netns != s.netns);
     match s.kind {
         StepKind::Socket | StepKind::Nat | StepKind::Ipvs | StepKind::Encap | StepKind::Decap => {
@@ -98,6 +116,7 @@ fn role_mark(r: Role) -> &'static str {
         Role::Packet => " ",
         Role::ArpRequest | Role::ArpReply => "a",
         Role::Response => "r",
+        Role::Dns => "d",
     }
 }
 
@@ -228,7 +247,15 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
             "  (brief: one line per hop or decision; --full or no --brief: every step)"
         );
     } else {
-        let _ = writeln!(out, "  (a = ARP for this packet, r = response sent back)");
+        let dns = if t.steps.iter().any(|s| s.role == Role::Dns) {
+            ", d = DNS lookup before it"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  (a = ARP for this packet, r = response sent back{dns})"
+        );
     }
     let mut shown: Vec<String> = Vec::new();
     for (i, s) in t.steps.iter().enumerate() {

@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 pub struct Expect {
     /// How the walk ends: delivered, dropped, rejected, no-route, no-listener,
     /// ttl-exceeded, neighbour-unreachable, fragmentation-needed, message-too-long, loop,
-    /// no-such-name.
+    /// no-such-name, dns-failed.
     #[serde(default)]
     pub disposition: Option<Spanned<String>>,
     /// Where it ends: `pod/NS/NAME[:PORT]`, `node/NAME`, `host/NAME`, or a namespace name.
@@ -116,7 +116,8 @@ pub struct StepMatch {
     /// A substring of the step's note.
     #[serde(default)]
     pub note: Option<String>,
-    /// Whose step: `packet` (the default), `arp`, `response`, or `any`.
+    /// Whose step: `packet` (the default), `arp`, `response`, `dns` (the lookup before
+    /// the packet), or `any`.
     #[serde(default)]
     pub role: Option<String>,
 }

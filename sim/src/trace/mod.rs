@@ -54,6 +54,9 @@ pub enum Role {
     ArpReply,
     /// An ICMP error or a TCP RST sent back to the source.
     Response,
+    /// The resolver's DNS query, or CoreDNS's answer, sent before the packet (its name
+    /// had to be looked up).
+    Dns,
 }
 
 /// The netfilter part of a step: hook, table, chain and verdict, with the devices iptables
@@ -148,6 +151,9 @@ pub enum DispositionKind {
     Rejected,
     /// The destination name did not resolve (NXDOMAIN).
     NoSuchName,
+    /// The resolver's DNS query or its answer was lost on the way: getaddrinfo fails
+    /// (EAI_AGAIN, "Temporary failure in name resolution") and nothing is sent.
+    DnsFailed,
     /// Too big for the next link with DF set: ICMP fragmentation needed sent back.
     FragmentationNeeded,
     /// The sender's own stack refused it: larger than the route MTU with DF set (EMSGSIZE).
@@ -178,6 +184,7 @@ impl DispositionKind {
             DispositionKind::Dropped => "dropped",
             DispositionKind::Rejected => "rejected",
             DispositionKind::NoSuchName => "no such name",
+            DispositionKind::DnsFailed => "DNS failed",
             DispositionKind::FragmentationNeeded => "fragmentation needed",
             DispositionKind::MessageTooLong => "message too long",
             DispositionKind::Loop => "loop",

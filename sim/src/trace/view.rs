@@ -28,6 +28,9 @@ pub struct PacketView {
     pub tcp_flags: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp: Option<String>,
+    /// A DNS message, as tcpdump prints it (`4660+ A? web.default.svc.cluster.local. (47)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outer: Option<OuterView>,
 }
@@ -83,6 +86,7 @@ impl PacketView {
                 frame_len,
                 tcp_flags: None,
                 icmp: None,
+                dns: None,
                 outer: None,
             },
         }
@@ -114,6 +118,13 @@ fn ipv4_view(f: &Frame, ip: &Ipv4, frame_len: usize) -> PacketView {
         frame_len,
         tcp_flags: flags,
         icmp,
+        dns: match &ip.payload {
+            L4::Udp(u) => match &u.payload {
+                UdpPayload::Dns(d) => Some(d.to_string()),
+                _ => None,
+            },
+            _ => None,
+        },
         outer: None,
     }
 }

@@ -155,6 +155,7 @@ impl UdpPayload {
         match self {
             UdpPayload::Data(d) => d.len(),
             UdpPayload::Vxlan(v) => VXLAN_HEADER_LEN + v.inner.len(),
+            UdpPayload::Dns(d) => d.len(),
         }
     }
 }
@@ -248,6 +249,7 @@ impl Udp {
                 x.set_vni(v.vni & 0x00ff_ffff);
                 v.inner.emit_into(inner);
             }
+            UdpPayload::Dns(d) => d.emit_into(body),
         }
         let len = buf.len();
         let mut p = MutableUdpPacket::new(buf).expect(SIZED);

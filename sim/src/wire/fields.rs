@@ -117,10 +117,14 @@ fn frame_fields(f: &Frame, b: &[u8], at: usize, prefix: &str, out: &mut Vec<Fiel
                         format!("0x{:04x}", be16(b, at + 40)),
                         40..42,
                     );
-                    if let UdpPayload::Vxlan(v) = &u.payload {
-                        push("VXLAN", "flags", "0x08 (VNI valid)".into(), 42..43);
-                        push("VXLAN", "vni", v.vni.to_string(), 46..49);
-                        frame_fields(&v.inner, b, at + 50, "inner ", out);
+                    match &u.payload {
+                        UdpPayload::Vxlan(v) => {
+                            push("VXLAN", "flags", "0x08 (VNI valid)".into(), 42..43);
+                            push("VXLAN", "vni", v.vni.to_string(), 46..49);
+                            frame_fields(&v.inner, b, at + 50, "inner ", out);
+                        }
+                        UdpPayload::Dns(d) => dns_fields(d, &mut push),
+                        UdpPayload::Data(_) => {}
                     }
                 }
                 L4::Icmp(i) => {
@@ -156,6 +160,71 @@ fn frame_fields(f: &Frame, b: &[u8], at: usize, prefix: &str, out: &mut Vec<Fiel
                 }
             }
         }
+    }
+}
+
+/// A DNS message's header and sections, each section one field (the message starts at
+/// byte 42: after Ethernet, IPv4 and UDP).
+fn dns_fields(
+    d: &super::dns::Dns,
+    push: &mut impl FnMut(&str, &'static str, String, Range<usize>),
+) {
+    use super::dns::{self, RData};
+    const AT: usize = 42;
+    push("DNS", "id", d.id.to_string(), AT..AT + 2);
+    let mut flags: Vec<&str> = Vec::new();
+    for (bit, name) in [
+        (dns::FLAG_QR, "response"),
+        (dns::FLAG_AA, "authoritative"),
+        (dns::FLAG_TC, "truncated"),
+        (dns::FLAG_RD, "recursion desired"),
+        (dns::FLAG_RA, "recursion available"),
+    ] {
+        if d.flags & bit != 0 {
+            flags.push(name);
+        }
+    }
+    let rcode = match d.rcode() {
+        0 => String::new(),
+        3 => ", NXDOMAIN".into(),
+        r => format!(", rcode {r}"),
+    };
+    push(
+        "DNS",
+        "flags",
+        format!("0x{:04x} ({}{rcode})", d.flags, flags.join(", ")),
+        AT + 2..AT + 4,
+    );
+    let header = AT + dns::DNS_HEADER_LEN;
+    let qlen: usize = d.questions.iter().map(|q| q.name.len() + 2 + 4).sum();
+    let questions: Vec<String> = d
+        .questions
+        .iter()
+        .map(|q| format!("{}? {}", dns::type_name(q.qtype), q.name))
+        .collect();
+    push(
+        "DNS",
+        "question",
+        questions.join(", "),
+        header..header + qlen,
+    );
+    if d.is_response() {
+        let answers: Vec<String> = d
+            .answers
+            .iter()
+            .map(|r| match &r.data {
+                RData::A(ip) => format!("{} A {ip}", r.name),
+                RData::Cname(n) => format!("{} CNAME {n}", r.name),
+                other => format!("{} {}", r.name, dns::type_name(other.rtype())),
+            })
+            .collect();
+        let end = AT + d.len();
+        let value = if answers.is_empty() {
+            "none".to_string()
+        } else {
+            answers.join(", ")
+        };
+        push("DNS", "answers", value, header + qlen..end);
     }
 }
 

@@ -112,7 +112,10 @@ impl Display for Ipv4 {
                     // The inner frame carries the interesting ttl/len; keep the line short.
                     return write!(f, "VXLAN vni {} [inner: {}]", v.vni, v.inner);
                 }
-                f.write_str("UDP")?;
+                match &u.payload {
+                    UdpPayload::Dns(d) => write!(f, "DNS {d}")?,
+                    _ => f.write_str("UDP")?,
+                }
             }
         }
         write!(f, ", ttl {}, len {}", self.ttl, self.total_len())?;

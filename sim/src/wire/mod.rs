@@ -5,6 +5,7 @@
 //! bytes (with fresh checksums) are emitted when a renderer or the pcap writer asks for them.
 //! `Frame::parse(&frame.emit())` gives the frame back, which the tests hold to.
 
+pub mod dns;
 mod emit;
 pub mod fields;
 #[cfg(test)]
@@ -181,6 +182,9 @@ pub struct Udp {
 pub enum UdpPayload {
     Data(Vec<u8>),
     Vxlan(Vxlan),
+    /// A DNS query or answer (to or from port 53); boxed, as every step keeps a frame and
+    /// few frames are DNS.
+    Dns(Box<dns::Dns>),
 }
 
 /// RFC 7348 header: flags `08` (I bit), 24 reserved bits, 24-bit VNI, 8 reserved bits.

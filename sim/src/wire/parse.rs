@@ -265,6 +265,12 @@ fn parse_udp(
     let body = &bytes[UDP_HEADER_LEN..];
     let payload = if o.ports.contains(&dport) {
         UdpPayload::Vxlan(parse_vxlan(body, o, depth)?)
+    } else if dns::DNS_PORT == dport || dns::DNS_PORT == sport {
+        // Port 53 is read as DNS, as tcpdump reads it; what is not a DNS message stays data.
+        dns::Dns::parse(body).map_or_else(
+            |_| UdpPayload::Data(body.to_vec()),
+            |d| UdpPayload::Dns(Box::new(d)),
+        )
     } else {
         UdpPayload::Data(body.to_vec())
     };

@@ -14,9 +14,9 @@ pub fn command(
     flow: Option<String>,
     format: DiagramFormat,
     output: Option<PathBuf>,
-    seed: Option<u64>,
+    args: &crate::args::WorldArgs,
 ) -> Result<Output, Failure> {
-    let (s, walked) = load_and_walk(&scenario, packet.as_deref(), flow.as_deref(), seed)?;
+    let (s, walked) = load_and_walk(&scenario, packet.as_deref(), flow.as_deref(), args)?;
     let Some(w) = walked.first() else {
         return Err(crate::failure::usage(
             "give --packet NAME or --flow NAME".into(),
@@ -27,7 +27,7 @@ pub fn command(
         (DiagramFormat::Mermaid, Walked::Flow(f)) => mermaid::render(&journey::of_flow(f)),
         (DiagramFormat::Svg, _) => {
             // The topology before the walk: the world the packet was sent into.
-            let world = world(&s, seed)?;
+            let world = world(&s, args)?;
             let (title, traces) = match w {
                 Walked::Packet(t) => (
                     format!("{}: packet {}", t.scenario, t.packet),

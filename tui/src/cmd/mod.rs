@@ -50,7 +50,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             why,
             brief,
             full,
-            seed,
+            world,
             from,
             to,
             proto,
@@ -76,7 +76,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 all_outcomes,
                 format,
                 opts,
-                seed,
+                &world,
             )
         }
         Command::Diagram {
@@ -85,15 +85,15 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             flow,
             format,
             output,
-            seed,
-        } => diagram::command(scenario, packet, flow, format, output, seed),
+            world,
+        } => diagram::command(scenario, packet, flow, format, output, &world),
         Command::Pcap {
             scenario,
             packet,
             flow,
             output,
-            seed,
-        } => pcap::command(scenario, packet, flow, output, seed),
+            world,
+        } => pcap::command(scenario, packet, flow, output, &world),
         Command::Test {
             paths,
             format,
@@ -111,8 +111,8 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Tui {
             scenario,
             packet,
-            seed,
-        } => tui::command(scenario, packet, seed),
+            world,
+        } => tui::command(scenario, packet, &world),
         Command::Lab {
             action,
             scenario,

@@ -13,9 +13,9 @@ pub fn command(
     packet: Option<String>,
     flow: Option<String>,
     output: PathBuf,
-    seed: Option<u64>,
+    args: &crate::args::WorldArgs,
 ) -> Result<Output, Failure> {
-    let (_, walked) = load_and_walk(&scenario, packet.as_deref(), flow.as_deref(), seed)?;
+    let (_, walked) = load_and_walk(&scenario, packet.as_deref(), flow.as_deref(), args)?;
     let traces: Vec<&Trace> = walked.iter().flat_map(|w| w.traces()).collect();
     let bytes = pcap::traces(&traces).map_err(|e| Failure {
         message: format!("error: cannot build the capture: {e}"),

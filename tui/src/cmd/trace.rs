@@ -1,7 +1,7 @@
 //! `kpath trace` for scenarios: ask `kpath_sim` to walk the packets and flows (once, or
 //! every possible outcome) and render what it returns.
 
-use crate::args::Format;
+use crate::args::{Format, WorldArgs};
 use crate::cmd::shared::load;
 use crate::cmd::walk::{Selection, Walked, engine_error, names, walk, world};
 use crate::failure::{Failure, Output, usage};
@@ -13,8 +13,8 @@ use kpath_sim::scenario::Scenario;
 use std::path::PathBuf;
 
 /// Every possible outcome of each selected packet and flow.
-fn outcomes(s: &Scenario, sel: &Selection, seed: Option<u64>) -> Result<Vec<Named>, Failure> {
-    let w = world(s, seed)?;
+fn outcomes(s: &Scenario, sel: &Selection, args: &WorldArgs) -> Result<Vec<Named>, Failure> {
+    let w = world(s, args)?;
     let (packets, flows) = names(s, sel)?;
     let mut out = Vec::new();
     for p in &packets {
@@ -77,7 +77,7 @@ pub fn command(
     all_outcomes: bool,
     format: Format,
     opts: text::TextOptions,
-    seed: Option<u64>,
+    args: &WorldArgs,
 ) -> Result<Output, Failure> {
     let Some(scenario) = scenario else {
         return Err(usage(
@@ -118,7 +118,7 @@ pub fn command(
         packet: packet.as_deref(),
         flow: flow.as_deref(),
     };
-    let out = trace(&s, &sel, seed, format, &opts, all_outcomes)?;
+    let out = trace(&s, &sel, args, format, &opts, all_outcomes)?;
     Ok(Output::Text(out))
 }
 
@@ -126,19 +126,19 @@ pub fn command(
 pub fn trace(
     s: &Scenario,
     sel: &Selection,
-    seed: Option<u64>,
+    args: &WorldArgs,
     format: Format,
     opts: &text::TextOptions,
     all: bool,
 ) -> Result<String, Failure> {
     if !all {
-        let walked = walk(s, sel, seed)?;
+        let walked = walk(s, sel, args)?;
         return Ok(match format {
             Format::Text => text::walks(&walked, opts),
             Format::Json => json::walks(&walked),
         });
     }
-    let all = outcomes(s, sel, seed)?;
+    let all = outcomes(s, sel, args)?;
     Ok(match format {
         Format::Text => render::outcomes::as_text(s.title(), &all, opts),
         Format::Json => render::outcomes::as_json(&all),

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 pub fn command(
     scenario: PathBuf,
     packet: Option<String>,
-    seed: Option<u64>,
+    args: &crate::args::WorldArgs,
 ) -> Result<Output, Failure> {
     let s = load(&scenario)?;
-    let w = build_world(s.model(), seed.unwrap_or(s.seed))?;
+    let mut w = build_world(s.model(), args.seed.unwrap_or(s.seed))?;
+    w.dns_packets = args.dns == crate::args::DnsForm::Packets;
     let tracks = crate::tui::tracks(&s, &w, None).map_err(|e| usage(e.to_string()))?;
     if tracks.is_empty() {
         return Err(usage(format!(

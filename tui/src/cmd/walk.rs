@@ -1,6 +1,7 @@
 //! What `kpath trace`, `kpath pcap` and `kpath diagram` walk: pick the packets and flows
 //! of a scenario and ask `kpath_sim` to walk them once each.
 
+use crate::args::{DnsForm, WorldArgs};
 use crate::failure::{Failure, usage};
 use kpath_sim::k8s::build_world;
 use kpath_sim::net::World;
@@ -78,10 +79,11 @@ pub(super) fn names(s: &Scenario, sel: &Selection) -> Result<(Vec<String>, Vec<S
     }
 }
 
-pub(super) fn world(s: &Scenario, seed: Option<u64>) -> Result<World, Failure> {
-    let mut w = build_world(s.model(), seed.unwrap_or(s.seed))?;
+pub(super) fn world(s: &Scenario, args: &WorldArgs) -> Result<World, Failure> {
+    let mut w = build_world(s.model(), args.seed.unwrap_or(s.seed))?;
     // The command line's traces say why the rules before a drop did not match.
     w.why_not = true;
+    w.dns_packets = args.dns == DnsForm::Packets;
     Ok(w)
 }
 
@@ -90,16 +92,16 @@ pub fn load_and_walk(
     scenario: &std::path::Path,
     packet: Option<&str>,
     flow: Option<&str>,
-    seed: Option<u64>,
+    args: &WorldArgs,
 ) -> Result<(Scenario, Vec<Walked>), Failure> {
     let s = crate::cmd::shared::load(scenario)?;
-    let walked = walk(&s, &Selection { packet, flow }, seed)?;
+    let walked = walk(&s, &Selection { packet, flow }, args)?;
     Ok((s, walked))
 }
 
 /// Walk the selection once each (random choices from the seed).
-pub fn walk(s: &Scenario, sel: &Selection, seed: Option<u64>) -> Result<Vec<Walked>, Failure> {
-    let w = world(s, seed)?;
+pub fn walk(s: &Scenario, sel: &Selection, args: &WorldArgs) -> Result<Vec<Walked>, Failure> {
+    let w = world(s, args)?;
     let (packets, flows) = names(s, sel)?;
     let mut out = Vec::new();
     for p in &packets {

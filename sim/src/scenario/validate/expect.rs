@@ -6,7 +6,7 @@ use crate::scenario::expect::{Expect, OutcomeMatch, StepMatch};
 use crate::scenario::{ScenarioError, did_you_mean};
 use serde_saphyr::Spanned;
 
-const DISPOSITIONS: [&str; 12] = [
+const DISPOSITIONS: [&str; 13] = [
     "delivered",
     "no-route",
     "no-listener",
@@ -18,6 +18,7 @@ const DISPOSITIONS: [&str; 12] = [
     "message-too-long",
     "loop",
     "no-such-name",
+    "dns-failed",
     "no such name",
 ];
 
@@ -26,7 +27,7 @@ fn check_disposition_name(c: &Checker, at: &Spanned<String>, v: &str) -> Result<
     if DISPOSITIONS.contains(&v.as_str()) {
         return Ok(());
     }
-    let known = &DISPOSITIONS[..11];
+    let known = &DISPOSITIONS[..12];
     let hint = match did_you_mean(&v, known.iter().copied()) {
         Some(m) => format!("did you mean `{m}`? dispositions: {}", known.join(", ")),
         None => format!("dispositions: {}", known.join(", ")),
@@ -70,11 +71,11 @@ pub(super) fn check_expect(c: &Checker, e: &Expect) -> Result<(), ScenarioError>
     }
     for m in e.steps.iter().chain(&e.not_steps) {
         if let Some(r) = &m.value.role
-            && !["packet", "arp", "response", "any"].contains(&r.as_str())
+            && !["packet", "arp", "response", "dns", "any"].contains(&r.as_str())
         {
             return Err(c
                 .err_at(m, format!("`{r}` is not a step role"))
-                .with_hint("packet (the default), arp, response or any"));
+                .with_hint("packet (the default), arp, response, dns or any"));
         }
         if let Some(h) = &m.value.hook
             && !["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"].contains(&h.as_str())
@@ -128,7 +129,7 @@ pub(super) fn check_outcome_list(
             if !DISPOSITIONS.contains(&v.as_str()) {
                 return Err(c
                     .err_at(o, format!("`{d}` is not a disposition"))
-                    .with_hint(DISPOSITIONS[..11].join(", ")));
+                    .with_hint(DISPOSITIONS[..12].join(", ")));
             }
         }
     }

@@ -42,6 +42,7 @@ fn role_name(s: &Step) -> &'static str {
         Role::ArpRequest => "ARP request",
         Role::ArpReply => "ARP reply",
         Role::Response => "response (ICMP error / RST)",
+        Role::Dns => "DNS lookup",
     }
 }
 

@@ -103,6 +103,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Role::Packet => ' ',
                 Role::ArpRequest | Role::ArpReply => 'a',
                 Role::Response => 'r',
+                Role::Dns => 'd',
             };
             Line::from(vec![
                 Span::styled(format!("{:>3}{mark} ", s.index), style),
