@@ -261,3 +261,64 @@ fn the_lab_listens_where_pods_declare_ports_and_its_commands_get_kpaths_answer()
     kpath::cmd::lab::lab_down(&s).unwrap();
     assert!(checked >= 2, "only {checked} commands tried:\n{up}");
 }
+
+/// The lab runs cluster DNS: each pod's resolver asks the kube-dns ClusterIP, the real
+/// kube-proxy rules DNAT the query to the CoreDNS pod, and kpath's responder there answers;
+/// the kernel's resolver then gets the address kpath's walk of the lookup got, and the
+/// lab's command that connects by name succeeds as kpath says.
+#[test]
+fn the_lab_resolves_names_through_kube_dns_as_kpath_walks_them() {
+    if let Some(why) = kpath::cmd::lab::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/externalname.yaml");
+    let s = load_scenario(&f).unwrap();
+    let w = kpath_sim::k8s::build_world(s.model(), s.seed).unwrap();
+    let kpath_says = kpath_sim::run::run_flow(&s, &w, "connect-db").unwrap();
+    let syn = &kpath_says.packets[0].trace;
+    let answer = syn
+        .steps
+        .iter()
+        .rfind(|st| st.func == "getaddrinfo")
+        .unwrap()
+        .note
+        .clone();
+    let up = kpath::cmd::lab::lab_up(&s, None).unwrap_or_else(|e| panic!("{}", e.message));
+    let prefix = kpath_sim::lab::prefix(s.title());
+    let client = kpath_sim::lab::netns_name(&prefix, "shop/api");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &client, "getent", "ahostsv4", "db"])
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&out.stdout).into_owned();
+    let connect = up
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("nc -zv") && l.contains(" db 5432"))
+        .map(str::to_string);
+    let connected = connect.as_ref().map(|c| {
+        let argv: Vec<&str> = c.split_whitespace().collect();
+        std::process::Command::new(argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap()
+    });
+    kpath::cmd::lab::lab_down(&s).unwrap();
+    let addr = got.split_whitespace().next().unwrap_or("");
+    assert_eq!(addr, "203.0.113.20", "the lab's resolver: {got}");
+    assert!(
+        answer.contains("getaddrinfo returns 203.0.113.20"),
+        "{answer}"
+    );
+    assert!(
+        got.contains("db.example.com"),
+        "the CNAME is the canonical name: {got}"
+    );
+    let connected = connected.unwrap_or_else(|| panic!("no command connects to db by name:\n{up}"));
+    assert!(
+        connected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&connected.stderr)
+    );
+}

@@ -295,6 +295,10 @@ pub enum LabAction {
     Up,
     /// Remove them again.
     Down,
+    /// Answer DNS on UDP 53 as the scenario's CoreDNS would (`lab up` starts it in each
+    /// CoreDNS pod).
+    #[value(hide = true)]
+    Dns,
 }
 
 /// `--proto`: the protocols kpath sends, by name.

@@ -3,6 +3,7 @@
 //! back (`nft monitor trace`). Running the commands is the binary's job; this module only
 //! says what to run and how to read the answers.
 
+pub mod dns;
 pub mod nft_trace;
 pub mod probe;
 pub mod tries;

@@ -146,6 +146,13 @@ impl Dns {
                 .sum::<usize>()
     }
 
+    /// The message's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = vec![0; self.len()];
+        self.emit_into(&mut b);
+        b
+    }
+
     /// Write the message into `buf`, exactly [`Dns::len`] bytes long.
     pub(super) fn emit_into(&self, buf: &mut [u8]) {
         let mut w = Writer { buf, at: 0 };

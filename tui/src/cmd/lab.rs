@@ -148,6 +148,7 @@ pub fn down(prefix: &str) -> usize {
         }
         let _ = Command::new("ip").args(["netns", "del", n]).status();
     }
+    super::lab_dns::remove_resolv_confs(prefix);
     names.len()
 }
 
@@ -224,6 +225,7 @@ pub fn command(action: LabAction, scenario: PathBuf, seed: Option<u64>) -> Resul
     let out = match action {
         LabAction::Up => lab_up(&s, seed)?,
         LabAction::Down => lab_down(&s)?,
+        LabAction::Dns => return super::lab_dns::serve(&s),
     };
     Ok(Output::Text(out))
 }
@@ -239,11 +241,20 @@ pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
     for (ns, real) in lab::namespaces(&w, &prefix) {
         let _ = writeln!(out, "  ip netns exec {real:<28} bash   # {ns}");
     }
-    let listening = listen(&w, &prefix);
+    let dns_servers = super::lab_dns::start_servers(s, &prefix);
+    let listening = listen(&w, &prefix, &dns_servers);
+    let confs = super::lab_dns::write_resolv_confs(s, &w, &prefix);
     let _ = writeln!(
         out,
         "\nthen ping, curl, tcpdump -ni any, conntrack -L, iptables-save as on a real node;"
     );
+    if !dns_servers.is_empty() {
+        let _ = writeln!(
+            out,
+            "cluster DNS: {confs} pods resolve names through kube-dns (resolv.conf in /etc/netns/), answered in {} as kpath's CoreDNS would;",
+            dns_servers.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "{listening} listener(s) run on the ports the pods' containers declare (nc), so these get what kpath predicts:"
@@ -260,16 +271,20 @@ pub fn lab_up(s: &Scenario, seed: Option<u64>) -> Result<String, Failure> {
 /// Start a listener on every port a pod's containers (or a host) declare, detached so that
 /// it outlives this command (`setsid -f`); `kpath lab down` kills it with the namespace's
 /// other processes. Returns how many were started.
-fn listen(w: &World, prefix: &str) -> usize {
+fn listen(w: &World, prefix: &str, dns_servers: &[String]) -> usize {
     let mut n = 0;
     for ns in &w.netns {
         let real = lab::netns_name(prefix, &ns.name);
+        let answers_dns = dns_servers.contains(&ns.name);
         for sock in ns.sockets.iter().filter(|x| {
             matches!(
                 x.owner,
                 SocketOwner::Container { .. } | SocketOwner::Host { .. }
             )
         }) {
+            if answers_dns && sock.proto == IpProtocol::Udp && sock.port == 53 {
+                continue;
+            }
             let listen = match sock.proto {
                 IpProtocol::Tcp => "-lk",
                 IpProtocol::Udp => "-lku",

@@ -8,6 +8,7 @@ pub mod diagram;
 mod dump;
 pub mod generate;
 pub mod lab;
+mod lab_dns;
 pub mod pcap;
 pub mod rules;
 mod shared;
