@@ -103,6 +103,17 @@ const CLAIMS: &[(&str, &[&str])] = &[
         &["!br_nf_pre_routing", "tcp_v4_send_reset", "=> FLOW FAILED"],
     ),
     (
+        "nodeport-localhost",
+        &[
+            "net.ipv4.conf.all.route_localnet = 1",
+            "ip_route_me_harder",
+            "-> masquerade",
+            "=> DELIVERED at default/nginx",
+            "route_localnet=0",
+            "=> DROPPED at node-2",
+        ],
+    ),
+    (
         "nodeport-external",
         &[
             "flow `nodeport`",

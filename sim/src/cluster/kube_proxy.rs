@@ -16,6 +16,9 @@ pub struct KubeProxyConfig {
     pub random_fully: bool,
     /// nfnetlink_acct is available, so kube-proxy adds its nfacct counters.
     pub nfacct: bool,
+    /// `localhostNodePorts` (iptables mode, default true): NodePorts on 127.0.0.1, for
+    /// which kube-proxy sets net.ipv4.conf.all.route_localnet=1.
+    pub localhost_node_ports: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

@@ -10,4 +10,7 @@ pub struct Node {
     pub ip: Ipv4Addr,
     /// The node's slice of the pod network (`spec.podCIDR`).
     pub pod_cidr: Ipv4Net,
+    /// Sysctls the node runs with beyond what kube-proxy and the CNI plugin set, in the
+    /// order to apply them (validated names and values).
+    pub sysctls: Vec<(crate::net::sysctl::Key, String)>,
 }

@@ -37,10 +37,38 @@ impl Walk<'_> {
                 "not IPv4".into(),
             );
         };
-        let dst = ip.dst;
+        let (src, dst) = (ip.src, ip.dst);
+        // A packet lo hands back still carries the route it was sent by (ip_rcv_finish_core
+        // skips the lookup when skb_dst is set): no martian or rp_filter checks for it.
+        let from_lo = self
+            .world
+            .ns(skb.ns)
+            .link(skb.dev)
+            .is_some_and(|l| matches!(l.kind, LinkKind::Loopback));
+        if !from_lo && let Some(why) = self.martian(&skb, src, dst) {
+            return self.drop_here(
+                &skb,
+                skb.iif,
+                "ip_route_input_slow",
+                DispositionKind::Dropped,
+                why,
+            );
+        }
         let ns = self.world.ns(skb.ns);
         let rt = route::lookup(&ns.routes, dst).cloned();
         let forwarding = ns.sysctl.ip_forward;
+        if !from_lo
+            && rt.is_some()
+            && let Some(why) = self.fib_validate_source(&skb, src)
+        {
+            return self.drop_here(
+                &skb,
+                skb.iif,
+                "fib_validate_source",
+                DispositionKind::Dropped,
+                why,
+            );
+        }
         match rt {
             None => {
                 let note = format!("no route to {dst}: ip_error sends ICMP network unreachable");
@@ -85,6 +113,159 @@ impl Walk<'_> {
                 }
                 RouteType::Unicast => self.ip_route_input_forward(skb, r, dst, forwarding),
             },
+        }
+    }
+
+    /// `ip_route_me_harder`, called by nat OUTPUT when it changed a local packet's
+    /// destination: route it again from its (kept) source; the new route is the one it
+    /// leaves by (`skb_dst_set`), and a failure drops it (`NF_DROP_ERR`).
+    pub(super) fn ip_route_me_harder(&mut self, skb: &mut Skb) -> super::nf_hook::NfVerdict {
+        use super::nf_hook::NfVerdict;
+        let Some((src, now)) = skb.ipv4().map(|i| (i.src, i.dst)) else {
+            return NfVerdict::Accept;
+        };
+        let drop = |walk: &mut Self, skb: &Skb, dev, kind, why: String| match walk.drop_here(
+            skb,
+            dev,
+            "ip_route_me_harder",
+            kind,
+            why,
+        ) {
+            Next::End(super::End::Fate(d)) => NfVerdict::Drop(d),
+            next => NfVerdict::Stolen(next),
+        };
+        let Some(nrt) = route::lookup(&self.world.ns(skb.ns).routes, now).cloned() else {
+            return drop(
+                self,
+                skb,
+                Some(skb.dev),
+                DispositionKind::NoRoute,
+                format!("DNAT moved the destination to {now}, and there is no route to it"),
+            );
+        };
+        if nrt.rtype != RouteType::Local
+            && let Some(why) = self.localnet_out(skb.ns, src, nrt.dev)
+        {
+            return drop(
+                self,
+                skb,
+                Some(nrt.dev),
+                DispositionKind::Dropped,
+                format!(
+                    "DNAT moved the destination to {now}, off this host: {why}; nf_nat_ipv4_local_fn drops the packet (NF_DROP, -EINVAL), and a TCP connect() retransmits its SYN until it times out"
+                ),
+            );
+        }
+        let text = self.route_text(skb, &nrt);
+        self.record(
+            skb,
+            Some(nrt.dev),
+            "ip_route_me_harder",
+            StepKind::Routing,
+            format!("the destination changed in nat OUTPUT: route again at once, {now} via {text}"),
+        );
+        skb.dev = if nrt.rtype == RouteType::Local {
+            self.world
+                .ns(skb.ns)
+                .link_by_name("lo")
+                .map(|l| l.ifindex)
+                .unwrap_or(nrt.dev)
+        } else {
+            nrt.dev
+        };
+        self.rerouted = Some(nrt);
+        NfVerdict::Accept
+    }
+
+    /// `__mkroute_output`: a 127.0.0.0/8 source may leave only through lo, unless the output
+    /// device allows it (route_localnet, `all` or its own). Some(why) when refused (-EINVAL).
+    pub(super) fn localnet_out(
+        &self,
+        ns: crate::net::NsId,
+        src: Ipv4Addr,
+        out: crate::net::IfIndex,
+    ) -> Option<String> {
+        let n = self.world.ns(ns);
+        let dev = self.dev_name(ns, out);
+        let lo = n
+            .link(out)
+            .is_some_and(|l| matches!(l.kind, LinkKind::Loopback));
+        if !src.is_loopback() || lo || n.sysctl.route_localnet(&dev) {
+            return None;
+        }
+        Some(format!(
+            "the source {src} may not leave through {dev} while net.ipv4.conf.{}.route_localnet=0 (and all=0): __mkroute_output refuses the route",
+            dev.replace('.', "/")
+        ))
+    }
+
+    /// `ip_route_input_slow`'s martian checks: 127.0.0.0/8 is not routed off lo unless the
+    /// input device allows it (route_localnet, `all` or its own); the destination is checked
+    /// first.
+    fn martian(&self, skb: &Skb, src: Ipv4Addr, dst: Ipv4Addr) -> Option<String> {
+        let dev = self.dev_name(skb.ns, skb.dev);
+        let ns = self.world.ns(skb.ns);
+        if ns.sysctl.route_localnet(&dev) {
+            return None;
+        }
+        let knob = format!(
+            "net.ipv4.conf.{}.route_localnet=0 (and all=0)",
+            dev.replace('.', "/")
+        );
+        if dst.is_loopback() {
+            Some(format!(
+                "martian destination {dst} from {src} on {dev}: 127.0.0.0/8 arrives from outside lo and {knob}; ip_route_input_slow drops it"
+            ))
+        } else if src.is_loopback() {
+            Some(format!(
+                "martian source {src} for {dst} on {dev}: 127.0.0.0/8 arrives from outside lo and {knob}; ip_route_input_slow drops it"
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// `fib_validate_source`: rp_filter (the larger of `all` and the input device's) 0 lets
+    /// anything in but a source that is this namespace's own address; 1 (strict) wants the
+    /// route back to the source to leave through the input device, 2 (loose) any route back.
+    fn fib_validate_source(&self, skb: &Skb, src: Ipv4Addr) -> Option<String> {
+        if src.is_unspecified() {
+            return None;
+        }
+        let dev = self.dev_name(skb.ns, skb.dev);
+        let ns = self.world.ns(skb.ns);
+        let rpf = ns.sysctl.rp_filter(&dev);
+        let back = route::lookup(&ns.routes, src);
+        // rp_filter 0 only asks whether a device holds the address (inet_lookup_ifaddr_rcu);
+        // the full check refuses whatever the route back calls local.
+        let own = if rpf == 0 {
+            ns.links
+                .iter()
+                .flat_map(|l| &l.addrs)
+                .any(|a| a.addr == src)
+        } else {
+            back.is_some_and(|r| matches!(r.rtype, RouteType::Local | RouteType::Broadcast))
+        };
+        if own {
+            return Some(format!(
+                "martian source {src} on {dev}: it is an address of this namespace, so fib_validate_source refuses it (-EINVAL)"
+            ));
+        }
+        let knob = format!(
+            "rp_filter={rpf} on {dev} (the larger of net.ipv4.conf.all and net.ipv4.conf.{})",
+            dev.replace('.', "/")
+        );
+        match (rpf, back) {
+            (0, _) => None,
+            (_, None) => Some(format!(
+                "{knob}: no route back to {src}, so the reverse-path check fails (-EXDEV, IPReversePathFilter)"
+            )),
+            (_, Some(r)) if r.dev == skb.dev => None,
+            (2, Some(_)) => None,
+            (_, Some(r)) => Some(format!(
+                "{knob} is strict: the route back to {src} leaves through {}, not {dev} (-EXDEV, IPReversePathFilter)",
+                self.dev_name(skb.ns, r.dev)
+            )),
         }
     }
 
@@ -189,44 +370,16 @@ impl Walk<'_> {
 
     /// `__ip_local_out`: NF_INET_LOCAL_OUT for a packet this namespace generated.
     pub(super) fn ip_local_out(&mut self, mut skb: Skb, rt: Route) -> Next {
-        let dst_before = skb.ipv4().map(|i| i.dst);
+        self.rerouted = None;
         if let Err(d) = {
             let dev = skb.dev;
             self.nf_hook(Family::Ipv4, Hook::Output, &mut skb, None, Some(dev))
         } {
             return *d;
         }
-        // ip_route_me_harder: OUTPUT's DNAT changed the destination, so route again.
-        let dst = skb.ipv4().map(|i| i.dst);
-        if let (Some(before), Some(now)) = (dst_before, dst)
-            && before != now
-        {
-            let Some(nrt) = route::lookup(&self.world.ns(skb.ns).routes, now).cloned() else {
-                return self.drop_here(
-                    &skb,
-                    Some(skb.dev),
-                    "ip_route_me_harder",
-                    DispositionKind::NoRoute,
-                    format!("DNAT moved the destination to {now}, and there is no route to it"),
-                );
-            };
-            let text = self.route_text(&skb, &nrt);
-            self.record(
-                &skb,
-                Some(nrt.dev),
-                "ip_route_me_harder",
-                StepKind::Routing,
-                format!("the destination changed in OUTPUT: route again, {now} via {text}"),
-            );
-            skb.dev = if nrt.rtype == RouteType::Local {
-                self.world
-                    .ns(skb.ns)
-                    .link_by_name("lo")
-                    .map(|l| l.ifindex)
-                    .unwrap_or(nrt.dev)
-            } else {
-                nrt.dev
-            };
+        // nat OUTPUT routed the packet again (ip_route_me_harder) when it changed the
+        // destination: it goes out by that route.
+        if let Some(nrt) = self.rerouted.take() {
             return Next::Output(skb, nrt);
         }
         Next::Output(skb, rt)

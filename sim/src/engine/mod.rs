@@ -80,6 +80,9 @@ pub struct Walk<'w> {
     step_cap: usize,
     /// The netfilter hook functions registered in each namespace the walk entered.
     registries: nf_hook::Registries,
+    /// The route nat OUTPUT gave a local packet when it changed its destination
+    /// (`ip_route_me_harder`'s `skb_dst_set`), taken by `__ip_local_out` after the hook.
+    rerouted: Option<crate::net::Route>,
 }
 
 /// The seed of one packet's randomness: the world's seed mixed with the packet's name, so a
@@ -247,6 +250,7 @@ impl<'w> Walk<'w> {
             arp_asks: Vec::new(),
             step_cap,
             registries: nf_hook::Registries::new(hooks::REGISTRANTS),
+            rerouted: None,
         }
     }
 

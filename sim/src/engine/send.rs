@@ -219,6 +219,19 @@ impl Walk<'_> {
             return (frame, next);
         };
         let (out_dev, src) = self.output_dev_and_source(ns, &rt, dst, req.src);
+        if rt.rtype != RouteType::Local
+            && let Some(why) = self.localnet_out(ns, src, out_dev)
+        {
+            skb.frame = frame.clone();
+            let next = self.drop_here(
+                &skb,
+                Some(out_dev),
+                "ip_route_output_key",
+                DispositionKind::Dropped,
+                format!("{why}: the socket call fails with EINVAL"),
+            );
+            return (frame, next);
+        }
         let mss = self
             .world
             .ns(ns)

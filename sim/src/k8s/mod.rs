@@ -38,6 +38,9 @@ pub fn build_world(cluster: &Cluster, seed: u64) -> Result<World, crate::diag::I
         cni_bridge::program(&mut w, cluster, n, on_node);
     }
     kube_proxy_on_nodes(&mut w, cluster)?;
+    for n in &cluster.nodes {
+        node::sysctls(&mut w, cluster, n);
+    }
     internet::program(&mut w, cluster, switch)?;
     Ok(w)
 }

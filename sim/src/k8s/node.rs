@@ -45,6 +45,8 @@ pub(super) fn node(w: &mut World, cluster: &Cluster, n: &Node, switch: NsId) {
                 node: n.name.clone(),
             },
         );
+        // The CNI bridge plugin (isGateway, as flannel's CNI config sets it) turns on
+        // ip_forward; kubeadm's preflight demands it and bridge-nf-call-iptables.
         ns.sysctl.ip_forward = true;
         ns.sysctl.bridge_nf_call_iptables = cluster.network.cni.bridge_nf_call_iptables;
         // kube-proxy's rules need conntrack (NAT, --ctstate), so it is loaded on every node.
@@ -89,5 +91,39 @@ pub(super) fn node(w: &mut World, cluster: &Cluster, n: &Node, switch: NsId) {
             port,
             local: true,
         });
+    }
+}
+
+/// The sysctls a node ends up with: what kube-proxy sets when it starts, then the
+/// scenario's own (an operator's sysctl.d, applied last); its pods' namespaces, created after,
+/// inherit `all` and `default` from it (`devinet_init_net` copies them from the host).
+pub(super) fn sysctls(w: &mut World, cluster: &Cluster, n: &Node) {
+    let Some(ns) = host_ns_mut(w, &n.name) else {
+        return;
+    };
+    for (key, value) in super::kube_proxy::sysctls(&cluster.kube_proxy)
+        .into_iter()
+        .chain(n.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())))
+    {
+        // Validation checked every scenario value; a bad one here is a bug, not input.
+        let set = ns.sysctl.set(&key, &value);
+        debug_assert!(set.is_ok(), "{key:?}={value}: {set:?}");
+    }
+    let inherited = ns.sysctl.inherited();
+    let pods: Vec<String> = cluster
+        .pods
+        .iter()
+        .filter(|p| p.node == n.name)
+        .map(|p| p.key())
+        .collect();
+    for key in pods {
+        if let Some(id) = w.ns_by_name(&key).map(|p| p.id) {
+            let pod = w.ns_mut(id);
+            pod.sysctl = crate::net::Sysctls {
+                default_ttl: pod.sysctl.default_ttl,
+                local_port_range: pod.sysctl.local_port_range,
+                ..inherited.clone()
+            };
+        }
     }
 }

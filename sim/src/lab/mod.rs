@@ -256,19 +256,23 @@ fn tables(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
     }
 }
 
-/// The sysctls the datapath reads, and the node's iptables rules (iptables-restore).
+/// The sysctls the datapath reads, every one kpath models, each set explicitly (a new
+/// namespace would otherwise copy the host's `all` and `default`), in one `sysctl -w`; and
+/// the node's iptables rules (iptables-restore).
 fn settings(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
-    let fwd = format!("net.ipv4.ip_forward={}", u8::from(ns.sysctl.ip_forward));
-    c.push(Cmd::new(&["ip", "netns", "exec", n, "sysctl", "-qw", &fwd]));
-    if matches!(ns.kind, NsKind::Node { .. }) {
-        let brnf = format!(
-            "net.bridge.bridge-nf-call-iptables={}",
-            u8::from(ns.sysctl.bridge_nf_call_iptables)
-        );
-        c.push(Cmd::new(&[
-            "ip", "netns", "exec", n, "sysctl", "-qw", &brnf,
-        ]));
-    }
+    let devices: Vec<&str> = ns.links.iter().map(|l| l.name.as_str()).collect();
+    let bridge = matches!(ns.kind, NsKind::Node { .. });
+    let mut argv: Vec<String> = ["ip", "netns", "exec", n, "sysctl", "-qw"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    argv.extend(
+        ns.sysctl
+            .entries(&devices, bridge)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", v.replace('\t', " "))),
+    );
+    c.push(Cmd { argv, stdin: None });
     if !ns.netfilter.tables.is_empty() {
         c.push(Cmd {
             argv: vec![

@@ -218,17 +218,16 @@ pub fn bridge_fdb(ns: &Netns) -> String {
     out
 }
 
-/// The sysctls the datapath reads, as `sysctl` prints them.
+/// The sysctls the datapath reads, as `sysctl` prints them: the namespace's, `all`'s,
+/// `default`'s and each device's.
 pub fn sysctls(ns: &Netns) -> String {
-    let s = &ns.sysctl;
-    format!(
-        "net.ipv4.ip_forward = {}\nnet.bridge.bridge-nf-call-iptables = {}\nnet.ipv4.ip_default_ttl = {}\nnet.ipv4.ip_local_port_range = {}\t{}\n",
-        u8::from(s.ip_forward),
-        u8::from(s.bridge_nf_call_iptables),
-        s.default_ttl,
-        s.local_port_range.0,
-        s.local_port_range.1
-    )
+    let devices: Vec<&str> = ns.links.iter().map(|l| l.name.as_str()).collect();
+    let bridge = matches!(ns.kind, crate::net::NsKind::Node { .. });
+    ns.sysctl
+        .entries(&devices, bridge)
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}\n"))
+        .collect()
 }
 
 /// `ss -lntu`: listening sockets.

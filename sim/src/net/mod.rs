@@ -7,11 +7,13 @@ pub mod link;
 pub mod neigh;
 pub mod netns;
 pub mod route;
+pub mod sysctl;
 mod world;
 
 pub use entries::Entries;
 pub use link::{Bridge, FdbEntry, IfIndex, Link, LinkKind, LinkRef, NsId, Vxlan, VxlanFdb};
 pub use neigh::{Neigh, NudState};
-pub use netns::{IpvsUnknown, Netns, NsKind, Socket, SocketOwner, Sysctls, Unknowns};
+pub use netns::{IpvsUnknown, Netns, NsKind, Socket, SocketOwner, Unknowns};
 pub use route::{Route, RouteProto, RouteTable, RouteType, Scope};
+pub use sysctl::Sysctls;
 pub use world::World;

@@ -4,6 +4,7 @@
 use super::link::{IfIndex, Link, NsId};
 use super::neigh::Neigh;
 use super::route::{Route, RouteTable, RouteType};
+use super::sysctl::Sysctls;
 use crate::netfilter::conntrack::Conntrack;
 use crate::netfilter::{Netfilter, XtState};
 use crate::wire::Ipv4Net;
@@ -23,30 +24,6 @@ pub enum NsKind {
     Router,
     /// A host on the internet.
     Host { host: String },
-}
-
-/// The sysctls the datapath reads.
-#[derive(Clone, Debug)]
-pub struct Sysctls {
-    /// net.ipv4.ip_forward
-    pub ip_forward: bool,
-    /// net.bridge.bridge-nf-call-iptables (br_netfilter; kube-proxy requires 1)
-    pub bridge_nf_call_iptables: bool,
-    /// net.ipv4.ip_default_ttl
-    pub default_ttl: u8,
-    /// net.ipv4.ip_local_port_range
-    pub local_port_range: (u16, u16),
-}
-
-impl Default for Sysctls {
-    fn default() -> Self {
-        Sysctls {
-            ip_forward: false,
-            bridge_nf_call_iptables: false,
-            default_ttl: 64,
-            local_port_range: (32768, 60999),
-        }
-    }
 }
 
 /// Who owns a listening socket.

@@ -56,7 +56,12 @@ pub fn in_brief(steps: &[Step], i: usize) -> bool {
         StepKind::Delivery | StepKind::Drop | StepKind::Icmp => true,
         StepKind::Link => leaves,
         StepKind::Bridge | StepKind::Neighbour => false,
-        StepKind::Routing => matches!(s.func, "ip_forward" | "ip_local_deliver") || leaves,
+        StepKind::Routing => {
+            matches!(
+                s.func,
+                "ip_forward" | "ip_local_deliver" | "ip_route_me_harder"
+            ) || leaves
+        }
         // Conntrack's decision for the traced packet's connection; the tunnel's own UDP
         // flow (the outer packet) is the full trace's business.
         StepKind::Conntrack => s.ct_state.is_some() && !encapsulated(&s.packet),

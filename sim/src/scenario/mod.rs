@@ -81,6 +81,54 @@ pub struct Cluster {
     pub cni: Cni,
     pub underlay: Underlay,
     pub nodes: Vec<Node>,
+    /// Sysctls every node runs with, beyond what kube-proxy and the CNI plugin set
+    /// (`net.ipv4.conf.all.rp_filter: 2`); a node's own `sysctls:` win.
+    #[serde(default)]
+    pub sysctls: Sysctls,
+}
+
+/// `sysctl` settings as a map of name to value, each kept with its place in the file.
+#[derive(Debug, Clone, Default)]
+pub struct Sysctls(pub Vec<(Spanned<String>, Spanned<SysctlValue>)>);
+
+/// A sysctl's value: a number or a string (`"32768 60999"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SysctlValue {
+    Number(i64),
+    Text(String),
+}
+
+impl SysctlValue {
+    pub fn text(&self) -> String {
+        match self {
+            SysctlValue::Number(n) => n.to_string(),
+            SysctlValue::Text(t) => t.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Sysctls {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Sysctls;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of sysctl names to values (net.ipv4.conf.all.rp_filter: 1)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Sysctls, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(Sysctls(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +178,9 @@ pub struct Node {
     /// The node's slice of the pod network (`spec.podCIDR`), e.g. 10.244.1.0/24.
     #[serde(rename = "podCIDR")]
     pub pod_cidr: Spanned<Ipv4Net>,
+    /// Sysctls this node runs with, beyond the cluster's `sysctls:`.
+    #[serde(default)]
+    pub sysctls: Sysctls,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +312,10 @@ pub struct KubeProxy {
     /// (`-m nfacct`) to the INVALID drop rule and to localhost NodePort rules.
     #[serde(default)]
     pub nfacct: bool,
+    /// `--iptables-localhost-nodeports` (default true): NodePorts answer on 127.0.0.1 too,
+    /// for which kube-proxy sets net.ipv4.conf.all.route_localnet=1 (iptables mode).
+    #[serde(default = "yes")]
+    pub localhost_node_ports: bool,
 }
 
 impl Default for KubeProxy {
@@ -272,6 +327,7 @@ impl Default for KubeProxy {
             masquerade_all: false,
             random_fully: true,
             nfacct: false,
+            localhost_node_ports: true,
         }
     }
 }

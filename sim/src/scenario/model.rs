@@ -32,6 +32,16 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
             name: n.name.value.clone(),
             ip: n.ip.value,
             pod_cidr: n.pod_cidr.value,
+            sysctls: c
+                .sysctls
+                .0
+                .iter()
+                .chain(&n.sysctls.0)
+                .filter_map(|(k, v)| {
+                    let key = crate::net::sysctl::Key::parse(&k.value).ok()?;
+                    Some((key, v.value.text()))
+                })
+                .collect(),
         })
         .collect();
     let pods: Vec<Pod> = s.pods.iter().map(pod).collect();
@@ -55,6 +65,7 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
         masquerade_all: kp.masquerade_all,
         random_fully: kp.random_fully,
         nfacct: kp.nfacct,
+        localhost_node_ports: kp.localhost_node_ports,
     };
     let internet = s.internet.as_ref().map(|i| Internet {
         gateway: Gateway {

@@ -48,7 +48,13 @@ impl Registrant for NfNat {
 
 impl NfHookFn for NfNatInetFn {
     fn hook(&self, walk: &mut Walk, skb: &mut Skb, state: &NfHookState) -> NfVerdict {
+        let before = skb.ipv4().map(|i| i.dst);
         walk.nf_nat_inet_fn(skb, state.hook, state.priority, state.indev, state.outdev);
+        // nf_nat_ipv4_local_fn: a locally sent packet whose destination NAT changed is
+        // routed again at once (ip_route_me_harder), before the hooks after nat OUTPUT.
+        if state.hook == Hook::Output && skb.ipv4().map(|i| i.dst) != before {
+            return walk.ip_route_me_harder(skb);
+        }
         NfVerdict::Accept
     }
 }

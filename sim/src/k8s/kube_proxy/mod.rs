@@ -14,7 +14,7 @@
 pub mod iptables;
 pub mod ipvs;
 
-use crate::cluster::{Cluster, Node, ProxyMode};
+use crate::cluster::{Cluster, KubeProxyConfig, Node, ProxyMode};
 use crate::net::Netns;
 
 /// One kube-proxy mode.
@@ -114,6 +114,23 @@ pub struct KubeProxyRules {
     /// their final order).
     pub filter_jumps: Vec<String>,
     pub nat_jumps: Vec<String>,
+}
+
+/// The sysctls kube-proxy sets when it starts (`NewProxier`): in iptables mode with
+/// localhostNodePorts, `net.ipv4.conf.all.route_localnet=1`, so that NodePorts answer on
+/// 127.0.0.1 (nodePortAddresses, when it excludes 127.0.0.0/8, turns this off; kpath does
+/// not model it yet, so every address is a NodePort address). IPVS mode sets ip_forward (on
+/// already: the CNI plugin set it) and its net.ipv4.vs.* knobs, which kpath's IPVS follows
+/// without naming them (conntrack=1: connections stay tracked for iptables' masquerade).
+pub fn sysctls(kp: &KubeProxyConfig) -> Vec<(crate::net::sysctl::Key, String)> {
+    use crate::net::sysctl::Key;
+    match kp.mode {
+        ProxyMode::Iptables if kp.localhost_node_ports => {
+            vec![(Key::RouteLocalnet("all".into()), "1".into())]
+        }
+        ProxyMode::Iptables => Vec::new(),
+        ProxyMode::Ipvs => vec![(Key::IpForward, "1".into())],
+    }
 }
 
 /// The masquerade mark, `1 << --iptables-masquerade-bit` (14).

@@ -15,12 +15,14 @@
 mod cluster;
 mod expect;
 mod names;
+mod sysctls;
 mod traffic;
 
 use super::{Scenario, ScenarioError};
 use cluster::{check_cluster, check_internet, check_pods, check_services};
 use expect::{check_expect, check_outcome_list};
 use serde_saphyr::{Location, Spanned};
+use sysctls::check_sysctls;
 use traffic::{check_flow, check_packet};
 
 struct Checker<'a> {
@@ -102,6 +104,7 @@ pub(super) fn check_flow_alone(
 pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
     let c = Checker { s, src };
     check_cluster(&c)?;
+    check_sysctls(&c)?;
     check_pods(&c)?;
     let mut names: Vec<&str> = Vec::new();
     for p in &s.packets {

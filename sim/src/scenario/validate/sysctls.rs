@@ -1,0 +1,63 @@
+//! `sysctls:` (the cluster's and each node's): names kpath models, values `sysctl -w` would
+//! take, and devices the node has.
+
+use super::Checker;
+use crate::net::sysctl::{KNOWN, Key, Sysctls as Values};
+use crate::scenario::{FlannelBackend, ProxyMode, ScenarioError, Sysctls, did_you_mean};
+
+/// The devices every node has, whose `net.ipv4.conf.DEV.*` a scenario may set (the veths
+/// are named after their pods' IDs, so they are not named here).
+fn node_devices(c: &Checker) -> Vec<&'static str> {
+    let mut d = vec!["lo", "eth0", "cni0"];
+    if c.s.cluster.cni.backend == FlannelBackend::Vxlan {
+        d.push("flannel.1");
+    }
+    if c.s.kube_proxy.mode.as_ref().map(|m| m.value) == Some(ProxyMode::Ipvs) {
+        d.push("kube-ipvs0");
+    }
+    d
+}
+
+pub(super) fn check_sysctls(c: &Checker) -> Result<(), ScenarioError> {
+    let devices = node_devices(c);
+    let maps =
+        std::iter::once(&c.s.cluster.sysctls).chain(c.s.cluster.nodes.iter().map(|n| &n.sysctls));
+    for m in maps {
+        check_map(c, m, &devices)?;
+    }
+    Ok(())
+}
+
+fn check_map(c: &Checker, m: &Sysctls, devices: &[&str]) -> Result<(), ScenarioError> {
+    let mut scratch = Values::default();
+    for (k, v) in &m.0 {
+        let key = Key::parse(&k.value).map_err(|why| {
+            let hint = match did_you_mean(&k.value, KNOWN.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`? kpath models: {}", KNOWN.join(", ")),
+                None => format!("kpath models: {}", KNOWN.join(", ")),
+            };
+            c.err_at(k, why).with_hint(hint)
+        })?;
+        if let Some(dev) = key.device()
+            && !devices.contains(&dev)
+        {
+            let hint = format!(
+                "the node's devices: {} (a device's dots may be written as sysctl writes them, `/`: flannel/1)",
+                devices.join(", ")
+            );
+            return Err(c
+                .err_at(
+                    k,
+                    format!(
+                        "`{}` names device {dev}, which the nodes do not have",
+                        k.value
+                    ),
+                )
+                .with_hint(hint));
+        }
+        scratch
+            .set(&key, &v.value.text())
+            .map_err(|why| c.err_at(v, format!("{}: {why}", k.value)))?;
+    }
+    Ok(())
+}
