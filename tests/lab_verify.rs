@@ -12,6 +12,14 @@ use kpath_sim::scenario::{Scenario, load_scenario};
 use kpath_sim::trace::Trace;
 use std::path::PathBuf;
 
+/// The live tests build labs in this machine's namespaces, some of the same scenario (the
+/// same names): one at a time.
+static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_lab_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -176,6 +184,7 @@ fn a_different_fate_or_header_shows_as_a_difference() {
 /// saying why, where the machine has neither.
 #[test]
 fn every_scenario_agrees_with_the_live_kernel() {
+    let _lab = one_lab_at_a_time();
     if let Some(why) = kpath::cmd::lab::unavailable() {
         eprintln!("skipped: {why}");
         return;
@@ -222,6 +231,7 @@ fn ipvs_scenarios_are_refused_by_the_lab_with_the_reason() {
 /// for "delivered", "refused" for "no listener").
 #[test]
 fn the_lab_listens_where_pods_declare_ports_and_its_commands_get_kpaths_answer() {
+    let _lab = one_lab_at_a_time();
     if let Some(why) = kpath::cmd::lab::unavailable() {
         eprintln!("skipped: {why}");
         return;
@@ -268,6 +278,7 @@ fn the_lab_listens_where_pods_declare_ports_and_its_commands_get_kpaths_answer()
 /// lab's command that connects by name succeeds as kpath says.
 #[test]
 fn the_lab_resolves_names_through_kube_dns_as_kpath_walks_them() {
+    let _lab = one_lab_at_a_time();
     if let Some(why) = kpath::cmd::lab::unavailable() {
         eprintln!("skipped: {why}");
         return;
