@@ -55,6 +55,17 @@ const CLAIMS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "tcp-mss",
+        &[
+            "announcing MSS 1410 (eth0's MTU 1450 - 40)",
+            "response 4/4",
+            "ttl 64, len 1450",
+            "inner 10.244.2.7.80 > 10.244.1.2.",
+            "=> FLOW COMPLETED",
+            "!fragmentation needed",
+        ],
+    ),
+    (
         "mtu-too-big",
         &[
             "ip_forward",

@@ -29,8 +29,12 @@ enum Kind {
     Syn,
     SynAck,
     Ack,
-    Request,
-    Response,
+    /// The client's request, all of it: sent as segments once the handshake has told the
+    /// client the server's MSS.
+    RequestData,
+    Request(Segment),
+    ResponseData,
+    Response(Segment),
     FinClient,
     FinServer,
     LastAck,
@@ -39,6 +43,20 @@ enum Kind {
     EchoRequest,
     EchoReply,
 }
+
+/// One TCP segment of a request or response: where its bytes start in the data, and how
+/// many.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    off: u16,
+    len: u16,
+    /// The last segment of the write carries PSH (`tcp_mark_push`).
+    last: bool,
+}
+
+/// TCP timestamps (RFC 7323) take 12 bytes of every segment after the SYNs: NOP, NOP,
+/// kind 8 length 10 (`tcp_established_options`).
+const TS_OPTION_LEN: u16 = 12;
 
 fn plan(f: &ResolvedFlow) -> Vec<(Side, &'static str, Kind)> {
     use Kind::*;
@@ -51,10 +69,10 @@ fn plan(f: &ResolvedFlow) -> Vec<(Side, &'static str, Kind)> {
                 (Client, "ACK", Ack),
             ];
             if f.request > 0 {
-                p.push((Client, "request", Request));
+                p.push((Client, "request", RequestData));
             }
             if f.response > 0 {
-                p.push((Server, "response", Response));
+                p.push((Server, "response", ResponseData));
             }
             if f.close {
                 p.extend([
@@ -90,6 +108,60 @@ struct Ends {
     c_isn: u32,
     s_isn: u32,
     tsval: u32,
+    /// Each side's own MSS (from its route's MTU, as its SYN or SYN-ACK announced it) and
+    /// the one it heard from the other side.
+    client_mss: Option<u16>,
+    server_mss: Option<u16>,
+    client_heard_mss: Option<u16>,
+    server_heard_mss: Option<u16>,
+}
+
+impl Ends {
+    /// The payload a side puts in a segment (`tcp_current_mss`): the smaller of its own
+    /// MSS and the peer's, less the timestamp option.
+    fn mss_now(&self, side: Side) -> Option<u16> {
+        let (own, heard) = match side {
+            Side::Client => (self.client_mss?, self.client_heard_mss?),
+            Side::Server => (self.server_mss?, self.server_heard_mss?),
+        };
+        Some(own.min(heard).saturating_sub(TS_OPTION_LEN).max(1))
+    }
+}
+
+/// The MSS option of a SYN or SYN-ACK (kind 2, length 4).
+fn mss_option(ip: &Ipv4) -> Option<u16> {
+    let L4::Tcp(t) = &ip.payload else { return None };
+    let mut o = t.options.as_slice();
+    while let [kind, rest @ ..] = o {
+        match kind {
+            0 => return None,
+            1 => o = rest,
+            2 if rest.len() >= 3 && rest[0] == 4 => {
+                return Some(u16::from_be_bytes([rest[1], rest[2]]));
+            }
+            _ => {
+                let len = usize::from(*rest.first()?);
+                o = o.get(len.max(2)..)?;
+            }
+        }
+    }
+    None
+}
+
+/// Cut `total` bytes into segments of at most `mss` bytes.
+fn segments(total: u16, mss: u16) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut off = 0u16;
+    while off < total {
+        let len = mss.min(total - off);
+        out.push(Segment {
+            off,
+            len,
+            last: off + len == total,
+        });
+        off += len;
+    }
+    out
 }
 
 /// Walk flow `f` once, random choices drawn or forced by `choices`.
@@ -138,7 +210,10 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
     let (lo, hi) = w.ns(client_ns).sysctl.local_port_range;
     let mut completed = true;
     let mut summary = String::new();
-    let steps_plan = plan(f);
+    let first_plan: Vec<(Side, String, Kind)> = plan(f)
+        .into_iter()
+        .map(|(side, label, kind)| (side, label.to_string(), kind))
+        .collect();
     let conns = f.connections.max(1);
     'conns: for conn in 0..conns {
         let sport = match f.from.port {
@@ -155,8 +230,44 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
             c_isn: w.next_u32(),
             s_isn: w.next_u32(),
             tsval: w.next_u32(),
+            client_mss: None,
+            server_mss: None,
+            client_heard_mss: None,
+            server_heard_mss: None,
         };
-        for (i, (side, label, kind)) in steps_plan.iter().enumerate() {
+        let mut steps_plan = first_plan.clone();
+        let mut i = 0;
+        while i < steps_plan.len() {
+            let (side, label, kind) = steps_plan[i].clone();
+            // A request or response goes out in segments of the sender's current MSS.
+            if let Kind::RequestData | Kind::ResponseData = kind {
+                let (total, seg_kind): (u16, fn(Segment) -> Kind) = match kind {
+                    Kind::RequestData => (f.request, Kind::Request),
+                    _ => (f.response, Kind::Response),
+                };
+                let Some(mss) = ends.mss_now(side) else { break };
+                let segs = segments(total, mss);
+                let n = segs.len();
+                let expanded: Vec<(Side, String, Kind)> = segs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, seg)| {
+                        let l = if n == 1 {
+                            label.clone()
+                        } else {
+                            format!("{label} {}/{n}", k + 1)
+                        };
+                        (side, l, seg_kind(seg))
+                    })
+                    .collect();
+                steps_plan.splice(i..=i, expanded);
+                continue;
+            }
+            let side = &side;
+            let kind = &kind;
+            let label = label.as_str();
+            let first = i == 0;
+            i += 1;
             let label = if conns > 1 {
                 format!("connection {}: {label}", conn + 1)
             } else {
@@ -171,7 +282,7 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
                 },
             };
             let mut walk = Walk::new(&mut w, std::mem::take(&mut choices), STEP_CAP);
-            if i == 0 && conn == 0 {
+            if first && conn == 0 {
                 walk.steps = lookup_steps.clone();
             }
             let (frame, next) = walk.emit(req);
@@ -179,11 +290,15 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
             let steps = std::mem::take(&mut walk.steps);
             choices = std::mem::take(&mut walk.choices);
             let sent_ip = ipv4(&frame).cloned();
-            if i == 0
-                && let Some(ip) = &sent_ip
-            {
+            if first && let Some(ip) = &sent_ip {
                 ends.client = Some((ip.src, ports(ip).0));
                 register(&mut w, client_ns, ip, f);
+            }
+            // What each side's SYN announced, and what the client heard in the SYN-ACK.
+            match kind {
+                Kind::Syn => ends.client_mss = sent_ip.as_ref().and_then(mss_option),
+                Kind::SynAck => ends.server_mss = sent_ip.as_ref().and_then(mss_option),
+                _ => {}
             }
             let response = steps
                 .iter()
@@ -198,6 +313,9 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
                 .find(|s| s.role == Role::Packet)
                 .map(|s| s.packet.clone());
             let delivered_ns = w.ns_by_name(&d.netns).map(|n| n.id);
+            if matches!(kind, Kind::SynAck) && delivered {
+                ends.client_heard_mss = arrived.as_ref().and_then(ipv4).and_then(mss_option);
+            }
             summary = d.reason.clone();
             packets.push(FlowPacket {
                 label: label.to_string(),
@@ -245,6 +363,7 @@ fn flow_once(world: &World, f: &ResolvedFlow, choices: Choices) -> (FlowTrace, C
                 ends.server_ns = Some(ns);
                 ends.server_local = Some((ip.dst, ports(ip).1));
                 ends.server_peer = Some((ip.src, ports(ip).0));
+                ends.server_heard_mss = mss_option(ip);
                 if f.protocol == Transport::Tcp {
                     accept(&mut w, ns, ip);
                 }
@@ -365,6 +484,8 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
     let resp_len = u32::from(f.response);
     let c = e.c_isn;
     let s_ack = e.s_isn.wrapping_add(1);
+    // The client's timestamps: its own clock (still, with no time passing) and the server's.
+    let ts = Some((e.tsval, e.tsval.wrapping_add(1)));
     let (l4, func, what) = match kind {
         Kind::Syn => (
             L4Spec::Tcp {
@@ -374,7 +495,7 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
                 ack: 0,
                 flags: TcpFlags(TcpFlags::SYN),
                 len: 0,
-                tsval: e.tsval,
+                ts: Some((e.tsval, 0)),
             },
             "tcp_v4_connect",
             "connect() sends SYN".to_string(),
@@ -387,23 +508,27 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
                 ack: s_ack,
                 flags: TcpFlags(TcpFlags::ACK),
                 len: 0,
-                tsval: 0,
+                ts,
             },
             "tcp_rcv_state_process",
             "the SYN-ACK completes the handshake: ACK".to_string(),
         ),
-        Kind::Request => (
+        Kind::Request(seg) => (
             L4Spec::Tcp {
                 sport,
                 dport,
-                seq: c.wrapping_add(1),
+                seq: c.wrapping_add(1).wrapping_add(u32::from(seg.off)),
                 ack: s_ack,
-                flags: TcpFlags(TcpFlags::PSH | TcpFlags::ACK),
-                len: req_len,
-                tsval: 0,
+                flags: TcpFlags(if seg.last {
+                    TcpFlags::PSH | TcpFlags::ACK
+                } else {
+                    TcpFlags::ACK
+                }),
+                len: seg.len,
+                ts,
             },
             "tcp_sendmsg",
-            format!("the client sends its {req_len}-byte request"),
+            data_words("client", "request", req_len, seg),
         ),
         Kind::FinClient => (
             L4Spec::Tcp {
@@ -413,7 +538,7 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
                 ack: s_ack.wrapping_add(resp_len),
                 flags: TcpFlags(TcpFlags::FIN | TcpFlags::ACK),
                 len: 0,
-                tsval: 0,
+                ts,
             },
             "tcp_close",
             "close(): FIN".to_string(),
@@ -426,7 +551,7 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
                 ack: s_ack.wrapping_add(resp_len).wrapping_add(1),
                 flags: TcpFlags(TcpFlags::ACK),
                 len: 0,
-                tsval: 0,
+                ts,
             },
             "tcp_rcv_state_process",
             "the server's FIN is acknowledged".to_string(),
@@ -486,6 +611,7 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
     let s = e.s_isn;
     let req = u32::from(f.request);
     let resp = f.response;
+    let ts = Some((e.tsval.wrapping_add(1), e.tsval));
     let (l4, func, what) = match kind {
         Kind::SynAck => (
             L4Spec::Tcp {
@@ -495,23 +621,27 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
                 ack: c_next,
                 flags: TcpFlags(TcpFlags::SYN | TcpFlags::ACK),
                 len: 0,
-                tsval: e.tsval.wrapping_add(1),
+                ts,
             },
             "tcp_v4_send_synack",
             "the listener answers the SYN: SYN-ACK".to_string(),
         ),
-        Kind::Response => (
+        Kind::Response(seg) => (
             L4Spec::Tcp {
                 sport: lport,
                 dport: pport,
-                seq: s.wrapping_add(1),
+                seq: s.wrapping_add(1).wrapping_add(u32::from(seg.off)),
                 ack: c_next.wrapping_add(req),
-                flags: TcpFlags(TcpFlags::PSH | TcpFlags::ACK),
-                len: resp,
-                tsval: 0,
+                flags: TcpFlags(if seg.last {
+                    TcpFlags::PSH | TcpFlags::ACK
+                } else {
+                    TcpFlags::ACK
+                }),
+                len: seg.len,
+                ts,
             },
             "tcp_sendmsg",
-            format!("the server sends its {resp}-byte response"),
+            data_words("server", "response", resp, seg),
         ),
         Kind::FinServer => (
             L4Spec::Tcp {
@@ -521,7 +651,7 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
                 ack: c_next.wrapping_add(req).wrapping_add(1),
                 flags: TcpFlags(TcpFlags::FIN | TcpFlags::ACK),
                 len: 0,
-                tsval: 0,
+                ts,
             },
             "tcp_close",
             "the server closes too: FIN".to_string(),
@@ -570,6 +700,20 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
         ),
         role: Role::Packet,
     })
+}
+
+/// What a data segment is, in words: `the client sends its 80-byte request`, or for one
+/// segment of several, which bytes it carries.
+fn data_words(who: &str, what: &str, total: u16, seg: Segment) -> String {
+    if seg.off == 0 && seg.last {
+        return format!("the {who} sends its {total}-byte {what}");
+    }
+    format!(
+        "the {who}'s {total}-byte {what} goes out in segments of at most the MSS less the timestamp option: bytes {}-{} ({} bytes)",
+        seg.off,
+        u32::from(seg.off) + u32::from(seg.len) - 1,
+        seg.len
+    )
 }
 
 /// The echo reply carries the request's data back.

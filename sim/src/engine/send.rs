@@ -56,7 +56,9 @@ pub(super) enum L4Spec {
         ack: u32,
         flags: TcpFlags,
         len: u16,
-        tsval: u32,
+        /// The timestamp option (TSval, TSecr): in a SYN (with the MSS and the rest), and
+        /// in every segment of a connection that agreed on timestamps.
+        ts: Option<(u32, u32)>,
     },
     Udp {
         sport: u16,
@@ -111,6 +113,9 @@ impl Walk<'_> {
                 let (seq, ack) = (self.world.next_u32(), self.world.next_u32());
                 let tsval = self.world.next_u32();
                 let ack = if flags.has(TcpFlags::ACK) { ack } else { 0 };
+                // A segment sent outside a connection (a scenario's `flags:`) carries no
+                // timestamps; a connect()'s SYN does.
+                let ts = flags.has(TcpFlags::SYN).then_some((tsval, 0));
                 let (func, what) = if p.flags.is_none() {
                     ("tcp_v4_connect", "connect() sends a TCP SYN")
                 } else {
@@ -124,7 +129,7 @@ impl Walk<'_> {
                         ack,
                         flags,
                         len,
-                        tsval,
+                        ts,
                     },
                     func,
                     what.to_string(),
@@ -245,7 +250,19 @@ impl Walk<'_> {
         }
         skb.frame = frame.clone();
         skb.dev = out_dev;
-        self.record(&skb, None, req.func, StepKind::Socket, req.what);
+        // tcp_advertise_mss: a SYN announces the MSS its route allows.
+        let syn = matches!(skb.ipv4().map(|i| &i.payload), Some(L4::Tcp(t)) if t.flags.has(TcpFlags::SYN));
+        let what = if syn {
+            let dev = self.dev_name(ns, out_dev);
+            format!(
+                "{}, announcing MSS {mss} ({dev}'s MTU {} - 40)",
+                req.what,
+                u32::from(mss) + 40
+            )
+        } else {
+            req.what
+        };
+        self.record(&skb, None, req.func, StepKind::Socket, what);
         let out_name = self.dev_name(ns, out_dev);
         let route_text = if rt.rtype == RouteType::Local {
             format!("{dst} is a local address: out through {out_name}")
@@ -338,7 +355,7 @@ pub(super) fn finish_l4(spec: L4Spec, mss: u16) -> L4 {
             ack,
             flags,
             len,
-            tsval,
+            ts,
         } => {
             let syn = flags.has(TcpFlags::SYN);
             L4::Tcp(Tcp {
@@ -349,10 +366,10 @@ pub(super) fn finish_l4(spec: L4Spec, mss: u16) -> L4 {
                 flags,
                 // tcp_select_initial_window: the largest multiple of the MSS under 65535.
                 window: 65535u16.checked_div(mss).map_or(65535, |q| q * mss),
-                options: if syn {
-                    syn_options(mss, tsval)
-                } else {
-                    Vec::new()
+                options: match (syn, ts) {
+                    (true, ts) => syn_options(mss, ts.unwrap_or_default()),
+                    (false, Some(ts)) => ts_options(ts),
+                    (false, None) => Vec::new(),
                 },
                 payload: vec![0x61; usize::from(len)],
             })
@@ -363,12 +380,21 @@ pub(super) fn finish_l4(spec: L4Spec, mss: u16) -> L4 {
 
 /// The options of a Linux SYN, in the kernel's order (`tcp_options_write`): MSS, SACK
 /// permitted, timestamps, NOP, window scale 7. 20 bytes, so a SYN is a 74-byte frame.
-fn syn_options(mss: u16, tsval: u32) -> Vec<u8> {
+fn syn_options(mss: u16, (tsval, tsecr): (u32, u32)) -> Vec<u8> {
     let mut o = vec![2, 4];
     o.extend_from_slice(&mss.to_be_bytes());
     o.extend_from_slice(&[4, 2, 8, 10]);
     o.extend_from_slice(&tsval.to_be_bytes());
-    o.extend_from_slice(&[0, 0, 0, 0, 1, 3, 3, 7]);
+    o.extend_from_slice(&tsecr.to_be_bytes());
+    o.extend_from_slice(&[1, 3, 3, 7]);
+    o
+}
+
+/// The timestamp option of an established connection's segment: NOP, NOP, TS (12 bytes).
+fn ts_options((tsval, tsecr): (u32, u32)) -> Vec<u8> {
+    let mut o = vec![1, 1, 8, 10];
+    o.extend_from_slice(&tsval.to_be_bytes());
+    o.extend_from_slice(&tsecr.to_be_bytes());
     o
 }
 

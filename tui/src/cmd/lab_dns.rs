@@ -73,10 +73,26 @@ pub fn start_servers(s: &Scenario, prefix: &str) -> Vec<String> {
             .status()
             .is_ok_and(|st| st.success());
         if ok {
+            wait_bound(&real);
             started.push(ns);
         }
     }
     started
+}
+
+/// Wait (up to 2 s) until the responder holds UDP port 53 in lab namespace `ns`: a query
+/// sent before would meet ICMP port unreachable, and glibc gives up at once on that.
+fn wait_bound(ns: &str) {
+    for _ in 0..100 {
+        let bound = Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-Hlun", "sport = :53"])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty());
+        if bound {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// The kpath binary: this process, or (when a test harness in target/*/deps runs the lab)
