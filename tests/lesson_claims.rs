@@ -165,6 +165,17 @@ const CLAIMS: &[(&str, &[&str])] = &[
     ),
     ("no-endpoints-reject", &["reject", "ECONNREFUSED"]),
     (
+        "terminating-endpoints",
+        &[
+            "`to-web` has 1 possible outcome",
+            "DELIVERED at default/web-new",
+            "!DELIVERED at default/web-old",
+            "DELIVERED at default/legacy-0",
+            "default/gone has no endpoints",
+            "REJECTED",
+        ],
+    ),
+    (
         "session-affinity",
         &[
             "has 2 possible outcomes",

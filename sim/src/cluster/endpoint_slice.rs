@@ -95,10 +95,12 @@ pub fn endpoint_slices(services: &[Service], pods: &[Pod]) -> Vec<EndpointSlice>
                 .collect();
             let endpoint = Endpoint {
                 address: pod.ip,
+                // The controller (`podToEndpoint`): serving is the pod's readiness,
+                // terminating its deletionTimestamp, ready both serving and not terminating.
                 conditions: EndpointConditions {
-                    ready: pod.ready,
+                    ready: pod.ready && !pod.terminating,
                     serving: pod.ready,
-                    terminating: false,
+                    terminating: pod.terminating,
                 },
                 node_name: pod.node.clone(),
                 pod: pod.key(),

@@ -16,6 +16,8 @@ pub struct Pod {
     pub labels: BTreeMap<String, String>,
     /// The Ready condition: only ready pods are ready endpoints of a Service.
     pub ready: bool,
+    /// Being deleted (`metadata.deletionTimestamp`), in its grace period.
+    pub terminating: bool,
     pub containers: Vec<Container>,
 }
 

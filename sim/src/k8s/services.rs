@@ -14,6 +14,9 @@ pub struct Endpoint {
     /// `namespace/name` of the pod.
     pub pod: String,
     pub node: String,
+    /// Ready; else serving while terminating, which kube-proxy uses only when no ready
+    /// endpoint is left (`CategorizeEndpoints`).
+    pub ready: bool,
 }
 
 impl Endpoint {
@@ -79,7 +82,8 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo<'_>> {
     out
 }
 
-/// The ready endpoints of one Service port, from the Service's EndpointSlices, each once.
+/// The endpoints of one Service port kube-proxy may use, from the Service's EndpointSlices,
+/// each once: the ready ones, and those serving while terminating.
 fn endpoints(slices: &[&EndpointSlice], port: &ServicePort) -> Vec<Endpoint> {
     let mut eps: Vec<Endpoint> = Vec::new();
     for slice in slices {
@@ -94,12 +98,15 @@ fn endpoints(slices: &[&EndpointSlice], port: &ServicePort) -> Vec<Endpoint> {
             slice
                 .endpoints
                 .iter()
-                .filter(|e| e.conditions.ready)
+                .filter(|e| {
+                    e.conditions.ready || (e.conditions.serving && e.conditions.terminating)
+                })
                 .map(|e| Endpoint {
                     ip: e.address,
                     port: p.port,
                     pod: e.pod.clone(),
                     node: e.node_name.clone(),
+                    ready: e.conditions.ready,
                 }),
         );
     }
@@ -108,7 +115,57 @@ fn endpoints(slices: &[&EndpointSlice], port: &ServicePort) -> Vec<Endpoint> {
     eps
 }
 
+/// `CategorizeEndpoints` (`pkg/proxy/topology.go`): the endpoints kube-proxy sends to,
+/// from `eps` and of those the ones on `node`: the ready ones, or when there is none, the
+/// ones serving while terminating (`ProxyTerminatingEndpoints`, GA in 1.28). The local
+/// set falls back on its own: a node whose local endpoints are all terminating uses them
+/// while other nodes still have ready ones. Indices into `eps`.
+pub fn categorize(eps: &[Endpoint], node: &str) -> (Vec<usize>, Vec<usize>) {
+    let usable = |local: bool| -> Vec<usize> {
+        let here = |e: &Endpoint| !local || e.node == node;
+        let ready: Vec<usize> = (0..eps.len())
+            .filter(|&i| here(&eps[i]) && eps[i].ready)
+            .collect();
+        if !ready.is_empty() {
+            return ready;
+        }
+        (0..eps.len()).filter(|&i| here(&eps[i])).collect()
+    };
+    (usable(false), usable(true))
+}
+
 /// ICMP never reaches a Service port; protocol names for rules.
 pub fn proto_ok(p: IpProtocol) -> bool {
     p != IpProtocol::Icmp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(last: u8, node: &str, ready: bool) -> Endpoint {
+        Endpoint {
+            ip: Ipv4Addr::new(10, 244, 0, last),
+            port: 80,
+            pod: format!("default/p{last}"),
+            node: node.into(),
+            ready,
+        }
+    }
+
+    #[test]
+    fn terminating_endpoints_serve_only_where_no_ready_one_is_left() {
+        // Cluster-wide a ready endpoint exists: the terminating ones get nothing.
+        let eps = [ep(1, "n1", false), ep(2, "n2", true), ep(3, "n2", false)];
+        let (cluster, local_n1) = categorize(&eps, "n1");
+        assert_eq!(cluster, [1]);
+        // On n1 the only local endpoint terminates: Local policy falls back to it there.
+        assert_eq!(local_n1, [0]);
+        let (_, local_n2) = categorize(&eps, "n2");
+        assert_eq!(local_n2, [1], "n2 has a ready local endpoint");
+        // No ready endpoint anywhere: every serving-terminating one is used.
+        let eps = [ep(1, "n1", false), ep(2, "n2", false)];
+        assert_eq!(categorize(&eps, "n1").0, [0, 1]);
+        assert!(categorize(&[], "n1").0.is_empty());
+    }
 }

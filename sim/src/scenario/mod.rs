@@ -196,6 +196,10 @@ pub struct Pod {
     /// Readiness: only ready pods are Service endpoints.
     #[serde(default = "yes")]
     pub ready: bool,
+    /// The pod is being deleted (it has a deletionTimestamp) and runs out its grace
+    /// period: its endpoint is not ready, but serving while it passes readiness.
+    #[serde(default)]
+    pub terminating: bool,
     #[serde(default)]
     pub containers: Vec<Container>,
 }

@@ -105,6 +105,7 @@ fn pod(p: &super::Pod) -> Pod {
         ip: p.ip.value,
         labels: p.labels.clone(),
         ready: p.ready,
+        terminating: p.terminating,
         containers: p
             .containers
             .iter()

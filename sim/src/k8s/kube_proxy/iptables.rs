@@ -340,18 +340,13 @@ impl<'a> SvcPort<'a> {
         // its cluster endpoints, for the short circuit of traffic from inside the cluster.
         let uses_cluster = !itp_local || externally_accessible;
         let uses_local = itp_local || etp_local;
+        let (all_cluster, all_local) = crate::k8s::services::categorize(ready, node);
         let cluster_eps: Vec<usize> = if uses_cluster {
-            (0..ready.len()).collect()
+            all_cluster
         } else {
             Vec::new()
         };
-        let local_eps: Vec<usize> = if uses_local {
-            (0..ready.len())
-                .filter(|&i| ready[i].node == node)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let local_eps: Vec<usize> = if uses_local { all_local } else { Vec::new() };
         let eps = ready
             .iter()
             .map(|ep| {

@@ -208,7 +208,10 @@ fn service(
     let p = Some(sp.port.protocol);
     let port = sp.port.port;
     let pe = Elem::Port(p, port);
-    let local: Vec<_> = sp.endpoints.iter().filter(|e| e.node == node).collect();
+    // The ready endpoints, or those serving while terminating when none is ready.
+    let (cluster_idx, local_idx) = crate::k8s::services::categorize(&sp.endpoints, node);
+    let cluster: Vec<_> = cluster_idx.iter().map(|&i| &sp.endpoints[i]).collect();
+    let local: Vec<_> = local_idx.iter().map(|&i| &sp.endpoints[i]).collect();
     // Hairpin: each local endpoint may reach itself through the VIP.
     for e in &local {
         sets.add(
@@ -226,7 +229,7 @@ fn service(
         let eps: Vec<_> = if local_only && !local.is_empty() {
             local.clone()
         } else {
-            sp.endpoints.iter().collect()
+            cluster.clone()
         };
         for e in eps {
             vs.add_dest(RealServer::masq(e.ip, e.port));
