@@ -4,17 +4,19 @@
 //! differ must have its own view. Checked on every shipped scenario in iptables mode and on
 //! clusters with Local traffic policies whose endpoints sit on some nodes only.
 
-use kpath_sim::k8s::kube_proxy::iptables::{node_view, rules};
+use kpath_sim::k8s::kube_proxy::iptables::{node_view, nodeport_ips, rules};
 use std::path::Path;
 
 fn check(file: &str, yaml: &str) -> usize {
     let s = kpath_sim::load_scenario_str(file, yaml).unwrap_or_else(|e| panic!("{e}"));
     let c = s.model();
+    let w = kpath_sim::k8s::build_world(c, 0).unwrap();
     let views: Vec<(String, String)> = c
         .nodes
         .iter()
         .map(|n| {
-            let r = rules(c, &n.name);
+            let ns = w.ns_by_name(&n.name).unwrap();
+            let r = rules(c, &n.name, &nodeport_ips(ns, c, n));
             (node_view(c, n), format!("{}{}", r.filter, r.nat))
         })
         .collect();
@@ -82,4 +84,9 @@ services:
         "{cluster}  - {{name: web, type: LoadBalancer, clusterIP: 10.96.0.20, loadBalancerIP: 203.0.113.10, loadBalancerSourceRanges: [172.31.0.12/32], selector: {{app: web}}, ports: [{{port: 80, nodePort: 30080}}]}}\n"
     );
     assert_eq!(check("ranges.yaml", &ranges), 4);
+    // nodePortAddresses: each node's NodePort rules name its own addresses.
+    let npa = format!(
+        "kubeProxy: {{nodePortAddresses: [172.31.0.0/24]}}\n{cluster}  - {{name: web, type: NodePort, clusterIP: 10.96.0.20, selector: {{app: web}}, ports: [{{port: 80, nodePort: 30080}}]}}\n"
+    );
+    assert_eq!(check("npa.yaml", &npa), 4);
 }

@@ -174,3 +174,36 @@ fn a_packet_from_the_wire_with_the_node_s_own_source_is_martian() {
         t.disposition.reason
     );
 }
+
+/// The node's nat rules, as `kpath show --iptables` prints them.
+fn nat_rules(w: &World, node: &str) -> String {
+    w.ns_by_name(node).unwrap().netfilter.save()
+}
+
+#[test]
+fn node_port_addresses_narrow_the_nodeports_and_drop_localhost() {
+    let kp =
+        |conf: &str| world(|t| t.replace("services:", &format!("kubeProxy: {conf}\nservices:")));
+    // Unset: every LOCAL address, 127.0.0.1 included (route_localnet=1).
+    let all = nat_rules(&world(|t| t), "node-1");
+    assert!(all.contains("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"), "{all}");
+    // Only the underlay: one rule for the node's own address, and no route_localnet.
+    let w = kp("{nodePortAddresses: [172.31.0.0/24]}");
+    let rules = nat_rules(&w, "node-1");
+    assert!(rules.contains("-A KUBE-SERVICES -d 172.31.0.11/32 -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -j KUBE-NODEPORTS"), "{rules}");
+    assert!(!rules.contains("--dst-type LOCAL -j KUBE-NODEPORTS"));
+    let show = kpath_sim::net::iproute2::sysctls(w.ns_by_name("node-1").unwrap());
+    assert_eq!(sysctl(&show, "net.ipv4.conf.all.route_localnet"), "0");
+    // `primary` is the InternalIP alone.
+    let rules = nat_rules(&kp("{nodePortAddresses: [primary]}"), "node-3");
+    assert!(
+        rules.contains("-A KUBE-SERVICES -d 172.31.0.13/32 "),
+        "{rules}"
+    );
+    // localhostNodePorts off: every LOCAL address but 127.0.0.0/8.
+    let rules = nat_rules(&kp("{localhostNodePorts: false}"), "node-1");
+    assert!(
+        rules.contains("-A KUBE-SERVICES ! -d 127.0.0.0/8 -m comment"),
+        "{rules}"
+    );
+}

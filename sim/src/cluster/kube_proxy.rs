@@ -19,6 +19,53 @@ pub struct KubeProxyConfig {
     /// `localhostNodePorts` (iptables mode, default true): NodePorts on 127.0.0.1, for
     /// which kube-proxy sets net.ipv4.conf.all.route_localnet=1.
     pub localhost_node_ports: bool,
+    /// `nodePortAddresses`.
+    pub node_port_addresses: NodePortAddresses,
+}
+
+/// `nodePortAddresses` (`pkg/proxy/util/nodeport_addresses.go`): which node addresses
+/// NodePorts answer on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodePortAddresses {
+    pub cidrs: Vec<crate::wire::Ipv4Net>,
+    /// `primary`: the node's primary address (its InternalIP).
+    pub primary: bool,
+}
+
+impl NodePortAddresses {
+    /// Nothing given: every local address (`MatchAll`).
+    pub fn match_all(&self) -> bool {
+        self.cidrs.is_empty() && !self.primary
+    }
+
+    /// `ContainsIPv4Loopback`: whether 127.0.0.1 can be a NodePort address.
+    pub fn contains_loopback(&self) -> bool {
+        self.match_all()
+            || self
+                .cidrs
+                .iter()
+                .any(|c| c.contains(std::net::Ipv4Addr::LOCALHOST))
+    }
+
+    /// `GetNodeIPs`: of a node's addresses (`all`, in interface order), those NodePorts
+    /// answer on; `primary` is the node's InternalIP.
+    pub fn node_ips(
+        &self,
+        all: &[std::net::Ipv4Addr],
+        primary: std::net::Ipv4Addr,
+    ) -> Vec<std::net::Ipv4Addr> {
+        let mut out: Vec<std::net::Ipv4Addr> = all
+            .iter()
+            .copied()
+            .filter(|ip| {
+                self.match_all()
+                    || self.cidrs.iter().any(|c| c.contains(*ip))
+                    || (self.primary && *ip == primary)
+            })
+            .collect();
+        out.dedup();
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

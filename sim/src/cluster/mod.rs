@@ -22,7 +22,7 @@ pub use endpoint_slice::{
     Endpoint, EndpointConditions, EndpointPort, EndpointSlice, endpoint_slices,
 };
 pub use internet::{Gateway, Host, Internet};
-pub use kube_proxy::{KubeProxyConfig, ProxyMode};
+pub use kube_proxy::{KubeProxyConfig, NodePortAddresses, ProxyMode};
 pub use namespace::{METADATA_NAME_LABEL, Namespace, namespaces};
 pub use network::{Cni, CniPlugin, FlannelBackend, Network, Underlay};
 pub use node::Node;

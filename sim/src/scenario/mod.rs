@@ -320,6 +320,10 @@ pub struct KubeProxy {
     /// for which kube-proxy sets net.ipv4.conf.all.route_localnet=1 (iptables mode).
     #[serde(default = "yes")]
     pub localhost_node_ports: bool,
+    /// `--nodeport-addresses`: the node addresses NodePorts answer on, as CIDRs or
+    /// `primary` (the node's InternalIP); empty (the default): every local address.
+    #[serde(default)]
+    pub node_port_addresses: Vec<Spanned<String>>,
 }
 
 impl Default for KubeProxy {
@@ -332,6 +336,7 @@ impl Default for KubeProxy {
             random_fully: true,
             nfacct: false,
             localhost_node_ports: true,
+            node_port_addresses: Vec::new(),
         }
     }
 }

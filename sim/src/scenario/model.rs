@@ -66,6 +66,14 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
         random_fully: kp.random_fully,
         nfacct: kp.nfacct,
         localhost_node_ports: kp.localhost_node_ports,
+        node_port_addresses: crate::cluster::NodePortAddresses {
+            cidrs: kp
+                .node_port_addresses
+                .iter()
+                .filter_map(|a| a.value.parse().ok())
+                .collect(),
+            primary: kp.node_port_addresses.iter().any(|a| a.value == "primary"),
+        },
     };
     let internet = s.internet.as_ref().map(|i| Internet {
         gateway: Gateway {

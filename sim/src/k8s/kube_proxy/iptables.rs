@@ -27,8 +27,8 @@ impl Provider for Proxier {
         "iptables"
     }
 
-    fn program(&self, _ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules {
-        rules(cluster, &node.name)
+    fn program(&self, ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules {
+        rules(cluster, &node.name, &nodeport_ips(ns, cluster, node))
     }
 
     fn node_view(&self, cluster: &Cluster, node: &Node) -> Option<String> {
@@ -43,6 +43,21 @@ impl Provider for Proxier {
     fn lab_refusal(&self, _kernel_has_ipvs: bool) -> Option<String> {
         None
     }
+}
+
+/// The node's addresses NodePorts answer on (`GetNodeIPs` over its interfaces, in their
+/// order), for nodePortAddresses.
+pub fn nodeport_ips(ns: &Netns, cluster: &Cluster, node: &Node) -> Vec<Ipv4Addr> {
+    let addrs: Vec<Ipv4Addr> = ns
+        .links
+        .iter()
+        .flat_map(|l| &l.addrs)
+        .map(|a| a.addr)
+        .collect();
+    cluster
+        .kube_proxy
+        .node_port_addresses
+        .node_ips(&addrs, node.ip)
 }
 
 /// `portProtoHash`: the first 16 characters of base32(sha256(servicePortName + protocol)).
@@ -162,6 +177,10 @@ fn jumps() -> (Vec<String>, Vec<String>) {
 pub fn node_view(cluster: &Cluster, node: &Node) -> String {
     let ports = service_ports(cluster);
     let mut view = String::new();
+    // nodePortAddresses given: the NodePort rules name the node's own addresses.
+    if !cluster.kube_proxy.node_port_addresses.match_all() {
+        let _ = write!(view, "nodeports {} {};", node.ip, node.pod_cidr);
+    }
     if ports
         .iter()
         .any(|sp| !sp.svc.load_balancer_source_ranges.is_empty())
@@ -201,8 +220,9 @@ fn local_policies(sp: &ServicePortInfo) -> (bool, bool) {
     )
 }
 
-/// `syncProxyRules` for one node.
-pub fn rules(cluster: &Cluster, node: &str) -> KubeProxyRules {
+/// `syncProxyRules` for one node; `nodeports` are its addresses NodePorts answer on (read
+/// only when nodePortAddresses is given).
+pub fn rules(cluster: &Cluster, node: &str, nodeports: &[Ipv4Addr]) -> KubeProxyRules {
     let kp = &cluster.kube_proxy;
     let cluster_cidr = cluster.cluster_cidr().network();
     let mut filter = Buf::default();
@@ -243,7 +263,30 @@ pub fn rules(cluster: &Cluster, node: &str) -> KubeProxyRules {
         );
     }
 
-    nat.rule("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS".into());
+    // The tail call to KUBE-NODEPORTS: every LOCAL address, or each NodePort address.
+    // Localhost NodePorts need route_localnet: without localhostNodePorts they are left
+    // out (`! -d 127.0.0.0/8`, or the loopback address skipped).
+    let tail = "-m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\"";
+    let npa = &kp.node_port_addresses;
+    if npa.match_all() {
+        let not_lo = if kp.localhost_node_ports {
+            ""
+        } else {
+            "! -d 127.0.0.0/8 "
+        };
+        nat.rule(format!(
+            "-A KUBE-SERVICES {not_lo}{tail} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+        ));
+    } else {
+        for ip in nodeports {
+            if ip.is_loopback() && !kp.localhost_node_ports {
+                continue;
+            }
+            nat.rule(format!(
+                "-A KUBE-SERVICES -d {ip}/32 {tail} -j KUBE-NODEPORTS"
+            ));
+        }
+    }
     let nfacct = if kp.nfacct {
         "-m nfacct --nfacct-name ct_state_invalid_dropped_pkts "
     } else {
@@ -776,7 +819,7 @@ mod tests {
         let yaml = include_str!("../testdata/kube_proxy_overall.yaml");
         // Deserialized without validation: the test's endpoints sit outside any node CIDR.
         let s: crate::scenario::Scenario = serde_saphyr::from_str(yaml).unwrap();
-        let kp = rules(s.model(), "test-node");
+        let kp = rules(s.model(), "test-node", &[]);
         let expected = include_str!("../testdata/kube_proxy_overall.rules");
         let per_chain = |text: &str| {
             let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();

@@ -37,7 +37,12 @@ impl Provider for Proxier {
     /// services listen on every node address, so this runs after the CNI made its devices.
     fn program(&self, ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules {
         let name = &node.name;
-        let n = ipvs_node(cluster, name, &node_ips(ns), &scheduler(cluster));
+        // nodePortAddresses narrows the addresses NodePort virtual services listen on.
+        let ips = cluster
+            .kube_proxy
+            .node_port_addresses
+            .node_ips(&node_ips(ns), node.ip);
+        let n = ipvs_node(cluster, name, &ips, &scheduler(cluster));
         let rules = kube_proxy_rules(&n);
         let mut dev = crate::k8s::link::link(
             "kube-ipvs0",
@@ -298,7 +303,7 @@ fn service(
         if etp_local {
             sets.add(local_set, vec![Elem::Port(None, np)]);
         }
-        // A virtual service on every node address (nodePortAddresses unset).
+        // A virtual service on every NodePort address (every node address by default).
         for ip in node_ips {
             out.ipvs.services.push(new_vs(*ip, np, etp_local));
         }

@@ -117,15 +117,16 @@ pub struct KubeProxyRules {
 }
 
 /// The sysctls kube-proxy sets when it starts (`NewProxier`): in iptables mode with
-/// localhostNodePorts, `net.ipv4.conf.all.route_localnet=1`, so that NodePorts answer on
-/// 127.0.0.1 (nodePortAddresses, when it excludes 127.0.0.0/8, turns this off; kpath does
-/// not model it yet, so every address is a NodePort address). IPVS mode sets ip_forward (on
+/// localhostNodePorts, and nodePortAddresses holding 127.0.0.1 (as when it is unset),
+/// `net.ipv4.conf.all.route_localnet=1`, so that NodePorts answer on 127.0.0.1. IPVS mode sets ip_forward (on
 /// already: the CNI plugin set it) and its net.ipv4.vs.* knobs, which kpath's IPVS follows
 /// without naming them (conntrack=1: connections stay tracked for iptables' masquerade).
 pub fn sysctls(kp: &KubeProxyConfig) -> Vec<(crate::net::sysctl::Key, String)> {
     use crate::net::sysctl::Key;
     match kp.mode {
-        ProxyMode::Iptables if kp.localhost_node_ports => {
+        ProxyMode::Iptables
+            if kp.localhost_node_ports && kp.node_port_addresses.contains_loopback() =>
+        {
             vec![(Key::RouteLocalnet("all".into()), "1".into())]
         }
         ProxyMode::Iptables => Vec::new(),

@@ -289,11 +289,24 @@ fn check_ipvs_config(c: &Checker) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// `nodePortAddresses`: CIDRs, or `primary` (kube-proxy refuses anything else at startup).
+fn check_node_port_addresses(c: &Checker) -> Result<(), ScenarioError> {
+    for a in &c.s.kube_proxy.node_port_addresses {
+        if a.value != "primary" && a.value.parse::<crate::wire::Ipv4Net>().is_err() {
+            return Err(c
+                .err_at(a, format!("`{}` is not a CIDR or `primary`", a.value))
+                .with_hint("nodePortAddresses takes CIDRs (172.31.0.0/24, 127.0.0.0/8) or the word `primary` (the node's InternalIP)"));
+        }
+    }
+    Ok(())
+}
+
 /// Services: unique names, ClusterIPs inside the service CIDR and unique, ports that make
 /// sense for the type (NodePorts in kube-apiserver's default range, unique).
 pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
     let s = c.s;
     check_ipvs_config(c)?;
+    check_node_port_addresses(c)?;
     let scidr = s.cluster.service_cidr.value;
     // What earlier Services hold, looked up instead of rescanned: a scenario may have
     // tens of thousands of Services. The first holder of a ClusterIP or nodePort is named.
