@@ -119,7 +119,7 @@ fn a_correct_pod_mtu_refuses_the_oversized_ping_locally() {
     );
     assert_ne!(src, fixed);
     let s = kpath_sim::load_scenario_str("fixed.yaml", &fixed).unwrap();
-    assert_eq!(s.model().network.pod_mtu(), 1450);
+    assert_eq!(s.model().network.pod_mtu(&s.model().nodes[0]), 1450);
     let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     let t = kpath_sim::run_packet(&s, &w, "ping-1472").unwrap();
     assert_eq!(t.disposition.kind, DispositionKind::MessageTooLong);

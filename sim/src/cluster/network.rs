@@ -47,11 +47,17 @@ pub struct Underlay {
 }
 
 impl Network {
-    /// The pod MTU flannel's CNI config hands the bridge plugin.
-    pub fn pod_mtu(&self) -> u32 {
+    /// A node's NIC MTU: its own, or the underlay's.
+    pub fn node_mtu(&self, node: &super::Node) -> u32 {
+        node.mtu.unwrap_or(self.underlay.mtu)
+    }
+
+    /// The pod MTU flannel's CNI config hands the bridge plugin on `node`: flannel computes
+    /// it on each node from that node's external interface (`extIface.MTU - 50`).
+    pub fn pod_mtu(&self, node: &super::Node) -> u32 {
         self.cni
             .mtu
-            .unwrap_or(self.underlay.mtu - self.overlay_overhead())
+            .unwrap_or(self.node_mtu(node) - self.overlay_overhead())
     }
 
     /// Bytes the backend's encapsulation adds: VXLAN = outer IPv4 20 + UDP 8 + VXLAN 8 +

@@ -13,4 +13,6 @@ pub struct Node {
     /// Sysctls the node runs with beyond what kube-proxy and the CNI plugin set, in the
     /// order to apply them (validated names and values).
     pub sysctls: Vec<(crate::net::sysctl::Key, String)>,
+    /// eth0's MTU, when not the underlay's.
+    pub mtu: Option<u32>,
 }

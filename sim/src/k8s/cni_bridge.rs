@@ -16,7 +16,7 @@ pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node, pods: &[&Pod])
     };
     let cidr = n.pod_cidr.network();
     let gw = cidr.nth(1);
-    let pod_mtu = cluster.network.pod_mtu();
+    let pod_mtu = cluster.network.pod_mtu(n);
     let cni0_mac = mac::cni_mac(gw);
     let cni0 = w.ns_mut(node).add_link(link(
         "cni0",

@@ -38,8 +38,8 @@ fn dev(w: &World, ns: crate::net::NsId, name: &str) -> IfIndex {
 /// `bridge fdb append <VtepMAC-M> dev flannel.1 dst <nodeIP-M>`,
 /// `ip route add 10.244.M.0/24 via 10.244.M.0 dev flannel.1 onlink`.
 fn vxlan(w: &mut World, cluster: &Cluster) {
-    let mtu = cluster.network.underlay.mtu - cluster.network.overlay_overhead();
     for n in &cluster.nodes {
+        let mtu = cluster.network.node_mtu(n) - cluster.network.overlay_overhead();
         let Some(id) = node_ns(w, &n.name) else {
             continue;
         };

@@ -36,7 +36,7 @@ pub(super) fn host_ns_mut<'w>(w: &'w mut World, node: &str) -> Option<&'w mut Ne
 /// rules come later, with kube-proxy's (build_world).
 pub(super) fn node(w: &mut World, cluster: &Cluster, n: &Node, switch: NsId) {
     let ip: Ipv4Addr = n.ip;
-    let mtu = cluster.network.underlay.mtu;
+    let mtu = cluster.network.node_mtu(n);
     let id = w.add_netns(|id| {
         let mut ns = Netns::new(
             id,

@@ -181,6 +181,10 @@ pub struct Node {
     /// Sysctls this node runs with, beyond the cluster's `sysctls:`.
     #[serde(default)]
     pub sysctls: Sysctls,
+    /// This node's NIC MTU (eth0), when it differs from the underlay's; flannel derives
+    /// the node's tunnel and pod MTU from it.
+    #[serde(default)]
+    pub mtu: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -42,6 +42,7 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
                     Some((key, v.value.text()))
                 })
                 .collect(),
+            mtu: n.mtu.as_ref().map(|m| m.value),
         })
         .collect();
     let pods: Vec<Pod> = s.pods.iter().map(pod).collect();

@@ -48,6 +48,30 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
                 "use 576 to the underlay MTU {mtu}; leave it out to get flannel's value"
             )));
     }
+    for n in &cl.nodes {
+        if let Some(m) = &n.mtu
+            && !(576..=9216).contains(&m.value)
+        {
+            return Err(c
+                .err_at(m, format!("node MTU {} is out of range", m.value))
+                .with_hint("use 576 to 9216 (1500 for ordinary Ethernet, 9000 for jumbo frames); leave it out for the underlay's"));
+        }
+        if let (Some(m), Some(p)) = (&n.mtu, &cl.cni.mtu)
+            && p.value > m.value
+        {
+            return Err(c
+                .err_at(
+                    p,
+                    format!(
+                        "pod MTU {} is larger than node {}'s MTU {}",
+                        p.value, n.name.value, m.value
+                    ),
+                )
+                .with_hint(
+                    "leave cni.mtu out: flannel then derives each node's pod MTU from its own NIC",
+                ));
+        }
+    }
     if cl.nodes.is_empty() {
         return Err(
             ScenarioError::whole_file(&c.s.file, "the cluster has no nodes")
