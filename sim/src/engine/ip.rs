@@ -57,8 +57,13 @@ impl Walk<'_> {
         let ns = self.world.ns(skb.ns);
         let rt = route::lookup(&ns.routes, dst).cloned();
         let forwarding = ns.sysctl.ip_forward;
+        // ip_route_input_slow validates the source for local and broadcast delivery, and in
+        // __mkroute_input for forwarding, which it reaches only with forwarding on.
+        let validated = rt
+            .as_ref()
+            .is_some_and(|r| r.rtype != RouteType::Unicast || forwarding);
         if !from_lo
-            && rt.is_some()
+            && validated
             && let Some(why) = self.fib_validate_source(&skb, src)
         {
             return self.drop_here(
