@@ -54,6 +54,17 @@ struct Segment {
     last: bool,
 }
 
+impl Segment {
+    /// ACK, and PSH on the last segment of the write.
+    fn flags(&self) -> TcpFlags {
+        TcpFlags(if self.last {
+            TcpFlags::PSH | TcpFlags::ACK
+        } else {
+            TcpFlags::ACK
+        })
+    }
+}
+
 /// TCP timestamps (RFC 7323) take 12 bytes of every segment after the SYNs: NOP, NOP,
 /// kind 8 length 10 (`tcp_established_options`).
 const TS_OPTION_LEN: u16 = 12;
@@ -519,11 +530,7 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
                 dport,
                 seq: c.wrapping_add(1).wrapping_add(u32::from(seg.off)),
                 ack: s_ack,
-                flags: TcpFlags(if seg.last {
-                    TcpFlags::PSH | TcpFlags::ACK
-                } else {
-                    TcpFlags::ACK
-                }),
+                flags: seg.flags(),
                 len: seg.len,
                 ts,
             },
@@ -632,11 +639,7 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
                 dport: pport,
                 seq: s.wrapping_add(1).wrapping_add(u32::from(seg.off)),
                 ack: c_next.wrapping_add(req),
-                flags: TcpFlags(if seg.last {
-                    TcpFlags::PSH | TcpFlags::ACK
-                } else {
-                    TcpFlags::ACK
-                }),
+                flags: seg.flags(),
                 len: seg.len,
                 ts,
             },

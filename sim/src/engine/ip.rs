@@ -208,67 +208,70 @@ impl Walk<'_> {
     /// input device allows it (route_localnet, `all` or its own); the destination is checked
     /// first.
     fn martian(&self, skb: &Skb, src: Ipv4Addr, dst: Ipv4Addr) -> Option<String> {
-        let dev = self.dev_name(skb.ns, skb.dev);
+        if !dst.is_loopback() && !src.is_loopback() {
+            return None;
+        }
         let ns = self.world.ns(skb.ns);
-        if ns.sysctl.route_localnet(&dev) {
+        let dev = ns.link(skb.dev).map_or("", |l| l.name.as_str());
+        if ns.sysctl.route_localnet(dev) {
             return None;
         }
         let knob = format!(
             "net.ipv4.conf.{}.route_localnet=0 (and all=0)",
             dev.replace('.', "/")
         );
-        if dst.is_loopback() {
-            Some(format!(
+        Some(if dst.is_loopback() {
+            format!(
                 "martian destination {dst} from {src} on {dev}: 127.0.0.0/8 arrives from outside lo and {knob}; ip_route_input_slow drops it"
-            ))
-        } else if src.is_loopback() {
-            Some(format!(
-                "martian source {src} for {dst} on {dev}: 127.0.0.0/8 arrives from outside lo and {knob}; ip_route_input_slow drops it"
-            ))
+            )
         } else {
-            None
-        }
+            format!(
+                "martian source {src} for {dst} on {dev}: 127.0.0.0/8 arrives from outside lo and {knob}; ip_route_input_slow drops it"
+            )
+        })
     }
 
     /// `fib_validate_source`: rp_filter (the larger of `all` and the input device's) 0 lets
     /// anything in but a source that is this namespace's own address; 1 (strict) wants the
     /// route back to the source to leave through the input device, 2 (loose) any route back.
+    /// One route lookup per routed packet, and no allocation unless it refuses.
     fn fib_validate_source(&self, skb: &Skb, src: Ipv4Addr) -> Option<String> {
         if src.is_unspecified() {
             return None;
         }
-        let dev = self.dev_name(skb.ns, skb.dev);
         let ns = self.world.ns(skb.ns);
-        let rpf = ns.sysctl.rp_filter(&dev);
+        let dev = ns.link(skb.dev).map_or("", |l| l.name.as_str());
+        let rpf = ns.sysctl.rp_filter(dev);
         let back = route::lookup(&ns.routes, src);
-        // rp_filter 0 only asks whether a device holds the address (inet_lookup_ifaddr_rcu);
-        // the full check refuses whatever the route back calls local.
-        let own = if rpf == 0 {
-            ns.links
-                .iter()
-                .flat_map(|l| &l.addrs)
-                .any(|a| a.addr == src)
-        } else {
-            back.is_some_and(|r| matches!(r.rtype, RouteType::Local | RouteType::Broadcast))
-        };
+        // rp_filter 0 only asks whether a device holds the address (inet_lookup_ifaddr_rcu:
+        // the address's own local route, not the rest of 127.0.0.0/8); the full check
+        // refuses whatever the route back calls local.
+        let own = back.is_some_and(|r| match rpf {
+            0 => r.rtype == RouteType::Local && (r.dst.prefix == 32 || r.dst.addr == src),
+            _ => matches!(r.rtype, RouteType::Local | RouteType::Broadcast),
+        });
         if own {
             return Some(format!(
                 "martian source {src} on {dev}: it is an address of this namespace, so fib_validate_source refuses it (-EINVAL)"
             ));
         }
-        let knob = format!(
-            "rp_filter={rpf} on {dev} (the larger of net.ipv4.conf.all and net.ipv4.conf.{})",
-            dev.replace('.', "/")
-        );
+        let knob = || {
+            format!(
+                "rp_filter={rpf} on {dev} (the larger of net.ipv4.conf.all and net.ipv4.conf.{})",
+                dev.replace('.', "/")
+            )
+        };
         match (rpf, back) {
             (0, _) => None,
             (_, None) => Some(format!(
-                "{knob}: no route back to {src}, so the reverse-path check fails (-EXDEV, IPReversePathFilter)"
+                "{}: no route back to {src}, so the reverse-path check fails (-EXDEV, IPReversePathFilter)",
+                knob()
             )),
             (_, Some(r)) if r.dev == skb.dev => None,
             (2, Some(_)) => None,
             (_, Some(r)) => Some(format!(
-                "{knob} is strict: the route back to {src} leaves through {}, not {dev} (-EXDEV, IPReversePathFilter)",
+                "{} is strict: the route back to {src} leaves through {}, not {dev} (-EXDEV, IPReversePathFilter)",
+                knob(),
                 self.dev_name(skb.ns, r.dev)
             )),
         }
