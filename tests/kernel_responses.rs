@@ -242,10 +242,9 @@ fn a_tcp_payload_larger_than_the_mss_is_refused_at_send() {
 }
 
 #[test]
-fn an_inner_packet_too_big_for_any_outer_datagram_is_dropped_at_vxlan_xmit() {
-    // Bypass validation (which refuses this size) and give the client a huge MTU, so the
-    // 65495-byte TCP datagram reaches flannel.1: with 50 bytes of encapsulation it cannot be
-    // one outer IPv4 datagram.
+fn a_datagram_too_big_for_the_tunnel_is_cut_before_it_and_put_together_after() {
+    // Give the client a huge MTU, so its 65495-byte TCP datagram (DF clear) leaves the pod
+    // whole: node-1 must cut it to flannel.1's MTU, and VXLAN wraps each piece on its own.
     let mut s = with_packets(
         "  - {name: huge, from: pod/default/client, to: 'pod/default/server:80', protocol: tcp, flags: [ACK], size: 1000, df: false}\n",
     );
@@ -261,26 +260,41 @@ fn an_inner_packet_too_big_for_any_outer_datagram_is_dropped_at_vxlan_xmit() {
     w.ns_mut(client).link_mut(eth0).unwrap().mtu = 65535;
     let t = run(&s, &w, "huge");
     assert_eq!(
-        t.disposition.kind,
-        DispositionKind::Dropped,
+        t.disposition.netns, "default/server",
         "{}",
         t.disposition.reason
     );
+    let cut: Vec<&str> = t
+        .steps
+        .iter()
+        .filter(|s| s.func == "ip_fragment")
+        .map(|s| s.netns.as_str())
+        .collect();
     assert_eq!(
-        (
-            t.disposition.netns.as_str(),
-            t.disposition.device.as_deref()
-        ),
-        ("node-1", Some("flannel.1"))
+        cut,
+        ["node-1", "node-2"],
+        "cut before flannel.1 and before cni0"
     );
-    assert!(
-        t.disposition.reason.contains("65535"),
-        "{}",
-        t.disposition.reason
+    let encaps = t
+        .steps
+        .iter()
+        .filter(|s| s.func == "vxlan_xmit_one")
+        .count();
+    assert_eq!(
+        encaps,
+        65495usize.div_ceil(1424),
+        "one VXLAN packet per fragment"
     );
     for step in &t.steps {
         let bytes = step.packet.emit();
-        assert!(bytes.len() <= 14 + 65535, "step {}", step.index);
+        if step.func == "vxlan_xmit_one" {
+            assert!(
+                bytes.len() <= 14 + 1500,
+                "step {}: {} bytes",
+                step.index,
+                bytes.len()
+            );
+        }
         let back = Frame::parse(&bytes, &[8472]).expect("every step's bytes parse back");
         assert_eq!(back, step.packet, "step {}", step.index);
     }

@@ -95,51 +95,75 @@ fn broadcast_and_multicast_sources_are_refused() {
 }
 
 #[test]
-fn a_payload_that_cannot_be_encapsulated_is_refused() {
-    // 65535 - 50 (VXLAN) - 20 (IPv4) - 8 (ICMP/UDP) = 65457; TCP leaves room for 40 bytes
-    // of header (a SYN's options): 65425.
+fn a_payload_that_cannot_be_one_datagram_is_refused() {
+    // 65535 - 20 (IPv4) - 8 (ICMP/UDP) = 65507, ping -s's largest; TCP leaves room for 40
+    // bytes of header (a SYN's options): 65475.
     check(
         "",
-        "  - {name: x, from: pod/default/client, to: 'pod/default/server:80', protocol: tcp, flags: [ACK], size: 65455, df: false}\n",
-        "65455",
-        "payload size 65455",
-        "50 bytes",
+        "  - {name: x, from: pod/default/client, to: 'pod/default/server:80', protocol: tcp, flags: [ACK], size: 65476, df: false}\n",
+        "65476",
+        "payload size 65476",
+        "at most 65475",
     );
     check(
         "",
-        "  - {name: x, from: pod/default/client, to: pod/default/server, protocol: icmp, size: 65458}\n",
-        "65458",
-        "payload size 65458",
-        "at most 65457",
+        "  - {name: x, from: pod/default/client, to: pod/default/server, protocol: icmp, size: 65508}\n",
+        "65508",
+        "payload size 65508",
+        "at most 65507",
     );
     accepted(
-        "  - {name: x, from: pod/default/client, to: pod/default/server, protocol: icmp, size: 65457, df: false}\n",
+        "  - {name: x, from: pod/default/client, to: pod/default/server, protocol: icmp, size: 65507}\n",
     );
     accepted(
-        "  - {name: x, from: pod/default/client, to: 'pod/default/server:80', protocol: tcp, size: 65425, df: false}\n",
+        "  - {name: x, from: pod/default/client, to: 'pod/default/server:80', protocol: tcp, size: 65475, df: false}\n",
     );
 }
 
 #[test]
-fn an_oversized_packet_cannot_make_an_oversized_outer_datagram() {
-    // The largest accepted UDP datagram, DF clear, across the overlay: every step's bytes
-    // stay within IPv4's 65535 and parse back.
+fn the_largest_datagram_crosses_the_overlay_in_fragments_no_frame_over_its_mtu() {
+    // The largest UDP datagram, with the socket's default path MTU discovery: the pod cuts
+    // it to its MTU, every frame fits the device it crosses, and the server gets it whole.
     let src = format!(
-        "{}  - {{name: x, from: pod/default/client, to: 'pod/default/server:53', protocol: udp, size: 65457, df: false}}\n",
+        "{}  - {{name: x, from: pod/default/client, to: 'pod/default/server:53', protocol: udp, size: 65507}}\n",
         base()
     );
     let s = load_scenario_str("ok.yaml", &src).unwrap();
     let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
     let t = kpath_sim::run_packet(&s, &w, "x").unwrap();
-    assert!(t.steps.iter().any(|s| s.func == "vxlan_xmit_one"));
-    for step in &t.steps {
-        let bytes = step.packet.emit();
-        assert!(bytes.len() <= 14 + 65535, "step {}", step.index);
+    assert_eq!(
+        t.disposition.netns, "default/server",
+        "{}",
+        t.disposition.reason
+    );
+    let arrived = t.arrival().unwrap().packet.len();
+    assert_eq!(arrived, 14 + 65535);
+    let mut crossings = 0;
+    for step in t.steps.iter().filter(|s| s.wire.is_some()) {
+        let dev = step.device.as_deref().unwrap();
+        let mtu = w
+            .ns_by_name(&step.netns)
+            .unwrap()
+            .link_by_name(dev)
+            .unwrap()
+            .mtu as usize;
+        assert!(
+            step.packet.len() <= 14 + mtu,
+            "step {} on {} {dev}: {} bytes",
+            step.index,
+            step.netns,
+            step.packet.len()
+        );
         assert_eq!(
-            kpath_sim::wire::Frame::parse(&bytes, &[8472]).unwrap(),
+            kpath_sim::wire::Frame::parse(&step.packet.emit(), &[8472]).unwrap(),
             step.packet
         );
+        crossings += 1;
     }
+    assert!(
+        crossings > 46 * 4,
+        "each of the 46 fragments crosses every link: {crossings}"
+    );
 }
 
 #[test]

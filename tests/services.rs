@@ -17,11 +17,7 @@ fn flow(name: &str, f: &str) -> FlowTrace {
 /// The packet as its socket got it: (src, sport, dst, dport).
 fn arrived(t: &Trace) -> (String, u16, String, u16) {
     let ip = ipv4(&t.arrival().unwrap().packet).unwrap().clone();
-    let (sp, dp) = match &ip.payload {
-        kpath_sim::wire::L4::Tcp(t) => (t.sport, t.dport),
-        kpath_sim::wire::L4::Udp(u) => (u.sport, u.dport),
-        kpath_sim::wire::L4::Icmp(_) => (0, 0),
-    };
+    let (sp, dp) = ip.l4_ports().unwrap_or_default();
     (ip.src.to_string(), sp, ip.dst.to_string(), dp)
 }
 

@@ -169,11 +169,7 @@ fn ipv4(f: &Frame) -> Option<&Ipv4> {
 }
 
 fn ends(ip: &Ipv4) -> (String, String) {
-    let (sp, dp) = match &ip.payload {
-        L4::Tcp(t) => (Some(t.sport), Some(t.dport)),
-        L4::Udp(u) => (Some(u.sport), Some(u.dport)),
-        L4::Icmp(_) => (None, None),
-    };
+    let (sp, dp) = ip.l4_ports().unzip();
     let f = |a: std::net::Ipv4Addr, p: Option<u16>| match p {
         Some(p) => format!("{a}:{p}"),
         None => a.to_string(),

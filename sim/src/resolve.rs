@@ -97,7 +97,8 @@ pub struct ResolvedPacket {
     pub protocol: Transport,
     /// Payload bytes (ping's data, a UDP datagram's, a TCP segment's).
     pub size: Option<u16>,
-    pub df: bool,
+    /// The sending socket's path MTU discovery mode (the scenario's `df:`).
+    pub pmtudisc: crate::net::Pmtudisc,
     pub ttl: Option<u8>,
     /// The TCP flags asked for; None: a connect(), which sends a SYN.
     pub flags: Option<TcpFlags>,
@@ -134,7 +135,7 @@ pub fn packet(s: &Scenario, world: &World, name: &str) -> Result<ResolvedPacket,
         to,
         protocol: Transport::of(p.protocol).map_err(|m| bad(name, m))?,
         size: p.size.as_ref().map(|s| s.value),
-        df: p.df,
+        pmtudisc: crate::net::Pmtudisc::from_df(p.df),
         ttl: p.ttl,
         flags: p.flags.as_ref().map(|f| tcp_flags(&f.value)),
     })

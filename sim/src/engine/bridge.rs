@@ -153,7 +153,36 @@ impl Walk<'_> {
             }
         }
         skb.dev = to;
-        Next::Xmit(skb)
+        self.br_nf_dev_queue_xmit(skb)
+    }
+
+    /// `br_nf_dev_queue_xmit`: a frame br_netfilter reassembled (conntrack's defrag ran in
+    /// its PREROUTING) leaves the port cut again, no larger than its largest fragment
+    /// (`nf_bridge->frag_max_size`) or the port's MTU (`br_nf_ip_fragment`).
+    fn br_nf_dev_queue_xmit(&mut self, skb: Skb) -> Next {
+        let fms = usize::from(skb.frag_max_size);
+        let Some(ip) = skb.ipv4().filter(|_| skb.br_nf_prerouted && fms != 0) else {
+            return Next::Xmit(skb);
+        };
+        let port = self.dev_name(skb.ns, skb.dev);
+        let mtu = self
+            .world
+            .ns(skb.ns)
+            .link(skb.dev)
+            .map_or(65536, |l| l.mtu as usize);
+        let (len, df) = (ip.total_len(), ip.dont_frag);
+        let cut = mtu.min(fms);
+        if len <= cut {
+            return Next::Xmit(skb);
+        }
+        if (df && !skb.ignore_df) || fms > mtu {
+            return self.drop_here(&skb, Some(skb.dev), "br_nf_ip_fragment", DispositionKind::Dropped,
+                format!("the reassembled {len}-byte datagram must be cut again for {port} (MTU {mtu}), and DF forbids it: br_nf_ip_fragment drops it (-EMSGSIZE)"));
+        }
+        let why = format!(
+            "br_netfilter reassembled this {len}-byte datagram for conntrack; it leaves {port} cut again no larger than its largest fragment ({fms} bytes)"
+        );
+        self.send_fragments(skb, cut, "br_nf_dev_queue_xmit", why, |_, s| Next::Xmit(s))
     }
 
     /// `br_flood`: copies to every port (not back out the ingress port unless hairpin) and,

@@ -10,7 +10,7 @@
 use super::choices::Choices;
 use super::send::{L4Spec, SendReq};
 use super::{Outcome, STEP_CAP, Walk, enumerate, packet_seed};
-use crate::net::{NsId, Socket, World};
+use crate::net::{NsId, Pmtudisc, Socket, World};
 use crate::resolve::{ResolvedFlow, Transport};
 use crate::trace::{DispositionKind, FlowPacket, FlowTrace, Role, Trace};
 use crate::wire::IpProtocol;
@@ -442,6 +442,7 @@ fn ports(ip: &Ipv4) -> (u16, u16) {
             }
             _ => (0, 0),
         },
+        L4::Fragment(_) => ip.l4_ports().unwrap_or_default(),
     }
 }
 
@@ -595,13 +596,13 @@ fn client_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, sport: u16, w: &World) 
             String::new(),
         ),
     };
-    // Linux sockets do path MTU discovery: DF is set on what they send.
+    // Linux sockets do path MTU discovery (IP_PMTUDISC_WANT): DF on what fits the route.
     SendReq {
         ns: e.client_ns,
         src,
         dst,
         ttl: None,
-        df: true,
+        pmtudisc: Pmtudisc::Want,
         l4,
         func,
         what: format!("{} in {}: {what}", f.from.words, w.ns(e.client_ns).name),
@@ -681,15 +682,19 @@ fn server_packet(e: &Ends, f: &ResolvedFlow, kind: Kind, w: &World) -> Option<Se
         ),
         _ => return None,
     };
-    // icmp_reply sends with DF clear (the lab's echo replies had DF=0); TCP and UDP sockets
-    // do path MTU discovery, so DF is set.
-    let df = !matches!(kind, Kind::EchoReply);
+    // icmp_reply sends from the ICMP control socket, IP_PMTUDISC_DONT (icmp_sk_init): DF
+    // clear, as the lab's echo replies showed; TCP and UDP sockets do path MTU discovery.
+    let pmtudisc = if matches!(kind, Kind::EchoReply) {
+        Pmtudisc::Dont
+    } else {
+        Pmtudisc::Want
+    };
     Some(SendReq {
         ns,
         src: Some(local),
         dst: peer,
         ttl: None,
-        df,
+        pmtudisc,
         l4,
         func,
         what: format!(

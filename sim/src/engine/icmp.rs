@@ -17,6 +17,10 @@ impl Walk<'_> {
         let Some(orig) = skb.ipv4().cloned() else {
             return;
         };
+        // __icmp_send answers only the first fragment of a datagram (`IP_OFFSET` clear).
+        if orig.frag_offset != 0 {
+            return;
+        }
         // __icmp_send: a packet that was for this host (RTCF_LOCAL) is answered from the
         // address it was sent to; for a forwarded one the source is left to the route back
         // to the sender (icmp_route_lookup -> inet_select_addr).

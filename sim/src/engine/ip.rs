@@ -10,6 +10,8 @@ impl Walk<'_> {
     /// `ip_rcv` -> NF_INET_PRE_ROUTING -> `ip_rcv_finish` -> `ip_route_input_noref`.
     pub(super) fn ip_rcv(&mut self, mut skb: Skb) -> Next {
         let dev = skb.dev;
+        // ip_rcv_core clears the IP control block, frag_max_size with it.
+        skb.frag_max_size = 0;
         let devn = self.dev_name(skb.ns, dev);
         let note = if skb.br_nf_prerouted {
             format!(
@@ -345,7 +347,11 @@ impl Walk<'_> {
             .map(|l| l.mtu)
             .unwrap_or(65536);
         let len = ip.total_len();
-        if ip.dont_frag && len > mtu as usize {
+        // ip_exceeds_mtu: only with DF; a reassembled datagram counts by its largest
+        // fragment (frag_max_size), since it will leave cut as it came.
+        let fms = usize::from(skb.frag_max_size);
+        let exceeds = len > mtu as usize && ip.dont_frag && (fms > mtu as usize || !skb.ignore_df);
+        if exceeds {
             self.icmp_error(
                 &skb,
                 IcmpMessage::DestUnreachable {
@@ -405,23 +411,66 @@ impl Walk<'_> {
         let Some(ip) = skb.ipv4().cloned() else {
             return Next::Xmit(skb);
         };
-        let link = self.world.ns(skb.ns).link(out).cloned();
-        let mtu = link.as_ref().map(|l| l.mtu).unwrap_or(65536) as usize;
-        if ip.total_len() > mtu {
-            // DF packets were stopped earlier (at the socket or in ip_forward).
-            self.record(&skb, Some(out), "ip_fragment", StepKind::Routing, format!(
-                "{} bytes exceed the MTU {mtu} and DF is clear: the kernel would split it into {} fragments; kpath follows the datagram whole (a simplification)",
-                ip.total_len(), (ip.total_len() - 20).div_ceil((mtu - 20) & !7)));
+        let mtu = self
+            .world
+            .ns(skb.ns)
+            .link(out)
+            .map_or(65536, |l| l.mtu as usize);
+        let len = ip.total_len();
+        let fms = usize::from(skb.frag_max_size);
+        // ip_finish_output: too big for the device, or reassembled from smaller pieces than
+        // that (frag_max_size): ip_fragment. DF stops it there, unless the skb may ignore DF
+        // and came in no larger than the MTU.
+        let cut = if fms != 0 { mtu.min(fms) } else { mtu };
+        if len <= cut {
+            return self.ip_finish_output2(skb, &rt);
         }
-        if matches!(
-            link.map(|l| l.kind),
-            Some(LinkKind::Loopback | LinkKind::Uplink { .. })
-        ) {
+        let outn = self.dev_name(skb.ns, out);
+        if ip.dont_frag && (!skb.ignore_df || fms > mtu) {
+            self.icmp_error(
+                &skb,
+                IcmpMessage::DestUnreachable {
+                    code: 4,
+                    next_hop_mtu: mtu as u16,
+                },
+            );
+            return self.drop_here(&skb, Some(out), "ip_fragment", DispositionKind::FragmentationNeeded,
+                format!("{len} bytes do not fit {outn}'s MTU {mtu} and DF is set: dropped, ICMP fragmentation needed (mtu {mtu}) sent to {}", ip.src));
+        }
+        let why = if len > mtu {
+            let df = if ip.dont_frag {
+                "DF is set, but the datagram may be fragmented here (ignore_df)"
+            } else {
+                "DF is clear"
+            };
+            format!("{len} bytes exceed {outn}'s MTU {mtu} and {df}")
+        } else {
+            format!(
+                "the datagram was reassembled from fragments of at most {fms} bytes (frag_max_size), so ip_do_fragment cuts it again no larger than it came"
+            )
+        };
+        self.send_fragments(skb, cut, "ip_fragment", why, |w, s| {
+            w.ip_finish_output2(s, &rt)
+        })
+    }
+
+    /// `ip_finish_output2`: find the next hop's neighbour and hand the frame to the device.
+    fn ip_finish_output2(&mut self, mut skb: Skb, rt: &Route) -> Next {
+        let out = skb.dev;
+        let Some(dst) = skb.ipv4().map(|i| i.dst) else {
+            return Next::Xmit(skb);
+        };
+        let noarp = self
+            .world
+            .ns(skb.ns)
+            .link(out)
+            .is_some_and(|l| matches!(l.kind, LinkKind::Loopback | LinkKind::Uplink { .. }));
+        if noarp {
             // lo is IFF_NOARP: no neighbour, no MAC addresses. (An uplink's neighbours lie
             // beyond the model.)
             return Next::Xmit(skb);
         }
-        let nexthop = rt.via.unwrap_or(ip.dst);
+        let nexthop = rt.via.unwrap_or(dst);
         match self.neigh_output(&mut skb, out, nexthop) {
             Ok(()) => Next::Xmit(skb),
             Err(d) => Next::End(End::Fate(d)),

@@ -2,6 +2,7 @@
 //! socket lookup that names who receives the packet.
 
 use super::{End, Next, Skb, Walk};
+use crate::net::ipfrag::DefragUser;
 use crate::net::{Socket, SocketOwner};
 use crate::netfilter::{Family, Hook};
 use crate::trace::{Disposition, DispositionKind, StepKind};
@@ -20,6 +21,9 @@ impl Walk<'_> {
             StepKind::Routing,
             "the packet is for this host",
         );
+        if let Err(next) = self.ip_defrag(&mut skb, DefragUser::LocalDeliver, Some(dev)) {
+            return next;
+        }
         if let Err(d) = self.nf_hook(Family::Ipv4, Hook::Input, &mut skb, Some(dev), None) {
             return *d;
         }
@@ -36,6 +40,13 @@ impl Walk<'_> {
             L4::Icmp(icmp) => self.icmp_rcv(skb, &ip, icmp.msg),
             L4::Udp(u) => self.udp_rcv(skb, &ip, u),
             L4::Tcp(t) => self.tcp_v4_rcv(skb, &ip, t),
+            L4::Fragment(_) => self.drop_here(
+                &skb,
+                Some(dev),
+                "ip_local_deliver",
+                DispositionKind::Dropped,
+                "a fragment reached the protocol handler without reassembly".into(),
+            ),
         }
     }
 
@@ -229,11 +240,7 @@ impl Walk<'_> {
     /// (`__inet_lookup_established`), then one listening on its port and address.
     fn lookup_socket(&self, skb: &Skb, proto: IpProtocol, port: u16) -> Option<Socket> {
         let ip = skb.ipv4()?;
-        let sport = match &ip.payload {
-            L4::Tcp(t) => t.sport,
-            L4::Udp(u) => u.sport,
-            L4::Icmp(_) => 0,
-        };
+        let sport = ip.l4_ports().map_or(0, |p| p.0);
         let ns = self.world.ns(skb.ns);
         let socks = &ns.sockets;
         let assumed = ns.unknowns.sockets.then_some(Socket {

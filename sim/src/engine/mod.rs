@@ -10,6 +10,7 @@ mod flow;
 mod hooks;
 mod icmp;
 mod ip;
+mod ip_fragment;
 mod local;
 mod neigh;
 mod nf_hook;
@@ -58,6 +59,8 @@ enum End {
     Fate(Disposition),
     /// The ARP reply reached the asker: the neighbour's MAC.
     ArpResolved(Mac),
+    /// The fragment joined a reassembly queue that still waits for others (where, in words).
+    Queued(String),
 }
 
 /// An ARP request in flight: who asked (namespace and device) and for which address.
@@ -83,6 +86,8 @@ pub struct Walk<'w> {
     /// The route nat OUTPUT gave a local packet when it changed its destination
     /// (`ip_route_me_harder`'s `skb_dst_set`), taken by `__ip_local_out` after the hook.
     rerouted: Option<crate::net::Route>,
+    /// Fragments of the traced datagram that ended before a reassembly queue, in words.
+    lost_fragments: Vec<String>,
 }
 
 /// The seed of one packet's randomness: the world's seed mixed with the packet's name, so a
@@ -251,6 +256,7 @@ impl<'w> Walk<'w> {
             step_cap,
             registries: nf_hook::Registries::new(hooks::REGISTRANTS),
             rerouted: None,
+            lost_fragments: Vec::new(),
         }
     }
 
@@ -263,6 +269,7 @@ impl<'w> Walk<'w> {
                 DispositionKind::Dropped,
                 "the walk ended in an ARP exchange",
             ),
+            End::Queued(queued) => self.never_reassembled(&queued),
         }
     }
 }

@@ -72,6 +72,8 @@ impl Walk<'_> {
             physin: None,
             physout: None,
             ct: None,
+            frag_max_size: 0,
+            ignore_df: false,
             role: Role::ArpRequest,
         };
         self.record(
@@ -99,6 +101,7 @@ impl Walk<'_> {
             // The step cap ran out inside the ARP exchange: a loop, not a missing neighbour.
             End::Fate(why) if why.kind == DispositionKind::Loop => Err(why),
             End::Fate(why) => Err(self.neigh_invalidate(skb, dev, nexthop, &why.reason)),
+            End::Queued(why) => Err(self.neigh_invalidate(skb, dev, nexthop, &why)),
         }
     }
 

@@ -116,7 +116,7 @@ impl Walk<'_> {
             dst: server.0,
             ttl: None,
             // A UDP socket's default, IP_PMTUDISC_WANT, sets DF on what fits the path MTU.
-            df: true,
+            pmtudisc: crate::net::Pmtudisc::Want,
             l4: L4Spec::Ready(L4::Udp(Udp {
                 sport,
                 dport: server.1,
@@ -212,7 +212,7 @@ impl Walk<'_> {
             src: Some(ip.dst),
             dst: ip.src,
             ttl: None,
-            df: true,
+            pmtudisc: crate::net::Pmtudisc::Want,
             l4: L4Spec::Ready(L4::Udp(Udp {
                 sport: u.dport,
                 dport: u.sport,

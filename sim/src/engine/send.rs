@@ -3,7 +3,7 @@
 //! `__ip_local_out`.
 
 use super::{Next, Skb, Walk};
-use crate::net::{NsId, RouteType, route};
+use crate::net::{NsId, Pmtudisc, RouteType, route};
 use crate::resolve::{ResolvedPacket, Transport};
 use crate::trace::{DispositionKind, Role, StepKind};
 use crate::wire::{
@@ -20,7 +20,9 @@ pub(super) struct SendReq {
     pub src: Option<Ipv4Addr>,
     pub dst: Ipv4Addr,
     pub ttl: Option<u8>,
-    pub df: bool,
+    /// The socket's path MTU discovery: whether DF is set, and what happens to a datagram
+    /// larger than the route's MTU.
+    pub pmtudisc: Pmtudisc,
     pub l4: L4Spec,
     /// The socket call (`tcp_v4_connect`, `raw_sendmsg`, ...) and what it does, in words.
     pub func: &'static str,
@@ -30,14 +32,18 @@ pub(super) struct SendReq {
 }
 
 impl SendReq {
-    /// Send a packet already built, from its own source address, as it is.
+    /// Send a packet already built, from its own source address, as it is (DF as it is).
     pub fn ready(ns: NsId, ip: Ipv4, func: &'static str, what: String) -> SendReq {
         SendReq {
             ns,
             src: Some(ip.src),
             dst: ip.dst,
             ttl: Some(ip.ttl),
-            df: ip.dont_frag,
+            pmtudisc: if ip.dont_frag {
+                Pmtudisc::Do
+            } else {
+                Pmtudisc::Dont
+            },
             l4: L4Spec::Ready(ip.payload),
             func,
             what,
@@ -141,7 +147,7 @@ impl Walk<'_> {
             src: p.from.bound,
             dst,
             ttl: p.ttl,
-            df: p.df,
+            pmtudisc: p.pmtudisc,
             l4,
             func,
             what: format!("{} in {}: {what}", p.from.words, self.ns_name(ns)),
@@ -172,6 +178,7 @@ impl Walk<'_> {
                     L4::Tcp(_) => ("tcp_v4_connect", "connect() sends a TCP SYN"),
                     L4::Udp(_) => ("udp_sendmsg", "sendto() sends a UDP datagram"),
                     L4::Icmp(_) => ("raw_sendmsg", "ping sends an ICMP echo request"),
+                    L4::Fragment(_) => ("raw_sendmsg", "a raw socket sends an IP fragment"),
                 };
                 let what = format!("a program in {}: {what}", self.ns_name(ns));
                 self.emit(SendReq::ready(ns, ip, func, what))
@@ -193,7 +200,7 @@ impl Walk<'_> {
             payload: L3::Ipv4(Ipv4 {
                 tos: 0,
                 ident,
-                dont_frag: req.df,
+                dont_frag: false,
                 more_frags: false,
                 frag_offset: 0,
                 ttl,
@@ -237,19 +244,29 @@ impl Walk<'_> {
             );
             return (frame, next);
         }
-        let mss = self
+        let mtu = self
             .world
             .ns(ns)
             .link(out_dev)
             .map(|l| l.mtu)
-            .unwrap_or(1500)
-            .saturating_sub(40) as u16;
+            .unwrap_or(1500);
+        let mss = mtu.saturating_sub(40) as u16;
+        // __ip_make_skb: DO sets DF always, WANT only on a datagram that fits the route's
+        // MTU (a larger one may be fragmented: ignore_df), DONT never.
+        let mut fits = true;
         if let L3::Ipv4(ip) = &mut frame.payload {
             ip.src = src;
             ip.payload = finish_l4(req.l4, mss);
+            fits = ip.total_len() <= mtu as usize;
+            ip.dont_frag = match req.pmtudisc {
+                Pmtudisc::Do => true,
+                Pmtudisc::Want => fits,
+                Pmtudisc::Dont => false,
+            };
         }
         skb.frame = frame.clone();
         skb.dev = out_dev;
+        skb.ignore_df = req.pmtudisc != Pmtudisc::Do;
         // tcp_advertise_mss: a SYN announces the MSS its route allows.
         let syn = matches!(skb.ipv4().map(|i| &i.payload), Some(L4::Tcp(t)) if t.flags.has(TcpFlags::SYN));
         let what = if syn {
@@ -296,18 +313,12 @@ impl Walk<'_> {
                 return (frame, next);
             }
         }
-        // ip_append_data: with DF (IP_PMTUDISC_DO/WANT) a datagram larger than the route
-        // MTU is refused before it is built: "local error: message too long, mtu=1450".
-        let mtu = self
-            .world
-            .ns(ns)
-            .link(out_dev)
-            .map(|l| l.mtu)
-            .unwrap_or(65536);
-        let len = skb.ipv4().map(|i| i.total_len()).unwrap_or(0);
-        if req.df && len > mtu as usize {
+        // __ip_append_data: with IP_PMTUDISC_DO a datagram larger than the route MTU is
+        // refused before it is built ("local error: message too long, mtu=1450").
+        if req.pmtudisc == Pmtudisc::Do && !fits {
+            let len = skb.ipv4().map(|i| i.total_len()).unwrap_or(0);
             let next = self.drop_here(&skb, Some(out_dev), "ip_append_data", DispositionKind::MessageTooLong,
-                format!("{len}-byte datagram exceeds the MTU {mtu} of {out_name} and DF is set: sendmsg fails with EMSGSIZE (ping: \"local error: message too long, mtu={mtu}\")"));
+                format!("{len}-byte datagram exceeds the MTU {mtu} of {out_name} and the socket sets DF (IP_PMTUDISC_DO): sendmsg fails with EMSGSIZE (ping: \"local error: message too long, mtu={mtu}\")"));
             return (frame, next);
         }
         (frame, Next::LocalOut(skb, rt))

@@ -27,6 +27,12 @@ pub struct Skb {
     pub ipvs_property: bool,
     /// `skb->_nfct`: the connection and direction conntrack assigned.
     pub ct: Option<CtRef>,
+    /// `IPCB(skb)->frag_max_size`: a reassembled datagram's largest fragment, so a router
+    /// that forwards it cuts it no larger than it arrived (`ip_do_fragment`).
+    pub frag_max_size: u16,
+    /// `skb->ignore_df`: may be fragmented locally even with DF set (a UDP socket in
+    /// IP_PMTUDISC_WANT; a datagram conntrack reassembled).
+    pub ignore_df: bool,
     pub role: Role,
 }
 
@@ -76,6 +82,8 @@ impl Skb {
             physin: None,
             physout: None,
             ct: None,
+            frag_max_size: 0,
+            ignore_df: false,
             role: Role::Packet,
         }
     }
@@ -93,5 +101,9 @@ impl Skb {
         self.physin = None;
         self.physout = None;
         self.ct = None;
+        self.ignore_df = false;
+        // Not skb_scrub_packet's, but every place that scrubs also clears the IP control
+        // block: ip_rcv_core after a veth, iptunnel_xmit before an encapsulation.
+        self.frag_max_size = 0;
     }
 }

@@ -16,7 +16,9 @@ pub fn flow_hash(secret: u32, ip: &Ipv4) -> u32 {
     let ports = match &ip.payload {
         L4::Tcp(t) => (t.sport, t.dport),
         L4::Udp(u) => (u.sport, u.dport),
-        L4::Icmp(_) => (0, 0),
+        // The flow dissector reads no ports from a fragment, not even the first
+        // (FLOW_DISSECTOR_F_PARSE_1ST_FRAG is not asked for): all pieces hash alike.
+        L4::Icmp(_) | L4::Fragment(_) => (0, 0),
     };
     let (p1, p2) = if (a, ports.0) <= (b, ports.1) {
         ports

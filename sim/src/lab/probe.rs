@@ -12,7 +12,8 @@ use crate::trace::Trace;
 pub struct SendSpec {
     pub protocol: IpProtocol,
     pub size: Option<u16>,
-    pub df: bool,
+    /// The scenario's `df:` (None: the socket's default, IP_PMTUDISC_WANT).
+    pub df: Option<bool>,
     pub ttl: Option<u8>,
 }
 
@@ -60,7 +61,7 @@ pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, R
         let how = SendSpec {
             protocol: f.protocol,
             size: None,
-            df: true,
+            df: None,
             ttl: None,
         };
         out.push(Item {
@@ -89,7 +90,11 @@ pub fn command(how: &SendSpec, t: &Trace) -> Option<(String, Vec<String>)> {
                 "-s",
                 &size,
                 "-M",
-                if how.df { "do" } else { "dont" },
+                match how.df {
+                    None => "want",
+                    Some(true) => "do",
+                    Some(false) => "dont",
+                },
             ];
             let ttl = how.ttl.map(|t| t.to_string());
             if let Some(t) = &ttl {

@@ -75,6 +75,29 @@ pub struct IpvsUnknown {
     pub candidate_sets: Vec<(String, Vec<bool>, Option<IpProtocol>)>,
 }
 
+/// A socket's path MTU discovery mode (`IP_MTU_DISCOVER`, `ip_dont_fragment`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pmtudisc {
+    /// IP_PMTUDISC_DONT: DF never set; fragmented to fit.
+    Dont,
+    /// IP_PMTUDISC_WANT, every socket's default (net.ipv4.ip_no_pmtu_disc=0): DF on a
+    /// datagram that fits the route's MTU; a larger one leaves without DF, in fragments.
+    Want,
+    /// IP_PMTUDISC_DO: DF always; a datagram over the route's MTU fails with EMSGSIZE.
+    Do,
+}
+
+impl Pmtudisc {
+    /// A scenario's `df:`: unset is the default mode, true `-M do`, false `-M dont`.
+    pub fn from_df(df: Option<bool>) -> Pmtudisc {
+        match df {
+            None => Pmtudisc::Want,
+            Some(true) => Pmtudisc::Do,
+            Some(false) => Pmtudisc::Dont,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Netns {
     pub id: NsId,
@@ -101,6 +124,8 @@ pub struct Netns {
     pub ipvs: Option<crate::ipvs::Ipvs>,
     /// What kpath assumes where it does not know.
     pub unknowns: Unknowns,
+    /// Fragments waiting for the rest of their datagram.
+    pub frags: super::ipfrag::FragQueues,
 }
 
 impl Netns {
@@ -121,6 +146,7 @@ impl Netns {
             ipsets: Default::default(),
             ipvs: None,
             unknowns: Unknowns::default(),
+            frags: Default::default(),
         }
     }
 

@@ -30,6 +30,9 @@ impl Tuple {
                 IcmpMessage::EchoReply { ident, .. } => (ident, 0),
                 _ => return None,
             },
+            // A fragment that skipped defragmentation is not tracked (ipv4_get_l4proto
+            // gives up on it): it stays untracked.
+            L4::Fragment(_) => return None,
         };
         Some(Tuple {
             src: ip.src,
@@ -562,5 +565,7 @@ fn set_ports(ip: &mut Ipv4, sport: Option<u16>, dport: Option<u16>) {
                 }
             }
         }
+        // NAT works on whole datagrams (defragmentation runs before conntrack).
+        L4::Fragment(_) => {}
     }
 }

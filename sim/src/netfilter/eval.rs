@@ -211,12 +211,10 @@ fn iface_matches(pattern: &str, name: Option<&str>) -> bool {
     }
 }
 
+/// What `--sport`/`--dport` read: a later fragment has no ports (`tcp_mt`/`udp_mt` refuse
+/// `fragoff != 0`), the first one has its header.
 fn ports(ip: &Ipv4) -> Option<(u16, u16)> {
-    match &ip.payload {
-        L4::Tcp(t) => Some((t.sport, t.dport)),
-        L4::Udp(u) => Some((u.sport, u.dport)),
-        L4::Icmp(_) => None,
-    }
+    ip.l4_ports()
 }
 
 fn in_net(n: &Ipv4Net, ip: Ipv4Addr) -> bool {

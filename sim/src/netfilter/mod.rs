@@ -38,6 +38,8 @@ pub enum Family {
 /// registrant's function runs among the others at a hook, lowest first.
 pub mod priority {
     pub const FIRST: i32 = i32::MIN;
+    /// `NF_IP_PRI_CONNTRACK_DEFRAG`: nf_defrag_ipv4, before everything that reads ports.
+    pub const CONNTRACK_DEFRAG: i32 = -400;
     pub const RAW: i32 = -300;
     pub const CONNTRACK: i32 = -200;
     pub const MANGLE: i32 = -150;

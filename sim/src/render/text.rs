@@ -59,8 +59,13 @@ pub fn in_brief(steps: &[Step], i: usize) -> bool {
         StepKind::Routing => {
             matches!(
                 s.func,
-                "ip_forward" | "ip_local_deliver" | "ip_route_me_harder"
-            ) || leaves
+                "ip_forward"
+                    | "ip_local_deliver"
+                    | "ip_route_me_harder"
+                    | "ip_fragment"
+                    | "br_nf_dev_queue_xmit"
+            ) || (s.func == "ip_defrag" && !is_fragment(&s.packet))
+                || leaves
         }
         // Conntrack's decision for the traced packet's connection; the tunnel's own UDP
         // flow (the outer packet) is the full trace's business.
@@ -77,6 +82,11 @@ pub fn in_brief(steps: &[Step], i: usize) -> bool {
                 )
         }),
     }
+}
+
+/// Is the frame an IPv4 fragment (not yet, or no longer, a whole datagram)?
+fn is_fragment(f: &Frame) -> bool {
+    matches!(&f.payload, L3::Ipv4(ip) if ip.is_fragment())
 }
 
 /// Is the frame a VXLAN packet (the outer one, carrying the traced packet)?

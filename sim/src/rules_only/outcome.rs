@@ -9,7 +9,7 @@ use crate::ipvs::{Scheduler, VirtualService};
 use crate::netfilter::eval::{HitAction, NatAction, RuleHit};
 use crate::netfilter::{Hook, priority};
 use crate::trace::{DispositionKind, Role, Step, StepKind, Trace};
-use crate::wire::{IpProtocol, Ipv4, L3, L4};
+use crate::wire::{IpProtocol, Ipv4, L3};
 
 /// The transmit functions of IPVS's forwarding methods.
 const XMIT: [&str; 3] = ["ip_vs_nat_xmit", "ip_vs_dr_xmit", "ip_vs_tunnel_xmit"];
@@ -98,11 +98,7 @@ fn ipv4(s: &Step) -> Option<&Ipv4> {
 }
 
 fn dport(ip: &Ipv4) -> Option<u16> {
-    match &ip.payload {
-        L4::Tcp(t) => Some(t.dport),
-        L4::Udp(u) => Some(u.dport),
-        L4::Icmp(_) => None,
-    }
+    ip.l4_ports().map(|p| p.1)
 }
 
 /// What IPVS did, from its steps in the trace: the first of them (`ip_vs_in_hook`, or
@@ -219,11 +215,7 @@ fn ipvs_step(
 fn schedule_note(vs: &VirtualService, ip: &Ipv4, notes: &mut Vec<String>) {
     let name = vs.scheduler.name();
     let avail = vs.dests.iter().filter(|d| d.weight > 0).count();
-    let (src, sport) = match &ip.payload {
-        L4::Tcp(t) => (ip.src, t.sport),
-        L4::Udp(u) => (ip.src, u.sport),
-        L4::Icmp(_) => (ip.src, 0),
-    };
+    let (src, sport) = (ip.src, ip.l4_ports().map_or(0, |p| p.0));
     match &vs.scheduler {
         Scheduler::Rr { .. } | Scheduler::Wrr(_) => {
             if avail > 1 {

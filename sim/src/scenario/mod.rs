@@ -472,10 +472,12 @@ pub struct PacketSpec {
     /// (0 by default).
     #[serde(default)]
     pub size: Option<Spanned<u16>>,
-    /// The IP DF bit. Linux sets it on everything it sends (path MTU discovery), so
-    /// defaults to true; `ping -M dont` clears it.
-    #[serde(default = "yes")]
-    pub df: bool,
+    /// The socket's path MTU discovery (`IP_MTU_DISCOVER`): unset is the kernel's default,
+    /// IP_PMTUDISC_WANT (DF on what fits the route's MTU; a larger datagram is sent without
+    /// DF, in fragments); true is `ping -M do` (DF always: a larger one fails with
+    /// EMSGSIZE); false is `ping -M dont` (no DF).
+    #[serde(default)]
+    pub df: Option<bool>,
     /// IP TTL on send; defaults to the source's net.ipv4.ip_default_ttl (64).
     #[serde(default)]
     pub ttl: Option<u8>,

@@ -31,6 +31,9 @@ pub struct PacketView {
     /// A DNS message, as tcpdump prints it (`4660+ A? web.default.svc.cluster.local. (47)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<String>,
+    /// A fragment's place, as tcpdump -v prints it: `ident:offset`, `+` while more follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fragment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outer: Option<OuterView>,
 }
@@ -87,6 +90,7 @@ impl PacketView {
                 tcp_flags: None,
                 icmp: None,
                 dns: None,
+                fragment: None,
                 outer: None,
             },
         }
@@ -104,6 +108,16 @@ fn ipv4_view(f: &Frame, ip: &Ipv4, frame_len: usize) -> PacketView {
             None,
         ),
         L4::Udp(u) => ("udp", Some(u.sport), Some(u.dport), None, None),
+        L4::Fragment(fr) => {
+            let ports = ip.l4_ports();
+            (
+                fr.protocol.name(),
+                ports.map(|p| p.0),
+                ports.map(|p| p.1),
+                None,
+                None,
+            )
+        }
     };
     PacketView {
         eth_src: f.src.to_string(),
@@ -125,6 +139,14 @@ fn ipv4_view(f: &Frame, ip: &Ipv4, frame_len: usize) -> PacketView {
             },
             _ => None,
         },
+        fragment: ip.is_fragment().then(|| {
+            format!(
+                "{}:{}{}",
+                ip.ident,
+                ip.frag_offset_bytes(),
+                if ip.more_frags { "+" } else { "" }
+            )
+        }),
         outer: None,
     }
 }

@@ -95,10 +95,11 @@ impl Ipv4 {
 
     /// The protocol of the payload (the header's protocol field).
     pub fn protocol(&self) -> IpProtocol {
-        match self.payload {
+        match &self.payload {
             L4::Icmp(_) => IpProtocol::Icmp,
             L4::Tcp(_) => IpProtocol::Tcp,
             L4::Udp(_) => IpProtocol::Udp,
+            L4::Fragment(f) => f.protocol,
         }
     }
 
@@ -168,6 +169,7 @@ impl L4 {
             L4::Icmp(i) => ICMP_HEADER_LEN + i.data.len(),
             L4::Tcp(t) => TCP_HEADER_LEN + t.options_len() + t.payload.len(),
             L4::Udp(u) => UDP_HEADER_LEN + u.payload.len(),
+            L4::Fragment(f) => f.data.len(),
         }
     }
 
@@ -177,6 +179,7 @@ impl L4 {
             L4::Icmp(i) => i.emit_into(buf),
             L4::Tcp(t) => t.emit_into(buf, src, dst),
             L4::Udp(u) => u.emit_into(buf, src, dst),
+            L4::Fragment(f) => buf.copy_from_slice(&f.data),
         }
     }
 }

@@ -69,7 +69,8 @@ fn frame_fields(f: &Frame, b: &[u8], at: usize, prefix: &str, out: &mut Vec<Fiel
         }
         L3::Ipv4(ip) => {
             let flags = match (ip.dont_frag, ip.more_frags) {
-                (true, _) => "DF".to_string(),
+                (true, true) => "DF MF".to_string(),
+                (true, false) => "DF".to_string(),
                 (false, true) => "MF".to_string(),
                 (false, false) => "none".to_string(),
             };
@@ -77,6 +78,14 @@ fn frame_fields(f: &Frame, b: &[u8], at: usize, prefix: &str, out: &mut Vec<Fiel
             push("IPv4", "total length", be16(b, at + 16).to_string(), 16..18);
             push("IPv4", "id", ip.ident.to_string(), 18..20);
             push("IPv4", "flags", flags, 20..22);
+            if ip.is_fragment() {
+                push(
+                    "IPv4",
+                    "fragment offset",
+                    format!("{} bytes", ip.frag_offset_bytes()),
+                    20..22,
+                );
+            }
             push("IPv4", "ttl", ip.ttl.to_string(), 22..23);
             push(
                 "IPv4",
@@ -93,6 +102,20 @@ fn frame_fields(f: &Frame, b: &[u8], at: usize, prefix: &str, out: &mut Vec<Fiel
             push("IPv4", "src", ip.src.to_string(), 26..30);
             push("IPv4", "dst", ip.dst.to_string(), 30..34);
             match &ip.payload {
+                L4::Fragment(fr) => {
+                    let end = 34 + fr.data.len();
+                    push(
+                        "Fragment",
+                        "data",
+                        format!(
+                            "{} bytes of the {} message, from byte {}",
+                            fr.data.len(),
+                            fr.protocol.name().to_uppercase(),
+                            ip.frag_offset_bytes()
+                        ),
+                        34..end,
+                    );
+                }
                 L4::Tcp(t) => {
                     push("TCP", "src port", t.sport.to_string(), 34..36);
                     push("TCP", "dst port", t.dport.to_string(), 36..38);

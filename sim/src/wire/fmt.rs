@@ -96,6 +96,19 @@ impl Display for Ipv4 {
         let (src, dst) = (self.src, self.dst);
         match &self.payload {
             L4::Icmp(icmp) => write!(f, "{src} > {dst}: ICMP {}", icmp.msg)?,
+            // The first piece holds the ports (as tcpdump shows them); the others only bytes.
+            L4::Fragment(fr) => {
+                let proto = fr.protocol.name().to_uppercase();
+                match (&fr.data[..], self.frag_offset, fr.protocol.has_ports()) {
+                    ([a, b, c, d, ..], 0, true) => write!(
+                        f,
+                        "{src}.{} > {dst}.{}: {proto} fragment",
+                        u16::from_be_bytes([*a, *b]),
+                        u16::from_be_bytes([*c, *d])
+                    )?,
+                    _ => write!(f, "{src} > {dst}: {proto} fragment")?,
+                }
+            }
             L4::Tcp(t) => {
                 write!(
                     f,

@@ -11,12 +11,14 @@ pub mod fields;
 #[cfg(test)]
 mod fixtures;
 mod fmt;
+mod fragment;
 mod ipv4_net;
 mod parse;
 pub mod pcapng;
 mod protocol;
 
 pub use fmt::ParseMacError;
+pub use fragment::{Reassembly, reassemble};
 pub use ipv4_net::Ipv4Net;
 pub use protocol::IpProtocol;
 
@@ -111,6 +113,18 @@ pub enum L4 {
     Icmp(Icmp),
     Tcp(Tcp),
     Udp(Udp),
+    /// One piece of a fragmented datagram (the header's MF bit or offset is set).
+    Fragment(Fragment),
+}
+
+/// The payload of one IPv4 fragment (RFC 791): the transport message's bytes from
+/// `frag_offset * 8` on, unparsed. Only the first fragment holds the transport header, and
+/// the kernel reads it only after reassembly (`ip_defrag`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Fragment {
+    /// The datagram's protocol, which every fragment's header repeats.
+    pub protocol: IpProtocol,
+    pub data: Vec<u8>,
 }
 
 /// ICMP message. For errors, `data` holds the offending datagram's IP header and first

@@ -46,6 +46,12 @@ pub fn proto_of(s: &Step) -> &'static str {
             L4::Udp(_) => "UDP",
             L4::Tcp(_) => "TCP",
             L4::Icmp(_) => "ICMP",
+            // A fragment counts as the protocol it is a piece of.
+            L4::Fragment(f) => match f.protocol {
+                kpath_sim::wire::IpProtocol::Tcp => "TCP",
+                kpath_sim::wire::IpProtocol::Udp => "UDP",
+                _ => "ICMP",
+            },
         },
     }
 }

@@ -41,7 +41,9 @@ fn ports(ip: &Ipv4) -> Option<Ports> {
             dport: u.dport,
             starts: true,
         }),
-        L4::Icmp(_) => None,
+        // Conntrack's defragmentation ran first (PREROUTING and OUTPUT, -400): IPVS sees
+        // whole datagrams.
+        L4::Icmp(_) | L4::Fragment(_) => None,
     }
 }
 
@@ -50,7 +52,7 @@ fn set_dst(ip: &mut Ipv4, addr: Ipv4Addr, port: u16) {
     match &mut ip.payload {
         L4::Tcp(t) => t.dport = port,
         L4::Udp(u) => u.dport = port,
-        L4::Icmp(_) => {}
+        L4::Icmp(_) | L4::Fragment(_) => {}
     }
 }
 
@@ -59,7 +61,7 @@ fn set_src(ip: &mut Ipv4, addr: Ipv4Addr, port: u16) {
     match &mut ip.payload {
         L4::Tcp(t) => t.sport = port,
         L4::Udp(u) => u.sport = port,
-        L4::Icmp(_) => {}
+        L4::Icmp(_) | L4::Fragment(_) => {}
     }
 }
 

@@ -1,9 +1,11 @@
 //! The modules that register netfilter hook functions (see `nf_hook.rs`), one file each,
-//! in the order they register: conntrack, the iptables tables, NAT, IPVS, br_netfilter.
+//! in the order they register: defragmentation, conntrack, the iptables tables, NAT, IPVS,
+//! br_netfilter.
 //! To add a rule engine, write its registrant here and list it in [`REGISTRANTS`].
 
 mod br_netfilter;
 mod conntrack;
+mod defrag;
 mod iptables;
 mod ipvs;
 mod nat;
@@ -13,6 +15,7 @@ use crate::net::Netns;
 
 /// Every registrant, in registration order (which decides between equal priorities).
 pub(super) const REGISTRANTS: &[&'static dyn Registrant] = &[
+    &defrag::NfDefragIpv4,
     &conntrack::NfConntrack,
     &iptables::Iptables,
     &nat::NfNat,
@@ -56,6 +59,7 @@ mod tests {
             at(&n, Family::Ipv4, Hook::Prerouting),
             [
                 (i32::MIN, "ip_sabotage_in"),
+                (-400, "ipv4_conntrack_defrag"),
                 (-200, "ipv4_conntrack_in"),
                 (-150, "ipt_do_table"),
                 (-100, "nf_nat_ipv4_pre_routing"),
@@ -92,6 +96,7 @@ mod tests {
         assert_eq!(
             at(&n, Family::Ipv4, Hook::Output),
             [
+                (-400, "ipv4_conntrack_defrag"),
                 (-200, "ipv4_conntrack_local"),
                 (-150, "ipt_do_table"),
                 (-100, "nf_nat_ipv4_local_fn"),

@@ -202,14 +202,11 @@ impl Walk<'_> {
 
 /// `ip:port` (or just the address for ICMP) of a packet's destination or source.
 fn endpoint(ip: &Ipv4, dst: bool) -> String {
-    use crate::wire::L4;
-    let (a, p) = match (&ip.payload, dst) {
-        (L4::Tcp(t), true) => (ip.dst, Some(t.dport)),
-        (L4::Tcp(t), false) => (ip.src, Some(t.sport)),
-        (L4::Udp(u), true) => (ip.dst, Some(u.dport)),
-        (L4::Udp(u), false) => (ip.src, Some(u.sport)),
-        (L4::Icmp(_), true) => (ip.dst, None),
-        (L4::Icmp(_), false) => (ip.src, None),
+    let ports = ip.l4_ports();
+    let (a, p) = if dst {
+        (ip.dst, ports.map(|p| p.1))
+    } else {
+        (ip.src, ports.map(|p| p.0))
     };
     match p {
         Some(p) => format!("{a}:{p}"),

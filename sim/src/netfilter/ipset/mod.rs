@@ -14,7 +14,7 @@ pub use list::parse_ipset_list;
 pub use save::parse_ipset_save;
 
 use crate::diag::InputError;
-use crate::wire::{IpProtocol, Ipv4, Ipv4Net, L4};
+use crate::wire::{IpProtocol, Ipv4, Ipv4Net};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
@@ -117,11 +117,7 @@ impl IpSet {
     /// entry. A dimension past the end of `dirs` repeats the last direction, as
     /// xt_set does for fewer flags than dimensions.
     pub fn test(&self, ip: &Ipv4, dirs: &[bool]) -> bool {
-        let (sport, dport) = match &ip.payload {
-            L4::Tcp(t) => (t.sport, t.dport),
-            L4::Udp(u) => (u.sport, u.dport),
-            L4::Icmp(_) => (0, 0),
-        };
+        let (sport, dport) = ip.l4_ports().unwrap_or_default();
         let proto = Some(ip.protocol());
         let value = |i: usize, d: Dim| {
             let src = dirs.get(i).or(dirs.last()).copied().unwrap_or(false);
@@ -163,7 +159,7 @@ pub fn parse_ipsets(file: &str, src: &str) -> Result<Vec<IpSet>, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Tcp, TcpFlags};
+    use crate::wire::{L4, Tcp, TcpFlags};
 
     pub(super) fn syn(src: &str, dst: &str, sport: u16, dport: u16) -> Ipv4 {
         Ipv4 {

@@ -11,9 +11,6 @@ use serde_saphyr::Spanned;
 /// What `kpath` says about an address it does not send to or from.
 const UNICAST_ONLY: &str = "kpath models unicast; broadcast/multicast delivery is not modelled yet";
 
-/// VXLAN's cost on the wire: outer IPv4 20, UDP 8, VXLAN 8 and the inner Ethernet header 14.
-const ENCAP_OVERHEAD: usize = 50;
-
 /// Why `ip` is not a unicast address in this scenario's cluster, if it is not.
 fn not_unicast(s: &Scenario, ip: std::net::Ipv4Addr) -> Option<String> {
     if ip.is_unspecified() {
@@ -102,7 +99,8 @@ pub(super) fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioEr
         return Err(c.err_at(f, "flags are TCP flags, but this packet is not TCP"));
     }
     if let Some(size) = &p.size {
-        // The packet must still be one IPv4 datagram after flannel wraps it in VXLAN.
+        // The packet must be one IPv4 datagram when it is sent; the kernel fragments it to
+        // each link's MTU from there (VXLAN encapsulates the fragments).
         let (header, what) = match p.protocol {
             IpProtocol::Icmp => (8, "the 8-byte ICMP header"),
             IpProtocol::Udp => (8, "the 8-byte UDP header"),
@@ -112,18 +110,18 @@ pub(super) fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioEr
                 "up to 40 bytes of TCP header (a SYN carries 20 bytes of options)",
             ),
         };
-        let max = 65535 - ENCAP_OVERHEAD - 20 - header;
+        let max = 65535 - 20 - header;
         if usize::from(size.value) > max {
             return Err(c
                 .err_at(
                     size,
                     format!(
-                        "payload size {} does not fit in an IPv4 datagram once encapsulated",
+                        "payload size {} does not fit in one IPv4 datagram",
                         size.value
                     ),
                 )
                 .with_hint(format!(
-                    "use at most {max} bytes: the payload, {what}, the IPv4 header (20) and {ENCAP_OVERHEAD} bytes of VXLAN encapsulation (outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14) must fit IPv4's 65535"
+                    "use at most {max} bytes: the payload, {what} and the IPv4 header (20) must fit IPv4's 65535 (as with ping -s, whose largest is 65507)"
                 )));
         }
     }
