@@ -112,7 +112,7 @@ impl Walk<'_> {
         skb: &mut Skb,
         user: DefragUser,
         dev: Option<IfIndex>,
-    ) -> Result<(), Next> {
+    ) -> Result<(), Box<Next>> {
         let Some(ip) = skb.ipv4().filter(|i| i.is_fragment()).cloned() else {
             return Ok(());
         };
@@ -153,10 +153,10 @@ impl Walk<'_> {
                     if n == 1 { "" } else { "s" }
                 );
                 self.record(skb, dev, "ip_defrag", StepKind::Routing, note);
-                Err(Next::End(End::Queued(format!(
+                Err(Box::new(Next::End(End::Queued(format!(
                     "{what} waits in {}'s reassembly queue",
                     self.ns_name(skb.ns)
-                ))))
+                )))))
             }
             Ok(Reassembly::Complete { datagram, max_size }) => {
                 self.world.ns_mut(skb.ns).frags.remove(&key);
@@ -175,18 +175,18 @@ impl Walk<'_> {
             }
             Ok(Reassembly::Overlap) => {
                 self.world.ns_mut(skb.ns).frags.remove(&key);
-                Err(self.drop_here(skb, dev, "ip_defrag", DispositionKind::Dropped,
-                    format!("{what} overlaps a fragment already queued: ip_frag_queue discards the whole queue (IPSTATS_MIB_REASM_OVERLAPS)")))
+                Err(Box::new(self.drop_here(skb, dev, "ip_defrag", DispositionKind::Dropped,
+                    format!("{what} overlaps a fragment already queued: ip_frag_queue discards the whole queue (IPSTATS_MIB_REASM_OVERLAPS)"))))
             }
             Err(e) => {
                 self.world.ns_mut(skb.ns).frags.remove(&key);
-                Err(self.drop_here(
+                Err(Box::new(self.drop_here(
                     skb,
                     dev,
                     "ip_defrag",
                     DispositionKind::Dropped,
                     format!("{what} completes a datagram that does not parse: {e}"),
-                ))
+                )))
             }
         }
     }

@@ -22,7 +22,7 @@ impl Walk<'_> {
             "the packet is for this host",
         );
         if let Err(next) = self.ip_defrag(&mut skb, DefragUser::LocalDeliver, Some(dev)) {
-            return next;
+            return *next;
         }
         if let Err(d) = self.nf_hook(Family::Ipv4, Hook::Input, &mut skb, Some(dev), None) {
             return *d;

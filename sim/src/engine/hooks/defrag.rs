@@ -41,7 +41,7 @@ impl NfHookFn for ConntrackDefrag {
         let dev = state.indev.or(state.outdev);
         match walk.ip_defrag(skb, user, dev) {
             Ok(()) => NfVerdict::Accept,
-            Err(next) => NfVerdict::Stolen(next),
+            Err(next) => NfVerdict::Stolen(*next),
         }
     }
 }
