@@ -417,3 +417,49 @@ fn the_host_sending_to_its_bridges_own_mac_is_dropped_by_br_dev_xmit() {
         t.disposition.reason
     );
 }
+
+/// The bridge-nf-call-iptables-off lesson with extra `sysctls:` for node-1.
+fn bridged_off(sysctls: &str) -> Trace {
+    let src =
+        std::fs::read_to_string(common::scenario_path("bridge-nf-call-iptables-off")).unwrap();
+    let src = src.replace(
+        "    - {name: node-1, ip: 172.31.0.11, podCIDR: 10.244.1.0/24}",
+        &format!("    - {{name: node-1, ip: 172.31.0.11, podCIDR: 10.244.1.0/24, sysctls: {{{sysctls}}}}}"),
+    );
+    let s = kpath_sim::load_scenario_str("t.yaml", &format!(
+        "{src}packets:\n  - {{name: syn, from: pod/default/client, to: '10.96.0.20:80', protocol: tcp}}\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    run(&s, &world(&s), "syn")
+}
+
+#[test]
+fn a_packet_routed_back_out_its_own_device_gets_an_icmp_redirect_unless_send_redirects_is_off() {
+    // ip_forward -> ip_rt_send_redirect: the SYN came in on cni0 and, DNATed to a pod on
+    // the same bridge, leaves by cni0 again; its sender is on that link.
+    let t = bridged_off("");
+    let r = responses(&t);
+    assert_eq!(r.len(), 1, "{:?}", t.disposition);
+    assert_eq!(
+        icmp_msg(r[0]),
+        IcmpMessage::Redirect {
+            code: 1,
+            gateway: "10.244.1.3".parse().unwrap()
+        }
+    );
+    let p = ip(&r[0].packet);
+    assert_eq!(
+        (p.src.to_string(), p.dst.to_string()),
+        ("10.244.1.1".into(), "10.244.1.2".into())
+    );
+    // The redirect does not stop the packet: it is still forwarded to the web pod.
+    assert!(t.steps.iter().any(|s| s.func == "ipt_do_table"
+        && s.netns == "node-1"
+        && s.nf.as_ref().is_some_and(|n| n.rule.chain == "FORWARD")));
+    // send_redirects is all OR the device's: either one on keeps it.
+    let t = bridged_off("net.ipv4.conf.all.send_redirects: 0");
+    assert_eq!(responses(&t).len(), 1, "{:?}", t.disposition);
+    let t =
+        bridged_off("net.ipv4.conf.all.send_redirects: 0, net.ipv4.conf.cni0.send_redirects: 0");
+    assert!(responses(&t).is_empty(), "{:?}", t.disposition);
+}

@@ -86,16 +86,28 @@ fn differences(rows: &[Row]) -> Vec<String> {
 fn the_recorded_kernel_run_agrees_with_kpath_rule_by_rule() {
     let (s, w) = lab_cluster();
     let out = outcomes(&s, &w, "syn-cross-node");
-    let (rows, chosen) = verify::compare_paths(
+    let c = verify::compare_paths(
         &w,
         &out,
         s.packet("syn-cross-node").unwrap().protocol,
         &recorded(|t| t),
     );
+    let (rows, chosen) = (c.rows, c.chosen);
     assert!(differences(&rows).is_empty(), "{:#?}", differences(&rows));
-    // Both nodes' netfilter paths, the fate, the arrival and the VXLAN header were compared.
-    assert!(rows.iter().any(|r| r.what.starts_with("node-1 netfilter")));
-    assert!(rows.iter().any(|r| r.what.starts_with("node-2 netfilter")));
+    // Both nodes' netfilter paths (the SYN's and the VXLAN packet's that carried it), the
+    // fate, the arrival and the VXLAN header were compared.
+    for what in [
+        "node-1 tcp S 60 #",
+        "node-1 vxlan 110 out #",
+        "node-2 vxlan 110 #",
+        "node-2 tcp S 60 #",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.what.starts_with(what)),
+            "{what}: {rows:#?}"
+        );
+    }
+    assert_eq!(c.packets, 4);
     assert!(rows.iter().any(|r| r.what == "VXLAN outer"));
     assert!(rows.iter().any(|r| r.what == "arrival at default/pod22"));
     assert_eq!(out[chosen].disposition.netns, "default/pod22");
@@ -113,8 +125,8 @@ fn the_kernel_s_random_pick_selects_the_outcome_compared() {
     let w = build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"));
     let out = outcomes(&s, &w, "syn");
     let proto = s.packet("syn").unwrap().protocol;
-    let (rows, chosen) =
-        verify::compare_paths(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
+    let c = verify::compare_paths(&w, &out, proto, &recorded_in("clusterip-syn", |t| t));
+    let (rows, chosen) = (c.rows, c.chosen);
     assert!(differences(&rows).is_empty(), "{:#?}", differences(&rows));
     // The recorded kernel picked 10.244.2.5:3000 (downloader-c) - not kpath's first outcome.
     assert_eq!(out[chosen].disposition.netns, "default/downloader-c");
@@ -127,7 +139,7 @@ fn the_kernel_s_random_pick_selects_the_outcome_compared() {
     let ev = recorded_in("clusterip-syn", |t| {
         t.replace("dnat to 10.244.2.5:3000", "dnat to 10.244.9.9:3000")
     });
-    let (rows, _) = verify::compare_paths(&w, &out, proto, &ev);
+    let rows = verify::compare_paths(&w, &out, proto, &ev).rows;
     assert!(
         rows.iter().any(|r| r.what == "endpoint choice" && !r.ok),
         "{:#?}",
@@ -146,12 +158,12 @@ fn a_rule_the_kernel_did_not_walk_shows_as_a_difference() {
             .collect::<Vec<_>>()
             .join("\n")
     });
-    let (rows, _) =
-        verify::compare_paths(&w, &out, s.packet("syn-cross-node").unwrap().protocol, &ev);
+    let rows =
+        verify::compare_paths(&w, &out, s.packet("syn-cross-node").unwrap().protocol, &ev).rows;
     let diff = differences(&rows);
     assert!(
         diff.iter()
-            .any(|d| d.contains("netfilter") && d.contains("KUBE-FORWARD")),
+            .any(|d| d.starts_with("node-2 tcp S 60") && d.contains("KUBE-FORWARD")),
         "{diff:#?}"
     );
 }
@@ -165,7 +177,7 @@ fn a_different_fate_or_header_shows_as_a_difference() {
     let mut ev = recorded(|t| t);
     ev.sender_ok = false;
     ev.sender_said = "nc: connect to 10.96.0.22 port 80 (tcp) failed: Connection refused".into();
-    let (rows, _) = verify::compare_paths(&w, &out, proto, &ev);
+    let rows = verify::compare_paths(&w, &out, proto, &ev).rows;
     assert!(
         rows.iter()
             .any(|r| r.what == "fate" && !r.ok && r.kernel == "refused")
@@ -173,7 +185,7 @@ fn a_different_fate_or_header_shows_as_a_difference() {
     // Nothing crossed the underlay.
     let mut ev = recorded(|t| t);
     ev.underlay.clear();
-    let (rows, _) = verify::compare_paths(&w, &out, proto, &ev);
+    let rows = verify::compare_paths(&w, &out, proto, &ev).rows;
     assert!(
         rows.iter()
             .any(|r| r.what == "VXLAN outer" && !r.ok && r.kernel == "none")

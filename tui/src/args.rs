@@ -299,6 +299,13 @@ pub enum LabAction {
     /// CoreDNS pod).
     #[value(hide = true)]
     Dns,
+    /// Send as a plan file says (`verify` runs it in the lab; the file stands where the
+    /// scenario does).
+    #[value(hide = true)]
+    Send,
+    /// Serve as a spec file says (`verify` runs it in the lab).
+    #[value(hide = true)]
+    Serve,
 }
 
 /// `--proto`: the protocols kpath sends, by name.

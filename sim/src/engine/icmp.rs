@@ -3,7 +3,7 @@
 //! them back to the sender belongs to flows.
 
 use super::{Skb, Walk};
-use crate::net::route;
+use crate::net::route::{self, Route, RouteType};
 use crate::trace::{Role, StepKind};
 use crate::wire::{Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags};
 
@@ -19,6 +19,17 @@ impl Walk<'_> {
         };
         // __icmp_send answers only the first fragment of a datagram (`IP_OFFSET` clear).
         if orig.frag_offset != 0 {
+            return;
+        }
+        // Nor an ICMP error (icmp_pointers[type].error): errors about errors would loop.
+        if let L4::Icmp(Icmp {
+            msg:
+                IcmpMessage::DestUnreachable { .. }
+                | IcmpMessage::TimeExceeded { .. }
+                | IcmpMessage::Redirect { .. },
+            ..
+        }) = orig.payload
+        {
             return;
         }
         // __icmp_send: a packet that was for this host (RTCF_LOCAL) is answered from the
@@ -59,10 +70,41 @@ impl Walk<'_> {
                 format!("destination unreachable (code {code})")
             }
             IcmpMessage::TimeExceeded { .. } => "time exceeded in transit".to_string(),
+            IcmpMessage::Redirect { gateway, .. } if gateway == orig.dst => {
+                format!("redirect ({gateway} is on the sender's own link: send to it directly)")
+            }
+            IcmpMessage::Redirect { gateway, .. } => {
+                format!("redirect (reach {} via {gateway} directly)", orig.dst)
+            }
             other => other.to_string(),
         };
         let note = format!("icmp_send: ICMP {what} from {src} to {}", orig.src);
         self.respond(skb, resp, "icmp_send", note);
+    }
+
+    /// `ip_forward` -> `ip_rt_send_redirect`, for a packet `__mkroute_input` marked
+    /// IPSKB_DOREDIRECT: it leaves by the device it came in on, its sender is on that link
+    /// (fib_validate_source > 0: the route back has no gateway), and send_redirects is on
+    /// for the device (all OR dev). ICMP redirect for the host, naming the route's next hop.
+    /// (shared_media, on by default, skips `inet_addr_onlink`.) inet_peer backs off further
+    /// redirects to the same sender (ip_rt_redirect_load, 20 ms << n): kpath, without a
+    /// clock, sends the first of each walk or flow.
+    pub(super) fn ip_rt_send_redirect(&mut self, skb: &Skb, rt: &Route) {
+        let Some(ip) = skb.ipv4() else { return };
+        if skb.iif != Some(rt.dev) || skb.role != Role::Packet {
+            return;
+        }
+        let ns = self.world.ns(skb.ns);
+        let back_direct = route::lookup(&ns.routes, ip.src)
+            .is_some_and(|b| b.rtype == RouteType::Unicast && b.via.is_none());
+        let dev = self.dev_name(skb.ns, rt.dev);
+        if !back_direct || !ns.sysctl.send_redirects(&dev) || ns.redirected.contains(&ip.src) {
+            return;
+        }
+        let gateway = rt.via.unwrap_or(ip.dst);
+        let sender = ip.src;
+        self.world.ns_mut(skb.ns).redirected.insert(sender);
+        self.icmp_error(skb, IcmpMessage::Redirect { code: 1, gateway });
     }
 
     /// `tcp_v4_send_reset`: RST (with ACK of the SYN) for a segment no socket wants.

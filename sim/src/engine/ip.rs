@@ -372,6 +372,7 @@ impl Walk<'_> {
             StepKind::Routing,
             format!("forward out {outn}: TTL {} -> {}", ip.ttl, ip.ttl - 1),
         );
+        self.ip_rt_send_redirect(&skb, &rt);
         if let Err(d) = {
             let iif = skb.iif;
             self.nf_hook(Family::Ipv4, Hook::Forward, &mut skb, iif, Some(out))

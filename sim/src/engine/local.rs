@@ -84,9 +84,9 @@ impl Walk<'_> {
                     ),
                 }
             }
-            other @ (IcmpMessage::DestUnreachable { .. } | IcmpMessage::TimeExceeded { .. }) => {
-                self.icmp_err_to_socket(skb, other)
-            }
+            other @ (IcmpMessage::DestUnreachable { .. }
+            | IcmpMessage::TimeExceeded { .. }
+            | IcmpMessage::Redirect { .. }) => self.icmp_err_to_socket(skb, other),
         }
     }
 

@@ -22,6 +22,7 @@ mod vxlan;
 pub use flow::{flow_outcomes, walk_flow};
 pub use hooks::registered_hooks;
 pub use nf_hook::RegisteredHook;
+pub use send::{TCP_FILL, UDP_FILL, ping_data};
 pub use skb::Skb;
 pub use vxlan::{flow_hash, udp_flow_src_port};
 

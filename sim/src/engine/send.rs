@@ -10,6 +10,10 @@ use crate::wire::{
     Frame, Icmp, IcmpMessage, Ipv4, Ipv4Addr, L3, L4, Mac, Tcp, TcpFlags, Udp, UdpPayload,
 };
 
+/// The bytes a UDP datagram and a TCP segment carry (what the lab's sender writes too).
+pub const UDP_FILL: u8 = 0x6b;
+pub const TCP_FILL: u8 = 0x61;
+
 /// ping(8)'s default payload: 56 data bytes.
 pub const PING_DEFAULT_SIZE: u16 = 56;
 
@@ -357,7 +361,7 @@ pub(super) fn finish_l4(spec: L4Spec, mss: u16) -> L4 {
         L4Spec::Udp { sport, dport, len } => L4::Udp(Udp {
             sport,
             dport,
-            payload: UdpPayload::Data(vec![0x6b; usize::from(len)]),
+            payload: UdpPayload::Data(vec![UDP_FILL; usize::from(len)]),
         }),
         L4Spec::Tcp {
             sport,
@@ -382,7 +386,7 @@ pub(super) fn finish_l4(spec: L4Spec, mss: u16) -> L4 {
                     (false, Some(ts)) => ts_options(ts),
                     (false, None) => Vec::new(),
                 },
-                payload: vec![0x61; usize::from(len)],
+                payload: vec![TCP_FILL; usize::from(len)],
             })
         }
         L4Spec::Ready(l4) => l4,
@@ -412,6 +416,6 @@ fn ts_options((tsval, tsecr): (u32, u32)) -> Vec<u8> {
 /// ping(8) puts a 16-byte `struct timeval` first, then bytes counting up from 0x10
 /// (`for (i = sizeof(struct timeval); i < datalen; ++i) *p++ = i;`). There is no clock in
 /// a simulation, so the timeval is zero.
-fn ping_data(len: u16) -> Vec<u8> {
+pub fn ping_data(len: u16) -> Vec<u8> {
     (0..len).map(|i| if i < 16 { 0 } else { i as u8 }).collect()
 }

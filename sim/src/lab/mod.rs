@@ -6,6 +6,7 @@
 pub mod dns;
 pub mod nft_trace;
 pub mod probe;
+pub mod send;
 pub mod tries;
 pub mod verify;
 
@@ -144,6 +145,18 @@ fn links(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
         let mtu = l.mtu.to_string();
         c.push(Cmd::new(&[
             "ip", "-n", n, "link", "set", &l.name, "address", &mac, "mtu", &mtu,
+        ]));
+        // kpath's TCP cuts a send into MSS-sized segments as it sends them; with
+        // segmentation offloads on, the kernel would carry one large GSO packet through
+        // netfilter and cut it only at the device. Off, the lab's kernel segments like
+        // kpath. (Not every device lets every feature change: what cannot is left.)
+        c.push(Cmd::new(&[
+            "sh",
+            "-c",
+            &format!(
+                "ip netns exec {n} ethtool -K {} tso off gso off gro off >/dev/null 2>&1 || true",
+                l.name
+            ),
         ]));
     }
     for l in &ns.links {

@@ -1,12 +1,12 @@
-//! What the lab sends: for each packet of a scenario (and the first packet of each flow),
-//! the command that makes the real kernel send the same packet, and kpath's outcomes to
-//! compare it with.
+//! What the lab sends: for each packet and each flow of a scenario, what the lab's sender
+//! does to make the real kernel send the same packets, and kpath's outcomes to compare
+//! them with.
 
-use crate::net::World;
+use super::send::{self, FlowPlan, SendPlan, ServePlan};
+use crate::net::{Pmtudisc, World};
 use crate::resolve::ResolveError;
 use crate::scenario::{IpProtocol, Scenario};
-use crate::trace::PacketView;
-use crate::trace::Trace;
+use crate::trace::{FlowTrace, Trace};
 
 /// How a packet is sent: the part of a `packets:` or `flows:` entry the sender needs.
 pub struct SendSpec {
@@ -17,14 +17,21 @@ pub struct SendSpec {
     pub ttl: Option<u8>,
 }
 
-/// What the lab checks: a scenario packet, or the first packet of a flow, with every
-/// outcome kpath finds for it.
+/// What the lab checks: a scenario packet, or a flow, with every outcome kpath finds for
+/// it, and what the lab's sender and servers do to make the kernel send the same.
 pub struct Item {
     /// `packet` or `flow`.
     pub kind: &'static str,
     pub name: String,
     pub how: SendSpec,
+    /// The packet's outcomes, or each flow outcome's first packet.
     pub outcomes: Vec<Trace>,
+    /// A flow's outcomes, every packet of each (empty for a packet).
+    pub flows: Vec<FlowTrace>,
+    /// What the sender does; None when kpath sent nothing (a name that did not resolve).
+    pub plan: Option<SendPlan>,
+    /// What the servers answer meanwhile.
+    pub serve: ServePlan,
 }
 
 pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, ResolveError> {
@@ -34,18 +41,27 @@ pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, R
         .iter()
         .filter(|p| only.is_none_or(|o| o == p.name.value))
     {
-        let outcomes = crate::run::packet_outcomes(s, w, &p.name.value)?;
+        let outcomes: Vec<Trace> = crate::run::packet_outcomes(s, w, &p.name.value)?
+            .into_iter()
+            .map(|o| o.result)
+            .collect();
         let how = SendSpec {
             protocol: p.protocol,
             size: p.size.as_ref().map(|s| s.value),
             df: p.df,
             ttl: p.ttl,
         };
+        let plan = outcomes
+            .first()
+            .and_then(|t| send::plan(t, Pmtudisc::from_df(p.df), None));
         out.push(Item {
             kind: "packet",
             name: p.name.value.clone(),
             how,
-            outcomes: outcomes.into_iter().map(|o| o.result).collect(),
+            outcomes,
+            flows: Vec::new(),
+            plan,
+            serve: ServePlan::default(),
         });
     }
     for f in s
@@ -53,10 +69,13 @@ pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, R
         .iter()
         .filter(|f| only.is_none_or(|o| o == f.name.value))
     {
-        let outcomes = crate::run::flow_outcomes(s, w, &f.name.value)?;
-        let firsts = outcomes
+        let flows: Vec<FlowTrace> = crate::run::flow_outcomes(s, w, &f.name.value)?
             .into_iter()
-            .filter_map(|o| o.result.packets.into_iter().next().map(|p| p.trace))
+            .map(|o| o.result)
+            .collect();
+        let firsts: Vec<Trace> = flows
+            .iter()
+            .filter_map(|o| o.packets.first().map(|p| p.trace.clone()))
             .collect();
         let how = SendSpec {
             protocol: f.protocol,
@@ -64,71 +83,39 @@ pub fn items(s: &Scenario, w: &World, only: Option<&str>) -> Result<Vec<Item>, R
             df: None,
             ttl: None,
         };
+        // The engine's flow model: a UDP request and response carry at least one byte.
+        let udp = f.protocol == IpProtocol::Udp;
+        let least = |n: u16| usize::from(if udp { n.max(1) } else { n });
+        let flow = FlowPlan {
+            request: least(f.request),
+            response: least(f.response),
+            close: f.close,
+        };
+        let plan = firsts
+            .first()
+            .and_then(|t| send::plan(t, Pmtudisc::Want, Some(flow)))
+            .map(|mut p| {
+                // The sender sends what the scenario says, not a TTL of its own.
+                p.ttl = None;
+                let ports = flows
+                    .first()
+                    .map(send::connection_ports)
+                    .unwrap_or_default();
+                p.again = ports.into_iter().skip(1).collect();
+                p
+            });
         out.push(Item {
             kind: "flow",
             name: f.name.value.clone(),
             how,
             outcomes: firsts,
+            flows,
+            plan,
+            serve: ServePlan {
+                request: flow.request,
+                response: flow.response,
+            },
         });
     }
     Ok(out)
-}
-
-/// The command that makes the kernel send the packet, from the namespace it leaves.
-pub fn command(how: &SendSpec, t: &Trace) -> Option<(String, Vec<String>)> {
-    let v = PacketView::of(t.sent.as_ref()?);
-    let ns = t.steps.first()?.netns.clone();
-    let dst = v.dst.clone();
-    let argv: Vec<String> = match how.protocol {
-        IpProtocol::Icmp => {
-            let size = how.size.unwrap_or(56).to_string();
-            let mut a = vec![
-                "ping",
-                "-n",
-                "-c1",
-                "-W2",
-                "-s",
-                &size,
-                "-M",
-                match how.df {
-                    None => "want",
-                    Some(true) => "do",
-                    Some(false) => "dont",
-                },
-            ];
-            let ttl = how.ttl.map(|t| t.to_string());
-            if let Some(t) = &ttl {
-                a.extend(["-t", t]);
-            }
-            a.push(&dst);
-            a.into_iter().map(String::from).collect()
-        }
-        // -v: nc says "Connection refused" only when verbose.
-        IpProtocol::Tcp => vec![
-            "nc".into(),
-            "-v".into(),
-            "-z".into(),
-            "-n".into(),
-            "-w2".into(),
-            dst,
-            v.dport?.to_string(),
-        ],
-        // nc's UDP probe races the ICMP error; a connected socket's second write fails
-        // with ECONNREFUSED exactly when the port unreachable came back (udp_err).
-        // The datagram carries as many bytes as kpath's (IP length - 28).
-        IpProtocol::Udp => {
-            let payload = v.len.saturating_sub(28);
-            let send = format!("printf '%*s' {payload} '' >&3");
-            vec![
-                "bash".into(),
-                "-c".into(),
-                format!(
-                    "exec 3<>/dev/udp/{dst}/{} && {send} && sleep 0.5 && {send}",
-                    v.dport?
-                ),
-            ]
-        }
-        IpProtocol::Sctp | IpProtocol::Other(_) => return None,
-    };
-    Some((ns, argv))
 }

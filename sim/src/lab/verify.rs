@@ -3,10 +3,10 @@
 //! arrived with and the VXLAN outer headers on the underlay. The binary gathers the
 //! evidence (it runs the commands); deciding what agrees happens here.
 
-use super::nft_trace::{self, Event, Probe};
+use super::nft_trace::{self, Event, Probe, Visit};
 use crate::net::{LinkKind, World};
 use crate::scenario::IpProtocol;
-use crate::trace::{DispositionKind, Role, Trace};
+use crate::trace::{DispositionKind, FlowTrace, Role, Trace};
 use crate::trace::{OuterView, PacketView};
 use crate::wire::Frame;
 use std::net::Ipv4Addr;
@@ -126,26 +126,73 @@ fn probe(outcomes: &[Trace], sent: Option<&PacketView>, proto: IpProtocol) -> Pr
         .filter_map(|s| PacketView::of(&s.packet).dst.parse().ok())
         .collect();
     dsts.extend(sent.and_then(|v| v.dst.parse::<Ipv4Addr>().ok()));
+    let tcp_flags = outcomes
+        .first()
+        .and_then(|t| t.sent.as_ref())
+        .and_then(|f| match &f.payload {
+            crate::wire::L3::Ipv4(ip) => match &ip.payload {
+                crate::wire::L4::Tcp(t) => Some(t.flags.0),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or(crate::wire::TcpFlags::SYN);
     Probe {
         src: sent
             .and_then(|v| v.src.parse().ok())
             .unwrap_or(Ipv4Addr::UNSPECIFIED),
         dsts,
         proto: proto.name(),
+        tcp_flags,
     }
+}
+
+/// What one item's comparison found.
+#[derive(Clone, Debug, Default)]
+pub struct Comparison {
+    pub rows: Vec<Row>,
+    /// The kpath outcome compared (the one the kernel's random choice matches).
+    pub chosen: usize,
+    /// Packets compared: every pass of a packet through a namespace's netfilter, on either
+    /// side.
+    pub packets: usize,
 }
 
 /// Compare one packet: `outcomes` are kpath's possible outcomes of it (most probable
 /// first). The kernel's random choice (its DNAT target) picks which outcome is compared.
-/// Returns the rows and the index of the outcome compared.
 pub fn compare_paths(
     w: &World,
     outcomes: &[Trace],
     proto: IpProtocol,
     ev: &Evidence,
-) -> (Vec<Row>, usize) {
+) -> Comparison {
+    compare(w, outcomes, &[], proto, ev)
+}
+
+/// Compare a flow: every packet of it, both ways, against everything the kernel's
+/// netfilter saw while the lab ran it. `flows` are kpath's outcomes of the flow.
+pub fn compare_flow(
+    w: &World,
+    flows: &[FlowTrace],
+    proto: IpProtocol,
+    ev: &Evidence,
+) -> Comparison {
+    let firsts: Vec<Trace> = flows
+        .iter()
+        .filter_map(|f| f.packets.first().map(|p| p.trace.clone()))
+        .collect();
+    compare(w, &firsts, flows, proto, ev)
+}
+
+fn compare(
+    w: &World,
+    outcomes: &[Trace],
+    flows: &[FlowTrace],
+    proto: IpProtocol,
+    ev: &Evidence,
+) -> Comparison {
     let Some(first) = outcomes.first() else {
-        return (Vec::new(), 0);
+        return Comparison::default();
     };
     let sent = first.sent.as_ref().map(PacketView::of);
     let choice = dnat_choice(&ev.nft);
@@ -162,29 +209,68 @@ pub fn compare_paths(
     let chosen = &outcomes[chosen_idx];
     let mut rows = Vec::new();
     rows.extend(choice_row(outcomes, choice.as_deref()));
-    rows.extend(netfilter_rows(
-        w,
-        outcomes,
-        chosen,
-        sent.as_ref(),
-        proto,
-        ev,
-    ));
+    let steps: Vec<&crate::trace::Step> = match flows.get(chosen_idx) {
+        Some(f) => f.packets.iter().flat_map(|p| &p.trace.steps).collect(),
+        None => chosen.steps.iter().collect(),
+    };
+    let item = (flows.is_empty()).then(|| probe(outcomes, sent.as_ref(), proto));
+    let (nf_rows, packets) = netfilter_rows(w, &steps, item.as_ref(), ev);
+    rows.extend(nf_rows);
     let arrived = arrival(outcomes, chosen, sent.as_ref(), proto, ev);
-    let kf = kernel_fate(proto, ev.sender_ok, &ev.sender_said, arrived.is_some());
-    let mf = kpath_fate(chosen);
-    rows.push(Row {
-        what: "fate".into(),
-        kpath: format!("{mf} at {}", chosen.disposition.netns),
-        // A drop for want of an ARP answer is, to the sender, a plain drop.
-        ok: kf == mf || (kf == "dropped" && mf == "neighbour-unreachable"),
-        kernel: kf,
+    rows.push(match flows.get(chosen_idx) {
+        Some(f) => flow_fate_row(f, ev),
+        None => {
+            let kf = kernel_fate(proto, ev.sender_ok, &ev.sender_said, arrived.is_some());
+            let mf = kpath_fate(chosen);
+            Row {
+                what: "fate".into(),
+                kpath: format!("{mf} at {}", chosen.disposition.netns),
+                // A drop for want of an ARP answer is, to the sender, a plain drop.
+                ok: kf == mf || (kf == "dropped" && mf == "neighbour-unreachable"),
+                kernel: kf,
+            }
+        }
     });
     if chosen.disposition.kind == DispositionKind::Delivered {
         rows.push(arrival_row(chosen, arrived));
     }
     rows.extend(vxlan_row(chosen, ev));
-    (rows, chosen_idx)
+    Comparison {
+        rows,
+        chosen: chosen_idx,
+        packets,
+    }
+}
+
+/// A flow's fate: whether the exchange completed, on both sides. (How it failed is in the
+/// packets compared before: the kernel's sender sees a timeout where kpath names the RST
+/// that caused it.)
+fn flow_fate_row(f: &FlowTrace, ev: &Evidence) -> Row {
+    let kernel = if ev.sender_ok {
+        "completed".to_string()
+    } else {
+        format!("not completed ({})", ev.sender_said.trim())
+    };
+    let kpath = if f.completed {
+        "completed".to_string()
+    } else {
+        let last = f.packets.iter().rev().find(|p| p.side != "kernel");
+        match last {
+            Some(p) => format!(
+                "not completed ({}: {} at {})",
+                p.label,
+                kpath_fate(&p.trace),
+                p.trace.disposition.netns
+            ),
+            None => "not completed".into(),
+        }
+    };
+    Row {
+        what: "flow".into(),
+        ok: ev.sender_ok == f.completed,
+        kernel,
+        kpath,
+    }
 }
 
 /// Where a draw decides (kube-proxy's `statistic` endpoint pick), the kernel's draw must be
@@ -212,50 +298,140 @@ fn choice_row(outcomes: &[Trace], kernel: Option<&str>) -> Option<Row> {
     })
 }
 
-/// The rule-by-rule path in every traced namespace, row by row.
+/// The rule-by-rule paths in every traced namespace, packet by packet: kpath's passes and
+/// the kernel's are paired in order by what the packets are ([`nft_trace::Sig`]: never by
+/// addresses or ports, which NAT may pick differently), and each pair is compared event by
+/// event. A pass only one side has is a difference, shown event by event; so is any
+/// packet the kernel walked that kpath did not, except the pure ACKs TCP sends on its own
+/// timing, which the flow model leaves out (shown, not counted). `item` narrows the
+/// kernel's passes to one packet (and what carried it) for a packet item; a flow compares
+/// everything the kernel walked. Returns the rows and how many passes there were.
 fn netfilter_rows(
     w: &World,
-    outcomes: &[Trace],
-    chosen: &Trace,
-    sent: Option<&PacketView>,
-    proto: IpProtocol,
+    steps: &[&crate::trace::Step],
+    item: Option<&Probe>,
     ev: &Evidence,
-) -> Vec<Row> {
+) -> (Vec<Row>, usize) {
     let traced = traced_namespaces(w);
-    let tunnels: Vec<&str> = w
-        .netns
+    let tunnels: Vec<&str> = vxlan_links(w).map(|(name, _)| name).collect();
+    let ports: Vec<u16> = vxlan_links(w).map(|(_, p)| p).collect();
+    let probed = item.and_then(|p| nft_trace::probed_identity(&ev.nft, p));
+    let tcp = steps
         .iter()
-        .flat_map(|n| &n.links)
-        .filter(|l| matches!(l.kind, LinkKind::Vxlan(_)))
-        .map(|l| l.name.as_str())
-        .collect();
-    let kernel = nft_trace::kernel_paths(&ev.nft, &probe(outcomes, sent, proto), &tunnels);
-    let kpath = nft_trace::kpath_paths(&chosen.steps, &traced);
-    let path_of = |paths: &[(String, Vec<nft_trace::PathEvent>)], ns: &str| {
-        paths
+        .any(|s| matches!(nft_trace::frame_sig(&s.packet), Some(g) if g.proto == "tcp"));
+    let mut rows = Vec::new();
+    let mut packets = 0;
+    for ns in &traced {
+        let events = ev
+            .nft
             .iter()
             .find(|(n, _)| n == ns)
-            .map(|(_, p)| p.clone())
-            .unwrap_or_default()
-    };
-    let fmt = |e: Option<&nft_trace::PathEvent>| {
-        e.map(|(t, c, v)| format!("{t} {c}: {v}"))
-            .unwrap_or_else(|| "-".into())
-    };
-    let mut rows = Vec::new();
-    for ns in &traced {
-        let (k, m) = (path_of(&kernel, ns), path_of(&kpath, ns));
-        for i in 0..k.len().max(m.len()) {
-            let (a, b) = (k.get(i), m.get(i));
-            rows.push(Row {
-                what: format!("{ns} netfilter #{}", i + 1),
-                kernel: fmt(a),
-                kpath: fmt(b),
-                ok: a == b,
-            });
+            .map(|(_, e)| e.as_slice())
+            .unwrap_or_default();
+        let all = nft_trace::kernel_visits(events, &ports);
+        let kernel: Vec<Visit> = match (item, &probed) {
+            (Some(_), Some(id)) => nft_trace::item_visits(&all, id, &tunnels),
+            (Some(_), None) => Vec::new(),
+            (None, _) => all,
+        }
+        .into_iter()
+        .filter(|v| !v.events.is_empty())
+        .collect();
+        let kpath = nft_trace::kpath_visits(steps.iter().copied(), ns);
+        // The ICMP errors kpath records in this namespace (as response steps, not walked).
+        let answered: Vec<String> = steps
+            .iter()
+            .filter(|s| s.role == crate::trace::Role::Response && s.netns == *ns)
+            .filter_map(|s| nft_trace::frame_sig(&s.packet))
+            .filter(|g| g.proto == "icmp")
+            .map(|g| g.detail)
+            .collect();
+        let pairs = align(&kernel, &kpath);
+        let paired: Vec<&nft_trace::Sig> = pairs
+            .iter()
+            .filter_map(|(k, m)| k.and(*m).map(|j| &kpath[j].sig))
+            .collect();
+        for pair in &pairs {
+            packets += 1;
+            let (k, m) = (pair.0.map(|i| &kernel[i]), pair.1.map(|i| &kpath[i]));
+            let sig = k.or(m).map(|v| v.sig.to_string()).unwrap_or_default();
+            // What the kernel sends on its own timing, which the flow model leaves out:
+            // pure ACKs, and a packet sent again (a SYN retried after a drop, its ICMP
+            // error again) - shown, not counted.
+            let unmodelled = match (k, m, item) {
+                (Some(v), None, None) if is_pure_ack(&v.sig, tcp) => {
+                    Some("- (a pure ACK: not in the flow model)")
+                }
+                (Some(v), None, None) if paired.contains(&&v.sig) => {
+                    Some("- (sent again: retries are not in the flow model)")
+                }
+                (Some(v), None, None) if v.sig.local && answered.contains(&v.sig.detail) => {
+                    Some("- (kpath records this ICMP error, but does not walk it)")
+                }
+                _ => None,
+            };
+            let (ke, me) = (
+                k.map_or(&[][..], |v| &v.events[..]),
+                m.map_or(&[][..], |v| &v.events[..]),
+            );
+            for i in 0..ke.len().max(me.len()) {
+                let (a, b) = (ke.get(i), me.get(i));
+                rows.push(Row {
+                    what: format!("{ns} {sig} #{}", i + 1),
+                    kernel: fmt_event(a),
+                    kpath: match unmodelled {
+                        Some(why) => why.to_string(),
+                        None => fmt_event(b),
+                    },
+                    ok: a == b || unmodelled.is_some(),
+                });
+            }
         }
     }
-    rows
+    (rows, packets)
+}
+
+fn fmt_event(e: Option<&nft_trace::PathEvent>) -> String {
+    e.map(|(t, c, v)| format!("{t} {c}: {v}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A TCP segment with ACK alone and no payload (20 bytes of IP, 20 of TCP, 12 of
+/// timestamps at most), or a VXLAN packet small enough to carry only that (50 bytes of
+/// encapsulation more): the ACKs TCP sends on its own timing.
+fn is_pure_ack(s: &nft_trace::Sig, tcp: bool) -> bool {
+    (s.proto == "tcp" && s.detail == "." && s.len <= 52 && !s.outer)
+        || (tcp && s.outer && s.len <= 52 + 50)
+}
+
+/// The VXLAN devices of the world: name and UDP port.
+fn vxlan_links(w: &World) -> impl Iterator<Item = (&str, u16)> {
+    w.netns
+        .iter()
+        .flat_map(|n| &n.links)
+        .filter_map(|l| match &l.kind {
+            LinkKind::Vxlan(v) => Some((l.name.as_str(), v.dstport)),
+            _ => None,
+        })
+}
+
+/// Pair the kernel's passes with kpath's by signature: the first of a kind with the
+/// first, the second with the second. Not by order across kinds: the kernel handles a
+/// burst of VXLAN packets before the packets inside them (`vxlan_rcv` hands each inner
+/// frame to a NAPI poll that runs later), where kpath follows each packet through.
+/// (kernel index, kpath index) in kpath's order, then the kernel's passes kpath lacks.
+fn align(k: &[Visit], m: &[Visit]) -> Vec<(Option<usize>, Option<usize>)> {
+    let mut used = vec![false; k.len()];
+    let mut out = Vec::new();
+    for (j, v) in m.iter().enumerate() {
+        let i = (0..k.len()).find(|&i| !used[i] && k[i].sig == v.sig);
+        if let Some(i) = i {
+            used[i] = true;
+        }
+        out.push((i, Some(j)));
+    }
+    out.extend((0..k.len()).filter(|&i| !used[i]).map(|i| (Some(i), None)));
+    out
 }
 
 /// The packet as the kernel delivered it: looked for where kpath's chosen outcome arrives

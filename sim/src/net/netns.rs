@@ -126,6 +126,8 @@ pub struct Netns {
     pub unknowns: Unknowns,
     /// Fragments waiting for the rest of their datagram.
     pub frags: super::ipfrag::FragQueues,
+    /// The senders this namespace has sent an ICMP redirect (inet_peer's `n_redirects`).
+    pub redirected: std::collections::BTreeSet<Ipv4Addr>,
 }
 
 impl Netns {
@@ -147,6 +149,7 @@ impl Netns {
             ipvs: None,
             unknowns: Unknowns::default(),
             frags: Default::default(),
+            redirected: Default::default(),
         }
     }
 

@@ -11,12 +11,26 @@
 use std::collections::BTreeMap;
 
 /// A device's `net.ipv4.conf.*` values that the datapath reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DevConf {
     /// 0 off, 1 strict, 2 loose (RFC 3704), checked by `fib_validate_source`.
     pub rp_filter: u8,
     /// 127.0.0.0/8 may be routed (not martian) on this device.
     pub route_localnet: bool,
+    /// A packet forwarded back out the device it came in on, from a sender on that link,
+    /// gets an ICMP redirect (`ip_rt_send_redirect`). On by default.
+    pub send_redirects: bool,
+}
+
+impl Default for DevConf {
+    /// The kernel's own values (`ipv4_devconf`).
+    fn default() -> Self {
+        DevConf {
+            rp_filter: 0,
+            route_localnet: false,
+            send_redirects: true,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +77,7 @@ pub enum Key {
     /// net.ipv4.conf.WHICH.rp_filter (`all`, `default` or a device).
     RpFilter(String),
     RouteLocalnet(String),
+    SendRedirects(String),
 }
 
 /// The names kpath knows, for hints.
@@ -77,6 +92,9 @@ pub const KNOWN: &[&str] = &[
     "net.ipv4.conf.all.route_localnet",
     "net.ipv4.conf.default.route_localnet",
     "net.ipv4.conf.DEVICE.route_localnet",
+    "net.ipv4.conf.all.send_redirects",
+    "net.ipv4.conf.default.send_redirects",
+    "net.ipv4.conf.DEVICE.send_redirects",
 ];
 
 impl Key {
@@ -102,8 +120,9 @@ impl Key {
         match what {
             "rp_filter" => Ok(Key::RpFilter(dev.to_string())),
             "route_localnet" => Ok(Key::RouteLocalnet(dev.to_string())),
+            "send_redirects" => Ok(Key::SendRedirects(dev.to_string())),
             _ => Err(format!(
-                "kpath does not model sysctl `{name}`: of net.ipv4.conf.*, the datapath reads rp_filter and route_localnet"
+                "kpath does not model sysctl `{name}`: of net.ipv4.conf.*, the datapath reads rp_filter, route_localnet and send_redirects"
             )),
         }
     }
@@ -111,7 +130,11 @@ impl Key {
     /// The device a `net.ipv4.conf.DEV.*` key names (not `all` or `default`).
     pub fn device(&self) -> Option<&str> {
         match self {
-            Key::RpFilter(d) | Key::RouteLocalnet(d) if d != "all" && d != "default" => Some(d),
+            Key::RpFilter(d) | Key::RouteLocalnet(d) | Key::SendRedirects(d)
+                if d != "all" && d != "default" =>
+            {
+                Some(d)
+            }
             _ => None,
         }
     }
@@ -131,6 +154,11 @@ impl Sysctls {
     /// route_localnet in force on a device: `all` or its own.
     pub fn route_localnet(&self, dev: &str) -> bool {
         self.all.route_localnet || self.dev(dev).route_localnet
+    }
+
+    /// send_redirects in force on a device: `all` or its own (`IN_DEV_TX_REDIRECTS`).
+    pub fn send_redirects(&self, dev: &str) -> bool {
+        self.all.send_redirects || self.dev(dev).send_redirects
     }
 
     /// Set `key` to `value` (as `sysctl -w` takes it); Err says what values it takes.
@@ -175,6 +203,10 @@ impl Sysctls {
             Key::RouteLocalnet(which) => {
                 let on = flag(v)?;
                 self.conf_mut(which).route_localnet = on;
+            }
+            Key::SendRedirects(which) => {
+                let on = flag(v)?;
+                self.conf_mut(which).send_redirects = on;
             }
         }
         Ok(())
@@ -236,6 +268,10 @@ impl Sysctls {
                 format!("net.ipv4.conf.{which}.rp_filter"),
                 c.rp_filter.to_string(),
             ));
+            out.push((
+                format!("net.ipv4.conf.{which}.send_redirects"),
+                u8::from(c.send_redirects).to_string(),
+            ));
         };
         conf("all", self.all);
         conf("default", self.default);
@@ -287,7 +323,7 @@ mod tests {
         assert!(
             Key::parse("net.ipv4.conf.all.accept_local")
                 .unwrap_err()
-                .contains("rp_filter")
+                .contains("send_redirects")
         );
         let mut s = Sysctls::default();
         assert!(

@@ -377,6 +377,7 @@ fn icmp_type_code(l4: &L4) -> (u8, u8) {
             EchoReply { .. } => (0, 0),
             DestUnreachable { code, .. } => (3, code),
             TimeExceeded { code } => (11, code),
+            Redirect { code, .. } => (5, code),
         },
         _ => (255, 255),
     }

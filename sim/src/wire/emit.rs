@@ -196,6 +196,7 @@ impl Icmp {
                 (3, code, be_pair(0, next_hop_mtu))
             }
             IcmpMessage::TimeExceeded { code } => (11, code, [0; 4]),
+            IcmpMessage::Redirect { code, gateway } => (5, code, gateway.octets()),
         };
         buf[4..ICMP_HEADER_LEN].copy_from_slice(&rest);
         buf[ICMP_HEADER_LEN..].copy_from_slice(&self.data);

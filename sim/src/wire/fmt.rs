@@ -164,6 +164,10 @@ impl Display for IcmpMessage {
             },
             IcmpMessage::TimeExceeded { code: 0 } => f.write_str("time exceeded in-transit"),
             IcmpMessage::TimeExceeded { code } => write!(f, "time exceeded code {code}"),
+            IcmpMessage::Redirect { code: 1, gateway } => write!(f, "redirect host via {gateway}"),
+            IcmpMessage::Redirect { code, gateway } => {
+                write!(f, "redirect code {code} via {gateway}")
+            }
         }
     }
 }

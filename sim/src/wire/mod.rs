@@ -154,6 +154,12 @@ pub enum IcmpMessage {
     TimeExceeded {
         code: u8,
     },
+    /// Type 5. Code 1 = redirect for the host (the only kind Linux sends); bytes 4..8 hold
+    /// the better first hop (RFC 792).
+    Redirect {
+        code: u8,
+        gateway: Ipv4Addr,
+    },
 }
 
 /// TCP flag bits as they sit in byte 13 of the header.

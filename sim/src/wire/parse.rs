@@ -242,6 +242,10 @@ fn parse_icmp(bytes: &[u8], o: Opts) -> Result<Icmp, WireError> {
             next_hop_mtu: word(6),
         },
         11 => IcmpMessage::TimeExceeded { code },
+        5 => IcmpMessage::Redirect {
+            code,
+            gateway: Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]),
+        },
         other => return Err(unsupported("icmp", "type", other)),
     };
     Ok(Icmp {
@@ -380,6 +384,10 @@ mod tests {
                 next_hop_mtu: 0,
             },
             IcmpMessage::TimeExceeded { code: 0 },
+            IcmpMessage::Redirect {
+                code: 1,
+                gateway: Ipv4Addr::new(10, 244, 1, 3),
+            },
             IcmpMessage::EchoReply {
                 ident: 0xbeef,
                 seq: 0xffff,

@@ -7,12 +7,13 @@ use crate::args::LabAction;
 use crate::cmd::shared::{load, no_packet_or_flow};
 use crate::failure::{Failure, Output, usage};
 use kpath_sim::k8s::build_world;
+use kpath_sim::lab::send::ServePlan;
 use kpath_sim::lab::verify::{self, Evidence};
 use kpath_sim::lab::{self, Cmd};
 use kpath_sim::lab::{nft_trace, probe};
 use kpath_sim::net::{NsKind, SocketOwner, World};
 use kpath_sim::scenario::Scenario;
-use kpath_sim::trace::Trace;
+use kpath_sim::trace::{Role, Trace};
 use kpath_sim::wire::IpProtocol;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What the lab needs from the machine: (command, Debian package).
-const TOOLS: [(&str, &str); 9] = [
+const TOOLS: [(&str, &str); 11] = [
     ("ip", "iproute2"),
     ("bash", "bash"),
     ("bridge", "iproute2"),
@@ -33,6 +34,8 @@ const TOOLS: [(&str, &str); 9] = [
     ("script", "bsdutils"),
     ("nc", "netcat-openbsd"),
     ("ping", "iputils-ping"),
+    ("conntrack", "conntrack"),
+    ("ethtool", "ethtool"),
 ];
 
 /// Why the lab cannot run here, if it cannot: not root, no network namespaces, a missing
@@ -221,11 +224,12 @@ fn build_lab(s: &Scenario, seed: Option<u64>) -> Result<(World, String, Arc<Atom
 
 /// `kpath lab up|down`.
 pub fn command(action: LabAction, scenario: PathBuf, seed: Option<u64>) -> Result<Output, Failure> {
-    let s = load(&scenario)?;
     let out = match action {
-        LabAction::Up => lab_up(&s, seed)?,
-        LabAction::Down => lab_down(&s)?,
-        LabAction::Dns => return super::lab_dns::serve(&s),
+        LabAction::Up => lab_up(&load(&scenario)?, seed)?,
+        LabAction::Down => lab_down(&load(&scenario)?)?,
+        LabAction::Dns => return super::lab_dns::serve(&load(&scenario)?),
+        LabAction::Send => return super::lab_send::send(&scenario),
+        LabAction::Serve => return super::lab_send::serve(&scenario),
     };
     Ok(Output::Text(out))
 }
@@ -464,8 +468,14 @@ fn verify_in_lab(
         })
         .map_err(failed)?;
     }
-    let _servers = servers(w, &real);
-    std::thread::sleep(Duration::from_millis(500));
+    let serve_plan = dir.join("serve.json");
+    let write_json = |path: &std::path::Path, json: String| {
+        std::fs::write(path, json).map_err(|e| failed(format!("{}: {e}", path.display())))
+    };
+    write_json(&serve_plan, to_json(&ServePlan::default()))?;
+    let exe = super::lab_dns::kpath_binary()
+        .ok_or_else(|| failed("cannot find the kpath binary to run the lab's sender".into()))?;
+    let _servers = servers(w, &real, &exe, dir, &serve_plan);
 
     let mut report = format!(
         "kpath verify {} ({} namespaces named {prefix}*)\n",
@@ -473,6 +483,7 @@ fn verify_in_lab(
         w.netns.len()
     );
     let mut all_ok = true;
+    let mut totals = Totals::default();
     let items = probe::items(s, w, only).map_err(|e| usage(e.to_string()))?;
     for item in items {
         if stop.load(Ordering::SeqCst) {
@@ -481,42 +492,66 @@ fn verify_in_lab(
                 status: 130,
             });
         }
-        let label = match item.kind {
-            "flow" => format!("flow `{}` (its first packet)", item.name),
-            _ => format!("packet `{}`", item.name),
-        };
-        let Some((src_ns, argv)) = item
-            .outcomes
-            .first()
-            .and_then(|t| probe::command(&item.how, t))
-        else {
+        let label = format!("{} `{}`", item.kind, item.name);
+        let (Some(plan), Some(first)) = (&item.plan, item.outcomes.first()) else {
             let _ = writeln!(
                 report,
                 "\n{label}: not verifiable in the lab (its destination does not resolve to an address)"
             );
             continue;
         };
+        let Some(src_ns) = first
+            .steps
+            .iter()
+            .find(|s| s.role == Role::Packet)
+            .map(|s| s.netns.clone())
+        else {
+            continue;
+        };
         let dir = dir.join(&item.name);
         let _ = std::fs::create_dir_all(&dir);
-        let ev = observe(w, &real, &dir, &traced, &item.outcomes, &src_ns, &argv);
-        let (rows, _) = verify::compare_paths(w, &item.outcomes, item.how.protocol, &ev);
-        all_ok &= rows.iter().all(|r| r.ok);
-        report.push_str(&kpath_sim::render::verify::as_text(&label, &rows));
-    }
-    let _ = writeln!(
-        report,
-        "\n{}",
-        if all_ok {
-            "kernel and kpath agree"
-        } else {
-            "kernel and kpath differ (rows marked !)"
+        // Each item starts from empty connection tracking: an entry an earlier item left
+        // would change this one's path (ESTABLISHED instead of NEW, an old NAT binding).
+        for ns in &traced {
+            let _ = Command::new("ip")
+                .args(["netns", "exec", &real(ns), "conntrack", "-F"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
-    );
+        write_json(&serve_plan, to_json(&item.serve))?;
+        let plan_file = dir.join("send.json");
+        write_json(&plan_file, to_json(plan))?;
+        let argv: Vec<String> = vec![
+            exe.to_string_lossy().into_owned(),
+            "lab".into(),
+            "send".into(),
+            plan_file.to_string_lossy().into_owned(),
+        ];
+        let ev = observe(w, &real, &dir, &traced, &item.outcomes, &src_ns, &argv);
+        let c = if item.flows.is_empty() {
+            verify::compare_paths(w, &item.outcomes, item.how.protocol, &ev)
+        } else {
+            verify::compare_flow(w, &item.flows, item.how.protocol, &ev)
+        };
+        all_ok &= c.rows.iter().all(|r| r.ok);
+        totals.add(item.kind, &c);
+        let label = format!("{label}, {} packet passes", c.packets);
+        report.push_str(&kpath_sim::render::verify::as_text(&label, &c.rows));
+    }
+    let _ = writeln!(report, "\n{}", totals.line());
     Ok((report, all_ok))
 }
 
-/// A listener for every container and host port of the world (`nc -lk`).
-fn servers(w: &World, real: &dyn Fn(&str) -> String) -> Procs {
+/// The lab's own server (`kpath lab serve`) on every container and host port of the
+/// world: it answers each item as `plan` says at that moment.
+fn servers(
+    w: &World,
+    real: &dyn Fn(&str) -> String,
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    plan: &std::path::Path,
+) -> Procs {
     let mut servers = Procs(Vec::new());
     for n in &w.netns {
         let r = real(&n.name);
@@ -526,16 +561,80 @@ fn servers(w: &World, real: &dyn Fn(&str) -> String) -> Procs {
                 SocketOwner::Container { .. } | SocketOwner::Host { .. }
             )
         }) {
-            let port = sock.port.to_string();
-            let listen = match sock.proto {
-                IpProtocol::Tcp => "-lk",
-                IpProtocol::Udp => "-lku",
+            let proto = match sock.proto {
+                IpProtocol::Tcp => "tcp",
+                IpProtocol::Udp => "udp",
                 _ => continue,
             };
-            servers.spawn(&["ip", "netns", "exec", &r, "nc", listen, "-n", "-p", &port]);
+            let spec = dir.join(format!("serve-{}-{proto}-{}.json", r, sock.port));
+            let text = format!(
+                "{{\"proto\": \"{proto}\", \"port\": {}, \"plan\": {}}}",
+                sock.port,
+                serde_json::to_string(&plan.to_string_lossy()).unwrap_or_default()
+            );
+            if std::fs::write(&spec, text).is_err() {
+                continue;
+            }
+            let exe = exe.to_string_lossy();
+            let spec = spec.to_string_lossy();
+            servers.spawn(&["ip", "netns", "exec", &r, &exe, "lab", "serve", &spec]);
+            if sock.proto == IpProtocol::Tcp {
+                wait_listening(&r, sock.port);
+            }
         }
     }
     servers
+}
+
+/// The first line a child prints (empty if it prints none within 15 s).
+fn first_line(out: std::process::ChildStdout) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The counts README gives: items, packet passes, checks and differences.
+#[derive(Default)]
+struct Totals {
+    packets: usize,
+    flows: usize,
+    passes: usize,
+    checks: usize,
+    differences: usize,
+}
+
+impl Totals {
+    fn add(&mut self, kind: &str, c: &kpath_sim::lab::verify::Comparison) {
+        if kind == "flow" {
+            self.flows += 1;
+        } else {
+            self.packets += 1;
+        }
+        self.passes += c.packets;
+        self.checks += c.rows.len();
+        self.differences += c.rows.iter().filter(|r| !r.ok).count();
+    }
+
+    fn line(&self) -> String {
+        let verdict = if self.differences == 0 {
+            "kernel and kpath agree"
+        } else {
+            "kernel and kpath differ (rows marked !)"
+        };
+        format!(
+            "{verdict}: {} packets and {} flows, {} packet passes through netfilter, {} checks, {} differences",
+            self.packets, self.flows, self.passes, self.checks, self.differences
+        )
+    }
 }
 
 /// Send one packet through the lab while tracing and capturing; return what was seen.
@@ -592,23 +691,35 @@ fn observe(
     }
     // The monitors have no "ready" line; give them time to subscribe.
     std::thread::sleep(Duration::from_millis(1200));
-    let sent = Command::new("ip")
+    // The sender prints one line when it is done, and may then hold its connections open
+    // (a flow that does not close): read the line, stop watching, and only then end it.
+    let child = Command::new("ip")
         .args(["netns", "exec", &real(src_ns)])
         .args(argv)
         .stdin(Stdio::null())
-        .output();
-    std::thread::sleep(Duration::from_millis(800));
-    mons.stop();
-    let (sender_ok, sender_said) = match &sent {
-        Ok(o) => (
-            o.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-        ),
-        Err(e) => (false, e.to_string()),
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let (sender_ok, sender_said) = match child {
+        Ok(mut c) => {
+            let said = c.stdout.take().map(first_line).unwrap_or_default();
+            std::thread::sleep(Duration::from_millis(800));
+            mons.stop();
+            let _ = c.kill();
+            let status = c.wait();
+            let mut err = String::new();
+            if let Some(mut e) = c.stderr.take() {
+                use std::io::Read as _;
+                let _ = e.read_to_string(&mut err);
+            }
+            let ok = said.starts_with("delivered") || said.starts_with("sent");
+            let _ = status;
+            (ok, format!("{said}{err}"))
+        }
+        Err(e) => {
+            mons.stop();
+            (false, e.to_string())
+        }
     };
     let frames =
         |p: &std::path::Path| lab::read_pcap(&std::fs::read(p).unwrap_or_default(), &[8472]);

@@ -97,7 +97,7 @@ fn wait_bound(ns: &str) {
 
 /// The kpath binary: this process, or (when a test harness in target/*/deps runs the lab)
 /// the one Cargo built beside it.
-fn kpath_binary() -> Option<PathBuf> {
+pub(super) fn kpath_binary() -> Option<PathBuf> {
     let me = std::env::current_exe().ok()?;
     if me.file_stem().is_some_and(|n| n == "kpath") {
         return Some(me);

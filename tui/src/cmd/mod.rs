@@ -9,6 +9,7 @@ mod dump;
 pub mod generate;
 pub mod lab;
 mod lab_dns;
+mod lab_send;
 pub mod pcap;
 pub mod rules;
 mod shared;
