@@ -24,7 +24,7 @@ pub use endpoint_slice::{
 pub use internet::{Gateway, Host, Internet};
 pub use kube_proxy::{KubeProxyConfig, NodePortAddresses, ProxyMode};
 pub use namespace::{METADATA_NAME_LABEL, Namespace, namespaces};
-pub use network::{Cni, CniPlugin, FlannelBackend, Network, Underlay};
+pub use network::{Cni, CniPlugin, FlannelBackend, Network, Underlay, VxlanBackend};
 pub use node::Node;
 pub use pod::{Container, ContainerPort, Pod};
 pub use service::{

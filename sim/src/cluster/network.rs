@@ -24,6 +24,40 @@ pub struct Cni {
     pub bridge_nf_call_iptables: bool,
     /// The bridge plugin's `hairpinMode` (flannel's CNI config sets it).
     pub hairpin_mode: bool,
+    /// The vxlan backend's settings (net-conf.json's `Backend`).
+    pub vxlan: VxlanBackend,
+}
+
+/// flannel's vxlan backend configuration (`pkg/backend/vxlan`, flannel v0.26).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VxlanBackend {
+    /// `VNI`: the VXLAN network identifier, and the device's name, `flannel.<VNI>`.
+    pub vni: u32,
+    /// `Port`: the UDP destination port (0 in the config means the kernel's 8472).
+    pub port: u16,
+    /// `DirectRouting`: nodes whose address is on a directly connected subnet
+    /// (`ip.DirectRouting`: the route to it has no gateway) get a host-gw route instead of
+    /// the VXLAN neighbour, FDB entry and route.
+    pub direct_routing: bool,
+}
+
+impl Default for VxlanBackend {
+    /// flannel's defaults: VNI 1, and port 0, which leaves the kernel's default port: 8472
+    /// (Linux's pre-IANA choice; IANA's is 4789).
+    fn default() -> Self {
+        VxlanBackend {
+            vni: 1,
+            port: 8472,
+            direct_routing: false,
+        }
+    }
+}
+
+impl VxlanBackend {
+    /// The device flanneld creates: `flannel.<VNI>`.
+    pub fn device(&self) -> String {
+        format!("flannel.{}", self.vni)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -116,7 +116,10 @@ impl Walk<'_> {
                     Some(dev),
                     "vxlan_xmit",
                     DispositionKind::Dropped,
-                    "ARP on flannel.1 never leaves: flannel programs permanent neighbours".into(),
+                    format!(
+                        "ARP on {} never leaves: flannel programs permanent neighbours",
+                        self.dev_name(skb.ns, dev)
+                    ),
                 );
             }
         };

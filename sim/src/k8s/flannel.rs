@@ -13,10 +13,6 @@ use crate::wire::Ipv4Net;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// flannel's VNI and the Linux kernel's default VXLAN port (IANA's is 4789).
-pub const FLANNEL_VNI: u32 = 1;
-pub const FLANNEL_VXLAN_PORT: u16 = 8472;
-
 pub(super) fn program(w: &mut World, cluster: &Cluster) {
     match cluster.network.cni.backend {
         FlannelBackend::Vxlan => vxlan(w, cluster),
@@ -32,12 +28,18 @@ fn dev(w: &World, ns: crate::net::NsId, name: &str) -> IfIndex {
     w.ns(ns).link_by_name(name).map(|l| l.ifindex).unwrap_or(0)
 }
 
-/// `ip link add flannel.1 type vxlan id 1 local <nodeIP> dev eth0 dstport 8472 nolearning`,
-/// MTU = eth0 MTU - 50, address `10.244.N.0/32`; then for every other node M:
+/// `ip link add flannel.1 type vxlan id 1 local <nodeIP> dev eth0 dstport 8472 nolearning`
+/// (flannel.<VNI>, with the configured VNI and port), MTU = eth0 MTU - 50, address
+/// `10.244.N.0/32`; then for every other node M:
 /// `ip neigh add 10.244.M.0 lladdr <VtepMAC-M> dev flannel.1 nud permanent`,
 /// `bridge fdb append <VtepMAC-M> dev flannel.1 dst <nodeIP-M>`,
 /// `ip route add 10.244.M.0/24 via 10.244.M.0 dev flannel.1 onlink`.
+/// With DirectRouting, a node on the same subnet (every node here: they share the
+/// underlay) gets host-gw's route instead (vxlan_network.go handleSubnetEvents:
+/// `directRoutingOK`), and the device stays for the rest.
 fn vxlan(w: &mut World, cluster: &Cluster) {
+    let conf = &cluster.network.cni.vxlan;
+    let name = conf.device();
     for n in &cluster.nodes {
         let mtu = cluster.network.node_mtu(n) - cluster.network.overlay_overhead();
         let Some(id) = node_ns(w, &n.name) else {
@@ -45,24 +47,27 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
         };
         let eth0 = dev(w, id, "eth0");
         let kind = LinkKind::Vxlan(Vxlan {
-            vni: FLANNEL_VNI,
-            dstport: FLANNEL_VXLAN_PORT,
+            vni: conf.vni,
+            dstport: conf.port,
             local: n.ip,
             dev: eth0,
             learning: false,
             fdb: Default::default(),
         });
         let ns = w.ns_mut(id);
-        let f1 = ns.add_link(link("flannel.1", kind, flannel_vtep_mac(n.ip), mtu));
+        let f1 = ns.add_link(link(&name, kind, flannel_vtep_mac(n.ip), mtu));
         ns.add_addr(f1, Ipv4Net::new(n.pod_cidr.network().addr, 32));
-        // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:8472.
+        // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:<port>.
         ns.sockets.push(Socket {
             proto: IpProtocol::Udp,
             peer: None,
             addr: Ipv4Addr::UNSPECIFIED,
-            port: FLANNEL_VXLAN_PORT,
+            port: conf.port,
             owner: SocketOwner::Vxlan { device: f1 },
         });
+    }
+    if conf.direct_routing {
+        return host_gw(w, cluster);
     }
     // Every node holds one entry per other node, alike in all nodes: each holds the list of
     // every node's entry, shared, less its own (net::Entries).
@@ -79,7 +84,7 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
         let Some(id) = node_ns(w, &n.name) else {
             continue;
         };
-        let f1 = dev(w, id, "flannel.1");
+        let f1 = dev(w, id, &name);
         let (neigh, routes) = by_dev
             .entry(f1)
             .or_insert_with(|| {

@@ -50,6 +50,19 @@ impl World {
         }
     }
 
+    /// The UDP ports of the world's VXLAN devices, sorted: what a capture decodes as VXLAN.
+    pub fn vxlan_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = (self.netns.iter().flat_map(|n| &n.links))
+            .filter_map(|l| match &l.kind {
+                super::LinkKind::Vxlan(v) => Some(v.dstport),
+                _ => None,
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     /// The single source of randomness (ports, IP IDs, probabilities later).
     pub fn next_u32(&mut self) -> u32 {
         self.rng.next_u32()

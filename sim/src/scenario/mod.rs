@@ -146,6 +146,17 @@ pub struct Cni {
     /// The bridge plugin's `hairpinMode` (flannel's CNI config sets it).
     #[serde(default = "yes")]
     pub hairpin_mode: bool,
+    /// flannel's `Backend.VNI` (vxlan only, default 1); the device is `flannel.<VNI>`.
+    #[serde(default)]
+    pub vni: Option<Spanned<u32>>,
+    /// flannel's `Backend.Port` (vxlan only): the VXLAN UDP port; unset or 0 is the
+    /// kernel's default, 8472.
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+    /// flannel's `Backend.DirectRouting` (vxlan only): a node on the same subnet is routed
+    /// to directly, as host-gw does; VXLAN carries only what must cross a router.
+    #[serde(default)]
+    pub direct_routing: Option<Spanned<bool>>,
 }
 
 fn yes() -> bool {

@@ -19,6 +19,17 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
             mtu: c.cni.mtu.as_ref().map(|m| m.value),
             bridge_nf_call_iptables: c.cni.bridge_nf_call_iptables,
             hairpin_mode: c.cni.hairpin_mode,
+            vxlan: {
+                let d = cluster::VxlanBackend::default();
+                cluster::VxlanBackend {
+                    vni: c.cni.vni.as_ref().map_or(d.vni, |v| v.value),
+                    port: match c.cni.port.as_ref().map(|p| p.value) {
+                        None | Some(0) => d.port,
+                        Some(p) => p,
+                    },
+                    direct_routing: c.cni.direct_routing.as_ref().is_some_and(|v| v.value),
+                }
+            },
         },
         underlay: Underlay {
             cidr: c.underlay.cidr.value,

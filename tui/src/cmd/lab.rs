@@ -679,14 +679,18 @@ fn observe(
         ]);
     }
     let _ = std::fs::remove_file(&cap_under);
+    let vxlan_ports = w.vxlan_ports();
     if let Some(n) = w.netns.iter().find(|n| matches!(n.kind, NsKind::Switch))
         && let Some(br) = n.link_by_name("br0")
+        && !vxlan_ports.is_empty()
     {
+        // `udp and (port A or port B ...)`: the tunnels' packets on the wire.
+        let ports: Vec<String> = vxlan_ports.iter().map(|p| format!("port {p}")).collect();
+        let filter = format!("udp and ({})", ports.join(" or "));
         let r = real(&n.name);
         let cap = cap_under.to_str().unwrap_or("/dev/null");
         mons.spawn_capture(&[
-            "ip", "netns", "exec", &r, "tcpdump", "-i", &br.name, "-nn", "-U", "-w", cap, "udp",
-            "port", "8472",
+            "ip", "netns", "exec", &r, "tcpdump", "-i", &br.name, "-nn", "-U", "-w", cap, &filter,
         ]);
     }
     // The monitors have no "ready" line; give them time to subscribe.
@@ -721,8 +725,9 @@ fn observe(
             (false, e.to_string())
         }
     };
-    let frames =
-        |p: &std::path::Path| lab::read_pcap(&std::fs::read(p).unwrap_or_default(), &[8472]);
+    let frames = |p: &std::path::Path| {
+        lab::read_pcap(&std::fs::read(p).unwrap_or_default(), &vxlan_ports)
+    };
     Evidence {
         nft: traced
             .iter()

@@ -5,6 +5,7 @@ use crate::cmd::walk::load_and_walk;
 use crate::failure::{Failure, Output};
 use kpath_sim::render::pcap;
 use kpath_sim::trace::Trace;
+use kpath_sim::wire::{Ipv4, L3, L4, UdpPayload};
 use std::path::PathBuf;
 
 /// `kpath pcap`.
@@ -30,8 +31,20 @@ pub fn command(
         .flat_map(|t| &t.steps)
         .filter(|s| s.wire.is_some())
         .count();
+    // tshark decodes VXLAN only on 4789 unless told: name the ports the tunnels used.
+    let mut ports: Vec<u16> = (traces.iter().flat_map(|t| &t.steps))
+        .filter_map(|s| match &s.packet.payload {
+            L3::Ipv4(Ipv4 { payload: L4::Udp(u), .. }) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
+                Some(u.dport)
+            }
+            _ => None,
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let decode: String = ports.iter().map(|p| format!(" -d udp.port=={p},vxlan")).collect();
     Ok(Output::Written(format!(
-        "wrote {} ({frames} frames, {} bytes); read it with: tshark -r {} -d udp.port==8472,vxlan",
+        "wrote {} ({frames} frames, {} bytes); read it with: tshark -r {}{decode}",
         output.display(),
         bytes.len(),
         output.display()

@@ -2,8 +2,37 @@
 
 use super::Checker;
 use super::names::{LABEL_RULE, SUBDOMAIN_RULE, is_dns_subdomain, label_problem, shorten};
-use crate::scenario::{IpProtocol, ProxyMode, ScenarioError, ServiceType, did_you_mean};
+use crate::scenario::{
+    FlannelBackend, IpProtocol, ProxyMode, ScenarioError, ServiceType, did_you_mean,
+};
 use std::collections::{HashMap, HashSet};
+
+/// net-conf.json's vxlan `Backend` keys: only for the vxlan backend; the VNI fits 24 bits.
+fn check_flannel_backend(c: &Checker) -> Result<(), ScenarioError> {
+    let cni = &c.s.cluster.cni;
+    if cni.backend != FlannelBackend::Vxlan {
+        let only =
+            |what: &str| format!("cni.{what} is a setting of flannel's vxlan backend, not of host-gw");
+        let hint = "use backend: vxlan, or leave vni, port and directRouting out";
+        if let Some(v) = &cni.vni {
+            return Err(c.err_at(v, only("vni")).with_hint(hint));
+        }
+        if let Some(v) = &cni.port {
+            return Err(c.err_at(v, only("port")).with_hint(hint));
+        }
+        if let Some(v) = &cni.direct_routing {
+            return Err(c.err_at(v, only("directRouting")).with_hint(hint));
+        }
+    }
+    if let Some(v) = &cni.vni
+        && v.value > 0xff_ffff
+    {
+        return Err(c
+            .err_at(v, format!("VNI {} does not fit VXLAN's 24 bits", v.value))
+            .with_hint("use 1 to 16777215 (flannel's default is 1)"));
+    }
+    Ok(())
+}
 
 pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
     let cl = &c.s.cluster;
@@ -48,6 +77,7 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
                 "use 576 to the underlay MTU {mtu}; leave it out to get flannel's value"
             )));
     }
+    check_flannel_backend(c)?;
     for n in &cl.nodes {
         if let Some(m) = &n.mtu
             && !(576..=9216).contains(&m.value)
@@ -244,7 +274,7 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
         if ip == cidr.nth(0) || ip == cidr.nth(1) || ip == cidr.broadcast() {
             return Err(c.err_at(&p.ip, format!(
                 "pod `{}`'s IP {ip} is reserved on node `{}`", p.key(), node.name.value))
-                .with_hint(format!("{} is the network (flannel.1's address), {} is cni0, {} is broadcast; use {} or above",
+                .with_hint(format!("{} is the network (flannel's VXLAN device's address), {} is cni0, {} is broadcast; use {} or above",
                     cidr.nth(0), cidr.nth(1), cidr.broadcast(), cidr.nth(2))));
         }
         if let Some(&e) = ips.get(&ip) {

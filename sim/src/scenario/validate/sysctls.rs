@@ -7,13 +7,14 @@ use crate::scenario::{FlannelBackend, ProxyMode, ScenarioError, Sysctls, did_you
 
 /// The devices every node has, whose `net.ipv4.conf.DEV.*` a scenario may set (the veths
 /// are named after their pods' IDs, so they are not named here).
-fn node_devices(c: &Checker) -> Vec<&'static str> {
-    let mut d = vec!["lo", "eth0", "cni0"];
+fn node_devices(c: &Checker) -> Vec<String> {
+    let mut d: Vec<String> = ["lo", "eth0", "cni0"].map(String::from).into();
     if c.s.cluster.cni.backend == FlannelBackend::Vxlan {
-        d.push("flannel.1");
+        let vni = c.s.cluster.cni.vni.as_ref().map_or(1, |v| v.value);
+        d.push(format!("flannel.{vni}"));
     }
     if c.s.kube_proxy.mode.as_ref().map(|m| m.value) == Some(ProxyMode::Ipvs) {
-        d.push("kube-ipvs0");
+        d.push("kube-ipvs0".into());
     }
     d
 }
@@ -28,7 +29,7 @@ pub(super) fn check_sysctls(c: &Checker) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-fn check_map(c: &Checker, m: &Sysctls, devices: &[&str]) -> Result<(), ScenarioError> {
+fn check_map(c: &Checker, m: &Sysctls, devices: &[String]) -> Result<(), ScenarioError> {
     let mut scratch = Values::default();
     for (k, v) in &m.0 {
         let key = Key::parse(&k.value).map_err(|why| {
@@ -39,7 +40,7 @@ fn check_map(c: &Checker, m: &Sysctls, devices: &[&str]) -> Result<(), ScenarioE
             c.err_at(k, why).with_hint(hint)
         })?;
         if let Some(dev) = key.device()
-            && !devices.contains(&dev)
+            && !devices.iter().any(|d| *d == dev)
         {
             let hint = format!(
                 "the node's devices: {} (a device's dots may be written as sysctl writes them, `/`: flannel/1)",
