@@ -45,6 +45,31 @@ const CLAIMS: &[(&str, &[&str])] = &[
         &["ip_forward", "ttl 63", "!VXLAN", "!flannel.1"],
     ),
     (
+        "flannel-vxlan-options",
+        &[
+            "flannel.4096: ",
+            "vxlan id 4096 ",
+            "dstport 4789",
+            "10.244.2.0/24 via 172.31.0.12 dev eth0",
+            "ttl 62, len 84",
+            "!vxlan_xmit",
+            "4: cni0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450",
+        ],
+    ),
+    (
+        "host-network",
+        &[
+            "DNAT: destination 10.96.0.30:80 -> 172.31.0.11:80",
+            "node-2 eth0            dev_hard_start_xmit",
+            "-> masquerade",
+            "172.31.0.12.",
+            "ip_local_deliver",
+            "=> DELIVERED at node-1 cni0",
+            "sends 10.244.1.0",
+            "container controller of hostNetwork pod",
+        ],
+    ),
+    (
         "node-to-pod",
         &[
             "sends 10.244.1.0",
@@ -63,6 +88,32 @@ const CLAIMS: &[(&str, &[&str])] = &[
             "inner 10.244.2.7.80 > 10.244.1.2.",
             "=> FLOW COMPLETED",
             "!fragmentation needed",
+        ],
+    ),
+    (
+        "fragments",
+        &[
+            "default/client eth0    ip_fragment",
+            "len 1444, frag",
+            "len 180, frag",
+            "node-1 cni0            ip_defrag",
+            "node-2 cni0            ip_fragment",
+            "default/server eth0    ip_defrag",
+            "=> DELIVERED at default/server",
+        ],
+    ),
+    (
+        "mtu-mismatch",
+        &[
+            "len 4078",
+            "underlay node-2-eth0   br_dev_queue_push_xmit",
+            "=> DROPPED at underlay node-2-eth0",
+            "!ip_fragment",
+            "!icmp_send",
+            "announcing MSS 8910",
+            "announcing MSS 1410",
+            "request 4/4",
+            "=> FLOW COMPLETED",
         ],
     ),
     (

@@ -288,7 +288,9 @@ pub fn check_trace(e: &Expect, t: &Trace, out: &mut Vec<Mismatch>) {
     if let Some(want) = &e.at {
         let (ns, port) = place(&want.value);
         let got_port = arrived.as_ref().and_then(|v| v.dport);
-        if ns != d.netns || port.is_some_and(|p| Some(p) != got_port) {
+        // A hostNetwork pod is where its socket is, in its node's namespace.
+        let here = ns == d.netns || d.pod.as_deref() == Some(ns.as_str());
+        if !here || port.is_some_and(|p| Some(p) != got_port) {
             miss(
                 out,
                 want,
@@ -613,7 +615,10 @@ fn packet_view(t: &Trace) -> (String, String, String) {
         .map(|s| PacketView::of(&s.packet))
         .map(|v| show(&v.dst, v.dport))
         .unwrap_or_default();
-    (t.disposition.kind.key(), t.disposition.netns.clone(), dest)
+    // A delivery to a hostNetwork pod is at the pod (its node's namespace holds it).
+    let d = &t.disposition;
+    let at = d.pod.as_deref().unwrap_or(&d.netns).to_string();
+    (d.kind.key(), at, dest)
 }
 
 /// Run a packet and check its expectations.

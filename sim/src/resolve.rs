@@ -197,11 +197,12 @@ fn bad(name: &str, message: String) -> ResolveError {
 /// The namespace that sends: a pod's, a node's, a host's, or whoever holds an address.
 fn source_ns(c: &Cluster, world: &World, e: &Endpoint) -> Option<NsId> {
     let name = match &e.kind {
-        EndpointKind::Pod { key, .. } => key.clone(),
+        // A hostNetwork pod's processes run in its node's namespace.
+        EndpointKind::Pod { key, .. } => c.pod(key).map_or_else(|| key.clone(), |p| p.netns()),
         EndpointKind::Node(n) | EndpointKind::Host(n) => n.clone(),
         EndpointKind::Ip(ip) => {
             // A pod's address belongs to the pod; anything else to whoever holds it.
-            if let Some(p) = c.pods.iter().find(|p| p.ip == *ip) {
+            if let Some(p) = c.pods.iter().find(|p| p.ip == *ip && !p.host_network) {
                 p.key()
             } else {
                 return world.netns.iter().find(|n| n.is_local(*ip)).map(|n| n.id);
@@ -285,18 +286,14 @@ fn sender_words(from: &Endpoint) -> String {
 /// Who owns the sender's socket: the container named, or the pod's first.
 fn owner(c: &Cluster, from: &Endpoint) -> SocketOwner {
     match &from.kind {
-        EndpointKind::Pod {
-            container: Some(c), ..
-        } => SocketOwner::Container {
-            container: c.clone(),
-        },
-        EndpointKind::Pod { key, .. } => {
-            let first = c
-                .pod(key)
+        EndpointKind::Pod { key, container } => {
+            let pod = c.pod(key);
+            let first = pod
                 .and_then(|p| p.containers.first())
                 .map(|c| c.name.clone());
             SocketOwner::Container {
-                container: first.unwrap_or_else(|| "app".into()),
+                container: container.clone().or(first).unwrap_or_else(|| "app".into()),
+                host_pod: pod.filter(|p| p.host_network).map(|p| p.key()),
             }
         }
         EndpointKind::Host(h) => SocketOwner::Host { host: h.clone() },

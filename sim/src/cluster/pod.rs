@@ -11,8 +11,10 @@ pub struct Pod {
     pub name: String,
     /// `spec.nodeName`.
     pub node: String,
-    /// `status.podIP`.
+    /// `status.podIP` (a hostNetwork pod's is its node's IP).
     pub ip: Ipv4Addr,
+    /// `spec.hostNetwork`: the pod shares its node's network namespace.
+    pub host_network: bool,
     pub labels: BTreeMap<String, String>,
     /// The Ready condition: only ready pods are ready endpoints of a Service.
     pub ready: bool,
@@ -25,6 +27,16 @@ impl Pod {
     /// `namespace/name`, the way kpath names a pod everywhere.
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The network namespace the pod's processes run in: its own, or (hostNetwork) its
+    /// node's.
+    pub fn netns(&self) -> String {
+        if self.host_network {
+            self.node.clone()
+        } else {
+            self.key()
+        }
     }
 
     /// Every port a container of the pod declares.

@@ -156,13 +156,14 @@ impl Walk<'_> {
         self.br_nf_dev_queue_xmit(skb)
     }
 
-    /// `br_nf_dev_queue_xmit`: a frame br_netfilter reassembled (conntrack's defrag ran in
-    /// its PREROUTING) leaves the port cut again, no larger than its largest fragment
-    /// (`nf_bridge->frag_max_size`) or the port's MTU (`br_nf_ip_fragment`).
+    /// `br_nf_dev_queue_xmit`: an IPv4 frame that went through br_netfilter's PREROUTING
+    /// and does not fit the port leaves it cut, no larger than the port's MTU or, for a
+    /// datagram conntrack's defrag reassembled, its largest fragment
+    /// (`nf_bridge->frag_max_size`) (`br_nf_ip_fragment`; with DF, dropped).
     fn br_nf_dev_queue_xmit(&mut self, skb: Skb) -> Next {
         let fms = usize::from(skb.frag_max_size);
-        let Some(ip) = skb.ipv4().filter(|_| skb.br_nf_prerouted && fms != 0) else {
-            return Next::Xmit(skb);
+        let Some(ip) = skb.ipv4().filter(|_| skb.br_nf_prerouted) else {
+            return self.br_dev_queue_push_xmit(skb);
         };
         let port = self.dev_name(skb.ns, skb.dev);
         let mtu = self
@@ -171,18 +172,40 @@ impl Walk<'_> {
             .link(skb.dev)
             .map_or(65536, |l| l.mtu as usize);
         let (len, df) = (ip.total_len(), ip.dont_frag);
-        let cut = mtu.min(fms);
+        let cut = if fms != 0 { mtu.min(fms) } else { mtu };
         if len <= cut {
-            return Next::Xmit(skb);
+            return self.br_dev_queue_push_xmit(skb);
         }
+        let what = if fms != 0 { "reassembled " } else { "" };
         if (df && !skb.ignore_df) || fms > mtu {
             return self.drop_here(&skb, Some(skb.dev), "br_nf_ip_fragment", DispositionKind::Dropped,
-                format!("the reassembled {len}-byte datagram must be cut again for {port} (MTU {mtu}), and DF forbids it: br_nf_ip_fragment drops it (-EMSGSIZE)"));
+                format!("the {what}{len}-byte datagram must be cut for {port} (MTU {mtu}), and DF forbids it: br_nf_ip_fragment drops it (-EMSGSIZE), with no ICMP error"));
         }
-        let why = format!(
-            "br_netfilter reassembled this {len}-byte datagram for conntrack; it leaves {port} cut again no larger than its largest fragment ({fms} bytes)"
-        );
-        self.send_fragments(skb, cut, "br_nf_dev_queue_xmit", why, |_, s| Next::Xmit(s))
+        let why = if fms != 0 {
+            format!(
+                "br_netfilter reassembled this {len}-byte datagram for conntrack; it leaves {port} cut again no larger than its largest fragment ({fms} bytes)"
+            )
+        } else {
+            format!(
+                "the {len}-byte datagram does not fit {port} (MTU {mtu}): br_netfilter cuts it into fragments (a bridge without br_netfilter would drop it)"
+            )
+        };
+        self.send_fragments(skb, cut, "br_nf_dev_queue_xmit", why, |w, s| {
+            w.br_dev_queue_push_xmit(s)
+        })
+    }
+
+    /// `br_dev_queue_push_xmit`: the port transmits the frame if it fits the port's MTU
+    /// (`is_skb_forwardable`); a bridge never fragments or answers with ICMP.
+    fn br_dev_queue_push_xmit(&mut self, skb: Skb) -> Next {
+        let port = crate::net::LinkRef {
+            ns: skb.ns,
+            ifindex: skb.dev,
+        };
+        match self.not_forwardable(&skb, port, "br_dev_queue_push_xmit") {
+            Some(dropped) => dropped,
+            None => Next::Xmit(skb),
+        }
     }
 
     /// `br_flood`: copies to every port (not back out the ingress port unless hairpin) and,

@@ -88,6 +88,11 @@ impl Walk<'_> {
             ns: skb.ns,
             ifindex: skb.dev,
         };
+        // __dev_forward_skb: the receiving end takes no frame larger than its own MTU
+        // (a NIC's receive buffers are sized to it just the same).
+        if let Some(d) = self.not_forwardable(&skb, peer, func) {
+            return d;
+        }
         let wire = self.wire_label(here, Some(peer));
         let (pns, pdev) = (self.ns_name(peer.ns), self.dev_name(peer.ns, peer.ifindex));
         let me = self.dev_name(skb.ns, skb.dev);
@@ -103,6 +108,30 @@ impl Walk<'_> {
         skb.dev = peer.ifindex;
         skb.scrub(true);
         Next::Rx(skb)
+    }
+
+    /// `is_skb_forwardable`: a frame fits device `to` when its length, Ethernet header
+    /// included, is at most the device's MTU + header + 4 (VLAN_HLEN) - when its IP packet
+    /// is at most MTU + 4 bytes. kpath has no GSO packets, which would pass. None: it fits.
+    pub(super) fn not_forwardable(
+        &mut self,
+        skb: &Skb,
+        to: LinkRef,
+        func: &'static str,
+    ) -> Option<Next> {
+        let len = skb.ipv4()?.total_len();
+        let mtu = self.world.ns(to.ns).link(to.ifindex)?.mtu as usize;
+        if len <= mtu + 4 {
+            return None;
+        }
+        let dev = self.dev_name(to.ns, to.ifindex);
+        Some(self.drop_here(
+            skb,
+            Some(skb.dev),
+            func,
+            DispositionKind::Dropped,
+            format!("the {len}-byte packet is larger than {dev}'s MTU {mtu}: is_skb_forwardable refuses the frame and it is dropped without an ICMP error (a black hole: only {dev}'s drop counter sees it)"),
+        ))
     }
 
     /// The pcap interface for a link: one per veth pair or cable (named by both ends, the

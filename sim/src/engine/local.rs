@@ -73,7 +73,7 @@ impl Walk<'_> {
                         let who = socket_text(&sock);
                         self.record(&skb, Some(dev), "ping_rcv", StepKind::Delivery, format!(
                         "icmp_rcv: echo reply id {ident} seq {seq} from {} with TTL {}: handed to {who}", ip.src, ip.ttl));
-                        self.delivered(&skb, who.clone(), format!("echo reply delivered to {who}"))
+                        self.delivered_to(&skb, &sock, format!("echo reply delivered to {who}"))
                     }
                     None => self.drop_here(
                         &skb,
@@ -115,7 +115,7 @@ impl Walk<'_> {
                     StepKind::Delivery,
                     format!("__udp4_lib_lookup finds {who}: the datagram is queued to it"),
                 );
-                self.delivered(&skb, who.clone(), format!("delivered to {who}"))
+                self.delivered_to(&skb, &s, format!("delivered to {who}"))
             }
             None => {
                 self.icmp_error(
@@ -194,11 +194,7 @@ impl Walk<'_> {
                     t.flags
                 ),
             );
-            return self.delivered(
-                &skb,
-                who.clone(),
-                format!("TCP [{}] delivered to {who}", t.flags),
-            );
+            return self.delivered_to(&skb, &s, format!("TCP [{}] delivered to {who}", t.flags));
         }
         // tcp_rcv_state_process for a socket in LISTEN: ACK first, then RST, then
         // SYN (without FIN); everything else is discarded.
@@ -225,7 +221,7 @@ impl Walk<'_> {
         if f.has(TcpFlags::SYN) && !f.has(TcpFlags::FIN) {
             self.record(&skb, Some(dev), "tcp_v4_rcv", StepKind::Delivery, format!(
                 "__inet_lookup_listener finds {who}: tcp_v4_conn_request queues the SYN and a SYN-ACK goes back"));
-            return self.delivered(&skb, who.clone(), format!("SYN accepted by {who}"));
+            return self.delivered_to(&skb, &s, format!("SYN accepted by {who}"));
         }
         let what = if f.has(TcpFlags::SYN) {
             "SYN with FIN"
@@ -342,11 +338,7 @@ impl Walk<'_> {
                     StepKind::Delivery,
                     format!("ICMP {msg} about {about} reaches {who}: {effect}"),
                 );
-                self.delivered(
-                    &skb,
-                    who.clone(),
-                    format!("ICMP {msg} delivered to {who}: {effect}"),
-                )
+                self.delivered_to(&skb, &s, format!("ICMP {msg} delivered to {who}: {effect}"))
             }
             None => self.drop_here(
                 &skb,
@@ -367,12 +359,30 @@ impl Walk<'_> {
         };
         Next::End(End::Fate(d))
     }
+
+    /// Delivered to socket `s`: named, and with its hostNetwork pod when it has one.
+    fn delivered_to(&mut self, skb: &Skb, s: &Socket, reason: String) -> Next {
+        let mut next = self.delivered(skb, socket_text(s), reason);
+        if let (Next::End(End::Fate(d)), SocketOwner::Container { host_pod, .. }) =
+            (&mut next, &s.owner)
+        {
+            d.pod = host_pod.as_deref().map(Box::from);
+        }
+        next
+    }
 }
 
 /// `tcp 0.0.0.0:80 (container nginx)`.
 pub fn socket_text(s: &Socket) -> String {
     let owner = match &s.owner {
-        SocketOwner::Container { container } => format!("container {container}"),
+        SocketOwner::Container {
+            container,
+            host_pod: None,
+        } => format!("container {container}"),
+        SocketOwner::Container {
+            container,
+            host_pod: Some(pod),
+        } => format!("container {container} of hostNetwork pod {pod}"),
         SocketOwner::Vxlan { .. } => "VXLAN".to_string(),
         SocketOwner::Host { host } => format!("a program on {host}"),
         SocketOwner::Assumed => {

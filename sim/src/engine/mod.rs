@@ -355,6 +355,7 @@ impl Walk<'_> {
             device: dev.map(|d| self.dev_name(skb.ns, d)),
             reason: reason.into(),
             socket: None,
+            pod: None,
         }
     }
 
@@ -372,6 +373,7 @@ impl Walk<'_> {
             device: last.and_then(|s| s.device.clone()),
             reason: reason.to_string(),
             socket,
+            pod: None,
         }
     }
 

@@ -31,7 +31,12 @@ pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node, pods: &[&Pod])
         local: true,
     }];
 
-    for p in pods {
+    for p in pods.iter().filter(|p| p.host_network) {
+        // hostNetwork: no namespace, no veth; the containers listen in the node's namespace.
+        let sockets = container_sockets(p, Some(p.key()));
+        w.ns_mut(node).sockets.extend(sockets);
+    }
+    for p in pods.iter().filter(|p| !p.host_network) {
         let key = p.key();
         let pod_ip: Ipv4Addr = p.ip;
         let pod = w.add_netns(|id| {
@@ -76,23 +81,7 @@ pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node, pods: &[&Pod])
             eth0,
             false,
         ));
-        for c in &p.containers {
-            for port in &c.ports {
-                let proto = match port.protocol {
-                    IpProtocol::Udp => IpProtocol::Udp,
-                    _ => IpProtocol::Tcp,
-                };
-                pns.sockets.push(Socket {
-                    proto,
-                    peer: None,
-                    addr: Ipv4Addr::UNSPECIFIED,
-                    port: port.container_port,
-                    owner: SocketOwner::Container {
-                        container: c.name.clone(),
-                    },
-                });
-            }
-        }
+        pns.sockets.extend(container_sockets(p, None));
         if let Some(l) = w.ns_mut(node).link_mut(port) {
             l.master = Some(cni0);
             l.hairpin = cluster.network.cni.hairpin_mode;
@@ -106,4 +95,29 @@ pub(super) fn program(w: &mut World, cluster: &Cluster, n: &Node, pods: &[&Pod])
     if let Some(LinkKind::Bridge(b)) = w.ns_mut(node).link_mut(cni0).map(|l| &mut l.kind) {
         b.fdb = fdb;
     }
+}
+
+/// A listening socket on every address for each port the pod's containers declare; `host`
+/// names the pod when it runs in its node's namespace (hostNetwork).
+fn container_sockets(p: &Pod, host: Option<String>) -> Vec<Socket> {
+    let mut out = Vec::new();
+    for c in &p.containers {
+        for port in &c.ports {
+            let proto = match port.protocol {
+                IpProtocol::Udp => IpProtocol::Udp,
+                _ => IpProtocol::Tcp,
+            };
+            out.push(Socket {
+                proto,
+                peer: None,
+                addr: Ipv4Addr::UNSPECIFIED,
+                port: port.container_port,
+                owner: SocketOwner::Container {
+                    container: c.name.clone(),
+                    host_pod: host.clone(),
+                },
+            });
+        }
+    }
+    out
 }

@@ -20,7 +20,7 @@ pub fn servers(c: &Cluster) -> Vec<String> {
         .flat_map(|s| &s.endpoints)
         .filter(|e| e.conditions.ready)
         .filter_map(|e| c.pods.iter().find(|p| p.ip == e.address))
-        .map(|p| p.key())
+        .map(|p| p.netns())
         .collect();
     out.sort();
     out.dedup();

@@ -274,7 +274,10 @@ fn tables(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
 /// the node's iptables rules (iptables-restore).
 fn settings(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
     let devices: Vec<&str> = ns.links.iter().map(|l| l.name.as_str()).collect();
-    let bridge = matches!(ns.kind, NsKind::Node { .. });
+    // The underlay switch is a plain L2 switch: bridge-nf-call-iptables=0 there too (a new
+    // namespace would get 1 once br_netfilter is loaded, and br_nf_dev_queue_xmit would
+    // then fragment what a hardware switch drops).
+    let bridge = matches!(ns.kind, NsKind::Node { .. } | NsKind::Switch);
     let mut argv: Vec<String> = ["ip", "netns", "exec", n, "sysctl", "-qw"]
         .iter()
         .map(|s| s.to_string())

@@ -99,10 +99,12 @@ fn kernel_fate(proto: IpProtocol, ok: bool, said: &str, arrived: bool) -> String
     }
     // The packet's fate, not the exchange's: a SYN that arrives is delivered even when the
     // handshake then fails (a reply that misses conntrack, as with
-    // bridge-nf-call-iptables=0). Ping can only tell from the reply.
+    // bridge-nf-call-iptables=0), and an echo request that arrives is delivered even when
+    // its reply is lost on the way back (which a packet item does not follow). A drop
+    // after the capture point shows in the netfilter rows.
     match proto {
         IpProtocol::Icmp if ok => "delivered".into(),
-        IpProtocol::Tcp | IpProtocol::Udp if arrived => "delivered".into(),
+        _ if arrived => "delivered".into(),
         IpProtocol::Tcp if ok => "delivered elsewhere".into(),
         _ => "dropped".into(),
     }

@@ -30,8 +30,12 @@ pub enum NsKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SocketOwner {
-    /// A process in a container of the pod.
-    Container { container: String },
+    /// A process in a container of the pod; `host_pod` names the pod when it is a
+    /// hostNetwork pod, whose processes share their node's namespace.
+    Container {
+        container: String,
+        host_pod: Option<String>,
+    },
     /// The kernel's VXLAN socket of a device (`vxlan_sock`), handing datagrams to `vxlan_rcv`.
     Vxlan { device: IfIndex },
     /// A server process on an internet host.

@@ -205,7 +205,14 @@ pub struct Pod {
     pub namespace: String,
     pub name: Spanned<String>,
     pub node: Spanned<String>,
-    pub ip: Spanned<Ipv4Addr>,
+    /// `status.podIP`: from the node's podCIDR; a hostNetwork pod's is its node's IP, so
+    /// it may be left out.
+    #[serde(default)]
+    pub ip: Option<Spanned<Ipv4Addr>>,
+    /// `spec.hostNetwork`: the pod runs in its node's network namespace (no veth, no pod
+    /// address; its containers listen on the node's addresses).
+    #[serde(default)]
+    pub host_network: bool,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Readiness: only ready pods are Service endpoints.

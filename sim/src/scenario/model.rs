@@ -56,7 +56,7 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
             mtu: n.mtu.as_ref().map(|m| m.value),
         })
         .collect();
-    let pods: Vec<Pod> = s.pods.iter().map(pod).collect();
+    let pods: Vec<Pod> = s.pods.iter().map(|p| pod(s, p)).collect();
     let services: Vec<Service> = s.services.iter().map(service).collect();
     let namespaces = cluster::namespaces(
         pods.iter()
@@ -117,12 +117,22 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
     }
 }
 
-fn pod(p: &super::Pod) -> Pod {
+fn pod(s: &Scenario, p: &super::Pod) -> Pod {
+    // Validation made sure a pod without an address is a hostNetwork pod on a known node.
+    let node_ip = || {
+        let n = s
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.name.value == p.node.value);
+        n.map_or(std::net::Ipv4Addr::UNSPECIFIED, |n| n.ip.value)
+    };
     Pod {
         namespace: p.namespace.clone(),
         name: p.name.value.clone(),
         node: p.node.value.clone(),
-        ip: p.ip.value,
+        ip: p.ip.as_ref().map_or_else(node_ip, |i| i.value),
+        host_network: p.host_network,
         labels: p.labels.clone(),
         ready: p.ready,
         terminating: p.terminating,

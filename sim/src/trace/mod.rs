@@ -205,6 +205,10 @@ pub struct Disposition {
     /// For deliveries: the socket (`tcp 0.0.0.0:80 (container nginx)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
+    /// For deliveries to a hostNetwork pod's socket: the pod (`namespace/name`), whose
+    /// processes run in the node's namespace `netns`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<Box<str>>,
 }
 
 /// One packet's journey.

@@ -725,9 +725,8 @@ fn observe(
             (false, e.to_string())
         }
     };
-    let frames = |p: &std::path::Path| {
-        lab::read_pcap(&std::fs::read(p).unwrap_or_default(), &vxlan_ports)
-    };
+    let frames =
+        |p: &std::path::Path| lab::read_pcap(&std::fs::read(p).unwrap_or_default(), &vxlan_ports);
     Evidence {
         nft: traced
             .iter()

@@ -34,15 +34,19 @@ pub fn command(
     // tshark decodes VXLAN only on 4789 unless told: name the ports the tunnels used.
     let mut ports: Vec<u16> = (traces.iter().flat_map(|t| &t.steps))
         .filter_map(|s| match &s.packet.payload {
-            L3::Ipv4(Ipv4 { payload: L4::Udp(u), .. }) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
-                Some(u.dport)
-            }
+            L3::Ipv4(Ipv4 {
+                payload: L4::Udp(u),
+                ..
+            }) if matches!(u.payload, UdpPayload::Vxlan(_)) => Some(u.dport),
             _ => None,
         })
         .collect();
     ports.sort_unstable();
     ports.dedup();
-    let decode: String = ports.iter().map(|p| format!(" -d udp.port=={p},vxlan")).collect();
+    let decode: String = ports
+        .iter()
+        .map(|p| format!(" -d udp.port=={p},vxlan"))
+        .collect();
     Ok(Output::Written(format!(
         "wrote {} ({frames} frames, {} bytes); read it with: tshark -r {}{decode}",
         output.display(),

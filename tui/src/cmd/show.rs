@@ -21,7 +21,13 @@ pub fn command(
     let w = build_world(s.model(), seed.unwrap_or(s.seed))?;
     let names: Vec<String> = match (&node, &pod) {
         (Some(n), _) => vec![n.clone()],
-        (_, Some(p)) => vec![p.clone()],
+        // A hostNetwork pod's state is its node's.
+        (_, Some(p)) => vec![
+            s.pods
+                .iter()
+                .find(|x| x.key() == *p && x.host_network)
+                .map_or_else(|| p.clone(), |x| x.node.value.clone()),
+        ],
         _ => s
             .cluster
             .nodes

@@ -11,8 +11,9 @@ use std::collections::{HashMap, HashSet};
 fn check_flannel_backend(c: &Checker) -> Result<(), ScenarioError> {
     let cni = &c.s.cluster.cni;
     if cni.backend != FlannelBackend::Vxlan {
-        let only =
-            |what: &str| format!("cni.{what} is a setting of flannel's vxlan backend, not of host-gw");
+        let only = |what: &str| {
+            format!("cni.{what} is a setting of flannel's vxlan backend, not of host-gw")
+        };
         let hint = "use backend: vxlan, or leave vni, port and directRouting out";
         if let Some(v) = &cni.vni {
             return Err(c.err_at(v, only("vni")).with_hint(hint));
@@ -211,6 +212,9 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
             .collect();
     // The pods checked so far, by namespace/name and by IP (clusters have thousands).
     let mut keys: HashSet<(&str, &str)> = HashSet::new();
+    // hostNetwork pods share their node's ports (the scheduler's NodePorts filter keeps a
+    // second one off the node: a hostNetwork pod's containerPorts are its hostPorts).
+    let mut host_ports: HashMap<(&str, IpProtocol, u16), String> = HashMap::new();
     let mut ips: HashMap<std::net::Ipv4Addr, usize> = HashMap::new();
     for (i, p) in c.s.pods.iter().enumerate() {
         let name = &p.name.value;
@@ -254,34 +258,64 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
                 .with_hint(hint));
         };
         let cidr = node.pod_cidr.value.network();
-        let ip = p.ip.value;
-        if !cidr.contains(ip) {
-            return Err(c
-                .err_at(
-                    &p.ip,
-                    format!(
-                        "pod `{}`'s IP {ip} is outside node `{}`'s pod CIDR {cidr}",
-                        p.key(),
-                        node.name.value
-                    ),
-                )
-                .with_hint(format!(
-                    "pods on {} get addresses from {cidr} (from {} up; .1 is cni0)",
-                    node.name.value,
-                    cidr.nth(2)
-                )));
+        let pod_ip = match (&p.ip, p.host_network) {
+            (Some(at), true) if at.value != node.ip.value => {
+                return Err(c
+                    .err_at(
+                        at,
+                        format!(
+                            "hostNetwork pod `{}`'s IP {} is not its node's",
+                            p.key(),
+                            at.value
+                        ),
+                    )
+                    .with_hint(format!(
+                        "a hostNetwork pod shares node `{}`'s addresses: its IP is {}; leave ip out",
+                        node.name.value, node.ip.value
+                    )));
+            }
+            (_, true) => None,
+            (None, false) => {
+                return Err(c
+                    .err_at(&p.name, format!("pod `{}` has no ip", p.key()))
+                    .with_hint(format!(
+                        "give it an address from node `{}`'s pod CIDR {cidr} ({} or above), or set hostNetwork: true",
+                        node.name.value,
+                        cidr.nth(2)
+                    )));
+            }
+            (Some(at), false) => Some(at),
+        };
+        if let Some(at) = pod_ip {
+            let ip = at.value;
+            if !cidr.contains(ip) {
+                return Err(c
+                    .err_at(
+                        at,
+                        format!(
+                            "pod `{}`'s IP {ip} is outside node `{}`'s pod CIDR {cidr}",
+                            p.key(),
+                            node.name.value
+                        ),
+                    )
+                    .with_hint(format!(
+                        "pods on {} get addresses from {cidr} (from {} up; .1 is cni0)",
+                        node.name.value,
+                        cidr.nth(2)
+                    )));
+            }
+            if ip == cidr.nth(0) || ip == cidr.nth(1) || ip == cidr.broadcast() {
+                return Err(c.err_at(at, format!(
+                    "pod `{}`'s IP {ip} is reserved on node `{}`", p.key(), node.name.value))
+                    .with_hint(format!("{} is the network (flannel's VXLAN device's address), {} is cni0, {} is broadcast; use {} or above",
+                        cidr.nth(0), cidr.nth(1), cidr.broadcast(), cidr.nth(2))));
+            }
+            if let Some(&e) = ips.get(&ip) {
+                let e = &c.s.pods[e];
+                return Err(c.err_at(at, format!("pod IP {ip} is already pod `{}`'s", e.key())));
+            }
+            ips.insert(ip, i);
         }
-        if ip == cidr.nth(0) || ip == cidr.nth(1) || ip == cidr.broadcast() {
-            return Err(c.err_at(&p.ip, format!(
-                "pod `{}`'s IP {ip} is reserved on node `{}`", p.key(), node.name.value))
-                .with_hint(format!("{} is the network (flannel's VXLAN device's address), {} is cni0, {} is broadcast; use {} or above",
-                    cidr.nth(0), cidr.nth(1), cidr.broadcast(), cidr.nth(2))));
-        }
-        if let Some(&e) = ips.get(&ip) {
-            let e = &c.s.pods[e];
-            return Err(c.err_at(&p.ip, format!("pod IP {ip} is already pod `{}`'s", e.key())));
-        }
-        ips.insert(ip, i);
         let mut seen: Vec<(IpProtocol, u16)> = Vec::new();
         for ct in &p.containers {
             for port in &ct.ports {
@@ -302,6 +336,22 @@ pub(super) fn check_pods(c: &Checker) -> Result<(), ScenarioError> {
                         .with_hint("containers of a pod share one network namespace, so one port can be bound once"));
                 }
                 seen.push(k);
+                if p.host_network
+                    && let Some(other) =
+                        host_ports.insert((p.node.value.as_str(), k.0, k.1), p.key())
+                {
+                    return Err(c
+                        .err_at(
+                            &port.container_port,
+                            format!(
+                                "{}/{} on node `{}` is already hostNetwork pod `{other}`'s",
+                                k.1,
+                                port.protocol.name(),
+                                p.node.value
+                            ),
+                        )
+                        .with_hint("hostNetwork pods share their node's ports: the scheduler puts two that want one port on different nodes"));
+                }
             }
         }
     }

@@ -66,8 +66,11 @@ pub(super) fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioEr
             .with_hint("name the sender: pod/NS/NAME, node/NAME, host/NAME, or one of their IPs"));
     }
     if let EndpointKind::Ip(ip) = from.kind {
-        let owned = c.s.pods.iter().any(|x| x.ip.value == ip)
-            || c.s.cluster.nodes.iter().any(|n| n.ip.value == ip);
+        let owned =
+            c.s.pods
+                .iter()
+                .any(|x| x.ip.as_ref().is_some_and(|i| i.value == ip))
+                || c.s.cluster.nodes.iter().any(|n| n.ip.value == ip);
         if !owned {
             return Err(c.err_at(&p.from, format!("no pod or node in the scenario has the address {ip}"))
                 .with_hint("a packet is sent from a pod or node: name it (pod/NS/NAME, node/NAME) or give one of their IPs"));
@@ -76,14 +79,14 @@ pub(super) fn check_packet(c: &Checker, p: &PacketSpec) -> Result<(), ScenarioEr
     match p.protocol {
         IpProtocol::Icmp => {
             for (e, s) in [(&from, &p.from), (&to, &p.to)] {
-                if e.port.is_some() {
+                if e.port.is_some() || e.port_name.is_some() {
                     return Err(c
                         .err_at(s, "ICMP has no ports")
                         .with_hint("drop the `:PORT`, or use protocol tcp or udp"));
                 }
             }
         }
-        IpProtocol::Tcp | IpProtocol::Udp if to.port.is_none() => {
+        IpProtocol::Tcp | IpProtocol::Udp if to.port.is_none() && to.port_name.is_none() => {
             return Err(c
                 .err_at(
                     &p.to,
