@@ -258,6 +258,11 @@ fn a_datagram_too_big_for_the_tunnel_is_cut_before_it_and_put_together_after() {
     let client = w.ns_by_name("default/client").unwrap().id;
     let eth0 = w.ns(client).link_by_name("eth0").unwrap().ifindex;
     w.ns_mut(client).link_mut(eth0).unwrap().mtu = 65535;
+    // Both ends of the veth: the node's end takes no frame larger than its own MTU.
+    let LinkKind::Veth { peer } = w.ns(client).link(eth0).unwrap().kind else {
+        panic!("eth0 is a veth");
+    };
+    w.ns_mut(peer.ns).link_mut(peer.ifindex).unwrap().mtu = 65535;
     let t = run(&s, &w, "huge");
     assert_eq!(
         t.disposition.netns, "default/server",
