@@ -345,3 +345,71 @@ fn the_lab_resolves_names_through_kube_dns_as_kpath_walks_them() {
         String::from_utf8_lossy(&connected.stderr)
     );
 }
+
+/// The bridge-nf-call-iptables-off lesson's flow as the kernel ran it (`kpath verify
+/// scenarios/bridge-nf-call-iptables-off.yaml --keep`): the client's SYN, tried three
+/// times, each answered by node-1 with an ICMP redirect, and the SYN-ACK that the client
+/// refuses.
+fn bridged_off_flow(w: &World) -> (Vec<kpath_sim::trace::FlowTrace>, Evidence) {
+    let s = load_scenario(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/bridge-nf-call-iptables-off.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let items = probe::items(&s, w, Some("curl")).unwrap_or_else(|e| panic!("{e}"));
+    let flows = items.into_iter().next().expect("the flow").flows;
+    let mut ev = recorded_in("curl-bridge-nf-off", |t| t);
+    (ev.sender_ok, ev.sender_said) = (false, "no answer".into());
+    (flows, ev)
+}
+
+fn bridged_off_world() -> World {
+    let s = load_scenario(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/bridge-nf-call-iptables-off.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    build_world(s.model(), s.seed).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_pass_of_a_recorded_flow_is_compared_and_what_the_kernel_adds_on_its_own_is_shown() {
+    let w = bridged_off_world();
+    let (flows, ev) = bridged_off_flow(&w);
+    let c = verify::compare_flow(&w, &flows, kpath_sim::wire::IpProtocol::Tcp, &ev);
+    assert!(
+        differences(&c.rows).is_empty(),
+        "{:#?}",
+        differences(&c.rows)
+    );
+    let said = |needle: &str| c.rows.iter().filter(|r| r.kpath.contains(needle)).count();
+    // The SYN's two retries walk FORWARD again: shown, not counted.
+    assert!(said("sent again") >= 2, "{:#?}", c.rows);
+    // node-1's ICMP redirects (the first and the retries') pass mangle OUTPUT; kpath records
+    // the redirect as a response and does not walk it.
+    assert!(said("kpath records this ICMP error") >= 1, "{:#?}", c.rows);
+    assert!(c.rows.iter().any(|r| r.what.contains("icmp redirect")));
+}
+
+#[test]
+fn a_kernel_pass_kpath_did_not_make_is_a_difference() {
+    // Without send_redirects, kpath sends no redirect: the kernel's redirect passes are
+    // then passes kpath cannot account for, and each shows as a difference.
+    let mut w = bridged_off_world();
+    let node = w.ns_by_name("node-1").unwrap().id;
+    let sys = &mut w.ns_mut(node).sysctl;
+    for key in [
+        "net.ipv4.conf.all.send_redirects",
+        "net.ipv4.conf.cni0.send_redirects",
+    ] {
+        let key = kpath_sim::net::sysctl::Key::parse(key).unwrap();
+        sys.set(&key, "0").unwrap();
+    }
+    let (flows, ev) = bridged_off_flow(&w);
+    let c = verify::compare_flow(&w, &flows, kpath_sim::wire::IpProtocol::Tcp, &ev);
+    let d = differences(&c.rows);
+    assert!(
+        !d.is_empty() && d.iter().all(|r| r.contains("icmp redirect")),
+        "{d:#?}"
+    );
+}
