@@ -10,6 +10,7 @@ pub mod conntrack;
 mod dst_index;
 pub mod eval;
 pub mod ipset;
+pub mod nftables;
 mod packet_meta;
 mod restore;
 pub mod rule;

@@ -1,0 +1,248 @@
+//! An nf_tables ruleset as the kernel holds it (`net/netfilter/nf_tables_api.c`): tables
+//! of a family, holding sets, maps and chains; base chains hooked in at a priority; rules
+//! as lists of expressions. Values are kept as nft prints them (normalised: `mark or 1`
+//! and `meta mark | 0x00000001` are one expression), so a ruleset read from `nft -f`
+//! input and one read from `nft list ruleset` compare equal.
+
+use std::fmt;
+
+/// A table's address family. `ip6` and `inet` hold IPv6 too, which kpath does not model
+/// yet; they are read so that a whole ruleset can be listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    Ip,
+    Ip6,
+    Inet,
+    Arp,
+    Bridge,
+    Netdev,
+}
+
+impl Family {
+    pub const NAMES: [&'static str; 6] = ["ip", "ip6", "inet", "arp", "bridge", "netdev"];
+
+    pub fn parse(s: &str) -> Option<Family> {
+        Some(match s {
+            "ip" => Family::Ip,
+            "ip6" => Family::Ip6,
+            "inet" => Family::Inet,
+            "arp" => Family::Arp,
+            "bridge" => Family::Bridge,
+            "netdev" => Family::Netdev,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Family::NAMES[self as usize]
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ruleset {
+    pub tables: Vec<Table>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub family: Family,
+    pub name: String,
+    pub comment: Option<String>,
+    /// Sets and maps, in the order they were added (as `nft list` prints them).
+    pub sets: Vec<Set>,
+    pub chains: Vec<Chain>,
+}
+
+impl Table {
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+
+    pub fn set(&self, name: &str) -> Option<&Set> {
+        self.sets.iter().find(|s| s.name == name)
+    }
+}
+
+/// A chain's type (`type filter|nat|route`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainType {
+    Filter,
+    Nat,
+    Route,
+}
+
+impl ChainType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChainType::Filter => "filter",
+            ChainType::Nat => "nat",
+            ChainType::Route => "route",
+        }
+    }
+}
+
+/// Where a base chain is hooked in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NftHook {
+    Prerouting,
+    Input,
+    Forward,
+    Output,
+    Postrouting,
+    Ingress,
+}
+
+impl NftHook {
+    pub fn parse(s: &str) -> Option<NftHook> {
+        Some(match s {
+            "prerouting" => NftHook::Prerouting,
+            "input" => NftHook::Input,
+            "forward" => NftHook::Forward,
+            "output" => NftHook::Output,
+            "postrouting" => NftHook::Postrouting,
+            "ingress" => NftHook::Ingress,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NftHook::Prerouting => "prerouting",
+            NftHook::Input => "input",
+            NftHook::Forward => "forward",
+            NftHook::Output => "output",
+            NftHook::Postrouting => "postrouting",
+            NftHook::Ingress => "ingress",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseChain {
+    pub kind: ChainType,
+    pub hook: NftHook,
+    pub priority: i32,
+    /// The chain's policy: true accept (the default), false drop.
+    pub accept: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    pub name: String,
+    pub base: Option<BaseChain>,
+    pub comment: Option<String>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub exprs: Vec<super::expr::Stmt>,
+    pub comment: Option<String>,
+    /// Where the rule was read (line), for messages.
+    pub line: usize,
+}
+
+/// A set or, with `data`, a map (a verdict map when the data is `verdict`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Set {
+    pub name: String,
+    /// The key's data types, concatenated with ` . ` (`ipv4_addr . inet_proto . inet_service`).
+    pub key: Vec<String>,
+    /// A map's data type (`verdict`, `ipv4_addr`, ...).
+    pub data: Option<String>,
+    pub flags: Vec<String>,
+    /// Default element timeout, in seconds.
+    pub timeout: Option<u64>,
+    pub size: Option<u64>,
+    pub comment: Option<String>,
+    pub elements: Vec<Element>,
+}
+
+impl Set {
+    pub fn is_map(&self) -> bool {
+        self.data.is_some()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    /// The key, one value per concatenated part.
+    pub key: Vec<super::expr::Value>,
+    pub timeout: Option<u64>,
+    pub comment: Option<String>,
+    /// A map element's data.
+    pub data: Option<super::expr::Data>,
+}
+
+/// A duration as nft prints it: `3h`, `1h30m`, `10s`, `0s`.
+pub fn fmt_duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut left = secs;
+    for (unit, n) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if left >= n {
+            out.push_str(&format!("{}{unit}", left / n));
+            left %= n;
+        }
+    }
+    out
+}
+
+/// `10800s`, `3h`, `1h30m`, `2d`, `500ms` (rounded down to seconds). None: not a duration.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        let unit = match c {
+            'd' => 86400,
+            'h' => 3600,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0
+            }
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        any = true;
+    }
+    if !num.is_empty() {
+        // A bare number is seconds.
+        total = total.checked_add(num.parse().ok()?)?;
+        any = true;
+    }
+    any.then_some(total)
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_and_print_as_nft_does() {
+        assert_eq!(parse_duration("10800s"), Some(10800));
+        assert_eq!(parse_duration("3h"), Some(10800));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("1500ms"), Some(0));
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(fmt_duration(10800), "3h");
+        assert_eq!(fmt_duration(5430), "1h30m30s");
+    }
+}
