@@ -204,7 +204,7 @@ pub fn node_view(cluster: &Cluster, node: &Node) -> String {
 
 /// Whether a Service is reachable from outside the cluster: a NodePort, external IPs or a
 /// load balancer IP (`ExternallyAccessible`).
-fn externally_accessible(sp: &ServicePortInfo) -> bool {
+pub(super) fn externally_accessible(sp: &ServicePortInfo) -> bool {
     let svc = sp.svc;
     sp.node_port().is_some() || !svc.external_ips.is_empty() || svc.load_balancer_ip.is_some()
 }
@@ -212,7 +212,7 @@ fn externally_accessible(sp: &ServicePortInfo) -> bool {
 /// `CategorizeEndpoints`' two questions: does the Service port use the node's own endpoints
 /// for traffic from inside the cluster (internalTrafficPolicy Local), and for traffic from
 /// outside (externalTrafficPolicy Local, for a Service reachable from outside)?
-fn local_policies(sp: &ServicePortInfo) -> (bool, bool) {
+pub(super) fn local_policies(sp: &ServicePortInfo) -> (bool, bool) {
     let svc = sp.svc;
     (
         svc.internal_traffic_policy == TrafficPolicy::Local,
@@ -763,7 +763,7 @@ fn endpoint_jumps(chain: &str, name: &str, eps: &[&Ep], affinity: Option<u32>, n
 }
 
 /// Base32 (RFC 4648 alphabet, with padding), as Go's base32.StdEncoding.
-mod base32_std {
+pub(super) mod base32_std {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
     pub fn encode(data: &[u8]) -> String {

@@ -13,6 +13,7 @@
 
 pub mod iptables;
 pub mod ipvs;
+pub mod nftables;
 
 use crate::cluster::{Cluster, KubeProxyConfig, Node, ProxyMode};
 use crate::net::Netns;

@@ -167,6 +167,11 @@ fn chain(c: &Chain, family: Family) -> String {
     out
 }
 
+/// A chain's rules, one line each, as nft prints them.
+pub fn rule_lines(c: &Chain) -> Vec<String> {
+    c.rules.iter().map(rule).collect()
+}
+
 /// One rule as nft prints it.
 pub fn rule(r: &Rule) -> String {
     let mut parts: Vec<String> = r.exprs.iter().map(stmt).collect();
