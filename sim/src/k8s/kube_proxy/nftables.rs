@@ -616,6 +616,177 @@ mod tests {
         );
     }
 
+    /// kube-proxy's packet-flow tests, the way its test tracer follows a packet from
+    /// outside or from a pod (helpers_test.go `tracePacket`): filter-prerouting, then
+    /// nat-prerouting (DNAT), then filter-input or filter-forward with the DNATed
+    /// destination; masquerade
+    /// when the 0x4000 mark is set. Each outcome: `ip:port` (with ` masq`), `REJECT` or
+    /// `DROP`, and its probability.
+    fn flow(
+        rs: &Ruleset,
+        src: &str,
+        dst: &str,
+        dport: u16,
+        sets: &nftables::eval::DynamicSets,
+    ) -> Vec<(String, f64)> {
+        use nftables::eval::{Final, Packet, walk_chain};
+        let t = &rs.tables[0];
+        let pkt = Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            proto: crate::wire::IpProtocol::Tcp,
+            sport: Some(40000),
+            dport: Some(dport),
+            mark: 0,
+            iifname: Some("eth0".into()),
+            oifname: None,
+            ct_state: "new",
+            local: vec!["192.168.0.2".parse().unwrap()],
+        };
+        let word = |f: &Final| match f {
+            Final::Drop => Some("DROP".to_string()),
+            Final::Reject(_) => Some("REJECT".to_string()),
+            Final::Accept => None,
+        };
+        let mut out = Vec::new();
+        for pre in walk_chain(t, "filter-prerouting", &pkt, sets) {
+            if let Some(w) = word(&pre.verdict) {
+                out.push((w, pre.probability));
+                continue;
+            }
+            for nat in walk_chain(
+                t,
+                "nat-prerouting",
+                &Packet {
+                    mark: pre.mark,
+                    ..pkt.clone()
+                },
+                sets,
+            ) {
+                let mut fwd = Packet {
+                    mark: nat.mark,
+                    ..pkt.clone()
+                };
+                if let Some((_, addr, port)) = nat.nat {
+                    fwd.dst = addr.unwrap_or(fwd.dst);
+                    fwd.dport = port.or(fwd.dport);
+                }
+                // Input routing: to the node itself (filter-input) or on (filter-forward).
+                let next = if fwd.local.contains(&fwd.dst) {
+                    "filter-input"
+                } else {
+                    "filter-forward"
+                };
+                for f in walk_chain(t, next, &fwd, sets) {
+                    let p = pre.probability * nat.probability * f.probability;
+                    match word(&f.verdict) {
+                        Some(w) => out.push((w, p)),
+                        None if nat.nat.is_some() => {
+                            let masq = if f.mark & 0x4000 != 0 { " masq" } else { "" };
+                            out.push((format!("{}:{}{masq}", fwd.dst, fwd.dport.unwrap_or(0)), p));
+                        }
+                        None => out.push((String::new(), p)),
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn packets_take_the_paths_kube_proxys_own_flow_tests_expect() {
+        let rs = nftables::parse("overall", &overall()).unwrap();
+        let none = Default::default();
+        let go = |src: &str, dst: &str, port: u16| flow(&rs, src, dst, port, &none);
+        let one = |s: &str| vec![(s.to_string(), 1.0)];
+        // ClusterIP from a pod, and hairpin from the endpoint itself (masqueraded).
+        assert_eq!(go("10.0.0.2", "172.30.0.41", 80), one("10.180.0.1:80"));
+        assert_eq!(
+            go("10.180.0.1", "172.30.0.41", 80),
+            one("10.180.0.1:80 masq")
+        );
+        // Two endpoints: numgen random mod 2, one half each.
+        assert_eq!(
+            go("10.0.0.2", "172.30.0.44", 80),
+            vec![("10.180.0.4:80".into(), 0.5), ("10.180.0.5:80".into(), 0.5)]
+        );
+        // No endpoints: REJECT; a ClusterIP's other port: REJECT; an unallocated one: DROP.
+        assert_eq!(go("10.0.0.2", "172.30.0.46", 80), one("REJECT"));
+        assert_eq!(go("10.0.0.2", "172.30.0.41", 443), one("REJECT"));
+        assert_eq!(go("10.0.0.2", "172.30.0.50", 80), one("DROP"));
+        // LoadBalancerSourceRanges 203.0.113.0/25 on svc5's 5.6.7.8: inside passes (and is
+        // masqueraded: eTP Cluster), outside is dropped before DNAT; the NodePort is open.
+        assert_eq!(go("203.0.113.2", "5.6.7.8", 80), one("10.180.0.3:80 masq"));
+        assert_eq!(go("203.0.113.130", "5.6.7.8", 80), one("DROP"));
+        assert_eq!(
+            go("203.0.113.130", "192.168.0.2", 3002),
+            one("10.180.0.3:80 masq")
+        );
+        // eTP Local without a local endpoint: outside traffic is dropped, a pod's
+        // short-circuits to the cluster-wide endpoints.
+        assert_eq!(go("203.0.113.2", "1.2.3.4", 80), one("DROP"));
+        assert_eq!(go("203.0.113.2", "192.168.0.2", 3001), one("DROP"));
+        assert_eq!(go("10.0.0.2", "1.2.3.4", 80), one("10.180.0.2:80"));
+        // Not a Service address at all: untouched.
+        assert_eq!(go("10.0.0.2", "8.8.8.8", 53), one(""));
+    }
+
+    #[test]
+    fn client_ip_affinity_follows_the_dynamic_set() {
+        let rs = nftables::parse("overall", &overall()).unwrap();
+        let t = &rs.tables[0];
+        let set = "affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80";
+        let pkt = nftables::eval::Packet {
+            src: "10.0.0.9".parse().unwrap(),
+            dst: "172.30.0.45".parse().unwrap(),
+            proto: crate::wire::IpProtocol::Tcp,
+            sport: Some(40000),
+            dport: Some(80),
+            mark: 0,
+            iifname: None,
+            oifname: None,
+            ct_state: "new",
+            local: Vec::new(),
+        };
+        // First packet: the numgen pick, and the endpoint chain records the client.
+        let first = nftables::eval::walk_chain(t, "nat-prerouting", &pkt, &Default::default());
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            first[0].updates,
+            vec![(
+                set.to_string(),
+                vec![crate::netfilter::nftables::expr::Value::Addr(pkt.src)]
+            )]
+        );
+        assert!(
+            first[0]
+                .hits
+                .iter()
+                .any(|h| h.action.starts_with("goto endpoint-") && h.chain.starts_with("service-"))
+        );
+        // Once the client is in the set, the affinity rule sends it straight to its endpoint.
+        let mut sets = nftables::eval::DynamicSets::default();
+        sets.insert(
+            set.to_string(),
+            first[0].updates.iter().map(|(_, k)| k.clone()).collect(),
+        );
+        let again = nftables::eval::walk_chain(t, "nat-prerouting", &pkt, &sets);
+        let via = again[0]
+            .hits
+            .iter()
+            .find(|h| h.chain.starts_with("service-"))
+            .unwrap();
+        assert_eq!(
+            (via.position, via.action.as_str()),
+            (2, "goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80")
+        );
+        assert_eq!(
+            again[0].nat.map(|n| n.1),
+            Some(Some("10.180.0.3".parse().unwrap()))
+        );
+    }
+
     /// kube-proxy v1.33's TestOverallNFTablesRules: the same Services and endpoints give
     /// the same table, chain by chain and element by element.
     #[test]

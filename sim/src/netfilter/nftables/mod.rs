@@ -5,6 +5,7 @@
 //! This is the reader and printer; evaluating these rules as a registrant of the one hook
 //! registry comes with kube-proxy's nftables mode (docs/design/nftables-kube-proxy.md).
 
+pub mod eval;
 pub mod expr;
 pub mod lex;
 mod parse;

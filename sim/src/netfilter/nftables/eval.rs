@@ -1,0 +1,524 @@
+//! `nft_do_chain` over kpath's ruleset model: one packet through a base chain, rule by
+//! rule, with jump/goto/return, set and map lookups, and every outcome of `numgen random`
+//! enumerated with its probability (as `-m statistic --mode random` is elsewhere).
+//!
+//! It is pure: it reads the packet's fields and the dynamic sets' contents and says what
+//! the chain decided and did (verdict, NAT, mark, set updates). Hooking it into the walk
+//! (conntrack, NAT bindings, steps) is the registrant's job.
+
+use super::expr::*;
+use super::ruleset::{Element, Table};
+use crate::wire::{IpProtocol, Ipv4Addr};
+
+/// What a chain reads of a packet.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: IpProtocol,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+    pub mark: u32,
+    pub iifname: Option<String>,
+    pub oifname: Option<String>,
+    /// conntrack's state word for the packet (`new`, `established`, ...; `untracked`).
+    pub ct_state: &'static str,
+    /// The addresses this namespace calls local (`fib ... type local`).
+    pub local: Vec<Ipv4Addr>,
+}
+
+/// The contents of the dynamic sets, by set name: the keys the packet path added.
+pub type DynamicSets = std::collections::BTreeMap<String, Vec<Vec<Value>>>;
+
+/// How a chain walk ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Final {
+    Accept,
+    Drop,
+    Reject(Option<String>),
+}
+
+/// One rule (or a policy) that acted: chain, 1-based position (0 = the chain's policy)
+/// and what it did, in nft monitor trace's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub chain: String,
+    pub position: usize,
+    pub action: String,
+}
+
+/// One way the walk can go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub verdict: Final,
+    pub probability: f64,
+    pub hits: Vec<Hit>,
+    pub mark: u32,
+    /// `dnat to`/`snat to`: the kind, address and port.
+    pub nat: Option<(NatKind, Option<Ipv4Addr>, Option<u16>)>,
+    /// `masquerade` and its flags.
+    pub masquerade: Option<Vec<String>>,
+    /// `update @set { key }` / `add @set`: set and key.
+    pub updates: Vec<(String, Vec<Value>)>,
+}
+
+/// Walk base chain `chain` of `table` for `pkt`: every outcome, probabilities summing
+/// to 1.
+pub fn walk_chain(table: &Table, chain: &str, pkt: &Packet, sets: &DynamicSets) -> Vec<Outcome> {
+    let start = Outcome {
+        verdict: Final::Accept,
+        probability: 1.0,
+        hits: Vec::new(),
+        mark: pkt.mark,
+        nat: None,
+        masquerade: None,
+        updates: Vec::new(),
+    };
+    let accept = table
+        .chain(chain)
+        .and_then(|c| c.base.as_ref())
+        .is_none_or(|b| b.accept);
+    let mut out = Vec::new();
+    for (o, end) in run(table, chain, pkt, sets, start, 0) {
+        let mut o = o;
+        if let End::Fell = end {
+            // The base chain's policy.
+            o.verdict = if accept { Final::Accept } else { Final::Drop };
+            o.hits.push(Hit {
+                chain: chain.to_string(),
+                position: 0,
+                action: format!("policy {}", if accept { "accept" } else { "drop" }),
+            });
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// How a (sub)chain's run ended.
+enum End {
+    /// A verdict that ends the whole walk (accept, drop, reject).
+    Done,
+    /// The chain ran out of rules, or `return`: back to the caller.
+    Fell,
+}
+
+/// Chains deeper than this are a loop kpath will not follow (nft refuses them at load).
+const MAX_DEPTH: usize = 16;
+
+fn run(
+    table: &Table,
+    chain: &str,
+    pkt: &Packet,
+    sets: &DynamicSets,
+    o: Outcome,
+    depth: usize,
+) -> Vec<(Outcome, End)> {
+    let Some(c) = table.chain(chain) else {
+        return vec![(
+            Outcome {
+                verdict: Final::Drop,
+                ..o
+            },
+            End::Done,
+        )];
+    };
+    if depth > MAX_DEPTH {
+        return vec![(
+            Outcome {
+                verdict: Final::Drop,
+                ..o
+            },
+            End::Done,
+        )];
+    }
+    // Each live branch: (outcome, next rule index).
+    let mut done = Vec::new();
+    let mut live = vec![(o, 0usize)];
+    while let Some((o, i)) = live.pop() {
+        let Some(rule) = c.rules.get(i) else {
+            done.push((o, End::Fell));
+            continue;
+        };
+        for (o, step) in rule_outcomes(table, &c.name, i + 1, &rule.exprs, pkt, sets, o, depth) {
+            match step {
+                Step::Next => live.push((o, i + 1)),
+                Step::End(e) => done.push((o, e)),
+            }
+        }
+    }
+    done
+}
+
+enum Step {
+    Next,
+    End(End),
+}
+
+fn hit(o: &mut Outcome, chain: &str, position: usize, action: String) {
+    o.hits.push(Hit {
+        chain: chain.to_string(),
+        position,
+        action,
+    });
+}
+
+/// One rule's statements in order, forking where a numgen map does.
+#[allow(clippy::too_many_arguments)]
+fn rule_outcomes(
+    table: &Table,
+    chain: &str,
+    pos: usize,
+    stmts: &[Stmt],
+    pkt: &Packet,
+    sets: &DynamicSets,
+    o: Outcome,
+    depth: usize,
+) -> Vec<(Outcome, Step)> {
+    let Some((first, rest)) = stmts.split_first() else {
+        return vec![(o, Step::Next)];
+    };
+    let mut o = o;
+    let then = |o: Outcome| rule_outcomes(table, chain, pos, rest, pkt, sets, o, depth);
+    let verdict = |o: Outcome, v: &Verdict| -> Vec<(Outcome, Step)> {
+        let mut o = o;
+        hit(&mut o, chain, pos, verdict_words(v));
+        match v {
+            Verdict::Accept => vec![(
+                Outcome {
+                    verdict: Final::Accept,
+                    ..o
+                },
+                Step::End(End::Done),
+            )],
+            Verdict::Drop => vec![(
+                Outcome {
+                    verdict: Final::Drop,
+                    ..o
+                },
+                Step::End(End::Done),
+            )],
+            Verdict::Continue => vec![(o, Step::Next)],
+            Verdict::Return => vec![(o, Step::End(End::Fell))],
+            Verdict::Jump(to) => run(table, to, pkt, sets, o, depth + 1)
+                .into_iter()
+                .map(|(o, e)| match e {
+                    End::Done => (o, Step::End(End::Done)),
+                    // Back from a jump: on with the next rule.
+                    End::Fell => (o, Step::Next),
+                })
+                .collect(),
+            // A goto does not come back: the called chain's end is this chain's end.
+            Verdict::Goto(to) => run(table, to, pkt, sets, o, depth + 1)
+                .into_iter()
+                .map(|(o, e)| (o, Step::End(e)))
+                .collect(),
+        }
+    };
+    match first {
+        Stmt::Match { left, op, right } => {
+            if matches(left, *op, right, pkt, &o, table, sets) {
+                then(o)
+            } else {
+                vec![(o, Step::Next)]
+            }
+        }
+        Stmt::Vmap { key, map } => {
+            // `numgen random mod N vmap { ... }`: every arm, 1/N each.
+            if let Expr::Sel(Selector::Numgen { modulus, offset }) = key {
+                let els = map_elements(map, table);
+                let mut out = Vec::new();
+                for n in 0..*modulus {
+                    let v = u64::from(n + offset);
+                    let mut b = o.clone();
+                    b.probability /= f64::from(*modulus);
+                    match els
+                        .iter()
+                        .find(|e| e.key.len() == 1 && value_eq(&e.key[0], &Part::Num(v)))
+                    {
+                        Some(Element {
+                            data: Some(Data::Verdict(vd)),
+                            ..
+                        }) => out.extend(verdict(b, vd)),
+                        // No element for this number: the lookup fails, the rule does not match.
+                        _ => out.push((b, Step::Next)),
+                    }
+                }
+                return out;
+            }
+            let Some(k) = key_of(key, pkt, &o) else {
+                return vec![(o, Step::Next)];
+            };
+            let els = map_elements(map, table);
+            match els.iter().find(|e| element_matches(e, &k)) {
+                Some(Element {
+                    data: Some(Data::Verdict(vd)),
+                    ..
+                }) => verdict(o, vd),
+                _ => vec![(o, Step::Next)],
+            }
+        }
+        Stmt::Verdict(v) => verdict(o, v),
+        Stmt::Counter { .. } | Stmt::Log { .. } | Stmt::Notrack => then(o),
+        Stmt::Set { target, value } => {
+            if target.is_mark() {
+                o.mark = match value {
+                    SetValue::Const(n) => *n as u32,
+                    SetValue::Expr(e) => number_of(e, pkt, &o).unwrap_or(0) as u32,
+                };
+            }
+            then(o)
+        }
+        Stmt::Nat {
+            kind, addr, port, ..
+        } => {
+            o.nat = Some((*kind, *addr, *port));
+            let words = format!(
+                "{} to {}{}",
+                if *kind == NatKind::Dnat {
+                    "dnat"
+                } else {
+                    "snat"
+                },
+                addr.map(|a| a.to_string()).unwrap_or_default(),
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            hit(&mut o, chain, pos, words);
+            // NAT statements end the walk with accept (nft_nat_eval sets NF_ACCEPT).
+            vec![(
+                Outcome {
+                    verdict: Final::Accept,
+                    ..o
+                },
+                Step::End(End::Done),
+            )]
+        }
+        Stmt::Masquerade { flags, .. } => {
+            o.masquerade = Some(flags.clone());
+            hit(&mut o, chain, pos, "masquerade".into());
+            vec![(
+                Outcome {
+                    verdict: Final::Accept,
+                    ..o
+                },
+                Step::End(End::Done),
+            )]
+        }
+        Stmt::Redirect { .. } => {
+            hit(&mut o, chain, pos, "redirect".into());
+            vec![(
+                Outcome {
+                    verdict: Final::Accept,
+                    ..o
+                },
+                Step::End(End::Done),
+            )]
+        }
+        Stmt::Reject { with } => {
+            hit(&mut o, chain, pos, "reject".into());
+            vec![(
+                Outcome {
+                    verdict: Final::Reject(with.clone()),
+                    ..o
+                },
+                Step::End(End::Done),
+            )]
+        }
+        Stmt::SetUpdate { set, key, .. } => {
+            if let Some(k) = key_of(key, pkt, &o) {
+                o.updates
+                    .push((set.clone(), k.iter().map(Part::value).collect()));
+            }
+            then(o)
+        }
+    }
+}
+
+fn verdict_words(v: &Verdict) -> String {
+    match v {
+        Verdict::Accept => "accept".into(),
+        Verdict::Drop => "drop".into(),
+        Verdict::Continue => "continue".into(),
+        Verdict::Return => "return".into(),
+        Verdict::Jump(c) => format!("jump {c}"),
+        Verdict::Goto(c) => format!("goto {c}"),
+    }
+}
+
+/// A field's value as read from the packet.
+#[derive(Clone, Debug, PartialEq)]
+enum Part {
+    Addr(Ipv4Addr),
+    Num(u64),
+    Name(String),
+    Names(Vec<String>),
+}
+
+impl Part {
+    fn value(&self) -> Value {
+        match self {
+            Part::Addr(a) => Value::Addr(*a),
+            Part::Num(n) => Value::Number(*n),
+            Part::Name(s) => Value::Symbol(s.clone()),
+            Part::Names(f) => Value::Flags(f.clone()),
+        }
+    }
+}
+
+fn read(sel: &Selector, pkt: &Packet, o: &Outcome) -> Option<Part> {
+    Some(match sel {
+        Selector::Payload { proto, field } => match (proto.as_str(), field.as_str()) {
+            ("ip", "saddr") => Part::Addr(pkt.src),
+            ("ip", "daddr") => Part::Addr(pkt.dst),
+            ("ip", "protocol") => Part::Num(u64::from(pkt.proto.number())),
+            (p, f) => {
+                // tcp/udp/sctp dport match only their protocol; th any with ports.
+                if p != "th" && p != pkt.proto.name() {
+                    return None;
+                }
+                let port = if f == "dport" { pkt.dport } else { pkt.sport };
+                Part::Num(u64::from(port?))
+            }
+        },
+        Selector::Meta(k) => match k.as_str() {
+            "l4proto" | "protocol" => Part::Num(u64::from(pkt.proto.number())),
+            "mark" => Part::Num(u64::from(o.mark)),
+            "iifname" | "iif" => Part::Name(pkt.iifname.clone()?),
+            "oifname" | "oif" => Part::Name(pkt.oifname.clone()?),
+            _ => return None,
+        },
+        Selector::Ct(k) => match k.as_str() {
+            "state" => Part::Names(vec![pkt.ct_state.to_string()]),
+            _ => return None,
+        },
+        Selector::Fib { flags, result } if result == "type" => {
+            let a = if flags.first().map(String::as_str) == Some("saddr") {
+                pkt.src
+            } else {
+                pkt.dst
+            };
+            Part::Name(if pkt.local.contains(&a) {
+                "local".into()
+            } else {
+                "unicast".into()
+            })
+        }
+        Selector::Fib { .. } | Selector::Numgen { .. } => return None,
+    })
+}
+
+fn number_of(e: &Expr, pkt: &Packet, o: &Outcome) -> Option<u64> {
+    match e {
+        Expr::Sel(s) => match read(s, pkt, o)? {
+            Part::Num(n) => Some(n),
+            _ => None,
+        },
+        Expr::Bitwise { left, op, right } => {
+            let l = number_of(left, pkt, o)?;
+            Some(match op {
+                BitOp::And => l & right,
+                BitOp::Or => l | right,
+                BitOp::Xor => l ^ right,
+            })
+        }
+        Expr::Concat(_) => None,
+    }
+}
+
+/// The key an expression makes of the packet: one part per concatenated field.
+fn key_of(e: &Expr, pkt: &Packet, o: &Outcome) -> Option<Vec<Part>> {
+    match e {
+        Expr::Concat(parts) => parts
+            .iter()
+            .map(|p| key_of(p, pkt, o).map(|mut v| v.remove(0)))
+            .collect(),
+        Expr::Sel(s) => Some(vec![read(s, pkt, o)?]),
+        Expr::Bitwise { .. } => Some(vec![Part::Num(number_of(e, pkt, o)?)]),
+    }
+}
+
+fn map_elements<'a>(r: &'a Rhs, table: &'a Table) -> &'a [Element] {
+    match r {
+        Rhs::Anon(els) => els,
+        Rhs::Named(n) => table.set(n).map_or(&[][..], |s| &s.elements),
+        Rhs::Value(_) => &[],
+    }
+}
+
+fn element_matches(e: &Element, key: &[Part]) -> bool {
+    e.key.len() == key.len() && e.key.iter().zip(key).all(|(v, p)| value_eq(v, p))
+}
+
+/// Does constant `v` (a prefix, a range, flags...) hold the packet's value `p`?
+fn value_eq(v: &Value, p: &Part) -> bool {
+    match (v, p) {
+        (Value::Addr(a), Part::Addr(b)) => a == b,
+        (Value::Net(n), Part::Addr(b)) => n.contains(*b),
+        (Value::Number(a), Part::Num(b)) => a == b,
+        (Value::Range(lo, hi), p) => match (lo.as_ref(), hi.as_ref(), p) {
+            (Value::Number(l), Value::Number(h), Part::Num(n)) => l <= n && n <= h,
+            (Value::Addr(l), Value::Addr(h), Part::Addr(a)) => l <= a && a <= h,
+            _ => false,
+        },
+        (Value::Symbol(s), Part::Num(n)) => symbol_number(s) == Some(*n),
+        (Value::Symbol(s), Part::Name(n)) => s == n,
+        (Value::Symbol(s), Part::Names(ns)) => ns.contains(s),
+        (Value::Flags(fs), Part::Names(ns)) => fs.iter().any(|f| ns.contains(f)),
+        _ => false,
+    }
+}
+
+/// Protocol names (`/etc/protocols`), for `meta l4proto tcp`.
+fn symbol_number(s: &str) -> Option<u64> {
+    Some(match s {
+        "icmp" => 1,
+        "tcp" => 6,
+        "udp" => 17,
+        "sctp" => 132,
+        _ => return None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matches(
+    left: &Expr,
+    op: CmpOp,
+    right: &Rhs,
+    pkt: &Packet,
+    o: &Outcome,
+    table: &Table,
+    sets: &DynamicSets,
+) -> bool {
+    let Some(key) = key_of(left, pkt, o) else {
+        // A field the packet does not have (a port of ICMP) never matches.
+        return false;
+    };
+    let found = match right {
+        Rhs::Value(vs) => vs.len() == key.len() && vs.iter().zip(&key).all(|(v, p)| value_eq(v, p)),
+        Rhs::Anon(els) => els.iter().any(|e| element_matches(e, &key)),
+        Rhs::Named(n) => {
+            table
+                .set(n)
+                .is_some_and(|s| s.elements.iter().any(|e| element_matches(e, &key)))
+                || sets.get(n).is_some_and(|ks| {
+                    ks.iter().any(|k| {
+                        k.len() == key.len() && k.iter().zip(&key).all(|(v, p)| value_eq(v, p))
+                    })
+                })
+        }
+    };
+    let ordered = |f: fn(u64, u64) -> bool| match (right, key.as_slice()) {
+        (Rhs::Value(vs), [Part::Num(n)]) => {
+            matches!(vs.as_slice(), [Value::Number(v)] if f(*n, *v))
+        }
+        _ => false,
+    };
+    match op {
+        CmpOp::Eq => found,
+        CmpOp::Ne => !found,
+        CmpOp::Lt => ordered(|a, b| a < b),
+        CmpOp::Gt => ordered(|a, b| a > b),
+        CmpOp::Le => ordered(|a, b| a <= b),
+        CmpOp::Ge => ordered(|a, b| a >= b),
+    }
+}
