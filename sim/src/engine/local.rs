@@ -375,14 +375,7 @@ impl Walk<'_> {
 /// `tcp 0.0.0.0:80 (container nginx)`.
 pub fn socket_text(s: &Socket) -> String {
     let owner = match &s.owner {
-        SocketOwner::Container {
-            container,
-            host_pod: None,
-        } => format!("container {container}"),
-        SocketOwner::Container {
-            container,
-            host_pod: Some(pod),
-        } => format!("container {container} of hostNetwork pod {pod}"),
+        SocketOwner::Container { .. } => s.owner.container_words().unwrap_or_default(),
         SocketOwner::Vxlan { .. } => "VXLAN".to_string(),
         SocketOwner::Host { host } => format!("a program on {host}"),
         SocketOwner::Assumed => {

@@ -241,14 +241,7 @@ pub fn ss(ns: &Netns) -> String {
             (_, None) => "UNCONN",
         };
         let owner = match &s.owner {
-            SocketOwner::Container {
-                container,
-                host_pod: None,
-            } => format!("container {container}"),
-            SocketOwner::Container {
-                container,
-                host_pod: Some(pod),
-            } => format!("container {container} of hostNetwork pod {pod}"),
+            SocketOwner::Container { .. } => s.owner.container_words().unwrap_or_default(),
             SocketOwner::Vxlan { device } => {
                 format!("kernel (VXLAN socket of {})", ns.dev_name(*device))
             }

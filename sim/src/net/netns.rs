@@ -44,6 +44,24 @@ pub enum SocketOwner {
     Assumed,
 }
 
+impl SocketOwner {
+    /// A container's socket in words: `container nginx`, or `container c of hostNetwork
+    /// pod ns/name`; None for other owners.
+    pub fn container_words(&self) -> Option<String> {
+        match self {
+            SocketOwner::Container {
+                container,
+                host_pod: None,
+            } => Some(format!("container {container}")),
+            SocketOwner::Container {
+                container,
+                host_pod: Some(pod),
+            } => Some(format!("container {container} of hostNetwork pod {pod}")),
+            _ => None,
+        }
+    }
+}
+
 /// A socket: listening (`peer` None; `addr` 0.0.0.0 means any local address), or
 /// connected to a peer (`ss -tn`). For ping sockets `port` is the echo id.
 #[derive(Clone, Debug, PartialEq, Eq)]

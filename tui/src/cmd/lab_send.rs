@@ -143,12 +143,17 @@ fn addr(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     }
 }
 
-fn bind(fd: RawFd, ip: Ipv4Addr, port: u16) -> std::io::Result<()> {
-    setopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+/// `bind` or `connect` (`call`) to `ip:port`.
+fn with_addr(
+    fd: RawFd,
+    ip: Ipv4Addr,
+    port: u16,
+    call: unsafe extern "C" fn(libc::c_int, *const libc::sockaddr, libc::socklen_t) -> libc::c_int,
+) -> std::io::Result<()> {
     let a = addr(ip, port);
-    // SAFETY: a sockaddr_in of the right size.
+    // SAFETY: a sockaddr_in of the right size, alive for the call.
     let r = unsafe {
-        libc::bind(
+        call(
             fd,
             (&a as *const libc::sockaddr_in).cast(),
             std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
@@ -160,20 +165,13 @@ fn bind(fd: RawFd, ip: Ipv4Addr, port: u16) -> std::io::Result<()> {
     Ok(())
 }
 
+fn bind(fd: RawFd, ip: Ipv4Addr, port: u16) -> std::io::Result<()> {
+    setopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    with_addr(fd, ip, port, libc::bind)
+}
+
 fn connect(fd: RawFd, ip: Ipv4Addr, port: u16) -> std::io::Result<()> {
-    let a = addr(ip, port);
-    // SAFETY: a sockaddr_in of the right size.
-    let r = unsafe {
-        libc::connect(
-            fd,
-            (&a as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    with_addr(fd, ip, port, libc::connect)
 }
 
 fn send_to(fd: RawFd, bytes: &[u8], ip: Ipv4Addr) -> std::io::Result<()> {

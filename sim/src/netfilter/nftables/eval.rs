@@ -182,7 +182,7 @@ fn rule_outcomes(
     let then = |o: Outcome| rule_outcomes(table, chain, pos, rest, pkt, sets, o, depth);
     let verdict = |o: Outcome, v: &Verdict| -> Vec<(Outcome, Step)> {
         let mut o = o;
-        hit(&mut o, chain, pos, verdict_words(v));
+        hit(&mut o, chain, pos, super::print::verdict(v));
         match v {
             Verdict::Accept => vec![(
                 Outcome {
@@ -331,17 +331,6 @@ fn rule_outcomes(
             }
             then(o)
         }
-    }
-}
-
-fn verdict_words(v: &Verdict) -> String {
-    match v {
-        Verdict::Accept => "accept".into(),
-        Verdict::Drop => "drop".into(),
-        Verdict::Continue => "continue".into(),
-        Verdict::Return => "return".into(),
-        Verdict::Jump(c) => format!("jump {c}"),
-        Verdict::Goto(c) => format!("goto {c}"),
     }
 }
 

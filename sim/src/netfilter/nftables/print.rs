@@ -271,7 +271,8 @@ pub fn stmt(s: &Stmt) -> String {
     }
 }
 
-fn verdict(v: &Verdict) -> String {
+/// A verdict in nft's words (`goto service-...`).
+pub fn verdict(v: &Verdict) -> String {
     match v {
         Verdict::Accept => "accept".into(),
         Verdict::Drop => "drop".into(),
