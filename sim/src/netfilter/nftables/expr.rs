@@ -129,7 +129,7 @@ pub enum Rhs {
     /// One value, or one per concatenated part.
     Value(Vec<Value>),
     /// An anonymous set: `{ 10.0.0.0/8, 192.168.0.0/16 }`.
-    Anon(Vec<super::ruleset::Element>),
+    Anon(Vec<Element>),
     /// A named set: `@cluster-ips`.
     Named(String),
 }
@@ -205,4 +205,15 @@ pub enum Stmt {
 pub enum SetValue {
     Const(u64),
     Expr(Expr),
+}
+
+/// A set or map element: its key, optional timeout and comment, and a map's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    /// The key, one value per concatenated part.
+    pub key: Vec<Value>,
+    pub timeout: Option<u64>,
+    pub comment: Option<String>,
+    /// A map element's data.
+    pub data: Option<Data>,
 }

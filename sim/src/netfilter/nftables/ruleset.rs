@@ -4,6 +4,7 @@
 //! and `meta mark | 0x00000001` are one expression), so a ruleset read from `nft -f`
 //! input and one read from `nft list ruleset` compare equal.
 
+pub use super::expr::Element;
 use std::fmt;
 
 /// A table's address family. `ip6` and `inet` hold IPv6 too, which kpath does not model
@@ -162,16 +163,6 @@ impl Set {
     pub fn is_map(&self) -> bool {
         self.data.is_some()
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
-    /// The key, one value per concatenated part.
-    pub key: Vec<super::expr::Value>,
-    pub timeout: Option<u64>,
-    pub comment: Option<String>,
-    /// A map element's data.
-    pub data: Option<super::expr::Data>,
 }
 
 /// A duration as nft prints it: `3h`, `1h30m`, `10s`, `0s`.
