@@ -158,6 +158,10 @@ pub enum Command {
         /// Services: `ipvsadm -Ln`, `ipvsadm-save -n`, `ipset save` and its iptables rules.
         #[arg(long, conflicts_with = "pod")]
         ipvs: bool,
+        /// Print, as `nft list ruleset` does, the `ip kube-proxy` table kube-proxy v1.33 in
+        /// nftables mode writes on the node for this scenario's Services (`nft -f` loads it).
+        #[arg(long, conflicts_with_all = ["pod", "ipvs", "iptables"])]
+        nft: bool,
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },

@@ -108,8 +108,15 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             pod,
             iptables,
             ipvs,
+            nft,
             seed,
-        } => show::command(scenario, node, pod, iptables, ipvs, seed),
+        } => show::command(
+            scenario,
+            node,
+            pod,
+            show::View::of(iptables, ipvs, nft),
+            seed,
+        ),
         Command::Tui {
             scenario,
             packet,

@@ -8,13 +8,36 @@ use kpath_sim::net::iproute2;
 use kpath_sim::scenario::did_you_mean;
 use std::path::PathBuf;
 
+/// What `kpath show` prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `ip`, `bridge`, `sysctl` and `ss`.
+    Linux,
+    /// `iptables-save`.
+    Iptables,
+    /// What IPVS mode programs.
+    Ipvs,
+    /// What nftables mode writes, as `nft list ruleset`.
+    Nft,
+}
+
+impl View {
+    pub fn of(iptables: bool, ipvs: bool, nft: bool) -> View {
+        match (iptables, ipvs, nft) {
+            (true, _, _) => View::Iptables,
+            (_, true, _) => View::Ipvs,
+            (_, _, true) => View::Nft,
+            _ => View::Linux,
+        }
+    }
+}
+
 /// `kpath show`.
 pub fn command(
     scenario: PathBuf,
     node: Option<String>,
     pod: Option<String>,
-    iptables: bool,
-    ipvs: bool,
+    view: View,
     seed: Option<u64>,
 ) -> Result<Output, Failure> {
     let s = load(&scenario)?;
@@ -68,9 +91,11 @@ pub fn command(
                 known.join(", ")
             )));
         };
-        if ipvs {
+        if view == View::Ipvs {
             out.push_str(&ipvs_view(&s, ns));
-        } else if iptables {
+        } else if view == View::Nft {
+            out.push_str(&nft_view(&s, ns));
+        } else if view == View::Iptables {
             out.push_str(&ns.netfilter.save());
         } else {
             out.push_str(&iproute2::show(&w, ns));
@@ -80,6 +105,29 @@ pub fn command(
 }
 
 /// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
+/// The `ip kube-proxy` table nftables mode writes on node `ns`, as `nft list ruleset`
+/// prints it.
+fn nft_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
+    use kpath_sim::k8s::kube_proxy::{iptables, nftables};
+    let cluster = s.model();
+    let nodeports = cluster
+        .nodes
+        .iter()
+        .find(|n| n.name == ns.name)
+        .map(|n| iptables::nodeport_ips(ns, cluster, n))
+        .unwrap_or_default();
+    let text = nftables::transaction(cluster, &ns.name, &nodeports);
+    // kpath's own writer, read by kpath's own reader: a failure is a bug, said plainly.
+    match kpath_sim::netfilter::nftables::parse("kube-proxy", &text) {
+        Ok(rs) => format!(
+            "# {}: the table kube-proxy v1.33 in nftables mode writes (kpath's walk does not evaluate it yet)\n{}",
+            ns.name,
+            kpath_sim::netfilter::nftables::list_ruleset(&rs)
+        ),
+        Err(e) => format!("# kpath could not read its own nftables transaction: {e}\n{text}"),
+    }
+}
+
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
     use kpath_sim::ipvs::print;
     use kpath_sim::k8s::kube_proxy::{self, ipvs};

@@ -272,7 +272,14 @@ impl Parser<'_> {
                 };
                 self.expect_punct('{')?;
                 let els = self.elements()?;
-                self.rs.tables[ti].sets[si].elements.extend(els);
+                let set = &mut self.rs.tables[ti].sets[si];
+                // `add element` of a key the set holds already changes nothing (the kernel
+                // keeps one; kube-proxy adds a ClusterIP once per Service port).
+                for e in els {
+                    if !set.elements.iter().any(|x| x.key == e.key) {
+                        set.elements.push(e);
+                    }
+                }
                 Ok(())
             }
             "rule" => self.rule_command(false),
