@@ -9,6 +9,7 @@ pub mod eval;
 pub mod expr;
 pub mod lex;
 mod parse;
+mod parse_rule;
 pub mod print;
 pub mod ruleset;
 
