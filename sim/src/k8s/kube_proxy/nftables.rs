@@ -514,24 +514,6 @@ mod tests {
         assert!(h.ends_with("..."));
     }
 
-    /// Sets' elements and tables' chains in a stable order: kube-proxy's test compares
-    /// sorted lines, so only the order of rules within a chain matters.
-    fn normalised(mut rs: Ruleset) -> Ruleset {
-        for t in &mut rs.tables {
-            for s in &mut t.sets {
-                s.elements.sort_by_key(|e| format!("{e:?}"));
-            }
-            for c in &mut t.chains {
-                for r in &mut c.rules {
-                    r.line = 0;
-                }
-            }
-            t.sets.sort_by(|a, b| a.name.cmp(&b.name));
-            t.chains.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        rs
-    }
-
     fn overall() -> String {
         overall_with("nodePortAddresses: [192.168.0.2/32]")
     }
@@ -795,7 +777,7 @@ mod tests {
         let expected = include_str!("../../../../tests/fixtures/nft/kube-proxy-v1.33-overall.nft");
         let ours_rs = nftables::parse("ours", &ours).unwrap_or_else(|e| panic!("{e}\n{ours}"));
         let want = nftables::parse("expected", expected).unwrap();
-        let (a, b) = (normalised(ours_rs), normalised(want));
+        let (a, b) = (ours_rs.unordered(), want.unordered());
         for (ca, cb) in a.tables[0].chains.iter().zip(&b.tables[0].chains) {
             assert_eq!(
                 nftables::print::rule_lines(ca),

@@ -54,6 +54,29 @@ pub struct Table {
     pub chains: Vec<Chain>,
 }
 
+impl Ruleset {
+    /// The ruleset with what no listing promises put in one order: elements (the kernel
+    /// lists a hash set's in hash order), sets and chains by name, no source lines, and no
+    /// set sizes (the kernel gives a dynamic set a default one). What is left is what two
+    /// listings of one ruleset must share, rule order within each chain included.
+    pub fn unordered(mut self) -> Ruleset {
+        for t in &mut self.tables {
+            for s in &mut t.sets {
+                s.elements.sort_by_key(|e| format!("{e:?}"));
+                s.size = None;
+            }
+            for c in &mut t.chains {
+                for r in &mut c.rules {
+                    r.line = 0;
+                }
+            }
+            t.sets.sort_by(|a, b| a.name.cmp(&b.name));
+            t.chains.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        self
+    }
+}
+
 impl Table {
     pub fn chain(&self, name: &str) -> Option<&Chain> {
         self.chains.iter().find(|c| c.name == name)
