@@ -5,7 +5,7 @@
 
 mod common;
 
-use kpath_sim::netfilter::nftables::{self, Ruleset};
+use kpath_sim::netfilter::nftables;
 use std::process::{Command, Stdio};
 
 fn can_load() -> bool {
