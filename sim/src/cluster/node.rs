@@ -15,4 +15,6 @@ pub struct Node {
     pub sysctls: Vec<(crate::net::sysctl::Key, String)>,
     /// eth0's MTU, when not the underlay's.
     pub mtu: Option<u32>,
+    /// MTUs set by hand on the node's devices after the CNI built them (device, MTU).
+    pub link_mtu: Vec<(String, u32)>,
 }

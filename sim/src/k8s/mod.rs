@@ -40,6 +40,7 @@ pub fn build_world(cluster: &Cluster, seed: u64) -> Result<World, crate::diag::I
     kube_proxy_on_nodes(&mut w, cluster)?;
     for n in &cluster.nodes {
         node::sysctls(&mut w, cluster, n);
+        node::link_mtus(&mut w, n);
     }
     internet::program(&mut w, cluster, switch)?;
     Ok(w)

@@ -97,6 +97,21 @@ pub(super) fn node(w: &mut World, cluster: &Cluster, n: &Node, switch: NsId) {
 /// The sysctls a node ends up with: what kube-proxy sets when it starts, then the
 /// scenario's own (an operator's sysctl.d, applied last); its pods' namespaces, created after,
 /// inherit `all` and `default` from it (`devinet_init_net` copies them from the host).
+/// `ip link set DEV mtu N` for each of the node's hand-set MTUs, after the CNI plugin and
+/// flanneld built the devices (so nothing derives from them).
+pub(super) fn link_mtus(w: &mut World, n: &Node) {
+    let Some(ns) = host_ns_mut(w, &n.name) else {
+        return;
+    };
+    for (dev, mtu) in &n.link_mtu {
+        if let Some(i) = ns.link_by_name(dev).map(|l| l.ifindex)
+            && let Some(l) = ns.link_mut(i)
+        {
+            l.mtu = *mtu;
+        }
+    }
+}
+
 pub(super) fn sysctls(w: &mut World, cluster: &Cluster, n: &Node) {
     let Some(ns) = host_ns_mut(w, &n.name) else {
         return;

@@ -87,9 +87,18 @@ pub struct Cluster {
     pub sysctls: Sysctls,
 }
 
-/// `sysctl` settings as a map of name to value, each kept with its place in the file.
-#[derive(Debug, Clone, Default)]
-pub struct Sysctls(pub Vec<(Spanned<String>, Spanned<SysctlValue>)>);
+/// A map of names to values in the order written, each kept with its place in the file.
+#[derive(Debug, Clone)]
+pub struct Keyed<V>(pub Vec<(Spanned<String>, Spanned<V>)>);
+
+impl<V> Default for Keyed<V> {
+    fn default() -> Self {
+        Keyed(Vec::new())
+    }
+}
+
+/// `sysctl` settings: name to value.
+pub type Sysctls = Keyed<SysctlValue>;
 
 /// A sysctl's value: a number or a string (`"32768 60999"`).
 #[derive(Debug, Clone, Deserialize)]
@@ -108,26 +117,26 @@ impl SysctlValue {
     }
 }
 
-impl<'de> Deserialize<'de> for Sysctls {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Keyed<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Sysctls;
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = Keyed<T>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of sysctl names to values (net.ipv4.conf.all.rp_filter: 1)")
+                f.write_str("a map of names to values (net.ipv4.conf.all.rp_filter: 1, eth0: 9000)")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
-            ) -> Result<Sysctls, A::Error> {
+            ) -> Result<Keyed<T>, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = m.next_entry()? {
                     out.push((k, v));
                 }
-                Ok(Sysctls(out))
+                Ok(Keyed(out))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
@@ -196,6 +205,10 @@ pub struct Node {
     /// the node's tunnel and pod MTU from it.
     #[serde(default)]
     pub mtu: Option<Spanned<u32>>,
+    /// MTUs set on this node's devices by hand after the CNI built them (`ip link set DEV
+    /// mtu N`): `{flannel.1: 1400, cni0: 1400}`. Nothing derives from them.
+    #[serde(default, rename = "linkMTU")]
+    pub link_mtu: Keyed<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,6 +54,9 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
                 })
                 .collect(),
             mtu: n.mtu.as_ref().map(|m| m.value),
+            link_mtu: (n.link_mtu.0.iter())
+                .map(|(d, m)| (d.value.replace('/', "."), m.value))
+                .collect(),
         })
         .collect();
     let pods: Vec<Pod> = s.pods.iter().map(|p| pod(s, p)).collect();

@@ -1,5 +1,5 @@
-//! `sysctls:` (the cluster's and each node's): names kpath models, values `sysctl -w` would
-//! take, and devices the node has.
+//! What a node sets on its devices: `sysctls:` (the cluster's and each node's: names kpath
+//! models, values `sysctl -w` would take) and `linkMTU:`, each for devices the node has.
 
 use super::Checker;
 use crate::net::sysctl::{KNOWN, Key, Sysctls as Values};
@@ -21,6 +21,9 @@ fn node_devices(c: &Checker) -> Vec<String> {
 
 pub(super) fn check_sysctls(c: &Checker) -> Result<(), ScenarioError> {
     let devices = node_devices(c);
+    for n in &c.s.cluster.nodes {
+        check_link_mtu(c, &n.link_mtu, &devices)?;
+    }
     let maps =
         std::iter::once(&c.s.cluster.sysctls).chain(c.s.cluster.nodes.iter().map(|n| &n.sysctls));
     for m in maps {
@@ -59,6 +62,31 @@ fn check_map(c: &Checker, m: &Sysctls, devices: &[String]) -> Result<(), Scenari
         scratch
             .set(&key, &v.value.text())
             .map_err(|why| c.err_at(v, format!("{}: {why}", k.value)))?;
+    }
+    Ok(())
+}
+
+/// `linkMTU:`: devices the node has, and an MTU Linux takes (68, IPv4's minimum, to 65535).
+fn check_link_mtu(
+    c: &Checker,
+    m: &crate::scenario::Keyed<u32>,
+    devices: &[String],
+) -> Result<(), ScenarioError> {
+    for (dev, mtu) in &m.0 {
+        let name = dev.value.replace('/', ".");
+        if !devices.iter().any(|d| *d == name) {
+            return Err(c
+                .err_at(dev, format!("the nodes have no device `{}`", dev.value))
+                .with_hint(format!("the node's devices: {}", devices.join(", "))));
+        }
+        if !(68..=65535).contains(&mtu.value) {
+            return Err(c
+                .err_at(
+                    mtu,
+                    format!("MTU {} for {} is out of range", mtu.value, dev.value),
+                )
+                .with_hint("Linux takes 68 (IPv4's minimum) to 65535"));
+        }
     }
     Ok(())
 }
