@@ -74,7 +74,7 @@ fn check_link_mtu(
 ) -> Result<(), ScenarioError> {
     for (dev, mtu) in &m.0 {
         let name = dev.value.replace('/', ".");
-        if !devices.iter().any(|d| *d == name) {
+        if !devices.contains(&name) {
             return Err(c
                 .err_at(dev, format!("the nodes have no device `{}`", dev.value))
                 .with_hint(format!("the node's devices: {}", devices.join(", "))));
