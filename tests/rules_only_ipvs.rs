@@ -82,9 +82,11 @@ fn outcomes(d: &Dumps, src: &str, dst: &str, dport: u16) -> Vec<RuleOutcome> {
 
 /// The position of the first hit in `chain` whose action reads `action`.
 fn hit(o: &RuleOutcome, table: TableKind, chain: &str, action: &str) -> Option<usize> {
-    o.hits
-        .iter()
-        .position(|h| h.table == table && h.chain == chain && h.action.describe().contains(action))
+    o.hits.iter().position(|h| {
+        h.table == kpath_sim::netfilter::RuleTable::Iptables(table)
+            && h.chain == chain
+            && h.action.describe().contains(action)
+    })
 }
 
 #[test]
@@ -162,7 +164,10 @@ fn hairpin_node_originated_and_local_real_servers() {
         .hits
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.table == TableKind::Filter && h.chain == "OUTPUT")
+        .filter(|(_, h)| {
+            h.table == kpath_sim::netfilter::RuleTable::Iptables(TableKind::Filter)
+                && h.chain == "OUTPUT"
+        })
         .map(|(i, _)| i)
         .collect::<Vec<_>>();
     assert!(
@@ -268,8 +273,8 @@ fn a_port_that_is_no_service_is_rejected_by_kube_ipvs_filter_before_ipvs() {
     assert!(x.ipvs.is_none(), "IPVS never saw it: {x:?}");
     let last = x.hits.last().unwrap();
     assert_eq!(
-        (last.table, last.chain.as_str()),
-        (TableKind::Filter, "KUBE-IPVS-FILTER")
+        (last.table.iptables(), last.chain.as_str()),
+        (Some(TableKind::Filter), "KUBE-IPVS-FILTER")
     );
     assert!(
         last.rule.contains("--match-set KUBE-IPVS-IPS dst"),

@@ -75,4 +75,6 @@ pub enum ProxyMode {
     Iptables,
     /// kube-ipvs0, ipsets and IPVS virtual services (`pkg/proxy/ipvs`).
     Ipvs,
+    /// The `ip kube-proxy` nf_tables table (`pkg/proxy/nftables`, v1.33).
+    Nftables,
 }

@@ -417,7 +417,8 @@ impl Walk<'_> {
     }
 
     fn nf_step(&mut self, skb: &Skb, dev: Option<IfIndex>, nf: NfStep, note: String) {
-        let step = self.record(skb, dev, "ipt_do_table", StepKind::Netfilter, note);
+        let func = nf.rule.table.walker();
+        let step = self.record(skb, dev, func, StepKind::Netfilter, note);
         step.hook = Some(nf.hook);
         step.nf = Some(nf);
     }

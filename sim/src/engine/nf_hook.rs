@@ -65,13 +65,15 @@ pub(super) trait Registrant: Sync {
 }
 
 /// Every hook function registered in a namespace, in the order `nf_hook_slow` calls them:
-/// by family and hook, then priority; equal priorities keep registration order, as
-/// `nf_hook_entries_grow` inserts a new entry after those of the same priority.
+/// by family and hook, then priority; of equal priorities the one registered last runs
+/// first, as `nf_hook_entries_grow` inserts a new entry before the first whose priority
+/// is not lower (`reg->priority > orig_ops[i]->priority` passes only strictly lower ones).
 pub(super) fn registry(ns: &Netns, registrants: &[&dyn Registrant]) -> Rc<[NfHookOps]> {
     let mut ops = Vec::new();
     for r in registrants {
         r.register(ns, &mut ops);
     }
+    ops.reverse();
     ops.sort_by_key(|o| (o.pf, o.hooknum, o.priority));
     ops.into()
 }

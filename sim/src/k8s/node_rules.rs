@@ -19,9 +19,18 @@ pub fn node_ruleset_text(cluster: &Cluster, node: &Node, kp: &KubeProxyRules) ->
     let mut t = String::with_capacity(kp.filter.len() + kp.nat.len() + 4096);
     t.push_str("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
     // kubelet and kube-proxy create these empty chains to notice a flushed table.
-    t.push_str(":KUBE-IPTABLES-HINT - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n");
+    // kube-proxy's nftables mode leaves iptables alone: no canary of its own there.
+    let kp_canary = if kp.nft.is_some() {
+        ""
+    } else {
+        ":KUBE-PROXY-CANARY - [0:0]\n"
+    };
+    t.push_str(":KUBE-IPTABLES-HINT - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n");
+    t.push_str(kp_canary);
+    t.push_str("COMMIT\n");
     t.push_str("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
-    t.push_str(":FLANNEL-FWD - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n:KUBE-PROXY-CANARY - [0:0]\n");
+    t.push_str(":FLANNEL-FWD - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n");
+    t.push_str(kp_canary);
     lines_starting(&mut t, &kp.filter, ":");
     for j in kp.filter_jumps.iter().chain(&fl_filter_jumps) {
         let _ = writeln!(t, "{j}");
@@ -31,9 +40,8 @@ pub fn node_ruleset_text(cluster: &Cluster, node: &Node, kp: &KubeProxyRules) ->
         let _ = writeln!(t, "{r}");
     }
     t.push_str("COMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
-    t.push_str(
-        ":FLANNEL-POSTRTG - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n:KUBE-PROXY-CANARY - [0:0]\n",
-    );
+    t.push_str(":FLANNEL-POSTRTG - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n");
+    t.push_str(kp_canary);
     lines_starting(&mut t, &kp.nat, ":");
     for j in kp.nat_jumps.iter().chain(&fl_nat_jumps) {
         let _ = writeln!(t, "{j}");
@@ -63,9 +71,13 @@ pub fn node_netfilter(
     cache: &mut RuleCache,
 ) -> Result<Netfilter, InputError> {
     let text = node_ruleset_text(cluster, node, kp);
-    parse_iptables_save_cached(
+    let mut nf = parse_iptables_save_cached(
         &format!("<rules kpath generated for {}>", node.name),
         &text,
         cache,
-    )
+    )?;
+    if let Some(nft) = &kp.nft {
+        nf.nft = std::sync::Arc::clone(nft);
+    }
+    Ok(nf)
 }

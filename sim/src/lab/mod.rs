@@ -1,4 +1,4 @@
-//! The lab: a world rendered as the commands (`ip`, `bridge`, `sysctl`, `iptables-restore`)
+//! The lab: a world rendered as the commands (`ip`, `bridge`, `sysctl`, `iptables-restore`, `nft -f`)
 //! that build it for real out of network namespaces, and the reader of what the kernel says
 //! back (`nft monitor trace`). Running the commands is the binary's job; this module only
 //! says what to run and how to read the answers.
@@ -299,6 +299,17 @@ fn settings(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
                 "iptables-restore".into(),
             ],
             stdin: Some(ns.netfilter.save()),
+        });
+    }
+    // After iptables: NAT asks lookups of equal priority in the order they were
+    // registered, and kpath registers iptables' nat table first.
+    if !ns.netfilter.nft.tables.is_empty() {
+        c.push(Cmd {
+            argv: ["ip", "netns", "exec", n, "nft", "-f", "-"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            stdin: Some(crate::netfilter::nftables::list_ruleset(&ns.netfilter.nft)),
         });
     }
 }

@@ -6,6 +6,7 @@
 //! accept` or `trace id ... ip raw PREROUTING packet: iif "cni0" ... ip id 43791 ...`.
 
 use crate::netfilter::eval::HitAction;
+use crate::netfilter::nftables::Ruleset;
 use crate::trace::{Role, Step};
 use std::net::Ipv4Addr;
 
@@ -267,7 +268,7 @@ fn sent_outer(p: &str, tunnels: &[&str]) -> bool {
 /// reports the kernel sends on its own) are left out; events of the lab's own tracing
 /// table are not events. A visit may have no events left (a fragment queued before any
 /// table saw it): it still places the VXLAN packets around it.
-pub fn kernel_visits(evs: &[Event], vxlan_ports: &[u16]) -> Vec<Visit> {
+pub fn kernel_visits(evs: &[Event], vxlan_ports: &[u16], nft: &Ruleset) -> Vec<Visit> {
     // Each identity's open visit: its index and how far along the hooks it is. The monitor
     // interleaves packets that different CPUs handle at once, so a visit is not a run of
     // consecutive events: an event joins its identity's open visit unless it comes earlier
@@ -286,7 +287,7 @@ pub fn kernel_visits(evs: &[Event], vxlan_ports: &[u16]) -> Vec<Visit> {
             continue;
         }
         let key = identity(p);
-        let rank = hook_rank(&e.table, &e.chain);
+        let rank = hook_rank(&e.table, &e.chain, nft);
         let slot = open.iter().position(|(k, _, _)| *k == key);
         let joined = match (slot, rank) {
             (Some(o), Some(r)) if r < open[o].2 => None,
@@ -341,8 +342,25 @@ pub fn kernel_visits(evs: &[Event], vxlan_ports: &[u16]) -> Vec<Visit> {
 /// Where a base chain stands in a packet's pass through a namespace: the hook (PREROUTING
 /// and OUTPUT begin one; INPUT and FORWARD follow; POSTROUTING ends it), then the table's
 /// priority there. None for a chain that is not a base chain (a jump target) and for the
-/// lab's own tracing table, which sees fragments before they are put together.
-fn hook_rank(table: &str, chain: &str) -> Option<(u8, i32)> {
+/// lab's own tracing table, which sees fragments before they are put together. An
+/// nf_tables chain of the namespace's ruleset (`nft`) is ranked by its own hook and
+/// priority.
+fn hook_rank(table: &str, chain: &str, nft: &Ruleset) -> Option<(u8, i32)> {
+    if let Some(b) = nft
+        .tables
+        .iter()
+        .find(|t| t.name == table)
+        .and_then(|t| t.chain(chain))
+        .and_then(|c| c.base.as_ref())
+    {
+        use crate::netfilter::nftables::ruleset::NftHook;
+        let hook = match b.hook {
+            NftHook::Prerouting | NftHook::Output | NftHook::Ingress => 0,
+            NftHook::Input | NftHook::Forward => 1,
+            NftHook::Postrouting => 2,
+        };
+        return Some((hook, b.priority));
+    }
     let hook = match chain {
         "PREROUTING" | "OUTPUT" => 0,
         "INPUT" | "FORWARD" => 1,
@@ -549,7 +567,7 @@ trace id 11111111 ip mangle PREROUTING policy accept
         );
         let files = [("node-1".to_string(), ev.clone())];
         let id = probed_identity(&files, &probe("10.96.0.21")).unwrap();
-        let visits = kernel_visits(&ev, &[8472]);
+        let visits = kernel_visits(&ev, &[8472], &Ruleset::default());
         let seen = visits.iter().filter(|v| !v.events.is_empty()).count();
         assert_eq!(seen, 2, "the probed SYN and another host's");
         let mine: Vec<Visit> = item_visits(&visits, &id, &["flannel.1"])
@@ -581,7 +599,7 @@ trace id 101e88f5 ip filter FORWARD rule ct state related,established counter ac
         let ev = parse(text);
         let files = [("node-1".to_string(), ev.clone())];
         let id = probed_identity(&files, &probe("10.96.0.21")).unwrap();
-        let visits = kernel_visits(&ev, &[8472]);
+        let visits = kernel_visits(&ev, &[8472], &Ruleset::default());
         assert_eq!(visits.len(), 2);
         assert_eq!(visits[1].sig.detail, "F.");
         let mine = item_visits(&visits, &id, &[]);
@@ -601,7 +619,7 @@ trace id 1 ip mangle POSTROUTING policy accept
 trace id 3 ip mangle PREROUTING packet: iif "cni0" ip saddr 10.244.1.2 ip daddr 10.244.2.2 ip id 7 ip length 52 tcp flags == fin | ack
 trace id 3 ip mangle PREROUTING policy accept
 "#;
-        let v = kernel_visits(&parse(text), &[8472]);
+        let v = kernel_visits(&parse(text), &[8472], &Ruleset::default());
         assert_eq!(v.len(), 3, "{v:#?}");
         assert_eq!(
             rows(&v[0]),
@@ -630,7 +648,7 @@ trace id 4 ip mangle PREROUTING packet: iif "flannel.1" ip saddr 10.244.2.2 ip d
 trace id 4 ip mangle PREROUTING policy accept
 "#;
         let ev = parse(text);
-        let v = kernel_visits(&ev, &[8472]);
+        let v = kernel_visits(&ev, &[8472], &Ruleset::default());
         assert_eq!(v.len(), 4);
         assert!(v[1].sig.outer && v[1].sig.local && !v[2].sig.local);
         let id = probed_identity(&[("n".into(), ev)], &probe("10.244.2.2")).unwrap();

@@ -330,7 +330,12 @@ fn netfilter_rows(
             .find(|(n, _)| n == ns)
             .map(|(_, e)| e.as_slice())
             .unwrap_or_default();
-        let all = nft_trace::kernel_visits(events, &ports);
+        let nft = w.ns_by_name(ns).map(|n| n.netfilter.nft.clone());
+        let all = nft_trace::kernel_visits(
+            events,
+            &ports,
+            nft.as_deref().unwrap_or(&Default::default()),
+        );
         let kernel: Vec<Visit> = match (item, &probed) {
             (Some(_), Some(id)) => nft_trace::item_visits(&all, id, &tunnels),
             (Some(_), None) => Vec::new(),

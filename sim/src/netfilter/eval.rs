@@ -3,6 +3,7 @@
 //! running off a built-in chain applies its policy. Non-terminating targets (MARK, LOG,
 //! TRACE, a bare counter) let the walk go on.
 
+use super::RuleTable;
 pub use super::packet_meta::{CtView, PacketMeta, RuleEnv};
 use super::rule::*;
 use super::table::{Table, Verdict};
@@ -19,7 +20,7 @@ pub const MAX_RULES_PER_WALK: usize = 1_000_000;
 /// The hit that ends a walk kpath had to stop (a guard, not a rule): says why.
 fn stopped(table: TableKind, chain: &str, mark: u32, why: String) -> RuleHit {
     RuleHit {
-        table,
+        table: RuleTable::Iptables(table),
         chain: chain.to_string(),
         position: 0,
         rule: String::new(),
@@ -161,7 +162,7 @@ impl HitAction {
 /// A rule that matched (or the policy that decided), in the order the walk met them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleHit {
-    pub table: TableKind,
+    pub table: RuleTable,
     pub chain: String,
     /// 1-based position in the chain; 0 for the policy.
     pub position: usize,
@@ -181,7 +182,7 @@ impl RuleHit {
     /// The rule as a trace step names it.
     pub fn rule_ref(&self) -> super::RuleRef {
         super::RuleRef {
-            table: super::RuleTable::Iptables(self.table),
+            table: self.table.clone(),
             chain: self.chain.clone(),
             position: self.position,
             text: self.rule.clone(),
@@ -455,7 +456,7 @@ pub fn walk_table<'a>(
     let policy = base.policy.unwrap_or(Verdict::Accept);
     let policy_end = |mark: u32, mut hits: Vec<RuleHit>, passed: Vec<String>, evaluated: usize| {
         hits.push(RuleHit {
-            table: table.kind,
+            table: RuleTable::Iptables(table.kind),
             chain: base.name.clone(),
             position: 0,
             rule: String::new(),
@@ -554,7 +555,7 @@ pub fn walk_table<'a>(
             .then(|| super::why::held(rule, &m, &*env))
             .filter(|h| !h.is_empty());
         let hit = |action: HitAction, mark: u32| RuleHit {
-            table: table.kind,
+            table: RuleTable::Iptables(table.kind),
             chain: chain.name.clone(),
             position: i + 1,
             rule: rule.text(&chain.name).into_owned(),

@@ -131,12 +131,20 @@ pub struct XtState {
         std::collections::BTreeMap<String, std::collections::BTreeMap<std::net::Ipv4Addr, u64>>,
     /// `-m statistic --mode nth` counters, by rule.
     pub nth: std::collections::BTreeMap<String, u32>,
+    /// nf_tables' dynamic sets (`update @set { ip saddr }`): table, then set, then each
+    /// key with when it was last added or updated (simulated seconds).
+    pub nft_sets: std::collections::BTreeMap<String, NftSetState>,
 }
 
-/// The netfilter state of one namespace.
+/// One nf_tables table's dynamic set contents: set name -> (key, last added or updated).
+pub type NftSetState = std::collections::BTreeMap<String, Vec<(Vec<nftables::expr::Value>, u64)>>;
+
+/// The netfilter state of one namespace: iptables' tables and the nf_tables ruleset.
 #[derive(Clone, Debug, Default)]
 pub struct Netfilter {
     pub tables: Vec<Table>,
+    /// Shared: nodes kube-proxy programs alike hold one table.
+    pub nft: std::sync::Arc<nftables::Ruleset>,
 }
 
 impl Netfilter {
@@ -144,6 +152,7 @@ impl Netfilter {
     pub fn without_rule_index(&self) -> Netfilter {
         Netfilter {
             tables: self.tables.iter().map(Table::without_rule_index).collect(),
+            nft: self.nft.clone(),
         }
     }
 
@@ -160,6 +169,7 @@ impl Netfilter {
             .into_iter()
             .map(Table::builtin)
             .collect(),
+            nft: Default::default(),
         }
     }
 

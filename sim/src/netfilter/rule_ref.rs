@@ -5,12 +5,16 @@
 use super::TableKind;
 use serde::{Serialize, Serializer};
 
-/// The table a rule lives in, with the engine that owns it. iptables' tables are the only
-/// engine today; nftables' tables (family and name) join as another variant.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+/// The table a rule lives in, with the engine that owns it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum RuleTable {
     /// One of the iptables tables (`iptable_filter`, `iptable_nat`, ...).
     Iptables(TableKind),
+    /// An nf_tables table (`ip kube-proxy`): its family and name.
+    Nftables {
+        family: super::nftables::Family,
+        name: std::sync::Arc<str>,
+    },
 }
 
 impl RuleTable {
@@ -18,13 +22,23 @@ impl RuleTable {
     pub fn engine(&self) -> &'static str {
         match self {
             RuleTable::Iptables(_) => "iptables",
+            RuleTable::Nftables { .. } => "nft",
         }
     }
 
-    /// The table's name as its engine prints it (`nat`, `filter`).
-    pub fn name(&self) -> &'static str {
+    /// The table's name as its engine prints it (`nat`, `filter`, `kube-proxy`).
+    pub fn name(&self) -> &str {
         match self {
             RuleTable::Iptables(k) => k.name(),
+            RuleTable::Nftables { name, .. } => name,
+        }
+    }
+
+    /// The kernel function that walks the table's chains.
+    pub fn walker(&self) -> &'static str {
+        match self {
+            RuleTable::Iptables(_) => "ipt_do_table",
+            RuleTable::Nftables { .. } => "nft_do_chain",
         }
     }
 
@@ -32,6 +46,7 @@ impl RuleTable {
     pub fn iptables(&self) -> Option<TableKind> {
         match self {
             RuleTable::Iptables(k) => Some(*k),
+            RuleTable::Nftables { .. } => None,
         }
     }
 }

@@ -22,11 +22,9 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
         if ipvs_at.is_none() && matches!(s.func, "ip_vs_in_hook" | "ip_vs_leave") {
             ipvs_at = Some(hits.len());
         }
-        if let Some(n) = &s.nf
-            && let Some(table) = n.rule.table.iptables()
-        {
+        if let Some(n) = &s.nf {
             hits.push(RuleHit {
-                table,
+                table: n.rule.table.clone(),
                 chain: n.rule.chain.clone(),
                 position: n.rule.position,
                 rule: n.rule.text.clone(),

@@ -89,6 +89,10 @@ pub struct NfStep {
     /// or not - the cost of the walk (`kpath compare` adds them up).
     #[serde(skip_serializing_if = "is_zero")]
     pub evaluated: usize,
+    /// The set or map element an nf_tables rule's lookup found
+    /// (`172.30.0.41 . tcp . 80 : goto service-...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element: Option<String>,
 }
 
 fn action_words<S: serde::Serializer>(a: &HitAction, s: S) -> Result<S::Ok, S::Error> {

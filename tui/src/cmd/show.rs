@@ -104,11 +104,19 @@ pub fn command(
     Ok(Output::Text(out))
 }
 
-/// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
-/// The `ip kube-proxy` table nftables mode writes on node `ns`, as `nft list ruleset`
-/// prints it.
+/// `kpath show --nft`: node `ns`'s nf_tables ruleset as `nft list ruleset` prints it: the
+/// `ip kube-proxy` table in nftables mode; in another mode, the table nftables mode would
+/// write, said so.
 fn nft_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
-    use kpath_sim::k8s::kube_proxy::{iptables, nftables};
+    use kpath_sim::k8s::kube_proxy::{self, iptables, nftables};
+    use kpath_sim::netfilter::nftables::list_ruleset;
+    if !ns.netfilter.nft.tables.is_empty() {
+        return format!(
+            "# {}: the nf_tables ruleset (kube-proxy v1.33 in nftables mode); `kpath trace` walks packets through it\n{}",
+            ns.name,
+            list_ruleset(&ns.netfilter.nft)
+        );
+    }
     let cluster = s.model();
     let nodeports = cluster
         .nodes
@@ -117,17 +125,19 @@ fn nft_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> St
         .map(|n| iptables::nodeport_ips(ns, cluster, n))
         .unwrap_or_default();
     let text = nftables::transaction(cluster, &ns.name, &nodeports);
+    let mode = kube_proxy::for_cluster(cluster).name();
     // kpath's own writer, read by kpath's own reader: a failure is a bug, said plainly.
     match kpath_sim::netfilter::nftables::parse("kube-proxy", &text) {
         Ok(rs) => format!(
-            "# {}: the table kube-proxy v1.33 in nftables mode writes (kpath's walk does not evaluate it yet)\n{}",
+            "# {}: the table kube-proxy v1.33 would write in nftables mode. This scenario runs {mode} mode:\n# add `kubeProxy: {{mode: nftables}}` to walk packets through it, or see both with `kpath compare`\n{}",
             ns.name,
-            kpath_sim::netfilter::nftables::list_ruleset(&rs)
+            list_ruleset(&rs)
         ),
         Err(e) => format!("# kpath could not read its own nftables transaction: {e}\n{text}"),
     }
 }
 
+/// `kpath show --ipvs`: kube-proxy's IPVS mode for one node, in the tools' own formats.
 fn ipvs_view(s: &kpath_sim::scenario::Scenario, ns: &kpath_sim::net::Netns) -> String {
     use kpath_sim::ipvs::print;
     use kpath_sim::k8s::kube_proxy::{self, ipvs};

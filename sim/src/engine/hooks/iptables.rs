@@ -326,6 +326,7 @@ impl Walk<'_> {
                 mark_before: if i == 0 { skb.mark } else { w.hits[i - 1].mark },
                 evaluated: if i == last { w.evaluated } else { 0 },
                 reasons: h.reasons.clone(),
+                element: None,
             };
             self.nf_step(skb, oif.or(iif), nf, what);
         }
@@ -359,7 +360,7 @@ impl Walk<'_> {
     }
 
     /// REJECT: `--reject-with tcp-reset` answers with a RST, anything else with an ICMP error.
-    fn reject(&mut self, skb: &Skb, with: &str) {
+    pub(super) fn reject(&mut self, skb: &Skb, with: &str) {
         use crate::wire::IcmpMessage;
         let code = match with {
             "tcp-reset" => return self.tcp_reset(skb),

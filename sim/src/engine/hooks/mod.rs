@@ -1,6 +1,6 @@
 //! The modules that register netfilter hook functions (see `nf_hook.rs`), one file each,
-//! in the order they register: defragmentation, conntrack, the iptables tables, NAT, IPVS,
-//! br_netfilter.
+//! in the order they register: defragmentation, conntrack, the iptables tables, nf_tables'
+//! base chains, NAT, IPVS, br_netfilter.
 //! To add a rule engine, write its registrant here and list it in [`REGISTRANTS`].
 
 mod br_netfilter;
@@ -9,15 +9,17 @@ mod defrag;
 mod iptables;
 mod ipvs;
 mod nat;
+mod nftables;
 
 use super::nf_hook::{RegisteredHook, Registrant, registry};
 use crate::net::Netns;
 
-/// Every registrant, in registration order (which decides between equal priorities).
+/// Every registrant, in registration order (between equal priorities the later runs first).
 pub(super) const REGISTRANTS: &[&'static dyn Registrant] = &[
     &defrag::NfDefragIpv4,
     &conntrack::NfConntrack,
     &iptables::Iptables,
+    &nftables::NfTables,
     &nat::NfNat,
     &ipvs::IpVs,
     &br_netfilter::BrNetfilter,

@@ -22,7 +22,8 @@ struct NfNatInetFn;
 
 impl Registrant for NfNat {
     fn register(&self, ns: &Netns, ops: &mut Vec<NfHookOps>) {
-        if ns.netfilter.table(TableKind::Nat).is_none() {
+        // The first nat table or nat chain registers all four (`nf_nat_register_fn`).
+        if ns.netfilter.table(TableKind::Nat).is_none() && !super::nftables::has_nat_chains(ns) {
             return;
         }
         let op = |hooknum, priority, name| NfHookOps {
@@ -49,7 +50,11 @@ impl Registrant for NfNat {
 impl NfHookFn for NfNatInetFn {
     fn hook(&self, walk: &mut Walk, skb: &mut Skb, state: &NfHookState) -> NfVerdict {
         let before = skb.ipv4().map(|i| i.dst);
-        walk.nf_nat_inet_fn(skb, state.hook, state.priority, state.indev, state.outdev);
+        if let Some(d) =
+            walk.nf_nat_inet_fn(skb, state.hook, state.priority, state.indev, state.outdev)
+        {
+            return NfVerdict::Drop(d);
+        }
         // nf_nat_ipv4_local_fn: a locally sent packet whose destination NAT changed is
         // routed again at once (ip_route_me_harder), before the hooks after nat OUTPUT.
         if state.hook == Hook::Output && skb.ipv4().map(|i| i.dst) != before {
@@ -60,9 +65,10 @@ impl NfHookFn for NfNatInetFn {
 }
 
 impl Walk<'_> {
-    /// The nat table at a hook: destination NAT at PREROUTING/OUTPUT, source NAT at
-    /// POSTROUTING/INPUT. Walked only for a NEW connection whose binding for this manip
-    /// type is not decided; every packet then gets the binding applied.
+    /// NAT at a hook: destination NAT at PREROUTING/OUTPUT, source NAT at
+    /// POSTROUTING/INPUT. The lookups are walked only for a NEW connection whose binding
+    /// for this manip type is not decided; every packet then gets the binding applied.
+    /// Some(why) when a nat chain dropped the packet.
     fn nf_nat_inet_fn(
         &mut self,
         skb: &mut Skb,
@@ -70,25 +76,17 @@ impl Walk<'_> {
         prio: i32,
         iif: Option<IfIndex>,
         oif: Option<IfIndex>,
-    ) {
+    ) -> Option<crate::trace::Disposition> {
         let dst = matches!(hook, Hook::Prerouting | Hook::Output);
-        let Some(r) = skb.ct.filter(|r| r.state != CtState::Invalid) else {
-            return;
-        };
-        let Some(conn) = self.conn(skb) else { return };
+        let r = skb.ct.filter(|r| r.state != CtState::Invalid)?;
+        let conn = self.conn(skb)?;
         let done = if dst { conn.dnat_done } else { conn.snat_done };
-        if r.dir == Dir::Original
-            && r.state == CtState::New
-            && !done
-            && let Some(w) = self.ipt_walk(skb, hook, TableKind::Nat, iif, oif)
-        {
-            self.record_walk(skb, &w, prio, iif, oif);
-            skb.mark = w.mark;
-            self.bind(skb, dst, w.nat.as_ref(), oif);
+        if r.dir == Dir::Original && r.state == CtState::New && !done {
+            if let Some(d) = self.nat_lookups(skb, hook, prio, dst, iif, oif) {
+                return Some(d);
+            }
         }
-        let Some(conn) = self.conn(skb).cloned() else {
-            return;
-        };
+        let conn = self.conn(skb).cloned()?;
         let before = skb.ipv4().cloned();
         let related = r.state == CtState::Related;
         let changed = skb.ipv4_mut().is_some_and(|ip| {
@@ -120,6 +118,76 @@ impl Walk<'_> {
             step.hook = Some(hook);
             step.conntrack = Some(conn.text());
         }
+        None
+    }
+
+    /// `nf_nat_inet_fn`'s lookups for a connection's first packet: the iptables nat table
+    /// and each nf_tables nat chain by priority, until one binds; a null binding when none
+    /// does. Of equal priorities the one registered last is asked first: kpath takes
+    /// nf_tables' tables as loaded after iptables' (kubelet writes its nat canary before
+    /// kube-proxy starts; the lab loads them in that order too), so kube-proxy's
+    /// nat-prerouting (dstnat, -100) runs before iptables' nat PREROUTING, as the kernel
+    /// shows. A drop by a nat chain ends the packet (Some(why)).
+    fn nat_lookups(
+        &mut self,
+        skb: &mut Skb,
+        hook: Hook,
+        prio: i32,
+        dst: bool,
+        iif: Option<IfIndex>,
+        oif: Option<IfIndex>,
+    ) -> Option<crate::trace::Disposition> {
+        let nft = super::nftables::nat_chains(self.world.ns(skb.ns), hook);
+        let ipt_at = nft.iter().take_while(|(p, _)| *p <= prio).count();
+        let mut order: Vec<Option<usize>> = nft.iter().map(|(_, c)| Some(*c)).collect();
+        if self
+            .world
+            .ns(skb.ns)
+            .netfilter
+            .table(TableKind::Nat)
+            .is_some()
+        {
+            order.insert(ipt_at, None);
+        }
+        for entry in order {
+            match entry {
+                None => {
+                    let Some(w) = self.ipt_walk(skb, hook, TableKind::Nat, iif, oif) else {
+                        continue;
+                    };
+                    self.record_walk(skb, &w, prio, iif, oif);
+                    skb.mark = w.mark;
+                    if w.nat.is_some() {
+                        self.bind(skb, dst, w.nat.as_ref(), oif);
+                        return None;
+                    }
+                }
+                Some(chain) => {
+                    let Some(w) = self.nft_walk(skb, hook, chain, iif, oif) else {
+                        continue;
+                    };
+                    let chain_prio = nft.iter().find(|c| c.1 == chain).map_or(prio, |c| c.0);
+                    self.record_nft(skb, &w, chain_prio, iif, oif);
+                    skb.mark = w.outcome.mark;
+                    let dev = oif.or(iif);
+                    match w.outcome.verdict {
+                        crate::netfilter::nftables::eval::Final::Accept => {}
+                        crate::netfilter::nftables::eval::Final::Drop => {
+                            return Some(self.nft_fate(skb, &w, dev, false));
+                        }
+                        crate::netfilter::nftables::eval::Final::Reject(_) => {
+                            return Some(self.nft_fate(skb, &w, dev, true));
+                        }
+                    }
+                    if w.outcome.nat.is_some() {
+                        self.bind(skb, dst, w.outcome.nat.as_ref(), oif);
+                        return None;
+                    }
+                }
+            }
+        }
+        self.bind(skb, dst, None, oif);
+        None
     }
 
     fn conn(&self, skb: &Skb) -> Option<&Conn> {

@@ -304,6 +304,7 @@ pub fn rules(cluster: &Cluster, node: &str, nodeports: &[Ipv4Addr]) -> KubeProxy
         nat: nat.text(),
         filter_jumps,
         nat_jumps,
+        nft: None,
     }
 }
 

@@ -515,6 +515,7 @@ pub fn kube_proxy_rules(n: &IpvsNode) -> KubeProxyRules {
         nat: String::new(),
         filter_jumps: Vec::new(),
         nat_jumps: Vec::new(),
+        nft: None,
     };
     let mut nat = true;
     for line in n.iptables.lines() {

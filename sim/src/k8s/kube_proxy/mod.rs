@@ -1,15 +1,15 @@
 //! kube-proxy: one controller per mode behind one interface, [`Provider`] (upstream's
 //! `proxy.Provider`, which each mode's `Proxier` implements), and the one place the mode is
 //! chosen, [`controller`]. iptables.rs follows `pkg/proxy/iptables`, ipvs.rs `pkg/proxy/ipvs`
-//! (kube-proxy v1.30-era); this file holds what both write alike: the masquerade mark and its
+//! (kube-proxy v1.30-era), nftables.rs `pkg/proxy/nftables` (v1.33); this file holds what both write alike: the masquerade mark and its
 //! rules, the forwarding rules, and the shape of the rules handed to node_rules.
 //!
 //! A controller programs one node's host namespace and returns kube-proxy's iptables rules;
 //! the caller loads them with kubelet's and flannel's (node_rules), so no controller
 //! imports another. Whatever else differs by mode (its name on the command line, what
 //! `kpath show --ipvs` says about it, whether the lab can build it) is a `Provider` method
-//! too, so no caller matches on the mode. A third mode (nftables) is one new file with a
-//! `Provider`, one arm in [`controller`] and its entry in [`MODES`].
+//! too, so no caller matches on the mode. A mode is one file with a `Provider`, one arm in
+//! [`controller`] and its entry in [`MODES`].
 
 pub mod iptables;
 pub mod ipvs;
@@ -46,11 +46,12 @@ pub fn controller(mode: ProxyMode) -> &'static dyn Provider {
     match mode {
         ProxyMode::Iptables => &iptables::Proxier,
         ProxyMode::Ipvs => &ipvs::Proxier,
+        ProxyMode::Nftables => &nftables::Proxier,
     }
 }
 
 /// Every mode kpath models, in the order hints name them.
-pub const MODES: [ProxyMode; 2] = [ProxyMode::Iptables, ProxyMode::Ipvs];
+pub const MODES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables];
 
 /// The mode a word names (`iptables`, `ipvs`: each controller's name).
 pub fn parse_mode(word: &str) -> Option<ProxyMode> {
@@ -115,6 +116,8 @@ pub struct KubeProxyRules {
     /// their final order).
     pub filter_jumps: Vec<String>,
     pub nat_jumps: Vec<String>,
+    /// nftables mode's `ip kube-proxy` table (the other modes write none).
+    pub nft: Option<std::sync::Arc<crate::netfilter::nftables::Ruleset>>,
 }
 
 /// The sysctls kube-proxy sets when it starts (`NewProxier`): in iptables mode with
@@ -132,6 +135,8 @@ pub fn sysctls(kp: &KubeProxyConfig) -> Vec<(crate::net::sysctl::Key, String)> {
         }
         ProxyMode::Iptables => Vec::new(),
         ProxyMode::Ipvs => vec![(Key::IpForward, "1".into())],
+        // No localhost NodePorts in this mode, so no route_localnet.
+        ProxyMode::Nftables => Vec::new(),
     }
 }
 
@@ -182,6 +187,7 @@ mod tests {
         }
         assert_eq!(controller(ProxyMode::Iptables).name(), "iptables");
         assert_eq!(controller(ProxyMode::Ipvs).name(), "ipvs");
+        assert_eq!(controller(ProxyMode::Nftables).name(), "nftables");
     }
 
     #[test]
@@ -195,7 +201,7 @@ mod tests {
             p("iptables,nft"),
             Err(ModesError {
                 message: "--proxy-modes: unknown kube-proxy mode `nft`".into(),
-                hint: "kpath models `iptables` and `ipvs`; write them comma-separated, e.g. `--proxy-modes iptables,ipvs`".into(),
+                hint: "kpath models `iptables`, `ipvs` and `nftables`; write them comma-separated, e.g. `--proxy-modes iptables,ipvs,nftables`".into(),
             })
         );
         assert_eq!(

@@ -3,15 +3,68 @@
 //! `nft -f` (docs/design/nftables-kube-proxy.md has the sources). Its own test's expected
 //! output (TestOverallNFTablesRules) is the oracle.
 //!
-//! This writes the ruleset; the mode is not yet offered to scenarios: the one walk does not
-//! yet evaluate nf_tables chains.
+//! The mode's [`Proxier`] loads that table into the node's nf_tables ruleset, where the
+//! one walk evaluates it (engine/hooks/nftables.rs); the node keeps kubelet's and
+//! flannel's iptables rules beside it, as real nodes do.
 
 use super::iptables::{base32_std as b32, externally_accessible, local_policies};
-use crate::cluster::{Cluster, SessionAffinity};
+use super::{KubeProxyRules, Provider};
+use crate::cluster::{Cluster, Node, ProxyMode, SessionAffinity};
 use crate::k8s::services::{ServicePortInfo, service_ports};
+use crate::net::Netns;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
+
+/// kube-proxy's nftables mode: everything it programs is the `ip kube-proxy` table.
+pub struct Proxier;
+
+impl Provider for Proxier {
+    fn mode(&self) -> ProxyMode {
+        ProxyMode::Nftables
+    }
+
+    fn name(&self) -> &'static str {
+        "nftables"
+    }
+
+    /// `nft -f` of the transaction, read by kpath's nft reader: what the node lists is
+    /// what that reader makes of kube-proxy's own text. No iptables rules of its own: the
+    /// iptables part is kubelet's KUBE-FIREWALL, which kubelet writes in every mode.
+    fn program(&self, ns: &mut Netns, cluster: &Cluster, node: &Node) -> KubeProxyRules {
+        let ips = super::iptables::nodeport_ips(ns, cluster, node);
+        let text = transaction(cluster, &node.name, &ips);
+        let origin = format!("<kube-proxy's nftables transaction for {}>", node.name);
+        // A reader error here is a bug in the writer: kube-proxy's own test pins the text
+        // and the kernel loads it (tests below); an empty ruleset would hide it, so say it.
+        let ruleset = crate::netfilter::nftables::parse(&origin, &text).unwrap_or_else(|e| {
+            panic!("kpath bug: kube-proxy's nftables transaction does not read back: {e}")
+        });
+        KubeProxyRules {
+            filter: format!(":KUBE-FIREWALL - [0:0]\n{}\n", super::LOCALNET_FIREWALL),
+            nat: String::new(),
+            filter_jumps: vec![
+                "-A INPUT -j KUBE-FIREWALL".into(),
+                "-A OUTPUT -j KUBE-FIREWALL".into(),
+            ],
+            nat_jumps: Vec::new(),
+            nft: Some(std::sync::Arc::new(ruleset)),
+        }
+    }
+
+    fn node_view(&self, cluster: &Cluster, node: &Node) -> Option<String> {
+        Some(super::iptables::node_view(cluster, node))
+    }
+
+    fn ipvs_view_note(&self) -> &'static str {
+        "what kube-proxy would program in IPVS mode. This scenario runs nftables mode:\n# `kpath show --nft` shows its table, `kpath compare` both modes"
+    }
+
+    /// The lab loads the table with `nft -f`, as kube-proxy does.
+    fn lab_refusal(&self, _kernel_has_ipvs: bool) -> Option<String> {
+        None
+    }
+}
 
 /// `knftables.NameLengthMax - chainNamePrefixLengthMax`.
 const CHAIN_NAME_BASE_MAX: usize = 256 - 16;
@@ -624,6 +677,7 @@ mod tests {
             oifname: None,
             ct_state: "new",
             local: vec!["192.168.0.2".parse().unwrap()],
+            redirect_addr: None,
         };
         let word = |f: &Final| match f {
             Final::Drop => Some("DROP".to_string()),
@@ -649,8 +703,8 @@ mod tests {
                     mark: nat.mark,
                     ..pkt.clone()
                 };
-                if let Some((_, addr, port)) = nat.nat {
-                    fwd.dst = addr.unwrap_or(fwd.dst);
+                if let Some(crate::netfilter::eval::NatAction::Dnat { addr, port, .. }) = nat.nat {
+                    fwd.dst = addr;
                     fwd.dport = port.or(fwd.dport);
                 }
                 // Input routing: to the node itself (filter-input) or on (filter-forward).
@@ -730,6 +784,7 @@ mod tests {
             oifname: None,
             ct_state: "new",
             local: Vec::new(),
+            redirect_addr: None,
         };
         // First packet: the numgen pick, and the endpoint chain records the client.
         let first = nftables::eval::walk_chain(t, "nat-prerouting", &pkt, &Default::default());
@@ -741,12 +796,10 @@ mod tests {
                 vec![crate::netfilter::nftables::expr::Value::Addr(pkt.src)]
             )]
         );
-        assert!(
-            first[0]
-                .hits
-                .iter()
-                .any(|h| h.action.starts_with("goto endpoint-") && h.chain.starts_with("service-"))
-        );
+        assert!(first[0].hits.iter().any(|h| {
+            h.action.describe().starts_with("verdict goto endpoint-")
+                && h.chain.starts_with("service-")
+        }));
         // Once the client is in the set, the affinity rule sends it straight to its endpoint.
         let mut sets = nftables::eval::DynamicSets::default();
         sets.insert(
@@ -760,12 +813,15 @@ mod tests {
             .find(|h| h.chain.starts_with("service-"))
             .unwrap();
         assert_eq!(
-            (via.position, via.action.as_str()),
-            (2, "goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80")
+            (via.position, via.action.describe().as_str()),
+            (
+                2,
+                "verdict goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80"
+            )
         );
         assert_eq!(
-            again[0].nat.map(|n| n.1),
-            Some(Some("10.180.0.3".parse().unwrap()))
+            again[0].hits.iter().find_map(|h| h.action.dnat_to()),
+            Some("10.180.0.3:80")
         );
     }
 

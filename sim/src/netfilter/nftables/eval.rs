@@ -8,6 +8,7 @@
 
 use super::expr::*;
 use super::ruleset::{Element, Table};
+use crate::netfilter::eval::{HitAction, NatAction};
 use crate::wire::{IpProtocol, Ipv4Addr};
 
 /// What a chain reads of a packet.
@@ -25,6 +26,9 @@ pub struct Packet {
     pub ct_state: &'static str,
     /// The addresses this namespace calls local (`fib ... type local`).
     pub local: Vec<Ipv4Addr>,
+    /// Where `redirect` sends the packet: the input device's address, or 127.0.0.1 for
+    /// a locally sent packet.
+    pub redirect_addr: Option<Ipv4Addr>,
 }
 
 /// The contents of the dynamic sets, by set name: the keys the packet path added.
@@ -38,13 +42,19 @@ pub enum Final {
     Reject(Option<String>),
 }
 
-/// One rule (or a policy) that acted: chain, 1-based position (0 = the chain's policy)
-/// and what it did, in nft monitor trace's words.
+/// One rule (or a policy) that acted, as nft monitor trace reports it: every rule that ran
+/// to its end (`verdict continue`) or gave a verdict. Chain, 1-based position (0 = the
+/// chain's policy), what it did, and the set or map element its lookup found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hit {
     pub chain: String,
     pub position: usize,
-    pub action: String,
+    pub action: HitAction,
+    /// The element a set or map lookup of the rule found, as nft prints it
+    /// (`172.30.0.41 . tcp . 80 : goto service-...`).
+    pub element: Option<String>,
+    /// The packet mark after the rule.
+    pub mark: u32,
 }
 
 /// One way the walk can go.
@@ -54,12 +64,14 @@ pub struct Outcome {
     pub probability: f64,
     pub hits: Vec<Hit>,
     pub mark: u32,
-    /// `dnat to`/`snat to`: the kind, address and port.
-    pub nat: Option<(NatKind, Option<Ipv4Addr>, Option<u16>)>,
-    /// `masquerade` and its flags.
-    pub masquerade: Option<Vec<String>>,
+    /// The binding a nat chain's `dnat to`, `snat to` or `masquerade` asked for.
+    pub nat: Option<NatAction>,
     /// `update @set { key }` / `add @set`: set and key.
     pub updates: Vec<(String, Vec<Value>)>,
+    /// How many rules the walk looked at, matched or not (`kpath compare` adds them up).
+    pub evaluated: usize,
+    /// The element the current rule's lookup found, until the rule acts.
+    element: Option<String>,
 }
 
 /// Walk base chain `chain` of `table` for `pkt`: every outcome, probabilities summing
@@ -71,8 +83,9 @@ pub fn walk_chain(table: &Table, chain: &str, pkt: &Packet, sets: &DynamicSets) 
         hits: Vec::new(),
         mark: pkt.mark,
         nat: None,
-        masquerade: None,
         updates: Vec::new(),
+        evaluated: 0,
+        element: None,
     };
     let accept = table
         .chain(chain)
@@ -84,11 +97,12 @@ pub fn walk_chain(table: &Table, chain: &str, pkt: &Packet, sets: &DynamicSets) 
         if let End::Fell = end {
             // The base chain's policy.
             o.verdict = if accept { Final::Accept } else { Final::Drop };
-            o.hits.push(Hit {
-                chain: chain.to_string(),
-                position: 0,
-                action: format!("policy {}", if accept { "accept" } else { "drop" }),
-            });
+            let policy = if accept {
+                crate::netfilter::Verdict::Accept
+            } else {
+                crate::netfilter::Verdict::Drop
+            };
+            hit(&mut o, chain, 0, HitAction::Policy(policy));
         }
         out.push(o);
     }
@@ -140,6 +154,9 @@ fn run(
             done.push((o, End::Fell));
             continue;
         };
+        let mut o = o;
+        o.evaluated += 1;
+        o.element = None;
         for (o, step) in rule_outcomes(table, &c.name, i + 1, &rule.exprs, pkt, sets, o, depth) {
             match step {
                 Step::Next => live.push((o, i + 1)),
@@ -155,12 +172,49 @@ enum Step {
     End(End),
 }
 
-fn hit(o: &mut Outcome, chain: &str, position: usize, action: String) {
+fn hit(o: &mut Outcome, chain: &str, position: usize, action: HitAction) {
     o.hits.push(Hit {
         chain: chain.to_string(),
         position,
         action,
+        element: o.element.take(),
+        mark: o.mark,
     });
+}
+
+/// What a verdict statement does, as a step names it.
+fn verdict_action(v: &Verdict) -> HitAction {
+    match v {
+        Verdict::Accept => HitAction::Accept,
+        Verdict::Drop => HitAction::Drop,
+        Verdict::Continue => HitAction::Continue,
+        Verdict::Return => HitAction::Return,
+        Verdict::Jump(c) => HitAction::Jump(c.clone()),
+        Verdict::Goto(c) => HitAction::Goto(c.clone()),
+    }
+}
+
+/// `reject [with ...]` in the words iptables' REJECT uses (`icmp-port-unreachable`,
+/// `tcp-reset`), which the datapath answers with. nft_reject_ipv4's default is ICMP port
+/// unreachable.
+pub fn reject_with(with: Option<&str>) -> String {
+    let Some(w) = with else {
+        return "icmp-port-unreachable".into();
+    };
+    let w = w.trim();
+    if w.contains("tcp reset") {
+        return "tcp-reset".into();
+    }
+    let ty = w.rsplit(' ').next().unwrap_or(w);
+    match ty {
+        "admin-prohibited" => "icmp-admin-prohibited".into(),
+        "host-prohibited" => "icmp-host-prohibited".into(),
+        "net-prohibited" => "icmp-net-prohibited".into(),
+        "host-unreachable" => "icmp-host-unreachable".into(),
+        "net-unreachable" => "icmp-net-unreachable".into(),
+        "prot-unreachable" => "icmp-proto-unreachable".into(),
+        _ => "icmp-port-unreachable".into(),
+    }
 }
 
 /// One rule's statements in order, forking where a numgen map does.
@@ -176,13 +230,16 @@ fn rule_outcomes(
     depth: usize,
 ) -> Vec<(Outcome, Step)> {
     let Some((first, rest)) = stmts.split_first() else {
+        // The rule ran to its end: nft_do_chain traces it with `verdict continue`.
+        let mut o = o;
+        hit(&mut o, chain, pos, HitAction::Continue);
         return vec![(o, Step::Next)];
     };
     let mut o = o;
     let then = |o: Outcome| rule_outcomes(table, chain, pos, rest, pkt, sets, o, depth);
     let verdict = |o: Outcome, v: &Verdict| -> Vec<(Outcome, Step)> {
         let mut o = o;
-        hit(&mut o, chain, pos, super::print::verdict(v));
+        hit(&mut o, chain, pos, verdict_action(v));
         match v {
             Verdict::Accept => vec![(
                 Outcome {
@@ -216,13 +273,13 @@ fn rule_outcomes(
         }
     };
     match first {
-        Stmt::Match { left, op, right } => {
-            if matches(left, *op, right, pkt, &o, table, sets) {
+        Stmt::Match { left, op, right } => match matches(left, *op, right, pkt, &o, table, sets) {
+            Some(element) => {
+                o.element = element.or(o.element);
                 then(o)
-            } else {
-                vec![(o, Step::Next)]
             }
-        }
+            None => vec![(o, Step::Next)],
+        },
         Stmt::Vmap { key, map } => {
             // `numgen random mod N vmap { ... }`: every arm, 1/N each.
             if let Expr::Sel(Selector::Numgen { modulus, offset }) = key {
@@ -236,10 +293,15 @@ fn rule_outcomes(
                         .iter()
                         .find(|e| e.key.len() == 1 && value_eq(&e.key[0], &Part::Num(v)))
                     {
-                        Some(Element {
-                            data: Some(Data::Verdict(vd)),
-                            ..
-                        }) => out.extend(verdict(b, vd)),
+                        Some(
+                            e @ Element {
+                                data: Some(Data::Verdict(vd)),
+                                ..
+                            },
+                        ) => {
+                            b.element = Some(super::print::element(e, false));
+                            out.extend(verdict(b, vd))
+                        }
                         // No element for this number: the lookup fails, the rule does not match.
                         _ => out.push((b, Step::Next)),
                     }
@@ -251,10 +313,15 @@ fn rule_outcomes(
             };
             let els = map_elements(map, table);
             match els.iter().find(|e| element_matches(e, &k)) {
-                Some(Element {
-                    data: Some(Data::Verdict(vd)),
-                    ..
-                }) => verdict(o, vd),
+                Some(
+                    e @ Element {
+                        data: Some(Data::Verdict(vd)),
+                        ..
+                    },
+                ) => {
+                    o.element = Some(super::print::element(e, false));
+                    verdict(o, vd)
+                }
                 _ => vec![(o, Step::Next)],
             }
         }
@@ -270,52 +337,65 @@ fn rule_outcomes(
             then(o)
         }
         Stmt::Nat {
-            kind, addr, port, ..
+            kind,
+            addr,
+            port,
+            flags,
         } => {
-            o.nat = Some((*kind, *addr, *port));
-            let words = format!(
-                "{} to {}{}",
-                if *kind == NatKind::Dnat {
-                    "dnat"
-                } else {
-                    "snat"
+            let Some(addr) = *addr else {
+                // `dnat to :PORT` keeps the address; kube-proxy never writes it.
+                return vec![(o, Step::Next)];
+            };
+            let to = match port {
+                Some(p) => format!("{addr}:{p}"),
+                None => addr.to_string(),
+            };
+            let nat = match kind {
+                NatKind::Dnat => NatAction::Dnat {
+                    to,
+                    addr,
+                    port: *port,
                 },
-                addr.map(|a| a.to_string()).unwrap_or_default(),
-                port.map(|p| format!(":{p}")).unwrap_or_default()
-            );
-            hit(&mut o, chain, pos, words);
-            // NAT statements end the walk with accept (nft_nat_eval sets NF_ACCEPT).
-            vec![(
-                Outcome {
-                    verdict: Final::Accept,
-                    ..o
+                NatKind::Snat => NatAction::Snat {
+                    to,
+                    addr,
+                    port: *port,
+                    random_fully: flags.iter().any(|f| f == "fully-random"),
                 },
-                Step::End(End::Done),
-            )]
+            };
+            nat_verdict(o, chain, pos, nat)
         }
-        Stmt::Masquerade { flags, .. } => {
-            o.masquerade = Some(flags.clone());
-            hit(&mut o, chain, pos, "masquerade".into());
-            vec![(
-                Outcome {
-                    verdict: Final::Accept,
-                    ..o
-                },
-                Step::End(End::Done),
-            )]
+        Stmt::Masquerade { flags, ports } => {
+            let nat = NatAction::Masquerade {
+                random_fully: flags.iter().any(|f| f == "fully-random"),
+                to_ports: *ports,
+            };
+            nat_verdict(o, chain, pos, nat)
         }
-        Stmt::Redirect { .. } => {
-            hit(&mut o, chain, pos, "redirect".into());
-            vec![(
-                Outcome {
-                    verdict: Final::Accept,
-                    ..o
-                },
-                Step::End(End::Done),
-            )]
+        Stmt::Redirect { port } => {
+            // nf_nat_redirect_ipv4: to the address of the device the packet came in on
+            // (127.0.0.1 for a locally sent one), which the caller knows.
+            let Some(addr) = pkt.redirect_addr else {
+                return vec![(o, Step::Next)];
+            };
+            let to = match port {
+                Some(p) => format!("{addr}:{p}"),
+                None => addr.to_string(),
+            };
+            let nat = NatAction::Dnat {
+                to,
+                addr,
+                port: *port,
+            };
+            nat_verdict(o, chain, pos, nat)
         }
         Stmt::Reject { with } => {
-            hit(&mut o, chain, pos, "reject".into());
+            hit(
+                &mut o,
+                chain,
+                pos,
+                HitAction::Reject(reject_with(with.as_deref())),
+            );
             vec![(
                 Outcome {
                     verdict: Final::Reject(with.clone()),
@@ -332,6 +412,15 @@ fn rule_outcomes(
             then(o)
         }
     }
+}
+
+/// A NAT statement asks for a binding and ends the walk with accept (nft_nat_eval sets
+/// NF_ACCEPT).
+fn nat_verdict(mut o: Outcome, chain: &str, pos: usize, nat: NatAction) -> Vec<(Outcome, Step)> {
+    hit(&mut o, chain, pos, HitAction::Nat(nat.clone()));
+    o.nat = Some(nat);
+    o.verdict = Final::Accept;
+    vec![(o, Step::End(End::Done))]
 }
 
 /// A field's value as read from the packet.
@@ -468,6 +557,7 @@ fn symbol_number(s: &str) -> Option<u64> {
     })
 }
 
+/// Does the match hold? Some(the set element that held it, for a set lookup) when it does.
 #[allow(clippy::too_many_arguments)]
 fn matches(
     left: &Expr,
@@ -477,23 +567,33 @@ fn matches(
     o: &Outcome,
     table: &Table,
     sets: &DynamicSets,
-) -> bool {
-    let Some(key) = key_of(left, pkt, o) else {
-        // A field the packet does not have (a port of ICMP) never matches.
-        return false;
-    };
+) -> Option<Option<String>> {
+    // A field the packet does not have (a port of ICMP) never matches.
+    let key = key_of(left, pkt, o)?;
+    let same =
+        |k: &[Value]| k.len() == key.len() && k.iter().zip(&key).all(|(v, p)| value_eq(v, p));
+    let mut element = None;
     let found = match right {
-        Rhs::Value(vs) => vs.len() == key.len() && vs.iter().zip(&key).all(|(v, p)| value_eq(v, p)),
+        Rhs::Value(vs) => same(vs),
         Rhs::Anon(els) => els.iter().any(|e| element_matches(e, &key)),
         Rhs::Named(n) => {
-            table
+            if let Some(e) = table
                 .set(n)
-                .is_some_and(|s| s.elements.iter().any(|e| element_matches(e, &key)))
-                || sets.get(n).is_some_and(|ks| {
-                    ks.iter().any(|k| {
-                        k.len() == key.len() && k.iter().zip(&key).all(|(v, p)| value_eq(v, p))
-                    })
-                })
+                .and_then(|s| s.elements.iter().find(|e| element_matches(e, &key)))
+            {
+                element = Some(super::print::element(e, false));
+                true
+            } else if let Some(k) = sets.get(n).and_then(|ks| ks.iter().find(|k| same(k))) {
+                element = Some(
+                    k.iter()
+                        .map(|v| super::print::value(v, false))
+                        .collect::<Vec<_>>()
+                        .join(" . "),
+                );
+                true
+            } else {
+                false
+            }
         }
     };
     let ordered = |f: fn(u64, u64) -> bool| match (right, key.as_slice()) {
@@ -502,12 +602,13 @@ fn matches(
         }
         _ => false,
     };
-    match op {
+    let holds = match op {
         CmpOp::Eq => found,
         CmpOp::Ne => !found,
         CmpOp::Lt => ordered(|a, b| a < b),
         CmpOp::Gt => ordered(|a, b| a > b),
         CmpOp::Le => ordered(|a, b| a <= b),
         CmpOp::Ge => ordered(|a, b| a >= b),
-    }
+    };
+    holds.then(|| element.filter(|_| op == CmpOp::Eq))
 }

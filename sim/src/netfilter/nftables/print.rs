@@ -84,7 +84,7 @@ fn set(s: &Set) -> String {
     out
 }
 
-fn element(e: &Element, mark: bool) -> String {
+pub fn element(e: &Element, mark: bool) -> String {
     let mut out = e
         .key
         .iter()

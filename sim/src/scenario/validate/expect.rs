@@ -84,12 +84,25 @@ pub(super) fn check_expect(c: &Checker, e: &Expect) -> Result<(), ScenarioError>
                 .err_at(m, format!("`{h}` is not a netfilter hook"))
                 .with_hint("PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING"));
         }
+        // iptables' tables, and in nftables mode kube-proxy's `ip kube-proxy` table.
+        let nft = c.s.kube_proxy.mode.as_ref().map(|m| m.value)
+            == Some(crate::cluster::ProxyMode::Nftables);
         if let Some(t) = &m.value.table
             && !["raw", "mangle", "nat", "filter"].contains(&t.as_str())
+            && !(nft && t == "kube-proxy")
         {
-            return Err(c
-                .err_at(m, format!("`{t}` is not an iptables table"))
-                .with_hint("raw, mangle, nat or filter"));
+            let (what, hint) = if nft {
+                (
+                    "an iptables table or kube-proxy's nftables table",
+                    "raw, mangle, nat, filter or kube-proxy",
+                )
+            } else {
+                (
+                    "an iptables table",
+                    "raw, mangle, nat or filter (kube-proxy's nftables table, kube-proxy, is there with `kubeProxy: {mode: nftables}`)",
+                )
+            };
+            return Err(c.err_at(m, format!("`{t}` is not {what}")).with_hint(hint));
         }
         if m.value == StepMatch::default() {
             return Err(c.err_at(m, "this step matches every step").with_hint("give at least one of netns, device, func, hook, table, chain, rule, comment, action, note"));
