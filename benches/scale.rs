@@ -3,8 +3,9 @@
 //! endpoints loaded as `kpath trace --iptables-save` loads it; one nat PREROUTING walk to the
 //! last Service beside the same walk reading every rule; every outcome of a SYN to the
 //! last Service (the longest walk through KUBE-SERVICES); and a 3-node scenario of the same
-//! Services built and traced, in iptables and IPVS mode (and with 1,000 Services, for the
-//! growth); a cluster of 5,000 nodes (and of 500). The kernel's side of the load is
+//! Services built and traced, in iptables, IPVS and nftables mode (and with 1,000 Services,
+//! for the growth); nftables mode's nat-prerouting walk to the first and to the last
+//! Service; a cluster of 5,000 nodes (and of 500). The kernel's side of the load is
 //! benches/against-iptables-restore.sh (it needs root and a network namespace).
 
 // The allocator the `kpath` binary runs with (tui/src/main.rs).
@@ -152,6 +153,60 @@ fn walk(g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>, nf:
     );
 }
 
+/// kube-proxy's nftables mode: nat-prerouting for a pod's SYN to the first and to the last
+/// of 10,000 Services, on node-1's `ip kube-proxy` table as the scenario builds it. One
+/// verdict-map lookup (@service-ips) finds either Service, so both walks look at the same
+/// rules, where iptables mode's KUBE-SERVICES is read rule by rule.
+fn nftables_walk(c: &mut Criterion) {
+    use kpath_sim::netfilter::nftables::eval::{DynamicSets, Packet, walk_chain};
+    let yaml = scenario_yaml(&size(ProxyMode::Nftables)).expect("the size fits");
+    let s = kpath_sim::load_scenario_str("scale.yaml", &yaml).expect("it loads");
+    let w = kpath_sim::k8s::build_world(s.model(), 0).expect("it builds");
+    let node = w.netns.iter().find(|n| n.name == "node-1").expect("node-1");
+    let table = &node.netfilter.nft.tables[0];
+    let syn = |dst: Ipv4Addr| Packet {
+        src: Ipv4Addr::new(10, 128, 0, 2),
+        dst,
+        proto: kpath_sim::wire::IpProtocol::Tcp,
+        sport: Some(40000),
+        dport: Some(80),
+        mark: 0,
+        iifname: Some("cni0".into()),
+        oifname: None,
+        ct_state: "new",
+        local: vec![Ipv4Addr::new(172, 16, 0, 16)],
+        redirect_addr: None,
+    };
+    let (first, last) = (
+        syn(Size::cluster_ip(0)),
+        syn(Size::cluster_ip(SERVICES - 1)),
+    );
+    let sets = DynamicSets::new();
+    let a = walk_chain(table, "nat-prerouting", &first, &sets);
+    let b = walk_chain(table, "nat-prerouting", &last, &sets);
+    assert_eq!(
+        a[0].evaluated, b[0].evaluated,
+        "the same rules, first or last"
+    );
+    assert!(b.iter().all(|o| o.nat.is_some()), "every outcome DNATs");
+    println!(
+        "nftables nat-prerouting to the first and the last of {SERVICES} Services: {} rules looked at each ({} outcomes)",
+        b[0].evaluated,
+        b.len()
+    );
+    let mut g = c.benchmark_group("scale-10k");
+    g.sample_size(10);
+    g.bench_function(
+        "nftables mode: nat-prerouting to the first of 10,000 Services",
+        |bn| bn.iter(|| walk_chain(table, "nat-prerouting", black_box(&first), &sets)),
+    );
+    g.bench_function(
+        "nftables mode: nat-prerouting to the last of 10,000 Services",
+        |bn| bn.iter(|| walk_chain(table, "nat-prerouting", black_box(&last), &sets)),
+    );
+    g.finish();
+}
+
 /// Load a generated scenario, build its world and trace one packet, as `kpath trace` does.
 fn load_build_trace(yaml: &str, packet: &str) -> kpath_sim::trace::Trace {
     let s = kpath_sim::load_scenario_str("scale.yaml", black_box(yaml)).unwrap();
@@ -162,7 +217,7 @@ fn load_build_trace(yaml: &str, packet: &str) -> kpath_sim::trace::Trace {
 fn scenario(c: &mut Criterion) {
     let mut g = c.benchmark_group("scale-10k");
     g.sample_size(10);
-    for mode in [ProxyMode::Iptables, ProxyMode::Ipvs] {
+    for mode in [ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables] {
         let yaml = scenario_yaml(&size(mode)).expect("the size fits");
         g.bench_function(
             format!("3 nodes, 10,000 Services ({mode:?}): load, build, trace"),
@@ -203,5 +258,5 @@ fn many_nodes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rules_only, scenario, many_nodes);
+criterion_group!(benches, rules_only, nftables_walk, scenario, many_nodes);
 criterion_main!(benches);

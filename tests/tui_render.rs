@@ -110,6 +110,56 @@ fn an_ipvs_step_shows_ipvsadm_with_the_service_and_its_real_server_lit() {
 }
 
 #[test]
+fn an_nft_step_shows_the_rule_in_its_chain_with_the_map_element_lit() {
+    let mut a = app("nftables-clusterip", Some("connect"));
+    goto(&mut a, |s| {
+        s.nf.as_ref().is_some_and(|n| n.rule.chain == "services")
+    });
+    let (text, term) = screen(&a, 170, 44);
+    assert!(
+        text.contains("table ip kube-proxy, chain services"),
+        "{text}"
+    );
+    assert!(
+        text.contains("@service-ips element 10.96.100.10 . tcp . 80"),
+        "{text}"
+    );
+    let buf = term.backend().buffer();
+    let lit = |needle: &str| {
+        (0..44).any(|y| {
+            let row: String = (0..170).map(|x| buf[(x, y)].symbol()).collect();
+            row.find(needle).is_some_and(|i| {
+                let x = row[..i].chars().count() as u16;
+                buf[(x, y)].modifier.contains(Modifier::REVERSED)
+            })
+        })
+    };
+    assert!(lit("10.96.100.10 . tcp . 80 : goto service-"), "{text}");
+    assert!(
+        lit("ip daddr . meta l4proto . th dport vmap @service-ips"),
+        "{text}"
+    );
+    // Where a base chain's policy decided, its spec line (type, hook, priority, policy) is lit.
+    goto(&mut a, |s| {
+        s.nf.as_ref()
+            .is_some_and(|n| n.rule.chain == "filter-prerouting" && n.rule.is_policy())
+    });
+    let (text, term) = screen(&a, 170, 44);
+    let buf = term.backend().buffer();
+    let spec = "type filter hook prerouting priority dstnat - 10; policy accept;";
+    let row = (0..44)
+        .map(|y| (0..170).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .position(|r| r.contains(spec));
+    let y = row.unwrap_or_else(|| panic!("{text}"));
+    let line: String = (0..170).map(|x| buf[(x, y as u16)].symbol()).collect();
+    let x = line[..line.find(spec).unwrap()].chars().count() as u16;
+    assert!(
+        buf[(x, y as u16)].modifier.contains(Modifier::REVERSED),
+        "{text}"
+    );
+}
+
+#[test]
 fn encapsulation_shows_both_headers_and_the_tunnel() {
     let mut a = app("pod-to-pod-cross-node", Some("ping"));
     goto(&mut a, |s| s.kind == StepKind::Encap);

@@ -21,11 +21,16 @@ pub enum Command {
     /// Trace a packet of a scenario through the simulated kernel, one step per kernel stage.
     Trace {
         /// The scenario file (YAML).
-        #[arg(required_unless_present = "iptables_save")]
+        #[arg(required_unless_present_any = ["iptables_save", "nft_ruleset"])]
         scenario: Option<PathBuf>,
         /// Rules-only mode: an iptables-save dump from a node, instead of a scenario.
         #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
         iptables_save: Option<PathBuf>,
+        /// Rules-only mode: a node's `nft list ruleset` (or an `nft -f` file, such as
+        /// kube-proxy's nftables-mode transaction), alone or beside --iptables-save: its
+        /// base chains run at their hooks and priorities among iptables' tables.
+        #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
+        nft_ruleset: Option<PathBuf>,
         /// Rules-only mode: the packet's source address.
         #[arg(long, value_name = "IP", value_parser = parse_ipv4)]
         src: Option<std::net::Ipv4Addr>,
@@ -212,7 +217,7 @@ pub enum Command {
         /// GROUPS); the count of --services gives every Service pods of its own.
         #[arg(long, default_value_t = 10)]
         groups: usize,
-        /// kube-proxy's mode: iptables or ipvs.
+        /// kube-proxy's mode: iptables, ipvs or nftables.
         #[arg(long, value_name = "MODE", default_value = "iptables")]
         proxy_mode: String,
         /// Print node-1's dump in this format instead of the scenario.
@@ -226,7 +231,7 @@ pub enum Command {
     Compare {
         scenario: PathBuf,
         /// The modes, comma-separated.
-        #[arg(long, value_name = "MODES", default_value = "iptables,ipvs")]
+        #[arg(long, value_name = "MODES", default_value = "iptables,ipvs,nftables")]
         proxy_modes: String,
         /// Only this packet (its `name:`).
         #[arg(long, short, conflicts_with = "flow")]

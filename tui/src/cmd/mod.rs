@@ -25,7 +25,8 @@ use crate::failure::{Failure, Output};
 pub fn run(cli: Cli) -> Result<Output, Failure> {
     match cli.command {
         Command::Trace {
-            iptables_save: Some(file),
+            iptables_save,
+            nft_ruleset,
             src,
             dst,
             proto,
@@ -34,9 +35,10 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             ipvsadm_save,
             format,
             ..
-        } => {
+        } if iptables_save.is_some() || nft_ruleset.is_some() => {
             let dumps = rules::Dumps {
-                iptables: &file,
+                iptables: iptables_save.as_deref(),
+                nft: nft_ruleset.as_deref(),
                 ipsets: ipset_save.as_deref(),
                 ipvs: ipvsadm_save.as_deref(),
             };

@@ -1,5 +1,6 @@
-//! `kpath trace --iptables-save FILE`: rules-only mode. A node's iptables-save dump (with
-//! its ipsets and IPVS table if given) and one packet, with every outcome the rules allow.
+//! `kpath trace --iptables-save FILE` / `--nft-ruleset FILE`: rules-only mode. A node's
+//! iptables-save dump (with its ipsets and IPVS table if given), its nf_tables ruleset, or
+//! both, and one packet, with every outcome the rules allow.
 
 use crate::args::Format;
 use crate::cmd::dump::read_dump;
@@ -7,10 +8,11 @@ use crate::failure::{Failure, Output, usage};
 use kpath_sim::render;
 use kpath_sim::wire::IpProtocol;
 
-/// What rules-only mode reads: the node's iptables-save dump and, optionally, its ipsets
-/// and its IPVS table.
+/// What rules-only mode reads: the node's iptables-save dump, its `nft list ruleset` (at
+/// least one of the two) and, optionally, its ipsets and its IPVS table.
 pub struct Dumps<'a> {
-    pub iptables: &'a std::path::Path,
+    pub iptables: Option<&'a std::path::Path>,
+    pub nft: Option<&'a std::path::Path>,
     pub ipsets: Option<&'a std::path::Path>,
     pub ipvs: Option<&'a std::path::Path>,
 }
@@ -24,11 +26,25 @@ pub fn command(
     local_ips: Vec<std::net::Ipv4Addr>,
     format: Format,
 ) -> Result<Output, Failure> {
-    let dump = read_dump(dumps.iptables)?;
-    let nf = std::sync::Arc::new(kpath_sim::netfilter::parse_iptables_save(
-        &dump.name,
-        dump.text(),
-    )?);
+    let mut names = Vec::new();
+    let mut nf = match dumps.iptables {
+        Some(f) => {
+            let dump = read_dump(f)?;
+            names.push(dump.name.clone());
+            kpath_sim::netfilter::parse_iptables_save(&dump.name, dump.text())?
+        }
+        None => kpath_sim::netfilter::Netfilter::default(),
+    };
+    if let Some(f) = dumps.nft {
+        let dump = read_dump(f)?;
+        names.push(dump.name.clone());
+        nf.nft = std::sync::Arc::new(kpath_sim::netfilter::nftables::parse(
+            &dump.name,
+            dump.text(),
+        )?);
+    }
+    let name = names.join(" + ");
+    let nf = std::sync::Arc::new(nf);
     let sets = match dumps.ipsets {
         Some(f) => {
             let d = read_dump(f)?;
@@ -104,7 +120,7 @@ pub fn command(
     let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
     Ok(Output::Text(match format {
-        Format::Text => render::rules::text(&dump.name, &q, &outcomes, &missing),
+        Format::Text => render::rules::text(&name, &q, &outcomes, &missing),
         Format::Json => render::rules::json(&outcomes),
     }))
 }

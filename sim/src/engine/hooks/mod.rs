@@ -108,4 +108,34 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn nf_tables_base_chains_run_at_their_priorities_among_iptables_tables() {
+        // kube-proxy's filter chains sit at -110 (before DNAT) and -90 (after it, for
+        // locally sent packets); its nat chains are NAT's lookups, not hooks of their own.
+        let n = node("nftables-clusterip.yaml");
+        assert_eq!(
+            at(&n, Family::Ipv4, Hook::Prerouting),
+            [
+                (i32::MIN, "ip_sabotage_in"),
+                (-400, "ipv4_conntrack_defrag"),
+                (-200, "ipv4_conntrack_in"),
+                (-150, "ipt_do_table"),
+                (-110, "nft_do_chain_ipv4"),
+                (-100, "nf_nat_ipv4_pre_routing"),
+            ]
+        );
+        assert_eq!(
+            at(&n, Family::Ipv4, Hook::Output),
+            [
+                (-400, "ipv4_conntrack_defrag"),
+                (-200, "ipv4_conntrack_local"),
+                (-150, "ipt_do_table"),
+                (-110, "nft_do_chain_ipv4"),
+                (-100, "nf_nat_ipv4_local_fn"),
+                (-90, "nft_do_chain_ipv4"),
+                (0, "ipt_do_table"),
+            ]
+        );
+    }
 }

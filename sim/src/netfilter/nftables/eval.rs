@@ -7,7 +7,7 @@
 //! (conntrack, NAT bindings, steps) is the registrant's job.
 
 use super::expr::*;
-use super::ruleset::{Element, Table};
+use super::ruleset::{Element, Exact, Table, protocol_number};
 use crate::netfilter::eval::{HitAction, NatAction};
 use crate::wire::{IpProtocol, Ipv4Addr};
 
@@ -283,16 +283,12 @@ fn rule_outcomes(
         Stmt::Vmap { key, map } => {
             // `numgen random mod N vmap { ... }`: every arm, 1/N each.
             if let Expr::Sel(Selector::Numgen { modulus, offset }) = key {
-                let els = map_elements(map, table);
                 let mut out = Vec::new();
                 for n in 0..*modulus {
                     let v = u64::from(n + offset);
                     let mut b = o.clone();
                     b.probability /= f64::from(*modulus);
-                    match els
-                        .iter()
-                        .find(|e| e.key.len() == 1 && value_eq(&e.key[0], &Part::Num(v)))
-                    {
+                    match lookup(map, table, &[Part::Num(v)]) {
                         Some(
                             e @ Element {
                                 data: Some(Data::Verdict(vd)),
@@ -311,8 +307,7 @@ fn rule_outcomes(
             let Some(k) = key_of(key, pkt, &o) else {
                 return vec![(o, Step::Next)];
             };
-            let els = map_elements(map, table);
-            match els.iter().find(|e| element_matches(e, &k)) {
+            match lookup(map, table, &k) {
                 Some(
                     e @ Element {
                         data: Some(Data::Verdict(vd)),
@@ -433,6 +428,16 @@ enum Part {
 }
 
 impl Part {
+    /// The exact form a set's index keys it by; None for a flag list.
+    fn exact(&self) -> Option<Exact> {
+        Some(match self {
+            Part::Addr(a) => Exact::Addr(*a),
+            Part::Num(n) => Exact::Num(*n),
+            Part::Name(s) => Exact::Name(s.clone()),
+            Part::Names(_) => return None,
+        })
+    }
+
     fn value(&self) -> Value {
         match self {
             Part::Addr(a) => Value::Addr(*a),
@@ -515,11 +520,16 @@ fn key_of(e: &Expr, pkt: &Packet, o: &Outcome) -> Option<Vec<Part>> {
     }
 }
 
-fn map_elements<'a>(r: &'a Rhs, table: &'a Table) -> &'a [Element] {
+/// The element of a set or map that holds `key`: by hash for a named set's exact keys,
+/// as the kernel's set backends find it, else in order.
+fn lookup<'a>(r: &'a Rhs, table: &'a Table, key: &[Part]) -> Option<&'a Element> {
     match r {
-        Rhs::Anon(els) => els,
-        Rhs::Named(n) => table.set(n).map_or(&[][..], |s| &s.elements),
-        Rhs::Value(_) => &[],
+        Rhs::Anon(els) => els.iter().find(|e| element_matches(e, key)),
+        Rhs::Named(n) => {
+            let exact: Option<Vec<Exact>> = key.iter().map(Part::exact).collect();
+            table.find_element(n, exact.as_deref(), |e| element_matches(e, key))
+        }
+        Rhs::Value(_) => None,
     }
 }
 
@@ -538,23 +548,12 @@ fn value_eq(v: &Value, p: &Part) -> bool {
             (Value::Addr(l), Value::Addr(h), Part::Addr(a)) => l <= a && a <= h,
             _ => false,
         },
-        (Value::Symbol(s), Part::Num(n)) => symbol_number(s) == Some(*n),
+        (Value::Symbol(s), Part::Num(n)) => protocol_number(s) == Some(*n),
         (Value::Symbol(s), Part::Name(n)) => s == n,
         (Value::Symbol(s), Part::Names(ns)) => ns.contains(s),
         (Value::Flags(fs), Part::Names(ns)) => fs.iter().any(|f| ns.contains(f)),
         _ => false,
     }
-}
-
-/// Protocol names (`/etc/protocols`), for `meta l4proto tcp`.
-fn symbol_number(s: &str) -> Option<u64> {
-    Some(match s {
-        "icmp" => 1,
-        "tcp" => 6,
-        "udp" => 17,
-        "sctp" => 132,
-        _ => return None,
-    })
 }
 
 /// Does the match hold? Some(the set element that held it, for a set lookup) when it does.
@@ -577,10 +576,7 @@ fn matches(
         Rhs::Value(vs) => same(vs),
         Rhs::Anon(els) => els.iter().any(|e| element_matches(e, &key)),
         Rhs::Named(n) => {
-            if let Some(e) = table
-                .set(n)
-                .and_then(|s| s.elements.iter().find(|e| element_matches(e, &key)))
-            {
+            if let Some(e) = lookup(right, table, &key) {
                 element = Some(super::print::element(e, false));
                 true
             } else if let Some(k) = sets.get(n).and_then(|ks| ks.iter().find(|k| same(k))) {

@@ -9,6 +9,7 @@ use super::expr::*;
 use super::lex::{Tok, Token, tokens};
 use super::ruleset::*;
 use crate::diag::InputError;
+use std::collections::{HashMap, HashSet};
 
 /// The statements and expressions kpath models, for hints.
 pub(super) const MODELLED: &str = "ip saddr/daddr/protocol, tcp/udp/th sport/dport, meta l4proto/mark/iifname/oifname/iif/oif, mark, ct state/status/mark/direction, fib saddr/daddr type, numgen random mod N, concatenations (a . b), & | ^, sets (@name, { ... }), vmap, counter, accept, drop, continue, return, jump, goto, reject, dnat, snat, masquerade, redirect, notrack, log, meta/ct mark set, update/add @set, comment";
@@ -22,9 +23,22 @@ pub fn parse(file: &str, src: &str) -> Result<Ruleset, InputError> {
         toks,
         pos: 0,
         rs: Ruleset::default(),
+        places: Places::default(),
     };
     p.commands()?;
     Ok(p.rs)
+}
+
+/// Where each chain and set is, and which keys each set holds, so that kube-proxy's
+/// transaction for 10,000 Services (tens of thousands of chains, rules and elements) reads
+/// in linear time. Kept as chains and sets are added; after a flush or delete (`stale`)
+/// found again from the ruleset.
+#[derive(Default)]
+pub(super) struct Places {
+    chains: HashMap<(usize, String), usize>,
+    sets: HashMap<(usize, String), usize>,
+    keys: HashMap<(usize, usize), HashSet<String>>,
+    stale: bool,
 }
 
 pub(super) struct Parser<'a> {
@@ -33,6 +47,7 @@ pub(super) struct Parser<'a> {
     pub(super) toks: Vec<Token>,
     pub(super) pos: usize,
     pub(super) rs: Ruleset,
+    pub(super) places: Places,
 }
 
 pub(super) type R<T> = Result<T, InputError>;
@@ -210,6 +225,7 @@ impl Parser<'_> {
             comment: None,
             sets: Vec::new(),
             chains: Vec::new(),
+            lookup: Default::default(),
         });
         self.rs.tables.len() - 1
     }
@@ -246,13 +262,13 @@ impl Parser<'_> {
                 let name = self.word("a set name")?;
                 self.expect_punct('{')?;
                 let set = self.set_body(name, what == "map")?;
-                let tb = &mut self.rs.tables[ti];
-                match tb.sets.iter_mut().find(|s| s.name == set.name) {
-                    Some(old) => {
+                match self.set_index(ti, &set.name) {
+                    Some(si) => {
+                        let old = &mut self.rs.tables[ti].sets[si];
                         let elements = std::mem::take(&mut old.elements);
                         *old = Set { elements, ..set };
                     }
-                    None => tb.sets.push(set),
+                    None => self.push_set(ti, set),
                 }
                 Ok(())
             }
@@ -262,7 +278,7 @@ impl Parser<'_> {
                 let ti = self.table_mut(family, &table, at.as_ref())?;
                 let st = self.peek().cloned();
                 let name = self.word("a set name")?;
-                let Some(si) = self.rs.tables[ti].sets.iter().position(|s| s.name == name) else {
+                let Some(si) = self.set_index(ti, &name) else {
                     return Err(self
                         .err_at(
                             st.as_ref(),
@@ -272,11 +288,18 @@ impl Parser<'_> {
                 };
                 self.expect_punct('{')?;
                 let els = self.elements()?;
-                let set = &mut self.rs.tables[ti].sets[si];
                 // `add element` of a key the set holds already changes nothing (the kernel
                 // keeps one; kube-proxy adds a ClusterIP once per Service port).
+                let keys = self.places.keys.entry((ti, si)).or_insert_with(|| {
+                    self.rs.tables[ti].sets[si]
+                        .elements
+                        .iter()
+                        .map(|e| format!("{:?}", e.key))
+                        .collect()
+                });
+                let set = &mut self.rs.tables[ti].sets[si];
                 for e in els {
-                    if !set.elements.iter().any(|x| x.key == e.key) {
+                    if keys.insert(format!("{:?}", e.key)) {
                         set.elements.push(e);
                     }
                 }
@@ -290,17 +313,55 @@ impl Parser<'_> {
     }
 
     pub(super) fn ensure_chain(&mut self, ti: usize, name: &str) -> usize {
-        let tb = &mut self.rs.tables[ti];
-        if let Some(i) = tb.chains.iter().position(|c| c.name == name) {
+        if let Some(i) = self.chain_index(ti, name) {
             return i;
         }
+        // chain_index made the places fresh: the new chain's place is kept with them.
+        let tb = &mut self.rs.tables[ti];
         tb.chains.push(Chain {
             name: name.to_string(),
             base: None,
             comment: None,
             rules: Vec::new(),
         });
-        tb.chains.len() - 1
+        let i = tb.chains.len() - 1;
+        self.places.chains.insert((ti, name.to_string()), i);
+        i
+    }
+
+    /// The chain `name` of table `ti`, if it exists.
+    fn chain_index(&mut self, ti: usize, name: &str) -> Option<usize> {
+        self.places_fresh();
+        self.places.chains.get(&(ti, name.to_string())).copied()
+    }
+
+    /// The set (or map) `name` of table `ti`, if it exists.
+    fn set_index(&mut self, ti: usize, name: &str) -> Option<usize> {
+        self.places_fresh();
+        self.places.sets.get(&(ti, name.to_string())).copied()
+    }
+
+    /// After a flush or delete moved things: find every chain and set again.
+    fn places_fresh(&mut self) {
+        if !self.places.stale {
+            return;
+        }
+        self.places = Places::default();
+        for (ti, t) in self.rs.tables.iter().enumerate() {
+            for (i, c) in t.chains.iter().enumerate().rev() {
+                self.places.chains.insert((ti, c.name.clone()), i);
+            }
+            for (i, st) in t.sets.iter().enumerate().rev() {
+                self.places.sets.insert((ti, st.name.clone()), i);
+            }
+        }
+    }
+
+    pub(super) fn push_set(&mut self, ti: usize, set: Set) {
+        self.places_fresh();
+        let sets = &mut self.rs.tables[ti].sets;
+        self.places.sets.insert((ti, set.name.clone()), sets.len());
+        sets.push(set);
     }
 
     pub(super) fn rule_command(&mut self, insert: bool) -> R<()> {
@@ -309,11 +370,7 @@ impl Parser<'_> {
         let ti = self.table_mut(family, &table, at.as_ref())?;
         let ct = self.peek().cloned();
         let chain = self.word("a chain name")?;
-        let Some(ci) = self.rs.tables[ti]
-            .chains
-            .iter()
-            .position(|c| c.name == chain)
-        else {
+        let Some(ci) = self.chain_index(ti, &chain) else {
             return Err(self
                 .err_at(
                     ct.as_ref(),
@@ -332,6 +389,8 @@ impl Parser<'_> {
     }
 
     pub(super) fn flush_or_delete(&mut self, flush: bool) -> R<()> {
+        // Places move or empty: find them again on next use.
+        self.places.stale = true;
         let t = self.peek().cloned();
         let what = self.word("ruleset, table, chain, set or map")?;
         if what == "ruleset" {
@@ -435,7 +494,7 @@ impl Parser<'_> {
                     let name = self.word("a set name")?;
                     self.expect_punct('{')?;
                     let set = self.set_body(name, w == "map")?;
-                    self.rs.tables[ti].sets.push(set);
+                    self.push_set(ti, set);
                 }
                 other => {
                     return Err(self

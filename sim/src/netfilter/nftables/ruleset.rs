@@ -5,6 +5,7 @@
 //! input and one read from `nft list ruleset` compare equal.
 
 pub use super::expr::Element;
+use std::collections::HashMap;
 use std::fmt;
 
 /// A table's address family. `ip6` and `inet` hold IPv6 too, which kpath does not model
@@ -52,6 +53,80 @@ pub struct Table {
     /// Sets and maps, in the order they were added (as `nft list` prints them).
     pub sets: Vec<Set>,
     pub chains: Vec<Chain>,
+    /// Chains and sets by name and elements by key, built on the first lookup.
+    pub lookup: Lookup,
+}
+
+/// A table's lookups, built on the first one: chains and sets by name, and each set's
+/// exact keys (the kernel's hash and rbtree sets find an element without a scan), so that
+/// a walk costs the same at 10,000 Services as at 10. A table is not changed once walked
+/// (a namespace holds it shared); a copy starts without lookups.
+#[derive(Default)]
+pub struct Lookup(std::sync::OnceLock<Index>);
+
+struct Index {
+    chains: HashMap<String, usize>,
+    sets: HashMap<String, usize>,
+    /// Per set (by position): exact keys to the element, and the elements that are not
+    /// exact (prefixes, ranges, flags), tried in order after.
+    elements: Vec<(HashMap<Vec<Exact>, usize>, Vec<usize>)>,
+}
+
+/// One part of a key as compared exactly: an address, a number (protocol names are their
+/// numbers, as nft stores them) or a name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Exact {
+    Addr(std::net::Ipv4Addr),
+    Num(u64),
+    Name(String),
+}
+
+impl Exact {
+    /// A constant's exact form; None for a prefix, range or flag list.
+    pub fn of(v: &super::expr::Value) -> Option<Exact> {
+        use super::expr::Value;
+        Some(match v {
+            Value::Addr(a) => Exact::Addr(*a),
+            Value::Number(n) => Exact::Num(*n),
+            Value::Symbol(s) => match protocol_number(s) {
+                Some(n) => Exact::Num(n),
+                None => Exact::Name(s.clone()),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Protocol names (`/etc/protocols`) as nft reads them for `meta l4proto tcp`.
+pub fn protocol_number(s: &str) -> Option<u64> {
+    Some(match s {
+        "icmp" => 1,
+        "tcp" => 6,
+        "udp" => 17,
+        "sctp" => 132,
+        _ => return None,
+    })
+}
+
+impl Clone for Lookup {
+    fn clone(&self) -> Lookup {
+        Lookup::default()
+    }
+}
+
+/// Lookups never make two tables differ.
+impl PartialEq for Lookup {
+    fn eq(&self, _: &Lookup) -> bool {
+        true
+    }
+}
+
+impl Eq for Lookup {}
+
+impl fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Lookup")
+    }
 }
 
 impl Ruleset {
@@ -79,11 +154,68 @@ impl Ruleset {
 
 impl Table {
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        self.index().chains.get(name).map(|i| &self.chains[*i])
     }
 
     pub fn set(&self, name: &str) -> Option<&Set> {
-        self.sets.iter().find(|s| s.name == name)
+        self.index().sets.get(name).map(|i| &self.sets[*i])
+    }
+
+    /// The first element of set `name` that holds `key`: an exact key by hash, else the
+    /// prefixes and ranges in order (`holds` says whether one of those holds the key).
+    pub fn find_element(
+        &self,
+        name: &str,
+        key: Option<&[Exact]>,
+        holds: impl Fn(&Element) -> bool,
+    ) -> Option<&Element> {
+        let ix = self.index();
+        let si = *ix.sets.get(name)?;
+        let set = &self.sets[si];
+        let (exact, rest) = &ix.elements[si];
+        match key {
+            Some(k) => exact
+                .get(k)
+                .map(|i| &set.elements[*i])
+                .or_else(|| rest.iter().map(|i| &set.elements[*i]).find(|e| holds(e))),
+            None => set.elements.iter().find(|e| holds(e)),
+        }
+    }
+
+    fn index(&self) -> &Index {
+        self.lookup.0.get_or_init(|| Index {
+            chains: self
+                .chains
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, c)| (c.name.clone(), i))
+                .collect(),
+            sets: self
+                .sets
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, s)| (s.name.clone(), i))
+                .collect(),
+            elements: self
+                .sets
+                .iter()
+                .map(|s| {
+                    let mut exact = HashMap::new();
+                    let mut rest = Vec::new();
+                    for (i, e) in s.elements.iter().enumerate() {
+                        match e.key.iter().map(Exact::of).collect::<Option<Vec<_>>>() {
+                            Some(k) => {
+                                exact.entry(k).or_insert(i);
+                            }
+                            None => rest.push(i),
+                        }
+                    }
+                    (exact, rest)
+                })
+                .collect(),
+        })
     }
 }
 

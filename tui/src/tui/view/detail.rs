@@ -64,6 +64,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
 
 fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::trace::NfStep) {
     let n = &step.rule;
+    if let kpath_sim::netfilter::RuleTable::Nftables { .. } = n.table {
+        return nft_chain(f, app, area, ns, step);
+    }
     let table = app
         .world
         .ns_by_name(ns)
@@ -111,6 +114,98 @@ fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::trace
         step.action.describe()
     );
     pane(f, area, title, lines, n.position);
+}
+
+/// An nf_tables chain as `nft list chain` prints it, the rule that acted highlighted and,
+/// under it, the set or map element its lookup found (the map may hold thousands: the one
+/// found is shown, with how many others there are).
+fn nft_chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::trace::NfStep) {
+    use kpath_sim::netfilter::nftables::print;
+    let n = &step.rule;
+    let table = app.world.ns_by_name(ns).and_then(|ns| {
+        ns.netfilter
+            .nft
+            .tables
+            .iter()
+            .find(|t| t.name == n.table.name())
+    });
+    let Some((t, c)) = table.and_then(|t| Some((t, t.chain(&n.chain)?))) else {
+        return pane(
+            f,
+            area,
+            format!(" {} {} ", n.table.name(), n.chain),
+            Vec::new(),
+            0,
+        );
+    };
+    let mut lines = Vec::new();
+    if let Some(b) = &c.base {
+        let policy = if b.accept { "accept" } else { "drop" };
+        lines.push(Line::styled(
+            format!(
+                "type {} hook {} priority {}; policy {policy};",
+                b.kind.name(),
+                b.hook.name(),
+                print::priority(t.family, b.hook, b.priority)
+            ),
+            if n.position == 0 {
+                hi()
+            } else {
+                Style::default().add_modifier(Modifier::DIM)
+            },
+        ));
+    }
+    let mut focus = 0;
+    for (i, r) in c.rules.iter().enumerate() {
+        let text = format!("{:>3} {}", i + 1, print::rule(r));
+        let style = if i + 1 == n.position {
+            hi()
+        } else if i + 1 < n.position {
+            Style::default().add_modifier(Modifier::DIM)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::styled(text, style));
+        if i + 1 != n.position {
+            continue;
+        }
+        focus = lines.len() - 1;
+        if let Some(e) = &step.element {
+            // The set the rule looks in: its last `@name`.
+            let set = print::rule(r)
+                .split_whitespace()
+                .filter_map(|w| w.strip_prefix('@'))
+                .last()
+                .map(str::to_string);
+            let others = set
+                .as_deref()
+                .and_then(|name| t.set(name))
+                .map(|s| s.elements.len().saturating_sub(1))
+                .unwrap_or(0);
+            let name = set.map(|s| format!("@{s} ")).unwrap_or_default();
+            let rest = if others > 0 {
+                format!(" ... and {others} other elements")
+            } else {
+                String::new()
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("      {name}element ")),
+                Span::styled(e.clone(), hi()),
+                Span::styled(rest, Style::default().add_modifier(Modifier::DIM)),
+            ]));
+        }
+    }
+    let title = format!(
+        " table {} {}, chain {} — {} ",
+        match &n.table {
+            kpath_sim::netfilter::RuleTable::Nftables { family, .. } => family.name(),
+            _ => "ip",
+        },
+        n.table.name(),
+        n.chain,
+        step.action.describe()
+    );
+    pane(f, area, title, lines, focus);
 }
 
 fn conntrack(f: &mut Frame, app: &App, area: Rect) {
