@@ -174,6 +174,9 @@ fn nftables_walk(c: &mut Criterion) {
         iifname: Some("cni0".into()),
         oifname: None,
         ct_state: "new",
+        ct_status: Vec::new(),
+        ct_mark: 0,
+        ct_reply: false,
         local: vec![Ipv4Addr::new(172, 16, 0, 16)],
         redirect_addr: None,
     };

@@ -249,6 +249,56 @@ const CLAIMS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "nftables-clusterip",
+        &[
+            "ip daddr . meta l4proto . th dport vmap @service-ips",
+            "numgen random mod 2 vmap",
+            "has 2 possible outcomes",
+            "served by default/web-a",
+            "served by default/web-b",
+            "rejected by kube-proxy cluster-ips-check rule 1: ip daddr @cluster-ips reject",
+            "dropped by kube-proxy cluster-ips-check rule 2: ip daddr 10.96.0.0/12 drop",
+            "10.96.7.7 . tcp . 80 comment \"default/api\" : goto reject-chain",
+            "rejected by kube-proxy reject-chain rule 1: reject",
+            "ECONNREFUSED",
+            "ipt_do_table filter FLANNEL-FWD",
+        ],
+    ),
+    (
+        "nftables-nodeport-local",
+        &[
+            "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports",
+            "203.0.113.10.",
+            "> 10.244.2.5.80",
+            "nft_do_chain kube-proxy nodeport-endpoints-check #1",
+            "-> drop (element tcp . 31772 comment \"default/nginx-local\")",
+            "dropped by kube-proxy nodeport-endpoints-check rule 1",
+            "-> continue, mark 0x0 -> 0x4000",
+            "masquerading #3",
+            "-> masquerade",
+        ],
+    ),
+    (
+        "nftables-session-affinity",
+        &[
+            "has 2 possible outcomes",
+            "served by default/cart-a",
+            "served by default/cart-b",
+            "numgen random -> dnat to",
+            "connection 2: SYN",
+            "update @affinity-",
+        ],
+    ),
+    (
+        "nftables-loadbalancer",
+        &[
+            "nft_do_chain kube-proxy firewall-check #1",
+            "-> goto firewall-E2IH552V-default/shop/tcp/http (element 203.0.113.50 .",
+            "dropped by kube-proxy firewall-E2IH552V-default/shop/tcp/http rule 1",
+            "=> DROPPED at node-1 eth0",
+        ],
+    ),
+    (
         "ipvs-clusterip",
         &[
             "inet 10.96.100.10/32 scope global kube-ipvs0",

@@ -215,3 +215,87 @@ fn a_bad_nft_ruleset_is_refused_with_its_place() {
     assert!(err.contains("bad.nft:4:"), "{err}");
     assert!(err.contains("frobnicate"), "{err}");
 }
+
+/// A node with only `ruleset` (no iptables rules), its address 192.168.0.2: every outcome of
+/// a TCP SYN from 10.0.0.9 to `dst`.
+fn rules_only(ruleset: &str, dst: &str) -> Vec<kpath_sim::rules_only::RuleOutcome> {
+    let mut nf = kpath_sim::netfilter::Netfilter::default();
+    nf.nft = std::sync::Arc::new(
+        kpath_sim::netfilter::nftables::parse("ruleset.nft", ruleset)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let (ip, port) = dst.split_once(':').unwrap();
+    let q = kpath_sim::rules_only::RulesQuery {
+        src: "10.0.0.9".parse().unwrap(),
+        dst: ip.parse().unwrap(),
+        dport: port.parse().unwrap(),
+        proto: kpath_sim::wire::IpProtocol::Tcp,
+        local_ips: vec!["192.168.0.2".parse().unwrap()],
+        iif: None,
+        oif: None,
+        sets: Vec::new(),
+        ipvs: None,
+    };
+    kpath_sim::rules_only::trace_rules(&nf, &q)
+}
+
+#[test]
+fn notrack_before_conntrack_leaves_the_packet_untracked_and_ct_state_says_so() {
+    // A raw-priority chain (-300) runs before conntrack (-200): what it exempts is never
+    // tracked, so `ct state untracked` holds at INPUT and no NAT touches it.
+    let rs = "table ip t {
+	chain raw {
+		type filter hook prerouting priority raw; policy accept;
+		tcp dport 80 notrack
+	}
+	chain nat {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 80 dnat to 192.168.0.2:8080
+	}
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state untracked accept
+	}
+}
+";
+    let o = rules_only(rs, "192.168.0.2:80");
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].verdict.name(), "ACCEPT", "{:?}", o[0]);
+    assert_eq!(
+        o[0].destination.as_deref(),
+        Some("192.168.0.2:80"),
+        "not NATed"
+    );
+    // Without the notrack rule the same packet is NEW: the DNAT applies and the input
+    // policy drops it.
+    let o = rules_only(
+        &rs.replace("tcp dport 80 notrack", "tcp dport 81 notrack"),
+        "192.168.0.2:80",
+    );
+    assert_eq!(o[0].verdict.name(), "DROP", "{:?}", o[0]);
+}
+
+#[test]
+fn the_connection_mark_is_set_and_read_back_in_one_walk() {
+    // `ct mark set` writes the connection's mark; `meta mark set ct mark` copies it to the
+    // packet, and a later chain matches on it.
+    let rs = "table ip t {
+	chain pre {
+		type filter hook prerouting priority mangle; policy accept;
+		ct mark set 0x00000007
+		meta mark set ct mark
+	}
+	chain input {
+		type filter hook input priority filter; policy drop;
+		meta mark 0x00000007 ct mark 0x00000007 accept
+	}
+}
+";
+    let o = rules_only(rs, "192.168.0.2:22");
+    assert_eq!(o[0].verdict.name(), "ACCEPT", "{:?}", o[0]);
+    let o = rules_only(
+        &rs.replace("ct mark set 0x00000007", "ct mark set 0x00000008"),
+        "192.168.0.2:22",
+    );
+    assert_eq!(o[0].verdict.name(), "DROP", "{:?}", o[0]);
+}

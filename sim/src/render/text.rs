@@ -184,8 +184,14 @@ fn nf_line(s: &Step, held: bool) -> Option<String> {
         .or(reasons.held.as_ref().filter(|_| held))
         .map(|w| format!(" ({w})"))
         .unwrap_or_default();
+    // A set or map lookup: the element it found (its key; the verdict is the action's).
+    let element = n
+        .element
+        .as_deref()
+        .map(|e| format!(" (element {})", e.split(" : ").next().unwrap_or(e)))
+        .unwrap_or_default();
     Some(format!(
-        "-> {}{why}{mark}{comment}",
+        "-> {}{element}{why}{mark}{comment}",
         n.action.describe().trim_start_matches("verdict ")
     ))
 }

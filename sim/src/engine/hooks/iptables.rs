@@ -257,9 +257,9 @@ impl Walk<'_> {
     /// Conntrack's view of the packet for `-m conntrack`.
     fn ct_view(&self, skb: &Skb) -> Option<CtView> {
         let r = skb.ct?;
-        if r.state == CtState::Invalid {
+        if matches!(r.state, CtState::Invalid | CtState::Untracked) {
             return Some(CtView {
-                state: CtState::Invalid,
+                state: r.state,
                 orig_dst: Ipv4Addr::UNSPECIFIED,
                 orig_dport: 0,
                 dnat: false,
@@ -297,23 +297,14 @@ impl Walk<'_> {
                 Final::Accept => crate::netfilter::Verdict::Accept,
                 _ => crate::netfilter::Verdict::Drop,
             });
-            let what = if h.position == 0 {
-                format!(
-                    "{} {} (priority {prio}): no rule decided; {}",
-                    w.table.name(),
-                    h.chain,
-                    h.action.describe()
-                )
-            } else {
-                use std::fmt::Write;
-                let mut s = String::with_capacity(96);
-                let _ = write!(s, "{} {} rule {}", w.table.name(), h.chain, h.position);
-                if let Some(c) = &h.comment {
-                    let _ = write!(s, " \"{c}\"");
-                }
-                let _ = write!(s, ": {}", h.action.describe());
-                s
-            };
+            let what = super::rule_note(
+                w.table.name(),
+                &h.chain,
+                h.position,
+                prio,
+                h.comment.as_deref(),
+                &h.action,
+            );
             let nf = NfStep {
                 hook: w.hook,
                 rule: h.rule_ref(),

@@ -25,6 +25,33 @@ pub(super) const REGISTRANTS: &[&'static dyn Registrant] = &[
     &br_netfilter::BrNetfilter,
 ];
 
+/// A rule engine's step note: `nat KUBE-SERVICES rule 3 "comment": verdict jump X`, or for
+/// a chain's policy `filter INPUT (priority 0): no rule decided; policy accept`.
+fn rule_note(
+    table: &str,
+    chain: &str,
+    position: usize,
+    prio: i32,
+    comment: Option<&str>,
+    action: &crate::netfilter::eval::HitAction,
+) -> String {
+    if position == 0 {
+        return format!(
+            "{table} {chain} (priority {prio}): no rule decided; {}",
+            action.describe()
+        );
+    }
+    // One buffer: a note is written for every rule a packet meets.
+    use std::fmt::Write;
+    let mut s = String::with_capacity(96);
+    let _ = write!(s, "{table} {chain} rule {position}");
+    if let Some(c) = comment {
+        let _ = write!(s, " \"{c}\"");
+    }
+    let _ = write!(s, ": {}", action.describe());
+    s
+}
+
 /// What is registered in `ns`, in the order the kernel calls it at each hook.
 pub fn registered_hooks(ns: &Netns) -> Vec<RegisteredHook> {
     registry(ns, REGISTRANTS).iter().map(Into::into).collect()

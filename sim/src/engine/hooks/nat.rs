@@ -168,7 +168,7 @@ impl Walk<'_> {
                     };
                     let chain_prio = nft.iter().find(|c| c.1 == chain).map_or(prio, |c| c.0);
                     self.record_nft(skb, &w, chain_prio, iif, oif);
-                    skb.mark = w.outcome.mark;
+                    self.nft_apply(skb, &w);
                     let dev = oif.or(iif);
                     match w.outcome.verdict {
                         crate::netfilter::nftables::eval::Final::Accept => {}

@@ -109,7 +109,7 @@ impl NfHookFn for NftDoChain {
             return NfVerdict::Accept;
         };
         walk.record_nft(skb, &w, state.priority, iif, oif);
-        skb.mark = w.outcome.mark;
+        walk.nft_apply(skb, &w);
         match &w.outcome.verdict {
             Final::Accept => NfVerdict::Accept,
             Final::Drop => NfVerdict::Drop(walk.nft_fate(skb, &w, oif.or(iif), false)),
@@ -175,6 +175,21 @@ impl Walk<'_> {
         let now = self.world.now;
         let name = |d: Option<IfIndex>| d.map(|d| ns.dev_name(d));
         let ports = ip.l4_ports();
+        let conn = skb
+            .ct
+            .and_then(|r| ns.conntrack.as_ref()?.get(r.id).map(|c| (r, c)));
+        let ct_status = conn.map_or_else(Vec::new, |(_, c)| {
+            [
+                (c.seen_reply, "seen-reply"),
+                (c.assured, "assured"),
+                (c.confirmed, "confirmed"),
+                (c.snat(), "snat"),
+                (c.dnat(), "dnat"),
+            ]
+            .into_iter()
+            .filter_map(|(on, w)| on.then_some(w))
+            .collect()
+        });
         let pkt = Packet {
             src: ip.src,
             dst: ip.dst,
@@ -185,6 +200,9 @@ impl Walk<'_> {
             iifname: name(iif),
             oifname: name(oif),
             ct_state: ct_word(skb.ct.map(|r| r.state)),
+            ct_status,
+            ct_mark: conn.map_or(0, |(_, c)| c.mark),
+            ct_reply: conn.is_some_and(|(r, _)| r.dir == crate::netfilter::conntrack::Dir::Reply),
             local: ns
                 .routes
                 .iter()
@@ -274,6 +292,30 @@ impl Walk<'_> {
         Some(w)
     }
 
+    /// What a walk changed besides its verdict: the packet's mark, the connection's mark,
+    /// and `notrack` (`nft_notrack_eval`: only a packet conntrack has not seen yet, so
+    /// only in a chain before conntrack's -200).
+    pub(super) fn nft_apply(&mut self, skb: &mut Skb, w: &NftWalk) {
+        skb.mark = w.outcome.mark;
+        if w.outcome.notrack && skb.ct.is_none() {
+            skb.ct = Some(crate::netfilter::conntrack::CtRef {
+                id: u32::MAX,
+                dir: crate::netfilter::conntrack::Dir::Original,
+                state: CtState::Untracked,
+            });
+        }
+        if let (Some(m), Some(r)) = (w.outcome.ct_mark, skb.ct)
+            && let Some(c) = self
+                .world
+                .ns_mut(skb.ns)
+                .conntrack
+                .as_mut()
+                .and_then(|t| t.get_mut(r.id))
+        {
+            c.mark = m;
+        }
+    }
+
     /// One step per rule that acted, as nft monitor trace reports them.
     pub(super) fn record_nft(
         &mut self,
@@ -292,22 +334,8 @@ impl Walk<'_> {
                 Final::Accept => Verdict::Accept,
                 _ => Verdict::Drop,
             });
-            let mut what = if h.position == 0 {
-                format!(
-                    "{} {} (priority {prio}): no rule decided; {}",
-                    w.table.name(),
-                    h.chain,
-                    h.action.describe()
-                )
-            } else {
-                format!(
-                    "{} {} rule {}: {}",
-                    w.table.name(),
-                    h.chain,
-                    h.position,
-                    h.action.describe()
-                )
-            };
+            let mut what =
+                super::rule_note(w.table.name(), &h.chain, h.position, prio, None, &h.action);
             if let Some(e) = &h.element {
                 what.push_str(&format!(" (element {e})"));
             }

@@ -676,6 +676,9 @@ mod tests {
             iifname: Some("eth0".into()),
             oifname: None,
             ct_state: "new",
+            ct_status: Vec::new(),
+            ct_mark: 0,
+            ct_reply: false,
             local: vec!["192.168.0.2".parse().unwrap()],
             redirect_addr: None,
         };
@@ -783,6 +786,9 @@ mod tests {
             iifname: None,
             oifname: None,
             ct_state: "new",
+            ct_status: Vec::new(),
+            ct_mark: 0,
+            ct_reply: false,
             local: Vec::new(),
             redirect_addr: None,
         };

@@ -24,6 +24,13 @@ pub struct Packet {
     pub oifname: Option<String>,
     /// conntrack's state word for the packet (`new`, `established`, ...; `untracked`).
     pub ct_state: &'static str,
+    /// The connection's status bits as `ct status` names them (`seen-reply`, `assured`,
+    /// `confirmed`, `snat`, `dnat`).
+    pub ct_status: Vec<&'static str>,
+    /// The connection's mark (`ct mark`).
+    pub ct_mark: u32,
+    /// The packet goes the reply way of its connection (`ct direction reply`).
+    pub ct_reply: bool,
     /// The addresses this namespace calls local (`fib ... type local`).
     pub local: Vec<Ipv4Addr>,
     /// Where `redirect` sends the packet: the input device's address, or 127.0.0.1 for
@@ -70,6 +77,10 @@ pub struct Outcome {
     pub updates: Vec<(String, Vec<Value>)>,
     /// How many rules the walk looked at, matched or not (`kpath compare` adds them up).
     pub evaluated: usize,
+    /// `ct mark set ...`: the connection's new mark.
+    pub ct_mark: Option<u32>,
+    /// `notrack`: the packet is to stay untracked.
+    pub notrack: bool,
     /// The element the current rule's lookup found, until the rule acts.
     element: Option<String>,
 }
@@ -85,6 +96,8 @@ pub fn walk_chain(table: &Table, chain: &str, pkt: &Packet, sets: &DynamicSets) 
         nat: None,
         updates: Vec::new(),
         evaluated: 0,
+        ct_mark: None,
+        notrack: false,
         element: None,
     };
     let accept = table
@@ -321,13 +334,21 @@ fn rule_outcomes(
             }
         }
         Stmt::Verdict(v) => verdict(o, v),
-        Stmt::Counter { .. } | Stmt::Log { .. } | Stmt::Notrack => then(o),
+        Stmt::Counter { .. } | Stmt::Log { .. } => then(o),
+        Stmt::Notrack => {
+            o.notrack = true;
+            then(o)
+        }
         Stmt::Set { target, value } => {
-            if target.is_mark() {
-                o.mark = match value {
-                    SetValue::Const(n) => *n as u32,
-                    SetValue::Expr(e) => number_of(e, pkt, &o).unwrap_or(0) as u32,
-                };
+            let v = match value {
+                SetValue::Const(n) => *n as u32,
+                SetValue::Expr(e) => number_of(e, pkt, &o).unwrap_or(0) as u32,
+            };
+            // The reader takes only the two marks as targets.
+            if matches!(target, Selector::Ct(_)) {
+                o.ct_mark = Some(v);
+            } else {
+                o.mark = v;
             }
             then(o)
         }
@@ -472,6 +493,9 @@ fn read(sel: &Selector, pkt: &Packet, o: &Outcome) -> Option<Part> {
         },
         Selector::Ct(k) => match k.as_str() {
             "state" => Part::Names(vec![pkt.ct_state.to_string()]),
+            "status" => Part::Names(pkt.ct_status.iter().map(|s| s.to_string()).collect()),
+            "mark" => Part::Num(u64::from(o.ct_mark.unwrap_or(pkt.ct_mark))),
+            "direction" => Part::Name(if pkt.ct_reply { "reply" } else { "original" }.into()),
             _ => return None,
         },
         Selector::Fib { flags, result } if result == "type" => {

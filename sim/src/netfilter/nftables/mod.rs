@@ -2,8 +2,8 @@
 //! input (`nft -f`, including the `add ...` transactions kube-proxy's knftables writes)
 //! and its listing (`nft list ruleset`).
 //!
-//! This is the reader and printer; evaluating these rules as a registrant of the one hook
-//! registry comes with kube-proxy's nftables mode (docs/design/nftables-kube-proxy.md).
+//! `eval.rs` is `nft_do_chain` over this model; the walk runs it from the hook registry
+//! (`engine/hooks/nftables.rs`; docs/design/nftables-kube-proxy.md §8).
 
 pub mod eval;
 pub mod expr;

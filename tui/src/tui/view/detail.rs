@@ -38,6 +38,26 @@ fn pane(f: &mut Frame, area: Rect, title: String, lines: Vec<Line>, focus: usize
     );
 }
 
+/// A rule's row: lit where it acted, dim where the walk passed it by, plain after.
+fn rule_style(row: usize, position: usize) -> Style {
+    if row == position {
+        hi()
+    } else if row < position {
+        Style::default().add_modifier(Modifier::DIM)
+    } else {
+        Style::default()
+    }
+}
+
+/// The chain's own row (its policy): lit when the policy decided, dim otherwise.
+fn policy_style(position: usize) -> Style {
+    if position == 0 {
+        hi()
+    } else {
+        Style::default().add_modifier(Modifier::DIM)
+    }
+}
+
 fn hi() -> Style {
     Style::default()
         .fg(Color::Yellow)
@@ -88,24 +108,12 @@ fn chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::trace
         .unwrap_or("-".into());
     let mut lines = vec![Line::styled(
         format!(":{} {policy}", c.name),
-        if n.position == 0 {
-            hi()
-        } else {
-            Style::default().add_modifier(Modifier::DIM)
-        },
+        policy_style(n.position),
     )];
     for (i, r) in c.rules.iter().enumerate() {
         // The chain is in the title: each rule without its `-A CHAIN`.
         let text = format!("{:>3} {}", i + 1, r.spec().trim());
-        let style = if i + 1 == n.position {
-            hi()
-        } else if i + 1 < n.position {
-            // Walked and not matched.
-            Style::default().add_modifier(Modifier::DIM)
-        } else {
-            Style::default()
-        };
-        lines.push(Line::styled(text, style));
+        lines.push(Line::styled(text, rule_style(i + 1, n.position)));
     }
     let title = format!(
         " {} table, {} chain — {} ",
@@ -148,24 +156,13 @@ fn nft_chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::t
                 b.hook.name(),
                 print::priority(t.family, b.hook, b.priority)
             ),
-            if n.position == 0 {
-                hi()
-            } else {
-                Style::default().add_modifier(Modifier::DIM)
-            },
+            policy_style(n.position),
         ));
     }
     let mut focus = 0;
     for (i, r) in c.rules.iter().enumerate() {
         let text = format!("{:>3} {}", i + 1, print::rule(r));
-        let style = if i + 1 == n.position {
-            hi()
-        } else if i + 1 < n.position {
-            Style::default().add_modifier(Modifier::DIM)
-        } else {
-            Style::default()
-        };
-        lines.push(Line::styled(text, style));
+        lines.push(Line::styled(text, rule_style(i + 1, n.position)));
         if i + 1 != n.position {
             continue;
         }
