@@ -219,11 +219,13 @@ fn a_bad_nft_ruleset_is_refused_with_its_place() {
 /// A node with only `ruleset` (no iptables rules), its address 192.168.0.2: every outcome of
 /// a TCP SYN from 10.0.0.9 to `dst`.
 fn rules_only(ruleset: &str, dst: &str) -> Vec<kpath_sim::rules_only::RuleOutcome> {
-    let mut nf = kpath_sim::netfilter::Netfilter::default();
-    nf.nft = std::sync::Arc::new(
-        kpath_sim::netfilter::nftables::parse("ruleset.nft", ruleset)
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
+    let nf = kpath_sim::netfilter::Netfilter {
+        nft: std::sync::Arc::new(
+            kpath_sim::netfilter::nftables::parse("ruleset.nft", ruleset)
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        ..Default::default()
+    };
     let (ip, port) = dst.split_once(':').unwrap();
     let q = kpath_sim::rules_only::RulesQuery {
         src: "10.0.0.9".parse().unwrap(),

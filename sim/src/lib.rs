@@ -19,6 +19,7 @@ pub mod k8s;
 pub mod lab;
 pub mod net;
 pub mod netfilter;
+pub mod policy;
 pub mod render;
 pub mod resolve;
 pub mod rules_only;

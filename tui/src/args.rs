@@ -244,6 +244,23 @@ pub enum Command {
         #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
+    /// The reachability matrix between the scenario's pods under its NetworkPolicies, a
+    /// row per source and a column per destination (`.` allowed, `X` blocked), as
+    /// Kubernetes' e2e netpol suite prints it; with --with, how more policies change it.
+    Policy {
+        scenario: PathBuf,
+        /// PORT[/PROTOCOL] (tcp by default), repeated for each; every port the pods
+        /// declare when left out.
+        #[arg(long, value_name = "PORT[/PROTO]")]
+        port: Vec<String>,
+        /// A file of NetworkPolicies (`networkPolicies: [...]`, as in a scenario) to try
+        /// before anyone applies them: the matrix with them, and every connection they
+        /// change with the policies that decide it.
+        #[arg(long, value_name = "FILE")]
+        with: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 /// How the world a walk starts from is set up: its seed, and how name lookups are shown.

@@ -6,14 +6,14 @@
 //! The objects follow the API's shapes (core/v1 Node, Namespace, Pod, Service;
 //! discovery.k8s.io/v1 EndpointSlice) as far as kpath models them, plus the settings a node
 //! agent is started with (the CNI's network, kube-proxy's configuration) and the world
-//! outside (a gateway and internet hosts). NetworkPolicy (networking.k8s.io/v1) joins them
-//! as one more list here, read by a policy controller in `k8s`.
+//! outside (a gateway and internet hosts), and NetworkPolicy (networking.k8s.io/v1).
 
 mod endpoint_slice;
 mod internet;
 mod kube_proxy;
 mod namespace;
 mod network;
+mod network_policy;
 mod node;
 mod pod;
 mod service;
@@ -25,6 +25,10 @@ pub use internet::{Gateway, Host, Internet};
 pub use kube_proxy::{KubeProxyConfig, NodePortAddresses, ProxyMode};
 pub use namespace::{METADATA_NAME_LABEL, Namespace, namespaces};
 pub use network::{Cni, CniPlugin, FlannelBackend, Network, Underlay, VxlanBackend};
+pub use network_policy::{
+    LabelSelector, NetworkPolicy, Peer, PolicyPort, PolicyRule, PolicyType, PortRef, Requirement,
+    SelectorOp,
+};
 pub use node::Node;
 pub use pod::{Container, ContainerPort, Pod};
 pub use service::{
@@ -47,6 +51,8 @@ pub struct Cluster {
     pub endpoint_slices: Vec<EndpointSlice>,
     pub kube_proxy: KubeProxyConfig,
     pub internet: Option<Internet>,
+    /// NetworkPolicies, in the order given.
+    pub network_policies: Vec<NetworkPolicy>,
 }
 
 impl Cluster {

@@ -18,6 +18,7 @@ pub mod diagram;
 pub mod json;
 pub mod outcomes;
 pub mod pcap;
+pub mod policy;
 pub mod rules;
 pub mod test_report;
 pub mod text;

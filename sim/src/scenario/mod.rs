@@ -11,6 +11,7 @@ mod endpoint;
 pub mod expect;
 mod lint;
 mod model;
+pub mod network_policy;
 mod validate;
 mod yaml_errors;
 
@@ -47,6 +48,12 @@ pub struct Scenario {
     pub pods: Vec<Pod>,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Namespaces with their labels (for NetworkPolicy namespaceSelectors).
+    #[serde(default)]
+    pub namespaces: Vec<network_policy::NamespaceSpec>,
+    /// NetworkPolicies (networking.k8s.io/v1).
+    #[serde(default)]
+    pub network_policies: Vec<network_policy::NetworkPolicySpec>,
     /// kube-proxy's configuration; iptables mode with its defaults when left out.
     #[serde(default)]
     pub kube_proxy: KubeProxy,
@@ -633,34 +640,63 @@ pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioErro
             max_events: MAX_SCENARIO_BYTES as usize,
         },
     };
-    let mut s: Scenario = serde_saphyr::from_str_with_options(src, opts).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line() as usize, l.column() as usize))
-            .unwrap_or((0, 0));
-        let msg = strip_location(&e.to_string());
-        // The scanner reports a tab at the scalar it was reading; point at the tab itself.
-        let (line, col) = if msg.contains("found a tab") {
-            first_tab_from(src, line).unwrap_or((line, col))
-        } else {
-            (line, col)
-        };
-        let (msg, hint) = yaml_errors::explain(&msg, &token_at(src, line, col));
-        let err = if line == 0 {
-            ScenarioError::whole_file(file, msg)
-        } else {
-            ScenarioError::at(file, src, line, col, msg)
-        };
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    })?;
+    let mut s: Scenario =
+        serde_saphyr::from_str_with_options(src, opts).map_err(|e| yaml_error(file, src, e))?;
     s.file = file.to_string();
     validate::check(&s, src)?;
     s.warnings = lint::warnings(&s, src);
     s.model();
     Ok(s)
+}
+
+/// A YAML reader's error, located, in kpath's words with a hint where one helps.
+fn yaml_error(file: &str, src: &str, e: serde_saphyr::Error) -> ScenarioError {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((0, 0));
+    let msg = strip_location(&e.to_string());
+    // The scanner reports a tab at the scalar it was reading; point at the tab itself.
+    let (line, col) = if msg.contains("found a tab") {
+        first_tab_from(src, line).unwrap_or((line, col))
+    } else {
+        (line, col)
+    };
+    let (msg, hint) = yaml_errors::explain(&msg, &token_at(src, line, col));
+    let err = if line == 0 {
+        ScenarioError::whole_file(file, msg)
+    } else {
+        ScenarioError::at(file, src, line, col, msg)
+    };
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// NetworkPolicies to try on `base` before anyone applies them (`kpath policy --with`):
+/// a file of their own holding `networkPolicies: [...]` as a scenario writes them,
+/// validated with its own places. One named as a policy of `base` replaces it, as `kubectl
+/// apply` would; the others are added.
+pub fn with_policies(base: Scenario, file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct PolicyFile {
+        network_policies: Vec<network_policy::NetworkPolicySpec>,
+    }
+    let extra: PolicyFile = serde_saphyr::from_str(src).map_err(|e| yaml_error(file, src, e))?;
+    let mut alone = base.clone();
+    alone.file = file.to_string();
+    alone.network_policies = extra.network_policies;
+    validate::check_policies_alone(&alone, src)?;
+    let added = network_policy::network_policies(&alone);
+    Ok(base.with_model(|c| {
+        for p in added {
+            c.network_policies
+                .retain(|q| (&q.namespace, &q.name) != (&p.namespace, &p.name));
+            c.network_policies.push(p);
+        }
+    }))
 }
 
 /// serde-saphyr appends " at line L column C" to messages; we show the place ourselves.

@@ -61,11 +61,24 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
         .collect();
     let pods: Vec<Pod> = s.pods.iter().map(|p| pod(s, p)).collect();
     let services: Vec<Service> = s.services.iter().map(service).collect();
-    let namespaces = cluster::namespaces(
+    let network_policies = super::network_policy::network_policies(s);
+    let mut namespaces = cluster::namespaces(
         pods.iter()
             .map(|p| p.namespace.as_str())
-            .chain(services.iter().map(|s| s.namespace.as_str())),
+            .chain(services.iter().map(|s| s.namespace.as_str()))
+            .chain(s.namespaces.iter().map(|n| n.name.value.as_str()))
+            .chain(network_policies.iter().map(|p| p.namespace.as_str())),
     );
+    // The labels written; `kubernetes.io/metadata.name` stays the API server's.
+    for n in &s.namespaces {
+        if let Some(ns) = namespaces.iter_mut().find(|x| x.name == n.name.value) {
+            for (k, v) in &n.labels {
+                if k != cluster::METADATA_NAME_LABEL {
+                    ns.labels.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
     let endpoint_slices = cluster::endpoint_slices(&services, &pods);
     let kp = &s.kube_proxy;
     let kube_proxy = KubeProxyConfig {
@@ -117,6 +130,7 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
         endpoint_slices,
         kube_proxy,
         internet,
+        network_policies,
     }
 }
 

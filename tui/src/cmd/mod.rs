@@ -11,6 +11,7 @@ pub mod lab;
 mod lab_dns;
 mod lab_send;
 pub mod pcap;
+pub mod policy;
 pub mod rules;
 mod shared;
 pub mod show;
@@ -160,5 +161,11 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             format,
             seed,
         } => compare::command(scenario, proxy_modes, packet, flow, format, seed),
+        Command::Policy {
+            scenario,
+            port,
+            with,
+            format,
+        } => policy::command(scenario, port, with, format),
     }
 }

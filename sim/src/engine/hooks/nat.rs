@@ -81,10 +81,12 @@ impl Walk<'_> {
         let r = skb.ct.filter(|r| r.state != CtState::Invalid)?;
         let conn = self.conn(skb)?;
         let done = if dst { conn.dnat_done } else { conn.snat_done };
-        if r.dir == Dir::Original && r.state == CtState::New && !done {
-            if let Some(d) = self.nat_lookups(skb, hook, prio, dst, iif, oif) {
-                return Some(d);
-            }
+        if r.dir == Dir::Original
+            && r.state == CtState::New
+            && !done
+            && let Some(d) = self.nat_lookups(skb, hook, prio, dst, iif, oif)
+        {
+            return Some(d);
         }
         let conn = self.conn(skb).cloned()?;
         let before = skb.ipv4().cloned();

@@ -69,8 +69,11 @@ struct Index {
     sets: HashMap<String, usize>,
     /// Per set (by position): exact keys to the element, and the elements that are not
     /// exact (prefixes, ranges, flags), tried in order after.
-    elements: Vec<(HashMap<Vec<Exact>, usize>, Vec<usize>)>,
+    elements: Vec<SetIndex>,
 }
+
+/// One set's exact keys (to the element's position) and its other elements' positions.
+type SetIndex = (HashMap<Vec<Exact>, usize>, Vec<usize>);
 
 /// One part of a key as compared exactly: an address, a number (protocol names are their
 /// numbers, as nft stores them) or a name.

@@ -15,6 +15,7 @@
 mod cluster;
 mod expect;
 mod names;
+mod network_policy;
 mod sysctls;
 mod traffic;
 
@@ -93,6 +94,10 @@ pub(super) fn check_packet_alone(
 }
 
 /// Check one flow given outside the scenario's text (as [`check_packet_alone`]).
+pub(super) fn check_policies_alone(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
+    network_policy::check_network_policies(&Checker { s, src })
+}
+
 pub(super) fn check_flow_alone(
     s: &Scenario,
     src: &str,
@@ -106,6 +111,7 @@ pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
     check_cluster(&c)?;
     check_sysctls(&c)?;
     check_pods(&c)?;
+    network_policy::check_network_policies(&c)?;
     let mut names: Vec<&str> = Vec::new();
     for p in &s.packets {
         if names.contains(&p.name.value.as_str()) {

@@ -172,7 +172,7 @@ fn nft_chain(f: &mut Frame, app: &App, area: Rect, ns: &str, step: &kpath_sim::t
             let set = print::rule(r)
                 .split_whitespace()
                 .filter_map(|w| w.strip_prefix('@'))
-                .last()
+                .next_back()
                 .map(str::to_string);
             let others = set
                 .as_deref()
