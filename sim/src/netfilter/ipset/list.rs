@@ -99,7 +99,10 @@ pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
             let Some(&(entry_col, entry)) = ws.first() else {
                 continue;
             };
-            if let Some(i) = nomatch_at(&ws[1..]) {
+            let nomatch = nomatch_at(&ws[1..]);
+            if let Some(i) = nomatch
+                && !set.has_net()
+            {
                 let (c, w) = ws[1 + i];
                 return Err(err_at(
                     file,
@@ -107,14 +110,14 @@ pub fn parse_ipset_list(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
                     line,
                     c,
                     w,
-                    "`nomatch` entries are not modelled".into(),
+                    format!("`nomatch` on a {} set", set.kind.name()),
                 )
                 .with_hint(NOMATCH_HINT));
             }
             let elems = parse_entry(set.kind, entry, |off, part, m| {
                 err_at(file, src, line, entry_col + off, part, m)
             })?;
-            set.add(elems);
+            set.add_flagged(elems, nomatch.is_some());
             if let Some(b) = block.as_mut() {
                 b.listed += 1;
             }

@@ -86,6 +86,9 @@ pub struct IpSet {
     entries: Vec<Vec<Elem>>,
     /// The same entries, so that adding one does not scan the list (`-exist`).
     members: HashSet<Vec<Elem>>,
+    /// The entries added with `nomatch` (a set with a net dimension): a packet whose most
+    /// specific matching entry is one of these is not in the set.
+    nomatch: HashSet<Vec<Elem>>,
 }
 
 impl IpSet {
@@ -96,7 +99,29 @@ impl IpSet {
             comment: comment.map(str::to_string),
             entries: Vec::new(),
             members: HashSet::new(),
+            nomatch: HashSet::new(),
         }
+    }
+
+    /// Does the set type have a net dimension (where `nomatch` means something)?
+    pub fn has_net(&self) -> bool {
+        self.kind.dims().contains(&Dim::Net)
+    }
+
+    /// Whether an entry was added with `nomatch`.
+    pub fn is_nomatch(&self, entry: &[Elem]) -> bool {
+        self.nomatch.contains(entry)
+    }
+
+    /// Add an entry with or without `nomatch`. Under `-exist` adding an entry again
+    /// replaces its flag: the last add wins (as `ipset restore -exist` leaves it).
+    pub fn add_flagged(&mut self, entry: Vec<Elem>, nomatch: bool) {
+        if nomatch {
+            self.nomatch.insert(entry.clone());
+        } else {
+            self.nomatch.remove(&entry);
+        }
+        self.add(entry);
     }
 
     /// The entries, in the order they were added.
@@ -127,7 +152,7 @@ impl IpSet {
             }
         };
         let dims = self.kind.dims();
-        self.entries.iter().any(|e| {
+        let holds = |e: &Vec<Elem>| {
             e.len() == dims.len()
                 && dims.iter().enumerate().all(|(i, d)| {
                     match (value(i, *d), e[i]) {
@@ -138,7 +163,26 @@ impl IpSet {
                         _ => false,
                     }
                 })
-        })
+        };
+        if self.nomatch.is_empty() {
+            return self.entries.iter().any(holds);
+        }
+        // mtype_test_cidrs: the prefixes present are tried from the most specific; the
+        // first at which an entry holds the packet decides, and a nomatch entry says "not
+        // in the set" (its -ENOTEMPTY becomes a miss in ip_set_test).
+        let prefix = |e: &Vec<Elem>| -> u32 {
+            e.iter()
+                .map(|x| match x {
+                    Elem::Net(n) => u32::from(n.prefix),
+                    _ => 0,
+                })
+                .sum()
+        };
+        self.entries
+            .iter()
+            .filter(|e| holds(e))
+            .max_by_key(|e| prefix(e))
+            .is_some_and(|e| !self.nomatch.contains(e))
     }
 }
 
@@ -230,5 +274,28 @@ add KUBE-LOAD-BALANCER-SOURCE-CIDR 203.0.113.50,tcp:80,198.51.100.0/24
             &syn("192.0.2.7", "203.0.113.50", 40000, 80),
             &[false, false, true]
         ));
+    }
+
+    /// The kernel's longest-prefix rule for hash:net with `nomatch` (ipset's tests/nethash.t
+    /// and the lab: docs/design/kube-router-netpol.md 4.3).
+    #[test]
+    fn the_most_specific_entry_decides_and_nomatch_says_no() {
+        let text = "create S hash:net family inet hashsize 1024 maxelem 65536
+add S 10.0.0.0/8
+add S 10.0.0.0/28 nomatch
+add S 10.0.0.0/24
+";
+        let sets = parse_ipset_save("sets", text).unwrap();
+        let s = &sets[0];
+        let inside = |ip: &str| s.test(&syn(ip, "10.244.0.1", 1, 80), &[true]);
+        assert!(!inside("10.0.0.5"), "the /28 nomatch is the most specific");
+        assert!(inside("10.0.0.20"), "the /24 holds it");
+        assert!(inside("10.1.0.1"), "the /8 holds it");
+        assert!(!inside("11.0.0.1"));
+        // Printed back with its flag; adding it again without the flag clears it.
+        assert!(s.save().contains("add S 10.0.0.0/28 nomatch\n"));
+        let mut again = s.clone();
+        again.add_flagged(vec![Elem::Net("10.0.0.0/28".parse().unwrap())], false);
+        assert!(again.test(&syn("10.0.0.5", "10.244.0.1", 1, 80), &[true]));
     }
 }

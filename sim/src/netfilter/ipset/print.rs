@@ -31,7 +31,8 @@ impl IpSet {
             .iter()
             .map(|e| {
                 let text: Vec<String> = e.iter().map(Elem::to_string).collect();
-                format!("add {} {}\n", self.name, text.join(","))
+                let flag = if self.is_nomatch(e) { " nomatch" } else { "" };
+                format!("add {} {}{flag}\n", self.name, text.join(","))
             })
             .collect();
         lines.sort();

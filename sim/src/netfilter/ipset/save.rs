@@ -81,16 +81,18 @@ pub fn parse_ipset_save(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
                 )),
             );
         };
-        if let Some(i) = nomatch_at(&ws[3..]) {
+        let nomatch = nomatch_at(&ws[3..]);
+        if let Some(i) = nomatch
+            && !set.has_net()
+        {
             let (col, w) = ws[3 + i];
-            return Err(
-                err(col, w, "`nomatch` entries are not modelled".into()).with_hint(NOMATCH_HINT)
-            );
+            return Err(err(col, w, format!("`nomatch` on a {} set", set.kind.name()))
+                .with_hint(NOMATCH_HINT));
         }
         let elems = parse_entry(set.kind, entry, |off, part, m| {
             err(entry_col + off, part, m)
         })?;
-        set.add(elems);
+        set.add_flagged(elems, nomatch.is_some());
     }
     Ok(sets)
 }

@@ -99,7 +99,7 @@ pub(super) fn nomatch_at(extras: &[(usize, &str)]) -> Option<usize> {
 }
 
 pub(super) const NOMATCH_HINT: &str =
-    "a `nomatch` entry excludes its network from the set; kube-proxy never writes one";
+    "`nomatch` excludes a network from a set with a net dimension (hash:net, hash:ip,port,net); the kernel refuses it elsewhere";
 
 pub(super) fn known_types() -> String {
     let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();
