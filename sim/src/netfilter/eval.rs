@@ -249,7 +249,8 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
         r.as_ref().is_none_or(|(pr, n)| pr.contains(v) != *n)
     };
     match m {
-        Match::Comment(_) | Match::Nfacct(_) => true,
+        // A limit's bucket is state nobody dumps: the packet is taken as under its rate.
+        Match::Comment(_) | Match::Nfacct(_) | Match::Limit(_) => true,
         Match::Tcp {
             sport,
             dport,
@@ -571,7 +572,11 @@ pub fn walk_table<'a>(
             }),
         };
         match &rule.target {
-            Target::None | Target::Log { .. } | Target::Trace | Target::Mark { .. } => {
+            Target::None
+            | Target::Log { .. }
+            | Target::Nflog(_)
+            | Target::Trace
+            | Target::Mark { .. } => {
                 if let Target::Mark { value, mask } = rule.target {
                     mark = (mark & !mask) ^ value;
                 }

@@ -198,6 +198,19 @@ pub enum Match {
     /// `-m ipvs` (xt_ipvs): the IPVS connection the packet belongs to.
     Ipvs(Box<IpvsMatch>),
     Physdev(Box<PhysdevMatch>),
+    /// `-m limit --limit N/UNIT --limit-burst B` (xt_limit): a token bucket whose state
+    /// nobody dumps; kpath takes the packet as under its rate (it matches).
+    Limit(Box<Limit>),
+}
+
+/// `-m limit`: `--limit COUNT/UNIT` (libxt_limit's default 3/hour) and `--limit-burst`
+/// (default 5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub count: u32,
+    /// `sec`, `min`, `hour` or `day`, as iptables-save prints the unit.
+    pub unit: &'static str,
+    pub burst: u32,
 }
 
 /// `-m addrtype`.
@@ -300,7 +313,19 @@ pub enum Target {
         prefix: Option<String>,
         level: Option<u8>,
     },
+    /// `-j NFLOG` (xt_NFLOG): the packet goes to a netlink log group; it never decides.
+    Nflog(Box<Nflog>),
     Trace,
+}
+
+/// NFLOG's options, as libxt_NFLOG saves them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Nflog {
+    pub prefix: Option<String>,
+    pub group: u16,
+    /// `--nflog-size N` (true) or the older `--nflog-range N` (false).
+    pub size: Option<(bool, u32)>,
+    pub threshold: Option<u16>,
 }
 
 /// `--to-destination 10.0.0.1[-10.0.0.9][:80[-90]]`.
@@ -668,6 +693,12 @@ impl fmt::Display for Match {
                     let _ = write!(s, "{} --vmethod {v}", neg(*n));
                 }
             }
+            Match::Limit(l) => {
+                let _ = write!(s, " -m limit --limit {}/{}", l.count, l.unit);
+                if l.burst != 5 {
+                    let _ = write!(s, " --limit-burst {}", l.burst);
+                }
+            }
             Match::Nfacct(name) => {
                 // libxt_nfacct prints " --nfacct-name " then xtables_save_string's own space.
                 let _ = write!(s, " -m nfacct --nfacct-name  {}", save_string(name));
@@ -769,6 +800,25 @@ impl fmt::Display for Target {
             }
             Target::Mark { value, mask } => {
                 write!(f, " -j MARK --set-xmark {}/{}", hex(*value), hex(*mask))
+            }
+            Target::Nflog(n) => {
+                // nflog_print: prefix, group (when not 0), size or range, threshold.
+                f.write_str(" -j NFLOG")?;
+                if let Some(p) = &n.prefix {
+                    write!(f, " --nflog-prefix {}", save_string(p))?;
+                }
+                if n.group != 0 {
+                    write!(f, " --nflog-group {}", n.group)?;
+                }
+                match n.size {
+                    Some((true, v)) => write!(f, " --nflog-size {v}")?,
+                    Some((false, v)) => write!(f, " --nflog-range {v}")?,
+                    None => {}
+                }
+                if let Some(t) = n.threshold {
+                    write!(f, " --nflog-threshold {t}")?;
+                }
+                Ok(())
             }
             Target::Log { prefix, level } => {
                 f.write_str(" -j LOG")?;

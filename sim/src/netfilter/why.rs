@@ -131,6 +131,10 @@ pub fn fact(rule: &Rule, part: Part, p: &PacketMeta, env: &dyn RuleEnv) -> Optio
         Part::Proto => format!("protocol is {}", ip.protocol()),
         Part::Module(i) => match rule.matches.get(i)? {
             Match::Comment(_) | Match::Nfacct(_) => return None,
+            Match::Limit(l) => format!(
+                "-m limit {}/{} burst {}: assumed under its rate",
+                l.count, l.unit, l.burst
+            ),
             Match::Mark { mask, .. } => {
                 format!("mark {:#x} & {mask:#x} is {:#x}", p.mark, p.mark & mask)
             }
@@ -250,6 +254,7 @@ pub fn continues(rule: &Rule) -> Option<&'static str> {
     match rule.target {
         Target::Mark { .. } => Some("MARK sets the mark and goes on"),
         Target::Log { .. } => Some("LOG only logs"),
+        Target::Nflog(_) => Some("NFLOG only logs"),
         Target::Trace => Some("TRACE only marks the packet for tracing"),
         Target::None => Some("no target: the rule only counts"),
         _ => None,

@@ -86,8 +86,10 @@ pub fn parse_ipset_save(file: &str, src: &str) -> Result<Vec<IpSet>, InputError>
             && !set.has_net()
         {
             let (col, w) = ws[3 + i];
-            return Err(err(col, w, format!("`nomatch` on a {} set", set.kind.name()))
-                .with_hint(NOMATCH_HINT));
+            return Err(
+                err(col, w, format!("`nomatch` on a {} set", set.kind.name()))
+                    .with_hint(NOMATCH_HINT),
+            );
         }
         let elems = parse_entry(set.kind, entry, |off, part, m| {
             err(entry_col + off, part, m)

@@ -98,8 +98,7 @@ pub(super) fn nomatch_at(extras: &[(usize, &str)]) -> Option<usize> {
     None
 }
 
-pub(super) const NOMATCH_HINT: &str =
-    "`nomatch` excludes a network from a set with a net dimension (hash:net, hash:ip,port,net); the kernel refuses it elsewhere";
+pub(super) const NOMATCH_HINT: &str = "`nomatch` excludes a network from a set with a net dimension (hash:net, hash:ip,port,net); the kernel refuses it elsewhere";
 
 pub(super) fn known_types() -> String {
     let known: Vec<&str> = SetType::ALL.iter().map(|(_, n)| *n).collect();

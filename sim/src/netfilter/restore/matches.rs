@@ -1,6 +1,6 @@
 //! Match modules (`-m NAME`) and their options, as the libxt_* extensions take them:
 //! comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent,
-//! set, nfacct, physdev and ipvs. An option belongs to the last module loaded before it
+//! set, nfacct, physdev, ipvs and limit. An option belongs to the last module loaded before it
 //! that takes it; `-p tcp`, `-p udp` and `-p icmp` load their module when one of its
 //! options comes without `-m` (as iptables loads a protocol's match implicitly).
 
@@ -12,7 +12,7 @@ use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs";
+pub(super) const MATCHES: &str = "comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -84,6 +84,12 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
         "nfacct" => Match::Nfacct(String::new()),
         "ipvs" => Match::Ipvs(Default::default()),
         "physdev" => Match::Physdev(Default::default()),
+        // libxt_limit's defaults: 3/hour, burst 5.
+        "limit" => Match::Limit(Box::new(Limit {
+            count: 3,
+            unit: "hour",
+            burst: 5,
+        })),
         other => {
             let hint = match did_you_mean(other, MATCHES.split(", ")) {
                 Some(m) => format!("did you mean `{m}`? kpath models: {MATCHES}"),
@@ -172,6 +178,7 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
                 | "--rdest"
         ),
         Match::Set(_) => opt == "--match-set",
+        Match::Limit(_) => matches!(opt, "--limit" | "--limit-burst"),
         Match::Nfacct(_) => opt == "--nfacct-name",
         Match::Ipvs(_) => matches!(
             opt,
@@ -231,6 +238,43 @@ pub(super) fn match_option(
         } => icmp_option(o, t, code, neg),
         Match::Multiport { kind, ports, neg } => multiport_option(o, kind, ports, neg),
         Match::Mark { value, mask, neg } => mark_option(o, value, mask, neg),
+        Match::Limit(l) => {
+            let v = o.value()?;
+            if o.tok.text == "--limit-burst" {
+                l.burst = num(o.w.ctx, v)?;
+                return Ok(());
+            }
+            // parse_rate: N/second|minute|hour|day, any prefix of the unit's name.
+            let (n, unit) = v.text.split_once('/').unwrap_or((&v.text, "second"));
+            let units = [
+                ("sec", "second"),
+                ("min", "minute"),
+                ("hour", "hour"),
+                ("day", "day"),
+            ];
+            let Some((short, _)) = units
+                .iter()
+                .find(|(_, long)| !unit.is_empty() && long.starts_with(unit))
+            else {
+                return Err(o
+                    .w
+                    .ctx
+                    .err(v.col, format!("`{}` is not a rate", v.text))
+                    .with_hint(
+                        "N/second, N/minute, N/hour or N/day (any prefix of the unit: 10/min)",
+                    ));
+            };
+            l.count = num(
+                o.w.ctx,
+                &Tok {
+                    text: n.into(),
+                    col: v.col,
+                    quoted: false,
+                },
+            )?;
+            l.unit = short;
+            Ok(())
+        }
         Match::AddrType(m) => {
             let AddrTypeMatch {
                 src,

@@ -2,7 +2,9 @@
 //! ACCEPT, DROP, RETURN, TRACE, REJECT (`--reject-with`), DNAT/SNAT (`--to-destination`,
 //! `--to-source`, `--random`, `--random-fully`, `--persistent`), MASQUERADE (`--to-ports`),
 //! MARK (libxt_MARK's `--set-xmark`, `--set-mark`, `--or-mark`, `--and-mark`, `--xor-mark`)
-//! and LOG (`--log-prefix`, `--log-level`); any other name is a jump to a user chain.
+//! LOG (`--log-prefix`, `--log-level`) and NFLOG (`--nflog-group`, `--nflog-prefix`,
+//! `--nflog-size`/`--nflog-range`, `--nflog-threshold`); any other name is a jump to a user
+//! chain.
 
 use super::values::{nat_range, num, port_range, value_mask};
 use super::words::{Tok, Words};
@@ -12,15 +14,14 @@ use std::net::Ipv4Addr;
 
 /// Real iptables targets kpath does not model: named as such instead of "missing chain".
 pub(super) const UNMODELLED_TARGETS: [&str; 16] = [
-    "CT", "NOTRACK", "CONNMARK", "TPROXY", "REDIRECT", "NFLOG", "NFQUEUE", "TCPMSS", "CLASSIFY",
-    "DSCP", "TOS", "TTL", "SET", "CHECKSUM", "NETMAP", "AUDIT",
+    "CT", "NOTRACK", "CONNMARK", "TPROXY", "REDIRECT", "NFQUEUE", "TCPMSS", "CLASSIFY", "DSCP",
+    "TOS", "TTL", "SET", "CHECKSUM", "NETMAP", "AUDIT", "SECMARK",
 ];
 
-pub(super) const TARGETS: &str =
-    "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, LOG, TRACE, or a user chain";
+pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, LOG, NFLOG, TRACE, or a user chain";
 
 /// The targets of [`TARGETS`] by name, for "did you mean".
-pub(super) const BUILTIN_TARGETS: [&str; 10] = [
+pub(super) const BUILTIN_TARGETS: [&str; 11] = [
     "ACCEPT",
     "DROP",
     "RETURN",
@@ -30,6 +31,7 @@ pub(super) const BUILTIN_TARGETS: [&str; 10] = [
     "MASQUERADE",
     "MARK",
     "LOG",
+    "NFLOG",
     "TRACE",
 ];
 
@@ -74,6 +76,7 @@ pub(super) fn new_target(name: &str, goto: bool) -> Target {
             prefix: None,
             level: None,
         },
+        "NFLOG" => Target::Nflog(Default::default()),
         chain => Target::Jump(chain.to_string()),
     }
 }
@@ -92,6 +95,14 @@ pub(super) fn target_takes(t: &Target, opt: &str) -> bool {
             "--set-xmark" | "--set-mark" | "--or-mark" | "--and-mark" | "--xor-mark"
         ),
         Target::Log { .. } => matches!(opt, "--log-prefix" | "--log-level"),
+        Target::Nflog(_) => matches!(
+            opt,
+            "--nflog-prefix"
+                | "--nflog-group"
+                | "--nflog-size"
+                | "--nflog-range"
+                | "--nflog-threshold"
+        ),
         _ => false,
     }
 }
@@ -147,6 +158,16 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
                 "--and-mark" => (0, !num(ctx, v)?),
                 _ => (num(ctx, v)?, 0),
             };
+        }
+        Target::Nflog(n) => {
+            let v = w.value(opt)?;
+            match o {
+                "--nflog-prefix" => n.prefix = Some(v.text.to_string()),
+                "--nflog-group" => n.group = num(ctx, v)?.min(u32::from(u16::MAX)) as u16,
+                "--nflog-size" => n.size = Some((true, num(ctx, v)?)),
+                "--nflog-range" => n.size = Some((false, num(ctx, v)?)),
+                _ => n.threshold = Some(num(ctx, v)?.min(u32::from(u16::MAX)) as u16),
+            }
         }
         Target::Log { prefix, level } => {
             let v = w.value(opt)?;
