@@ -24,7 +24,9 @@ pub use endpoint_slice::{
 pub use internet::{Gateway, Host, Internet};
 pub use kube_proxy::{KubeProxyConfig, NodePortAddresses, ProxyMode};
 pub use namespace::{METADATA_NAME_LABEL, Namespace, namespaces};
-pub use network::{Cni, CniPlugin, FlannelBackend, Network, Underlay, VxlanBackend};
+pub use network::{
+    Cni, CniPlugin, FlannelBackend, Network, PolicyEnforcer, Underlay, VxlanBackend,
+};
 pub use network_policy::{
     LabelSelector, NetworkPolicy, Peer, PolicyPort, PolicyRule, PolicyType, PortRef, Requirement,
     SelectorOp,

@@ -26,6 +26,16 @@ pub struct Cni {
     pub hairpin_mode: bool,
     /// The vxlan backend's settings (net-conf.json's `Backend`).
     pub vxlan: VxlanBackend,
+    /// What enforces NetworkPolicy beside flannel (flannel itself does not).
+    pub policy: Option<PolicyEnforcer>,
+}
+
+/// A NetworkPolicy controller running beside the CNI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyEnforcer {
+    /// kube-router's network policy controller (`--run-firewall`, v2.11.1).
+    KubeRouter,
 }
 
 /// flannel's vxlan backend configuration (`pkg/backend/vxlan`, flannel v0.26).

@@ -8,6 +8,7 @@ pub mod dns;
 mod flannel;
 pub mod internet;
 pub mod kube_proxy;
+pub mod kube_router;
 mod link;
 mod mac;
 mod node;
@@ -75,7 +76,15 @@ fn kube_proxy_on_nodes(w: &mut World, cluster: &Cluster) -> Result<(), crate::di
             }
         };
         let Some(rules) = rules else { continue };
-        ns.netfilter = node_rules::node_netfilter(cluster, n, rules, &mut cache)?.into();
+        let kr = (cluster.network.cni.policy == Some(crate::cluster::PolicyEnforcer::KubeRouter))
+            .then(|| kube_router::program(cluster, n));
+        ns.netfilter =
+            node_rules::node_netfilter(cluster, n, rules, kr.as_ref(), &mut cache)?.into();
+        if let Some(kr) = kr {
+            let mut sets = ns.ipsets.to_vec();
+            sets.extend(kr.ipsets);
+            ns.ipsets = sets.into();
+        }
     }
     Ok(())
 }

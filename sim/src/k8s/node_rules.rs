@@ -12,7 +12,12 @@ use std::fmt::Write;
 
 /// The ruleset text for `node`, in iptables-restore format, with kube-proxy's part `kp`
 /// (from its iptables or its IPVS mode).
-pub fn node_ruleset_text(cluster: &Cluster, node: &Node, kp: &KubeProxyRules) -> String {
+pub fn node_ruleset_text(
+    cluster: &Cluster,
+    node: &Node,
+    kp: &KubeProxyRules,
+    kr: Option<&super::kube_router::Programmed>,
+) -> String {
     let (fl_nat_jumps, fl_nat, fl_filter_jumps, fl_filter) =
         flannel::iptables(cluster, node.pod_cidr);
     // Sized once: kube-proxy's part is tens of megabytes at 10,000 Services.
@@ -31,10 +36,19 @@ pub fn node_ruleset_text(cluster: &Cluster, node: &Node, kp: &KubeProxyRules) ->
     t.push_str("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
     t.push_str(":FLANNEL-FWD - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\n");
     t.push_str(kp_canary);
+    // kube-router keeps its jumps at position 1 of INPUT, FORWARD and OUTPUT, ahead of
+    // kube-proxy's (it moves them back there on every sync).
+    let (kr_jumps, kr_filter) = kr.map_or((&[][..], ""), |k| (&k.jumps[..], k.filter.as_str()));
+    lines_starting(&mut t, kr_filter, ":");
     lines_starting(&mut t, &kp.filter, ":");
-    for j in kp.filter_jumps.iter().chain(&fl_filter_jumps) {
+    for j in kr_jumps
+        .iter()
+        .chain(&kp.filter_jumps)
+        .chain(&fl_filter_jumps)
+    {
         let _ = writeln!(t, "{j}");
     }
+    lines_starting(&mut t, kr_filter, "-A");
     lines_starting(&mut t, &kp.filter, "-A");
     for r in &fl_filter {
         let _ = writeln!(t, "{r}");
@@ -68,9 +82,10 @@ pub fn node_netfilter(
     cluster: &Cluster,
     node: &Node,
     kp: &KubeProxyRules,
+    kr: Option<&super::kube_router::Programmed>,
     cache: &mut RuleCache,
 ) -> Result<Netfilter, InputError> {
-    let text = node_ruleset_text(cluster, node, kp);
+    let text = node_ruleset_text(cluster, node, kp, kr);
     let mut nf = parse_iptables_save_cached(
         &format!("<rules kpath generated for {}>", node.name),
         &text,

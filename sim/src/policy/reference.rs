@@ -133,12 +133,7 @@ fn allows(cluster: &Cluster, p: &NetworkPolicy, t: PolicyType, probe: &Probe) ->
 }
 
 /// Is `party` one of the peers `peer` names, for a rule of policy `p`?
-pub(super) fn peer_matches(
-    cluster: &Cluster,
-    p: &NetworkPolicy,
-    peer: &Peer,
-    party: &Party,
-) -> bool {
+pub fn peer_matches(cluster: &Cluster, p: &NetworkPolicy, peer: &Peer, party: &Party) -> bool {
     match peer {
         Peer::IpBlock { cidr, except } => {
             let ip = party.ip();

@@ -173,6 +173,10 @@ pub struct Cni {
     /// to directly, as host-gw does; VXLAN carries only what must cross a router.
     #[serde(default)]
     pub direct_routing: Option<Spanned<bool>>,
+    /// The NetworkPolicy controller beside flannel: `kube-router`. Left out, policies are
+    /// not enforced (flannel does not).
+    #[serde(default)]
+    pub policy: Option<Spanned<crate::cluster::PolicyEnforcer>>,
 }
 
 fn yes() -> bool {

@@ -30,6 +30,7 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
                     direct_routing: c.cni.direct_routing.as_ref().is_some_and(|v| v.value),
                 }
             },
+            policy: c.cni.policy.as_ref().map(|p| p.value),
         },
         underlay: Underlay {
             cidr: c.underlay.cidr.value,

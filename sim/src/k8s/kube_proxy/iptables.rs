@@ -764,7 +764,7 @@ fn endpoint_jumps(chain: &str, name: &str, eps: &[&Ep], affinity: Option<u32>, n
 }
 
 /// Base32 (RFC 4648 alphabet, with padding), as Go's base32.StdEncoding.
-pub(super) mod base32_std {
+pub(crate) mod base32_std {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
     pub fn encode(data: &[u8]) -> String {
