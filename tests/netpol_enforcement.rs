@@ -116,3 +116,48 @@ fn default_deny_egress_and_ingress_with_exceptions() {
     );
     agree(&s);
 }
+
+#[test]
+fn a_denial_names_the_isolating_policies_and_why_none_allowed() {
+    let mut s = fixture(
+        "networkPolicies:
+  - {name: deny-in, namespace: x, podSelector: {}}
+  - name: allow-y
+    namespace: x
+    podSelector: {}
+    ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}]}]
+",
+    );
+    let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
+    let ask = Adhoc {
+        from: "pod/z/a",
+        to: "pod/x/b:80",
+        protocol: "tcp",
+        flow: false,
+    };
+    let name = add(&mut s, &ask).unwrap();
+    let t = kpath_sim::run_packet(&s, &w, &name).unwrap();
+    assert_eq!(t.disposition.kind, DispositionKind::Rejected);
+    assert!(
+        t.disposition.reason.contains("KUBE-POD-FW-"),
+        "{}",
+        t.disposition.reason
+    );
+    assert_eq!(
+        t.disposition.policy.as_deref(),
+        Some(
+            "denied by NetworkPolicy: x/deny-in, x/allow-y isolate ingress of pod x/b; neither x/deny-in nor x/allow-y allows 10.244.1.30 to 10.244.2.10:80/TCP"
+        )
+    );
+    // An allowed one carries no denial.
+    let ask = Adhoc {
+        from: "pod/y/a",
+        to: "pod/x/b:80",
+        protocol: "tcp",
+        flow: false,
+    };
+    let name = add(&mut s, &ask).unwrap();
+    let t = kpath_sim::run_packet(&s, &w, &name).unwrap();
+    assert_eq!(t.disposition.kind, DispositionKind::Delivered);
+    assert!(t.disposition.policy.is_none());
+}

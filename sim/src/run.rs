@@ -26,10 +26,9 @@ impl Walked {
 
 /// Trace the scenario's packet `name` through a fresh copy of `world`.
 pub fn run_packet(s: &Scenario, world: &World, name: &str) -> Result<Trace, ResolveError> {
-    Ok(engine::walk_packet(
-        world,
-        &resolve::packet(s, world, name)?,
-    ))
+    let mut t = engine::walk_packet(world, &resolve::packet(s, world, name)?);
+    crate::policy::explain::annotate(s.model(), &mut t);
+    Ok(t)
 }
 
 /// Every possible outcome of packet `name`, most probable first.
@@ -38,15 +37,20 @@ pub fn packet_outcomes(
     world: &World,
     name: &str,
 ) -> Result<Vec<Outcome<Trace>>, ResolveError> {
-    Ok(engine::packet_outcomes(
-        world,
-        &resolve::packet(s, world, name)?,
-    ))
+    let mut outs = engine::packet_outcomes(world, &resolve::packet(s, world, name)?);
+    for o in &mut outs {
+        crate::policy::explain::annotate(s.model(), &mut o.result);
+    }
+    Ok(outs)
 }
 
 /// Walk the scenario's flow `name` once, with random choices drawn from the seed.
 pub fn run_flow(s: &Scenario, world: &World, name: &str) -> Result<FlowTrace, ResolveError> {
-    Ok(engine::walk_flow(world, &resolve::flow(s, world, name)?))
+    let mut f = engine::walk_flow(world, &resolve::flow(s, world, name)?);
+    for p in &mut f.packets {
+        crate::policy::explain::annotate(s.model(), &mut p.trace);
+    }
+    Ok(f)
 }
 
 /// Every possible outcome of flow `name`, most probable first.
@@ -55,8 +59,11 @@ pub fn flow_outcomes(
     world: &World,
     name: &str,
 ) -> Result<Vec<Outcome<FlowTrace>>, ResolveError> {
-    Ok(engine::flow_outcomes(
-        world,
-        &resolve::flow(s, world, name)?,
-    ))
+    let mut outs = engine::flow_outcomes(world, &resolve::flow(s, world, name)?);
+    for o in &mut outs {
+        for p in &mut o.result.packets {
+            crate::policy::explain::annotate(s.model(), &mut p.trace);
+        }
+    }
+    Ok(outs)
 }

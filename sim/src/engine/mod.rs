@@ -356,6 +356,7 @@ impl Walk<'_> {
             reason: reason.into(),
             socket: None,
             pod: None,
+            policy: None,
         }
     }
 
@@ -374,6 +375,7 @@ impl Walk<'_> {
             reason: reason.to_string(),
             socket,
             pod: None,
+            policy: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The lab: a world rendered as the commands (`ip`, `bridge`, `sysctl`, `iptables-restore`, `nft -f`)
+//! The lab: a world rendered as the commands (`ip`, `bridge`, `sysctl`, `ipset restore`,
+//! `iptables-restore`, `nft -f`)
 //! that build it for real out of network namespaces, and the reader of what the kernel says
 //! back (`nft monitor trace`). Running the commands is the binary's job; this module only
 //! says what to run and how to read the answers.
@@ -289,6 +290,17 @@ fn settings(ns: &Netns, n: &str, c: &mut Vec<Cmd>) {
             .map(|(k, v)| format!("{k}={}", v.replace('\t', " "))),
     );
     c.push(Cmd { argv, stdin: None });
+    // The sets the rules match on exist before the rules (kube-router restores its sets
+    // before its iptables-restore); ipsets are per namespace.
+    if !ns.ipsets.is_empty() {
+        c.push(Cmd {
+            argv: ["ip", "netns", "exec", n, "ipset", "restore", "-exist"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            stdin: Some(ns.ipsets.iter().map(|s| s.save()).collect()),
+        });
+    }
     if !ns.netfilter.tables.is_empty() {
         c.push(Cmd {
             argv: vec![

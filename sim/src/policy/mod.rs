@@ -3,6 +3,7 @@
 //! e2e netpol suite prints it. The enforcing CNI's rules (kube-router's, in `k8s`) are
 //! checked against the reference.
 
+pub mod explain;
 pub mod matrix;
 pub mod reference;
 

@@ -309,6 +309,9 @@ pub fn trace(t: &Trace, opts: &TextOptions) -> String {
     };
     let _ = writeln!(out, "=> {} at {place}", d.kind.name().to_uppercase());
     out.push_str(&wrap(&d.reason, 3));
+    if let Some(p) = &d.policy {
+        out.push_str(&wrap(p, 3));
+    }
     if let Some(sock) = &d.socket {
         out.push_str(&wrap(&format!("socket: {sock}"), 3));
     }

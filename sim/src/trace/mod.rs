@@ -213,6 +213,10 @@ pub struct Disposition {
     /// processes run in the node's namespace `netns`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<Box<str>>,
+    /// When a NetworkPolicy controller's rule dropped or rejected the packet: the policies
+    /// that isolate its ends and why none allowed it, in the API's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// One packet's journey.

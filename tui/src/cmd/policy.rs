@@ -37,7 +37,7 @@ pub fn command(
                     .map(|m| render::text(&s.file, m))
                     .collect::<Vec<_>>()
                     .join("\n")
-                    + NOT_ENFORCED
+                    + enforcement(s.model())
             }
         }));
     };
@@ -69,14 +69,23 @@ pub fn command(
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
-                + NOT_ENFORCED
+                + enforcement(tried.model())
         }
     }))
 }
 
-/// What the matrix is, and is not, today: the API's answer, which flannel alone does not
-/// enforce.
-const NOT_ENFORCED: &str = "note: this is what the NetworkPolicies say (the API's semantics); flannel alone does not enforce them, so `kpath trace` still delivers what is marked X here\n";
+/// Who enforces the matrix: it is the API's answer; kube-router's rules (which the walk
+/// follows) enforce it, flannel alone does not.
+fn enforcement(c: &kpath_sim::cluster::Cluster) -> &'static str {
+    match c.network.cni.policy {
+        Some(kpath_sim::cluster::PolicyEnforcer::KubeRouter) => {
+            "note: this is what the NetworkPolicies say (the API's semantics); kube-router's rules enforce them in `kpath trace` (it also lets ICMP echo, destination unreachable and time exceeded through, whatever the policies say)\n"
+        }
+        None => {
+            "note: this is what the NetworkPolicies say (the API's semantics); flannel alone does not enforce them, so `kpath trace` still delivers what is marked X here (add `policy: kube-router` to `cni:`)\n"
+        }
+    }
+}
 
 /// `80`, `80/tcp`, `53/UDP`, `9000/sctp`.
 fn parse_port(text: &str) -> Result<(u16, IpProtocol), Failure> {
