@@ -54,7 +54,8 @@ impl Mismatch {
             format!("{place}expected {}", self.expected),
             format!("  got: {}", self.got),
         ];
-        if !self.context.is_empty() {
+        // A truth table's context names itself; a step path's is introduced.
+        if !self.context.is_empty() && !self.context[0].starts_with("observed") {
             v.push("  where the trace leaves the expected path:".into());
             v.extend(self.context.iter().map(|c| format!("    {c}")));
         }
@@ -766,4 +767,103 @@ fn check_flow_trace(e: &FlowExpect, f: &FlowTrace, out: &mut Vec<Mismatch>) {
             }),
         }
     }
+}
+
+/// `expect: reachability:`: each truth table against the policies (the API's semantics)
+/// and, where a controller enforces them, against the walk of each connection's first
+/// packet. One case per table.
+pub fn check_reachability(s: &Scenario, world: &World) -> Vec<CaseResult> {
+    use crate::policy::{Party, Probe, decide};
+    use crate::scenario::network_policy::{port_spec, table};
+    let Some(e) = &s.expect else {
+        return Vec::new();
+    };
+    let c = s.model();
+    let enforced = c.network.cni.policy.is_some();
+    let mut with_probes = s.clone();
+    let mut out = Vec::new();
+    for spec in &e.reachability {
+        let (Some((port, proto)), Ok((cols, rows))) = (
+            port_spec(&spec.value.port.value),
+            table(&spec.value.matrix.value),
+        ) else {
+            continue; // refused when the scenario loaded
+        };
+        let words = format!("{port}/{}", proto.name().to_uppercase());
+        let mut r = CaseResult {
+            kind: "reachability",
+            name: words.clone(),
+            skipped: false,
+            mismatches: Vec::new(),
+        };
+        let mut observed = vec![format!("-\t{}", cols.join("\t"))];
+        for (from, cells) in &rows {
+            let mut line = from.clone();
+            for (to, want) in cols.iter().zip(cells) {
+                let (Some(a), Some(b)) = (c.pod(from), c.pod(to)) else {
+                    continue;
+                };
+                let api = decide(
+                    c,
+                    &Probe {
+                        from: Party::Pod(a),
+                        to: Party::Pod(b),
+                        port,
+                        protocol: proto,
+                    },
+                )
+                .allowed();
+                let walked = enforced.then(|| {
+                    let ask = crate::scenario::adhoc::Adhoc {
+                        from: &format!("pod/{from}"),
+                        to: &format!("pod/{to}:{port}"),
+                        protocol: proto.name(),
+                        flow: false,
+                    };
+                    crate::scenario::adhoc::add(&mut with_probes, &ask)
+                        .ok()
+                        .and_then(|name| run::run_packet(&with_probes, world, &name).ok())
+                        .map(|t| {
+                            !matches!(
+                                t.disposition.kind,
+                                crate::trace::DispositionKind::Rejected
+                                    | crate::trace::DispositionKind::Dropped
+                            )
+                        })
+                });
+                let got = walked.flatten().unwrap_or(api);
+                let cell = |a: bool| if a { "." } else { "X" };
+                line.push('\t');
+                line.push_str(cell(got));
+                if got != *want || api != *want {
+                    line.push('!');
+                    let how = match walked.flatten() {
+                        Some(w) if w != api => format!(
+                            "the walk {} it, the policies {} it",
+                            if w { "allows" } else { "blocks" },
+                            if api { "allow" } else { "block" }
+                        ),
+                        _ if api => "the policies allow it".into(),
+                        _ => "the policies block it".into(),
+                    };
+                    let m = &spec.value.matrix;
+                    r.mismatches.push(Mismatch {
+                        line: m.referenced.line() as usize,
+                        column: m.referenced.column() as usize,
+                        expected: format!("{from} -> {to} on {words}: {}", cell(*want)),
+                        got: how,
+                        context: Vec::new(),
+                    });
+                }
+            }
+            observed.push(line);
+        }
+        if let Some(last) = r.mismatches.last_mut() {
+            last.context
+                .push("observed (! where it differs from the expectation):".into());
+            last.context.extend(observed);
+        }
+        out.push(r);
+    }
+    out
 }

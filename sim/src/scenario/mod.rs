@@ -54,6 +54,9 @@ pub struct Scenario {
     /// NetworkPolicies (networking.k8s.io/v1).
     #[serde(default)]
     pub network_policies: Vec<network_policy::NetworkPolicySpec>,
+    /// Expectations about the whole cluster: the reachability matrix between pods.
+    #[serde(default)]
+    pub expect: Option<network_policy::ClusterExpect>,
     /// kube-proxy's configuration; iptables mode with its defaults when left out.
     #[serde(default)]
     pub kube_proxy: KubeProxy,

@@ -123,6 +123,84 @@ pub enum PortValue {
     Name(String),
 }
 
+/// `expect:` at the top of a scenario.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterExpect {
+    #[serde(default)]
+    pub reachability: Vec<Spanned<ReachabilitySpec>>,
+}
+
+/// `{port: 80/TCP, matrix: "..."}`: the truth table `kpath policy` prints (a header of
+/// destinations after `-`, a row per source, `.` allowed and `X` blocked, separated by
+/// spaces or tabs), for the pods it names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachabilitySpec {
+    pub port: Spanned<String>,
+    pub matrix: Spanned<String>,
+}
+
+/// `80`, `80/TCP`, `53/udp`.
+pub fn port_spec(text: &str) -> Option<(u16, IpProtocol)> {
+    let (n, p) = text.split_once('/').unwrap_or((text, "TCP"));
+    let proto = protocol(&p.to_ascii_uppercase())?;
+    let port = n.parse::<u16>().ok().filter(|p| *p != 0)?;
+    Some((port, proto))
+}
+
+/// A truth table: its destination columns and its rows (source, one cell per column).
+pub type Table = (Vec<String>, Vec<(String, Vec<bool>)>);
+
+/// Read a truth table; Err names the line (0-based) and what is wrong.
+pub fn table(text: &str) -> Result<Table, (usize, String)> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((hl, header)) = lines.next() else {
+        return Err((0, "the matrix is empty".into()));
+    };
+    let mut words = header.split_whitespace();
+    if words.next() != Some("-") {
+        return Err((
+            hl,
+            "the header starts with `-`, then the destination pods".into(),
+        ));
+    }
+    let cols: Vec<String> = words.map(str::to_string).collect();
+    let mut rows = Vec::new();
+    for (i, l) in lines {
+        let mut w = l.split_whitespace();
+        let from = w.next().unwrap_or_default().to_string();
+        let mut cells = Vec::new();
+        for c in w {
+            cells.push(match c {
+                "." => true,
+                "X" => false,
+                other => {
+                    return Err((
+                        i,
+                        format!("`{other}` is not a cell: `.` allowed, `X` blocked"),
+                    ));
+                }
+            });
+        }
+        if cells.len() != cols.len() {
+            return Err((
+                i,
+                format!(
+                    "row `{from}` has {} cells for {} columns",
+                    cells.len(),
+                    cols.len()
+                ),
+            ));
+        }
+        rows.push((from, cells));
+    }
+    Ok((cols, rows))
+}
+
 /// The protocols a NetworkPolicy port may name.
 pub(super) fn protocol(word: &str) -> Option<IpProtocol> {
     match word {

@@ -208,6 +208,9 @@ pub fn run(paths: &[PathBuf], bless: bool, seed: Option<u64>) -> Result<Vec<Case
         for f in &s.flows {
             cases.push(Case::of(&name, check_flow(&s, &w, &f.name.value)));
         }
+        for r in kpath_sim::check::check_reachability(&s, &w) {
+            cases.push(Case::of(&name, r));
+        }
         cases.extend(golden(&file, &name, &s, bless, seed));
     }
     Ok(cases)

@@ -6,7 +6,7 @@ use super::Checker;
 use crate::cluster::SelectorOp;
 use crate::scenario::ScenarioError;
 use crate::scenario::network_policy::{
-    PeerSpec, PortSpec, PortValue, SelectorSpec, cidr, protocol,
+    PeerSpec, PortSpec, PortValue, SelectorSpec, cidr, port_spec, protocol, table,
 };
 use serde_saphyr::Spanned;
 
@@ -50,6 +50,90 @@ pub(super) fn check_network_policies(c: &Checker) -> Result<(), ScenarioError> {
         }
         for r in &p.egress {
             check_rule(c, &r.value.to, &r.value.ports)?;
+        }
+    }
+    check_reachability(c)
+}
+
+/// `expect: reachability:`: a port the API names, and a truth table of known pods.
+fn check_reachability(c: &Checker) -> Result<(), ScenarioError> {
+    let Some(e) = &c.s.expect else {
+        return Ok(());
+    };
+    let pods: Vec<String> =
+        c.s.pods
+            .iter()
+            .filter(|p| !p.host_network)
+            .map(|p| format!("{}/{}", p.namespace, p.name.value))
+            .collect();
+    for r in &e.reachability {
+        let port = &r.value.port;
+        if port_spec(&port.value).is_none() {
+            return Err(c
+                .err_at(port, format!("`{}` is not a port", port.value))
+                .with_hint("PORT[/PROTOCOL] with TCP (the default), UDP or SCTP, e.g. 80/TCP"));
+        }
+        let m = &r.value.matrix;
+        // A block scalar (`matrix: |`): its lines follow the indicator's line, and the
+        // value's place is its first line or the indicator's.
+        let at = |i: usize| {
+            let line = m.referenced.line() as usize;
+            let ends_block = |n: usize| {
+                n >= 1
+                    && c.src.lines().nth(n - 1).is_some_and(|l| {
+                        let t = l.trim_end();
+                        t.ends_with('|') || t.ends_with('>') || t.ends_with("|-")
+                    })
+            };
+            let first = if ends_block(line) {
+                Some(line + 1)
+            } else if ends_block(line.saturating_sub(1)) {
+                Some(line)
+            } else {
+                None
+            };
+            match first {
+                Some(f) => {
+                    let l = f + i;
+                    let col = c
+                        .src
+                        .lines()
+                        .nth(l - 1)
+                        .map_or(1, |t| t.len() - t.trim_start().len() + 1);
+                    (l, col)
+                }
+                None => (line, m.referenced.column() as usize),
+            }
+        };
+        let (cols, rows) = match table(&m.value) {
+            Ok(t) => t,
+            Err((i, msg)) => {
+                let (l, col) = at(i);
+                return Err(ScenarioError::at(&c.s.file, c.src, l, col, msg).with_hint(
+                    "write it as `kpath policy` prints it: `-` and the destinations, then a row per source of `.` (allowed) and `X` (blocked)",
+                ));
+            }
+        };
+        for (i, name) in std::iter::once((0, &cols))
+            .flat_map(|(i, cs)| cs.iter().map(move |n| (i, n)))
+            .chain(rows.iter().enumerate().map(|(i, (n, _))| (i + 1, n)))
+        {
+            if !pods.contains(name) {
+                let (l, col) = at(i);
+                let hint = crate::diag::did_you_mean(name, pods.iter().map(String::as_str))
+                    .map(|m| format!("did you mean `{m}`? "))
+                    .unwrap_or_default();
+                return Err(ScenarioError::at(
+                    &c.s.file,
+                    c.src,
+                    l,
+                    col,
+                    format!("`{name}` is no pod of the scenario"),
+                )
+                .with_hint(format!(
+                    "{hint}pods are written NAMESPACE/NAME (hostNetwork pods have no row)"
+                )));
+            }
         }
     }
     Ok(())
