@@ -299,6 +299,20 @@ const CLAIMS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "netpol-default-deny",
+        &[
+            "reachability on 8080/TCP",
+            "default/frontend\t.\tX\t.",
+            "default/batch\tX\t.\tX",
+            "ipt_do_table filter KUBE-POD-FW-",
+            "=> REJECTED at node-2 cni0",
+            "\"default/api reject\"",
+            "denied by NetworkPolicy: default/deny-all-ingress,",
+            "filter KUBE-NWPLCY-COMMON #3",
+            "=> DELIVERED at default/api",
+        ],
+    ),
+    (
         "ipvs-clusterip",
         &[
             "inet 10.96.100.10/32 scope global kube-ipvs0",
