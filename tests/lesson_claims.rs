@@ -313,6 +313,18 @@ const CLAIMS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "netpol-ipblock-egress",
+        &[
+            "# add KUBE-SRC-FNPAYN4OWLAUJF62 10.244.1.0/24\n",
+            "# add KUBE-SRC-FNPAYN4OWLAUJF62 10.244.1.8/29 nomatch",
+            "\"default/db-from-block ingress cidr\"",
+            "denied by NetworkPolicy: default/db-from-block isolates ingress of pod",
+            "denied by NetworkPolicy: default/db-no-egress isolates egress of pod",
+            "filter KUBE-NWPLCY-COMMON #2",
+            "=> DELIVERED at default/db",
+        ],
+    ),
+    (
         "ipvs-clusterip",
         &[
             "inet 10.96.100.10/32 scope global kube-ipvs0",

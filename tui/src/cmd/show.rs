@@ -97,6 +97,22 @@ pub fn command(
             out.push_str(&nft_view(&s, ns));
         } else if view == View::Iptables {
             out.push_str(&ns.netfilter.save());
+            // The sets its rules match on (kube-router's, kube-proxy's IPVS mode's), as
+            // comments, so that the text still loads with iptables-restore.
+            if !ns.ipsets.is_empty() {
+                out.push_str(
+                    "# the ipsets these rules match on (`ipset save`; restore them first):\n",
+                );
+                for line in ns
+                    .ipsets
+                    .iter()
+                    .flat_map(|s| s.save().lines().map(str::to_string).collect::<Vec<_>>())
+                {
+                    out.push_str("# ");
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
         } else {
             out.push_str(&iproute2::show(&w, ns));
         }
