@@ -269,6 +269,8 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             L4::Udp(u) => port_ok(sport, u.sport) && port_ok(dport, u.dport),
             _ => false,
         },
+        // No SCTP packet is walked (the wire model has no SCTP header).
+        Match::Sctp { .. } => false,
         Match::Icmp {
             icmp_type,
             code,

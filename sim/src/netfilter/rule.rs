@@ -165,6 +165,12 @@ pub enum Match {
         sport: Option<(PortRange, bool)>,
         dport: Option<(PortRange, bool)>,
     },
+    /// `-m sctp --sport/--dport` (kube-router writes it for SCTP policy ports). kpath walks
+    /// no SCTP packets, so it matches none of the packets it walks.
+    Sctp {
+        sport: Option<(PortRange, bool)>,
+        dport: Option<(PortRange, bool)>,
+    },
     Icmp {
         icmp_type: u8,
         code: Option<u8>,
@@ -514,6 +520,15 @@ impl fmt::Display for Match {
                         tcp_flags(*mask),
                         tcp_flags(*comp)
                     );
+                }
+            }
+            Match::Sctp { sport, dport } => {
+                s.push_str(" -m sctp");
+                if let Some((p, n)) = sport {
+                    let _ = write!(s, "{} --sport {p}", neg(*n));
+                }
+                if let Some((p, n)) = dport {
+                    let _ = write!(s, "{} --dport {p}", neg(*n));
                 }
             }
             Match::Udp { sport, dport } => {

@@ -12,7 +12,7 @@ use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit";
+pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -42,6 +42,10 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
             flags: None,
         },
         "udp" => Match::Udp {
+            sport: None,
+            dport: None,
+        },
+        "sctp" => Match::Sctp {
             sport: None,
             dport: None,
         },
@@ -120,6 +124,10 @@ pub(super) fn module_for<'r>(rule: &'r mut Rule, opt: &str) -> Option<&'r mut Ma
             sport: None,
             dport: None,
         },
+        Some((IpProtocol::Sctp, _)) => Match::Sctp {
+            sport: None,
+            dport: None,
+        },
         Some((IpProtocol::Icmp, _)) => Match::Icmp {
             icmp_type: 255,
             code: None,
@@ -146,7 +154,7 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
                 | "--tcp-flags"
                 | "--syn"
         ),
-        Match::Udp { .. } => matches!(
+        Match::Udp { .. } | Match::Sctp { .. } => matches!(
             opt,
             "--sport" | "--dport" | "--source-port" | "--destination-port"
         ),
@@ -230,7 +238,7 @@ pub(super) fn match_option(
             dport,
             flags,
         } => tcp_option(o, sport, dport, flags),
-        Match::Udp { sport, dport } => udp_option(o, sport, dport),
+        Match::Udp { sport, dport } | Match::Sctp { sport, dport } => udp_option(o, sport, dport),
         Match::Icmp {
             icmp_type: t,
             code,
