@@ -68,7 +68,8 @@ impl Side {
 pub struct Decision {
     pub egress: Side,
     pub ingress: Side,
-    /// A pod talking to itself: always allowed.
+    /// A pod talking to itself (always allowed), or its own node talking to it where the
+    /// controller allows that (kube-router does).
     pub loopback: bool,
 }
 
@@ -78,12 +79,29 @@ impl Decision {
     }
 }
 
-/// Decide a probe by the API's semantics.
+/// Is `addr` one of the node's own addresses: its InternalIP, or the flannel.1 (.0) and
+/// cni0 (.1) addresses of its pod CIDR?
+fn node_address(cluster: &Cluster, node: &str, addr: Ipv4Addr) -> bool {
+    cluster.node(node).is_some_and(|n| {
+        let base = u32::from(n.pod_cidr.addr);
+        addr == n.ip || addr == Ipv4Addr::from(base) || addr == Ipv4Addr::from(base + 1)
+    })
+}
+
+/// Decide a probe by the API's semantics. Traffic from a pod's own node to it is what the
+/// enforcing controller makes of it (the API leaves it open): kube-router accepts it
+/// ("from local node": a source address that is local to the node).
 pub fn decide(cluster: &Cluster, probe: &Probe) -> Decision {
     let same_pod = match (probe.from.selectable(), probe.to.selectable()) {
         (Some(a), Some(b)) => a.key() == b.key(),
         _ => false,
     };
+    let own_node = matches!(
+        (probe.from, probe.to.selectable()),
+        (Party::Addr(a), Some(pod)) if cluster.network.cni.policy
+            == Some(crate::cluster::PolicyEnforcer::KubeRouter)
+            && node_address(cluster, &pod.node, a)
+    );
     let egress = probe
         .from
         .selectable()
@@ -97,7 +115,7 @@ pub fn decide(cluster: &Cluster, probe: &Probe) -> Decision {
     Decision {
         egress,
         ingress,
-        loopback: same_pod,
+        loopback: same_pod || own_node,
     }
 }
 
