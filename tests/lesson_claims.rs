@@ -325,6 +325,17 @@ const CLAIMS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "netpol-egress-dns",
+        &[
+            "-> dnat to 10.244.2.10:53 \"kube-system/kube-dns:dns\"",
+            "kube-system/coredns eth0 udp_rcv",
+            "=> REJECTED at node-1",
+            "denied by NetworkPolicy: default/client-dns-only isolates egress of pod",
+            "reachability on 53/UDP",
+            "default/client\t.\tX\t.",
+        ],
+    ),
+    (
         "ipvs-clusterip",
         &[
             "inet 10.96.100.10/32 scope global kube-ipvs0",
