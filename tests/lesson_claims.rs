@@ -325,6 +325,16 @@ const CLAIMS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "netpol-allow-namespace",
+        &[
+            "\"prod/api-from-frontend ingress pods\" -m set --match-set KUBE-SRC-LDRRTFPQAEPDAZ7J src",
+            "# add KUBE-SRC-LDRRTFPQAEPDAZ7J 10.244.1.5\n",
+            "=> REJECTED at node-2 cni0",
+            "denied by NetworkPolicy: prod/api-from-frontend isolates ingress of pod",
+            "=> DELIVERED at prod/api",
+        ],
+    ),
+    (
         "netpol-egress-dns",
         &[
             "-> dnat to 10.244.2.10:53 \"kube-system/kube-dns:dns\"",

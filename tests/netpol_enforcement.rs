@@ -168,7 +168,10 @@ fn a_pods_own_node_reaches_it_and_another_node_meets_the_policy() {
     // reference follows the controller there (the API leaves it open).
     let mut s = fixture("");
     let w = kpath_sim::k8s::build_world(s.model(), 0).unwrap();
-    for (node, want) in [("node-1", DispositionKind::Delivered), ("node-2", DispositionKind::Rejected)] {
+    for (node, want) in [
+        ("node-1", DispositionKind::Delivered),
+        ("node-2", DispositionKind::Rejected),
+    ] {
         let ask = Adhoc {
             from: &format!("node/{node}"),
             to: "pod/x/a:80",
@@ -192,7 +195,11 @@ fn a_pods_own_node_reaches_it_and_another_node_meets_the_policy() {
                 protocol: IpProtocol::Tcp,
             },
         );
-        assert_eq!(api.allowed(), want == DispositionKind::Delivered, "{node}: {api:?}");
+        assert_eq!(
+            api.allowed(),
+            want == DispositionKind::Delivered,
+            "{node}: {api:?}"
+        );
     }
 }
 
@@ -230,9 +237,15 @@ fn generated_policy(i: usize, c: &[u8]) -> String {
         rule_ports = "[{port: 81}]";
     }
     let (kind, rules) = if ingress {
-        ("Ingress", format!("    ingress: [{{from: {rule_peers}, ports: {rule_ports}}}]\n"))
+        (
+            "Ingress",
+            format!("    ingress: [{{from: {rule_peers}, ports: {rule_ports}}}]\n"),
+        )
     } else {
-        ("Egress", format!("    egress: [{{to: {rule_peers}, ports: {rule_ports}}}]\n"))
+        (
+            "Egress",
+            format!("    egress: [{{to: {rule_peers}, ports: {rule_ports}}}]\n"),
+        )
     };
     format!(
         "  - name: p{i}\n    namespace: {}\n    podSelector: {}\n    policyTypes: [{kind}]\n{rules}",
