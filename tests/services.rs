@@ -547,3 +547,37 @@ fn a_source_range_holding_the_node_ip_allows_the_lb_ip_itself() {
         "{without:#?}"
     );
 }
+
+/// A Service may use one nodePort for its TCP and its UDP port (a DNS NodePort), as the
+/// API server's allocator allows; another Service may not take the number.
+#[test]
+fn one_service_may_use_a_node_port_for_tcp_and_udp() {
+    let base = "cluster:
+  podCIDR: 10.244.0.0/16
+  serviceCIDR: 10.96.0.0/12
+  cni: {plugin: flannel, backend: vxlan}
+  underlay: {cidr: 172.31.0.0/24, mtu: 1500}
+  nodes:
+    - {name: node-1, ip: 172.31.0.11, podCIDR: 10.244.1.0/24}
+pods:
+  - {name: dns-0, node: node-1, ip: 10.244.1.5, labels: {app: dns}, containers: [{name: c, ports: [{containerPort: 53}, {containerPort: 53, protocol: UDP}]}]}
+services:
+  - name: dns
+    type: NodePort
+    clusterIP: 10.96.0.53
+    selector: {app: dns}
+    ports:
+      - {name: tcp, port: 53, protocol: TCP, nodePort: 30053}
+      - {name: udp, port: 53, protocol: UDP, nodePort: 30053}
+";
+    let s = kpath_sim::load_scenario_str("dns.yaml", base).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.model().services[0].ports.len(), 2);
+    let other = format!(
+        "{base}  - name: other\n    type: NodePort\n    clusterIP: 10.96.0.54\n    selector: {{app: dns}}\n    ports: [{{port: 53, protocol: UDP, nodePort: 30053}}]\n"
+    );
+    let e = kpath_sim::load_scenario_str("dns.yaml", &other).unwrap_err();
+    assert!(
+        e.to_string().contains("nodePort 30053 is already used by Service `default/dns`"),
+        "{e}"
+    );
+}

@@ -416,7 +416,7 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
     // tens of thousands of Services. The first holder of a ClusterIP or nodePort is named.
     let mut keys: HashSet<String> = HashSet::new();
     let mut cluster_ips: HashMap<std::net::Ipv4Addr, String> = HashMap::new();
-    let mut node_ports: HashMap<u16, &str> = HashMap::new();
+    let mut node_ports: HashMap<u16, (String, Vec<IpProtocol>)> = HashMap::new();
     for svc in &s.services {
         let key = svc.key();
         if !keys.insert(key.clone()) {
@@ -454,6 +454,21 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
                         format!("ClusterIP {ip} is outside the service CIDR {scidr}"),
                     )
                     .with_hint(format!("pick an address in {scidr}")));
+            }
+            // The allocator (pkg/registry/core/service/ipallocator) never hands out the
+            // range's network address, nor (IPv4) its broadcast address: the API server
+            // refuses them as "not in the valid range".
+            let net = scidr.network();
+            if scidr.prefix < 31 && (ip == net.addr || ip == scidr.broadcast()) {
+                let which = if ip == net.addr { "network" } else { "broadcast" };
+                return Err(c
+                    .err_at(
+                        cip,
+                        format!("ClusterIP {ip} is the service CIDR's {which} address"),
+                    )
+                    .with_hint(format!(
+                        "the API server allocates neither end of {scidr}: pick an address inside it"
+                    )));
             }
             if let Some(other) = cluster_ips.get(&ip) {
                 return Err(c.err_at(
@@ -520,13 +535,27 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
                     if !(30000..=32767).contains(&np.value) {
                         return Err(c.err_at(np, format!("nodePort {} is outside 30000-32767", np.value)).with_hint("kube-apiserver's --service-node-port-range defaults to 30000-32767"));
                     }
-                    if let Some(other) = node_ports.get(&np.value) {
-                        return Err(c.err_at(
-                            np,
-                            format!("nodePort {} is already used by Service `{other}`", np.value),
-                        ));
+                    // The allocator holds a number for one Service; that Service may
+                    // use it once per protocol (a DNS NodePort on TCP and UDP).
+                    match node_ports.get(&np.value) {
+                        Some((other, protos)) if *other != key || protos.contains(&p.protocol) => {
+                            let whom = if *other == key {
+                                format!("this Service's other {} port", p.protocol.name())
+                            } else {
+                                format!("Service `{other}`")
+                            };
+                            return Err(c.err_at(
+                                np,
+                                format!("nodePort {} is already used by {whom}", np.value),
+                            ).with_hint("a nodePort belongs to one Service (once per protocol); pick another in 30000-32767"));
+                        }
+                        _ => {}
                     }
-                    node_ports.insert(np.value, svc.name.value.as_str());
+                    node_ports
+                        .entry(np.value)
+                        .or_insert_with(|| (key.clone(), Vec::new()))
+                        .1
+                        .push(p.protocol);
                 }
                 (None, false) => {}
             }
