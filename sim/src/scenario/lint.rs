@@ -17,6 +17,7 @@ pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
                 && svc.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
         };
         if s.pods.iter().any(selects) {
+            named_ports(s, src, svc, &selects, &mut out);
             continue;
         }
         let wanted: Vec<String> = svc
@@ -70,4 +71,54 @@ pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
         );
     }
     out
+}
+
+/// A named targetPort that no selected pod declares (with the port's protocol): the
+/// EndpointSlice controller lists no endpoint for that port, and kube-proxy REJECTs it.
+fn named_ports(
+    s: &Scenario,
+    src: &str,
+    svc: &super::Service,
+    selects: &dyn Fn(&super::Pod) -> bool,
+    out: &mut Vec<InputError>,
+) {
+    for p in &svc.ports {
+        let Some(t) = &p.target_port else { continue };
+        let super::TargetPort::Name(name) = &t.value else {
+            continue;
+        };
+        let declared = s.pods.iter().filter(|x| selects(x)).any(|pod| {
+            pod.containers.iter().flat_map(|c| &c.ports).any(|cp| {
+                cp.name.as_deref() == Some(name.as_str()) && cp.protocol == p.protocol
+            })
+        });
+        if declared {
+            continue;
+        }
+        let names: Vec<String> = s
+            .pods
+            .iter()
+            .filter(|x| selects(x))
+            .flat_map(|pod| pod.containers.iter().flat_map(|c| &c.ports))
+            .filter_map(|cp| cp.name.clone())
+            .collect();
+        let hint = match did_you_mean(name, names.iter().map(String::as_str)) {
+            Some(m) => format!("did you mean `{m}`? name the container port, or give the targetPort as a number"),
+            None => "name the container port (`ports: [{containerPort: 8080, name: ...}]`), or give the targetPort as a number".to_string(),
+        };
+        out.push(
+            InputError::at(
+                &s.file,
+                src,
+                t.referenced.line() as usize,
+                t.referenced.column() as usize,
+                format!(
+                    "targetPort `{name}` names no {} container port of the pods Service `{}` selects: the port has no endpoints, and kube-proxy REJECTs it",
+                    p.protocol.name().to_uppercase(),
+                    svc.key()
+                ),
+            )
+            .with_hint(hint),
+        );
+    }
 }

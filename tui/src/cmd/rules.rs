@@ -106,6 +106,24 @@ pub fn command(
             "--dst {dst}: `{dst_ip}` is not an IPv4 address\n  = hint: give IP:PORT with a dotted IPv4 address, e.g. 10.96.0.10:53 (kpath models IPv4 only)"
         ))
     })?;
+    // A connection's first packet has a unicast source and destination: 0.0.0.0 and
+    // broadcast or multicast addresses start none that these rules are about.
+    for (opt, ip) in [("--src", src), ("--dst", dst_ip)] {
+        let what = if ip.is_unspecified() {
+            Some("the unspecified address")
+        } else if ip.is_broadcast() {
+            Some("the limited broadcast address")
+        } else if ip.is_multicast() {
+            Some("a multicast address")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(usage(format!(
+                "{opt} {ip}: {what} starts no connection\n  = hint: give a unicast address, e.g. a pod's (10.244.1.2) or a ClusterIP (10.96.0.10)"
+            )));
+        }
+    }
     let q = kpath_sim::rules_only::RulesQuery {
         src,
         dst: dst_ip,

@@ -116,9 +116,8 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
                 ctx.err(first.col + 1, format!("unknown table `{name}`"))
                     .with_hint(hint)
             })?;
-            if nf.tables.iter().any(|t| t.kind == kind) {
-                return Err(ctx.err(first.col, format!("table `{name}` appears twice")));
-            }
+            // A table given again is legal: iptables-restore commits each block, and the
+            // later one replaces the earlier (below, at its COMMIT).
             current = Some((Table::new(kind), ctx.line));
             declared.clear();
         } else if first.text == "COMMIT" {
@@ -130,7 +129,10 @@ fn read(file: &str, src: &str, mut cache: Option<&mut RuleCache>) -> Result<Netf
             check_table(&ctx, &t, from)?;
             let mut t = t;
             t.index_rules();
-            nf.tables.push(t);
+            match nf.tables.iter_mut().find(|x| x.kind == t.kind) {
+                Some(slot) => *slot = t,
+                None => nf.tables.push(t),
+            }
         } else {
             let Some((table, _)) = current.as_mut() else {
                 return Err(ctx

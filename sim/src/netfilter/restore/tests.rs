@@ -458,3 +458,15 @@ fn kube_routers_table_round_trips_byte_for_byte() {
         "{out}"
     );
 }
+
+/// Two blocks of one table: iptables-restore commits each, so the second replaces the first
+/// (a dump concatenated from two saves reads as the kernel would keep it).
+#[test]
+fn a_table_given_twice_keeps_the_second() {
+    let src = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j RETURN\nCOMMIT\n";
+    let nf = parse_iptables_save("x", src).unwrap();
+    assert_eq!(nf.tables.len(), 2);
+    let out = nf.save();
+    assert!(out.contains("-A OUTPUT -j RETURN\n"), "{out}");
+    assert!(!out.contains("-A PREROUTING -j ACCEPT"), "{out}");
+}
