@@ -577,7 +577,8 @@ services:
     );
     let e = kpath_sim::load_scenario_str("dns.yaml", &other).unwrap_err();
     assert!(
-        e.to_string().contains("nodePort 30053 is already used by Service `default/dns`"),
+        e.to_string()
+            .contains("nodePort 30053 is already used by Service `default/dns`"),
         "{e}"
     );
 }

@@ -88,9 +88,10 @@ fn named_ports(
             continue;
         };
         let declared = s.pods.iter().filter(|x| selects(x)).any(|pod| {
-            pod.containers.iter().flat_map(|c| &c.ports).any(|cp| {
-                cp.name.as_deref() == Some(name.as_str()) && cp.protocol == p.protocol
-            })
+            pod.containers
+                .iter()
+                .flat_map(|c| &c.ports)
+                .any(|cp| cp.name.as_deref() == Some(name.as_str()) && cp.protocol == p.protocol)
         });
         if declared {
             continue;

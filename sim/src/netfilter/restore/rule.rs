@@ -294,6 +294,18 @@ fn refuse_repeat(ctx: &Ctx, rule: &Rule, t: &Tok) -> Result<(), InputError> {
 /// Option `t`, which neither the rule's target nor any module loaded before it takes.
 fn unknown_option(ctx: &Ctx, rule: &Rule, target_set: bool, t: &Tok) -> InputError {
     let o = t.text.as_ref();
+    // An option of a real target kpath does not model: the target is what is unknown.
+    if target_set
+        && let Target::Jump(name) = &rule.target
+        && super::targets::UNMODELLED_TARGETS.contains(&name.as_str())
+    {
+        return ctx
+            .err(
+                t.col,
+                format!("kpath does not model the {name} target yet (`{o}` is its option)"),
+            )
+            .with_hint(format!("targets kpath models: {}", super::targets::TARGETS));
+    }
     let hint = if target_set {
         format!(
             "`{o}` is not an option of `{}` or of any module loaded before it",

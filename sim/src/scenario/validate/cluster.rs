@@ -460,7 +460,11 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
             // refuses them as "not in the valid range".
             let net = scidr.network();
             if scidr.prefix < 31 && (ip == net.addr || ip == scidr.broadcast()) {
-                let which = if ip == net.addr { "network" } else { "broadcast" };
+                let which = if ip == net.addr {
+                    "network"
+                } else {
+                    "broadcast"
+                };
                 return Err(c
                     .err_at(
                         cip,
