@@ -246,7 +246,7 @@ fn a_cut_short_enumeration_says_so() {
     let q = query("10.0.0.2", "10.0.0.3", 80, &[]);
     let outcomes = trace_rules(&nf, &q);
     assert_eq!(outcomes.len(), kpath_sim::engine::MAX_OUTCOMES);
-    let text = kpath_sim::render::rules::text("coins", &q, &outcomes, &[]);
+    let text = kpath_sim::render::rules::text("coins", &q, &outcomes, &[], &[]);
     assert!(
         text.contains("cut short at 4096 outcomes, covering 50.00%"),
         "{}",
@@ -297,4 +297,44 @@ fn a_walk_cut_at_the_rule_cap_says_why() {
             .is_some_and(|c| c.contains("stopped this walk")),
         "{last:?}"
     );
+}
+
+/// Rules that name interfaces: without --in-iface/--out-iface the answer says what it
+/// assumed; with them, the rules match as on the node (a Docker host's published traffic).
+#[test]
+fn interfaces_are_given_or_the_assumption_is_said() {
+    let dir = std::env::temp_dir().join(format!("kpath-iface-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("docker.rules");
+    std::fs::write(
+        &f,
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -i docker0 ! -o docker0 -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
+            .args(["trace", "--iptables-save"])
+            .arg(&f)
+            .args([
+                "--src",
+                "172.17.0.2",
+                "--dst",
+                "8.8.8.8:53",
+                "--proto",
+                "udp",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let blind = run(&[]);
+    assert!(blind.contains("DROP"), "{blind}");
+    assert!(
+        blind.contains("note: the rules match in-interfaces (docker0) and none was given"),
+        "{blind}"
+    );
+    let told = run(&["--in-iface", "docker0", "--out-iface", "eth0"]);
+    assert!(told.contains("ACCEPT -> 8.8.8.8:53"), "{told}");
+    assert!(!told.contains("none was given"), "{told}");
 }

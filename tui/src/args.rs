@@ -44,6 +44,13 @@ pub enum Command {
         /// `-m addrtype LOCAL` and whether the packet is for the node.
         #[arg(long = "local-ip", value_name = "IP", value_parser = parse_ipv4)]
         local_ips: Vec<std::net::Ipv4Addr>,
+        /// Rules-only mode: the interface the packet comes in by, as `-i` rules name it
+        /// (`cni0`, `eth0`); without it, an unnamed one, which the answer says.
+        #[arg(long = "in-iface", value_name = "NAME")]
+        in_iface: Option<String>,
+        /// Rules-only mode: the interface the packet leaves by, as `-o` rules name it.
+        #[arg(long = "out-iface", value_name = "NAME")]
+        out_iface: Option<String>,
         /// Rules-only mode: the node's ipsets (`ipset save` or `ipset list`), for `-m set` rules.
         #[arg(long, value_name = "FILE", requires = "iptables_save")]
         ipset_save: Option<PathBuf>,

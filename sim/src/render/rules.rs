@@ -14,6 +14,7 @@ pub fn text(
     q: &RulesQuery,
     outcomes: &[RuleOutcome],
     missing_sets: &[String],
+    assumptions: &[String],
 ) -> String {
     use std::fmt::Write;
     let proto = q.proto;
@@ -104,6 +105,9 @@ pub fn text(
         for n in &o.notes {
             let _ = writeln!(out, "    note: {n}");
         }
+    }
+    for a in assumptions {
+        let _ = writeln!(out, "note: {a}");
     }
     if !missing_sets.is_empty() {
         let _ = writeln!(

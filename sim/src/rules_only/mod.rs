@@ -238,6 +238,51 @@ pub fn missing_sets(nf: &Netfilter, q: &RulesQuery) -> Vec<String> {
     out
 }
 
+/// What the answer had to assume about interfaces: the rules match on `-i`/`-o` names and
+/// the question named none for that side, so the packet came in (or went out) by an
+/// unnamed uplink, which every `-i NAME` misses and every `! -i NAME` holds.
+pub fn interface_assumptions(nf: &Netfilter, q: &RulesQuery) -> Vec<String> {
+    let rules = || {
+        nf.tables
+            .iter()
+            .flat_map(|t| t.chains())
+            .flat_map(|c| &c.rules)
+    };
+    let names = |pick: fn(&crate::netfilter::Rule) -> Option<&String>| {
+        let mut v: Vec<String> = rules().filter_map(|r| pick(r)).cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut out = Vec::new();
+    for (side, given, opt, found) in [
+        (
+            "in",
+            q.iif.is_some(),
+            "--in-iface",
+            names(|r| r.in_iface.as_ref().map(|b| &b.0)),
+        ),
+        (
+            "out",
+            q.oif.is_some(),
+            "--out-iface",
+            names(|r| r.out_iface.as_ref().map(|b| &b.0)),
+        ),
+    ] {
+        if !given && !found.is_empty() {
+            let shown: Vec<&str> = found.iter().take(5).map(String::as_str).collect();
+            let more = if found.len() > 5 { ", ..." } else { "" };
+            out.push(format!(
+                "the rules match {side}-interfaces ({}{more}) and none was given: assumed an unnamed one, which every `-{} NAME` misses and every `! -{} NAME` holds; give {opt} NAME",
+                shown.join(", "),
+                &side[..1],
+                &side[..1]
+            ));
+        }
+    }
+    out
+}
+
 /// Whether a hit changed the walk's course (used by renderers to keep paths short).
 pub fn is_decision(h: &RuleHit) -> bool {
     !matches!(h.action, HitAction::Continue)

@@ -35,6 +35,8 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             ipset_save,
             ipvsadm_save,
             format,
+            in_iface,
+            out_iface,
             ..
         } if iptables_save.is_some() || nft_ruleset.is_some() => {
             let dumps = rules::Dumps {
@@ -43,7 +45,15 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 ipsets: ipset_save.as_deref(),
                 ipvs: ipvsadm_save.as_deref(),
             };
-            rules::command(dumps, src, dst.as_deref(), proto, local_ips, format)
+            rules::command(
+                dumps,
+                src,
+                dst.as_deref(),
+                proto,
+                local_ips,
+                (in_iface, out_iface),
+                format,
+            )
         }
         Command::Trace {
             scenario,

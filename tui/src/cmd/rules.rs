@@ -24,6 +24,7 @@ pub fn command(
     dst: Option<&str>,
     proto: IpProtocol,
     local_ips: Vec<std::net::Ipv4Addr>,
+    ifaces: (Option<String>, Option<String>),
     format: Format,
 ) -> Result<Output, Failure> {
     let mut names = Vec::new();
@@ -130,15 +131,16 @@ pub fn command(
         dport,
         proto,
         local_ips,
-        iif: None,
-        oif: None,
+        iif: ifaces.0,
+        oif: ifaces.1,
         sets,
         ipvs,
     };
     let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
+    let assumed = kpath_sim::rules_only::interface_assumptions(&nf, &q);
     Ok(Output::Text(match format {
-        Format::Text => render::rules::text(&name, &q, &outcomes, &missing),
+        Format::Text => render::rules::text(&name, &q, &outcomes, &missing, &assumed),
         Format::Json => render::rules::json(&outcomes),
     }))
 }
