@@ -32,8 +32,70 @@ impl fmt::Display for PortRange {
 pub fn proto_text(p: IpProtocol) -> String {
     match p.number() {
         0 => "all".into(),
-        _ => p.to_string(),
+        n => protocol_name(n).map_or_else(|| n.to_string(), str::to_string),
     }
+}
+
+/// `/etc/protocols` as Debian's netbase ships it: iptables-save prints a protocol by the
+/// name `getprotobynumber` gives (`-p 4` as `-p ipencap`), and reads these names back.
+pub const PROTOCOLS: [(u8, &str); 49] = [
+    (1, "icmp"),
+    (2, "igmp"),
+    (3, "ggp"),
+    (4, "ipencap"),
+    (5, "st"),
+    (6, "tcp"),
+    (8, "egp"),
+    (9, "igp"),
+    (12, "pup"),
+    (17, "udp"),
+    (20, "hmp"),
+    (22, "xns-idp"),
+    (27, "rdp"),
+    (29, "iso-tp4"),
+    (33, "dccp"),
+    (36, "xtp"),
+    (37, "ddp"),
+    (38, "idpr-cmtp"),
+    (41, "ipv6"),
+    (43, "ipv6-route"),
+    (44, "ipv6-frag"),
+    (45, "idrp"),
+    (46, "rsvp"),
+    (47, "gre"),
+    (50, "esp"),
+    (51, "ah"),
+    (57, "skip"),
+    (58, "ipv6-icmp"),
+    (59, "ipv6-nonxt"),
+    (60, "ipv6-opts"),
+    (73, "rspf"),
+    (81, "vmtp"),
+    (88, "eigrp"),
+    (89, "ospf"),
+    (93, "ax.25"),
+    (94, "ipip"),
+    (97, "etherip"),
+    (98, "encap"),
+    (103, "pim"),
+    (108, "ipcomp"),
+    (112, "vrrp"),
+    (115, "l2tp"),
+    (124, "isis"),
+    (132, "sctp"),
+    (133, "fc"),
+    (135, "mobility-header"),
+    (136, "udplite"),
+    (137, "mpls-in-ip"),
+    (143, "ethernet"),
+];
+
+/// The `/etc/protocols` name of a protocol number.
+pub fn protocol_name(n: u8) -> Option<&'static str> {
+    PROTOCOLS
+        .iter()
+        .find(|(k, _)| *k == n)
+        .map(|(_, name)| *name)
 }
 
 /// `-m addrtype` types (`RTN_*`).

@@ -470,3 +470,19 @@ fn a_table_given_twice_keeps_the_second() {
     assert!(out.contains("-A OUTPUT -j RETURN\n"), "{out}");
     assert!(!out.contains("-A PREROUTING -j ACCEPT"), "{out}");
 }
+
+/// Protocols by their /etc/protocols names, printed back as iptables-save prints them
+/// (Calico's IP-in-IP rule: `-p 4` is saved as `-p ipencap`).
+#[test]
+fn protocols_read_and_print_by_their_etc_protocols_names() {
+    let src = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p 4 -j ACCEPT\n-A INPUT -p gre -j ACCEPT\n-A INPUT -p ESP -j ACCEPT\n-A INPUT -p 253 -j ACCEPT\nCOMMIT\n";
+    let out = parse_iptables_save("x", src).unwrap().save();
+    for l in [
+        "-A INPUT -p ipencap -j ACCEPT\n",
+        "-A INPUT -p gre -j ACCEPT\n",
+        "-A INPUT -p esp -j ACCEPT\n",
+        "-A INPUT -p 253 -j ACCEPT\n",
+    ] {
+        assert!(out.contains(l), "{l}: {out}");
+    }
+}

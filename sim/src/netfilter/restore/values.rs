@@ -142,14 +142,16 @@ pub(super) fn parse_proto(ctx: &Ctx, v: &Tok) -> Result<IpProtocol, InputError> 
     Ok(IpProtocol::from(
         match v.text.to_ascii_lowercase().as_str() {
             "all" => 0,
-            "icmp" => 1,
-            "tcp" => 6,
-            "udp" => 17,
-            "sctp" => 132,
-            n => n.parse::<u8>().map_err(|_| {
-                ctx.err(v.col, format!("unknown protocol `{}`", v.text))
-                    .with_hint("tcp, udp, icmp, sctp, all, or a number 0-255")
-            })?,
+            // iptables' own spellings (xtables_chain_protos), then /etc/protocols.
+            "mh" => 135,
+            n => match crate::netfilter::rule::PROTOCOLS.iter().find(|(_, name)| *name == n) {
+                Some((k, _)) => *k,
+                None => n.parse::<u8>().map_err(|_| {
+                    ctx.err(v.col, format!("unknown protocol `{}`", v.text)).with_hint(
+                        "a name from /etc/protocols (tcp, udp, icmp, sctp, ipencap, gre, esp, ...), all, or a number 0-255",
+                    )
+                })?,
+            },
         },
     ))
 }
