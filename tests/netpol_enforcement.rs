@@ -144,7 +144,7 @@ fn a_denial_names_the_isolating_policies_and_why_none_allowed() {
         t.disposition.reason
     );
     assert_eq!(
-        t.disposition.policy.as_deref(),
+        t.disposition.policy.as_deref().map(String::as_str),
         Some(
             "denied by NetworkPolicy: x/deny-in, x/allow-y isolate ingress of pod x/b; neither x/deny-in nor x/allow-y allows 10.244.1.30 to 10.244.2.10:80/TCP"
         )
@@ -230,7 +230,7 @@ fn generated_policy(i: usize, c: &[u8]) -> String {
         "[{port: 79, endPort: 81}]",
         "[{protocol: UDP}]",
     ];
-    let ingress = c[2] % 2 == 0;
+    let ingress = c[2].is_multiple_of(2);
     let rule_peers = pick(3, &peers);
     let mut rule_ports = pick(4, &ports);
     if !ingress && rule_peers == "[]" && rule_ports.contains("serve-") {

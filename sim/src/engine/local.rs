@@ -354,7 +354,7 @@ impl Walk<'_> {
 
     fn delivered(&mut self, skb: &Skb, socket: String, reason: String) -> Next {
         let d = Disposition {
-            socket: Some(socket),
+            socket: Some(socket.into()),
             ..self.fate(skb, Some(skb.dev), DispositionKind::Delivered, reason)
         };
         Next::End(End::Fate(d))

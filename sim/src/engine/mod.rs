@@ -373,7 +373,7 @@ impl Walk<'_> {
             netns: last.map(|s| s.netns.clone()).unwrap_or_default(),
             device: last.and_then(|s| s.device.clone()),
             reason: reason.to_string(),
-            socket,
+            socket: socket.map(Into::into),
             pod: None,
             policy: None,
         }

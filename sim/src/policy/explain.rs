@@ -49,7 +49,7 @@ pub fn annotate(cluster: &Cluster, trace: &mut Trace) {
         protocol: ip.protocol(),
     };
     let decision = decide(cluster, &probe);
-    trace.disposition.policy = Some(denial(&decision, &probe));
+    trace.disposition.policy = Some(Box::new(denial(&decision, &probe)));
 }
 
 fn name(p: &Party) -> String {

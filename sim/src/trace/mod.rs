@@ -208,15 +208,17 @@ pub struct Disposition {
     pub reason: String,
     /// For deliveries: the socket (`tcp 0.0.0.0:80 (container nginx)`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub socket: Option<String>,
+    pub socket: Option<Box<str>>,
     /// For deliveries to a hostNetwork pod's socket: the pod (`namespace/name`), whose
     /// processes run in the node's namespace `netns`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<Box<str>>,
     /// When a NetworkPolicy controller's rule dropped or rejected the packet: the policies
     /// that isolate its ends and why none allowed it, in the API's words.
+    /// (Boxed: a walk's result is moved around a lot, and most have none.)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<String>,
+    #[allow(clippy::box_collection)]
+    pub policy: Option<Box<String>>,
 }
 
 /// One packet's journey.

@@ -120,7 +120,7 @@ fn add_trace(j: &mut Journey, t: &Trace, reply: bool) {
     }
     let d = &t.disposition;
     let at = place(j, &d.netns);
-    let what = d.socket.clone().unwrap_or_else(|| d.reason.clone());
+    let what = d.socket.as_deref().unwrap_or(&d.reason).to_string();
     j.events.push(Event::Note {
         at,
         text: format!("{}: {what}", d.kind.name().to_uppercase()),
