@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What the lab needs from the machine: (command, Debian package).
-const TOOLS: [(&str, &str); 11] = [
+const TOOLS: [(&str, &str); 12] = [
     ("ip", "iproute2"),
     ("bash", "bash"),
     ("bridge", "iproute2"),
@@ -36,6 +36,8 @@ const TOOLS: [(&str, &str); 11] = [
     ("ping", "iputils-ping"),
     ("conntrack", "conntrack"),
     ("ethtool", "ethtool"),
+    // kube-router's sets, for NetworkPolicy lessons.
+    ("ipset", "ipset"),
 ];
 
 /// Why the lab cannot run here, if it cannot: not root, no network namespaces, a missing
