@@ -269,6 +269,16 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
             L4::Udp(u) => port_ok(sport, u.sport) && port_ok(dport, u.dport),
             _ => false,
         },
+        Match::IpRange(m) => {
+            let within = |r: &Option<(Ipv4Addr, Ipv4Addr, bool)>, a: Ipv4Addr| {
+                r.is_none_or(|(lo, hi, n)| (lo <= a && a <= hi) != n)
+            };
+            within(&m.src, ip.src) && within(&m.dst, ip.dst)
+        }
+        Match::Length { lo, hi, neg } => {
+            let len = ip.total_len();
+            (usize::from(*lo) <= len && len <= usize::from(*hi)) != *neg
+        }
         // No SCTP packet is walked (the wire model has no SCTP header).
         Match::Sctp { .. } => false,
         Match::Icmp {

@@ -266,9 +266,25 @@ pub enum Match {
     /// `-m ipvs` (xt_ipvs): the IPVS connection the packet belongs to.
     Ipvs(Box<IpvsMatch>),
     Physdev(Box<PhysdevMatch>),
+    /// `-m iprange --src-range A-B --dst-range A-B` (xt_iprange), each invertible.
+    IpRange(Box<IpRangeMatch>),
+    /// `-m length --length N[:M]` (xt_length): the IP datagram's total length.
+    Length {
+        lo: u16,
+        hi: u16,
+        neg: bool,
+    },
     /// `-m limit --limit N/UNIT --limit-burst B` (xt_limit): a token bucket whose state
     /// nobody dumps; kpath takes the packet as under its rate (it matches).
     Limit(Box<Limit>),
+}
+
+/// `-m iprange`: an inclusive address range for the source and/or the destination, and
+/// whether each is negated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IpRangeMatch {
+    pub src: Option<(Ipv4Addr, Ipv4Addr, bool)>,
+    pub dst: Option<(Ipv4Addr, Ipv4Addr, bool)>,
 }
 
 /// `-m limit`: `--limit COUNT/UNIT` (libxt_limit's default 3/hour) and `--limit-burst`
@@ -768,6 +784,22 @@ impl fmt::Display for Match {
                 }
                 if let Some((v, n)) = &m.vmethod {
                     let _ = write!(s, "{} --vmethod {v}", neg(*n));
+                }
+            }
+            Match::IpRange(m) => {
+                // iprange_mt4_save: the source range, then the destination range.
+                s.push_str(" -m iprange");
+                if let Some((a, b, n)) = m.src {
+                    let _ = write!(s, "{} --src-range {a}-{b}", neg(n));
+                }
+                if let Some((a, b, n)) = m.dst {
+                    let _ = write!(s, "{} --dst-range {a}-{b}", neg(n));
+                }
+            }
+            Match::Length { lo, hi, neg: n } => {
+                let _ = write!(s, " -m length{} --length {lo}", neg(*n));
+                if hi != lo {
+                    let _ = write!(s, ":{hi}");
                 }
             }
             Match::Limit(l) => {

@@ -12,7 +12,7 @@ use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit";
+pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -88,6 +88,12 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
         "nfacct" => Match::Nfacct(String::new()),
         "ipvs" => Match::Ipvs(Default::default()),
         "physdev" => Match::Physdev(Default::default()),
+        "iprange" => Match::IpRange(Default::default()),
+        "length" => Match::Length {
+            lo: 0,
+            hi: u16::MAX,
+            neg: false,
+        },
         // libxt_limit's defaults: 3/hour, burst 5.
         "limit" => Match::Limit(Box::new(Limit {
             count: 3,
@@ -187,6 +193,8 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
         ),
         Match::Set(_) => opt == "--match-set",
         Match::Limit(_) => matches!(opt, "--limit" | "--limit-burst"),
+        Match::IpRange(_) => matches!(opt, "--src-range" | "--dst-range"),
+        Match::Length { .. } => opt == "--length",
         Match::Nfacct(_) => opt == "--nfacct-name",
         Match::Ipvs(_) => matches!(
             opt,
@@ -246,6 +254,41 @@ pub(super) fn match_option(
         } => icmp_option(o, t, code, neg),
         Match::Multiport { kind, ports, neg } => multiport_option(o, kind, ports, neg),
         Match::Mark { value, mask, neg } => mark_option(o, value, mask, neg),
+        Match::IpRange(m) => {
+            let (ctx, inv) = (o.w.ctx, o.inv);
+            let v = o.value()?;
+            let bad = || {
+                ctx.err(v.col, format!("`{}` is not an address range", v.text))
+                    .with_hint("FIRST-LAST, e.g. 10.0.0.1-10.0.0.9")
+            };
+            let (a, b) = v.text.split_once('-').unwrap_or((&v.text, &v.text));
+            let (a, b): (Ipv4Addr, Ipv4Addr) = match (a.parse(), b.parse()) {
+                (Ok(a), Ok(b)) => (a, b),
+                _ => return Err(bad()),
+            };
+            if o.tok.text == "--src-range" {
+                m.src = Some((a, b, inv));
+            } else {
+                m.dst = Some((a, b, inv));
+            }
+            Ok(())
+        }
+        Match::Length { lo, hi, neg } => {
+            *neg = o.inv;
+            let ctx = o.w.ctx;
+            let v = o.value()?;
+            let (a, b) = v.text.split_once(':').unwrap_or((&v.text, &v.text));
+            let p = |s: &str| s.parse::<u16>();
+            match (p(a), p(b)) {
+                (Ok(a), Ok(b)) if a <= b => {
+                    (*lo, *hi) = (a, b);
+                    Ok(())
+                }
+                _ => Err(ctx
+                    .err(v.col, format!("`{}` is not a length range", v.text))
+                    .with_hint("N or MIN:MAX in bytes, 0-65535, e.g. 0:1280")),
+            }
+        }
         Match::Limit(l) => {
             let v = o.value()?;
             if o.tok.text == "--limit-burst" {

@@ -486,3 +486,46 @@ fn protocols_read_and_print_by_their_etc_protocols_names() {
         assert!(out.contains(l), "{l}: {out}");
     }
 }
+
+/// `-m iprange` and `-m length` as libxt_iprange and libxt_length save them, and as the
+/// kernel matches them.
+#[test]
+fn iprange_and_length_read_print_and_match() {
+    let src = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m iprange ! --src-range 10.0.0.1-10.0.0.9 --dst-range 10.0.1.0-10.0.1.255 -j DROP\n-A INPUT -m length ! --length 0:60 -j ACCEPT\n-A INPUT -m length --length 40 -j RETURN\nCOMMIT\n";
+    let nf = parse_iptables_save("x", src).unwrap();
+    let out = nf.save();
+    for l in [
+        "-A INPUT -m iprange ! --src-range 10.0.0.1-10.0.0.9 --dst-range 10.0.1.0-10.0.1.255 -j DROP\n",
+        "-A INPUT -m length ! --length 0:60 -j ACCEPT\n",
+        "-A INPUT -m length --length 40 -j RETURN\n",
+    ] {
+        assert!(out.contains(l), "{l}: {out}");
+    }
+    let hit = |ip: &Ipv4| {
+        let t = nf.table(TableKind::Filter).unwrap();
+        let meta = PacketMeta {
+            ip,
+            iif: Some("eth0"),
+            oif: None,
+            physin: None,
+            physout: None,
+            mark: 0,
+            ct: None,
+            ipvs_property: false,
+            ipvs_vs: None,
+        };
+        let mut env = Env {
+            draws: vec![],
+            local: vec![],
+        };
+        walk_table(t, Hook::Input, &meta, &mut env)
+            .hits
+            .first()
+            .map(|h| h.position)
+    };
+    // A 40-byte SYN from outside the source range to inside the destination range: DROP.
+    assert_eq!(hit(&syn("10.0.0.20", "10.0.1.5", 80)), Some(1));
+    // From inside the source range: rule 1 does not match; 40 bytes is within 0:60, so
+    // rule 2 (negated) does not either; rule 3 does.
+    assert_eq!(hit(&syn("10.0.0.5", "10.0.1.5", 80)), Some(3));
+}
