@@ -363,14 +363,23 @@ fn netfilter_rows(
             let (k, m) = (pair.0.map(|i| &kernel[i]), pair.1.map(|i| &kpath[i]));
             let sig = k.or(m).map(|v| v.sig.to_string()).unwrap_or_default();
             // What the kernel sends on its own timing, which the flow model leaves out:
-            // pure ACKs, and a packet sent again (a SYN retried after a drop, its ICMP
-            // error again) - shown, not counted.
+            // pure ACKs, a packet sent again (a SYN retried after a drop, its ICMP error
+            // again), and the bare RST a segment sent again after close gets - shown, not
+            // counted.
             let unmodelled = match (k, m, item) {
                 (Some(v), None, None) if is_pure_ack(&v.sig, tcp) => {
                     Some("- (a pure ACK: not in the flow model)")
                 }
                 (Some(v), None, None) if paired.contains(&&v.sig) => {
                     Some("- (sent again: retries are not in the flow model)")
+                }
+                // A bare RST (no ACK) is tcp_v4_send_reset's answer to a segment for no
+                // socket: a segment sent again after the other side closed, on TCP's own
+                // timing. Every RST of the flow model (refused, unexpected) is compared.
+                (Some(v), None, None)
+                    if v.sig.proto == "tcp" && v.sig.detail == "R" && !v.sig.outer =>
+                {
+                    Some("- (a RST to a segment sent again: TCP's timing, not in the flow model)")
                 }
                 (Some(v), None, None) if v.sig.local && answered.contains(&v.sig.detail) => {
                     Some("- (kpath records this ICMP error, but does not walk it)")
