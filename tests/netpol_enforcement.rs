@@ -206,8 +206,8 @@ fn a_pods_own_node_reaches_it_and_another_node_meets_the_policy() {
 /// A policy from a few choices, within what kube-router enforces as the API says: one
 /// direction per policy (a "both" policy has no direction check in kube-router's pod chain,
 /// docs/design/kube-router-netpol.md 6.8), no egress named port without `to` (kube-router
-/// allows its number to any destination, 3.6), one ipBlock per rule (its peers share one
-/// set, 4.3).
+/// allows its number to any destination, 3.6) or to an ipBlock (it writes no rule, 3.5),
+/// one ipBlock per rule (its peers share one set, 4.3).
 fn generated_policy(i: usize, c: &[u8]) -> String {
     let pick = |k: usize, of: &[&'static str]| of[c[k] as usize % of.len()];
     let selector = [
@@ -233,7 +233,12 @@ fn generated_policy(i: usize, c: &[u8]) -> String {
     let ingress = c[2].is_multiple_of(2);
     let rule_peers = pick(3, &peers);
     let mut rule_ports = pick(4, &ports);
-    if !ingress && rule_peers == "[]" && rule_ports.contains("serve-") {
+    // Egress named ports kube-router resolves on peer pods only: with no `to` it allows the
+    // number anywhere, and to an ipBlock it writes no rule (3.5-3.6).
+    if !ingress
+        && (rule_peers == "[]" || rule_peers.contains("ipBlock"))
+        && rule_ports.contains("serve-")
+    {
         rule_ports = "[{port: 81}]";
     }
     let (kind, rules) = if ingress {
