@@ -72,6 +72,31 @@ impl InputError {
     }
 }
 
+/// Several files read as one text, one after another (a scenario and the manifests
+/// applied to it): an error placed in the whole text is moved to the file and line it
+/// came from. Each part is (file, the whole text's line its first line is).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    parts: Vec<(String, usize)>,
+}
+
+impl Sources {
+    pub fn push(&mut self, file: &str, first_line: usize) {
+        self.parts.push((file.to_string(), first_line));
+    }
+
+    pub fn place(&self, mut e: InputError) -> InputError {
+        if e.line == 0 {
+            return e;
+        }
+        if let Some((file, first)) = self.parts.iter().rev().find(|(_, f)| *f <= e.line) {
+            e.file.clone_from(file);
+            e.line = e.line - first + 1;
+        }
+        e
+    }
+}
+
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;

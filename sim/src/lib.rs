@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod compare;
 pub mod diag;
 pub mod engine;
+pub mod import;
 pub mod ipvs;
 pub mod k8s;
 pub mod lab;

@@ -88,8 +88,13 @@ pub enum Command {
         /// its brief form (--full for every step).
         #[arg(long)]
         all_outcomes: bool,
-        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Manifests to apply to the cluster first, as `kubectl apply -f` would (a file or
+        /// a directory of them; repeat for more): Deployment, ReplicaSet, StatefulSet,
+        /// DaemonSet, Pod, Service, EndpointSlice, NetworkPolicy.
+        #[arg(long = "filename", short = 'f', value_name = "FILE_OR_DIR")]
+        manifests: Vec<PathBuf>,
         /// Print each step's plain-words explanation (text format).
         #[arg(long, short)]
         explain: bool,
@@ -185,6 +190,9 @@ pub enum Command {
         /// Start with this packet or flow (its `name:`); every one can be picked with `t`.
         #[arg(long, short)]
         packet: Option<String>,
+        /// Manifests to apply to the cluster first (as trace's -f).
+        #[arg(long = "filename", short = 'f', value_name = "FILE_OR_DIR")]
+        manifests: Vec<PathBuf>,
         #[command(flatten)]
         world: WorldArgs,
     },
@@ -267,9 +275,48 @@ pub enum Command {
         /// change with the policies that decide it.
         #[arg(long, value_name = "FILE")]
         with: Option<PathBuf>,
-        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Manifests to apply to the cluster first (as trace's -f).
+        #[arg(long = "filename", short = 'f', value_name = "FILE_OR_DIR")]
+        manifests: Vec<PathBuf>,
     },
+    /// Make a scenario of a cluster as `kubectl` shows it: `kpath import kubectl DUMP -o
+    /// scenario.yaml`, where DUMP is `kubectl get nodes,namespaces,pods,services,
+    /// endpointslices,networkpolicies -A -o yaml` (or -o json). trace, test, tui and
+    /// policy also take the dump itself in place of a scenario.
+    Import {
+        #[arg(value_enum)]
+        source: ImportSource,
+        /// The dump.
+        dump: PathBuf,
+        /// Write the scenario here instead of printing it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The cluster's pod network (flannel's Network), when the dump does not hold
+        /// flannel's ConfigMap.
+        #[arg(long, value_name = "CIDR")]
+        pod_cidr: Option<String>,
+        /// kube-apiserver's --service-cluster-ip-range, when the dump holds no ServiceCIDR.
+        #[arg(long, value_name = "CIDR")]
+        service_cidr: Option<String>,
+        /// kube-proxy's mode, when the dump does not hold its ConfigMap.
+        #[arg(long, value_enum)]
+        proxy_mode: Option<ProxyModeArg>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ImportSource {
+    /// A `kubectl get ... -o yaml|json` dump.
+    Kubectl,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ProxyModeArg {
+    Iptables,
+    Ipvs,
+    Nftables,
 }
 
 /// How the world a walk starts from is set up: its seed, and how name lookups are shown.

@@ -8,6 +8,7 @@
 
 pub mod adhoc;
 mod endpoint;
+pub mod endpoint_slice;
 pub mod expect;
 mod lint;
 mod model;
@@ -48,6 +49,9 @@ pub struct Scenario {
     pub pods: Vec<Pod>,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// EndpointSlices written by hand, for Services without a selector.
+    #[serde(default)]
+    pub endpoint_slices: Vec<endpoint_slice::EndpointSliceSpec>,
     /// Namespaces with their labels (for NetworkPolicy namespaceSelectors).
     #[serde(default)]
     pub namespaces: Vec<network_policy::NamespaceSpec>,
@@ -68,12 +72,20 @@ pub struct Scenario {
     /// Connections and exchanges: every packet of them, replies included.
     #[serde(default)]
     pub flows: Vec<FlowSpec>,
+    /// Manifests applied to the cluster before anything is sent, as `kubectl apply -f`
+    /// would (files or folders, relative to this file): `kpath trace FILE -f` does the same.
+    #[serde(default)]
+    pub manifests: Vec<Spanned<String>>,
     /// Where the file came from (set by the loader, not read from YAML).
     #[serde(skip)]
     pub file: String,
     /// What loaded but looks unintended (set by the loader): a selector matching no pod.
     #[serde(skip)]
     pub warnings: Vec<crate::diag::InputError>,
+    /// What kpath assumed where its input did not say (set by an importer: a kubectl dump
+    /// holds no pod network or kube-proxy mode).
+    #[serde(skip)]
+    pub assumptions: Vec<String>,
     /// The cluster the file describes (made by the loader once the file is valid).
     #[serde(skip)]
     model: std::sync::OnceLock<crate::cluster::Cluster>,
@@ -594,26 +606,87 @@ impl Scenario {
     }
 }
 
-/// Read and validate a scenario file.
+impl Scenario {
+    /// A scenario with this cluster and nothing else in it, for an importer to fill.
+    pub fn new(cluster: Cluster) -> Scenario {
+        Scenario {
+            name: None,
+            description: None,
+            seed: 0,
+            cluster,
+            pods: Vec::new(),
+            services: Vec::new(),
+            endpoint_slices: Vec::new(),
+            namespaces: Vec::new(),
+            network_policies: Vec::new(),
+            expect: None,
+            kube_proxy: KubeProxy::default(),
+            internet: None,
+            packets: Vec::new(),
+            flows: Vec::new(),
+            manifests: Vec::new(),
+            file: String::new(),
+            warnings: Vec::new(),
+            assumptions: Vec::new(),
+            model: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// Validate a scenario an importer built (from a kubectl dump or manifests), as a file's is;
+/// `src` is the text its places point into.
+pub fn finish(mut s: Scenario, file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    s.file = file.to_string();
+    validate::check(&s, src)?;
+    s.warnings = lint::warnings(&s, src);
+    s.model();
+    Ok(s)
+}
+
+/// Read and validate a scenario file, or a kubectl dump of a cluster (Kubernetes objects,
+/// which `import::kubectl` makes a scenario of).
 pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
-    let file = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the scenario: {e}")))?;
-    if meta.len() > MAX_SCENARIO_BYTES {
+    let (file, src) = read_text(path, "scenario")?;
+    if crate::import::documents::looks_like_objects(&src) {
+        return crate::import::kubectl::scenario(&file, &src, &Default::default());
+    }
+    if src.contains("\nmanifests:") || src.starts_with("manifests:") {
+        return crate::import::manifests::load(path, &[]);
+    }
+    if src.len() as u64 > MAX_SCENARIO_BYTES {
         return Err(ScenarioError::whole_file(
             &file,
             format!(
                 "the file is {} bytes; scenarios are limited to {} bytes",
-                meta.len(),
+                src.len(),
                 MAX_SCENARIO_BYTES
             ),
         )
         .with_hint("is this really a scenario? a pasted dump belongs in its own file"));
     }
+    load_scenario_str(&file, &src)
+}
+
+/// A file's text, with its name for errors: refused when larger than a dump may be, or
+/// not UTF-8 (located at the first byte that is not).
+pub fn read_text(path: &std::path::Path, what: &str) -> Result<(String, String), ScenarioError> {
+    let file = path.display().to_string();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the {what}: {e}")))?;
+    let max = crate::import::documents::MAX_DUMP_BYTES;
+    if meta.len() > max {
+        return Err(ScenarioError::whole_file(
+            &file,
+            format!("the file is {} bytes; kpath reads up to {max}", meta.len()),
+        )
+        .with_hint(
+            "give kpath the objects of the namespaces that matter (kubectl get ... -n NS)",
+        ));
+    }
     let bytes = std::fs::read(path)
-        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the scenario: {e}")))?;
-    let src = match String::from_utf8(bytes) {
-        Ok(s) => s,
+        .map_err(|e| ScenarioError::whole_file(&file, format!("cannot read the {what}: {e}")))?;
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((file, s)),
         Err(e) => {
             // Point at the first byte that is not UTF-8, in a lossy copy of the text.
             let at = e.utf8_error().valid_up_to();
@@ -622,21 +695,20 @@ pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> 
             let line = before.matches('\n').count() + 1;
             let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             let lossy = String::from_utf8_lossy(&bytes);
-            return Err(ScenarioError::at(
+            Err(ScenarioError::at(
                 &file,
                 &lossy,
                 line,
                 col,
                 format!("byte 0x{:02x} (offset {at}) is not UTF-8 text", bytes[at]),
             )
-            .with_hint("scenarios are UTF-8 YAML; was the file saved in another encoding?"));
+            .with_hint("scenarios are UTF-8 YAML; was the file saved in another encoding?"))
         }
-    };
-    load_scenario_str(&file, &src)
+    }
 }
 
-/// Parse and validate scenario text; `file` names it in errors.
-pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+/// Parse scenario text without validating it (manifests are applied to it first).
+pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
     // The YAML reader's default budget (250,000 nodes) stops a cluster of about 30,000
     // pods; the budget kpath sets grows with the file size it accepts instead (a YAML node
     // takes at least two bytes), and aliases stay capped, which is what stops YAML bombs.
@@ -650,14 +722,16 @@ pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioErro
     let mut s: Scenario =
         serde_saphyr::from_str_with_options(src, opts).map_err(|e| yaml_error(file, src, e))?;
     s.file = file.to_string();
-    validate::check(&s, src)?;
-    s.warnings = lint::warnings(&s, src);
-    s.model();
     Ok(s)
 }
 
+/// Parse and validate scenario text; `file` names it in errors.
+pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    finish(parse(file, src)?, file, src)
+}
+
 /// A YAML reader's error, located, in kpath's words with a hint where one helps.
-fn yaml_error(file: &str, src: &str, e: serde_saphyr::Error) -> ScenarioError {
+pub(crate) fn yaml_error(file: &str, src: &str, e: serde_saphyr::Error) -> ScenarioError {
     let (line, col) = e
         .location()
         .map(|l| (l.line() as usize, l.column() as usize))

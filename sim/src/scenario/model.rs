@@ -80,7 +80,8 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
             }
         }
     }
-    let endpoint_slices = cluster::endpoint_slices(&services, &pods);
+    let mut endpoint_slices = cluster::endpoint_slices(&services, &pods);
+    endpoint_slices.extend(s.endpoint_slices.iter().map(|e| e.model()));
     let kp = &s.kube_proxy;
     let kube_proxy = KubeProxyConfig {
         mode: kp.mode.as_ref().map(|m| m.value).unwrap_or_default(),

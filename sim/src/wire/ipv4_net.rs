@@ -57,6 +57,12 @@ impl Ipv4Net {
     }
 
     /// The `n`th address of the network (`10.244.1.0/24`.nth(1) = 10.244.1.1).
+    /// How many addresses the network holds (2^32 for /0 saturates at u32::MAX).
+    pub fn size(&self) -> u32 {
+        1u32.checked_shl(32 - u32::from(self.prefix))
+            .unwrap_or(u32::MAX)
+    }
+
     pub fn nth(&self, n: u32) -> Ipv4Addr {
         Ipv4Addr::from((u32::from(self.addr) & self.mask()).wrapping_add(n))
     }

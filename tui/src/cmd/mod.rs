@@ -7,6 +7,7 @@ pub mod compare;
 pub mod diagram;
 mod dump;
 pub mod generate;
+pub mod import;
 pub mod lab;
 mod lab_dns;
 mod lab_send;
@@ -69,6 +70,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             from,
             to,
             proto,
+            manifests,
             ..
         } => {
             let opts = kpath_sim::render::text::TextOptions {
@@ -91,6 +93,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 all_outcomes,
                 format,
                 opts,
+                &manifests,
                 &world,
             )
         }
@@ -133,8 +136,9 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Tui {
             scenario,
             packet,
+            manifests,
             world,
-        } => tui::command(scenario, packet, &world),
+        } => tui::command(scenario, packet, &manifests, &world),
         Command::Lab {
             action,
             scenario,
@@ -176,6 +180,15 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             port,
             with,
             format,
-        } => policy::command(scenario, port, with, format),
+            manifests,
+        } => policy::command(scenario, port, with, format, &manifests),
+        Command::Import {
+            source: _,
+            dump,
+            output,
+            pod_cidr,
+            service_cidr,
+            proxy_mode,
+        } => import::command(dump, output, pod_cidr, service_cidr, proxy_mode),
     }
 }

@@ -3,7 +3,7 @@
 //! `--with FILE`, the matrix with more policies and what they change.
 
 use crate::args::Format;
-use crate::cmd::shared::load;
+use crate::cmd::shared::load_with;
 use crate::failure::{Failure, Output, usage};
 use kpath_sim::policy::{Matrix, matrix};
 use kpath_sim::render::policy as render;
@@ -15,8 +15,9 @@ pub fn command(
     ports: Vec<String>,
     with: Option<PathBuf>,
     format: Format,
+    manifests: &[PathBuf],
 ) -> Result<Output, Failure> {
-    let s = load(&scenario)?;
+    let s = load_with(&scenario, manifests)?;
     let mut wanted = Vec::new();
     for p in &ports {
         wanted.push(parse_port(p)?);

@@ -6,11 +6,34 @@ use kpath_sim::scenario::{ScenarioError, did_you_mean, load_scenario};
 
 /// Load a scenario; its warnings go to stderr, as a compiler's do, and the command runs.
 pub(super) fn load(path: &std::path::Path) -> Result<kpath_sim::scenario::Scenario, ScenarioError> {
-    let s = load_scenario(path)?;
+    load_with(path, &[])
+}
+
+/// Load a scenario (or a kubectl dump) with manifests applied to it first (`-f`).
+pub(super) fn load_with(
+    path: &std::path::Path,
+    manifests: &[std::path::PathBuf],
+) -> Result<kpath_sim::scenario::Scenario, ScenarioError> {
+    let s = if manifests.is_empty() {
+        load_scenario(path)?
+    } else {
+        kpath_sim::import::manifests::load(path, manifests)?
+    };
+    report(&s);
+    Ok(s)
+}
+
+/// A loaded scenario's warnings, and what its importer assumed or left out, on stderr.
+pub(super) fn report(s: &kpath_sim::scenario::Scenario) {
     for w in &s.warnings {
         eprintln!("{}\n", w.as_warning());
     }
-    Ok(s)
+    for a in &s.assumptions {
+        eprintln!("note: {a}");
+    }
+    if !s.assumptions.is_empty() {
+        eprintln!();
+    }
 }
 
 /// `name` names no packet and no flow of the scenario: say so, with the names it has.

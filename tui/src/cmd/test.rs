@@ -10,6 +10,13 @@ use kpath_sim::render::{test_report, text};
 use kpath_sim::scenario::{Scenario, load_scenario};
 use std::path::{Path, PathBuf};
 
+/// A folder's manifests (Kubernetes objects) are not scenarios: the scenarios that name
+/// them in `manifests:` apply them. A file named on the command line is tested whatever it
+/// holds.
+fn holds_manifests(p: &Path) -> bool {
+    std::fs::read_to_string(p).is_ok_and(|t| kpath_sim::import::documents::looks_like_objects(&t))
+}
+
 /// Every scenario file under the paths (folders searched recursively), in sorted order.
 fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -20,7 +27,9 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
         for p in entries {
             if p.is_dir() {
                 walk(&p, out)?;
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                && !holds_manifests(&p)
+            {
                 out.push(p);
             }
         }

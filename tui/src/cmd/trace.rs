@@ -2,7 +2,7 @@
 //! every possible outcome) and render what it returns.
 
 use crate::args::{Format, WorldArgs};
-use crate::cmd::shared::load;
+use crate::cmd::shared::load_with;
 use crate::cmd::walk::{Selection, Walked, engine_error, names, walk, world};
 use crate::failure::{Failure, Output, usage};
 use kpath_sim::engine::Outcome;
@@ -77,6 +77,7 @@ pub fn command(
     all_outcomes: bool,
     format: Format,
     opts: text::TextOptions,
+    manifests: &[PathBuf],
     args: &WorldArgs,
 ) -> Result<Output, Failure> {
     let Some(scenario) = scenario else {
@@ -84,7 +85,7 @@ pub fn command(
             "give a scenario file, or --iptables-save FILE with --src and --dst".into(),
         ));
     };
-    let mut s = load(&scenario)?;
+    let mut s = load_with(&scenario, manifests)?;
     let mut packet = packet;
     let mut flow = flow;
     match adhoc {

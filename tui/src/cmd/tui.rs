@@ -1,7 +1,7 @@
 //! `kpath tui`: build the tracks of a scenario's packets and flows and start the terminal
 //! app (tui/src/tui/) on the one asked for.
 
-use crate::cmd::shared::{load, no_packet_or_flow};
+use crate::cmd::shared::{load_with, no_packet_or_flow};
 use crate::failure::{Failure, Output, usage};
 use kpath_sim::k8s::build_world;
 use std::path::PathBuf;
@@ -10,9 +10,10 @@ use std::path::PathBuf;
 pub fn command(
     scenario: PathBuf,
     packet: Option<String>,
+    manifests: &[PathBuf],
     args: &crate::args::WorldArgs,
 ) -> Result<Output, Failure> {
-    let s = load(&scenario)?;
+    let s = load_with(&scenario, manifests)?;
     let mut w = build_world(s.model(), args.seed.unwrap_or(s.seed))?;
     w.dns_packets = args.dns == crate::args::DnsForm::Packets;
     let tracks = crate::tui::tracks(&s, &w, None).map_err(|e| usage(e.to_string()))?;

@@ -571,6 +571,60 @@ pub(super) fn check_services(c: &Checker) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// Hand-written EndpointSlices: each belongs to a Service of its namespace that has
+/// endpoints to have (not ExternalName), under a name of its own.
+pub(super) fn check_endpoint_slices(c: &Checker) -> Result<(), ScenarioError> {
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for e in &c.s.endpoint_slices {
+        if !seen.insert((&e.namespace, &e.name.value)) {
+            return Err(c.err_at(
+                &e.name,
+                format!(
+                    "EndpointSlice `{}/{}` is defined twice",
+                    e.namespace, e.name.value
+                ),
+            ));
+        }
+        let key = format!("{}/{}", e.namespace, e.service.value);
+        match c.s.service(&key) {
+            None => {
+                let names: Vec<String> = c.s.services.iter().map(|s| s.key()).collect();
+                let hint = match did_you_mean(&key, names.iter().map(String::as_str)) {
+                    Some(m) => format!("did you mean `{m}`? "),
+                    None => String::new(),
+                };
+                return Err(c
+                    .err_at(
+                        &e.service,
+                        format!("no Service `{key}` for this EndpointSlice"),
+                    )
+                    .with_hint(format!(
+                        "{hint}a slice names a Service of its own namespace"
+                    )));
+            }
+            Some(s) if s.kind == ServiceType::ExternalName => {
+                return Err(c
+                    .err_at(&e.service, format!("`{key}` is an ExternalName Service"))
+                    .with_hint("an ExternalName Service is a DNS name; kube-proxy reads no endpoints for it"));
+            }
+            Some(_) => {}
+        }
+        if let Some(n) = e.endpoints.iter().find_map(|ep| ep.node_name.as_ref())
+            && c.s.node(&n.value).is_none()
+        {
+            return Err(c
+                .err_at(n, format!("unknown node `{}`", n.value))
+                .with_hint("nodeName names a node of cluster.nodes"));
+        }
+        if e.endpoints.iter().any(|ep| ep.addresses.is_empty()) {
+            return Err(c
+                .err_at(&e.name, "an endpoint of this slice has no address")
+                .with_hint("give each endpoint `addresses: [IP]`"));
+        }
+    }
+    Ok(())
+}
+
 /// The internet: the gateway on the underlay, hosts with unique names and public addresses.
 pub(super) fn check_internet(c: &Checker) -> Result<(), ScenarioError> {
     let Some(net) = &c.s.internet else {

@@ -20,7 +20,7 @@ mod sysctls;
 mod traffic;
 
 use super::{Scenario, ScenarioError};
-use cluster::{check_cluster, check_internet, check_pods, check_services};
+use cluster::{check_cluster, check_endpoint_slices, check_internet, check_pods, check_services};
 use expect::{check_expect, check_outcome_list};
 use serde_saphyr::{Location, Spanned};
 use sysctls::check_sysctls;
@@ -129,6 +129,7 @@ pub(super) fn check(s: &Scenario, src: &str) -> Result<(), ScenarioError> {
         }
     }
     check_services(&c)?;
+    check_endpoint_slices(&c)?;
     check_internet(&c)?;
     let mut flows: Vec<&str> = Vec::new();
     for f in &s.flows {
