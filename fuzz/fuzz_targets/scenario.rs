@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // A scenario that validates must build: build_world fails only on a controller bug.
-    let world = match kpath_sim::k8s::build_world(&s, s.seed) {
+    let world = match kpath_sim::k8s::build_world(s.model(), s.seed) {
         Ok(w) => w,
         Err(e) => panic!("a valid scenario failed to build its world:\n{e}"),
     };

@@ -306,6 +306,78 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// `kpath trace`'s flags that belong to the other mode than the one given: a rules-only
+    /// run (--iptables-save, --nft-ruleset) sends one packet to a ruleset and lists every
+    /// outcome; a scenario run walks a cluster. A flag of the other mode would be ignored,
+    /// so it is refused, named.
+    pub fn misplaced_trace_flag(&self) -> Option<String> {
+        let Command::Trace {
+            scenario,
+            iptables_save,
+            nft_ruleset,
+            src,
+            dst,
+            local_ips,
+            in_iface,
+            out_iface,
+            ipset_save,
+            ipvsadm_save,
+            packet,
+            flow,
+            from,
+            all_outcomes,
+            explain,
+            why,
+            brief,
+            full,
+            manifests,
+            world,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let rules_only = iptables_save.is_some() || nft_ruleset.is_some();
+        let name = |given: &[(bool, &'static str)]| given.iter().find(|(g, _)| *g).map(|(_, n)| *n);
+        if rules_only {
+            if let Some(s) = scenario {
+                return Some(format!(
+                    "{} is a scenario, and --iptables-save/--nft-ruleset ask for rules-only mode\n  = hint: give one: a scenario (its nodes' rules are built), or a node's dumps with --src and --dst",
+                    s.display()
+                ));
+            }
+            let misplaced = name(&[
+                (packet.is_some(), "--packet"),
+                (flow.is_some(), "--flow"),
+                (from.is_some(), "--from/--to"),
+                (!manifests.is_empty(), "-f/--filename"),
+                (*all_outcomes, "--all-outcomes"),
+                (*explain, "--explain"),
+                (*why, "--why"),
+                (*brief, "--brief"),
+                (*full, "--full"),
+                (world.seed.is_some(), "--seed"),
+            ]);
+            return misplaced.map(|f| {
+                format!("{f} is for a scenario; rules-only mode sends the one packet --src/--dst describe and lists every outcome with its probability\n  = hint: leave {f} out, or trace a scenario instead")
+            });
+        }
+        let misplaced = name(&[
+            (src.is_some(), "--src"),
+            (dst.is_some(), "--dst"),
+            (!local_ips.is_empty(), "--local-ip"),
+            (in_iface.is_some(), "--in-iface"),
+            (out_iface.is_some(), "--out-iface"),
+            (ipset_save.is_some(), "--ipset-save"),
+            (ipvsadm_save.is_some(), "--ipvsadm-save"),
+        ]);
+        misplaced.map(|f| {
+            format!("{f} is for rules-only mode (with --iptables-save or --nft-ruleset); a scenario's packets are named, or sent with --from and --to\n  = hint: kpath trace SCENARIO --from pod/NS/NAME --to service/NS/NAME:PORT")
+        })
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum ImportSource {
     /// A `kubectl get ... -o yaml|json` dump.

@@ -25,6 +25,9 @@ use crate::args::{Cli, Command};
 use crate::failure::{Failure, Output};
 
 pub fn run(cli: Cli) -> Result<Output, Failure> {
+    if let Some(m) = cli.command.misplaced_trace_flag() {
+        return Err(crate::failure::usage(m));
+    }
     match cli.command {
         Command::Trace {
             iptables_save,
