@@ -137,7 +137,7 @@ fn the_cli_prints_outcomes_as_text_and_json() {
     let bad = dir.join("bad.rules");
     std::fs::write(
         &bad,
-        "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m frob -j ACCEPT\nCOMMIT\n",
+        "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 80 --frob 1 -j ACCEPT\nCOMMIT\n",
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
@@ -155,7 +155,7 @@ fn the_cli_prints_outcomes_as_text_and_json() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("bad.rules:3:") && err.contains("unknown match module `frob`"),
+        err.contains("bad.rules:3:") && err.contains("unknown option `--frob`"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -337,4 +337,100 @@ fn interfaces_are_given_or_the_assumption_is_said() {
     let told = run(&["--in-iface", "docker0", "--out-iface", "eth0"]);
     assert!(told.contains("ACCEPT -> 8.8.8.8:53"), "{told}");
     assert!(!told.contains("none was given"), "{told}");
+}
+
+/// A real node's ruleset is read as it is: what kpath does not model is read past and
+/// listed all at once with its places, with which rules the packet met; `--strict` refuses
+/// the dump instead, naming every place. `-j CT --notrack` is modelled.
+#[test]
+fn unmodelled_matches_and_targets_are_listed_at_once_and_notrack_is_modelled() {
+    let dir = std::env::temp_dir().join(format!("kpath-unknowns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("node.rules");
+    std::fs::write(
+        &f,
+        "*raw\n:PREROUTING ACCEPT [0:0]\n\
+         -A PREROUTING -i cali+ -m rpfilter --validmark --invert -j DROP\n\
+         -A PREROUTING -d 169.254.20.10/32 -p udp -m udp --dport 53 -j CT --notrack\n\
+         COMMIT\n\
+         *nat\n:PREROUTING ACCEPT [0:0]\n\
+         -A PREROUTING -d 169.254.20.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.0.0.99:53\n\
+         COMMIT\n\
+         *filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n\
+         -A INPUT -m pkttype --pkt-type broadcast -j DROP\n\
+         -A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\n\
+         -A INPUT -j DROP\n\
+         -A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n\
+         -A FORWARD -m conntrak --ctstate ESTABLISHED -j ACCEPT\n\
+         COMMIT\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["trace", "--iptables-save", f.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // DNS to NodeLocal DNSCache's address: untracked in raw, so nat's DNAT never runs and
+    // filter accepts it as UNTRACKED.
+    let (code, out, err) = run(&[
+        "--src",
+        "10.244.1.2",
+        "--dst",
+        "169.254.20.10:53",
+        "--proto",
+        "udp",
+        "--local-ip",
+        "169.254.20.10",
+        "--in-iface",
+        "cali0a1b2c3d4e5",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("ACCEPT -> 169.254.20.10:53 (local)"), "{out}");
+    assert!(!out.contains("dnat"), "{out}");
+    assert!(out.contains("filter INPUT #2 -> accept"), "{out}");
+    // Three unmodelled uses, each with its place; the packet met only the rpfilter rule
+    // (raw PREROUTING #1), the FORWARD ones are not on its path.
+    assert!(
+        out.contains("3 rules use what kpath does not model; the packet met 1 of them"),
+        "{out}"
+    );
+    assert!(out.contains("node.rules:3:27  raw PREROUTING #1: -m rpfilter --validmark --invert - met by outcome 1"), "{out}");
+    assert!(
+        out.contains(
+            "node.rules:16:53  filter FORWARD #1: -j TCPMSS --clamp-mss-to-pmtu - not met"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("-m conntrak --ctstate ESTABLISHED (did you mean `conntrack`?) - not met"),
+        "{out}"
+    );
+    // --strict: refused, every place named at once.
+    let (code, out, err) = run(&[
+        "--src",
+        "10.244.1.2",
+        "--dst",
+        "169.254.20.10:53",
+        "--proto",
+        "udp",
+        "--strict",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(out.is_empty());
+    for place in ["node.rules:3:27", "node.rules:16:53", "node.rules:17:15"] {
+        assert!(err.contains(place), "{place}: {err}");
+    }
+    assert!(
+        err.contains("3 rules use what kpath does not model (--strict)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

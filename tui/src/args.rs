@@ -53,6 +53,10 @@ pub enum Command {
         /// Rules-only mode: the interface the packet leaves by, as `-o` rules name it.
         #[arg(long = "out-iface", value_name = "NAME")]
         out_iface: Option<String>,
+        /// Rules-only mode: refuse a dump that uses a match or target kpath does not model
+        /// (all of them listed with their places) instead of reading past them.
+        #[arg(long)]
+        strict: bool,
         /// Rules-only mode: the node's ipsets (`ipset save` or `ipset list`), for `-m set` rules.
         #[arg(long, value_name = "FILE", requires = "iptables_save")]
         ipset_save: Option<PathBuf>,
@@ -323,6 +327,7 @@ impl Command {
             out_iface,
             ipset_save,
             ipvsadm_save,
+            strict,
             packet,
             flow,
             from,
@@ -371,6 +376,7 @@ impl Command {
             (out_iface.is_some(), "--out-iface"),
             (ipset_save.is_some(), "--ipset-save"),
             (ipvsadm_save.is_some(), "--ipvsadm-save"),
+            (*strict, "--strict"),
         ]);
         misplaced.map(|f| {
             format!("{f} is for rules-only mode (with --iptables-save or --nft-ruleset); a scenario's packets are named, or sent with --from and --to\n  = hint: kpath trace SCENARIO --from pod/NS/NAME --to service/NS/NAME:PORT")

@@ -128,6 +128,11 @@ pub enum HitAction {
     Nat(NatAction),
     /// The chain's policy decided (no rule did).
     Policy(Verdict),
+    /// `-j CT --notrack`: the packet is to stay untracked (a non-terminating target).
+    Notrack,
+    /// kpath could not evaluate the rule (a module or target it does not model, named
+    /// here): the walk went on past it, as if it did not match or did nothing.
+    Unevaluated(String),
 }
 
 impl HitAction {
@@ -145,6 +150,9 @@ impl HitAction {
             HitAction::Nat(NatAction::Snat { to, .. }) => format!("snat to {to}"),
             HitAction::Nat(NatAction::Masquerade { .. }) => "masquerade".into(),
             HitAction::Policy(v) => format!("policy {}", v.name().to_lowercase()),
+            HitAction::Unevaluated(what) => format!("unevaluated {what}"),
+            // xt_CT's target returns XT_CONTINUE.
+            HitAction::Notrack => "verdict continue".into(),
         }
     }
 }
@@ -251,6 +259,20 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
     match m {
         // A limit's bucket is state nobody dumps: the packet is taken as under its rate.
         Match::Comment(_) | Match::Nfacct(_) | Match::Limit(_) => true,
+        // What kpath does not model does not match; the walk records that it met it.
+        Match::Unknown(_) => false,
+        // pkttype_mt: the frame's class; kpath's frames carry the IP destination's.
+        Match::PktType { kind, neg } => {
+            let d = ip.dst;
+            let class = if d.is_multicast() {
+                crate::netfilter::rule::PktType::Multicast
+            } else if d.is_broadcast() || env.addr_type(d) == AddrType::Broadcast {
+                crate::netfilter::rule::PktType::Broadcast
+            } else {
+                crate::netfilter::rule::PktType::Unicast
+            };
+            (class == *kind) != *neg
+        }
         Match::Tcp {
             sport,
             dport,
@@ -560,6 +582,21 @@ pub fn walk_table<'a>(
             if why_not {
                 passed.push(super::why::missed(rule, i + 1, part, &m, &*env));
             }
+            // A module kpath does not model stopped the rule: say the walk met it.
+            if let super::why::Part::Module(k) = part
+                && let Some(Match::Unknown(u)) = rule.matches.get(k)
+            {
+                hits.push(RuleHit {
+                    table: RuleTable::Iptables(table.kind),
+                    chain: chain.name.clone(),
+                    position: i + 1,
+                    rule: rule.text(&chain.name).into_owned(),
+                    comment: rule.comment().map(str::to_string),
+                    action: HitAction::Unevaluated(format!("-m {}", u.name)),
+                    mark,
+                    reasons: None,
+                });
+            }
             stack.push((chain, i + 1, ix));
             continue;
         }
@@ -584,6 +621,14 @@ pub fn walk_table<'a>(
             }),
         };
         match &rule.target {
+            Target::Unknown(u) => {
+                hits.push(hit(HitAction::Unevaluated(format!("-j {}", u.name)), mark));
+                stack.push((chain, i + 1, ix));
+            }
+            Target::Notrack { .. } => {
+                hits.push(hit(HitAction::Notrack, mark));
+                stack.push((chain, i + 1, ix));
+            }
             Target::None
             | Target::Log { .. }
             | Target::Nflog(_)

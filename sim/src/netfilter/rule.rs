@@ -277,6 +277,71 @@ pub enum Match {
     /// `-m limit --limit N/UNIT --limit-burst B` (xt_limit): a token bucket whose state
     /// nobody dumps; kpath takes the packet as under its rate (it matches).
     Limit(Box<Limit>),
+    /// `-m pkttype --pkt-type TYPE` (xt_pkttype): the link-layer class of the packet, read
+    /// from its destination (kpath's frames are addressed as their IP destination is).
+    PktType {
+        kind: PktType,
+        neg: bool,
+    },
+    /// A module kpath does not model (`-m rpfilter`, `-m hashlimit ...`), kept as written so
+    /// the rest of the ruleset is still read: a packet that reaches it is taken as not
+    /// matching, and the answer says so (`--strict` refuses the dump instead).
+    Unknown(Box<Unknown>),
+}
+
+/// xt_pkttype's classes, as libxt_pkttype names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PktType {
+    /// PACKET_HOST (`unicast` or `host`).
+    Unicast,
+    Broadcast,
+    Multicast,
+    /// PACKET_OTHERHOST: a frame for another host's MAC, which kpath's links never deliver.
+    OtherHost,
+}
+
+impl PktType {
+    pub fn parse(s: &str) -> Option<PktType> {
+        Some(match s {
+            "unicast" | "host" => PktType::Unicast,
+            "broadcast" => PktType::Broadcast,
+            "multicast" => PktType::Multicast,
+            "otherhost" => PktType::OtherHost,
+            _ => return None,
+        })
+    }
+
+    /// As iptables-save prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PktType::Unicast => "unicast",
+            PktType::Broadcast => "broadcast",
+            PktType::Multicast => "multicast",
+            PktType::OtherHost => "otherhost",
+        }
+    }
+}
+
+/// A match module or target kpath does not model, as written (its words after `-m NAME` or
+/// `-j NAME`, `!` included), with where it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unknown {
+    pub name: String,
+    pub args: Vec<String>,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Unknown {
+    /// ` NAME ARG...` as written.
+    pub fn words(&self) -> String {
+        let mut s = format!(" {}", self.name);
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
 }
 
 /// `-m iprange`: an inclusive address range for the source and/or the destination, and
@@ -400,6 +465,15 @@ pub enum Target {
     /// `-j NFLOG` (xt_NFLOG): the packet goes to a netlink log group; it never decides.
     Nflog(Box<Nflog>),
     Trace,
+    /// `-j CT --notrack` (xt_CT, raw table) or the older `-j NOTRACK`: the packet gets the
+    /// untracked template, so conntrack leaves it alone (no entry, no NAT) and it matches
+    /// `--ctstate UNTRACKED`. `ct` says which way it was written.
+    Notrack {
+        ct: bool,
+    },
+    /// A target kpath does not model (`-j TPROXY ...`), kept as written: a packet that
+    /// reaches it goes on as if it did nothing, and the answer says so.
+    Unknown(Box<Unknown>),
 }
 
 /// NFLOG's options, as libxt_NFLOG saves them.
@@ -802,6 +876,12 @@ impl fmt::Display for Match {
                     let _ = write!(s, ":{hi}");
                 }
             }
+            Match::Unknown(u) => {
+                let _ = write!(s, " -m{}", u.words());
+            }
+            Match::PktType { kind, neg: n } => {
+                let _ = write!(s, " -m pkttype{} --pkt-type {}", neg(*n), kind.name());
+            }
             Match::Limit(l) => {
                 let _ = write!(s, " -m limit --limit {}/{}", l.count, l.unit);
                 if l.burst != 5 {
@@ -929,6 +1009,9 @@ impl fmt::Display for Target {
                 }
                 Ok(())
             }
+            Target::Unknown(u) => write!(f, " -j{}", u.words()),
+            Target::Notrack { ct: true } => f.write_str(" -j CT --notrack"),
+            Target::Notrack { ct: false } => f.write_str(" -j NOTRACK"),
             Target::Log { prefix, level } => {
                 f.write_str(" -j LOG")?;
                 if let Some(p) = prefix {

@@ -256,6 +256,9 @@ pub fn continues(rule: &Rule) -> Option<&'static str> {
         Target::Log { .. } => Some("LOG only logs"),
         Target::Nflog(_) => Some("NFLOG only logs"),
         Target::Trace => Some("TRACE only marks the packet for tracing"),
+        Target::Notrack { .. } => Some(
+            "CT --notrack gives the packet the untracked template: conntrack leaves it alone, no NAT",
+        ),
         Target::None => Some("no target: the rule only counts"),
         _ => None,
     }

@@ -9,6 +9,7 @@
 
 mod node;
 mod outcome;
+pub mod unknowns;
 
 pub use node::{DumpedNode, build};
 

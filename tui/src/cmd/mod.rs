@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             format,
             in_iface,
             out_iface,
+            strict,
             ..
         } if iptables_save.is_some() || nft_ruleset.is_some() => {
             let dumps = rules::Dumps {
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
                 nft: nft_ruleset.as_deref(),
                 ipsets: ipset_save.as_deref(),
                 ipvs: ipvsadm_save.as_deref(),
+                strict,
             };
             rules::command(
                 dumps,

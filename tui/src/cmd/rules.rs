@@ -15,6 +15,8 @@ pub struct Dumps<'a> {
     pub nft: Option<&'a std::path::Path>,
     pub ipsets: Option<&'a std::path::Path>,
     pub ipvs: Option<&'a std::path::Path>,
+    /// Refuse an iptables dump that uses what kpath does not model (`--strict`).
+    pub strict: bool,
 }
 
 /// Rules-only mode: load a dump and list every outcome for one packet.
@@ -32,7 +34,22 @@ pub fn command(
         Some(f) => {
             let dump = read_dump(f)?;
             names.push(dump.name.clone());
-            kpath_sim::netfilter::parse_iptables_save(&dump.name, dump.text())?
+            let nf = kpath_sim::netfilter::parse_iptables_save(&dump.name, dump.text())?;
+            let uses = kpath_sim::rules_only::unknowns::unknowns(&nf);
+            if dumps.strict && !uses.is_empty() {
+                let errors =
+                    kpath_sim::rules_only::unknowns::refuse(&dump.name, dump.text(), &uses);
+                let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                return Err(Failure {
+                    message: format!(
+                        "{}\n\n{} rules use what kpath does not model (--strict)",
+                        all.join("\n\n"),
+                        uses.len()
+                    ),
+                    status: 2,
+                });
+            }
+            nf
         }
         None => kpath_sim::netfilter::Netfilter::default(),
     };
@@ -138,7 +155,12 @@ pub fn command(
     };
     let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
-    let assumed = kpath_sim::rules_only::interface_assumptions(&nf, &q);
+    let mut assumed = kpath_sim::rules_only::interface_assumptions(&nf, &q);
+    assumed.extend(kpath_sim::rules_only::unknowns::notes(
+        &kpath_sim::rules_only::unknowns::unknowns(&nf),
+        &outcomes,
+        names.first().map_or("", String::as_str),
+    ));
     Ok(Output::Text(match format {
         Format::Text => render::rules::text(&name, &q, &outcomes, &missing, &assumed),
         Format::Json => render::rules::json(&outcomes),

@@ -68,6 +68,18 @@ impl NfHookFn for IptDoTable {
         };
         walk.record_walk(skb, &w, state.priority, iif, oif);
         skb.mark = w.mark;
+        // xt_CT's notrack: the untracked template, before conntrack (-200) sees the packet.
+        if skb.ct.is_none()
+            && w.hits
+                .iter()
+                .any(|h| h.action == crate::netfilter::eval::HitAction::Notrack)
+        {
+            skb.ct = Some(crate::netfilter::conntrack::CtRef {
+                id: u32::MAX,
+                dir: crate::netfilter::conntrack::Dir::Original,
+                state: CtState::Untracked,
+            });
+        }
         match &w.verdict {
             Final::Accept => NfVerdict::Accept,
             Final::Drop => {

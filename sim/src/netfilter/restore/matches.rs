@@ -7,12 +7,12 @@
 use super::Ctx;
 use super::values::*;
 use super::words::{Tok, Words};
-use crate::diag::{InputError, did_you_mean};
+use crate::diag::InputError;
 use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length";
+pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -89,6 +89,10 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
         "ipvs" => Match::Ipvs(Default::default()),
         "physdev" => Match::Physdev(Default::default()),
         "iprange" => Match::IpRange(Default::default()),
+        "pkttype" => Match::PktType {
+            kind: crate::netfilter::rule::PktType::Unicast,
+            neg: false,
+        },
         "length" => Match::Length {
             lo: 0,
             hi: u16::MAX,
@@ -100,15 +104,14 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
             unit: "hour",
             burst: 5,
         })),
-        other => {
-            let hint = match did_you_mean(other, MATCHES.split(", ")) {
-                Some(m) => format!("did you mean `{m}`? kpath models: {MATCHES}"),
-                None => format!("kpath models: {MATCHES}"),
-            };
-            return Err(ctx
-                .err(v.col, format!("unknown match module `{other}`"))
-                .with_hint(hint));
-        }
+        // A module kpath does not model (or misspelt): kept as written, so the rest of the
+        // ruleset is read; `rules_only::unknowns` lists them all with their places.
+        other => Match::Unknown(Box::new(crate::netfilter::rule::Unknown {
+            name: other.to_string(),
+            args: Vec::new(),
+            line: ctx.line,
+            col: v.col,
+        })),
     })
 }
 
@@ -150,6 +153,9 @@ pub(super) fn module_for<'r>(rule: &'r mut Rule, opt: &str) -> Option<&'r mut Ma
 
 pub(super) fn takes(m: &Match, opt: &str) -> bool {
     match m {
+        // Its options are taken only when no module kpath knows takes them (rule.rs).
+        Match::Unknown(_) => false,
+        Match::PktType { .. } => opt == "--pkt-type",
         Match::Comment(_) => opt == "--comment",
         Match::Tcp { .. } => matches!(
             opt,
@@ -236,6 +242,26 @@ pub(super) fn match_option(
 ) -> Result<(), InputError> {
     let o = &mut Opt { w, tok: opt, inv };
     match m {
+        Match::PktType { kind, neg } => {
+            let v = o.value()?;
+            *kind = crate::netfilter::rule::PktType::parse(&v.text).ok_or_else(|| {
+                o.w.ctx
+                    .err(v.col, format!("`{}` is not a packet type", v.text))
+                    .with_hint(
+                        "libxt_pkttype takes unicast, broadcast, multicast, host or otherhost",
+                    )
+            })?;
+            *neg = o.inv;
+            Ok(())
+        }
+        Match::Unknown(u) => {
+            if inv {
+                u.args.push("!".into());
+            }
+            u.args.push(opt.text.to_string());
+            unknown_values(o.w, u);
+            Ok(())
+        }
         // libxt_comment's --comment and libxt_nfacct's --nfacct-name: one word, kept.
         Match::Comment(text) | Match::Nfacct(text) => {
             *text = o.value()?.text.to_string();
@@ -710,5 +736,27 @@ pub(super) fn check_statistic(ctx: &Ctx, m: &Match, col: usize) -> Result<(), In
             )
             .with_hint("the --packet p must be 0 <= p <= n-1")),
         _ => Ok(()),
+    }
+}
+
+/// The values of an option of a module or target kpath does not model: it cannot know how
+/// many it takes, so it takes the words up to the next option (`-x`, `--xxx`) or `!`.
+pub(super) fn unknown_values(w: &mut Words, u: &mut crate::netfilter::rule::Unknown) {
+    while let Some(t) = w.toks.get(w.i) {
+        let text = t.text.as_ref();
+        let option = !t.quoted
+            && (text == "!"
+                || (text.starts_with('-')
+                    && text.len() > 1
+                    && !text[1..].starts_with(|c: char| c.is_ascii_digit())));
+        if option {
+            break;
+        }
+        u.args.push(if t.quoted {
+            crate::netfilter::rule::save_string(text)
+        } else {
+            text.to_string()
+        });
+        w.i += 1;
     }
 }

@@ -290,13 +290,6 @@ fn check_table(ctx: &Ctx, t: &Table, from: usize) -> Result<(), InputError> {
                 continue;
             }
             match target {
-                None if UNMODELLED_TARGETS.contains(&to.as_str()) => {
-                    return Err(at(
-                        place(ci, i),
-                        format!("kpath does not model the {to} target yet"),
-                    )
-                    .with_hint(format!("targets kpath models: {TARGETS}")));
-                }
                 None => {
                     // A typo of a target (`ACCEPTT`, `accept`) reads as a jump to a chain:
                     // suggest targets as well as the table's chains.

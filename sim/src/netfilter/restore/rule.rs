@@ -209,7 +209,8 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
                 }
                 let v = w.value(t)?;
                 target_col = Some(v.col);
-                rule.target = new_target(&v.text, opt.starts_with("-g") || opt == "--goto");
+                let goto = opt.starts_with("-g") || opt == "--goto";
+                rule.target = new_target(&v.text, goto, ctx.line, v.col);
                 target_set = true;
             }
             o if o.starts_with('-') => {
@@ -217,6 +218,11 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
                     target_option(w, &mut rule.target, t)?;
                 } else if let Some(m) = module_for(&mut rule, o) {
                     match_option(w, m, t, inv)?;
+                } else if let Some(u) = (rule.matches.iter_mut().rev())
+                    .find(|m| matches!(m, crate::netfilter::rule::Match::Unknown(_)))
+                {
+                    // No module kpath knows takes it: the unknown module loaded before does.
+                    match_option(w, u, t, inv)?;
                 } else {
                     return Err(unknown_option(ctx, &rule, target_set, t));
                 }
@@ -233,6 +239,14 @@ fn parse_rule(w: &mut Words) -> Result<(Rule, Option<usize>), InputError> {
     }
     for (i, col) in statistic_cols {
         check_statistic(ctx, &rule.matches[i], col)?;
+    }
+    // xt_CT with `--notrack` alone is NOTRACK; any other CT use (zones, helpers, timeouts)
+    // stays what kpath does not model.
+    if let Target::Unknown(u) = &rule.target
+        && u.name == "CT"
+        && u.args == ["--notrack"]
+    {
+        rule.target = Target::Notrack { ct: true };
     }
     // Exactly as long as it is: pushing left room for four (a node's dump holds hundreds of
     // thousands of rules with one or two matches).
@@ -294,18 +308,6 @@ fn refuse_repeat(ctx: &Ctx, rule: &Rule, t: &Tok) -> Result<(), InputError> {
 /// Option `t`, which neither the rule's target nor any module loaded before it takes.
 fn unknown_option(ctx: &Ctx, rule: &Rule, target_set: bool, t: &Tok) -> InputError {
     let o = t.text.as_ref();
-    // An option of a real target kpath does not model: the target is what is unknown.
-    if target_set
-        && let Target::Jump(name) = &rule.target
-        && super::targets::UNMODELLED_TARGETS.contains(&name.as_str())
-    {
-        return ctx
-            .err(
-                t.col,
-                format!("kpath does not model the {name} target yet (`{o}` is its option)"),
-            )
-            .with_hint(format!("targets kpath models: {}", super::targets::TARGETS));
-    }
     let hint = if target_set {
         format!(
             "`{o}` is not an option of `{}` or of any module loaded before it",

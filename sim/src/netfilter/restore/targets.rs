@@ -12,13 +12,38 @@ use crate::diag::InputError;
 use crate::netfilter::rule::{NatRange, Target};
 use std::net::Ipv4Addr;
 
-/// Real iptables targets kpath does not model: named as such instead of "missing chain".
-pub(super) const UNMODELLED_TARGETS: [&str; 16] = [
-    "CT", "NOTRACK", "CONNMARK", "TPROXY", "REDIRECT", "NFQUEUE", "TCPMSS", "CLASSIFY", "DSCP",
-    "TOS", "TTL", "SET", "CHECKSUM", "NETMAP", "AUDIT", "SECMARK",
+/// Real iptables targets kpath does not model: read as written (`Target::Unknown`), so a
+/// ruleset that uses them still loads and the answer names them.
+pub(super) const UNMODELLED_TARGETS: [&str; 26] = [
+    "CT",
+    "CONNMARK",
+    "TPROXY",
+    "REDIRECT",
+    "NFQUEUE",
+    "TCPMSS",
+    "CLASSIFY",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "SET",
+    "CHECKSUM",
+    "NETMAP",
+    "AUDIT",
+    "SECMARK",
+    "CONNSECMARK",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "SYNPROXY",
+    "TEE",
+    "CLUSTERIP",
+    "ECN",
+    "HL",
+    "ULOG",
 ];
 
-pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, LOG, NFLOG, TRACE, or a user chain";
+pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, or a user chain";
 
 /// The targets of [`TARGETS`] by name, for "did you mean".
 pub(super) const BUILTIN_TARGETS: [&str; 11] = [
@@ -35,9 +60,17 @@ pub(super) const BUILTIN_TARGETS: [&str; 11] = [
     "TRACE",
 ];
 
-pub(super) fn new_target(name: &str, goto: bool) -> Target {
+pub(super) fn new_target(name: &str, goto: bool, line: usize, col: usize) -> Target {
     if goto {
         return Target::Goto(name.to_string());
+    }
+    if UNMODELLED_TARGETS.contains(&name) {
+        return Target::Unknown(Box::new(crate::netfilter::rule::Unknown {
+            name: name.to_string(),
+            args: Vec::new(),
+            line,
+            col,
+        }));
     }
     match name {
         "ACCEPT" => Target::Accept,
@@ -77,6 +110,7 @@ pub(super) fn new_target(name: &str, goto: bool) -> Target {
             level: None,
         },
         "NFLOG" => Target::Nflog(Default::default()),
+        "NOTRACK" => Target::Notrack { ct: false },
         chain => Target::Jump(chain.to_string()),
     }
 }
@@ -103,6 +137,8 @@ pub(super) fn target_takes(t: &Target, opt: &str) -> bool {
                 | "--nflog-range"
                 | "--nflog-threshold"
         ),
+        // Every option after a target kpath does not model is its own.
+        Target::Unknown(_) => true,
         _ => false,
     }
 }
@@ -111,6 +147,10 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
     let ctx = w.ctx;
     let o = opt.text.as_ref();
     match t {
+        Target::Unknown(u) => {
+            u.args.push(o.to_string());
+            super::matches::unknown_values(w, u);
+        }
         Target::Reject { with } => *with = w.value(opt)?.text.to_string(),
         Target::Dnat {
             to,
