@@ -434,3 +434,73 @@ fn unmodelled_matches_and_targets_are_listed_at_once_and_notrack_is_modelled() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An Istio sidecar's nat rules: REDIRECT sends inbound traffic to the incoming device's
+/// address on 15006, and the node's own outbound connection (its owner taken as uid 0, not
+/// Envoy's 1337) to 127.0.0.1:15001; the answer states the owner assumption.
+#[test]
+fn redirect_and_owner_as_an_istio_sidecar_writes_them() {
+    let dir = std::env::temp_dir().join(format!("kpath-istio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("istio.rules");
+    std::fs::write(
+        &f,
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:ISTIO_INBOUND - [0:0]\n:ISTIO_OUTPUT - [0:0]\n\
+         -A PREROUTING -p tcp -j ISTIO_INBOUND\n\
+         -A OUTPUT -p tcp -j ISTIO_OUTPUT\n\
+         -A ISTIO_INBOUND -p tcp -m tcp --dport 15008 -j RETURN\n\
+         -A ISTIO_INBOUND -p tcp -j REDIRECT --to-ports 15006\n\
+         -A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN\n\
+         -A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN\n\
+         -A ISTIO_OUTPUT -p tcp -j REDIRECT --to-ports 15001\n\
+         COMMIT\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
+            .args(["trace", "--iptables-save", f.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let inbound = run(&[
+        "--src",
+        "10.244.2.9",
+        "--dst",
+        "10.244.1.5:8080",
+        "--local-ip",
+        "10.244.1.5",
+        "--in-iface",
+        "eth0",
+    ]);
+    assert!(
+        inbound.contains("ACCEPT -> 10.244.1.5:15006 (local)"),
+        "{inbound}"
+    );
+    let outbound = run(&[
+        "--src",
+        "10.244.1.5",
+        "--dst",
+        "10.96.0.20:80",
+        "--local-ip",
+        "10.244.1.5",
+        "--out-iface",
+        "eth0",
+    ]);
+    assert!(
+        outbound.contains("ACCEPT -> 127.0.0.1:15001 (local)"),
+        "{outbound}"
+    );
+    assert!(
+        outbound.contains("-m owner: the node's own packets are taken as sent by uid 0"),
+        "{outbound}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

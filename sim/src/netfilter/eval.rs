@@ -261,6 +261,17 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
         Match::Comment(_) | Match::Nfacct(_) | Match::Limit(_) => true,
         // What kpath does not model does not match; the walk records that it met it.
         Match::Unknown(_) => false,
+        // owner_mt: without a socket only inverted criteria hold; with one, its owner is
+        // uid 0, gid 0 (kpath models no users; the answer says so).
+        Match::Owner(o) => {
+            if !env.local_socket() {
+                let given = [o.socket_exists, o.uid.map(|u| u.2), o.gid.map(|g| g.2)];
+                return given.iter().flatten().all(|inv| *inv);
+            }
+            let in_range =
+                |r: Option<(u32, u32, bool)>| r.is_none_or(|(a, b, n)| (a..=b).contains(&0) != n);
+            o.socket_exists.is_none_or(|n| !n) && in_range(o.uid) && in_range(o.gid)
+        }
         // pkttype_mt: the frame's class; kpath's frames carry the IP destination's.
         Match::PktType { kind, neg } => {
             let d = ip.dst;
@@ -724,6 +735,25 @@ pub fn walk_table<'a>(
                     addr: to.lo,
                     port: to.ports.map(|p| p.lo),
                     random_fully: *random_fully,
+                };
+                hits.push(hit(HitAction::Nat(a.clone()), mark));
+                return done(Final::Accept, Some(a), mark, hits, evaluated);
+            }
+            Target::Redirect { to_ports, .. } => {
+                // nf_nat_redirect_ipv4: no address on the incoming device is NF_DROP.
+                let Some(addr) = env.redirect_addr() else {
+                    hits.push(hit(HitAction::Drop, mark));
+                    return done(Final::Drop, None, mark, hits, evaluated);
+                };
+                let to = match to_ports {
+                    Some(p) if p.lo == p.hi => format!("{addr}:{}", p.lo),
+                    Some(p) => format!("{addr}:{}-{}", p.lo, p.hi),
+                    None => addr.to_string(),
+                };
+                let a = NatAction::Dnat {
+                    to,
+                    addr,
+                    port: to_ports.map(|p| p.lo),
                 };
                 hits.push(hit(HitAction::Nat(a.clone()), mark));
                 return done(Final::Accept, Some(a), mark, hits, evaluated);

@@ -57,4 +57,14 @@ pub trait RuleEnv {
     fn random(&mut self, stored: u32) -> bool;
     /// `-m statistic --mode nth`: this rule's packet counter (keyed by table/chain/position).
     fn nth(&mut self, key: &str, every: u32, packet: u32) -> bool;
+    /// Where REDIRECT sends the packet (nf_nat_redirect_ipv4): 127.0.0.1 for the node's own
+    /// packets, else the incoming device's first address; None when it has none (dropped).
+    fn redirect_addr(&self) -> Option<Ipv4Addr> {
+        None
+    }
+    /// Does the packet have a local socket (`skb_to_full_sk`): the node's own packet at
+    /// LOCAL_OUT or POSTROUTING. Its owner is taken as uid 0, gid 0: kpath models no users.
+    fn local_socket(&self) -> bool {
+        false
+    }
 }

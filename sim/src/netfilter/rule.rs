@@ -283,10 +283,21 @@ pub enum Match {
         kind: PktType,
         neg: bool,
     },
+    /// `-m owner` (xt_owner): the sending socket's owner, only for the node's own packets.
+    Owner(Box<OwnerMatch>),
     /// A module kpath does not model (`-m rpfilter`, `-m hashlimit ...`), kept as written so
     /// the rest of the ruleset is still read: a packet that reaches it is taken as not
     /// matching, and the answer says so (`--strict` refuses the dump instead).
     Unknown(Box<Unknown>),
+}
+
+/// `-m owner`'s criteria, each with its `!`: `--socket-exists`, `--uid-owner A[-B]`,
+/// `--gid-owner A[-B]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnerMatch {
+    pub socket_exists: Option<bool>,
+    pub uid: Option<(u32, u32, bool)>,
+    pub gid: Option<(u32, u32, bool)>,
 }
 
 /// xt_pkttype's classes, as libxt_pkttype names them.
@@ -465,6 +476,13 @@ pub enum Target {
     /// `-j NFLOG` (xt_NFLOG): the packet goes to a netlink log group; it never decides.
     Nflog(Box<Nflog>),
     Trace,
+    /// `-j REDIRECT [--to-ports P[-Q]] [--random]` (nat PREROUTING/OUTPUT): DNAT to the
+    /// node itself - the incoming device's first address (127.0.0.1 for the node's own
+    /// packets), the port changed to --to-ports (nf_nat_redirect_ipv4).
+    Redirect {
+        to_ports: Option<PortRange>,
+        random: bool,
+    },
     /// `-j CT --notrack` (xt_CT, raw table) or the older `-j NOTRACK`: the packet gets the
     /// untracked template, so conntrack leaves it alone (no entry, no NAT) and it matches
     /// `--ctstate UNTRACKED`. `ct` says which way it was written.
@@ -879,6 +897,21 @@ impl fmt::Display for Match {
             Match::Unknown(u) => {
                 let _ = write!(s, " -m{}", u.words());
             }
+            Match::Owner(o) => {
+                // owner_mt_save: socket-exists, uid-owner, gid-owner.
+                s.push_str(" -m owner");
+                if let Some(n) = o.socket_exists {
+                    let _ = write!(s, "{} --socket-exists", neg(n));
+                }
+                for (flag, v) in [("--uid-owner", o.uid), ("--gid-owner", o.gid)] {
+                    if let Some((a, b, n)) = v {
+                        let _ = write!(s, "{} {flag} {a}", neg(n));
+                        if b != a {
+                            let _ = write!(s, "-{b}");
+                        }
+                    }
+                }
+            }
             Match::PktType { kind, neg: n } => {
                 let _ = write!(s, " -m pkttype{} --pkt-type {}", neg(*n), kind.name());
             }
@@ -1010,6 +1043,20 @@ impl fmt::Display for Target {
                 Ok(())
             }
             Target::Unknown(u) => write!(f, " -j{}", u.words()),
+            Target::Redirect { to_ports, random } => {
+                f.write_str(" -j REDIRECT")?;
+                if let Some(p) = to_ports {
+                    if p.lo == p.hi {
+                        write!(f, " --to-ports {}", p.lo)?;
+                    } else {
+                        write!(f, " --to-ports {}-{}", p.lo, p.hi)?;
+                    }
+                }
+                if *random {
+                    f.write_str(" --random")?;
+                }
+                Ok(())
+            }
             Target::Notrack { ct: true } => f.write_str(" -j CT --notrack"),
             Target::Notrack { ct: false } => f.write_str(" -j NOTRACK"),
             Target::Log { prefix, level } => {

@@ -11,7 +11,7 @@ use crate::netfilter::rule::{Match, Target, Unknown};
 use crate::netfilter::{Netfilter, RuleTable};
 
 /// The match modules kpath models, for "did you mean".
-const MODELLED: [&str; 20] = [
+const MODELLED: [&str; 21] = [
     "comment",
     "tcp",
     "udp",
@@ -32,6 +32,7 @@ const MODELLED: [&str; 20] = [
     "iprange",
     "length",
     "pkttype",
+    "owner",
 ];
 
 /// One use of something kpath does not model.
@@ -105,8 +106,10 @@ pub fn refuse(file: &str, src: &str, uses: &[UnknownUse]) -> Vec<InputError> {
 
 /// What the answer says about them: every use with its place, and whether each outcome's
 /// packet met it (the walk passed it, taking a module as not matching and a target as doing
-/// nothing); and the `-m limit` rules a packet met, taken as under their rate.
-pub fn notes(uses: &[UnknownUse], outcomes: &[RuleOutcome], file: &str) -> Vec<String> {
+/// nothing); the `-m limit` rules a packet met, taken as under their rate; and who owns
+/// the node's own packets for `-m owner`.
+pub fn notes(nf: &Netfilter, outcomes: &[RuleOutcome], file: &str) -> Vec<String> {
+    let uses = &unknowns(nf)[..];
     let mut out = Vec::new();
     let met_by = |u: &UnknownUse| -> Vec<String> {
         (outcomes.iter().enumerate())
@@ -163,6 +166,17 @@ pub fn notes(uses: &[UnknownUse], outcomes: &[RuleOutcome], file: &str) -> Vec<S
         out.push(format!(
             "-m limit: assumed under its rate (no dump holds the token bucket's state): {l}"
         ));
+    }
+    let owner = nf
+        .tables
+        .iter()
+        .flat_map(|t| t.chains())
+        .flat_map(|c| &c.rules);
+    if owner
+        .flat_map(|r| &r.matches)
+        .any(|m| matches!(m, Match::Owner(_)))
+    {
+        out.push("-m owner: the node's own packets are taken as sent by uid 0, gid 0 (kpath models no users); a forwarded packet has no socket, so only `!` criteria hold for it".to_string());
     }
     out
 }

@@ -157,7 +157,7 @@ pub fn command(
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
     let mut assumed = kpath_sim::rules_only::interface_assumptions(&nf, &q);
     assumed.extend(kpath_sim::rules_only::unknowns::notes(
-        &kpath_sim::rules_only::unknowns::unknowns(&nf),
+        &nf,
         &outcomes,
         names.first().map_or("", String::as_str),
     ));

@@ -106,11 +106,21 @@ struct NsEnv<'a> {
     /// Where in the ruleset the walk is (namespace, table, hook), to name random choices.
     place: (&'a str, TableKind, Hook),
     why_not: bool,
+    redirect_to: Option<Ipv4Addr>,
+    local_socket: bool,
 }
 
 impl RuleEnv for NsEnv<'_> {
     fn why_not(&self) -> bool {
         self.why_not
+    }
+
+    fn redirect_addr(&self) -> Option<Ipv4Addr> {
+        self.redirect_to
+    }
+
+    fn local_socket(&self) -> bool {
+        self.local_socket
     }
 
     /// `inet_addr_type`: zeronet/limited broadcast, multicast, then the local table.
@@ -213,6 +223,14 @@ impl Walk<'_> {
         );
         let ct = self.ct_view(skb);
         let ipvs_vs = self.ipvs_request_of(skb);
+        // REDIRECT's address: loopback for the node's own packets, else the incoming
+        // device's first address.
+        let local_socket = hook == Hook::Output || (hook == Hook::Postrouting && skb.iif.is_none());
+        let redirect_to = if hook == Hook::Output {
+            Some(Ipv4Addr::LOCALHOST)
+        } else {
+            iif.and_then(|d| self.world.ns(skb.ns).primary_addr(d))
+        };
         let meta = PacketMeta {
             ip,
             iif: iif_n.as_deref(),
@@ -253,6 +271,8 @@ impl Walk<'_> {
             nth_unknown: unknowns.nth_counters,
             place: (name, kind, hook),
             why_not: *why_not,
+            redirect_to,
+            local_socket,
         };
         Some(walk_table(table, hook, &meta, &mut env))
     }

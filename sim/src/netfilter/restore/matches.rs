@@ -12,7 +12,7 @@ use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype";
+pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype, owner";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -89,6 +89,7 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
         "ipvs" => Match::Ipvs(Default::default()),
         "physdev" => Match::Physdev(Default::default()),
         "iprange" => Match::IpRange(Default::default()),
+        "owner" => Match::Owner(Default::default()),
         "pkttype" => Match::PktType {
             kind: crate::netfilter::rule::PktType::Unicast,
             neg: false,
@@ -156,6 +157,7 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
         // Its options are taken only when no module kpath knows takes them (rule.rs).
         Match::Unknown(_) => false,
         Match::PktType { .. } => opt == "--pkt-type",
+        Match::Owner(_) => matches!(opt, "--socket-exists" | "--uid-owner" | "--gid-owner"),
         Match::Comment(_) => opt == "--comment",
         Match::Tcp { .. } => matches!(
             opt,
@@ -242,6 +244,36 @@ pub(super) fn match_option(
 ) -> Result<(), InputError> {
     let o = &mut Opt { w, tok: opt, inv };
     match m {
+        Match::Owner(ow) => {
+            let inv = o.inv;
+            if o.tok.text == "--socket-exists" {
+                ow.socket_exists = Some(inv);
+                return Ok(());
+            }
+            let v = o.value()?;
+            // iptables resolves user and group names when it loads; a dump holds numbers.
+            let (a, b) = match v.text.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (v.text.as_ref(), v.text.as_ref()),
+            };
+            let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) else {
+                return Err(o
+                    .w
+                    .ctx
+                    .err(
+                        v.col,
+                        format!("`{}` is not a uid or gid (or a range of them)", v.text),
+                    )
+                    .with_hint("iptables-save prints owners as numbers: --uid-owner 1337"));
+            };
+            let r = Some((a, b, inv));
+            if o.tok.text == "--uid-owner" {
+                ow.uid = r;
+            } else {
+                ow.gid = r;
+            }
+            Ok(())
+        }
         Match::PktType { kind, neg } => {
             let v = o.value()?;
             *kind = crate::netfilter::rule::PktType::parse(&v.text).ok_or_else(|| {

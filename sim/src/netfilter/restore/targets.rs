@@ -14,11 +14,10 @@ use std::net::Ipv4Addr;
 
 /// Real iptables targets kpath does not model: read as written (`Target::Unknown`), so a
 /// ruleset that uses them still loads and the answer names them.
-pub(super) const UNMODELLED_TARGETS: [&str; 26] = [
+pub(super) const UNMODELLED_TARGETS: [&str; 25] = [
     "CT",
     "CONNMARK",
     "TPROXY",
-    "REDIRECT",
     "NFQUEUE",
     "TCPMSS",
     "CLASSIFY",
@@ -43,7 +42,7 @@ pub(super) const UNMODELLED_TARGETS: [&str; 26] = [
     "ULOG",
 ];
 
-pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, or a user chain";
+pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, or a user chain";
 
 /// The targets of [`TARGETS`] by name, for "did you mean".
 pub(super) const BUILTIN_TARGETS: [&str; 11] = [
@@ -111,6 +110,10 @@ pub(super) fn new_target(name: &str, goto: bool, line: usize, col: usize) -> Tar
         },
         "NFLOG" => Target::Nflog(Default::default()),
         "NOTRACK" => Target::Notrack { ct: false },
+        "REDIRECT" => Target::Redirect {
+            to_ports: None,
+            random: false,
+        },
         chain => Target::Jump(chain.to_string()),
     }
 }
@@ -124,6 +127,7 @@ pub(super) fn target_takes(t: &Target, opt: &str) -> bool {
             "--to-source" | "--random" | "--random-fully" | "--persistent"
         ),
         Target::Masquerade { .. } => matches!(opt, "--to-ports" | "--random" | "--random-fully"),
+        Target::Redirect { .. } => matches!(opt, "--to-ports" | "--random"),
         Target::Mark { .. } => matches!(
             opt,
             "--set-xmark" | "--set-mark" | "--or-mark" | "--and-mark" | "--xor-mark"
@@ -171,6 +175,10 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
             "--random" => *random = true,
             "--random-fully" => *random_fully = true,
             _ => *persistent = true,
+        },
+        Target::Redirect { to_ports, random } => match o {
+            "--to-ports" => *to_ports = Some(port_range(ctx, w.value(opt)?, '-')?),
+            _ => *random = true,
         },
         Target::Masquerade {
             to_ports,

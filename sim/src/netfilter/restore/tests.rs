@@ -559,3 +559,14 @@ fn pkttype_and_notrack_read_print_and_match_as_the_kernel_does() {
     assert!(matches!(walk("224.0.0.251"), Final::Reject { .. }));
     assert_eq!(walk("10.0.0.1"), Final::Accept);
 }
+
+#[test]
+fn redirect_and_owner_print_as_iptables_save_does() {
+    let dump = "*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m owner ! --uid-owner 1337 -j REDIRECT --to-ports 15001\n-A OUTPUT -m owner --socket-exists --gid-owner 100-200 -j REDIRECT --to-ports 8000-8010 --random\nCOMMIT\n";
+    let nf = parse_iptables_save("n.rules", dump).unwrap();
+    assert_eq!(nf.save(), dump);
+    let e =
+        err("*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m owner --uid-owner istio -j RETURN\nCOMMIT\n");
+    assert_eq!((e.line, e.column), (3, 32));
+    assert!(e.message.contains("`istio` is not a uid or gid"), "{e}");
+}
