@@ -360,7 +360,7 @@ fn unmodelled_matches_and_targets_are_listed_at_once_and_notrack_is_modelled() {
          -A INPUT -m pkttype --pkt-type broadcast -j DROP\n\
          -A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\n\
          -A INPUT -j DROP\n\
-         -A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n\
+         -A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 1\n\
          -A FORWARD -m conntrak --ctstate ESTABLISHED -j ACCEPT\n\
          COMMIT\n",
     )
@@ -404,9 +404,7 @@ fn unmodelled_matches_and_targets_are_listed_at_once_and_notrack_is_modelled() {
     );
     assert!(out.contains("node.rules:3:27  raw PREROUTING #1: -m rpfilter --validmark --invert - met by outcome 1"), "{out}");
     assert!(
-        out.contains(
-            "node.rules:16:53  filter FORWARD #1: -j TCPMSS --clamp-mss-to-pmtu - not met"
-        ),
+        out.contains("node.rules:16:53  filter FORWARD #1: -j NFQUEUE --queue-num 1 - not met"),
         "{out}"
     );
     assert!(
@@ -502,5 +500,42 @@ fn redirect_and_owner_as_an_istio_sidecar_writes_them() {
         outbound.contains("-m owner: the node's own packets are taken as sent by uid 0"),
         "{outbound}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// TCPMSS lowers the SYN's MSS option (the answer says from what to what); a clamp to the
+/// path MTU on 1500-byte devices leaves a 1460 alone.
+#[test]
+fn tcpmss_lowers_the_syns_mss() {
+    let dir = std::env::temp_dir().join(format!("kpath-mss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |target: &str| {
+        let f = dir.join("mss.rules");
+        std::fs::write(
+            &f,
+            format!("*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS {target}\nCOMMIT\n"),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
+            .args([
+                "trace",
+                "--iptables-save",
+                f.to_str().unwrap(),
+                "--src",
+                "10.0.0.2",
+                "--dst",
+                "10.1.0.3:443",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let set = run("--set-mss 1360");
+    assert!(
+        set.contains("TCPMSS: the SYN's MSS option 1460 -> 1360"),
+        "{set}"
+    );
+    let clamp = run("--clamp-mss-to-pmtu");
+    assert!(!clamp.contains("TCPMSS:"), "{clamp}");
     std::fs::remove_dir_all(&dir).ok();
 }

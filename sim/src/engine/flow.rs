@@ -139,25 +139,7 @@ impl Ends {
     }
 }
 
-/// The MSS option of a SYN or SYN-ACK (kind 2, length 4).
-fn mss_option(ip: &Ipv4) -> Option<u16> {
-    let L4::Tcp(t) = &ip.payload else { return None };
-    let mut o = t.options.as_slice();
-    while let [kind, rest @ ..] = o {
-        match kind {
-            0 => return None,
-            1 => o = rest,
-            2 if rest.len() >= 3 && rest[0] == 4 => {
-                return Some(u16::from_be_bytes([rest[1], rest[2]]));
-            }
-            _ => {
-                let len = usize::from(*rest.first()?);
-                o = o.get(len.max(2)..)?;
-            }
-        }
-    }
-    None
-}
+use crate::netfilter::tcpmss::mss as mss_option;
 
 /// Cut `total` bytes into segments of at most `mss` bytes.
 fn segments(total: u16, mss: u16) -> Vec<Segment> {

@@ -130,6 +130,8 @@ pub enum HitAction {
     Policy(Verdict),
     /// `-j CT --notrack`: the packet is to stay untracked (a non-terminating target).
     Notrack,
+    /// `-j TCPMSS`: lower the SYN's MSS option to this, or (None) to the path MTU less 40.
+    Tcpmss(Option<u16>),
     /// kpath could not evaluate the rule (a module or target it does not model, named
     /// here): the walk went on past it, as if it did not match or did nothing.
     Unevaluated(String),
@@ -152,7 +154,7 @@ impl HitAction {
             HitAction::Policy(v) => format!("policy {}", v.name().to_lowercase()),
             HitAction::Unevaluated(what) => format!("unevaluated {what}"),
             // xt_CT's target returns XT_CONTINUE.
-            HitAction::Notrack => "verdict continue".into(),
+            HitAction::Notrack | HitAction::Tcpmss(_) => "verdict continue".into(),
         }
     }
 }
@@ -638,6 +640,10 @@ pub fn walk_table<'a>(
             }
             Target::Notrack { .. } => {
                 hits.push(hit(HitAction::Notrack, mark));
+                stack.push((chain, i + 1, ix));
+            }
+            Target::Tcpmss { mss } => {
+                hits.push(hit(HitAction::Tcpmss(*mss), mark));
                 stack.push((chain, i + 1, ix));
             }
             Target::None

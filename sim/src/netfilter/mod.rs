@@ -16,6 +16,7 @@ mod restore;
 pub mod rule;
 mod rule_ref;
 mod table;
+pub mod tcpmss;
 pub mod why;
 
 pub use dst_index::DstIndex;

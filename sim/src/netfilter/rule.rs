@@ -483,6 +483,11 @@ pub enum Target {
         to_ports: Option<PortRange>,
         random: bool,
     },
+    /// `-j TCPMSS --set-mss N` or `--clamp-mss-to-pmtu` (None): lower a SYN's MSS option
+    /// (netfilter/tcpmss.rs); it never decides.
+    Tcpmss {
+        mss: Option<u16>,
+    },
     /// `-j CT --notrack` (xt_CT, raw table) or the older `-j NOTRACK`: the packet gets the
     /// untracked template, so conntrack leaves it alone (no entry, no NAT) and it matches
     /// `--ctstate UNTRACKED`. `ct` says which way it was written.
@@ -1057,6 +1062,8 @@ impl fmt::Display for Target {
                 }
                 Ok(())
             }
+            Target::Tcpmss { mss: Some(m) } => write!(f, " -j TCPMSS --set-mss {m}"),
+            Target::Tcpmss { mss: None } => f.write_str(" -j TCPMSS --clamp-mss-to-pmtu"),
             Target::Notrack { ct: true } => f.write_str(" -j CT --notrack"),
             Target::Notrack { ct: false } => f.write_str(" -j NOTRACK"),
             Target::Log { prefix, level } => {

@@ -256,6 +256,10 @@ pub fn continues(rule: &Rule) -> Option<&'static str> {
         Target::Log { .. } => Some("LOG only logs"),
         Target::Nflog(_) => Some("NFLOG only logs"),
         Target::Trace => Some("TRACE only marks the packet for tracing"),
+        Target::Tcpmss { mss: None } => {
+            Some("TCPMSS lowers a SYN's MSS option to the path MTU less 40 and goes on")
+        }
+        Target::Tcpmss { mss: Some(_) } => Some("TCPMSS lowers a SYN's MSS option and goes on"),
         Target::Notrack { .. } => Some(
             "CT --notrack gives the packet the untracked template: conntrack leaves it alone, no NAT",
         ),

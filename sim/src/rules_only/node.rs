@@ -152,7 +152,8 @@ fn packet(q: &RulesQuery) -> Ipv4 {
             ack: 0,
             flags: TcpFlags(TcpFlags::SYN),
             window: 64240,
-            options: Vec::new(),
+            // A Linux SYN's MSS for the 1500-byte devices of this node (TCPMSS reads it).
+            options: vec![2, 4, 0x05, 0xb4],
             payload: Vec::new(),
         }),
         IpProtocol::Udp => L4::Udp(Udp {

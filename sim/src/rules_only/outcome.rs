@@ -57,6 +57,23 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
         _ if ended_by_ipvs => RulePath::Ipvs,
         _ => RulePath::Dropped,
     };
+    // xt_TCPMSS changed the SYN: say from what to what.
+    let first_mss = steps
+        .first()
+        .and_then(|s| ipv4(s))
+        .and_then(crate::netfilter::tcpmss::mss);
+    let last_mss = last
+        .and_then(|s| ipv4(s))
+        .and_then(crate::netfilter::tcpmss::mss);
+    if let Some(to) = last_mss
+        && first_mss != Some(to)
+    {
+        let from = first_mss.map_or("none".to_string(), |m| m.to_string());
+        // The rules-only node's devices are built with MTU 1500 (node.rs).
+        notes.push(format!(
+            "TCPMSS: the SYN's MSS option {from} -> {to} (a clamp to the path MTU reads the devices' MTUs, taken as 1500 here)"
+        ));
+    }
     if verdict != RuleVerdict::Accept && !ended_by_rule && !ended_by_ipvs {
         // Not a rule's doing: say what the kernel did.
         notes.push(format!("{}: {}", kind.name(), t.disposition.reason));

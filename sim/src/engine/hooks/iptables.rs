@@ -68,6 +68,25 @@ impl NfHookFn for IptDoTable {
         };
         walk.record_walk(skb, &w, state.priority, iif, oif);
         skb.mark = w.mark;
+        // xt_TCPMSS: the SYN leaves with its MSS option lowered; clamping takes the smaller
+        // of the two devices' MTUs (the route out, and the way back to the sender).
+        for h in &w.hits {
+            if let crate::netfilter::eval::HitAction::Tcpmss(set) = h.action {
+                let ns = walk.world.ns(skb.ns);
+                let mtu = |d: Option<IfIndex>| d.and_then(|d| ns.link(d)).map(|l| l.mtu);
+                let newmss = match set {
+                    Some(m) => Some(m),
+                    None => [mtu(oif), mtu(iif)]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                        .map(|m| m.saturating_sub(40).min(u32::from(u16::MAX)) as u16),
+                };
+                if let (Some(m), Some(ip)) = (newmss, skb.ipv4_mut()) {
+                    crate::netfilter::tcpmss::mangle(ip, m);
+                }
+            }
+        }
         // xt_CT's notrack: the untracked template, before conntrack (-200) sees the packet.
         if skb.ct.is_none()
             && w.hits

@@ -14,12 +14,11 @@ use std::net::Ipv4Addr;
 
 /// Real iptables targets kpath does not model: read as written (`Target::Unknown`), so a
 /// ruleset that uses them still loads and the answer names them.
-pub(super) const UNMODELLED_TARGETS: [&str; 25] = [
+pub(super) const UNMODELLED_TARGETS: [&str; 24] = [
     "CT",
     "CONNMARK",
     "TPROXY",
     "NFQUEUE",
-    "TCPMSS",
     "CLASSIFY",
     "DSCP",
     "TOS",
@@ -42,7 +41,7 @@ pub(super) const UNMODELLED_TARGETS: [&str; 25] = [
     "ULOG",
 ];
 
-pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, or a user chain";
+pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, TCPMSS, or a user chain";
 
 /// The targets of [`TARGETS`] by name, for "did you mean".
 pub(super) const BUILTIN_TARGETS: [&str; 11] = [
@@ -110,6 +109,7 @@ pub(super) fn new_target(name: &str, goto: bool, line: usize, col: usize) -> Tar
         },
         "NFLOG" => Target::Nflog(Default::default()),
         "NOTRACK" => Target::Notrack { ct: false },
+        "TCPMSS" => Target::Tcpmss { mss: None },
         "REDIRECT" => Target::Redirect {
             to_ports: None,
             random: false,
@@ -128,6 +128,7 @@ pub(super) fn target_takes(t: &Target, opt: &str) -> bool {
         ),
         Target::Masquerade { .. } => matches!(opt, "--to-ports" | "--random" | "--random-fully"),
         Target::Redirect { .. } => matches!(opt, "--to-ports" | "--random"),
+        Target::Tcpmss { .. } => matches!(opt, "--set-mss" | "--clamp-mss-to-pmtu"),
         Target::Mark { .. } => matches!(
             opt,
             "--set-xmark" | "--set-mark" | "--or-mark" | "--and-mark" | "--xor-mark"
@@ -176,6 +177,18 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
             "--random-fully" => *random_fully = true,
             _ => *persistent = true,
         },
+        Target::Tcpmss { mss } => {
+            if o == "--set-mss" {
+                let v = w.value(opt)?;
+                let n = num(ctx, v)?;
+                *mss = Some(u16::try_from(n).map_err(|_| {
+                    ctx.err(v.col, format!("MSS {n} does not fit 16 bits"))
+                        .with_hint("--set-mss takes 0-65535, e.g. 1410 behind VXLAN")
+                })?);
+            } else {
+                *mss = None;
+            }
+        }
         Target::Redirect { to_ports, random } => match o {
             "--to-ports" => *to_ports = Some(port_range(ctx, w.value(opt)?, '-')?),
             _ => *random = true,

@@ -328,11 +328,6 @@ fn bad_dumps_are_refused_with_their_line() {
             "not an IPv4 address",
         ),
         (
-            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j REDIRECT --to-ports 15001\nCOMMIT\n",
-            3,
-            "",
-        ),
-        (
             "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m comment --comment \"open\n",
             3,
             "unterminated",
