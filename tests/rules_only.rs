@@ -539,3 +539,40 @@ fn tcpmss_lowers_the_syns_mss() {
     assert!(!clamp.contains("TCPMSS:"), "{clamp}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// CONNMARK and -m connmark: the mark a rule puts on the connection is seen by later
+/// tables through conntrack, and --restore-mark copies it to the packet.
+#[test]
+fn connmark_carries_a_mark_on_the_connection_across_tables() {
+    let dir = std::env::temp_dir().join(format!("kpath-connmark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("cm.rules");
+    std::fs::write(
+        &f,
+        "*mangle\n:PREROUTING ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n\
+         -A PREROUTING -m conntrack --ctstate NEW -j CONNMARK --set-xmark 0x100/0xffffffff\n\
+         -A PREROUTING -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n\
+         -A FORWARD -m connmark --mark 0x100/0xff00 -j MARK --set-xmark 0x1/0x1\n\
+         COMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n\
+         -A FORWARD -m mark --mark 0x101 -j DROP\n\
+         COMMIT\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpath"))
+        .args([
+            "trace",
+            "--iptables-save",
+            f.to_str().unwrap(),
+            "--src",
+            "10.0.0.2",
+            "--dst",
+            "10.1.0.3:443",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 0x100 from the connection, 0x1 added by the connmark rule: filter's 0x101 drops it.
+    assert!(text.contains("DROP (dropped)"), "{text}");
+    assert!(text.contains("filter FORWARD #1 -> drop"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -204,6 +204,8 @@ impl RuleHit {
 /// The result of walking a table at a hook.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TableWalk {
+    /// The connection's mark when `-j CONNMARK` changed it.
+    pub ct_mark: Option<u32>,
     pub table: TableKind,
     pub hook: Hook,
     pub verdict: Final,
@@ -263,6 +265,11 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
         Match::Comment(_) | Match::Nfacct(_) | Match::Limit(_) => true,
         // What kpath does not model does not match; the walk records that it met it.
         Match::Unknown(_) => false,
+        // connmark_mt: a packet without a connection matches nothing, `!` or not.
+        Match::Connmark { value, mask, neg } => {
+            p.ct.filter(tracked)
+                .is_some_and(|c| ((c.mark & mask) == *value) != *neg)
+        }
         // owner_mt: without a socket only inverted criteria hold; with one, its owner is
         // uid 0, gid 0 (kpath models no users; the answer says so).
         Match::Owner(o) => {
@@ -485,11 +492,14 @@ pub fn walk_table<'a>(
     let mut mark = meta.mark;
     let mut hits = Vec::new();
     let mut evaluated = 0usize;
+    // xt_CONNMARK's writes, seen by the rules after them and kept on the connection.
+    let ct_mark: std::cell::Cell<Option<u32>> = std::cell::Cell::new(None);
     let done = |verdict: Final,
                 nat: Option<NatAction>,
                 mark: u32,
                 hits: Vec<RuleHit>,
                 evaluated: usize| TableWalk {
+        ct_mark: ct_mark.get(),
         table: table.kind,
         hook,
         verdict,
@@ -589,6 +599,10 @@ pub fn walk_table<'a>(
         };
         let m = PacketMeta {
             mark,
+            ct: meta.ct.map(|c| CtView {
+                mark: ct_mark.get().unwrap_or(c.mark),
+                ..c
+            }),
             ..meta.clone()
         };
         if let Some(part) = first_miss(rule, &m, env, &key) {
@@ -640,6 +654,28 @@ pub fn walk_table<'a>(
             }
             Target::Notrack { .. } => {
                 hits.push(hit(HitAction::Notrack, mark));
+                stack.push((chain, i + 1, ix));
+            }
+            Target::Connmark(op) => {
+                // connmark_tg: nothing without a connection (untracked included).
+                if let Some(c) = m.ct.filter(|c| tracked(c)) {
+                    match *op {
+                        ConnmarkOp::SetXmark { value, mask } => {
+                            ct_mark.set(Some((c.mark & !mask) ^ value));
+                        }
+                        ConnmarkOp::Save { nfmask, ctmask } => {
+                            ct_mark.set(Some((c.mark & !ctmask) ^ (mark & nfmask)));
+                        }
+                        ConnmarkOp::Restore { nfmask, ctmask } => {
+                            mark = (mark & !nfmask) ^ (c.mark & ctmask);
+                        }
+                    }
+                }
+                let mut h = hit(HitAction::Continue, mark);
+                if let Some(r) = h.reasons.as_mut() {
+                    r.why = super::why::continues(rule).map(str::to_string);
+                }
+                hits.push(h);
                 stack.push((chain, i + 1, ix));
             }
             Target::Tcpmss { mss } => {
@@ -803,4 +839,10 @@ mod tests {
         assert_eq!(matched(4, 2, 9), [3, 7]);
         assert_eq!(matched(1, 0, 3), [1, 2, 3]);
     }
+}
+
+/// Has the packet a connection (`nf_ct_get` not NULL): not the untracked template, not
+/// INVALID for want of one.
+fn tracked(c: &CtView) -> bool {
+    !matches!(c.state, CtState::Untracked | CtState::Invalid)
 }

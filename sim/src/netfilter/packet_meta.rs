@@ -18,6 +18,8 @@ pub struct CtView {
     pub snat: bool,
     /// The packet travels in the reply direction.
     pub reply: bool,
+    /// The connection's mark (`ct->mark`: `-m connmark`, `-j CONNMARK`).
+    pub mark: u32,
 }
 
 /// What the rules can see of a packet.

@@ -283,12 +283,27 @@ pub enum Match {
         kind: PktType,
         neg: bool,
     },
+    /// `-m connmark [!] --mark V[/M]` (xt_connmark): the connection's mark; a packet
+    /// without a connection matches nothing.
+    Connmark {
+        value: u32,
+        mask: u32,
+        neg: bool,
+    },
     /// `-m owner` (xt_owner): the sending socket's owner, only for the node's own packets.
     Owner(Box<OwnerMatch>),
     /// A module kpath does not model (`-m rpfilter`, `-m hashlimit ...`), kept as written so
     /// the rest of the ruleset is still read: a packet that reaches it is taken as not
     /// matching, and the answer says so (`--strict` refuses the dump instead).
     Unknown(Box<Unknown>),
+}
+
+/// What `-j CONNMARK` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnmarkOp {
+    SetXmark { value: u32, mask: u32 },
+    Save { nfmask: u32, ctmask: u32 },
+    Restore { nfmask: u32, ctmask: u32 },
 }
 
 /// `-m owner`'s criteria, each with its `!`: `--socket-exists`, `--uid-owner A[-B]`,
@@ -483,6 +498,10 @@ pub enum Target {
         to_ports: Option<PortRange>,
         random: bool,
     },
+    /// `-j CONNMARK` (xt_CONNMARK), as iptables-save prints it: `--set-xmark V/M` (ctmark =
+    /// (ctmark & ~M) ^ V), `--save-mark` (ctmark = (ctmark & ~ctmask) ^ (mark & nfmask)) or
+    /// `--restore-mark` (mark = (mark & ~nfmask) ^ (ctmark & ctmask)).
+    Connmark(ConnmarkOp),
     /// `-j TCPMSS --set-mss N` or `--clamp-mss-to-pmtu` (None): lower a SYN's MSS option
     /// (netfilter/tcpmss.rs); it never decides.
     Tcpmss {
@@ -902,6 +921,16 @@ impl fmt::Display for Match {
             Match::Unknown(u) => {
                 let _ = write!(s, " -m{}", u.words());
             }
+            Match::Connmark {
+                value,
+                mask,
+                neg: n,
+            } => {
+                let _ = write!(s, " -m connmark{} --mark {}", neg(*n), hex(*value));
+                if *mask != u32::MAX {
+                    let _ = write!(s, "/{}", hex(*mask));
+                }
+            }
             Match::Owner(o) => {
                 // owner_mt_save: socket-exists, uid-owner, gid-owner.
                 s.push_str(" -m owner");
@@ -1062,6 +1091,23 @@ impl fmt::Display for Target {
                 }
                 Ok(())
             }
+            Target::Connmark(op) => match op {
+                ConnmarkOp::SetXmark { value, mask } => {
+                    write!(f, " -j CONNMARK --set-xmark {}/{}", hex(*value), hex(*mask))
+                }
+                ConnmarkOp::Save { nfmask, ctmask } => write!(
+                    f,
+                    " -j CONNMARK --save-mark --nfmask {} --ctmask {}",
+                    hex(*nfmask),
+                    hex(*ctmask)
+                ),
+                ConnmarkOp::Restore { nfmask, ctmask } => write!(
+                    f,
+                    " -j CONNMARK --restore-mark --nfmask {} --ctmask {}",
+                    hex(*nfmask),
+                    hex(*ctmask)
+                ),
+            },
             Target::Tcpmss { mss: Some(m) } => write!(f, " -j TCPMSS --set-mss {m}"),
             Target::Tcpmss { mss: None } => f.write_str(" -j TCPMSS --clamp-mss-to-pmtu"),
             Target::Notrack { ct: true } => f.write_str(" -j CT --notrack"),

@@ -256,6 +256,9 @@ pub fn continues(rule: &Rule) -> Option<&'static str> {
         Target::Log { .. } => Some("LOG only logs"),
         Target::Nflog(_) => Some("NFLOG only logs"),
         Target::Trace => Some("TRACE only marks the packet for tracing"),
+        Target::Connmark(_) => {
+            Some("CONNMARK sets the connection's mark (or the packet's from it) and goes on")
+        }
         Target::Tcpmss { mss: None } => {
             Some("TCPMSS lowers a SYN's MSS option to the path MTU less 40 and goes on")
         }

@@ -11,7 +11,7 @@ use crate::netfilter::rule::{Match, Target, Unknown};
 use crate::netfilter::{Netfilter, RuleTable};
 
 /// The match modules kpath models, for "did you mean".
-const MODELLED: [&str; 21] = [
+const MODELLED: [&str; 22] = [
     "comment",
     "tcp",
     "udp",
@@ -33,6 +33,7 @@ const MODELLED: [&str; 21] = [
     "length",
     "pkttype",
     "owner",
+    "connmark",
 ];
 
 /// One use of something kpath does not model.

@@ -87,6 +87,13 @@ impl NfHookFn for IptDoTable {
                 }
             }
         }
+        // xt_CONNMARK: the connection keeps the mark the walk left on it.
+        if let (Some(m), Some(r)) = (w.ct_mark, skb.ct)
+            && let Some(c) =
+                (walk.world.ns_mut(skb.ns).conntrack.as_mut()).and_then(|t| t.get_mut(r.id))
+        {
+            c.mark = m;
+        }
         // xt_CT's notrack: the untracked template, before conntrack (-200) sees the packet.
         if skb.ct.is_none()
             && w.hits
@@ -316,6 +323,7 @@ impl Walk<'_> {
                 dnat: false,
                 snat: false,
                 reply: false,
+                mark: 0,
             });
         }
         let c = self.world.ns(skb.ns).conntrack.as_ref()?.get(r.id)?;
@@ -326,6 +334,7 @@ impl Walk<'_> {
             dnat: c.dnat(),
             snat: c.snat(),
             reply: r.dir == Dir::Reply,
+            mark: c.mark,
         })
     }
 

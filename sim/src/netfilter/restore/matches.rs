@@ -12,7 +12,7 @@ use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype, owner";
+pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype, owner, connmark";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -90,6 +90,11 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
         "physdev" => Match::Physdev(Default::default()),
         "iprange" => Match::IpRange(Default::default()),
         "owner" => Match::Owner(Default::default()),
+        "connmark" => Match::Connmark {
+            value: 0,
+            mask: u32::MAX,
+            neg: false,
+        },
         "pkttype" => Match::PktType {
             kind: crate::netfilter::rule::PktType::Unicast,
             neg: false,
@@ -157,6 +162,7 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
         // Its options are taken only when no module kpath knows takes them (rule.rs).
         Match::Unknown(_) => false,
         Match::PktType { .. } => opt == "--pkt-type",
+        Match::Connmark { .. } => opt == "--mark",
         Match::Owner(_) => matches!(opt, "--socket-exists" | "--uid-owner" | "--gid-owner"),
         Match::Comment(_) => opt == "--comment",
         Match::Tcp { .. } => matches!(
@@ -311,7 +317,9 @@ pub(super) fn match_option(
             neg,
         } => icmp_option(o, t, code, neg),
         Match::Multiport { kind, ports, neg } => multiport_option(o, kind, ports, neg),
-        Match::Mark { value, mask, neg } => mark_option(o, value, mask, neg),
+        Match::Mark { value, mask, neg } | Match::Connmark { value, mask, neg } => {
+            mark_option(o, value, mask, neg)
+        }
         Match::IpRange(m) => {
             let (ctx, inv) = (o.w.ctx, o.inv);
             let v = o.value()?;

@@ -9,14 +9,13 @@
 use super::values::{nat_range, num, port_range, value_mask};
 use super::words::{Tok, Words};
 use crate::diag::InputError;
-use crate::netfilter::rule::{NatRange, Target};
+use crate::netfilter::rule::{ConnmarkOp, NatRange, Target};
 use std::net::Ipv4Addr;
 
 /// Real iptables targets kpath does not model: read as written (`Target::Unknown`), so a
 /// ruleset that uses them still loads and the answer names them.
-pub(super) const UNMODELLED_TARGETS: [&str; 24] = [
+pub(super) const UNMODELLED_TARGETS: [&str; 23] = [
     "CT",
-    "CONNMARK",
     "TPROXY",
     "NFQUEUE",
     "CLASSIFY",
@@ -41,7 +40,7 @@ pub(super) const UNMODELLED_TARGETS: [&str; 24] = [
     "ULOG",
 ];
 
-pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, TCPMSS, or a user chain";
+pub(super) const TARGETS: &str = "ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CONNMARK, LOG, NFLOG, TRACE, NOTRACK, CT --notrack, TCPMSS, or a user chain";
 
 /// The targets of [`TARGETS`] by name, for "did you mean".
 pub(super) const BUILTIN_TARGETS: [&str; 11] = [
@@ -110,6 +109,10 @@ pub(super) fn new_target(name: &str, goto: bool, line: usize, col: usize) -> Tar
         "NFLOG" => Target::Nflog(Default::default()),
         "NOTRACK" => Target::Notrack { ct: false },
         "TCPMSS" => Target::Tcpmss { mss: None },
+        "CONNMARK" => Target::Connmark(ConnmarkOp::Save {
+            nfmask: u32::MAX,
+            ctmask: u32::MAX,
+        }),
         "REDIRECT" => Target::Redirect {
             to_ports: None,
             random: false,
@@ -129,6 +132,19 @@ pub(super) fn target_takes(t: &Target, opt: &str) -> bool {
         Target::Masquerade { .. } => matches!(opt, "--to-ports" | "--random" | "--random-fully"),
         Target::Redirect { .. } => matches!(opt, "--to-ports" | "--random"),
         Target::Tcpmss { .. } => matches!(opt, "--set-mss" | "--clamp-mss-to-pmtu"),
+        Target::Connmark(_) => matches!(
+            opt,
+            "--set-xmark"
+                | "--set-mark"
+                | "--and-mark"
+                | "--or-mark"
+                | "--xor-mark"
+                | "--save-mark"
+                | "--restore-mark"
+                | "--nfmask"
+                | "--ctmask"
+                | "--mask"
+        ),
         Target::Mark { .. } => matches!(
             opt,
             "--set-xmark" | "--set-mark" | "--or-mark" | "--and-mark" | "--xor-mark"
@@ -177,6 +193,63 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
             "--random-fully" => *random_fully = true,
             _ => *persistent = true,
         },
+        Target::Connmark(op) => {
+            // libxt_CONNMARK: the value forms become --set-xmark; --save/--restore keep
+            // their masks (--mask sets both), all 0xffffffff unless given.
+            let masks = |op: &ConnmarkOp| match *op {
+                ConnmarkOp::Save { nfmask, ctmask } | ConnmarkOp::Restore { nfmask, ctmask } => {
+                    (nfmask, ctmask)
+                }
+                ConnmarkOp::SetXmark { .. } => (u32::MAX, u32::MAX),
+            };
+            match o {
+                "--save-mark" => {
+                    let (nfmask, ctmask) = masks(op);
+                    *op = ConnmarkOp::Save { nfmask, ctmask };
+                }
+                "--restore-mark" => {
+                    let (nfmask, ctmask) = masks(op);
+                    *op = ConnmarkOp::Restore { nfmask, ctmask };
+                }
+                "--nfmask" | "--ctmask" | "--mask" => {
+                    let m = num(ctx, w.value(opt)?)?;
+                    let (mut nf, mut ct) = masks(op);
+                    if o != "--ctmask" {
+                        nf = m;
+                    }
+                    if o != "--nfmask" {
+                        ct = m;
+                    }
+                    *op = match op {
+                        ConnmarkOp::Restore { .. } => ConnmarkOp::Restore {
+                            nfmask: nf,
+                            ctmask: ct,
+                        },
+                        _ => ConnmarkOp::Save {
+                            nfmask: nf,
+                            ctmask: ct,
+                        },
+                    };
+                }
+                _ => {
+                    let v = w.value(opt)?;
+                    let (value, mask) = match o {
+                        "--set-xmark" => value_mask(ctx, v, u32::MAX)?,
+                        "--set-mark" => {
+                            let (value, mask) = value_mask(ctx, v, u32::MAX)?;
+                            (value, value | mask)
+                        }
+                        "--or-mark" => {
+                            let x = num(ctx, v)?;
+                            (x, x)
+                        }
+                        "--and-mark" => (0, !num(ctx, v)?),
+                        _ => (num(ctx, v)?, 0),
+                    };
+                    *op = ConnmarkOp::SetXmark { value, mask };
+                }
+            }
+        }
         Target::Tcpmss { mss } => {
             if o == "--set-mss" {
                 let v = w.value(opt)?;

@@ -565,3 +565,24 @@ fn redirect_and_owner_print_as_iptables_save_does() {
     assert_eq!((e.line, e.column), (3, 32));
     assert!(e.message.contains("`istio` is not a uid or gid"), "{e}");
 }
+
+#[test]
+fn connmark_reads_every_spelling_and_prints_as_iptables_save_does() {
+    let written = "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --set-mark 0x4/0xf\n-A PREROUTING -j CONNMARK --save-mark --mask 0xff\n-A PREROUTING -j CONNMARK --restore-mark\n-A PREROUTING -m connmark ! --mark 0x1/0x1 -j RETURN\nCOMMIT\n";
+    let saved = "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --set-xmark 0x4/0xf\n-A PREROUTING -j CONNMARK --save-mark --nfmask 0xff --ctmask 0xff\n-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n-A PREROUTING -m connmark ! --mark 0x1/0x1 -j RETURN\nCOMMIT\n";
+    assert_eq!(
+        parse_iptables_save("n.rules", written).unwrap().save(),
+        saved
+    );
+    assert_eq!(parse_iptables_save("n.rules", saved).unwrap().save(), saved);
+}
+
+#[test]
+fn the_kernels_own_save_of_the_newer_extensions_reads_back_byte_for_byte() {
+    // What iptables-save printed after iptables-restore loaded CONNMARK, connmark, pkttype,
+    // TCPMSS, CT --notrack, NOTRACK, owner and REDIRECT rules (tests/fixtures).
+    let text = include_str!("../../../../tests/fixtures/extensions-kernel-save.rules");
+    let dump: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let nf = parse_iptables_save("k.rules", &dump).unwrap();
+    assert_eq!(nf.save(), dump);
+}
