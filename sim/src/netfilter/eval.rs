@@ -658,7 +658,7 @@ pub fn walk_table<'a>(
             }
             Target::Connmark(op) => {
                 // connmark_tg: nothing without a connection (untracked included).
-                if let Some(c) = m.ct.filter(|c| tracked(c)) {
+                if let Some(c) = m.ct.filter(tracked) {
                     match *op {
                         ConnmarkOp::SetXmark { value, mask } => {
                             ct_mark.set(Some((c.mark & !mask) ^ value));
@@ -817,6 +817,12 @@ pub fn walk_table<'a>(
     policy_end(mark, hits, passed, evaluated)
 }
 
+/// Has the packet a connection (`nf_ct_get` not NULL): not the untracked template, not
+/// INVALID for want of one.
+fn tracked(c: &CtView) -> bool {
+    !matches!(c.state, CtState::Untracked | CtState::Invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{nth_start, nth_step};
@@ -839,10 +845,4 @@ mod tests {
         assert_eq!(matched(4, 2, 9), [3, 7]);
         assert_eq!(matched(1, 0, 3), [1, 2, 3]);
     }
-}
-
-/// Has the packet a connection (`nf_ct_get` not NULL): not the untracked template, not
-/// INVALID for want of one.
-fn tracked(c: &CtView) -> bool {
-    !matches!(c.state, CtState::Untracked | CtState::Invalid)
 }
