@@ -727,7 +727,22 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
 
 /// Parse and validate scenario text; `file` names it in errors.
 pub fn load_scenario_str(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
-    finish(parse(file, src)?, file, src)
+    let s = parse(file, src)?;
+    // Manifests are found relative to the scenario's file, which text alone has not.
+    if let Some(m) = s.manifests.first() {
+        let l = m.referenced;
+        return Err(ScenarioError::at(
+            file,
+            src,
+            l.line() as usize,
+            l.column() as usize,
+            "`manifests:` names files relative to the scenario, and this text has no file",
+        )
+        .with_hint(
+            "load the scenario from its file (kpath trace FILE), or apply the manifests with -f",
+        ));
+    }
+    finish(s, file, src)
 }
 
 /// A YAML reader's error, located, in kpath's words with a hint where one helps.
