@@ -646,6 +646,15 @@ fn net_text(n: &Ipv4Net) -> String {
     format!("{}/{}", n.network().addr, n.prefix)
 }
 
+/// `print_mark`: `0xV`, or `0xV/0xM` when the mask is not all ones.
+fn mark_mask(value: u32, mask: u32) -> String {
+    if mask == u32::MAX {
+        hex(value)
+    } else {
+        format!("{}/{}", hex(value), hex(mask))
+    }
+}
+
 fn hex(v: u32) -> String {
     format!("{v:#x}")
 }
@@ -766,10 +775,7 @@ impl fmt::Display for Match {
                 mask,
                 neg: n,
             } => {
-                let _ = write!(s, " -m mark{} --mark {}", neg(*n), hex(*value));
-                if *mask != u32::MAX {
-                    let _ = write!(s, "/{}", hex(*mask));
-                }
+                let _ = write!(s, " -m mark{} --mark {}", neg(*n), mark_mask(*value, *mask));
             }
             Match::AddrType(m) => {
                 let AddrTypeMatch {
@@ -926,10 +932,13 @@ impl fmt::Display for Match {
                 mask,
                 neg: n,
             } => {
-                let _ = write!(s, " -m connmark{} --mark {}", neg(*n), hex(*value));
-                if *mask != u32::MAX {
-                    let _ = write!(s, "/{}", hex(*mask));
-                }
+                // connmark_mt_save prints the mark as mark_mt_save does.
+                let _ = write!(
+                    s,
+                    " -m connmark{} --mark {}",
+                    neg(*n),
+                    mark_mask(*value, *mask)
+                );
             }
             Match::Owner(o) => {
                 // owner_mt_save: socket-exists, uid-owner, gid-owner.

@@ -232,20 +232,7 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
                     };
                 }
                 _ => {
-                    let v = w.value(opt)?;
-                    let (value, mask) = match o {
-                        "--set-xmark" => value_mask(ctx, v, u32::MAX)?,
-                        "--set-mark" => {
-                            let (value, mask) = value_mask(ctx, v, u32::MAX)?;
-                            (value, value | mask)
-                        }
-                        "--or-mark" => {
-                            let x = num(ctx, v)?;
-                            (x, x)
-                        }
-                        "--and-mark" => (0, !num(ctx, v)?),
-                        _ => (num(ctx, v)?, 0),
-                    };
+                    let (value, mask) = xmark(ctx, o, w.value(opt)?)?;
                     *op = ConnmarkOp::SetXmark { value, mask };
                 }
             }
@@ -275,24 +262,7 @@ pub(super) fn target_option(w: &mut Words, t: &mut Target, opt: &Tok) -> Result<
             "--random" => *random = true,
             _ => *random_fully = true,
         },
-        Target::Mark { value, mask } => {
-            let v = w.value(opt)?;
-            // libxt_MARK: every form becomes xor-mark value / and-not mask.
-            (*value, *mask) = match o {
-                "--set-xmark" => value_mask(ctx, v, u32::MAX)?,
-                // mark_tg_parse: --set-mark V/M clears M and V's bits, then sets V.
-                "--set-mark" => {
-                    let (value, mask) = value_mask(ctx, v, u32::MAX)?;
-                    (value, value | mask)
-                }
-                "--or-mark" => {
-                    let x = num(ctx, v)?;
-                    (x, x)
-                }
-                "--and-mark" => (0, !num(ctx, v)?),
-                _ => (num(ctx, v)?, 0),
-            };
-        }
+        Target::Mark { value, mask } => (*value, *mask) = xmark(ctx, o, w.value(opt)?)?,
         Target::Nflog(n) => {
             let v = w.value(opt)?;
             match o {
@@ -331,4 +301,23 @@ pub(super) fn target_name(t: &Target) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// libxt_MARK's and libxt_CONNMARK's value forms as the one xor-mark they become: `V/M`
+/// for `--set-xmark`; `--set-mark V/M` clears M and V's bits, then sets V
+/// (mark_tg_parse); `--or-mark`, `--and-mark`, `--xor-mark`.
+fn xmark(ctx: &super::Ctx, o: &str, v: &Tok) -> Result<(u32, u32), InputError> {
+    Ok(match o {
+        "--set-xmark" => value_mask(ctx, v, u32::MAX)?,
+        "--set-mark" => {
+            let (value, mask) = value_mask(ctx, v, u32::MAX)?;
+            (value, value | mask)
+        }
+        "--or-mark" => {
+            let x = num(ctx, v)?;
+            (x, x)
+        }
+        "--and-mark" => (0, !num(ctx, v)?),
+        _ => (num(ctx, v)?, 0),
+    })
 }
