@@ -131,6 +131,15 @@ fn import_writes_a_scenario_that_loads_to_the_same_cluster() {
         "{text}"
     );
     assert!(text.contains("  # namespace web\n"), "{text}");
+    // A node's default route, which a dump does not show, is a stated gateway.
+    assert!(
+        text.contains("internet:\n  gateway: {ip: 192.168.56.1, publicIP: 203.0.113.1}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# assumed: the nodes' default route is via 192.168.56.1"),
+        "{text}"
+    );
     // The `kubernetes` Service has no selector: its slice is written as the dump holds it.
     assert!(
         text.contains("endpointSlices:\n  - name: kubernetes"),

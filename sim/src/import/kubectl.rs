@@ -46,6 +46,7 @@ pub struct Sorted {
 impl Sorted {
     pub fn new(src: &Src, objects: Vec<Object>) -> Result<Sorted, InputError> {
         let mut s = Sorted::default();
+        let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
         for o in objects {
             let list = match o.kind() {
                 "Node" => &mut s.nodes,
@@ -71,9 +72,16 @@ impl Sorted {
                 }
             };
             src.name(&o)?;
-            // Same kind, namespace and name: the later one wins.
-            list.retain(|x: &Object| !(x.kind() == o.kind() && x.key() == o.key()));
-            list.push(o);
+            // Same kind, namespace and name: the later one takes the earlier one's place
+            // (found by hash: a dump may hold tens of thousands of pods).
+            let id = (o.kind().to_string(), o.key());
+            match seen.get(&id) {
+                Some(&i) => list[i] = o,
+                None => {
+                    seen.insert(id, list.len());
+                    list.push(o);
+                }
+            }
         }
         Ok(s)
     }
@@ -101,6 +109,7 @@ pub fn unvalidated(
     let sorted = Sorted::new(&src, documents::read(file, text)?)?;
     let mut s = Scenario::new(cluster(&src, &sorted, opts, notes)?);
     s.kube_proxy = kube_proxy(&sorted, opts, notes);
+    s.internet = Some(gateway(&s.cluster, notes));
     s.name = Some(format!("imported from {file}"));
     if !sorted.workloads.is_empty() {
         notes.left_out(format!(
@@ -415,6 +424,31 @@ fn cluster(
         nodes,
         sysctls: Default::default(),
     })
+}
+
+/// A node has a default route, which a dump does not show: kpath gives the nodes a
+/// gateway on the underlay (its first address no node holds), so a packet for an address
+/// outside the cluster is routed and meets the FORWARD rules (a Service without endpoints
+/// is REJECTed there, not unroutable), and says so.
+fn gateway(c: &scenario::Cluster, notes: &mut Notes) -> scenario::Internet {
+    let net = c.underlay.cidr.value;
+    let taken = |ip: Ipv4Addr| c.nodes.iter().any(|n| n.ip.value == ip);
+    let ip = (1..net.size().saturating_sub(1))
+        .map(|i| net.nth(i))
+        .find(|ip| !taken(*ip));
+    let ip = ip.unwrap_or_else(|| net.nth(1));
+    // TEST-NET-3: a placeholder for the address the cluster's traffic leaves with.
+    let public = Ipv4Addr::new(203, 0, 113, 1);
+    notes.assumed(format!("the nodes' default route is via {ip} (the dump holds no routes); beyond it, the internet leaves from {public}, a placeholder"));
+    scenario::Internet {
+        gateway: scenario::Gateway {
+            ip: plain(ip),
+            public_ip: plain(public),
+            masquerade: true,
+        },
+        hosts: Vec::new(),
+        load_balancer_node: None,
+    }
 }
 
 /// The smallest network holding every one of `nets`, no narrower than `/max`.

@@ -126,6 +126,18 @@ fn cluster(o: &mut String, s: &Scenario) {
         let _ = write!(k, ", ipvs: {{scheduler: {}}}", q(&sch.value));
     }
     let _ = writeln!(o, "kubeProxy: {{{k}}}");
+    if let Some(i) = &s.internet {
+        let g = &i.gateway;
+        let _ = writeln!(
+            o,
+            "# The nodes' default route (assumed: a dump holds no routes)."
+        );
+        let _ = writeln!(
+            o,
+            "internet:\n  gateway: {{ip: {}, publicIP: {}}}",
+            g.ip.value, g.public_ip.value
+        );
+    }
 }
 
 fn namespaces(o: &mut String, s: &Scenario) {
