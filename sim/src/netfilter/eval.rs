@@ -788,8 +788,7 @@ pub fn walk_table<'a>(
                     return done(Final::Drop, None, mark, hits, evaluated);
                 };
                 let to = match to_ports {
-                    Some(p) if p.lo == p.hi => format!("{addr}:{}", p.lo),
-                    Some(p) => format!("{addr}:{}-{}", p.lo, p.hi),
+                    Some(p) => format!("{addr}:{}", p.nat_text()),
                     None => addr.to_string(),
                 };
                 let a = NatAction::Dnat {

@@ -16,6 +16,15 @@ impl PortRange {
     pub fn contains(&self, p: u16) -> bool {
         (self.lo..=self.hi).contains(&p)
     }
+
+    /// As a NAT target's `--to-ports` writes it: `P` or `P-Q` (a match writes `P:Q`).
+    pub fn nat_text(&self) -> String {
+        if self.lo == self.hi {
+            self.lo.to_string()
+        } else {
+            format!("{}-{}", self.lo, self.hi)
+        }
+    }
 }
 
 impl fmt::Display for PortRange {
@@ -1049,11 +1058,7 @@ impl fmt::Display for Target {
             } => {
                 f.write_str(" -j MASQUERADE")?;
                 if let Some(p) = to_ports {
-                    if p.lo == p.hi {
-                        write!(f, " --to-ports {}", p.lo)?;
-                    } else {
-                        write!(f, " --to-ports {}-{}", p.lo, p.hi)?;
-                    }
+                    write!(f, " --to-ports {}", p.nat_text())?;
                 }
                 if *random {
                     f.write_str(" --random")?;
@@ -1089,11 +1094,7 @@ impl fmt::Display for Target {
             Target::Redirect { to_ports, random } => {
                 f.write_str(" -j REDIRECT")?;
                 if let Some(p) = to_ports {
-                    if p.lo == p.hi {
-                        write!(f, " --to-ports {}", p.lo)?;
-                    } else {
-                        write!(f, " --to-ports {}-{}", p.lo, p.hi)?;
-                    }
+                    write!(f, " --to-ports {}", p.nat_text())?;
                 }
                 if *random {
                     f.write_str(" --random")?;
