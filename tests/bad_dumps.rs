@@ -366,6 +366,6 @@ fn a_jump_loop_that_slipped_past_the_reader_still_ends_the_walk() {
         // hits, not a million.
         assert!(o.hits.len() < 10, "{} hits", o.hits.len());
     }
-    let text = kpath_sim::render::rules::text("loop.rules", &q, &outcomes, &[], &[]);
+    let text = kpath_sim::render::rules::text("loop.rules", &q, &outcomes, None, &[], &[]);
     assert!(text.contains("makes a loop"), "{text}");
 }

@@ -246,7 +246,7 @@ fn a_cut_short_enumeration_says_so() {
     let q = query("10.0.0.2", "10.0.0.3", 80, &[]);
     let outcomes = trace_rules(&nf, &q);
     assert_eq!(outcomes.len(), kpath_sim::engine::MAX_OUTCOMES);
-    let text = kpath_sim::render::rules::text("coins", &q, &outcomes, &[], &[]);
+    let text = kpath_sim::render::rules::text("coins", &q, &outcomes, None, &[], &[]);
     assert!(
         text.contains("cut short at 4096 outcomes, covering 50.00%"),
         "{}",
@@ -350,7 +350,7 @@ fn unmodelled_matches_and_targets_are_listed_at_once_and_notrack_is_modelled() {
     std::fs::write(
         &f,
         "*raw\n:PREROUTING ACCEPT [0:0]\n\
-         -A PREROUTING -i cali+ -m rpfilter --validmark --invert -j DROP\n\
+         -A PREROUTING -i cali+ -m socket --transparent -j DROP\n\
          -A PREROUTING -d 169.254.20.10/32 -p udp -m udp --dport 53 -j CT --notrack\n\
          COMMIT\n\
          *nat\n:PREROUTING ACCEPT [0:0]\n\
@@ -396,13 +396,18 @@ fn unmodelled_matches_and_targets_are_listed_at_once_and_notrack_is_modelled() {
     assert!(out.contains("ACCEPT -> 169.254.20.10:53 (local)"), "{out}");
     assert!(!out.contains("dnat"), "{out}");
     assert!(out.contains("filter INPUT #2 -> accept"), "{out}");
-    // Three unmodelled uses, each with its place; the packet met only the rpfilter rule
+    // Three unmodelled uses, each with its place; the packet met only the socket rule
     // (raw PREROUTING #1), the FORWARD ones are not on its path.
     assert!(
         out.contains("3 rules use what kpath does not model; the packet met 1 of them"),
         "{out}"
     );
-    assert!(out.contains("node.rules:3:27  raw PREROUTING #1: -m rpfilter --validmark --invert - met by outcome 1"), "{out}");
+    assert!(
+        out.contains(
+            "node.rules:3:27  raw PREROUTING #1: -m socket --transparent - met by outcome 1"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains("node.rules:16:53  filter FORWARD #1: -j NFQUEUE --queue-num 1 - not met"),
         "{out}"

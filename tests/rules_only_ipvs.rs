@@ -119,7 +119,7 @@ fn a_pod_to_a_cluster_ip_reaches_each_endpoint_with_probability_one_in_n() {
         assert!(hit(x, TableKind::Filter, "OUTPUT", "").is_some_and(|i| i >= step.after_hits));
     }
     let (_, q) = ask(&d, IpProtocol::Tcp, "10.244.0.2", "10.96.100.1", 80, true);
-    let text = kpath_sim::render::rules::text("node.rules", &q, &o, &[], &[]);
+    let text = kpath_sim::render::rules::text("node.rules", &q, &o, None, &[], &[]);
     assert!(
         text.contains("    IPVS: 10.96.100.1:80 -> 10.244.1.4:3000 (rr)\n      ip_vs_in_hook at LOCAL_IN (priority 99) -> ip_vs_schedule -> ip_vs_nat_xmit"),
         "{text}"
@@ -315,7 +315,7 @@ fn without_the_ipvs_table_the_answer_stops_at_ipvs_and_says_so() {
         Some(IpvsResult::Unknown)
     );
     assert!(missing_ipvs(&o));
-    let text = kpath_sim::render::rules::text("node.rules", &q, &o, &[], &[]);
+    let text = kpath_sim::render::rules::text("node.rules", &q, &o, None, &[], &[]);
     assert!(
         text.contains("no `ipvsadm-save -n` was given (--ipvsadm-save FILE)"),
         "{text}"

@@ -20,6 +20,7 @@ pub mod k8s;
 pub mod lab;
 pub mod net;
 pub mod netfilter;
+pub mod node_dump;
 pub mod policy;
 pub mod render;
 pub mod resolve;

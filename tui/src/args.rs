@@ -23,7 +23,7 @@ pub enum Command {
     /// Trace a packet of a scenario through the simulated kernel, one step per kernel stage.
     Trace {
         /// The scenario file (YAML).
-        #[arg(required_unless_present_any = ["iptables_save", "nft_ruleset"])]
+        #[arg(required_unless_present_any = ["iptables_save", "nft_ruleset", "node_dump"])]
         scenario: Option<PathBuf>,
         /// Rules-only mode: an iptables-save dump from a node, instead of a scenario.
         #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
@@ -33,6 +33,13 @@ pub enum Command {
         /// base chains run at their hooks and priorities among iptables' tables.
         #[arg(long, value_name = "FILE", requires_all = ["src", "dst"])]
         nft_ruleset: Option<PathBuf>,
+        /// A real node's whole dump: the directory `kpath collect`'s script writes on it
+        /// (its rules, ipsets, IPVS table, nftables ruleset, devices, addresses, routes,
+        /// neighbours, FDB and sysctls). The node's own tables decide where the packet
+        /// enters and leaves, and the one engine walks it.
+        #[arg(long, value_name = "DIR", requires_all = ["src", "dst"],
+              conflicts_with_all = ["iptables_save", "nft_ruleset", "ipset_save", "ipvsadm_save", "out_iface"])]
+        node_dump: Option<PathBuf>,
         /// Rules-only mode: the packet's source address.
         #[arg(long, value_name = "IP", value_parser = parse_ipv4)]
         src: Option<std::net::Ipv4Addr>,
@@ -285,6 +292,11 @@ pub enum Command {
         #[arg(long = "filename", short = 'f', value_name = "FILE_OR_DIR")]
         manifests: Vec<PathBuf>,
     },
+    /// Print a small POSIX script that gathers a real node's dump for `kpath trace
+    /// --node-dump DIR`: its iptables-save, ipset save, ipvsadm-save -n, nft list ruleset,
+    /// ip -j -d addr and link, ip -j route show table all, ip -j neigh, bridge -j fdb and
+    /// sysctl -a. Run it as root on the node: `kpath collect > collect.sh; sh collect.sh DIR`.
+    Collect,
     /// Make a scenario of a cluster as `kubectl` shows it: `kpath import kubectl DUMP -o
     /// scenario.yaml`, where DUMP is `kubectl get nodes,namespaces,pods,services,
     /// endpointslices,networkpolicies -A -o yaml` (or -o json). trace, test, tui and
@@ -320,6 +332,7 @@ impl Command {
             scenario,
             iptables_save,
             nft_ruleset,
+            node_dump,
             src,
             dst,
             local_ips,
@@ -343,12 +356,12 @@ impl Command {
         else {
             return None;
         };
-        let rules_only = iptables_save.is_some() || nft_ruleset.is_some();
+        let rules_only = iptables_save.is_some() || nft_ruleset.is_some() || node_dump.is_some();
         let name = |given: &[(bool, &'static str)]| given.iter().find(|(g, _)| *g).map(|(_, n)| *n);
         if rules_only {
             if let Some(s) = scenario {
                 return Some(format!(
-                    "{} is a scenario, and --iptables-save/--nft-ruleset ask for rules-only mode\n  = hint: give one: a scenario (its nodes' rules are built), or a node's dumps with --src and --dst",
+                    "{} is a scenario, and --iptables-save/--nft-ruleset/--node-dump ask for rules-only mode\n  = hint: give one: a scenario (its nodes' rules are built), or a node's dumps with --src and --dst",
                     s.display()
                 ));
             }
@@ -379,7 +392,7 @@ impl Command {
             (*strict, "--strict"),
         ]);
         misplaced.map(|f| {
-            format!("{f} is for rules-only mode (with --iptables-save or --nft-ruleset); a scenario's packets are named, or sent with --from and --to\n  = hint: kpath trace SCENARIO --from pod/NS/NAME --to service/NS/NAME:PORT")
+            format!("{f} is for rules-only mode (with --iptables-save, --nft-ruleset or --node-dump); a scenario's packets are named, or sent with --from and --to\n  = hint: kpath trace SCENARIO --from pod/NS/NAME --to service/NS/NAME:PORT")
         })
     }
 }

@@ -255,6 +255,19 @@ impl Walk<'_> {
         match target {
             Some(BrDest::Local) => self.br_pass_frame_up(skb, br),
             Some(BrDest::Port(p)) => self.br_forward_finish(skb, p),
+            // A node rebuilt from its dump: its ports lead beyond the model, so each copy
+            // leaves the node, and which one reaches the owner cannot be told.
+            None if self.world.ns(skb.ns).unknowns.neighbours && !ports.is_empty() => {
+                let why = format!(
+                    "{brn} floods the frame to {ports_text}: its owner is behind one of them, which the dump cannot tell"
+                );
+                Next::End(super::End::Fate(self.fate(
+                    &skb,
+                    Some(br),
+                    DispositionKind::Transmitted,
+                    why,
+                )))
+            }
             None => self.drop_here(
                 &skb,
                 Some(br),

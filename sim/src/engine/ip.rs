@@ -461,14 +461,16 @@ impl Walk<'_> {
         let Some(dst) = skb.ipv4().map(|i| i.dst) else {
             return Next::Xmit(skb);
         };
-        let noarp = self
-            .world
-            .ns(skb.ns)
-            .link(out)
-            .is_some_and(|l| matches!(l.kind, LinkKind::Loopback | LinkKind::Uplink { .. }));
+        let ns = self.world.ns(skb.ns);
+        let noarp = ns.link(out).is_some_and(|l| match l.kind {
+            LinkKind::Loopback => true,
+            // A node rebuilt from its whole dump has its neighbour table: an uplink finds
+            // its next hop there. Around a ruleset alone, the neighbours lie beyond the model.
+            LinkKind::Uplink { .. } => !ns.unknowns.neighbours,
+            _ => false,
+        });
         if noarp {
-            // lo is IFF_NOARP: no neighbour, no MAC addresses. (An uplink's neighbours lie
-            // beyond the model.)
+            // lo is IFF_NOARP: no neighbour, no MAC addresses.
             return Next::Xmit(skb);
         }
         let nexthop = rt.via.unwrap_or(dst);

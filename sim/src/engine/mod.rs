@@ -208,6 +208,15 @@ pub struct Injection {
 pub enum Origin {
     /// It arrives on device `dev` of namespace `ns`, from the wire (`__netif_receive_skb`).
     Arrives { ns: NsId, dev: IfIndex },
+    /// A frame from MAC `src` to MAC `dst` arrives on `dev`: on a node rebuilt from its
+    /// dumps, a pod's frame for its gateway on a bridge port, or another node's VXLAN packet
+    /// for this node's NIC.
+    ArrivesFrame {
+        ns: NsId,
+        dev: IfIndex,
+        src: crate::wire::Mac,
+        dst: crate::wire::Mac,
+    },
     /// A program in namespace `ns` sends it from its (local) source address
     /// (`ip_route_output_key`, then `__ip_local_out`).
     Sent { ns: NsId },

@@ -41,6 +41,13 @@ impl Walk<'_> {
             );
             return Ok(());
         }
+        if self.world.ns(ns).unknowns.neighbours {
+            // A dumped node: the table holds what it held at dump time, not who would answer.
+            skb.frame.dst = Mac::ZERO;
+            self.record(skb, Some(dev), "neigh_resolve_output", StepKind::Neighbour, format!(
+                "no neighbour entry for {nexthop} on {devn} in the dump: assumed to answer arp_solicit (its MAC unknown, shown as {})", Mac::ZERO));
+            return Ok(());
+        }
         self.record(skb, Some(dev), "neigh_resolve_output", StepKind::Neighbour, format!(
             "no neighbour entry for {nexthop} on {devn}: the packet waits while arp_solicit asks who has it"));
         // arp_solicit: the sender address is the packet's source when it is ours, else the

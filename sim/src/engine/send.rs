@@ -3,7 +3,7 @@
 //! `__ip_local_out`.
 
 use super::{Next, Skb, Walk};
-use crate::net::{NsId, Pmtudisc, RouteType, route};
+use crate::net::{IfIndex, NsId, Pmtudisc, RouteType, route};
 use crate::resolve::{ResolvedPacket, Transport};
 use crate::trace::{DispositionKind, Role, StepKind};
 use crate::wire::{
@@ -168,14 +168,10 @@ impl Walk<'_> {
         match inj.origin {
             super::Origin::Arrives { ns, dev } => {
                 let mac = self.world.ns(ns).link(dev).map_or(Mac::ZERO, |l| l.mac);
-                let mut skb = Skb::probe(ns);
-                skb.frame = Frame {
-                    dst: mac,
-                    src: Mac::ZERO,
-                    payload: L3::Ipv4(ip),
-                };
-                skb.dev = dev;
-                (skb.frame.clone(), Next::Rx(skb))
+                Self::arrives(ns, dev, Mac::ZERO, mac, ip)
+            }
+            super::Origin::ArrivesFrame { ns, dev, src, dst } => {
+                Self::arrives(ns, dev, src, dst, ip)
             }
             super::Origin::Sent { ns } => {
                 let (func, what) = match &ip.payload {
@@ -188,6 +184,18 @@ impl Walk<'_> {
                 self.emit(SendReq::ready(ns, ip, func, what))
             }
         }
+    }
+
+    /// A frame from `src` to `dst` handed to `dev`'s receive path.
+    fn arrives(ns: NsId, dev: IfIndex, src: Mac, dst: Mac, ip: Ipv4) -> (Frame, Next) {
+        let mut skb = Skb::probe(ns);
+        skb.frame = Frame {
+            dst,
+            src,
+            payload: L3::Ipv4(ip),
+        };
+        skb.dev = dev;
+        (skb.frame.clone(), Next::Rx(skb))
     }
 
     /// The kernel side of sending: route (`ip_route_output_key`, which also picks the source

@@ -87,6 +87,13 @@ pub struct Unknowns {
     /// The IPVS table is unknown on a node that runs IPVS: a packet that may be for a
     /// virtual service ends the walk undetermined where `ip_vs_in_hook` would look it up.
     pub ipvs_table: Option<IpvsUnknown>,
+    /// The neighbour table holds only what the dump caught: a next hop missing from it is
+    /// assumed to answer ARP (the node would ask and, for a live neighbour, get an answer),
+    /// its MAC unknown.
+    pub neighbours: bool,
+    /// The routes are made up around a ruleset given alone: `-m rpfilter` cannot be
+    /// evaluated and is assumed to pass.
+    pub routes: bool,
 }
 
 /// How to tell a virtual-service address without the IPVS table: the sets that list them

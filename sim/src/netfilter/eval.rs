@@ -281,6 +281,9 @@ fn match_one(m: &Match, p: &PacketMeta, env: &mut dyn RuleEnv, key: &str) -> boo
                 |r: Option<(u32, u32, bool)>| r.is_none_or(|(a, b, n)| (a..=b).contains(&0) != n);
             o.socket_exists.is_none_or(|n| !n) && in_range(o.uid) && in_range(o.gid)
         }
+        // rpfilter_mt; without the node's routes the source is taken as routed back by
+        // the device it came in on (the answer says so).
+        Match::Rpfilter(r) => env.rpfilter(ip, p.mark, r).unwrap_or(true) != r.invert,
         // pkttype_mt: the frame's class; kpath's frames carry the IP destination's.
         Match::PktType { kind, neg } => {
             let d = ip.dst;

@@ -69,4 +69,9 @@ pub trait RuleEnv {
     fn local_socket(&self) -> bool {
         false
     }
+    /// `-m rpfilter` before its `--invert` (rpfilter_mt): None when the namespace's routes
+    /// are not known (a ruleset without its node), and the answer assumes it passes.
+    fn rpfilter(&self, _ip: &Ipv4, _mark: u32, _r: &super::rule::Rpfilter) -> Option<bool> {
+        None
+    }
 }

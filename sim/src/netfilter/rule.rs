@@ -301,7 +301,10 @@ pub enum Match {
     },
     /// `-m owner` (xt_owner): the sending socket's owner, only for the node's own packets.
     Owner(Box<OwnerMatch>),
-    /// A module kpath does not model (`-m rpfilter`, `-m hashlimit ...`), kept as written so
+    /// `-m rpfilter` (ipt_rpfilter): is the source routed back by the device the packet
+    /// came in on? Calico drops what fails it (`--validmark --invert -j DROP`).
+    Rpfilter(Rpfilter),
+    /// A module kpath does not model (`-m socket`, `-m hashlimit ...`), kept as written so
     /// the rest of the ruleset is still read: a packet that reaches it is taken as not
     /// matching, and the answer says so (`--strict` refuses the dump instead).
     Unknown(Box<Unknown>),
@@ -322,6 +325,19 @@ pub struct OwnerMatch {
     pub socket_exists: Option<bool>,
     pub uid: Option<(u32, u32, bool)>,
     pub gid: Option<(u32, u32, bool)>,
+}
+
+/// `-m rpfilter`'s flags (XT_RPFILTER_*), in the order libxt_rpfilter prints them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rpfilter {
+    /// `--loose`: any route back will do, by whichever device.
+    pub loose: bool,
+    /// `--validmark`: the reverse lookup uses the packet's mark (fwmark rules).
+    pub validmark: bool,
+    /// `--accept-local`: a source that is one of the node's addresses passes.
+    pub accept_local: bool,
+    /// `--invert`: match the packets that fail.
+    pub invert: bool,
 }
 
 /// xt_pkttype's classes, as libxt_pkttype names them.
@@ -966,6 +982,19 @@ impl fmt::Display for Match {
             }
             Match::PktType { kind, neg: n } => {
                 let _ = write!(s, " -m pkttype{} --pkt-type {}", neg(*n), kind.name());
+            }
+            Match::Rpfilter(r) => {
+                s.push_str(" -m rpfilter");
+                for (on, flag) in [
+                    (r.loose, " --loose"),
+                    (r.validmark, " --validmark"),
+                    (r.accept_local, " --accept-local"),
+                    (r.invert, " --invert"),
+                ] {
+                    if on {
+                        s.push_str(flag);
+                    }
+                }
             }
             Match::Limit(l) => {
                 let _ = write!(s, " -m limit --limit {}/{}", l.count, l.unit);

@@ -2,7 +2,7 @@
 //! underneath) and as JSON.
 
 use crate::rules_only::{
-    IpvsResult, IpvsStep, RuleOutcome, RulesQuery, ipvs_addresses, missing_ipvs,
+    Egress, IpvsResult, IpvsStep, RuleOutcome, RulesQuery, ipvs_addresses, missing_ipvs,
 };
 use serde::Serialize;
 
@@ -13,6 +13,7 @@ pub fn text(
     file: &str,
     q: &RulesQuery,
     outcomes: &[RuleOutcome],
+    arrival: Option<&str>,
     missing_sets: &[String],
     assumptions: &[String],
 ) -> String {
@@ -47,6 +48,9 @@ pub fn text(
             "  and, on this IPVS node, kube-ipvs0's and the virtual services' addresses: {}{more}",
             shown.join(", ")
         );
+    }
+    if let Some(a) = arrival {
+        let _ = writeln!(out, "in: {a}");
     }
     let n = outcomes.len();
     let _ = writeln!(
@@ -102,6 +106,9 @@ pub fn text(
         if let Some(step) = o.ipvs.as_ref().filter(|s| s.after_hits >= o.hits.len()) {
             out.push_str(&ipvs_text(step));
         }
+        if let Some(e) = &o.egress {
+            out.push_str(&egress_text(e));
+        }
         for n in &o.notes {
             let _ = writeln!(out, "    note: {n}");
         }
@@ -122,6 +129,23 @@ pub fn text(
         );
     }
     out
+}
+
+/// How the packet left: `out: veth1 (a port of cni0) to 0a:58:..`, or by eth0 inside
+/// VXLAN.
+fn egress_text(e: &Egress) -> String {
+    let port = e
+        .bridge
+        .as_ref()
+        .map(|b| format!(" (a port of {b})"))
+        .unwrap_or_default();
+    match &e.vxlan {
+        Some(v) => format!(
+            "    out: {}{port} to {}, inside VXLAN from {}: VNI {}, UDP {}:{} -> {}:{}\n",
+            e.device, e.mac, v.device, v.vni, v.outer_src, v.sport, v.outer_dst, v.dport
+        ),
+        None => format!("    out: {}{port} to {}\n", e.device, e.mac),
+    }
 }
 
 /// IPVS's step among the rules: `IPVS: 10.96.0.10:53 -> 10.244.1.3:53 (rr)`, then the

@@ -7,6 +7,7 @@
 //! outcome with its probability, the way kube-proxy's own test tracer lists endpoints.
 //! `outcome.rs` reads each walk's trace back as an answer; `crate::render::rules` prints it.
 
+mod arrival;
 mod node;
 mod outcome;
 pub mod unknowns;
@@ -17,6 +18,7 @@ use crate::ipvs::Ipvs;
 use crate::netfilter::eval::{HitAction, RuleHit};
 use crate::netfilter::ipset::{Elem, IpSet};
 use crate::netfilter::{Match, Netfilter};
+use crate::node_dump::NodeState;
 use crate::wire::{IpProtocol, Ipv4Addr};
 use serde::Serialize;
 use std::sync::Arc;
@@ -108,9 +110,40 @@ pub struct RuleOutcome {
     /// What IPVS did, when a virtual service took the packet (or may have: no table given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipvs: Option<IpvsStep>,
+    /// The device the packet left the node by, when it did (a node from its whole dump).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Egress>,
     /// What the answer assumed or could not know, in words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// How the packet left the node.
+#[derive(Clone, Debug, Serialize)]
+pub struct Egress {
+    /// The device that transmitted it (a NIC, or a bridge port's veth).
+    pub device: String,
+    /// The bridge it was forwarded through, when it left by one of its ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// The Ethernet destination of the frame (00:00:00:00:00:00 when the neighbour was not
+    /// in the dump).
+    pub mac: String,
+    /// The VXLAN header around it when it left encapsulated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<VxlanEncap>,
+}
+
+/// A VXLAN device's encapsulation (`vxlan_xmit_one`): the outer UDP/IPv4 header.
+#[derive(Clone, Debug, Serialize)]
+pub struct VxlanEncap {
+    /// The VXLAN device (flannel.1).
+    pub device: String,
+    pub vni: u32,
+    pub outer_src: Ipv4Addr,
+    pub outer_dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
 }
 
 /// What IPVS did with the packet.
@@ -210,12 +243,30 @@ pub fn trace_rules(nf: &Netfilter, q: &RulesQuery) -> Vec<RuleOutcome> {
 
 /// [`trace_rules`] for tables already shared: the node holds them without a copy.
 pub fn trace_rules_shared(nf: Arc<Netfilter>, q: &RulesQuery) -> Vec<RuleOutcome> {
+    trace_node(nf, q, None).outcomes
+}
+
+/// The answer on a node rebuilt from its whole dump (`--node-dump`): where the packet
+/// entered, and every outcome.
+pub struct NodeAnswer {
+    /// Where the packet entered and why, when the node's own tables decided it.
+    pub arrival: Option<String>,
+    pub outcomes: Vec<RuleOutcome>,
+}
+
+/// Every possible outcome on the node: the one given by its dumped devices, routes,
+/// neighbours and FDBs (`state`), or, without it, one built around the rules.
+pub fn trace_node(nf: Arc<Netfilter>, q: &RulesQuery, state: Option<&NodeState>) -> NodeAnswer {
     let mode = ipvs_mode(&nf);
-    let node = build(nf, q, mode);
-    crate::engine::injected_outcomes(&node.world, &node.packet)
+    let node = build(nf, q, mode, state);
+    let outcomes = crate::engine::injected_outcomes(&node.world, &node.packet)
         .into_iter()
         .map(|o| outcome::read(&node, q, &o.result, o.probability))
-        .collect()
+        .collect();
+    NodeAnswer {
+        arrival: node.arrival,
+        outcomes,
+    }
 }
 
 /// Sets the rules match on that the query does not hold: without them every

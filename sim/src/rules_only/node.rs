@@ -10,6 +10,7 @@ use crate::net::{
 };
 use crate::netfilter::Netfilter;
 use crate::netfilter::conntrack::Conntrack;
+use crate::node_dump::NodeState;
 use crate::wire::{
     Icmp, IcmpMessage, IpProtocol, Ipv4, Ipv4Addr, Ipv4Net, L4, Mac, Tcp, TcpFlags, Udp, UdpPayload,
 };
@@ -20,6 +21,8 @@ pub struct DumpedNode {
     pub world: World,
     pub ns: NsId,
     pub packet: Injection,
+    /// Where the packet entered a node rebuilt from its whole dump, and why, in words.
+    pub arrival: Option<String>,
 }
 
 fn link(name: &str, kind: LinkKind, n: u8, mtu: u32) -> Link {
@@ -66,7 +69,15 @@ pub(super) fn kube_proxy_vip_sets() -> Vec<(String, Vec<bool>, Option<IpProtocol
 
 /// The namespace `node` with the dumps' state, and where the question's packet starts: sent
 /// by the node when its source is one of the node's addresses, else arriving on the uplink.
-pub fn build(nf: Arc<Netfilter>, q: &RulesQuery, ipvs_mode: bool) -> DumpedNode {
+pub fn build(
+    nf: Arc<Netfilter>,
+    q: &RulesQuery,
+    ipvs_mode: bool,
+    state: Option<&NodeState>,
+) -> DumpedNode {
+    if let Some(state) = state {
+        return from_state(nf, q, ipvs_mode, state);
+    }
     let mut world = World::new(0);
     let id = world.add_netns(|id| {
         Netns::new(
@@ -112,17 +123,7 @@ pub fn build(nf: Arc<Netfilter>, q: &RulesQuery, ipvs_mode: bool) -> DumpedNode 
         false,
     ));
     ns.sysctl.ip_forward = true;
-    ns.netfilter = nf;
-    ns.conntrack = Some(Conntrack::default());
-    ns.ipsets = q.sets.clone().into();
-    ns.ipvs = q.ipvs.clone();
-    ns.unknowns = Unknowns {
-        sockets: true,
-        nth_counters: true,
-        ipvs_table: (ipvs_mode && q.ipvs.is_none()).then(|| IpvsUnknown {
-            candidate_sets: kube_proxy_vip_sets(),
-        }),
-    };
+    load(ns, nf, q, ipvs_mode);
     let origin = if q.is_local(q.src) {
         Origin::Sent { ns: id }
     } else {
@@ -139,6 +140,64 @@ pub fn build(nf: Arc<Netfilter>, q: &RulesQuery, ipvs_mode: bool) -> DumpedNode 
             origin,
             packet: packet(q),
         },
+        arrival: None,
+    }
+}
+
+/// The dumps' state every node holds: the tables, conntrack, the ipsets, IPVS, and what
+/// a dump cannot hold (sockets, counters, an IPVS table not given).
+fn load(ns: &mut Netns, nf: Arc<Netfilter>, q: &RulesQuery, ipvs_mode: bool) {
+    ns.netfilter = nf;
+    ns.conntrack = Some(Conntrack::default());
+    ns.ipsets = q.sets.clone().into();
+    ns.ipvs = q.ipvs.clone();
+    ns.unknowns = Unknowns {
+        sockets: true,
+        nth_counters: true,
+        ipvs_table: (ipvs_mode && q.ipvs.is_none()).then(|| IpvsUnknown {
+            candidate_sets: kube_proxy_vip_sets(),
+        }),
+        neighbours: false,
+        routes: true,
+    };
+}
+
+/// The node as its whole dump shows it: its own devices, addresses, routes, neighbours,
+/// FDBs and sysctls decide where the packet enters and leaves.
+fn from_state(
+    nf: Arc<Netfilter>,
+    q: &RulesQuery,
+    ipvs_mode: bool,
+    state: &NodeState,
+) -> DumpedNode {
+    let mut world = World::new(0);
+    let id = world.add_netns(|id| {
+        let mut ns = state.ns.clone();
+        ns.id = id;
+        ns
+    });
+    let ns = world.ns_mut(id);
+    load(ns, nf, q, ipvs_mode);
+    ns.unknowns.neighbours = true;
+    ns.unknowns.routes = false;
+    let ns = world.ns(id);
+    let sent = ns.is_local(q.src) || q.local_ips.contains(&q.src) || q.src.is_loopback();
+    let (origin, packet, arrival) = if sent {
+        let words = format!("sent by the node: {} is one of its addresses", q.src);
+        (Origin::Sent { ns: id }, packet(q), words)
+    } else {
+        let a = super::arrival::arrival(ns, id, packet(q), q.iif.as_deref());
+        (a.origin, a.packet, a.words)
+    };
+    DumpedNode {
+        world,
+        ns: id,
+        packet: Injection {
+            name: "query".into(),
+            origin,
+            packet,
+        },
+        arrival: Some(arrival),
     }
 }
 

@@ -3,13 +3,16 @@
 //! and what the answer had to assume. Nothing here decides the packet's fate: the engine
 //! did; this only names it.
 
-use super::{DumpedNode, IpvsResult, IpvsStep, RuleOutcome, RulePath, RuleVerdict, RulesQuery};
+use super::{
+    DumpedNode, Egress, IpvsResult, IpvsStep, RuleOutcome, RulePath, RuleVerdict, RulesQuery,
+    VxlanEncap,
+};
 use crate::engine::Origin;
 use crate::ipvs::{Scheduler, VirtualService};
 use crate::netfilter::eval::{HitAction, NatAction, RuleHit};
 use crate::netfilter::{Hook, priority};
 use crate::trace::{DispositionKind, Role, Step, StepKind, Trace};
-use crate::wire::{IpProtocol, Ipv4, L3};
+use crate::wire::{IpProtocol, Ipv4, L3, L4, Udp, UdpPayload};
 
 /// The transmit functions of IPVS's forwarding methods.
 const XMIT: [&str; 3] = ["ip_vs_nat_xmit", "ip_vs_dr_xmit", "ip_vs_tunnel_xmit"];
@@ -74,13 +77,26 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
             "TCPMSS: the SYN's MSS option {from} -> {to} (a clamp to the path MTU reads the devices' MTUs, taken as 1500 here)"
         ));
     }
+    // A dumped node's neighbour table holds what it held when dumped.
+    for s in steps.iter().filter(|s| s.func == "neigh_resolve_output") {
+        if node.world.ns(node.ns).unknowns.neighbours {
+            notes.push(s.note.clone());
+        }
+    }
+    if kind == DispositionKind::Transmitted && last.is_some_and(|s| s.func == "br_flood") {
+        notes.push(t.disposition.reason.clone());
+    }
     if verdict != RuleVerdict::Accept && !ended_by_rule && !ended_by_ipvs {
         // Not a rule's doing: say what the kernel did.
         notes.push(format!("{}: {}", kind.name(), t.disposition.reason));
     }
     let accepted = verdict == RuleVerdict::Accept;
+    let egress = (kind == DispositionKind::Transmitted)
+        .then(|| egress(node, &steps))
+        .flatten();
     let destination = last
         .and_then(|s| ipv4(s))
+        .map(|ip| inner(ip).unwrap_or(ip))
         .filter(|_| accepted)
         .map(|ip| match dport(ip) {
             Some(p) => format!("{}:{p}", ip.dst),
@@ -101,8 +117,68 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
         path,
         hits,
         ipvs,
+        egress,
         notes,
     }
+}
+
+/// The packet inside a VXLAN packet.
+fn inner(ip: &Ipv4) -> Option<&Ipv4> {
+    match &ip.payload {
+        L4::Udp(Udp {
+            payload: UdpPayload::Vxlan(v),
+            ..
+        }) => match &v.inner.payload {
+            L3::Ipv4(i) => Some(i),
+            L3::Arp(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// How a transmitted packet left: the device of the last transmit, the bridge whose port
+/// it is, the frame's destination MAC, and the VXLAN header when it left encapsulated.
+fn egress(node: &DumpedNode, steps: &[&Step]) -> Option<Egress> {
+    let last = steps
+        .iter()
+        .rev()
+        .find(|s| matches!(s.func, "dev_hard_start_xmit" | "br_flood"))?;
+    let device = last.device.clone()?;
+    let ns = node.world.ns(node.ns);
+    let bridge = ns
+        .link_by_name(&device)
+        .and_then(|l| l.master)
+        .map(|b| ns.dev_name(b));
+    let ip = ipv4(last)?;
+    let vxlan = match &ip.payload {
+        L4::Udp(u) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
+            let vni = match &u.payload {
+                UdpPayload::Vxlan(v) => v.vni,
+                _ => 0,
+            };
+            let dev = steps
+                .iter()
+                .rev()
+                .find(|s| s.func.starts_with("vxlan_xmit"))
+                .and_then(|s| s.device.clone())
+                .unwrap_or_default();
+            Some(VxlanEncap {
+                device: dev,
+                vni,
+                outer_src: ip.src,
+                outer_dst: ip.dst,
+                sport: u.sport,
+                dport: u.dport,
+            })
+        }
+        _ => None,
+    };
+    Some(Egress {
+        device,
+        bridge,
+        mac: last.packet.dst.to_string(),
+        vxlan,
+    })
 }
 
 fn ipv4(s: &Step) -> Option<&Ipv4> {

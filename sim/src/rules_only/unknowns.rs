@@ -1,4 +1,4 @@
-//! What a real node's ruleset uses that kpath does not model (`-m rpfilter`, `-j TPROXY`,
+//! What a real node's ruleset uses that kpath does not model (`-m socket`, `-j TPROXY`,
 //! a misspelt module), listed all at once with their places: the reader keeps each as
 //! written instead of stopping at the first, the walk passes them (a module does not
 //! match, a target does nothing) and records that it met them, and the answer says which
@@ -180,4 +180,21 @@ pub fn notes(nf: &Netfilter, outcomes: &[RuleOutcome], file: &str) -> Vec<String
         out.push("-m owner: the node's own packets are taken as sent by uid 0, gid 0 (kpath models no users); a forwarded packet has no socket, so only `!` criteria hold for it".to_string());
     }
     out
+}
+
+/// What a ruleset given alone (without its node's routes) assumes of `-m rpfilter`: that
+/// the source is routed back by the device the packet came in on.
+pub fn rpfilter_note(nf: &Netfilter) -> Option<String> {
+    let rules = nf
+        .tables
+        .iter()
+        .flat_map(|t| t.chains())
+        .flat_map(|c| &c.rules);
+    let n = rules
+        .filter(|r| r.matches.iter().any(|m| matches!(m, Match::Rpfilter(_))))
+        .count();
+    (n > 0).then(|| format!(
+        "-m rpfilter ({n} rule{}): without the node's routes the source is assumed routed back by the device the packet came in on; give the node's whole dump (--node-dump DIR) to evaluate it",
+        if n == 1 { "" } else { "s" }
+    ))
 }

@@ -231,7 +231,7 @@ fn a_node_rebuilt_from_its_dumps_is_one_box_with_its_uplink() {
         sets: Vec::new(),
         ipvs: None,
     };
-    let d = crate::rules_only::build(Default::default(), &q, false);
+    let d = crate::rules_only::build(Default::default(), &q, false, None);
     let t = Topology::of(&d.world);
     assert_eq!(t.nodes.len(), 1);
     assert_eq!(t.nodes[0].ip, Some(Ipv4Addr::new(10, 0, 0, 5)));

@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Trace {
             iptables_save,
             nft_ruleset,
+            node_dump,
             src,
             dst,
             proto,
@@ -43,12 +44,13 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             out_iface,
             strict,
             ..
-        } if iptables_save.is_some() || nft_ruleset.is_some() => {
+        } if iptables_save.is_some() || nft_ruleset.is_some() || node_dump.is_some() => {
             let dumps = rules::Dumps {
-                iptables: iptables_save.as_deref(),
-                nft: nft_ruleset.as_deref(),
-                ipsets: ipset_save.as_deref(),
-                ipvs: ipvsadm_save.as_deref(),
+                iptables: iptables_save,
+                nft: nft_ruleset,
+                ipsets: ipset_save,
+                ipvs: ipvsadm_save,
+                node: node_dump,
                 strict,
             };
             rules::command(
@@ -187,6 +189,7 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
             format,
             manifests,
         } => policy::command(scenario, port, with, format, &manifests),
+        Command::Collect => Ok(Output::Text(kpath_sim::node_dump::collect_script())),
         Command::Import {
             source: _,
             dump,

@@ -5,32 +5,52 @@
 use crate::args::Format;
 use crate::cmd::dump::read_dump;
 use crate::failure::{Failure, Output, usage};
+use kpath_sim::node_dump::{self, NodeState};
 use kpath_sim::render;
 use kpath_sim::wire::IpProtocol;
+use std::path::PathBuf;
 
 /// What rules-only mode reads: the node's iptables-save dump, its `nft list ruleset` (at
-/// least one of the two) and, optionally, its ipsets and its IPVS table.
-pub struct Dumps<'a> {
-    pub iptables: Option<&'a std::path::Path>,
-    pub nft: Option<&'a std::path::Path>,
-    pub ipsets: Option<&'a std::path::Path>,
-    pub ipvs: Option<&'a std::path::Path>,
+/// least one of the two) and, optionally, its ipsets and its IPVS table; or a node's whole
+/// dump directory holding them and its devices, routes, neighbours, FDB and sysctls.
+pub struct Dumps {
+    pub iptables: Option<PathBuf>,
+    pub nft: Option<PathBuf>,
+    pub ipsets: Option<PathBuf>,
+    pub ipvs: Option<PathBuf>,
+    /// `--node-dump DIR`: the files above come from it.
+    pub node: Option<PathBuf>,
     /// Refuse an iptables dump that uses what kpath does not model (`--strict`).
     pub strict: bool,
 }
 
+/// The rule dumps of a node dump directory, and its network state.
+fn open_node_dump(dumps: &mut Dumps) -> Result<Option<NodeState>, Failure> {
+    let Some(dir) = &dumps.node else {
+        return Ok(None);
+    };
+    let d = node_dump::NodeDir::open(dir)?;
+    dumps.iptables = d.path(node_dump::IPTABLES);
+    dumps.nft = d.path(node_dump::NFT);
+    dumps.ipsets = d.path(node_dump::IPSETS);
+    dumps.ipvs = d.path(node_dump::IPVS);
+    Ok(d.state()?)
+}
+
 /// Rules-only mode: load a dump and list every outcome for one packet.
 pub fn command(
-    dumps: Dumps,
+    mut dumps: Dumps,
     src: Option<std::net::Ipv4Addr>,
     dst: Option<&str>,
     proto: IpProtocol,
-    local_ips: Vec<std::net::Ipv4Addr>,
+    mut local_ips: Vec<std::net::Ipv4Addr>,
     ifaces: (Option<String>, Option<String>),
     format: Format,
 ) -> Result<Output, Failure> {
+    let state = open_node_dump(&mut dumps)?;
     let mut names = Vec::new();
-    let mut nf = match dumps.iptables {
+    let mut iptables_text = String::new();
+    let mut nf = match &dumps.iptables {
         Some(f) => {
             let dump = read_dump(f)?;
             names.push(dump.name.clone());
@@ -49,28 +69,40 @@ pub fn command(
                     status: 2,
                 });
             }
+            iptables_text = dump.text().to_string();
             nf
         }
         None => kpath_sim::netfilter::Netfilter::default(),
     };
-    if let Some(f) = dumps.nft {
+    let mut assumed = Vec::new();
+    if let Some(f) = &dumps.nft {
         let dump = read_dump(f)?;
         names.push(dump.name.clone());
-        nf.nft = std::sync::Arc::new(kpath_sim::netfilter::nftables::parse(
-            &dump.name,
-            dump.text(),
-        )?);
+        let text = if state.is_some() || dumps.node.is_some() {
+            // iptables-nft's own tables show in `nft list ruleset` too: read them once.
+            let (text, twice) = node_dump::without_iptables_tables(dump.text(), &iptables_text);
+            if !twice.is_empty() {
+                assumed.push(format!(
+                    "tables {} are iptables-nft's, in both iptables-save and nft-ruleset: read from iptables-save",
+                    twice.join(", ")
+                ));
+            }
+            text
+        } else {
+            dump.text().to_string()
+        };
+        nf.nft = std::sync::Arc::new(kpath_sim::netfilter::nftables::parse(&dump.name, &text)?);
     }
     let name = names.join(" + ");
     let nf = std::sync::Arc::new(nf);
-    let sets = match dumps.ipsets {
+    let sets = match &dumps.ipsets {
         Some(f) => {
             let d = read_dump(f)?;
             kpath_sim::netfilter::ipset::parse_ipsets(&d.name, d.text())?
         }
         None => Vec::new(),
     };
-    let ipvs = match dumps.ipvs {
+    let ipvs = match &dumps.ipvs {
         Some(f) => {
             let d = read_dump(f)?;
             Some(kpath_sim::ipvs::parse::parse_ipvsadm_save(
@@ -142,6 +174,32 @@ pub fn command(
             )));
         }
     }
+    if let Some(st) = &state {
+        if let Some(name) = &ifaces.0
+            && st.ns.link_by_name(name).is_none()
+        {
+            let devs: Vec<&str> = st.ns.links.iter().map(|l| l.name.as_str()).collect();
+            let hint = match kpath_sim::diag::did_you_mean(name, devs.iter().copied()) {
+                Some(d) => format!("did you mean `{d}`?"),
+                None => format!("the node's devices: {}", devs.join(", ")),
+            };
+            return Err(usage(format!(
+                "--in-iface {name}: the node dump has no device `{name}`\n  = hint: {hint}"
+            )));
+        }
+        // The node's addresses are its own (kube-ipvs0's are the virtual services').
+        for l in &st.ns.links {
+            if matches!(l.kind, kpath_sim::net::LinkKind::Dummy) {
+                continue;
+            }
+            for a in &l.addrs {
+                if !a.addr.is_loopback() && !local_ips.contains(&a.addr) {
+                    local_ips.push(a.addr);
+                }
+            }
+        }
+        assumed.extend(st.notes.iter().cloned());
+    }
     let q = kpath_sim::rules_only::RulesQuery {
         src,
         dst: dst_ip,
@@ -153,16 +211,27 @@ pub fn command(
         sets,
         ipvs,
     };
-    let outcomes = kpath_sim::rules_only::trace_rules_shared(nf.clone(), &q);
+    let answer = kpath_sim::rules_only::trace_node(nf.clone(), &q, state.as_ref());
+    let outcomes = answer.outcomes;
     let missing = kpath_sim::rules_only::missing_sets(&nf, &q);
-    let mut assumed = kpath_sim::rules_only::interface_assumptions(&nf, &q);
+    if state.is_none() {
+        assumed.extend(kpath_sim::rules_only::interface_assumptions(&nf, &q));
+        assumed.extend(kpath_sim::rules_only::unknowns::rpfilter_note(&nf));
+    }
     assumed.extend(kpath_sim::rules_only::unknowns::notes(
         &nf,
         &outcomes,
         names.first().map_or("", String::as_str),
     ));
     Ok(Output::Text(match format {
-        Format::Text => render::rules::text(&name, &q, &outcomes, &missing, &assumed),
+        Format::Text => render::rules::text(
+            &name,
+            &q,
+            &outcomes,
+            answer.arrival.as_deref(),
+            &missing,
+            &assumed,
+        ),
         Format::Json => render::rules::json(&outcomes),
     }))
 }

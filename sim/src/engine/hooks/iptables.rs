@@ -134,6 +134,10 @@ struct NsEnv<'a> {
     why_not: bool,
     redirect_to: Option<Ipv4Addr>,
     local_socket: bool,
+    /// The input device for `-m rpfilter`, and whether it is a loopback device.
+    rpf_iif: Option<(IfIndex, bool)>,
+    /// The routes are the node's own (not made up around a ruleset alone).
+    routes_known: bool,
 }
 
 impl RuleEnv for NsEnv<'_> {
@@ -147,6 +151,37 @@ impl RuleEnv for NsEnv<'_> {
 
     fn local_socket(&self) -> bool {
         self.local_socket
+    }
+
+    /// `rpfilter_mt` and `rpfilter_lookup_reverse` (net/ipv4/netfilter/ipt_rpfilter.c): a
+    /// packet from lo passes; otherwise the route to its source must be unicast (or local,
+    /// with --accept-local) and leave by the device it came in on (any, with --loose).
+    /// kpath has no fwmark rules, so --validmark changes no lookup.
+    fn rpfilter(
+        &self,
+        ip: &crate::wire::Ipv4,
+        _mark: u32,
+        r: &crate::netfilter::rule::Rpfilter,
+    ) -> Option<bool> {
+        if !self.routes_known {
+            return None;
+        }
+        let Some((iif, loopback)) = self.rpf_iif else {
+            return Some(true);
+        };
+        let local_multicast = (u32::from(ip.dst) & 0xffff_ff00) == 0xe000_0000;
+        if loopback || (ip.src.is_unspecified() && (ip.dst.is_broadcast() || local_multicast)) {
+            return Some(true);
+        }
+        let Some(rt) = route::lookup(self.routes, ip.src) else {
+            return Some(false);
+        };
+        let kind_ok = match rt.rtype {
+            crate::net::RouteType::Unicast => true,
+            crate::net::RouteType::Local => r.accept_local,
+            crate::net::RouteType::Broadcast => false,
+        };
+        Some(kind_ok && (rt.dev == iif || r.loose))
     }
 
     /// `inet_addr_type`: zeronet/limited broadcast, multicast, then the local table.
@@ -257,6 +292,14 @@ impl Walk<'_> {
         } else {
             iif.and_then(|d| self.world.ns(skb.ns).primary_addr(d))
         };
+        let rpf_iif = iif.map(|d| {
+            let lo = self
+                .world
+                .ns(skb.ns)
+                .link(d)
+                .is_some_and(|l| matches!(l.kind, crate::net::LinkKind::Loopback));
+            (d, lo)
+        });
         let meta = PacketMeta {
             ip,
             iif: iif_n.as_deref(),
@@ -299,6 +342,8 @@ impl Walk<'_> {
             why_not: *why_not,
             redirect_to,
             local_socket,
+            rpf_iif,
+            routes_known: !unknowns.routes,
         };
         Some(walk_table(table, hook, &meta, &mut env))
     }

@@ -12,7 +12,7 @@ use crate::netfilter::rule::*;
 use crate::wire::{IpProtocol, Ipv4Net};
 use std::net::Ipv4Addr;
 
-pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype, owner, connmark";
+pub(super) const MATCHES: &str = "comment, tcp, udp, sctp, icmp, multiport, mark, addrtype, statistic, conntrack, state, recent, set, nfacct, physdev, ipvs, limit, iprange, length, pkttype, owner, connmark, rpfilter";
 
 /// Match options iptables refuses to negate (no XTOPT_INVERT in their module): libxt_comment,
 /// libxt_addrtype's --limit-iface-*, libxt_statistic's --mode/--packet, libxt_recent's
@@ -90,6 +90,7 @@ pub(super) fn new_match(ctx: &Ctx, v: &Tok) -> Result<Match, InputError> {
         "physdev" => Match::Physdev(Default::default()),
         "iprange" => Match::IpRange(Default::default()),
         "owner" => Match::Owner(Default::default()),
+        "rpfilter" => Match::Rpfilter(Default::default()),
         "connmark" => Match::Connmark {
             value: 0,
             mask: u32::MAX,
@@ -162,6 +163,10 @@ pub(super) fn takes(m: &Match, opt: &str) -> bool {
         // Its options are taken only when no module kpath knows takes them (rule.rs).
         Match::Unknown(_) => false,
         Match::PktType { .. } => opt == "--pkt-type",
+        Match::Rpfilter(_) => matches!(
+            opt,
+            "--loose" | "--validmark" | "--accept-local" | "--invert"
+        ),
         Match::Connmark { .. } => opt == "--mark",
         Match::Owner(_) => matches!(opt, "--socket-exists" | "--uid-owner" | "--gid-owner"),
         Match::Comment(_) => opt == "--comment",
@@ -278,6 +283,17 @@ pub(super) fn match_option(
             } else {
                 ow.gid = r;
             }
+            Ok(())
+        }
+        Match::Rpfilter(r) => {
+            // libxt_rpfilter's options are flags; `--invert` is its own negation.
+            let flag = match o.tok.text.as_ref() {
+                "--loose" => &mut r.loose,
+                "--validmark" => &mut r.validmark,
+                "--accept-local" => &mut r.accept_local,
+                _ => &mut r.invert,
+            };
+            *flag = true;
             Ok(())
         }
         Match::PktType { kind, neg } => {

@@ -580,7 +580,7 @@ fn connmark_reads_every_spelling_and_prints_as_iptables_save_does() {
 #[test]
 fn the_kernels_own_save_of_the_newer_extensions_reads_back_byte_for_byte() {
     // What iptables-save printed after iptables-restore loaded CONNMARK, connmark, pkttype,
-    // TCPMSS, CT --notrack, NOTRACK, owner and REDIRECT rules (tests/fixtures).
+    // TCPMSS, CT --notrack, NOTRACK, rpfilter, owner and REDIRECT rules (tests/fixtures).
     let text = include_str!("../../../../tests/fixtures/extensions-kernel-save.rules");
     let dump: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
     let nf = parse_iptables_save("k.rules", &dump).unwrap();
