@@ -294,3 +294,27 @@ fn manifests_are_applied_as_the_control_plane_would_and_errors_name_their_file()
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A dump defines no packet: `kpath tui DUMP` says which question to ask of this cluster,
+/// and `--from/--to` ask it (checked as trace checks them, before the terminal opens).
+#[test]
+fn tui_on_a_dump_asks_for_a_packet_and_checks_the_one_given() {
+    let d = dump();
+    let (code, _, err) = run(&["tui", &d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no packets or flows to show"), "{err}");
+    assert!(
+        err.contains("--from pod/default/client --to service/"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "tui",
+        &d,
+        "--from",
+        "pod/default/clint",
+        "--to",
+        "service/web/nginx:80",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--from pod/default/clint"), "{err}");
+}

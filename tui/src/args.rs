@@ -199,8 +199,18 @@ pub enum Command {
     Tui {
         scenario: PathBuf,
         /// Start with this packet or flow (its `name:`); every one can be picked with `t`.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "from")]
         packet: Option<String>,
+        /// Start with a packet the scenario does not define (a kubectl dump defines none),
+        /// from this endpoint, as trace's --from (with --to; --proto, tcp by default).
+        #[arg(long, value_name = "ENDPOINT", requires = "to")]
+        from: Option<String>,
+        /// The ad-hoc packet's destination, as trace's --to.
+        #[arg(long, value_name = "ENDPOINT", requires = "from")]
+        to: Option<String>,
+        /// The ad-hoc packet's protocol.
+        #[arg(long, default_value = "tcp", value_parser = parse_proto())]
+        proto: IpProtocol,
         /// Manifests to apply to the cluster first (as trace's -f).
         #[arg(long = "filename", short = 'f', value_name = "FILE_OR_DIR")]
         manifests: Vec<PathBuf>,

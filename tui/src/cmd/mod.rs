@@ -143,9 +143,19 @@ pub fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Tui {
             scenario,
             packet,
+            from,
+            to,
+            proto,
             manifests,
             world,
-        } => tui::command(scenario, packet, &manifests, &world),
+        } => {
+            let adhoc = from.zip(to).map(|(from, to)| trace::AdhocArgs {
+                from,
+                to,
+                protocol: proto.to_string(),
+            });
+            tui::command(scenario, packet, adhoc, &manifests, &world)
+        }
         Command::Lab {
             action,
             scenario,
