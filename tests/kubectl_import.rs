@@ -318,3 +318,86 @@ fn tui_on_a_dump_asks_for_a_packet_and_checks_the_one_given() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--from pod/default/clint"), "{err}");
 }
+
+/// The scheduler's filters: a control-plane taint keeps pods off unless tolerated, a
+/// cordoned node takes only a DaemonSet's, nodeSelector reads the nodes' labels; a pod
+/// that fits nowhere stays Pending and the answer says why; generateName makes a name.
+#[test]
+fn manifests_are_scheduled_by_taints_labels_and_cordons() {
+    let dir = temp_dir("taints");
+    let skeleton = write(
+        &dir,
+        "cluster.yaml",
+        "cluster:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\n  cni: {plugin: flannel, backend: vxlan}\n  underlay: {cidr: 172.31.0.0/24, mtu: 1500}\n  nodes:\n    - {name: cp, ip: 172.31.0.10, podCIDR: 10.244.0.0/24, taints: [{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]}\n    - {name: w1, ip: 172.31.0.11, podCIDR: 10.244.1.0/24, labels: {disk: ssd}}\n    - {name: w2, ip: 172.31.0.12, podCIDR: 10.244.2.0/24, unschedulable: true}\n",
+    );
+    let m = dir.join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    write(
+        &m,
+        "all.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, ports: [{containerPort: 80}]}]}\n\
+---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  template:\n    metadata: {labels: {app: agent}}\n    spec: {containers: [{name: a}]}\n\
+---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: flannel}\nspec:\n  template:\n    metadata: {labels: {app: flannel}}\n    spec: {tolerations: [{operator: Exists, effect: NoSchedule}], containers: [{name: f}]}\n\
+---\napiVersion: v1\nkind: Pod\nmetadata: {generateName: debug-}\nspec: {nodeSelector: {disk: ssd}, containers: [{name: d}]}\n\
+---\napiVersion: v1\nkind: Pod\nmetadata: {name: gpu}\nspec: {nodeSelector: {gpu: 'true'}, containers: [{name: g}]}\n",
+    );
+    // Where each pod went: the policy matrix lists every pod that runs.
+    let (code, out, err) = run(&[
+        "policy",
+        &skeleton.display().to_string(),
+        "-f",
+        &m.display().to_string(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pods: Vec<String> = v["matrices"][0]["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap_or_default().to_string())
+        .collect();
+    let count = |prefix: &str| pods.iter().filter(|p| p.starts_with(prefix)).count();
+    // Both replicas on w1: cp is tainted, w2 cordoned.
+    assert_eq!(count("default/web-"), 2, "{pods:?}");
+    // The plain DaemonSet skips the tainted cp but runs on cordoned w2; the tolerating one
+    // runs everywhere.
+    assert_eq!(count("default/agent-"), 2, "{pods:?}");
+    assert_eq!(count("default/flannel-"), 3, "{pods:?}");
+    assert!(err.contains("DaemonSet default/agent: no pod on node cp: taint node-role.kubernetes.io/control-plane:NoSchedule not tolerated"), "{err}");
+    // generateName: the prefix and five generated characters.
+    assert_eq!(count("default/debug-"), 1, "{pods:?}");
+    assert!(
+        pods.iter()
+            .any(|p| p.len() == "default/debug-".len() + 5 && p.starts_with("default/debug-"))
+    );
+    // The gpu pod fits no node: left out, with each node's reason.
+    assert_eq!(count("default/gpu"), 0, "{pods:?}");
+    assert!(err.contains("pod default/gpu: no node fits it (it stays Pending): cp: nodeSelector gpu=true (no such label)"), "{err}");
+    assert!(err.contains("w2: nodeSelector gpu=true"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// flannel's VtepMAC from a node's backend-data is flannel.1's MAC, and the one the other
+/// nodes' FDB and neighbour entries name; the scenario import writes keeps it.
+#[test]
+fn a_dumps_vtep_macs_are_flannels_devices_macs() {
+    let d = dump();
+    let (code, out, err) = run(&["show", &d, "--node", "worker-1"]);
+    assert_eq!(code, 0, "{err}");
+    // master's VtepMAC, in worker-1's FDB towards master's address.
+    assert!(out.contains("6e:3b:2a:0f:51:9c"), "{out}");
+    assert!(out.contains("a2:71:0c:9e:44:e0"), "{out}");
+    let dir = temp_dir("vtep");
+    let f = dir.join("cluster.yaml");
+    let (code, _, err) = run(&["import", "kubectl", &d, "-o", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains("vtepMAC: \"6e:3b:2a:0f:51:9c\""), "{text}");
+    assert!(
+        text.contains("taints: [{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

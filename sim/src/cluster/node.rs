@@ -17,4 +17,6 @@ pub struct Node {
     pub mtu: Option<u32>,
     /// MTUs set by hand on the node's devices after the CNI built them (device, MTU).
     pub link_mtu: Vec<(String, u32)>,
+    /// flannel.1's MAC when the cluster says it (flannel's VtepMAC); else derived.
+    pub vtep_mac: Option<crate::wire::Mac>,
 }

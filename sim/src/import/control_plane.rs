@@ -37,11 +37,11 @@ fn suffix(seed: &str, n: usize) -> String {
 
 /// The pods the workloads make, named as their controllers name them: a Deployment's
 /// `NAME-<template hash>-<5>`, a ReplicaSet's `NAME-<5>`, a StatefulSet's `NAME-0..`, a
-/// DaemonSet's `NAME-<5>` on every node.
+/// DaemonSet's `NAME-<5>` on every node its pods fit (taints, nodeSelector).
 pub fn workload_pods(
     src: &Src,
     workloads: &[Object],
-    nodes: &[String],
+    nodes: &[crate::scenario::Node],
     notes: &mut Notes,
 ) -> Result<Vec<Object>, InputError> {
     let mut pods = Vec::new();
@@ -79,7 +79,19 @@ pub fn workload_pods(
                 .collect(),
             "DaemonSet" => nodes
                 .iter()
+                .filter(|n| {
+                    let why = super::scheduling::unfit(n, &template.spec, true);
+                    if let Some(why) = &why {
+                        notes.assumed(format!(
+                            "DaemonSet {}: no pod on node {}: {why}",
+                            w.key(),
+                            n.name.value
+                        ));
+                    }
+                    why.is_none()
+                })
                 .map(|n| {
+                    let n = &n.name.value;
                     (
                         format!("{base}-{}", suffix(&format!("{base}/{n}"), 5)),
                         Some(n.clone()),
@@ -120,6 +132,29 @@ pub fn workload_pods(
     Ok(pods)
 }
 
+/// The API server's names for objects that ask for one (`metadata.generateName`, as
+/// `kubectl create -f` of a Job's or a debug pod's manifest): the prefix and five
+/// characters, here from a hash of the namespace, the prefix and how many came before.
+pub fn generate_names(objects: &mut [Object]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for o in objects.iter_mut() {
+        if o.metadata.name.is_some() {
+            continue;
+        }
+        let Some(prefix) = o.metadata.generate_name.clone() else {
+            continue;
+        };
+        let key = format!("{}/{prefix}", o.namespace());
+        let n = seen.entry(key.clone()).or_default();
+        let name = format!("{prefix}{}", suffix(&format!("{key}/{n}"), 5));
+        *n += 1;
+        o.metadata.name = Some(match &o.kind {
+            Some(k) => super::like(name, k),
+            None => super::plain(name),
+        });
+    }
+}
+
 fn pods_of(pods: &[Object], w: &Object) -> usize {
     let prefix = format!("{}-", w.name());
     pods.iter()
@@ -127,8 +162,8 @@ fn pods_of(pods: &[Object], w: &Object) -> usize {
         .count()
 }
 
-/// Place every pod without a node (the node with the fewest pods, in the nodes' order;
-/// `nodeName` and the `kubernetes.io/hostname` nodeSelector are kept), give it the lowest
+/// Place every pod without a node on the node with the fewest pods (in the nodes' order)
+/// among those it fits (nodeSelector, taints, cordoned; `nodeName` is kept), give it the lowest
 /// free address of its node's podCIDR from .2 (.1 is cni0), and mark it running and
 /// ready. Pods that have a node and an address are left as they are.
 pub fn schedule(pods: &mut [Object], s: &Scenario, notes: &mut Notes) {
@@ -159,29 +194,30 @@ pub fn schedule(pods: &mut [Object], s: &Scenario, notes: &mut Notes) {
             .clone()
             .unwrap_or_else(|| super::plain(String::new()));
         if p.spec.node_name.is_none() {
-            let wanted = p.spec.node_selector.get("kubernetes.io/hostname").cloned();
-            for k in p
-                .spec
-                .node_selector
-                .keys()
-                .filter(|k| *k != "kubernetes.io/hostname")
-            {
-                notes.not_modelled(format!("pod {}: nodeSelector `{k}` (scenario nodes carry no labels); the pod is placed as if it were not there", p.key()));
-            }
-            let node = load
+            // kube-scheduler's filters, then the fewest pods (in the nodes' order on a tie).
+            let mut unfit = Vec::new();
+            let node = s
+                .cluster
+                .nodes
                 .iter()
-                .filter(|(n, _)| wanted.as_deref().is_none_or(|w| w == **n))
-                .min_by_key(|(n, l)| {
-                    (
-                        **l,
-                        s.cluster.nodes.iter().position(|x| x.name.value == **n),
-                    )
+                .filter(|n| match super::scheduling::unfit(n, &p.spec, false) {
+                    Some(why) => {
+                        unfit.push(format!("{}: {why}", n.name.value));
+                        false
+                    }
+                    None => true,
                 })
-                .map(|(n, _)| n.to_string());
+                .enumerate()
+                .min_by_key(|(i, n)| (load.get(n.name.value.as_str()).copied(), *i))
+                .map(|(_, n)| n.name.value.clone());
             match node {
                 Some(n) => p.spec.node_name = Some(super::like(n, &at)),
                 None => {
-                    notes.left_out(format!("pod {}: no node matches its nodeSelector", p.key()));
+                    notes.left_out(format!(
+                        "pod {}: no node fits it (it stays Pending): {}",
+                        p.key(),
+                        unfit.join("; ")
+                    ));
                     continue;
                 }
             }

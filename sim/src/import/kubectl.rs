@@ -313,12 +313,22 @@ fn cluster(
         if let Some(t) = ann.get(&format!("{FLANNEL}backend-type")) {
             backend_types.push(t.clone());
         }
-        if let Some(data) = ann.get(&format!("{FLANNEL}backend-data"))
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
-            && let Some(n) = v.get("VNI").and_then(serde_json::Value::as_u64)
+        let backend_data = ann
+            .get(&format!("{FLANNEL}backend-data"))
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+        if let Some(n) = backend_data
+            .as_ref()
+            .and_then(|v| v.get("VNI"))
+            .and_then(serde_json::Value::as_u64)
         {
             vni = Some(n as u32);
         }
+        let vtep_mac = backend_data
+            .as_ref()
+            .and_then(|v| v.get("VtepMAC"))
+            .and_then(serde_json::Value::as_str)
+            .and_then(|m| m.parse::<crate::wire::Mac>().ok())
+            .map(plain);
         if let Some(public) = ann.get(&format!("{FLANNEL}public-ip"))
             && public != &ip.to_string()
         {
@@ -335,6 +345,16 @@ fn cluster(
             sysctls: Default::default(),
             mtu: None,
             link_mtu: Default::default(),
+            labels: o.metadata.labels.clone(),
+            taints: (o.spec.taints.iter())
+                .map(|t| scenario::Taint {
+                    key: t.key.clone(),
+                    value: t.value.clone(),
+                    effect: plain(t.effect.clone()),
+                })
+                .collect(),
+            unschedulable: o.spec.unschedulable,
+            vtep_mac,
         });
     }
     if nodes.is_empty() {

@@ -108,6 +108,7 @@ pub fn apply(
         file: base_file,
         text: &whole,
     };
+    control_plane::generate_names(&mut objects);
     let placed = |e: InputError| sources.place(e);
     let mut sorted = Sorted::new(&src, objects).map_err(placed)?;
     if !sorted.nodes.is_empty() {
@@ -116,13 +117,7 @@ pub fn apply(
             sorted.nodes.len()
         ));
     }
-    let nodes: Vec<String> = s
-        .cluster
-        .nodes
-        .iter()
-        .map(|n| n.name.value.clone())
-        .collect();
-    let made = control_plane::workload_pods(&src, &sorted.workloads, &nodes, &mut notes)
+    let made = control_plane::workload_pods(&src, &sorted.workloads, &s.cluster.nodes, &mut notes)
         .map_err(placed)?;
     sorted.pods.extend(made);
     control_plane::schedule(&mut sorted.pods, &s, &mut notes);

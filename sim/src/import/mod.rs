@@ -15,6 +15,7 @@ pub mod documents;
 pub mod kubectl;
 pub mod manifests;
 pub mod objects;
+mod scheduling;
 pub mod write;
 
 use serde_saphyr::{Location, Spanned};

@@ -101,6 +101,8 @@ pub struct Spec {
     pub containers: Vec<Container>,
     #[serde(default)]
     pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
     // Service
     #[serde(default, rename = "type")]
     pub kind: Option<Spanned<String>>,
@@ -156,6 +158,22 @@ pub struct Spec {
 pub struct Taint {
     #[serde(default)]
     pub key: String,
+    #[serde(default)]
+    pub value: String,
+    #[serde(default)]
+    pub effect: String,
+}
+
+/// A pod's `spec.tolerations[]`: operator `Equal` (the default) or `Exists`; an empty
+/// key with Exists tolerates every taint, an empty effect every effect.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Toleration {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub operator: String,
+    #[serde(default)]
+    pub value: String,
     #[serde(default)]
     pub effect: String,
 }

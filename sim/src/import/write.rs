@@ -104,9 +104,35 @@ fn cluster(o: &mut String, s: &Scenario) {
     );
     let _ = writeln!(o, "  nodes:");
     for n in &c.nodes {
+        let mut more = String::new();
+        if let Some(m) = &n.vtep_mac {
+            let _ = write!(more, ", vtepMAC: {}", q(&m.value.to_string()));
+        }
+        if n.unschedulable {
+            more.push_str(", unschedulable: true");
+        }
+        if !n.labels.is_empty() {
+            let l: Vec<String> = (n.labels.iter())
+                .map(|(k, v)| format!("{}: {}", q(k), q(v)))
+                .collect();
+            let _ = write!(more, ", labels: {{{}}}", l.join(", "));
+        }
+        if !n.taints.is_empty() {
+            let t: Vec<String> = (n.taints.iter())
+                .map(|t| {
+                    let value = if t.value.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", value: {}", q(&t.value))
+                    };
+                    format!("{{key: {}{value}, effect: {}}}", q(&t.key), t.effect.value)
+                })
+                .collect();
+            let _ = write!(more, ", taints: [{}]", t.join(", "));
+        }
         let _ = writeln!(
             o,
-            "    - {{name: {}, ip: {}, podCIDR: {}}}",
+            "    - {{name: {}, ip: {}, podCIDR: {}{more}}}",
             q(&n.name.value),
             n.ip.value,
             n.pod_cidr.value

@@ -37,6 +37,12 @@ fn dev(w: &World, ns: crate::net::NsId, name: &str) -> IfIndex {
 /// With DirectRouting, a node on the same subnet (every node here: they share the
 /// underlay) gets host-gw's route instead (vxlan_network.go handleSubnetEvents:
 /// `directRoutingOK`), and the device stays for the rest.
+/// flannel.1's MAC on node `n`: the VtepMAC the cluster records (flannel's backend-data
+/// annotation), or one derived from the node's address.
+fn vtep_mac(n: &crate::cluster::Node) -> crate::wire::Mac {
+    n.vtep_mac.unwrap_or_else(|| flannel_vtep_mac(n.ip))
+}
+
 fn vxlan(w: &mut World, cluster: &Cluster) {
     let conf = &cluster.network.cni.vxlan;
     let name = conf.device();
@@ -55,7 +61,7 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
             fdb: Default::default(),
         });
         let ns = w.ns_mut(id);
-        let f1 = ns.add_link(link(&name, kind, flannel_vtep_mac(n.ip), mtu));
+        let f1 = ns.add_link(link(&name, kind, vtep_mac(n), mtu));
         ns.add_addr(f1, Ipv4Net::new(n.pod_cidr.network().addr, 32));
         // The kernel's UDP socket for the device: vxlan_sock_add binds 0.0.0.0:<port>.
         ns.sockets.push(Socket {
@@ -75,7 +81,7 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
         .nodes
         .iter()
         .map(|m| VxlanFdb {
-            mac: flannel_vtep_mac(m.ip),
+            mac: vtep_mac(m),
             dst: m.ip,
         })
         .collect();
@@ -91,7 +97,7 @@ fn vxlan(w: &mut World, cluster: &Cluster) {
                 let neigh = cluster.nodes.iter().map(|m| Neigh {
                     ip: m.pod_cidr.network().addr,
                     dev: f1,
-                    lladdr: Some(flannel_vtep_mac(m.ip)),
+                    lladdr: Some(vtep_mac(m)),
                     state: NudState::Permanent,
                 });
                 let routes = cluster

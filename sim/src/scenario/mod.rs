@@ -235,6 +235,32 @@ pub struct Node {
     /// mtu N`): `{flannel.1: 1400, cni0: 1400}`. Nothing derives from them.
     #[serde(default, rename = "linkMTU")]
     pub link_mtu: Keyed<u32>,
+    /// The node's labels (`metadata.labels`), for manifests' nodeSelector;
+    /// `kubernetes.io/hostname` is the node's name unless given.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `spec.taints`: the scheduler keeps a manifest's pod off the node unless it tolerates
+    /// each NoSchedule and NoExecute taint.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// `spec.unschedulable` (`kubectl cordon`): no new pods but a DaemonSet's.
+    #[serde(default)]
+    pub unschedulable: bool,
+    /// flannel's VtepMAC (its `backend-data` annotation): flannel.1's MAC, which the other
+    /// nodes' FDB and neighbour entries name. Without it kpath derives one from the IP.
+    #[serde(default, rename = "vtepMAC")]
+    pub vtep_mac: Option<Spanned<crate::wire::Mac>>,
+}
+
+/// A node taint (`spec.taints[]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Taint {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+    /// NoSchedule, PreferNoSchedule or NoExecute.
+    pub effect: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -58,6 +58,7 @@ pub(super) fn cluster(s: &Scenario) -> Cluster {
             link_mtu: (n.link_mtu.0.iter())
                 .map(|(d, m)| (d.value.replace('/', "."), m.value))
                 .collect(),
+            vtep_mac: n.vtep_mac.as_ref().map(|m| m.value),
         })
         .collect();
     let pods: Vec<Pod> = s.pods.iter().map(|p| pod(s, p)).collect();

@@ -172,6 +172,18 @@ impl Display for IcmpMessage {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Mac {
+    /// A MAC as text, `0a:58:0a:f4:00:01` (a scenario's `vtepMAC:`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{s}` is not a MAC address (six hex octets, e.g. 0e:00:ac:1f:00:0b)"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;

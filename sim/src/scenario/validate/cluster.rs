@@ -80,6 +80,16 @@ pub(super) fn check_cluster(c: &Checker) -> Result<(), ScenarioError> {
     }
     check_flannel_backend(c)?;
     for n in &cl.nodes {
+        for t in &n.taints {
+            if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&t.effect.value.as_str()) {
+                return Err(c
+                    .err_at(
+                        &t.effect,
+                        format!("`{}` is not a taint effect", t.effect.value),
+                    )
+                    .with_hint("a taint's effect is NoSchedule, PreferNoSchedule or NoExecute"));
+            }
+        }
         if let Some(m) = &n.mtu
             && !(576..=9216).contains(&m.value)
         {
