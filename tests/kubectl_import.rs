@@ -401,3 +401,47 @@ fn a_dumps_vtep_macs_are_flannels_devices_macs() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Services without endpoints in a dump written as one line of JSON: each of the first 20
+/// is warned of at its own selector, the rest are named in one warning.
+#[test]
+fn many_services_without_endpoints_are_warned_of_once_each_then_summed_up() {
+    let mut items = vec![
+        r#"{"kind":"Node","metadata":{"name":"n1","annotations":{"flannel.alpha.coreos.com/backend-type":"vxlan"}},"spec":{"podCIDR":"10.244.1.0/24"},"status":{"addresses":[{"type":"InternalIP","address":"172.31.0.11"}]}}"#.to_string(),
+        r#"{"kind":"Pod","metadata":{"name":"c","namespace":"default","labels":{"app":"c"}},"spec":{"nodeName":"n1","containers":[{"name":"c"}]},"status":{"podIP":"10.244.1.2","conditions":[{"type":"Ready","status":"True"}]}}"#.to_string(),
+    ];
+    for j in 0..25 {
+        items.push(format!(r#"{{"kind":"Service","metadata":{{"name":"s{j}","namespace":"default"}},"spec":{{"clusterIP":"10.96.0.{}","selector":{{"app":"x{j}"}},"ports":[{{"port":80}}]}}}}"#, j + 10));
+    }
+    let dir = temp_dir("lint");
+    let f = write(
+        &dir,
+        "dump.json",
+        &format!(r#"{{"kind":"List","items":[{}]}}"#, items.join(",")),
+    );
+    let (code, _, err) = run(&[
+        "trace",
+        f.to_str().unwrap(),
+        "--from",
+        "pod/default/c",
+        "--to",
+        "10.96.0.10:80",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("matches no pod").count(), 20, "{err}");
+    assert!(
+        err.contains("5 more Services' selectors match no pod"),
+        "{err}"
+    );
+    assert!(err.contains("default/s24 (app=x24)"), "{err}");
+    // s7's warning points at s7's own selector on the one line.
+    let text = std::fs::read_to_string(&f).unwrap();
+    let s7 = text.find(r#""name":"s7""#).unwrap();
+    let col = s7 + text[s7..].find("selector").unwrap() + 1;
+    let w = err
+        .split("warning:")
+        .find(|w| w.contains("`default/s7`"))
+        .unwrap();
+    assert!(w.contains(&format!("dump.json:1:{col}")), "{w}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -12,7 +12,7 @@ use crate::cluster::{FlannelBackend, PolicyEnforcer, ProxyMode};
 use crate::diag::InputError;
 use crate::scenario::{self, Scenario};
 use crate::wire::Ipv4Net;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 /// What the person running the import says the dump cannot.
@@ -196,17 +196,34 @@ pub fn objects_into(
 /// numeric targetPorts, and says so. (A declared port is only documentation to Kubernetes;
 /// kpath needs it to know a socket is there.)
 fn listeners_from_services(s: &mut Scenario, notes: &mut Notes) {
-    for i in 0..s.pods.len() {
-        let p = &s.pods[i];
+    // The Services by their selector's first label (namespace, key, value): a pod looks up
+    // only those its own labels can match, so the work grows with pods + Services.
+    let mut by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
+    for (i, svc) in s.services.iter().enumerate() {
+        if let Some((k, v)) = svc.selector.iter().next() {
+            by_label
+                .entry((svc.namespace.as_str(), k.as_str(), v.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut found: Vec<(usize, Vec<(u16, crate::wire::IpProtocol, String)>)> = Vec::new();
+    for (i, p) in s.pods.iter().enumerate() {
         if p.containers.is_empty() || p.containers.iter().any(|c| !c.ports.is_empty()) {
             continue;
         }
+        let mut candidates: Vec<usize> = p
+            .labels
+            .iter()
+            .filter_map(|(k, v)| by_label.get(&(p.namespace.as_str(), k.as_str(), v.as_str())))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut ports: Vec<(u16, crate::wire::IpProtocol, String)> = Vec::new();
-        for svc in &s.services {
-            let selects = svc.namespace == p.namespace
-                && !svc.selector.is_empty()
-                && svc.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v));
-            if !selects {
+        for svc in candidates.iter().map(|c| &s.services[*c]) {
+            if !svc.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v)) {
                 continue;
             }
             for sp in &svc.ports {
@@ -220,10 +237,12 @@ fn listeners_from_services(s: &mut Scenario, notes: &mut Notes) {
                 }
             }
         }
-        if ports.is_empty() {
-            continue;
+        if !ports.is_empty() {
+            found.push((i, ports));
         }
-        let key = p.key();
+    }
+    for (i, ports) in found {
+        let key = s.pods[i].key();
         let pod = &mut s.pods[i];
         for (n, protocol, svc) in ports {
             notes.assumed(format!("pod {key} listens on {n}/{} (its containers declare no port; Service {svc} sends there)", protocol.name()));

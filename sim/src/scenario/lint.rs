@@ -5,9 +5,16 @@
 use super::{Scenario, ServiceType};
 use crate::diag::{InputError, did_you_mean};
 
+/// How many Services without endpoints are each warned of at their place; the rest are
+/// named in one warning (a dump of a big cluster may hold thousands, and each located
+/// warning reads the file's text).
+const LOCATED_MAX: usize = 20;
+
 /// The warnings for a loaded scenario, in file order.
 pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
     let mut out = Vec::new();
+    let mut unlocated: Vec<String> = Vec::new();
+    let mut located = 0;
     for svc in &s.services {
         if svc.selector.is_empty() || svc.kind == ServiceType::ExternalName {
             continue;
@@ -25,6 +32,11 @@ pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
+        if located == LOCATED_MAX {
+            unlocated.push(format!("{} ({})", svc.key(), wanted.join(",")));
+            continue;
+        }
+        located += 1;
         let mut labels: Vec<String> = s
             .pods
             .iter()
@@ -33,28 +45,43 @@ pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
             .collect();
         labels.sort();
         labels.dedup();
+        // A big namespace has hundreds of labels: the first dozen say enough.
+        let listed = if labels.len() > 12 {
+            format!("{}, ... ({} in all)", labels[..12].join(", "), labels.len())
+        } else {
+            labels.join(", ")
+        };
         let hint = match wanted
             .iter()
             .find_map(|w| did_you_mean(w, labels.iter().map(String::as_str)))
         {
-            Some(m) => format!(
-                "did you mean `{m}`? labels in {}: {}",
-                svc.namespace,
-                labels.join(", ")
-            ),
+            Some(m) => format!("did you mean `{m}`? labels in {}: {listed}", svc.namespace),
             None if labels.is_empty() => {
                 format!("no pod in namespace {} has labels", svc.namespace)
             }
-            None => format!("labels in {}: {}", svc.namespace, labels.join(", ")),
+            None => format!("labels in {}: {listed}", svc.namespace),
         };
         // The selector has no recorded place; it is written below the Service's name.
+        // On the name's own line, after the name (a dump written as one line of JSON).
         let from = svc.name.referenced.line() as usize;
+        let name_col = svc.name.referenced.column() as usize;
         let (line, col) = src
             .lines()
             .enumerate()
             .skip(from.saturating_sub(1))
-            .find_map(|(i, l)| l.find("selector").map(|c| (i + 1, c + 1)))
-            .unwrap_or((from, svc.name.referenced.column() as usize));
+            .find_map(|(i, l)| {
+                let start = if i + 1 == from {
+                    l.char_indices()
+                        .nth(name_col.saturating_sub(1))
+                        .map_or(l.len(), |(b, _)| b)
+                } else {
+                    0
+                };
+                l[start..]
+                    .find("selector")
+                    .map(|c| (i + 1, l[..start + c].chars().count() + 1))
+            })
+            .unwrap_or((from, name_col));
         out.push(
             InputError::at(
                 &s.file,
@@ -68,6 +95,21 @@ pub(super) fn warnings(s: &Scenario, src: &str) -> Vec<InputError> {
                 ),
             )
             .with_hint(hint),
+        );
+    }
+    if !unlocated.is_empty() {
+        let shown: Vec<&str> = unlocated.iter().take(10).map(String::as_str).collect();
+        let more = if unlocated.len() > 10 { ", ..." } else { "" };
+        out.push(
+            InputError::whole_file(
+                &s.file,
+                format!(
+                    "{} more Services' selectors match no pod (no endpoints; every packet to them is refused): {}{more}",
+                    unlocated.len(),
+                    shown.join(", ")
+                ),
+            )
+            .with_hint("check the pods' labels, or whether the dump left the pods out"),
         );
     }
     out
