@@ -195,6 +195,9 @@ pub fn objects_into(
 /// runs a server: where a Service selects it, kpath takes it to listen on the Service's
 /// numeric targetPorts, and says so. (A declared port is only documentation to Kubernetes;
 /// kpath needs it to know a socket is there.)
+/// A port a pod is taken to listen on: number, protocol, and the Service that sends there.
+type Listener = (u16, crate::wire::IpProtocol, String);
+
 fn listeners_from_services(s: &mut Scenario, notes: &mut Notes) {
     // The Services by their selector's first label (namespace, key, value): a pod looks up
     // only those its own labels can match, so the work grows with pods + Services.
@@ -207,7 +210,7 @@ fn listeners_from_services(s: &mut Scenario, notes: &mut Notes) {
                 .push(i);
         }
     }
-    let mut found: Vec<(usize, Vec<(u16, crate::wire::IpProtocol, String)>)> = Vec::new();
+    let mut found: Vec<(usize, Vec<Listener>)> = Vec::new();
     for (i, p) in s.pods.iter().enumerate() {
         if p.containers.is_empty() || p.containers.iter().any(|c| !c.ports.is_empty()) {
             continue;
@@ -221,7 +224,7 @@ fn listeners_from_services(s: &mut Scenario, notes: &mut Notes) {
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
-        let mut ports: Vec<(u16, crate::wire::IpProtocol, String)> = Vec::new();
+        let mut ports: Vec<Listener> = Vec::new();
         for svc in candidates.iter().map(|c| &s.services[*c]) {
             if !svc.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v)) {
                 continue;
