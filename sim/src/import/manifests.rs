@@ -51,43 +51,67 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
 /// The skeleton at `base` with the manifests at `paths` applied.
 pub fn load(base: &Path, paths: &[PathBuf]) -> Result<Scenario, InputError> {
     let (file, text) = scenario::read_text(base, "scenario")?;
-    // The scenario's own `manifests:` first, relative to it, then the command line's.
+    load_text(base, &file, &text, paths)
+}
+
+/// [`load`] for a skeleton already read (`file`, `text`, from `path`): parsed once, its
+/// own `manifests:` resolved relative to it, then the command line's.
+pub fn load_text(
+    path: &Path,
+    file: &str,
+    text: &str,
+    paths: &[PathBuf],
+) -> Result<Scenario, InputError> {
+    let mut notes = Notes::default();
+    let base = parse_base(file, text, &mut notes)?;
     let mut all = Vec::new();
-    if !documents::looks_like_objects(&text) {
-        let dir = base.parent().unwrap_or(Path::new("."));
-        for m in scenario::parse(&file, &text)?.manifests {
-            let p = dir.join(&m.value);
-            if !p.exists() {
-                return Err(super::convert::Src {
-                    file: &file,
-                    text: &text,
-                }
-                .err(&m, format!("{} does not exist", p.display()))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for m in &base.manifests {
+        let p = dir.join(&m.value);
+        if !p.exists() {
+            return Err(super::convert::Src { file, text }
+                .err(m, format!("{} does not exist", p.display()))
                 .with_hint("manifests are files or folders, relative to the scenario"));
-            }
-            all.push(p);
         }
+        all.push(p);
     }
     all.extend(paths.iter().cloned());
     let mut manifests = Vec::new();
     for f in files(&all)? {
         manifests.push(scenario::read_text(&f, "manifest")?);
     }
-    apply(&file, &text, &manifests)
+    apply_to(base, notes, file, text, &manifests)
 }
 
-/// `base_text` (a scenario or a kubectl dump) with the manifests (file, text) applied.
+/// The skeleton: a kubectl dump's cluster (not yet validated: the manifests complete it)
+/// or a scenario.
+fn parse_base(file: &str, text: &str, notes: &mut Notes) -> Result<Scenario, InputError> {
+    if documents::looks_like_objects(text) {
+        super::kubectl::unvalidated(file, text, &Default::default(), notes)
+    } else {
+        Ok(scenario::parse(file, text)?)
+    }
+}
+
+/// Apply manifests (each its file name and text) to the skeleton `base_text`, as the
+/// control plane would, and validate the whole.
 pub fn apply(
     base_file: &str,
     base_text: &str,
     manifests: &[(String, String)],
 ) -> Result<Scenario, InputError> {
     let mut notes = Notes::default();
-    let mut s = if documents::looks_like_objects(base_text) {
-        super::kubectl::unvalidated(base_file, base_text, &Default::default(), &mut notes)?
-    } else {
-        scenario::parse(base_file, base_text)?
-    };
+    let base = parse_base(base_file, base_text, &mut notes)?;
+    apply_to(base, notes, base_file, base_text, manifests)
+}
+
+fn apply_to(
+    mut s: Scenario,
+    mut notes: Notes,
+    base_file: &str,
+    base_text: &str,
+    manifests: &[(String, String)],
+) -> Result<Scenario, InputError> {
     // One text holding them all, for the places of errors; each manifest is read padded
     // with empty lines to where it starts in it, so its places are the whole text's.
     let mut whole = base_text.to_string();

@@ -677,7 +677,7 @@ pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> 
         return crate::import::kubectl::scenario(&file, &src, &Default::default());
     }
     if src.contains("\nmanifests:") || src.starts_with("manifests:") {
-        return crate::import::manifests::load(path, &[]);
+        return crate::import::manifests::load_text(path, &file, &src, &[]);
     }
     if src.len() as u64 > MAX_SCENARIO_BYTES {
         return Err(ScenarioError::whole_file(
