@@ -440,3 +440,24 @@ fn collect_gathers_a_live_nodes_dump_that_answers_the_same() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&sh);
 }
+
+/// A dump of rules alone (no devices) answers as `--iptables-save` does: around a made-up
+/// node, whose devices the answer does not name.
+#[test]
+fn a_dump_without_devices_is_rules_only_mode() {
+    let dir = std::env::temp_dir().join(format!("kpath-node-dump-rules-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture().join("iptables-save"), dir.join("iptables-save")).unwrap();
+    let outs = outcomes(&dir, &["--src", "10.244.0.2", "--dst", "10.96.100.1:80"]);
+    assert_eq!(outs.len(), 3);
+    assert!(outs.iter().all(|o| o["egress"].is_null()), "{outs:#?}");
+    let mut dests: Vec<String> = outs
+        .iter()
+        .map(|o| o["destination"].as_str().unwrap().to_string())
+        .collect();
+    dests.sort();
+    let expected: Vec<String> = endpoints_and_nodes().into_iter().map(|(d, _)| d).collect();
+    assert_eq!(dests, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -374,6 +374,67 @@ fn allow(
     );
 }
 
+/// How a rule's named ports are written for one kind of peer.
+enum Named<'a> {
+    /// Each in a set of its own, of the pods exposing it (ingress; egress to pods).
+    Sets(&'a [(IpProtocol, u16, String)]),
+    /// As the bare number (egress with no `to`: any destination).
+    Numbers,
+    /// Not at all (egress to ipBlocks: kube-router writes no rule).
+    Skip,
+}
+
+/// The allow rules of one peer of a policy rule: every port when the rule names none,
+/// else one per numeric port, then the named ports as `named` says (comment `... np`).
+fn allow_ports(
+    o: &mut Out,
+    chain: &str,
+    what: &str,
+    (src, dst): (Option<&str>, Option<&str>),
+    ports: &Ports,
+    all_ports: bool,
+    named: Named,
+) {
+    if all_ports {
+        allow(o, chain, what, src, dst, None, None);
+        return;
+    }
+    for (proto, port) in &ports.numeric {
+        allow(o, chain, what, src, dst, Some(*proto), port.as_deref());
+    }
+    let np = format!("{what} np");
+    match named {
+        Named::Sets(sets) => {
+            for (proto, n, set) in sets {
+                let n = n.to_string();
+                allow(o, chain, &np, src, Some(set), Some(*proto), Some(&n));
+            }
+        }
+        Named::Numbers => {
+            for (proto, n, _) in &ports.named {
+                let n = n.to_string();
+                allow(o, chain, &np, src, dst, Some(*proto), Some(&n));
+            }
+        }
+        Named::Skip => {}
+    }
+}
+
+/// The sets of a rule's named ports, each of the pods exposing it
+/// (`...{ingress|egress}rule{i}{j}{FAMILY}namedport`).
+fn named_sets(o: &mut Out, ports: &Ports, prefix: &str) -> Vec<(IpProtocol, u16, String)> {
+    ports
+        .named
+        .iter()
+        .enumerate()
+        .map(|(j, (proto, n, pods))| {
+            let name = hashed("KUBE-DST-", &format!("{prefix}{j}{FAMILY}namedport"));
+            let set = o.set(name, SetType::HashIp, ip_entries(pods.iter().copied()));
+            (*proto, *n, set)
+        })
+        .collect()
+}
+
 /// A policy's chain: its ingress rules (`processIngressRules`), then its egress rules.
 fn policy_rules(o: &mut Out, c: &Cluster, p: &NetworkPolicy) {
     let chain = policy_chain(p);
@@ -389,59 +450,19 @@ fn policy_rules(o: &mut Out, c: &Cluster, p: &NetworkPolicy) {
         );
         for (i, r) in p.ingress.iter().enumerate() {
             let ports = ports(&r.ports, &tgt);
-            let all_ports = r.ports.is_empty();
-            let named_sets: Vec<(IpProtocol, u16, String)> = ports
-                .named
-                .iter()
-                .enumerate()
-                .map(|(j, (proto, n, pods))| {
-                    let name = hashed(
-                        "KUBE-DST-",
-                        &format!("{base}ingressrule{i}{j}{FAMILY}namedport"),
-                    );
-                    (
-                        *proto,
-                        *n,
-                        o.set(name, SetType::HashIp, ip_entries(pods.iter().copied())),
-                    )
-                })
-                .collect();
+            let all = r.ports.is_empty();
+            let sets = named_sets(o, &ports, &format!("{base}ingressrule{i}"));
             let emit = |o: &mut Out, src: Option<&str>, what: &str| {
-                if all_ports {
-                    allow(
-                        o,
-                        &chain,
-                        &format!("{key} {what}"),
-                        src,
-                        Some(&t),
-                        None,
-                        None,
-                    );
-                    return;
-                }
-                for (proto, port) in &ports.numeric {
-                    allow(
-                        o,
-                        &chain,
-                        &format!("{key} {what}"),
-                        src,
-                        Some(&t),
-                        Some(*proto),
-                        port.as_deref(),
-                    );
-                }
-                for (proto, n, set) in &named_sets {
-                    let n = n.to_string();
-                    allow(
-                        o,
-                        &chain,
-                        &format!("{key} {what} np"),
-                        src,
-                        Some(set),
-                        Some(*proto),
-                        Some(&n),
-                    );
-                }
+                let what = format!("{key} {what}");
+                allow_ports(
+                    o,
+                    &chain,
+                    &what,
+                    (src, Some(&t)),
+                    &ports,
+                    all,
+                    Named::Sets(&sets),
+                );
             };
             let pods = peer_pods(c, p, r);
             if !pods.is_empty() {
@@ -480,80 +501,36 @@ fn policy_rules(o: &mut Out, c: &Cluster, p: &NetworkPolicy) {
                 .filter(|x| x.namespace == p.namespace)
                 .collect();
             let ports = ports(&r.ports, if r.peers.is_empty() { &ns_pods } else { &pods });
-            let all_ports = r.ports.is_empty();
+            let all = r.ports.is_empty();
             if !pods.is_empty() {
                 let d = o.set(
                     hashed("KUBE-DST-", &format!("{base}egressrule{i}{FAMILY}pod")),
                     SetType::HashIp,
                     ip_entries(pods.iter().copied()),
                 );
+                let sets = named_sets(o, &ports, &format!("{base}egressrule{i}"));
                 let what = format!("{key} egress pods");
-                if all_ports {
-                    allow(o, &chain, &what, Some(&s), Some(&d), None, None);
-                } else {
-                    for (proto, port) in &ports.numeric {
-                        allow(
-                            o,
-                            &chain,
-                            &what,
-                            Some(&s),
-                            Some(&d),
-                            Some(*proto),
-                            port.as_deref(),
-                        );
-                    }
-                    for (j, (proto, n, exposing)) in ports.named.iter().enumerate() {
-                        let set = o.set(
-                            hashed(
-                                "KUBE-DST-",
-                                &format!("{base}egressrule{i}{j}{FAMILY}namedport"),
-                            ),
-                            SetType::HashIp,
-                            ip_entries(exposing.iter().copied()),
-                        );
-                        let n = n.to_string();
-                        allow(
-                            o,
-                            &chain,
-                            &format!("{what} np"),
-                            Some(&s),
-                            Some(&set),
-                            Some(*proto),
-                            Some(&n),
-                        );
-                    }
-                }
+                allow_ports(
+                    o,
+                    &chain,
+                    &what,
+                    (Some(&s), Some(&d)),
+                    &ports,
+                    all,
+                    Named::Sets(&sets),
+                );
             }
             if r.peers.is_empty() {
                 let what = format!("{key} egress any");
-                if all_ports {
-                    allow(o, &chain, &what, Some(&s), None, None, None);
-                } else {
-                    for (proto, port) in &ports.numeric {
-                        allow(
-                            o,
-                            &chain,
-                            &what,
-                            Some(&s),
-                            None,
-                            Some(*proto),
-                            port.as_deref(),
-                        );
-                    }
-                    // A named port with no `to` allows its number to any destination.
-                    for (proto, n, _) in &ports.named {
-                        let n = n.to_string();
-                        allow(
-                            o,
-                            &chain,
-                            &format!("{what} np"),
-                            Some(&s),
-                            None,
-                            Some(*proto),
-                            Some(&n),
-                        );
-                    }
-                }
+                allow_ports(
+                    o,
+                    &chain,
+                    &what,
+                    (Some(&s), None),
+                    &ports,
+                    all,
+                    Named::Numbers,
+                );
             }
             let blocks = block_entries(r);
             if !blocks.is_empty() {
@@ -563,22 +540,15 @@ fn policy_rules(o: &mut Out, c: &Cluster, p: &NetworkPolicy) {
                     blocks,
                 );
                 let what = format!("{key} egress cidr");
-                if all_ports {
-                    allow(o, &chain, &what, Some(&s), Some(&b), None, None);
-                } else {
-                    // Named ports to ipBlocks give no rule.
-                    for (proto, port) in &ports.numeric {
-                        allow(
-                            o,
-                            &chain,
-                            &what,
-                            Some(&s),
-                            Some(&b),
-                            Some(*proto),
-                            port.as_deref(),
-                        );
-                    }
-                }
+                allow_ports(
+                    o,
+                    &chain,
+                    &what,
+                    (Some(&s), Some(&b)),
+                    &ports,
+                    all,
+                    Named::Skip,
+                );
             }
         }
     }

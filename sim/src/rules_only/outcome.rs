@@ -91,7 +91,8 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
         notes.push(format!("{}: {}", kind.name(), t.disposition.reason));
     }
     let accepted = verdict == RuleVerdict::Accept;
-    let egress = (kind == DispositionKind::Transmitted)
+    // Only a node from its whole dump has real devices to name (`arrival` is set then).
+    let egress = (kind == DispositionKind::Transmitted && node.arrival.is_some())
         .then(|| egress(node, &steps))
         .flatten();
     let destination = last
