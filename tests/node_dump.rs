@@ -29,12 +29,19 @@ fn kpath(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `kpath trace --node-dump DIR ARGS...`.
+fn node_trace(dir: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (bool, String, String) {
+    let dir = dir.as_ref().to_string_lossy().into_owned();
+    let mut all = vec!["trace", "--node-dump", dir.as_str()];
+    all.extend_from_slice(args);
+    kpath(&all)
+}
+
 /// The outcomes of `trace --node-dump DIR ARGS -o json`.
 fn outcomes(dir: &Path, args: &[&str]) -> Vec<Value> {
-    let d = dir.to_string_lossy().into_owned();
-    let mut all = vec!["trace", "--node-dump", d.as_str(), "-o", "json"];
+    let mut all = vec!["-o", "json"];
     all.extend_from_slice(args);
-    let (ok, out, err) = kpath(&all);
+    let (ok, out, err) = node_trace(dir, &all);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).expect("json");
     v["outcomes"].as_array().expect("outcomes").clone()
@@ -100,15 +107,10 @@ fn a_pods_packet_for_a_clusterip_leaves_through_flannel_1_to_the_endpoints_node(
     assert_eq!(through_tunnel(&outs), endpoints_and_nodes());
     // The node's routes, neighbours and FDB placed it: on the client's veth, as a bridged
     // frame for cni0.
-    let (_, text, _) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (_, text, _) = node_trace(
         fixture().to_str().unwrap(),
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-    ]);
+        &["--src", "10.244.0.2", "--dst", "10.96.100.1:80"],
+    );
     assert!(
         text.contains("in: arrives on veth497fda94 (a port of cni0)"),
         "{text}"
@@ -153,17 +155,17 @@ fn a_remote_pods_packet_arrives_inside_vxlan_and_leaves_by_the_local_pods_veth()
 
 #[test]
 fn a_neighbour_missing_from_the_dump_is_an_assumption_said() {
-    let (ok, text, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, text, err) = node_trace(
         fixture().to_str().unwrap(),
-        "--src",
-        "10.244.1.4",
-        "--dst",
-        "10.244.0.5:53",
-        "--proto",
-        "udp",
-    ]);
+        &[
+            "--src",
+            "10.244.1.4",
+            "--dst",
+            "10.244.0.5:53",
+            "--proto",
+            "udp",
+        ],
+    );
     assert!(ok, "{err}");
     assert!(
         text.contains("no neighbour entry for 10.244.0.5 on cni0 in the dump"),
@@ -293,59 +295,44 @@ fn bad_node_dumps_are_placed_with_a_hint() {
         text.replacen("\"dev\":\"cni0\"", "\"dev\":\"cni9\"", 1),
     )
     .unwrap();
-    let (ok, _, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, _, err) = node_trace(
         dir.to_str().unwrap(),
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-    ]);
+        &["--src", "10.244.0.2", "--dst", "10.96.100.1:80"],
+    );
     assert!(!ok);
     assert!(err.contains("ip-route.json:1:"), "{err}");
     assert!(err.contains("no device `cni9`"), "{err}");
     assert!(err.contains("hint:"), "{err}");
     // Broken JSON: serde_json's place.
     std::fs::write(&route, "[{\"dst\": \"default\",\n  \"dev\": }]").unwrap();
-    let (ok, _, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, _, err) = node_trace(
         dir.to_str().unwrap(),
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-    ]);
+        &["--src", "10.244.0.2", "--dst", "10.96.100.1:80"],
+    );
     assert!(!ok);
     assert!(err.contains("ip-route.json:2:"), "{err}");
     assert!(err.contains("ip -j route show table all"), "{err}");
     // A device the dump does not have.
-    let (ok, _, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, _, err) = node_trace(
         fixture().to_str().unwrap(),
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-        "--in-iface",
-        "cni1",
-    ]);
+        &[
+            "--src",
+            "10.244.0.2",
+            "--dst",
+            "10.96.100.1:80",
+            "--in-iface",
+            "cni1",
+        ],
+    );
     assert!(!ok);
     assert!(err.contains("did you mean `cni0`?"), "{err}");
     // No dump there at all.
     let empty = std::env::temp_dir().join(format!("kpath-node-dump-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
-    let (ok, _, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, _, err) = node_trace(
         empty.to_str().unwrap(),
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-    ]);
+        &["--src", "10.244.0.2", "--dst", "10.96.100.1:80"],
+    );
     assert!(!ok);
     assert!(err.contains("holds none of the files kpath reads"), "{err}");
     assert!(err.contains("kpath collect"), "{err}");
@@ -355,30 +342,30 @@ fn bad_node_dumps_are_placed_with_a_hint() {
 
 #[test]
 fn node_dump_refuses_the_flags_its_directory_answers() {
-    let (ok, _, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, _, err) = node_trace(
         fixture().to_str().unwrap(),
-        "--iptables-save",
-        "x",
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-    ]);
+        &[
+            "--iptables-save",
+            "x",
+            "--src",
+            "10.244.0.2",
+            "--dst",
+            "10.96.100.1:80",
+        ],
+    );
     assert!(!ok);
     assert!(err.contains("cannot be used with"), "{err}");
-    let (ok, _, err) = kpath(&[
-        "trace",
-        "--node-dump",
+    let (ok, _, err) = node_trace(
         fixture().to_str().unwrap(),
-        "--out-iface",
-        "eth0",
-        "--src",
-        "10.244.0.2",
-        "--dst",
-        "10.96.100.1:80",
-    ]);
+        &[
+            "--out-iface",
+            "eth0",
+            "--src",
+            "10.244.0.2",
+            "--dst",
+            "10.96.100.1:80",
+        ],
+    );
     assert!(!ok);
     assert!(err.contains("cannot be used with"), "{err}");
 }
