@@ -207,7 +207,7 @@ fn devices(
         let info = j.linkinfo.as_ref();
         if info.and_then(|i| i.info_kind.as_deref()) == Some("vxlan") {
             let data = info.and_then(|i| i.info_data.as_ref());
-            let vx = vxlan(src, ns, &j.ifname, data)?;
+            let vx = vxlan(src, ns, &j.ifname, data, notes)?;
             let port = vx.dstport;
             if let Some(l) = ns.link_mut(dev) {
                 l.kind = LinkKind::Vxlan(vx);
@@ -249,6 +249,7 @@ fn vxlan(
     ns: &Netns,
     name: &str,
     data: Option<&serde_json::Value>,
+    notes: &mut Vec<String>,
 ) -> Result<Vxlan, InputError> {
     let get = |k: &str| data.and_then(|d| d.get(k));
     let Some(vni) = get("id").and_then(serde_json::Value::as_u64) else {
@@ -265,9 +266,20 @@ fn vxlan(
     };
     let dev = match get("link").and_then(serde_json::Value::as_str) {
         Some(d) => find_dev(src, ns, "link", d)?,
-        // No `dev` given: the kernel routes each encapsulated packet; kpath sends it by the
-        // device holding the local address, as flannel's `dev` would be.
-        None => ns.links.first().map_or(0, |l| l.ifindex),
+        // No `dev` given: the kernel routes each encapsulated packet by itself; kpath sends
+        // it by the first NIC, and says so.
+        None => {
+            let nic = ns
+                .links
+                .iter()
+                .find(|l| matches!(l.kind, LinkKind::Uplink { .. }))
+                .or(ns.links.first());
+            notes.push(format!(
+                "VXLAN device {name} names no underlay device (`dev`): its packets are taken to leave by {}",
+                nic.map_or("?", |l| l.name.as_str())
+            ));
+            nic.map_or(0, |l| l.ifindex)
+        }
     };
     Ok(Vxlan {
         vni: vni as u32,

@@ -78,7 +78,7 @@ pub fn command(
     if let Some(f) = &dumps.nft {
         let dump = read_dump(f)?;
         names.push(dump.name.clone());
-        let text = if state.is_some() || dumps.node.is_some() {
+        let text = if dumps.node.is_some() {
             // iptables-nft's own tables show in `nft list ruleset` too: read them once.
             let (text, twice) = node_dump::without_iptables_tables(dump.text(), &iptables_text);
             if !twice.is_empty() {
@@ -187,9 +187,9 @@ pub fn command(
                 "--in-iface {name}: the node dump has no device `{name}`\n  = hint: {hint}"
             )));
         }
-        // The node's addresses are its own (kube-ipvs0's are the virtual services').
+        // The node's addresses (kube-ipvs0's are the virtual services', listed apart).
         for l in &st.ns.links {
-            if matches!(l.kind, kpath_sim::net::LinkKind::Dummy) {
+            if l.name == "kube-ipvs0" {
                 continue;
             }
             for a in &l.addrs {
