@@ -24,7 +24,7 @@ pub use hooks::registered_hooks;
 pub use nf_hook::RegisteredHook;
 pub use send::{TCP_FILL, UDP_FILL, ping_data};
 pub use skb::Skb;
-pub use vxlan::{flow_hash, udp_flow_src_port};
+pub use vxlan::{VxlanOuter, encapsulate, flow_hash, udp_flow_src_port};
 
 use crate::net::{IfIndex, NsId, Route, World};
 use crate::resolve::ResolvedPacket;

@@ -4,7 +4,7 @@
 use super::{Next, Skb, Walk};
 use crate::net::{LinkKind, route};
 use crate::trace::{DispositionKind, StepKind};
-use crate::wire::{Frame, Ipv4, L3, L4, Mac, Udp, UdpPayload, Vxlan};
+use crate::wire::{Frame, Ipv4, Ipv4Addr, L3, L4, Mac, Udp, UdpPayload, Vxlan};
 
 /// A symmetric hash of the inner flow, standing in for `skb_get_hash` (flow dissector +
 /// `__flow_hash_consistentify`, which orders addresses and ports so both directions hash
@@ -36,6 +36,40 @@ pub fn udp_flow_src_port(hash: u32, min: u16, max: u16) -> u16 {
     let hash = hash ^ (hash << 16);
     let span = u64::from(max.saturating_sub(min));
     ((u64::from(hash) * span) >> 32) as u16 + min
+}
+
+/// The outer header of a VXLAN packet: addresses, UDP ports, VNI, TTL and IP id.
+pub struct VxlanOuter {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub vni: u32,
+    pub ttl: u8,
+    pub ident: u16,
+}
+
+/// `inner` wrapped as vxlan_xmit_one wraps it: outer IPv4 with TOS 0 and DF clear (`df
+/// unset`), UDP (checksum on, `udpcsum`), the VXLAN header with the VNI.
+pub fn encapsulate(o: &VxlanOuter, inner: Frame) -> Ipv4 {
+    Ipv4 {
+        tos: 0,
+        ident: o.ident,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: o.ttl,
+        src: o.src,
+        dst: o.dst,
+        payload: L4::Udp(Udp {
+            sport: o.sport,
+            dport: o.dport,
+            payload: UdpPayload::Vxlan(Vxlan {
+                vni: o.vni,
+                inner: Box::new(inner),
+            }),
+        }),
+    }
 }
 
 /// What VXLAN puts around the inner Ethernet frame: outer IPv4 (20), UDP (8), VXLAN (8).
@@ -137,29 +171,20 @@ impl Walk<'_> {
         let ttl = self.world.ns(skb.ns).sysctl.default_ttl;
         let ident = self.world.next_u32() as u16;
         let inner = skb.frame.clone();
-        // Outer header as vxlan_xmit_one builds it: `ttl auto` (ip4_dst_hoplimit = 64), TOS 0,
-        // DF clear (df unset), UDP checksum on (udpcsum), source port from the flow hash.
+        // `ttl auto` (ip4_dst_hoplimit = 64); the source port from the flow hash.
+        let outer = VxlanOuter {
+            src: vx.local,
+            dst: remote,
+            sport,
+            dport: vx.dstport,
+            vni: vx.vni,
+            ttl,
+            ident,
+        };
         skb.frame = Frame {
             dst: Mac::ZERO,
             src: Mac::ZERO,
-            payload: L3::Ipv4(Ipv4 {
-                tos: 0,
-                ident,
-                dont_frag: false,
-                more_frags: false,
-                frag_offset: 0,
-                ttl,
-                src: vx.local,
-                dst: remote,
-                payload: L4::Udp(Udp {
-                    sport,
-                    dport: vx.dstport,
-                    payload: UdpPayload::Vxlan(Vxlan {
-                        vni: vx.vni,
-                        inner: Box::new(inner),
-                    }),
-                }),
-            }),
+            payload: L3::Ipv4(encapsulate(&outer, inner)),
         };
         skb.scrub(false);
         // ip_output takes `indev = skb->dev`, still the VXLAN device: POSTROUTING sees

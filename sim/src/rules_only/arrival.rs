@@ -5,9 +5,9 @@
 //! gateway gives the remote VTEP's MAC and the device's FDB the remote node's address, so
 //! the packet arrives encapsulated on the underlay device, as it does on the wire.
 
-use crate::engine::{Origin, flow_hash, udp_flow_src_port};
+use crate::engine::{Origin, VxlanOuter, encapsulate, flow_hash, udp_flow_src_port};
 use crate::net::{LinkKind, Netns, NsId, neigh, route};
-use crate::wire::{Frame, Ipv4, Ipv4Addr, L3, L4, Mac, Udp, UdpPayload, Vxlan};
+use crate::wire::{Frame, Ipv4, Ipv4Addr, L3, Mac};
 
 /// The packet as it arrives, where, and the reasoning in words.
 pub struct Arrival {
@@ -127,28 +127,21 @@ pub fn arrival(ns: &Netns, id: NsId, ip: Ipv4, iif: Option<&str>) -> Arrival {
                         "arrives on {} inside VXLAN (VNI {}, UDP {sport} -> {}) from {r}: {by_route} via {hop}, the neighbour table has {hop} as {m}, and {}'s FDB sends {m} to {r}",
                         u.name, vx.vni, vx.dstport, dev.name
                     );
-                    let outer = Ipv4 {
-                        tos: 0,
-                        ident: 1,
-                        dont_frag: false,
-                        more_frags: false,
-                        frag_offset: 0,
-                        ttl: 64,
+                    let inner = Frame {
+                        dst: dev.mac,
+                        src: m,
+                        payload: L3::Ipv4(ip),
+                    };
+                    let outer = VxlanOuter {
                         src: r,
                         dst: local,
-                        payload: L4::Udp(Udp {
-                            sport,
-                            dport: vx.dstport,
-                            payload: UdpPayload::Vxlan(Vxlan {
-                                vni: vx.vni,
-                                inner: Box::new(Frame {
-                                    dst: dev.mac,
-                                    src: m,
-                                    payload: L3::Ipv4(ip),
-                                }),
-                            }),
-                        }),
+                        sport,
+                        dport: vx.dstport,
+                        vni: vx.vni,
+                        ttl: 64,
+                        ident: 1,
                     };
+                    let outer = encapsulate(&outer, inner);
                     on(id, u.ifindex, from, u.mac, outer, words)
                 }
                 _ => on(
