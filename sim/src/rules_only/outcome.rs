@@ -72,10 +72,14 @@ pub(super) fn read(node: &DumpedNode, q: &RulesQuery, t: &Trace, probability: f6
         && first_mss != Some(to)
     {
         let from = first_mss.map_or("none".to_string(), |m| m.to_string());
-        // The rules-only node's devices are built with MTU 1500 (node.rs).
-        notes.push(format!(
-            "TCPMSS: the SYN's MSS option {from} -> {to} (a clamp to the path MTU reads the devices' MTUs, taken as 1500 here)"
-        ));
+        // A node built around its rules alone has 1500-byte devices (node.rs); a dumped
+        // node's are its own.
+        let mtu = if node.arrival.is_none() {
+            " (a clamp to the path MTU reads the devices' MTUs, taken as 1500 here)"
+        } else {
+            ""
+        };
+        notes.push(format!("TCPMSS: the SYN's MSS option {from} -> {to}{mtu}"));
     }
     // A dumped node's neighbour table holds what it held when dumped.
     for s in steps.iter().filter(|s| s.func == "neigh_resolve_output") {
@@ -152,11 +156,11 @@ fn egress(node: &DumpedNode, steps: &[&Step]) -> Option<Egress> {
         .map(|b| ns.dev_name(b));
     let ip = ipv4(last)?;
     let vxlan = match &ip.payload {
-        L4::Udp(u) if matches!(u.payload, UdpPayload::Vxlan(_)) => {
-            let vni = match &u.payload {
-                UdpPayload::Vxlan(v) => v.vni,
-                _ => 0,
-            };
+        L4::Udp(Udp {
+            sport,
+            dport,
+            payload: UdpPayload::Vxlan(v),
+        }) => {
             let dev = steps
                 .iter()
                 .rev()
@@ -165,11 +169,11 @@ fn egress(node: &DumpedNode, steps: &[&Step]) -> Option<Egress> {
                 .unwrap_or_default();
             Some(VxlanEncap {
                 device: dev,
-                vni,
+                vni: v.vni,
                 outer_src: ip.src,
                 outer_dst: ip.dst,
-                sport: u.sport,
-                dport: u.dport,
+                sport: *sport,
+                dport: *dport,
             })
         }
         _ => None,
